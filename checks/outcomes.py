@@ -1,0 +1,55 @@
+"""The eleven outcomes a check can have, and the result record a probe returns.
+
+Every result carries exactly one `Outcome`. These names are part of the public
+contract (metrics labels, JSON output, the database), so never rename them.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+class Outcome(enum.StrEnum):
+    OK = "ok"
+    SLOW = "slow"
+    AUTH_FAILURE = "auth_failure"
+    DNS_FAILURE = "dns_failure"
+    CONNECTION_REFUSED = "connection_refused"
+    TIMEOUT = "timeout"
+    TLS_ERROR = "tls_error"
+    SERVER_ERROR = "server_error"
+    CLIENT_ERROR = "client_error"
+    RATE_LIMITED = "rate_limited"
+    CONTRACT_VIOLATION = "contract_violation"
+
+    @property
+    def is_up(self) -> bool:
+        """Whether the partner answered usefully: ok and slow count as up."""
+        return self in (Outcome.OK, Outcome.SLOW)
+
+
+@dataclass(slots=True)
+class CheckResult:
+    """What one run of one check produced; plain data, safe to store and print.
+
+    `detail` and `response_excerpt` are already redacted: no secret value of
+    the integration appears in them.
+    """
+
+    integration_id: str
+    check_name: str
+    outcome: Outcome
+    started_at: datetime
+    duration_s: float
+    http_status: int | None = None
+    detail: str = ""
+    response_excerpt: str = ""
+    scheduled_at: datetime | None = None
+    # Seconds the partner asked us to wait (Retry-After on a 429), if any.
+    retry_after_s: float | None = None
+    # Non-failing observations, e.g. a certificate that expires soon.
+    warnings: list[str] = field(default_factory=list)
+    # Unix time the partner's TLS certificate expires, when it was read.
+    certificate_expires_at: float | None = None

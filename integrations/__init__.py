@@ -1,0 +1,1 @@
+"""What to watch: the YAML schema, the registry in the database, secrets and results."""

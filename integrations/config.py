@@ -1,0 +1,286 @@
+"""The integrations file: one YAML document that says what intmon watches.
+
+Every model forbids unknown keys, so a typo is an error with its line, not a
+silently ignored setting. Secrets are never written inline: auth fields take
+`${ENV_VAR}` or `${file:/path}` references (see `integrations.secrets`).
+
+Blocks that later stages fill are reserved here (`contacts`, `maintenance`,
+`change_notices`, `delivery`, `e2e`) so that files written today stay valid.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from checks.assertions import compile_assertion
+from integrations.secrets import is_pure_reference
+
+SLUG = r"^[a-z0-9][a-z0-9_.-]{0,63}$"
+HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def secret_reference(value: str) -> str:
+    if not is_pure_reference(value):
+        raise ValueError("write secrets as ${ENV_VAR} or ${file:/path/to/secret}, never inline")
+    return value
+
+
+SecretRef = Annotated[str, AfterValidator(secret_reference)]
+
+
+class Kind(enum.StrEnum):
+    ADVERTISER = "advertiser"
+    BROKER = "broker"
+    SHOP = "shop"
+    OTHER = "other"
+
+
+class Tier(enum.StrEnum):
+    SOCIAL = "social"
+    STANDARD = "standard"
+    PREMIUM = "premium"
+
+
+# --- auth schemes --------------------------------------------------------------
+
+
+class NoAuth(Strict):
+    type: Literal["none"] = "none"
+
+
+class BasicAuth(Strict):
+    type: Literal["basic"]
+    username: str
+    password: SecretRef
+
+
+class BearerAuth(Strict):
+    type: Literal["bearer"]
+    token: SecretRef
+
+
+class HeaderAuth(Strict):
+    type: Literal["header"]
+    header: str = Field(min_length=1)
+    value: SecretRef
+
+
+class QueryAuth(Strict):
+    type: Literal["query"]
+    param: str = Field(min_length=1)
+    value: SecretRef
+
+
+class OAuth2ClientCredentials(Strict):
+    type: Literal["oauth2_client_credentials"]
+    token_url: str
+    client_id: str
+    client_secret: SecretRef
+    scope: str | None = None
+    audience: str | None = None
+    # Send the client credentials as HTTP Basic (RFC 6749 §2.3.1) or in the form body.
+    client_auth: Literal["basic", "body"] = "basic"
+
+    @field_validator("token_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        return http_url(value)
+
+
+Auth = Annotated[
+    NoAuth | BasicAuth | BearerAuth | HeaderAuth | QueryAuth | OAuth2ClientCredentials,
+    Field(discriminator="type"),
+]
+
+
+def http_url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("must be an http:// or https:// URL with a host")
+    return value
+
+
+# --- checks ------------------------------------------------------------------
+
+
+StatusPattern = Annotated[str | int, Field(union_mode="left_to_right")]
+STATUS_CLASS = re.compile(r"^[1-5]xx$")
+
+
+class Expectation(Strict):
+    """What a healthy answer looks like. Anything else is classified as a failure."""
+
+    # Allowed statuses: numbers (200) or classes ("2xx"). Default: any 2xx.
+    status: list[StatusPattern] = Field(default_factory=lambda: ["2xx"])
+    # JSON-path assertions, e.g. '$.status == "ok"', '$.items exists'.
+    json_: list[str] = Field(default_factory=list, alias="json")
+    # Header name → regular expression its value must match (searched).
+    headers: dict[str, str] = Field(default_factory=dict)
+    # Regular expressions that, found in the body, mean an authentication error
+    # even with status 200 (brokers do this).
+    auth_error_patterns: list[str] = Field(default_factory=list)
+    max_latency_ms: int | None = Field(default=None, gt=0)
+
+    @field_validator("status")
+    @classmethod
+    def _statuses(cls, values: list[str | int]) -> list[str | int]:
+        for value in values:
+            if isinstance(value, int) and not 100 <= value <= 599:
+                raise ValueError(f"{value} is not an HTTP status (100-599)")
+            if isinstance(value, str) and not STATUS_CLASS.match(value):
+                raise ValueError(f"{value!r} is neither a status number nor a class like '2xx'")
+        if not values:
+            raise ValueError("list at least one allowed status")
+        return values
+
+    @field_validator("json_")
+    @classmethod
+    def _assertions(cls, values: list[str]) -> list[str]:
+        for text in values:
+            compile_assertion(text)  # raises ValueError naming what is wrong
+        return values
+
+    @field_validator("auth_error_patterns")
+    @classmethod
+    def _patterns(cls, values: list[str]) -> list[str]:
+        for pattern in values:
+            compile_regex(pattern)
+        return values
+
+    @field_validator("headers")
+    @classmethod
+    def _header_patterns(cls, values: dict[str, str]) -> dict[str, str]:
+        for pattern in values.values():
+            compile_regex(pattern)
+        return values
+
+
+def compile_regex(pattern: str) -> re.Pattern[str]:
+    try:
+        return re.compile(pattern)
+    except re.error as exc:
+        raise ValueError(f"invalid regular expression {pattern!r}: {exc}") from None
+
+
+class CheckSpec(Strict):
+    name: str = Field(pattern=SLUG)
+    method: str = "GET"
+    path: str = "/"
+    headers: dict[str, str] = Field(default_factory=dict)
+    query: dict[str, str] = Field(default_factory=dict)
+    json_body: Any = Field(default=None, alias="json")
+    expect: Expectation = Field(default_factory=Expectation)
+
+    @field_validator("method")
+    @classmethod
+    def _method(cls, value: str) -> str:
+        upper = value.upper()
+        if upper not in HTTP_METHODS:
+            raise ValueError(f"unknown HTTP method {value!r}; use one of {', '.join(HTTP_METHODS)}")
+        return upper
+
+    @field_validator("path")
+    @classmethod
+    def _path(cls, value: str) -> str:
+        if not value.startswith("/"):
+            raise ValueError("must start with '/'")
+        return value
+
+
+# --- integration-level blocks --------------------------------------------------
+
+
+class TLSSettings(Strict):
+    verify: bool = True
+    ca_file: str | None = None
+    # Warn when the certificate expires within this many days.
+    expiry_warning_days: int = Field(default=14, ge=0)
+
+
+class Thresholds(Strict):
+    """How many results in a row open or resolve an incident (used by alerts/)."""
+
+    failure_threshold: int = Field(default=3, ge=1)
+    success_threshold: int = Field(default=2, ge=1)
+
+
+class IntegrationSpec(Strict):
+    id: str = Field(pattern=SLUG)
+    name: str = Field(min_length=1)
+    kind: Kind
+    client: str = Field(pattern=SLUG)
+    tier: Tier = Tier.STANDARD
+    base_url: str
+    auth: Auth = Field(default_factory=NoAuth)
+    interval_s: float = Field(default=30.0, ge=1.0, le=86_400)
+    timeout_s: float = Field(default=10.0, gt=0, le=300)
+    # Extra attempts on transient network errors (never on auth failures).
+    retries: int = Field(default=1, ge=0, le=3)
+    follow_redirects: bool = True
+    enabled: bool = True
+    tls: TLSSettings = Field(default_factory=TLSSettings)
+    thresholds: Thresholds = Field(default_factory=Thresholds)
+    checks: list[CheckSpec] = Field(min_length=1)
+    # Reserved for the stages that build on the core pipeline; their shapes are
+    # validated there. Listed here so a file that uses them is not rejected.
+    contacts: list[dict[str, Any]] = Field(default_factory=list)
+    maintenance: list[dict[str, Any]] = Field(default_factory=list)
+    change_notices: list[dict[str, Any]] = Field(default_factory=list)
+    delivery: dict[str, Any] | None = None
+    e2e: dict[str, Any] | None = None
+
+    @field_validator("base_url")
+    @classmethod
+    def _base_url(cls, value: str) -> str:
+        return http_url(value).rstrip("/")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> IntegrationSpec:
+        if self.timeout_s > self.interval_s:
+            raise ValueError(
+                f"timeout_s ({self.timeout_s:g}) must not exceed interval_s ({self.interval_s:g})"
+            )
+        names = [check.name for check in self.checks]
+        duplicates = sorted({name for name in names if names.count(name) > 1})
+        if duplicates:
+            raise ValueError(f"check names must be unique; repeated: {', '.join(duplicates)}")
+        return self
+
+    def check(self, name: str) -> CheckSpec:
+        for check in self.checks:
+            if check.name == name:
+                return check
+        raise KeyError(name)
+
+
+class Defaults(Strict):
+    """Values every integration inherits unless it sets its own."""
+
+    tier: Tier | None = None
+    interval_s: float | None = None
+    timeout_s: float | None = None
+    retries: int | None = None
+    follow_redirects: bool | None = None
+
+
+class IntegrationsFile(Strict):
+    version: Literal[1] = 1
+    defaults: Defaults = Field(default_factory=Defaults)
+    integrations: list[IntegrationSpec] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _unique_ids(self) -> IntegrationsFile:
+        ids = [integration.id for integration in self.integrations]
+        duplicates = sorted({i for i in ids if ids.count(i) > 1})
+        if duplicates:
+            raise ValueError(f"integration ids must be unique; repeated: {', '.join(duplicates)}")
+        return self

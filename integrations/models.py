@@ -1,0 +1,101 @@
+"""Tables owned by `integrations/`: the registry, check results and current check state."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    SmallInteger,
+    String,
+    Text,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from intmon.db import Base, UTCDateTime
+
+# SQLite only auto-increments INTEGER PRIMARY KEY columns.
+BigId = BigInteger().with_variant(Integer, "sqlite")
+
+
+class Integration(Base):
+    """One watched partner API as last applied from the integrations file.
+
+    `spec` holds the validated integration (secrets as references only).
+    Removed integrations keep their row (`removed_at`) so history stays readable.
+    """
+
+    __tablename__ = "integrations"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(20))
+    client: Mapped[str] = mapped_column(String(64), index=True)
+    tier: Mapped[str] = mapped_column(String(20))
+    base_url: Mapped[str] = mapped_column(String(2000))
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    spec: Mapped[dict[str, Any]] = mapped_column(JSON)
+    spec_hash: Mapped[str] = mapped_column(String(64))
+    revision: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class CheckResultRow(Base):
+    """One run of one check. Append-only; written a batch at a time."""
+
+    __tablename__ = "check_results"
+    __table_args__ = (
+        Index(
+            "ix_check_results_integration_check_started",
+            "integration_id",
+            "check_name",
+            "started_at",
+        ),
+        Index("ix_check_results_started_at", "started_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    integration_id: Mapped[str] = mapped_column(String(64), ForeignKey("integrations.id"))
+    check_name: Mapped[str] = mapped_column(String(64))
+    scheduled_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    duration_s: Mapped[float] = mapped_column(Float)
+    http_status: Mapped[int | None] = mapped_column(SmallInteger, nullable=True)
+    outcome: Mapped[str] = mapped_column(String(32))
+    detail: Mapped[str] = mapped_column(Text, default="")
+    response_excerpt: Mapped[str] = mapped_column(Text, default="")
+    warnings: Mapped[list[str]] = mapped_column(JSON, default=list)
+
+
+class CheckState(Base):
+    """The latest result of each check and how long it has been up or down.
+
+    Upserted with every batch; the status views and the `up` gauge read it
+    instead of scanning results.
+    """
+
+    __tablename__ = "check_state"
+
+    integration_id: Mapped[str] = mapped_column(
+        String(64), ForeignKey("integrations.id"), primary_key=True
+    )
+    check_name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    outcome: Mapped[str] = mapped_column(String(32))
+    up: Mapped[bool] = mapped_column(Boolean)
+    # Results in a row with the same `up` value, and when that streak began.
+    streak: Mapped[int] = mapped_column(Integer)
+    since: Mapped[datetime] = mapped_column(UTCDateTime())
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    duration_s: Mapped[float] = mapped_column(Float)
+    http_status: Mapped[int | None] = mapped_column(SmallInteger, nullable=True)
+    detail: Mapped[str] = mapped_column(Text, default="")
+    certificate_expires_at: Mapped[float | None] = mapped_column(Float, nullable=True)

@@ -1,0 +1,157 @@
+"""The registry: the integrations file synced into the database, and read back.
+
+`apply` is idempotent: applying the same file twice changes nothing; a changed
+integration gets a new `revision`, which is how the scheduler and the workers
+notice it without re-reading every spec.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import Engine, select
+
+from integrations.config import IntegrationsFile, IntegrationSpec
+from integrations.models import Integration
+from intmon.db import session_scope, utcnow
+
+
+@dataclass
+class ApplyReport:
+    added: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, list[str]]:
+        return {
+            "added": self.added,
+            "changed": self.changed,
+            "removed": self.removed,
+            "unchanged": self.unchanged,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class RegisteredIntegration:
+    spec: IntegrationSpec
+    revision: int
+
+
+def spec_document(spec: IntegrationSpec) -> dict[str, object]:
+    return spec.model_dump(mode="json", by_alias=True)
+
+
+def spec_hash(document: dict[str, object]) -> str:
+    canonical = json.dumps(document, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def apply(engine: Engine, file: IntegrationsFile, now: datetime | None = None) -> ApplyReport:
+    """Make the database match `file`; report what was added, changed and removed."""
+    now = now or utcnow()
+    report = ApplyReport()
+    wanted = {spec.id: spec for spec in file.integrations}
+    with session_scope(engine) as session:
+        existing = {row.id: row for row in session.scalars(select(Integration))}
+        for integration_id, spec in wanted.items():
+            document = spec_document(spec)
+            digest = spec_hash(document)
+            row = existing.get(integration_id)
+            if row is None:
+                session.add(_new_row(spec, document, digest, now))
+                report.added.append(integration_id)
+            elif row.spec_hash != digest or row.removed_at is not None:
+                _update_row(row, spec, document, digest, now)
+                (report.added if row.removed_at else report.changed).append(integration_id)
+                row.removed_at = None
+            else:
+                report.unchanged.append(integration_id)
+        for integration_id, row in existing.items():
+            if integration_id not in wanted and row.removed_at is None:
+                row.removed_at = now
+                row.revision += 1
+                row.updated_at = now
+                report.removed.append(integration_id)
+    return report
+
+
+def _new_row(
+    spec: IntegrationSpec, document: dict[str, object], digest: str, now: datetime
+) -> Integration:
+    row = Integration(id=spec.id, revision=1, created_at=now)
+    _update_row(row, spec, document, digest, now)
+    row.revision = 1
+    return row
+
+
+def _update_row(
+    row: Integration, spec: IntegrationSpec, document: dict[str, object], digest: str, now: datetime
+) -> None:
+    row.name = spec.name
+    row.kind = spec.kind.value
+    row.client = spec.client
+    row.tier = spec.tier.value
+    row.base_url = spec.base_url
+    row.enabled = spec.enabled
+    row.spec = document
+    row.spec_hash = digest
+    row.revision = (row.revision or 0) + 1
+    row.updated_at = now
+
+
+def active_revisions(engine: Engine) -> dict[str, int]:
+    """Id → revision of every integration that should be checked: cheap, no specs."""
+    query = select(Integration.id, Integration.revision).where(
+        Integration.removed_at.is_(None), Integration.enabled.is_(True)
+    )
+    with engine.connect() as connection:
+        return {row.id: row.revision for row in connection.execute(query)}
+
+
+def load_specs(engine: Engine, ids: list[str] | None = None) -> dict[str, RegisteredIntegration]:
+    """Validated specs of active integrations (all, or just `ids`)."""
+    query = select(Integration.id, Integration.spec, Integration.revision).where(
+        Integration.removed_at.is_(None)
+    )
+    if ids is not None:
+        query = query.where(Integration.id.in_(ids))
+    with engine.connect() as connection:
+        rows = connection.execute(query).all()
+    return {
+        row.id: RegisteredIntegration(IntegrationSpec.model_validate(row.spec), row.revision)
+        for row in rows
+    }
+
+
+class SpecCache:
+    """Per-process cache of integration specs, keyed by id and revision.
+
+    Workers see only (id, revision) in a message; a miss or a stale revision
+    costs one query for the whole batch.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._cache: dict[str, RegisteredIntegration] = {}
+
+    def get_many(self, wanted: dict[str, int]) -> dict[str, IntegrationSpec]:
+        missing = [
+            integration_id
+            for integration_id, revision in wanted.items()
+            if (cached := self._cache.get(integration_id)) is None or cached.revision < revision
+        ]
+        if missing:
+            fresh = load_specs(self.engine, missing)
+            self._cache.update(fresh)
+            for integration_id in missing:
+                if integration_id not in fresh:
+                    self._cache.pop(integration_id, None)  # removed since it was scheduled
+        return {
+            integration_id: self._cache[integration_id].spec
+            for integration_id in wanted
+            if integration_id in self._cache
+        }

@@ -1,0 +1,26 @@
+"""The `intmon` command line (typer + rich).
+
+Exit codes a CI pipeline can rely on: 0 ok, 1 a check failed, 2 bad input.
+Every command that prints a table also takes `--json`.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from intmon.cli import config_commands, demo_command, service_commands
+
+app = typer.Typer(
+    name="intmon",
+    help="Integration monitoring: scheduled API health checks, classified results, metrics.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+config_commands.register(app)
+service_commands.register(app)
+demo_command.register(app)
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,142 @@
+"""`intmon validate`, `apply`, `check` and `status`: working with the integrations file."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from intmon.cli.output import (
+    EXIT_BAD_INPUT,
+    EXIT_FAILED,
+    console,
+    errors,
+    fail_config,
+    outcome_text,
+    print_json,
+    result_dict,
+    results_table,
+)
+
+FileArg = Annotated[Path, typer.Argument(help="Integrations YAML file.", show_default=False)]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(validate)
+    app.command()(apply)
+    app.command()(check)
+    app.command()(status)
+
+
+def _load(file: Path, as_json: bool):  # type: ignore[no-untyped-def]
+    from integrations.errors import ConfigError
+    from integrations.loader import load_file
+
+    try:
+        return load_file(file)
+    except ConfigError as error:
+        raise fail_config(error, as_json) from None
+
+
+def validate(file: FileArg, as_json: JsonOpt = False) -> None:
+    """Validate an integrations file: exit 0, or exit 2 listing every error with its line."""
+    config = _load(file, as_json)
+    checks = sum(len(i.checks) for i in config.integrations)
+    if as_json:
+        print_json({"valid": True, "integrations": len(config.integrations), "checks": checks})
+        return
+    console.print(
+        f"[green]{file}: valid[/green] — {len(config.integrations)} integrations, {checks} checks"
+    )
+
+
+def apply(file: FileArg, as_json: JsonOpt = False) -> None:
+    """Sync the file into the database (idempotent): report added, changed, removed."""
+    from integrations.registry import apply as apply_file
+    from intmon.cli.database import open_database
+
+    config = _load(file, as_json)
+    engine = open_database(migrate=True)
+    report = apply_file(engine, config)
+    if as_json:
+        print_json(report.as_dict())
+        return
+    table = Table(title=f"Applied {file}")
+    table.add_column("change")
+    table.add_column("integrations")
+    for change, ids in report.as_dict().items():
+        table.add_row(change, ", ".join(ids) or "-")
+    console.print(table)
+
+
+def check(
+    file: FileArg,
+    integration: Annotated[
+        list[str] | None,
+        typer.Option("--integration", "-i", help="Only this integration (repeatable)."),
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Run the checks now, once, and exit 1 if any is not ok (for test pipelines)."""
+    from checks.engine import ProbeEngine
+    from intmon.settings import get_settings
+    from worker.runtime import probe_settings
+
+    config = _load(file, as_json)
+    selected = [i for i in config.integrations if not integration or i.id in integration]
+    unknown = sorted(set(integration or []) - {i.id for i in config.integrations})
+    if unknown:
+        errors.print(f"[red]unknown integration(s): {', '.join(unknown)}[/red]")
+        raise typer.Exit(EXIT_BAD_INPUT)
+    items = [(spec, check_spec, None) for spec in selected for check_spec in spec.checks]
+
+    async def run_all():  # type: ignore[no-untyped-def]
+        engine = ProbeEngine(probe_settings(get_settings()))
+        try:
+            return await engine.run_batch(items)
+        finally:
+            await engine.aclose()
+
+    if as_json:
+        results = asyncio.run(run_all())
+        print_json([result_dict(r) for r in results])
+    else:
+        with console.status(f"running {len(items)} checks…"):
+            results = asyncio.run(run_all())
+        console.print(results_table(results))
+    if any(r.outcome != "ok" for r in results):
+        raise typer.Exit(EXIT_FAILED)
+
+
+def status(
+    integration: Annotated[str | None, typer.Option("--integration", "-i")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Show the latest result of every check from the database."""
+    from integrations.results import current_states
+    from intmon.cli.database import open_database
+
+    states = current_states(open_database(migrate=False), integration)
+    if as_json:
+        print_json([dataclasses.asdict(s) for s in states])
+        return
+    table = Table(title="Check state")
+    for column in ("integration", "check", "outcome", "status", "ms", "streak", "since", "detail"):
+        table.add_column(column)
+    for s in states:
+        table.add_row(
+            s.integration_id,
+            s.check_name,
+            outcome_text(s.outcome),
+            str(s.http_status or "-"),
+            f"{s.duration_s * 1000:.0f}",
+            str(s.streak),
+            s.since.strftime("%Y-%m-%d %H:%M:%S"),
+            s.detail[:80],
+        )
+    console.print(table)

@@ -1,0 +1,23 @@
+"""Opening the configured database from the command line."""
+
+from __future__ import annotations
+
+import typer
+from sqlalchemy import Engine
+
+from intmon.cli.output import EXIT_BAD_INPUT, errors
+
+
+def open_database(*, migrate: bool) -> Engine:
+    """The configured database; migrated to head when `migrate`, else checked to be."""
+    from intmon.db import engine_for
+    from intmon.migrations import current_revision, upgrade
+    from intmon.settings import get_settings
+
+    engine = engine_for(get_settings().database_url)
+    if migrate:
+        upgrade(engine)
+    elif current_revision(engine) is None:
+        errors.print("[red]the database has no schema yet: run `intmon migrate` first[/red]")
+        raise typer.Exit(EXIT_BAD_INPUT)
+    return engine

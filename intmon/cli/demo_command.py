@@ -1,0 +1,139 @@
+"""`intmon demo`: a sandbox partner, the whole pipeline, and a live table, in under a minute."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Group
+from rich.live import Live
+from rich.table import Table
+
+from intmon.cli.output import EXIT_FAILED, console, outcome_text, print_json
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(demo)
+
+
+def demo(
+    duration: Annotated[float, typer.Option(help="Stop after this many seconds at most.")] = 55.0,
+    interval: Annotated[float, typer.Option(help="Check interval of the demo partners.")] = 2.0,
+    keep_going: Annotated[
+        bool, typer.Option(help="Run the full duration even after every outcome was seen.")
+    ] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="No live table; print a JSON summary.")
+    ] = False,
+) -> None:
+    """Watch a sandbox partner go healthy → expired token → slow → outage → changed contract."""
+    from checks.outcomes import Outcome
+    from integrations.loader import load_text
+    from integrations.results import current_states, first_seen_by_outcome
+    from intmon.demo.config import demo_config
+    from intmon.demo.sandbox import Sandbox
+    from intmon.embedded import Embedded
+    from intmon.settings import Settings
+
+    workdir = Path(tempfile.mkdtemp(prefix="intmon-demo-"))
+    settings = Settings(
+        database_url=f"sqlite:///{workdir / 'demo.db'}", redis_url=None, batch_size=50
+    )
+    with Sandbox() as sandbox:
+        config = demo_config(sandbox, interval_s=interval)
+        (workdir / "integrations.yaml").write_text(config.yaml_text)
+        os.environ.update(config.environ)  # the workers read secrets from the environment
+        with Embedded(settings, config=load_text(config.yaml_text), worker_threads=4) as embedded:
+            metrics_server = embedded.serve_metrics(0)
+            if not as_json:
+                console.print(
+                    f"[bold]intmon demo[/bold]  sandbox {sandbox.http_url}  "
+                    f"metrics http://127.0.0.1:{metrics_server.port}/metrics  "
+                    f"files in {workdir}"
+                )
+            embedded.start()
+            started = time.monotonic()
+            began = datetime.now(UTC)
+            seen: dict[str, float] = {}
+
+            def frame() -> Group:
+                states = current_states(embedded.db)
+                for outcome, first in first_seen_by_outcome(embedded.db).items():
+                    seen[outcome.value] = max(0.0, (first - began).total_seconds())
+                return Group(
+                    _states_table(
+                        states, sandbox.current_phase().value, time.monotonic() - started
+                    ),
+                    _seen_table(seen),
+                )
+
+            def finished() -> bool:
+                elapsed = time.monotonic() - started
+                return elapsed >= duration or (not keep_going and len(seen) == len(Outcome))
+
+            if as_json:
+                while not finished():
+                    frame()
+                    time.sleep(0.25)
+            else:
+                with Live(frame(), console=console, refresh_per_second=4) as live:
+                    while not finished():
+                        time.sleep(0.25)
+                        live.update(frame())
+
+    missing = [o.value for o in Outcome if o.value not in seen]
+    elapsed = time.monotonic() - started
+    if as_json:
+        print_json(
+            {
+                "seconds": round(elapsed, 1),
+                "outcomes_seen": {k: round(v, 1) for k, v in seen.items()},
+                "missing": missing,
+                "database": str(workdir / "demo.db"),
+            }
+        )
+    elif missing:
+        console.print(f"[red]not seen within {elapsed:.0f} s: {', '.join(missing)}[/red]")
+    else:
+        console.print(
+            f"[green]all {len(seen)} outcomes seen in {elapsed:.0f} s.[/green] "
+            f"Results are in {workdir / 'demo.db'}."
+        )
+    if missing:
+        raise typer.Exit(EXIT_FAILED)
+
+
+def _states_table(states, phase: str, elapsed: float) -> Table:  # type: ignore[no-untyped-def]
+    table = Table(title=f"sandbox phase: [bold]{phase}[/bold]   t = {elapsed:4.1f} s")
+    for column in ("integration", "check", "outcome", "status", "ms", "detail"):
+        table.add_column(column)
+    for s in states:
+        table.add_row(
+            s.integration_id,
+            s.check_name,
+            outcome_text(s.outcome),
+            str(s.http_status or "-"),
+            f"{s.duration_s * 1000:.0f}",
+            s.detail[:70],
+        )
+    return table
+
+
+def _seen_table(seen: dict[str, float]) -> Table:
+    from checks.outcomes import Outcome
+
+    table = Table(title=f"outcomes seen: {len(seen)}/{len(Outcome)}")
+    table.add_column("outcome")
+    table.add_column("first seen at")
+    for outcome in Outcome:
+        at = seen.get(outcome.value)
+        table.add_row(
+            outcome_text(outcome) if at is not None else f"[dim]{outcome}[/dim]",
+            f"{at:.1f} s" if at is not None else "…",
+        )
+    return table

@@ -1,0 +1,145 @@
+"""Prometheus metrics, correct across many worker processes.
+
+With `PROMETHEUS_MULTIPROC_DIR` set (production: many dramatiq processes, maybe in
+several containers sharing one volume), each process writes its samples to
+files there and `intmon metrics` aggregates them. Files are named by host and
+pid so containers whose processes share pid numbers do not collide. Without
+it (embedded mode, tests) the default in-process registry is used.
+
+Labels are bounded: integration and check ids come from the config file;
+never a URL, a lead id or free text.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+from collections.abc import Callable, Iterable, Sequence
+
+from prometheus_client import values
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from checks.outcomes import CheckResult
+
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
+
+def process_identifier(pid: int | None = None) -> str:
+    # prometheus-client splits file names on "_", so the identifier must not contain one.
+    host = re.sub(r"[^A-Za-z0-9.-]", "-", socket.gethostname())
+    return f"{host}-{os.getpid() if pid is None else pid}"
+
+
+if os.environ.get(MULTIPROC_ENV):
+    values.ValueClass = values.MultiProcessValue(process_identifier)
+
+from prometheus_client import (  # noqa: E402  (after choosing the value class)
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    multiprocess,
+)
+
+DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
+LAG_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
+
+check_duration = Histogram(
+    "intmon_check_duration_seconds",
+    "Time one check took, from the first byte sent to the classification.",
+    ["integration", "check", "outcome"],
+    buckets=DURATION_BUCKETS,
+)
+check_results = Counter(
+    "intmon_check_results",
+    "Check results by outcome.",
+    ["integration", "check", "outcome"],
+)
+integration_up = Gauge(
+    "intmon_integration_up",
+    "1 when every check of the integration last ended ok or slow, 0 otherwise.",
+    ["integration"],
+    multiprocess_mode="mostrecent",
+)
+schedule_lag = Histogram(
+    "intmon_schedule_lag_seconds",
+    "How late a check started compared to when it was due.",
+    buckets=LAG_BUCKETS,
+)
+checks_scheduled = Counter(
+    "intmon_checks_scheduled",
+    "Checks claimed and sent to workers by the scheduler.",
+)
+checks_skipped = Counter(
+    "intmon_checks_skipped",
+    "Due checks not run: in_flight (previous run not finished), behind (scheduler "
+    "was paused), stale (claim expired before a worker started it), removed.",
+    ["reason"],
+)
+certificate_expiry = Gauge(
+    "intmon_tls_certificate_expiry_timestamp_seconds",
+    "Unix time the partner's TLS certificate expires.",
+    ["integration"],
+    multiprocess_mode="mostrecent",
+)
+scheduler_leader = Gauge(
+    "intmon_scheduler_leader",
+    "1 while this scheduler process holds the leader lock.",
+    multiprocess_mode="livemax",
+)
+
+
+class QueueDepthCollector(Collector):
+    """Reads queue depths when scraped, so the number is never stale."""
+
+    def __init__(self, depths: Callable[[], dict[str, int]]) -> None:
+        self.depths = depths
+
+    def collect(self) -> Iterable[GaugeMetricFamily]:
+        family = GaugeMetricFamily(
+            "intmon_queue_depth", "Messages waiting in a work queue.", labels=["queue"]
+        )
+        try:
+            for queue, depth in self.depths().items():
+                family.add_metric([queue], depth)
+        except Exception:
+            pass
+        yield family
+
+
+def aggregate_registry(
+    queue_depths: Callable[[], dict[str, int]] | None = None,
+) -> CollectorRegistry:
+    """The registry `intmon metrics` serves: every process's samples plus queue depth."""
+    registry = CollectorRegistry()
+    if os.environ.get(MULTIPROC_ENV):
+        multiprocess.MultiProcessCollector(registry)
+    if queue_depths is not None:
+        registry.register(QueueDepthCollector(queue_depths))
+    return registry
+
+
+def mark_process_dead(pid: int) -> None:
+    """Called by the worker supervisor so live gauges of dead processes disappear."""
+    if os.environ.get(MULTIPROC_ENV):
+        multiprocess.mark_process_dead(process_identifier(pid))
+
+
+def observe_results(results: Sequence[CheckResult]) -> None:
+    """Update the check metrics for one batch of results.
+
+    The up gauge is set from the batch's results: the scheduler keeps an
+    integration's checks in one batch, so it sees all of them at once.
+    """
+    up: dict[str, bool] = {}
+    for result in results:
+        labels = (result.integration_id, result.check_name, result.outcome.value)
+        check_results.labels(*labels).inc()
+        check_duration.labels(*labels).observe(result.duration_s)
+        up[result.integration_id] = up.get(result.integration_id, True) and result.outcome.is_up
+        if result.certificate_expires_at is not None:
+            certificate_expiry.labels(result.integration_id).set(result.certificate_expires_at)
+    for integration, is_up in up.items():
+        integration_up.labels(integration).set(1 if is_up else 0)

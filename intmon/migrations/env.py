@@ -1,0 +1,21 @@
+"""Alembic environment: runs against the engine handed in by `intmon.migrations.upgrade`."""
+
+from __future__ import annotations
+
+from alembic import context
+
+import integrations.models  # noqa: F401  (registers the tables on the metadata)
+from intmon.db import Base
+
+config = context.config
+engine = config.attributes["engine"]
+
+with engine.begin() as connection:
+    context.configure(
+        connection=connection,
+        target_metadata=Base.metadata,
+        # SQLite cannot ALTER most things; batch mode rebuilds tables instead.
+        render_as_batch=True,
+        compare_type=True,
+    )
+    context.run_migrations()

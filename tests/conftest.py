@@ -1,0 +1,144 @@
+"""Shared fixtures: real PostgreSQL and Redis, isolated per run, and local HTTP targets.
+
+With INTMON_REQUIRE_SERVICES=1 (CI sets it) a service that cannot be reached
+fails the test instead of skipping it.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+import redis
+from sqlalchemy import Engine, create_engine, text
+
+from intmon.db import make_engine
+from intmon.migrations import upgrade
+
+PG_ADMIN_URL = os.environ.get(
+    "INTMON_TEST_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+REDIS_URL = os.environ.get("INTMON_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+REQUIRE_SERVICES = os.environ.get("INTMON_REQUIRE_SERVICES") == "1"
+
+
+def unavailable(what: str, error: Exception) -> None:
+    message = f"{what} is not reachable: {error}"
+    if REQUIRE_SERVICES:
+        pytest.fail(message + " (INTMON_REQUIRE_SERVICES=1: service-backed tests must run)")
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> Iterator[str]:
+    """A fresh PostgreSQL database for this test session, dropped afterwards."""
+    name = f"intmon_test_{secrets.token_hex(4)}"
+    try:
+        admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+        with admin.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as error:
+        unavailable("PostgreSQL", error)
+    url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    yield url
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture
+def pg_engine(pg_url: str) -> Iterator[Engine]:
+    """The session database, migrated and emptied for this test."""
+    engine = make_engine(pg_url)
+    upgrade(engine)
+    with engine.begin() as connection:
+        connection.execute(text("TRUNCATE check_results, check_state, integrations CASCADE"))
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def sqlite_engine(tmp_path) -> Iterator[Engine]:  # type: ignore[no-untyped-def]
+    engine = make_engine(f"sqlite:///{tmp_path / 'intmon.db'}")
+    upgrade(engine)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def db_engine(request) -> Engine:  # type: ignore[no-untyped-def]
+    """Each database test runs on both backends."""
+    fixture = "sqlite_engine" if request.param == "sqlite" else "pg_engine"
+    return request.getfixturevalue(fixture)
+
+
+@pytest.fixture
+def redis_client() -> Iterator[redis.Redis]:
+    client = redis.Redis.from_url(REDIS_URL)
+    try:
+        client.ping()
+    except Exception as error:
+        unavailable("Redis", error)
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def namespace(redis_client: redis.Redis) -> Iterator[str]:
+    """A Redis key prefix of this test's own; its keys are deleted afterwards."""
+    name = f"intmon-test-{secrets.token_hex(4)}"
+    yield name
+    for key in redis_client.scan_iter(f"{name}*"):
+        redis_client.delete(key)
+
+
+class Partner:
+    """A tiny partner API on 127.0.0.1 that answers `status` with `body`, counting hits."""
+
+    def __init__(self, status: int = 200, body: bytes = b'{"status": "ok"}') -> None:
+        self.status = status
+        self.body = body
+        self.hits = 0
+        self._lock = threading.Lock()
+        partner = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_GET(self) -> None:
+                with partner._lock:
+                    partner.hits += 1
+                self.send_response(partner.status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(partner.body)))
+                self.end_headers()
+                self.wfile.write(partner.body)
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def __enter__(self) -> Partner:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def partner() -> Iterator[Partner]:
+    with Partner() as server:
+        yield server

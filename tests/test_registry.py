@@ -1,0 +1,57 @@
+"""`intmon apply` semantics on SQLite and PostgreSQL: idempotent, revisions, removal."""
+
+from __future__ import annotations
+
+from sqlalchemy import Engine
+
+from integrations.loader import load_text
+from integrations.registry import SpecCache, active_revisions, apply, load_specs
+
+
+def config(*ids: str, interval: int = 30):  # type: ignore[no-untyped-def]
+    body = "\n".join(
+        f"""  - id: {i}
+    name: {i.title()}
+    kind: broker
+    client: acme
+    base_url: http://127.0.0.1:9
+    interval_s: {interval}
+    checks: [{{name: health, path: /health}}]"""
+        for i in ids
+    )
+    return load_text(f"version: 1\nintegrations:\n{body}\n")
+
+
+def test_apply_is_idempotent_and_reports_changes(db_engine: Engine) -> None:
+    first = apply(db_engine, config("a", "b"))
+    assert (first.added, first.changed, first.removed) == (["a", "b"], [], [])
+
+    again = apply(db_engine, config("a", "b"))
+    assert (again.added, again.changed, again.removed, again.unchanged) == ([], [], [], ["a", "b"])
+    assert active_revisions(db_engine) == {"a": 1, "b": 1}
+
+    changed = apply(db_engine, config("a", "c", interval=60))
+    assert changed.added == ["c"] and changed.changed == ["a"] and changed.removed == ["b"]
+    assert active_revisions(db_engine) == {"a": 2, "c": 1}
+    assert load_specs(db_engine)["a"].spec.interval_s == 60
+
+
+def test_removed_integration_can_come_back(db_engine: Engine) -> None:
+    apply(db_engine, config("a", "b"))
+    apply(db_engine, config("a"))
+    back = apply(db_engine, config("a", "b"))
+    assert back.added == ["b"]
+    assert active_revisions(db_engine)["b"] == 3  # created, removed, re-added
+
+
+def test_spec_cache_follows_revisions(db_engine: Engine) -> None:
+    apply(db_engine, config("a"))
+    cache = SpecCache(db_engine)
+    assert cache.get_many({"a": 1})["a"].interval_s == 30
+    apply(db_engine, config("a", interval=90))
+    # A message from before the change still gets the cached spec...
+    assert cache.get_many({"a": 1})["a"].interval_s == 30
+    # ...and one with the newer revision reloads it.
+    assert cache.get_many({"a": 2})["a"].interval_s == 90
+    apply(db_engine, config("b"))
+    assert cache.get_many({"a": 3}) == {}

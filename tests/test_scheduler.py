@@ -1,0 +1,153 @@
+"""The scheduler with a controlled clock: phases, batching, in-flight guard, Retry-After."""
+
+from __future__ import annotations
+
+import pytest
+from dramatiq import Message
+from dramatiq.brokers.stub import StubBroker
+from sqlalchemy import Engine
+
+from integrations.registry import apply
+from tests.test_registry import config
+from worker.batch import Batch
+from worker.coordination.memory import MemoryCoordinator
+from worker.scheduler import Scheduler, first_due, phase
+
+
+class Clock:
+    def __init__(self, now: float = 1_000_000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def sent(broker: StubBroker) -> list[Batch]:
+    queue = broker.queues["checks"]
+    batches = []
+    while not queue.empty():
+        message = Message.decode(queue.get_nowait())
+        batches.append(Batch.from_payload(message.args[0]))
+    return batches
+
+
+@pytest.fixture
+def setup(sqlite_engine: Engine):  # type: ignore[no-untyped-def]
+    apply(sqlite_engine, config(*[f"p{i:03d}" for i in range(120)], interval=30))
+    broker = StubBroker()
+    clock = Clock()
+    coordinator = MemoryCoordinator()
+    scheduler = Scheduler(sqlite_engine, broker, coordinator, batch_size=50, clock=clock)
+    scheduler.refresh()
+    yield scheduler, broker, clock, coordinator
+    broker.close()
+
+
+def test_phase_is_stable_and_spread() -> None:
+    assert phase("a/health", 30, 1.0) == phase("a/health", 30, 1.0)
+    offsets = sorted(phase(f"p{i}/health", 30, 1.0) for i in range(1000))
+    assert 0 <= offsets[0] < 1 and 29 < offsets[-1] < 30  # the whole interval is used
+    assert first_due("a/health", 30, 1.0, now=100.0) >= 100.0
+    assert first_due("a/health", 30, 1.0, now=100.0) - 100.0 < 30
+
+
+def test_every_check_runs_once_per_interval_in_batches(setup) -> None:  # type: ignore[no-untyped-def]
+    scheduler, broker, clock, coordinator = setup
+    seen: list[str] = []
+    for _ in range(300):  # 30 s in 0.1 s ticks
+        clock.now += 0.1
+        scheduler.tick()
+        for batch in sent(broker):
+            assert len(batch.items) <= 50
+            seen += [item.key for item in batch.items]
+            # Finish the run at once so the next interval can claim it again.
+            coordinator.release(batch.claims(), {})
+    assert sorted(seen) == sorted(f"p{i:03d}/health" for i in range(120))
+
+
+def test_due_time_is_carried_to_the_worker(setup) -> None:  # type: ignore[no-untyped-def]
+    scheduler, broker, clock, _ = setup
+    clock.now += 30
+    scheduler.tick()
+    items = [item for batch in sent(broker) for item in batch.items]
+    assert len(items) == 120
+    assert all(clock.now - 30 <= item.due <= clock.now for item in items)
+
+
+def test_check_in_flight_is_not_sent_again(setup) -> None:  # type: ignore[no-untyped-def]
+    scheduler, broker, clock, coordinator = setup
+    clock.now += 30
+    scheduler.tick()
+    first = sent(broker)
+    assert sum(len(b.items) for b in first) == 120
+    clock.now += 30  # a full interval later, nothing was released: all still in flight
+    scheduler.tick()
+    assert sent(broker) == []
+    for batch in first:
+        coordinator.release(batch.claims(), {})
+    clock.now += 30
+    scheduler.tick()
+    assert sum(len(b.items) for b in sent(broker)) == 120
+
+
+def test_claims_expire_after_an_interval_plus_budget(setup) -> None:  # type: ignore[no-untyped-def]
+    scheduler, broker, clock, _ = setup
+    clock.now += 30
+    scheduler.tick()
+    (batch, *_) = sent(broker)
+    # Lost message (worker killed): after interval + budget the claim lapses.
+    assert batch.deadline == pytest.approx(clock.now + 30 + (10 * 2 + 5))
+    clock.now = batch.deadline + 30
+    scheduler.tick()
+    assert sum(len(b.items) for b in sent(broker)) == 120
+
+
+def test_retry_after_parks_the_check(setup) -> None:  # type: ignore[no-untyped-def]
+    scheduler, broker, clock, coordinator = setup
+    clock.now += 30
+    scheduler.tick()
+    batches = sent(broker)
+    parked = batches[0].items[0].key
+    for batch in batches:
+        coordinator.release(batch.claims(), {parked: clock.now + 45})
+    clock.now += 30
+    scheduler.tick()
+    keys = {item.key for b in sent(broker) for item in b.items}
+    assert parked not in keys and len(keys) == 119
+    clock.now += 30
+    scheduler.tick()
+    assert parked in {item.key for b in sent(broker) for item in b.items}
+
+
+def test_registry_changes_are_picked_up(setup, sqlite_engine: Engine) -> None:  # type: ignore[no-untyped-def]
+    scheduler, broker, clock, _ = setup
+    apply(sqlite_engine, config("p000", "new-one", interval=10))
+    scheduler.refresh()
+    assert scheduler.check_count == 2
+    clock.now += 10
+    scheduler.tick()
+    batches = sent(broker)
+    assert {item.key for b in batches for item in b.items} == {"p000/health", "new-one/health"}
+    assert {
+        item.revision for b in batches for item in b.items if item.integration_id == "p000"
+    } == {2}
+
+
+def test_far_behind_skips_missed_runs_keeping_the_phase(setup) -> None:  # type: ignore[no-untyped-def]
+    scheduler, broker, clock, coordinator = setup
+    clock.now += 30
+    scheduler.tick()
+    for batch in sent(broker):
+        coordinator.release(batch.claims(), {})
+    clock.now += 300  # paused ten intervals
+    scheduler.tick()
+    assert sum(len(b.items) for b in sent(broker)) == 120  # once, not ten times
+
+
+def test_not_leader_sends_nothing(setup) -> None:  # type: ignore[no-untyped-def]
+    scheduler, broker, clock, coordinator = setup
+    coordinator.resign()
+    coordinator.ensure_leadership = lambda: False  # another scheduler holds the lock
+    clock.now += 30
+    assert scheduler.tick() == 0
+    assert sent(broker) == []

@@ -1,0 +1,1 @@
+"""The moving parts: dramatiq broker, actors, middleware, the scheduler and its leader lock."""

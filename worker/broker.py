@@ -1,0 +1,59 @@
+"""The dramatiq broker, built once from settings before any actor is declared.
+
+Redis in production; dramatiq's in-process `StubBroker` in the embedded mode,
+where `intmon run` starts dramatiq's own `Worker` threads next to the scheduler.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import dramatiq
+from dramatiq.brokers.redis import RedisBroker
+from dramatiq.brokers.stub import StubBroker
+
+from intmon.settings import Settings, get_settings
+from worker.middleware import CheckMetrics, ReleaseClaims
+
+_lock = threading.Lock()
+_broker: dramatiq.Broker | None = None
+
+
+def build_broker(settings: Settings) -> dramatiq.Broker:
+    broker: dramatiq.Broker
+    if settings.redis_url:
+        broker = RedisBroker(url=settings.redis_url, namespace=f"{settings.namespace}-dramatiq")
+    else:
+        broker = StubBroker()
+    broker.add_middleware(ReleaseClaims())
+    broker.add_middleware(CheckMetrics())
+    return broker
+
+
+def get_broker() -> dramatiq.Broker:
+    """The process's broker, created from settings on first use and made current."""
+    global _broker
+    with _lock:
+        if _broker is None:
+            _broker = build_broker(get_settings())
+            dramatiq.set_broker(_broker)
+        return _broker
+
+
+def install_broker(broker: dramatiq.Broker) -> None:
+    """Make `broker` this process's broker (the embedded mode builds its own)."""
+    global _broker
+    with _lock:
+        _broker = broker
+        dramatiq.set_broker(broker)
+
+
+def queue_depths(broker: dramatiq.Broker, queues: list[str]) -> dict[str, int]:
+    """Messages waiting per queue (delayed messages not included)."""
+    if isinstance(broker, RedisBroker):
+        # The list holds the ids waiting to be fetched (dramatiq's dispatch.lua);
+        # its own do_qsize also counts in-progress and delayed messages.
+        return {q: int(broker.client.llen(f"{broker.namespace}:{q}")) for q in queues}
+    if isinstance(broker, StubBroker):
+        return {q: broker.queues[q].qsize() for q in queues if q in broker.queues}
+    return {}

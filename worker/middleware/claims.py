@@ -1,0 +1,58 @@
+"""Release each check's in-flight claim when its batch message is finished.
+
+Whatever happened (results stored, an exception, a skipped message), the claim
+is released compare-and-delete, so the scheduler may send the check again at
+its next due time; a partner's Retry-After parks it until then instead.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import dramatiq
+from dramatiq import Middleware
+
+from worker.batch import Batch
+from worker.pipeline import published_outcome, reset_outcome
+
+log = logging.getLogger(__name__)
+
+ACTOR_NAME = "run_checks"
+
+
+class ReleaseClaims(Middleware):
+    def before_process_message(
+        self, broker: dramatiq.Broker, message: dramatiq.Message[Any]
+    ) -> None:
+        if message.actor_name == ACTOR_NAME:
+            reset_outcome()
+
+    def after_process_message(
+        self,
+        broker: dramatiq.Broker,
+        message: dramatiq.Message[Any],
+        *,
+        result: Any = None,
+        exception: BaseException | None = None,
+    ) -> None:
+        if message.actor_name != ACTOR_NAME:
+            return
+        outcome = published_outcome() if exception is None else None
+        not_before = outcome.not_before if outcome is not None else {}
+        self._release(message, not_before)
+
+    def after_skip_message(self, broker: dramatiq.Broker, message: dramatiq.Message[Any]) -> None:
+        if message.actor_name == ACTOR_NAME:
+            self._release(message, {})
+
+    @staticmethod
+    def _release(message: dramatiq.Message[Any], not_before: dict[str, float]) -> None:
+        from worker.runtime import runtime
+
+        try:
+            batch = Batch.from_payload(message.args[0])
+            runtime().coordinator.release(batch.claims(), not_before)
+        except Exception:
+            # The claim still expires on its own at its deadline.
+            log.exception("could not release the claims of message %s", message.message_id)

@@ -1,0 +1,91 @@
+"""What one batch message does: run its checks concurrently, store the results.
+
+The actor is a shell around `run_batch`; claims and metrics are handled by
+middleware (`worker/middleware/`) from the `BatchOutcome` returned here.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from checks.outcomes import CheckResult
+from integrations.config import CheckSpec, IntegrationSpec
+from integrations.results import record_results
+from worker.batch import Batch
+from worker.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class BatchOutcome:
+    batch: Batch
+    results: list[CheckResult]
+    # Check key → Unix time before which it must not run again (Retry-After).
+    not_before: dict[str, float] = field(default_factory=dict)
+    skipped: dict[str, int] = field(default_factory=dict)
+
+
+def run_batch(rt: Runtime, payload: dict[str, Any]) -> BatchOutcome:
+    batch = Batch.from_payload(payload)
+    now = time.time()
+    skipped: dict[str, int] = {}
+    # A check whose claim would expire before it could finish is stale: the
+    # scheduler may already have claimed its next run, so running it now could
+    # run the same check twice at once.
+    fresh = [item for item in batch.items if now <= batch.deadline - item.budget_s]
+    if len(fresh) < len(batch.items):
+        skipped["stale"] = len(batch.items) - len(fresh)
+
+    specs = rt.specs.get_many({item.integration_id: item.revision for item in fresh})
+    work: list[tuple[IntegrationSpec, CheckSpec, datetime | None]] = []
+    for item in fresh:
+        spec = specs.get(item.integration_id)
+        check = _find_check(spec, item.check_name)
+        if spec is None or check is None:
+            skipped["removed"] = skipped.get("removed", 0) + 1
+            continue
+        work.append((spec, check, datetime.fromtimestamp(item.due, UTC)))
+
+    results: list[CheckResult] = []
+    if work:
+        longest = max(item.budget_s for item in fresh)
+        results = rt.probes.run_batch(work, timeout=longest + 5.0)
+        record_results(rt.db, results)
+
+    finished = time.time()
+    not_before = {
+        f"{r.integration_id}/{r.check_name}": finished + r.retry_after_s
+        for r in results
+        if r.retry_after_s
+    }
+    return BatchOutcome(batch, results, not_before, skipped)
+
+
+# dramatiq runs before_process_message, the actor and after_process_message in
+# one worker thread; the actor leaves its outcome here for the middleware
+# (returning it would make dramatiq warn that no result backend stores it).
+_slot = threading.local()
+
+
+def reset_outcome() -> None:
+    _slot.outcome = None
+
+
+def publish_outcome(outcome: BatchOutcome) -> None:
+    _slot.outcome = outcome
+
+
+def published_outcome() -> BatchOutcome | None:
+    return getattr(_slot, "outcome", None)
+
+
+def _find_check(spec: IntegrationSpec | None, name: str) -> CheckSpec | None:
+    if spec is None:
+        return None
+    return next((check for check in spec.checks if check.name == name), None)

@@ -1,0 +1,86 @@
+"""Per-process resources the actors use: database engine, spec cache, probe engine, coordinator.
+
+Built lazily from settings the first time an actor runs in a process (after
+dramatiq forks its workers), so importing the actor module stays cheap.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass
+from functools import lru_cache
+
+import redis
+from sqlalchemy import Engine
+
+from checks.engine import ProbeSettings
+from checks.loop import EngineThread
+from integrations.registry import SpecCache
+from intmon.db import engine_for
+from intmon.settings import Settings, get_settings
+from worker.coordination import Coordinator
+from worker.coordination.memory import MemoryCoordinator
+from worker.coordination.redis import RedisCoordinator
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    db: Engine
+    coordinator: Coordinator
+    specs: SpecCache
+    probes: EngineThread
+
+    def close(self) -> None:
+        self.probes.close()
+
+
+def probe_settings(settings: Settings) -> ProbeSettings:
+    return ProbeSettings(
+        transport=settings.http_transport,
+        keepalive=settings.keepalive,
+        max_connections=settings.max_connections,
+        max_connections_per_host=settings.max_connections_per_host,
+        body_cap_bytes=settings.body_cap_bytes,
+    )
+
+
+@lru_cache(maxsize=4)
+def coordinator_for(redis_url: str | None, namespace: str, ttl_s: float) -> Coordinator:
+    """One coordinator per process and backend: in the embedded mode the scheduler
+    and the in-process workers must share the same in-memory claims."""
+    if redis_url is None:
+        return MemoryCoordinator()
+    return RedisCoordinator(redis.Redis.from_url(redis_url), namespace, ttl_s)
+
+
+def build_runtime(settings: Settings) -> Runtime:
+    db = engine_for(settings.database_url)
+    return Runtime(
+        settings=settings,
+        db=db,
+        coordinator=coordinator_for(settings.redis_url, settings.namespace, settings.leader_ttl_s),
+        specs=SpecCache(db),
+        probes=EngineThread(probe_settings(settings)),
+    )
+
+
+_lock = threading.Lock()
+_runtime: tuple[int, Runtime] | None = None
+
+
+def runtime() -> Runtime:
+    """This process's runtime (re-created in a forked child)."""
+    global _runtime
+    with _lock:
+        if _runtime is None or _runtime[0] != os.getpid():
+            _runtime = (os.getpid(), build_runtime(get_settings()))
+        return _runtime[1]
+
+
+def install(rt: Runtime) -> None:
+    """Use `rt` in this process (the embedded mode and tests build their own)."""
+    global _runtime
+    with _lock:
+        _runtime = (os.getpid(), rt)

@@ -1,0 +1,245 @@
+"""The scheduler: decides which checks are due and sends them to workers in batches.
+
+Each check has a fixed period (`interval_s`) and a stable phase inside it, taken
+from a hash of its key, so ten thousand checks with the same interval spread
+evenly instead of firing together, and a restarted scheduler keeps the rhythm.
+
+Every tick the leader pops the due checks, claims them (a check whose previous
+run is still queued or running is not claimed, so not sent again), and enqueues
+them as messages of up to `batch_size` checks. One message per check would cap
+the pipeline at dramatiq's per-message cost; see issue 10 and bench/checks.py.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import heapq
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+import dramatiq
+from dramatiq import Message
+from sqlalchemy import Engine
+
+from integrations.config import IntegrationSpec
+from integrations.registry import active_revisions, load_specs
+from intmon import metrics
+from worker.batch import Batch, BatchItem, check_key, timeout_budget
+from worker.coordination import Coordinator, claim_value
+
+log = logging.getLogger(__name__)
+
+ACTOR_NAME = "run_checks"
+
+
+@dataclass(slots=True)
+class ScheduledCheck:
+    key: str
+    integration_id: str
+    check_name: str
+    revision: int
+    interval_s: float
+    budget_s: float
+    next_due: float
+    generation: int
+
+
+def phase(key: str, interval_s: float, spread: float) -> float:
+    """Stable offset of a check inside its interval, in [0, interval × spread)."""
+    digest = hashlib.blake2b(key.encode(), digest_size=8).digest()
+    return (int.from_bytes(digest, "big") / 2**64) * interval_s * spread
+
+
+def first_due(key: str, interval_s: float, spread: float, now: float) -> float:
+    """The first time at or after `now` that falls on this check's phase."""
+    offset = phase(key, interval_s, spread)
+    cycles = (now - offset) // interval_s + 1
+    due = offset + cycles * interval_s
+    return due - interval_s if due - interval_s >= now else due
+
+
+class Scheduler:
+    def __init__(
+        self,
+        engine: Engine,
+        broker: dramatiq.Broker,
+        coordinator: Coordinator,
+        *,
+        queue_name: str = "checks",
+        batch_size: int = 50,
+        spread: float = 1.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.engine = engine
+        self.broker = broker
+        self.coordinator = coordinator
+        self.queue_name = queue_name
+        self.batch_size = batch_size
+        self.spread = spread
+        self.clock = clock
+        self._checks: dict[str, ScheduledCheck] = {}
+        self._revisions: dict[str, int] = {}
+        self._heap: list[tuple[float, int, str]] = []
+        self._generation = 0
+        broker.declare_queue(queue_name)
+
+    # --- the registry --------------------------------------------------------
+
+    def refresh(self) -> None:
+        """Pick up integrations added, changed or removed by `intmon apply`."""
+        revisions = active_revisions(self.engine)
+        stale = [i for i, rev in revisions.items() if self._revisions.get(i) != rev]
+        gone = [i for i in self._revisions if i not in revisions]
+        for integration_id in gone:
+            self._drop(integration_id)
+        if stale:
+            for registered in load_specs(self.engine, stale).values():
+                self._drop(registered.spec.id)
+                self._add(registered.spec, registered.revision)
+        self._revisions = revisions
+
+    def _add(self, spec: IntegrationSpec, revision: int) -> None:
+        now = self.clock()
+        for check in spec.checks:
+            key = check_key(spec.id, check.name)
+            self._generation += 1
+            entry = ScheduledCheck(
+                key=key,
+                integration_id=spec.id,
+                check_name=check.name,
+                revision=revision,
+                interval_s=spec.interval_s,
+                budget_s=timeout_budget(spec),
+                next_due=first_due(key, spec.interval_s, self.spread, now),
+                generation=self._generation,
+            )
+            self._checks[key] = entry
+            heapq.heappush(self._heap, (entry.next_due, entry.generation, key))
+
+    def _drop(self, integration_id: str) -> None:
+        # Heap entries of dropped checks are skipped lazily by their generation.
+        for key in [k for k, c in self._checks.items() if c.integration_id == integration_id]:
+            del self._checks[key]
+
+    @property
+    def check_count(self) -> int:
+        return len(self._checks)
+
+    # --- one tick ------------------------------------------------------------
+
+    def due(self, now: float) -> list[tuple[float, ScheduledCheck]]:
+        """Pop every check due by `now` (with the time it was due) and push its next run."""
+        out: list[tuple[float, ScheduledCheck]] = []
+        while self._heap and self._heap[0][0] <= now:
+            due, generation, key = heapq.heappop(self._heap)
+            entry = self._checks.get(key)
+            if entry is None or entry.generation != generation:
+                continue
+            out.append((due, entry))
+            next_due = due + entry.interval_s
+            if next_due <= now:
+                # Far behind (e.g. after a pause): skip the missed runs, keep the phase.
+                missed = int((now - next_due) // entry.interval_s) + 1
+                metrics.checks_skipped.labels(reason="behind").inc(missed)
+                next_due += missed * entry.interval_s
+            entry.next_due = next_due
+            heapq.heappush(self._heap, (next_due, generation, key))
+        return out
+
+    def tick(self) -> int:
+        """Claim and enqueue what is due; return the number of checks sent."""
+        if not self.coordinator.ensure_leadership():
+            return 0
+        now = self.clock()
+        due = self.due(now)
+        if not due:
+            return 0
+        sent = 0
+        for group in _by_budget(due):
+            sent += self._dispatch(group, now)
+        return sent
+
+    def _dispatch(self, due: list[tuple[float, ScheduledCheck]], now: float) -> int:
+        # A claim lasts one interval plus the time the check may take: a check
+        # that has not started within one interval is stale and will be skipped
+        # by the worker, and the scheduler is free to claim it again.
+        first = due[0][1]
+        deadline = now + first.interval_s + first.budget_s
+        claimed = self.coordinator.claim([c.key for _, c in due], now, deadline)
+        if claimed is None:
+            log.warning("lost the scheduler lock; not sending %d due checks", len(due))
+            return 0
+        skipped = len(due) - len(claimed)
+        if skipped:
+            metrics.checks_skipped.labels(reason="in_flight").inc(skipped)
+        claimed_keys = set(claimed)
+        ready = [(when, c) for when, c in due if c.key in claimed_keys]
+        # Keep an integration's checks together: they share a partner host and its connections.
+        ready.sort(key=lambda pair: pair[1].integration_id)
+        claim = claim_value(deadline)
+        for start in range(0, len(ready), self.batch_size):
+            chunk = ready[start : start + self.batch_size]
+            batch = Batch(
+                fence=self.coordinator.fence,
+                claim=claim,
+                deadline=deadline,
+                items=[
+                    BatchItem(c.integration_id, c.revision, c.check_name, when, c.budget_s)
+                    for when, c in chunk
+                ],
+            )
+            self.broker.enqueue(
+                Message(
+                    queue_name=self.queue_name,
+                    actor_name=ACTOR_NAME,
+                    args=(batch.to_payload(),),
+                    kwargs={},
+                    options={},
+                )
+            )
+        metrics.checks_scheduled.inc(len(ready))
+        return len(ready)
+
+    # --- running -------------------------------------------------------------
+
+    def run(self, stop: threading.Event, tick_s: float = 0.1, refresh_s: float = 5.0) -> None:
+        """Tick until `stop` is set; re-read the registry every `refresh_s`."""
+        last_refresh = 0.0
+        leading = False
+        while not stop.is_set():
+            started = time.monotonic()
+            try:
+                if started - last_refresh >= refresh_s:
+                    self.refresh()
+                    last_refresh = started
+                self.tick()
+                is_leader = self.coordinator.fence > 0
+                if is_leader != leading:
+                    log.info(
+                        "scheduler %s leadership (fence %d)",
+                        "took" if is_leader else "lost",
+                        self.coordinator.fence,
+                    )
+                    leading = is_leader
+                metrics.scheduler_leader.set(1 if is_leader else 0)
+            except Exception:
+                # A database or Redis hiccup must not kill the scheduler; the
+                # next tick tries again and the claims keep the rest consistent.
+                log.exception("scheduler tick failed")
+                stop.wait(1.0)
+            stop.wait(max(0.0, tick_s - (time.monotonic() - started)))
+        self.coordinator.resign()
+        metrics.scheduler_leader.set(0)
+
+
+def _by_budget(
+    due: Iterable[tuple[float, ScheduledCheck]],
+) -> list[list[tuple[float, ScheduledCheck]]]:
+    """Group by (interval, budget) so each message shares one claim deadline."""
+    groups: dict[tuple[float, float], list[tuple[float, ScheduledCheck]]] = {}
+    for when, entry in due:
+        groups.setdefault((entry.interval_s, entry.budget_s), []).append((when, entry))
+    return list(groups.values())
