@@ -120,7 +120,7 @@ class Expectation(Strict):
     """What a healthy answer looks like. Anything else is classified as a failure."""
 
     # Allowed statuses: numbers (200) or classes ("2xx"). Default: any 2xx.
-    status: list[StatusPattern] = Field(default_factory=lambda: ["2xx"])
+    status: list[StatusPattern] = Field(default_factory=lambda: list[str | int](["2xx"]))
     # JSON-path assertions, e.g. '$.status == "ok"', '$.items exists'.
     json_: list[str] = Field(default_factory=list, alias="json")
     # Header name → regular expression its value must match (searched).

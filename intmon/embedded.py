@@ -61,7 +61,10 @@ class Embedded:
             worker.actors.declare(self.broker)
 
         self.worker = dramatiq.Worker(
-            self.broker, worker_threads=self.worker_threads, queues={self.settings.queue_name}
+            self.broker,
+            worker_threads=self.worker_threads,
+            queues={self.settings.queue_name},
+            worker_timeout=self.settings.worker_poll_ms,
         )
         self.worker.start()
         self.scheduler = Scheduler(

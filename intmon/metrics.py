@@ -26,10 +26,13 @@ from checks.outcomes import CheckResult
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 
+# prometheus-client splits file names on "_", so the identifier must not contain one.
+_HOST = re.sub(r"[^A-Za-z0-9.-]", "-", socket.gethostname())
+
+
 def process_identifier(pid: int | None = None) -> str:
-    # prometheus-client splits file names on "_", so the identifier must not contain one.
-    host = re.sub(r"[^A-Za-z0-9.-]", "-", socket.gethostname())
-    return f"{host}-{os.getpid() if pid is None else pid}"
+    # Called on every sample update (prometheus-client checks for a fork), so keep it cheap.
+    return f"{_HOST}-{os.getpid() if pid is None else pid}"
 
 
 if os.environ.get(MULTIPROC_ENV):

@@ -30,6 +30,9 @@ class Settings(BaseSettings):
     # How often the scheduler re-reads the registry to pick up `intmon apply`.
     registry_refresh_s: float = Field(default=5.0, gt=0)
     leader_ttl_s: float = Field(default=5.0, gt=0)
+    # An idle dramatiq consumer backs off up to this long between polls of Redis;
+    # dramatiq's default (1 s) would add up to a second of schedule lag.
+    worker_poll_ms: int = Field(default=50, ge=10, le=5000)
     # Fraction of the interval used to spread a check's first run.
     jitter: float = Field(default=0.1, ge=0, le=1)
 

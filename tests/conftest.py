@@ -142,3 +142,12 @@ class Partner:
 def partner() -> Iterator[Partner]:
     with Partner() as server:
         yield server
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """In CI nothing may be skipped: a skipped service-backed test fails the run."""
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    skipped = len(reporter.stats.get("skipped", [])) if reporter else 0
+    if REQUIRE_SERVICES and skipped and session.exitstatus == 0:
+        reporter.write_line(f"INTMON_REQUIRE_SERVICES=1 but {skipped} test(s) skipped", red=True)
+        session.exitstatus = 1

@@ -22,14 +22,14 @@ def run_checks(payload: dict[str, Any]) -> None:
 
 
 def declare(broker: dramatiq.Broker) -> dramatiq.Actor[Any, Any]:
-    return dramatiq.actor(
-        run_checks,
+    declare_on = dramatiq.actor(
         broker=broker,
         actor_name="run_checks",
         queue_name=CHECKS_QUEUE,
         max_retries=0,
         time_limit=20 * 60 * 1000,
     )
+    return declare_on(run_checks)
 
 
 run_checks_actor = declare(get_broker())

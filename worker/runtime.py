@@ -18,6 +18,7 @@ from checks.engine import ProbeSettings
 from checks.loop import EngineThread
 from integrations.registry import SpecCache
 from intmon.db import engine_for
+from intmon.logs import quiet_http_client_logs
 from intmon.settings import Settings, get_settings
 from worker.coordination import Coordinator
 from worker.coordination.memory import MemoryCoordinator
@@ -56,6 +57,7 @@ def coordinator_for(redis_url: str | None, namespace: str, ttl_s: float) -> Coor
 
 
 def build_runtime(settings: Settings) -> Runtime:
+    quiet_http_client_logs()
     db = engine_for(settings.database_url)
     return Runtime(
         settings=settings,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import sys
 from collections.abc import Sequence
 from datetime import datetime
@@ -98,10 +97,3 @@ def results_table(results: Sequence[CheckResult], title: str = "Check results") 
             detail[:120],
         )
     return table
-
-
-def setup_logging(level: str) -> None:
-    logging.basicConfig(
-        level=level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )

@@ -10,7 +10,8 @@ from typing import Annotated
 
 import typer
 
-from intmon.cli.output import EXIT_BAD_INPUT, console, errors, setup_logging
+from intmon.cli.output import EXIT_BAD_INPUT, console, errors
+from intmon.logs import setup_logging
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
@@ -105,14 +106,17 @@ def worker(
     threads: Annotated[int, typer.Option(help="Threads per process (each runs one batch).")] = 8,
 ) -> None:
     """dramatiq worker processes on Redis (production)."""
-    from dramatiq.cli import main as dramatiq_main
-    from dramatiq.cli import make_argument_parser
-
     from intmon.settings import get_settings
 
     _require_redis()
-    os.environ.setdefault(MULTIPROC_ENV, str(Path(get_settings().metrics_dir).resolve()))
+    settings = get_settings()
+    # Read by dramatiq when its worker module is imported, so set before that.
+    os.environ.setdefault("dramatiq_worker_timeout", str(settings.worker_poll_ms))
+    os.environ.setdefault(MULTIPROC_ENV, str(Path(settings.metrics_dir).resolve()))
     Path(os.environ[MULTIPROC_ENV]).mkdir(parents=True, exist_ok=True)
+    from dramatiq.cli import main as dramatiq_main
+    from dramatiq.cli import make_argument_parser
+
     args = make_argument_parser().parse_args(
         [
             "worker.actors",

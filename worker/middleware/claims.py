@@ -12,6 +12,7 @@ from typing import Any
 
 import dramatiq
 from dramatiq import Middleware
+from dramatiq.broker import MessageProxy
 
 from worker.batch import Batch
 from worker.pipeline import published_outcome, reset_outcome
@@ -22,16 +23,14 @@ ACTOR_NAME = "run_checks"
 
 
 class ReleaseClaims(Middleware):
-    def before_process_message(
-        self, broker: dramatiq.Broker, message: dramatiq.Message[Any]
-    ) -> None:
+    def before_process_message(self, broker: dramatiq.Broker, message: MessageProxy) -> None:
         if message.actor_name == ACTOR_NAME:
             reset_outcome()
 
     def after_process_message(
         self,
         broker: dramatiq.Broker,
-        message: dramatiq.Message[Any],
+        message: MessageProxy,
         *,
         result: Any = None,
         exception: BaseException | None = None,
@@ -42,12 +41,12 @@ class ReleaseClaims(Middleware):
         not_before = outcome.not_before if outcome is not None else {}
         self._release(message, not_before)
 
-    def after_skip_message(self, broker: dramatiq.Broker, message: dramatiq.Message[Any]) -> None:
+    def after_skip_message(self, broker: dramatiq.Broker, message: MessageProxy) -> None:
         if message.actor_name == ACTOR_NAME:
             self._release(message, {})
 
     @staticmethod
-    def _release(message: dramatiq.Message[Any], not_before: dict[str, float]) -> None:
+    def _release(message: MessageProxy, not_before: dict[str, float]) -> None:
         from worker.runtime import runtime
 
         try:

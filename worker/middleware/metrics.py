@@ -6,6 +6,7 @@ from typing import Any
 
 import dramatiq
 from dramatiq import Middleware
+from dramatiq.broker import MessageProxy
 
 from intmon import metrics
 from worker.pipeline import published_outcome
@@ -17,7 +18,7 @@ class CheckMetrics(Middleware):
     def after_process_message(
         self,
         broker: dramatiq.Broker,
-        message: dramatiq.Message[Any],
+        message: MessageProxy,
         *,
         result: Any = None,
         exception: BaseException | None = None,

@@ -1,0 +1,36 @@
+# Two entry points a newcomer needs (see README): `make demo` and `make test`.
+# Both create ./.venv with the machine's python3 on first use.
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: demo test lint unit bench bench-quick clean
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $@
+
+demo: $(BIN)/.installed
+	$(BIN)/intmon demo
+
+lint: $(BIN)/.installed
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+unit: $(BIN)/.installed
+	$(BIN)/python -m pytest
+
+test: lint unit
+
+bench: $(BIN)/.installed
+	$(BIN)/python bench/checks.py
+
+bench-quick: $(BIN)/.installed
+	$(BIN)/python bench/checks.py --quick
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache intmon.db* .intmon

@@ -1,0 +1,380 @@
+"""End-to-end check throughput and schedule lag of the real production pipeline.
+
+scheduler process → Redis → `intmon worker` processes → classification →
+PostgreSQL → metrics, against a loopback target (nginx when installed, else a
+small aiohttp server, which competes for the same two cores and is reported).
+
+Scenarios:
+  throughput  many integrations at a 1 s interval: offered load above capacity,
+              measured checks/s stored end to end
+  scale       10,000 integrations at 30 s: p50/p99 schedule lag, worker RSS
+
+Figures come from the stored rows (started_at − scheduled_at for lag), so they
+are what a user would see, not what a client thinks it sent. Prints a rich
+table and, with --json, JSON. `--quick` is the CI smoke mode (figures not asserted).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import redis
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy import create_engine, text
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from integrations.loader import load_text
+from integrations.registry import apply
+from intmon.db import make_engine
+from intmon.migrations import upgrade
+
+PG_ADMIN_URL = os.environ.get(
+    "INTMON_BENCH_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+REDIS_URL = os.environ.get("INTMON_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
+console = Console(stderr=True)
+
+
+@dataclass
+class Figures:
+    scenario: str
+    integrations: int
+    interval_s: float
+    offered_per_s: float
+    measured_s: float
+    checks_per_s: float
+    lag_p50_s: float
+    lag_p99_s: float
+    non_ok: int
+    worker_rss_max_mb: float
+    target: str
+    keepalive: bool
+    batch_size: int
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_port(port: int, timeout: float = 10) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    raise RuntimeError(f"nothing listens on 127.0.0.1:{port}")
+
+
+LAG = "extract(epoch FROM started_at - scheduled_at)"
+LAG_QUERY = (
+    f"SELECT count(*), percentile_cont(0.5) WITHIN GROUP (ORDER BY {LAG}), "
+    f"percentile_cont(0.99) WITHIN GROUP (ORDER BY {LAG}), "
+    "count(*) FILTER (WHERE outcome <> 'ok') FROM check_results "
+    "WHERE started_at >= to_timestamp(:a) AND started_at < to_timestamp(:b)"
+)
+
+NGINX_CONF = """
+worker_processes 1;
+daemon off;
+pid {dir}/nginx.pid;
+error_log {dir}/error.log warn;
+events {{ worker_connections 8192; }}
+http {{
+  access_log off;
+  client_body_temp_path {dir}/body; proxy_temp_path {dir}/proxy;
+  fastcgi_temp_path {dir}/fastcgi; uwsgi_temp_path {dir}/uwsgi; scgi_temp_path {dir}/scgi;
+  keepalive_requests 100000;
+  server {{
+    listen 127.0.0.1:{port} backlog=4096;
+    location / {{ default_type application/json; return 200 '{{"status": "ok", "items": []}}'; }}
+  }}
+}}
+"""
+
+
+@contextmanager
+def target(workdir: Path) -> Iterator[tuple[str, str]]:
+    """A loopback partner answering a small JSON body; yields (url, kind)."""
+    port = free_port()
+    nginx = shutil.which("nginx") or (
+        "/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None
+    )
+    if nginx:
+        conf = workdir / "nginx.conf"
+        conf.write_text(NGINX_CONF.format(dir=workdir, port=port))
+        process = subprocess.Popen(
+            [nginx, "-c", str(conf), "-p", str(workdir)], stderr=subprocess.DEVNULL
+        )
+        kind = "nginx"
+    else:
+        console.print(
+            "[yellow]nginx not installed (Debian package nginx-light): using an aiohttp "
+            "target, which takes CPU from intmon on this machine[/yellow]"
+        )
+        process = subprocess.Popen(
+            [sys.executable, str(Path(__file__).parent / "target.py"), str(port)]
+        )
+        kind = "aiohttp"
+    try:
+        wait_port(port)
+        yield f"http://127.0.0.1:{port}", kind
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+@contextmanager
+def database() -> Iterator[str]:
+    name = f"intmon_bench_{secrets.token_hex(4)}"
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def integrations_yaml(count: int, interval: float, url: str) -> str:
+    timeout = min(5.0, interval)
+    rows = [
+        f"  - {{id: b{i:05d}, name: B{i}, kind: broker, client: c{i % 50:02d}, base_url: '{url}', "
+        f"interval_s: {interval}, timeout_s: {timeout}, "
+        f"checks: [{{name: health, path: /health, expect: {{json: ['$.status == \"ok\"']}}}}]}}"
+        for i in range(count)
+    ]
+    return "version: 1\nintegrations:\n" + "\n".join(rows) + "\n"
+
+
+def descendants(pid: int) -> list[int]:
+    out, stack = [], [pid]
+    while stack:
+        current = stack.pop()
+        try:
+            children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
+        except OSError:
+            continue
+        for child in map(int, children):
+            out.append(child)
+            stack.append(child)
+    return out
+
+
+def rss_mb(pid: int) -> float:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+def run_scenario(
+    args: argparse.Namespace, name: str, count: int, interval: float, duration: float, warmup: float
+) -> Figures:
+    workdir = Path(tempfile.mkdtemp(prefix="intmon-bench-"))
+    namespace = f"intmon-bench-{secrets.token_hex(4)}"
+    with target(workdir) as (url, kind), database() as db_url:
+        engine = make_engine(db_url)
+        upgrade(engine)
+        apply(engine, load_text(integrations_yaml(count, interval, url)))
+        metrics_dir = workdir / "metrics"
+        metrics_dir.mkdir()
+        env = {
+            **os.environ,
+            "INTMON_DATABASE_URL": db_url,
+            "INTMON_REDIS_URL": REDIS_URL,
+            "INTMON_NAMESPACE": namespace,
+            "INTMON_BATCH_SIZE": str(args.batch_size),
+            "INTMON_KEEPALIVE": "true" if args.keepalive else "false",
+            "INTMON_LOG_LEVEL": "WARNING",
+            "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
+        }
+        intmon = [sys.executable, "-m", "intmon"]
+        worker = subprocess.Popen(
+            [*intmon, "worker", "--processes", str(args.processes), "--threads", str(args.threads)],
+            env=env,
+            start_new_session=True,
+        )
+        scheduler = subprocess.Popen(
+            [*intmon, "scheduler"], env=env, start_new_session=True, stdout=subprocess.DEVNULL
+        )
+        rss_peak = 0.0
+        try:
+            console.print(
+                f"[bold]{name}[/bold]: {count} integrations every {interval:g} s "
+                f"({count / interval:.0f} checks/s offered) for {warmup + duration:.0f} s"
+            )
+            started = time.time()
+            deadline = started + warmup + duration
+            while time.time() < deadline:
+                time.sleep(0.5)
+                rss_peak = max([rss_peak, *(rss_mb(p) for p in descendants(worker.pid))])
+                elapsed = time.time() - started
+                console.print(f"  {elapsed:5.1f} s  worker RSS max {rss_peak:5.0f} MB", end="\r")
+            console.print()
+            window_start = started + warmup
+            window_end = deadline
+        finally:
+            for process in (scheduler, worker):
+                os.killpg(process.pid, signal.SIGTERM)
+            for process in (scheduler, worker):
+                try:
+                    process.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    os.killpg(process.pid, signal.SIGKILL)
+        with engine.connect() as connection:
+            row = connection.execute(
+                text(LAG_QUERY),
+                {"a": window_start, "b": window_end},
+            ).one()
+            per_check = connection.execute(
+                text(
+                    "SELECT max(n), min(n) FROM (SELECT count(*) AS n FROM check_results "
+                    "WHERE started_at >= to_timestamp(:a) AND started_at < to_timestamp(:b) "
+                    "GROUP BY integration_id, check_name) AS runs"
+                ),
+                {"a": window_start, "b": window_end},
+            ).one()
+        engine.dispose()
+        console.print(
+            f"  runs per check in the {window_end - window_start:.1f} s window: "
+            f"min {per_check[1]}, max {per_check[0]} (interval {interval:g} s)"
+        )
+        client = redis.Redis.from_url(REDIS_URL)
+        for key in client.scan_iter(f"{namespace}*"):
+            client.delete(key)
+        client.close()
+    shutil.rmtree(workdir, ignore_errors=True)
+    measured = window_end - window_start
+    return Figures(
+        scenario=name,
+        integrations=count,
+        interval_s=interval,
+        offered_per_s=count / interval,
+        measured_s=round(measured, 1),
+        checks_per_s=round(row[0] / measured, 1),
+        lag_p50_s=round(float(row[1] or 0), 4),
+        lag_p99_s=round(float(row[2] or 0), 4),
+        non_ok=int(row[3]),
+        worker_rss_max_mb=round(rss_peak, 1),
+        target=kind,
+        keepalive=args.keepalive,
+        batch_size=args.batch_size,
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="small and short: proves the script works"
+    )
+    parser.add_argument("--scenario", choices=["throughput", "scale", "all"], default="all")
+    parser.add_argument(
+        "--repeat", type=int, default=1, help="runs per scenario; medians are reported"
+    )
+    parser.add_argument("--processes", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=8)
+    parser.add_argument("--batch-size", type=int, default=50)
+    parser.add_argument("--keepalive", action=argparse.BooleanOptionalAction, default=True)
+    parser.add_argument(
+        "--integrations", type=int, help="override the scenario's integration count"
+    )
+    parser.add_argument("--interval", type=float, help="override the scenario's interval (s)")
+    parser.add_argument("--duration", type=float, help="override the measured window (s)")
+    parser.add_argument("--json", action="store_true", help="print JSON on stdout")
+    args = parser.parse_args()
+
+    plans = {
+        "throughput": ("throughput", 300, 1.0, 4.0, 2.0)
+        if args.quick
+        else ("throughput", 3000, 1.0, 20.0, 8.0),
+        "scale": ("scale", 500, 5.0, 6.0, 3.0)
+        if args.quick
+        else ("scale", 10_000, 30.0, 60.0, 35.0),
+    }
+    chosen = list(plans) if args.scenario == "all" else [args.scenario]
+    results: list[Figures] = []
+    for key in chosen:
+        name, count, interval, duration, warmup = plans[key]
+        plan = (
+            name,
+            args.integrations or count,
+            args.interval or interval,
+            args.duration or duration,
+            warmup,
+        )
+        runs = [run_scenario(args, *plan) for _ in range(args.repeat)]
+        results.append(median_of(runs))
+
+    table = Table(
+        title=f"intmon end to end ({'quick' if args.quick else 'full'}; median of {args.repeat})"
+    )
+    for column in (
+        "scenario",
+        "integrations",
+        "interval s",
+        "offered/s",
+        "checks/s",
+        "lag p50 s",
+        "lag p99 s",
+        "non-ok",
+        "worker RSS MB",
+        "target",
+    ):
+        table.add_column(column, justify="right")
+    for f in results:
+        table.add_row(
+            f.scenario,
+            str(f.integrations),
+            f"{f.interval_s:g}",
+            f"{f.offered_per_s:.0f}",
+            f"{f.checks_per_s:.0f}",
+            f"{f.lag_p50_s:.3f}",
+            f"{f.lag_p99_s:.3f}",
+            str(f.non_ok),
+            f"{f.worker_rss_max_mb:.0f}",
+            f.target,
+        )
+    Console().print(table)
+    if args.json:
+        print(json.dumps([asdict(f) for f in results], indent=2))
+
+
+def median_of(runs: list[Figures]) -> Figures:
+    if len(runs) == 1:
+        return runs[0]
+    best = runs[0]
+    fields = ("checks_per_s", "lag_p50_s", "lag_p99_s", "worker_rss_max_mb")
+    return Figures(
+        **{**asdict(best), **{f: statistics.median(getattr(r, f) for r in runs) for f in fields}}
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,496 @@
+"""The probe engine: runs checks over pooled HTTP clients and returns `CheckResult`s.
+
+    ProbeEngine.run_check(integration, check)
+      → prepare (once per spec: compiled expectation, auth scheme, templates)
+      → resolve `${…}` references, apply auth           (secrets collected)
+      → attempt: send, stream the body up to the cap    (bounded by timeout_s)
+        ↻ tenacity: once more on a transient network error only
+      → classify the answer or the exception            (checks.classify)
+      → certificate expiry from a cached side probe     (checks.tls)
+      → CheckResult with detail and excerpt redacted
+
+`run_check` never raises: every failure is an outcome. The engine belongs to
+one event loop; `checks.loop.EngineThread` gives synchronous callers one.
+
+Two transports, picked by `ProbeSettings.transport`: "aiohttp" puts httpx's
+API over an aiohttp connection pool (httpx-aiohttp), "httpx" uses httpcore.
+Both are driven through the same httpx calls; only pool construction differs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import ssl
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from http.cookiejar import Cookie, CookieJar
+from typing import Any, Literal
+from urllib.parse import quote, quote_plus, urlsplit
+
+import aiohttp
+import certifi
+import httpx
+import httpx_aiohttp
+from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_none
+
+from checks._identity import IdentityCache
+from checks.auth import AuthContext, AuthScheme, RequestParts, TokenCache, default_token_cache
+from checks.auth import scheme_for as auth_scheme_for
+from checks.body import read_capped
+from checks.classify import CompiledExpectation, Observation, classify, diagnose_exception
+from checks.classify import compile_expectation as compile_expectation
+from checks.errors import AuthFailure, ProbeFailure, TransportFailure
+from checks.outcomes import CheckResult, Outcome
+from checks.tls import CertificateProbe, expiry_warning
+from integrations.config import CheckSpec, IntegrationSpec, TLSSettings
+from integrations.errors import SecretUnavailable
+from integrations.secrets import has_reference, redact, resolve
+
+__all__ = ["ProbeEngine", "ProbeSettings"]
+
+log = logging.getLogger(__name__)
+
+MAX_REDIRECTS = 5
+USER_AGENT = "intmon/0.1 (integration monitoring)"
+# Header and query names whose values are scrubbed from details and excerpts.
+SENSITIVE_NAME = re.compile(
+    r"authorization|cookie|api[-_]?key|token|secret|password|passwd|signature|session",
+    re.IGNORECASE,
+)
+
+TlsKey = tuple[bool, str | None]
+
+
+@dataclass(frozen=True, slots=True)
+class ProbeSettings:
+    """How the engine talks to partners; one value per worker process."""
+
+    transport: Literal["aiohttp", "httpx"] = "aiohttp"
+    # False: a new connection per check (like blackbox_exporter); True: pooled.
+    keepalive: bool = True
+    max_connections: int = 512
+    max_connections_per_host: int = 32  # aiohttp only; httpx pools have no per-host limit
+    body_cap_bytes: int = 65_536
+    excerpt_bytes: int = 512
+
+    def __post_init__(self) -> None:
+        if self.transport not in ("aiohttp", "httpx"):
+            raise ValueError(f"transport must be 'aiohttp' or 'httpx', not {self.transport!r}")
+        if min(self.max_connections, self.max_connections_per_host, self.body_cap_bytes) < 1:
+            raise ValueError("connection limits and body_cap_bytes must be positive")
+
+
+@dataclass(frozen=True, slots=True)
+class _PreparedIntegration:
+    """Per-integration work done once: auth scheme, TLS key, certificate target."""
+
+    auth: AuthScheme[Any]
+    host: tuple[str, int]
+    tls_key: TlsKey
+    certificate_target: tuple[str, int] | None
+    base_has_reference: bool
+
+
+@dataclass(frozen=True, slots=True)
+class _PreparedCheck:
+    expectation: CompiledExpectation
+    headers_have_references: bool
+    query_has_reference: bool
+    path_has_reference: bool
+    json_has_reference: bool
+
+
+def _prepare_integration(integration: IntegrationSpec) -> _PreparedIntegration:
+    parts = urlsplit(integration.base_url)
+    host = (parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80))
+    target = host if parts.scheme == "https" and parts.hostname else None
+    return _PreparedIntegration(
+        auth=auth_scheme_for(integration.auth),
+        host=host,
+        tls_key=(integration.tls.verify, integration.tls.ca_file),
+        certificate_target=target,
+        base_has_reference=has_reference(integration.base_url),
+    )
+
+
+def _prepare_check(check: CheckSpec) -> _PreparedCheck:
+    return _PreparedCheck(
+        expectation=compile_expectation(check.expect),
+        headers_have_references=any(map(has_reference, check.headers.values())),
+        query_has_reference=any(map(has_reference, check.query.values())),
+        path_has_reference=has_reference(check.path),
+        json_has_reference=check.json_body is not None and _json_has_reference(check.json_body),
+    )
+
+
+def _json_has_reference(value: Any) -> bool:
+    if isinstance(value, str):
+        return has_reference(value)
+    if isinstance(value, dict):
+        return any(_json_has_reference(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_json_has_reference(v) for v in value)
+    return False
+
+
+def _resolve_json(value: Any, secrets: set[str], environ: Mapping[str, str] | None) -> Any:
+    if isinstance(value, str):
+        return resolve(value, secrets, environ)
+    if isinstance(value, dict):
+        return {k: _resolve_json(v, secrets, environ) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_resolve_json(v, secrets, environ) for v in value]
+    return value
+
+
+class _NoCookies(CookieJar):
+    """Checks are independent: a partner's Set-Cookie must not reach the next check."""
+
+    def set_cookie(self, cookie: Cookie) -> None:
+        return None
+
+    def extract_cookies(self, response: Any, request: Any) -> None:
+        return None
+
+
+@dataclass(slots=True)
+class _Run:
+    """The state of one check run, shared by its attempts."""
+
+    integration: IntegrationSpec
+    check: CheckSpec
+    integration_prepared: _PreparedIntegration
+    prepared: _PreparedCheck
+    environ: Mapping[str, str] | None
+    scheduled_at: datetime | None
+    secrets: set[str] = field(default_factory=set)
+    started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    started: float = field(default_factory=time.perf_counter)
+
+
+def _short_result(
+    integration: IntegrationSpec,
+    check: CheckSpec,
+    scheduled_at: datetime | None,
+    detail: str,
+    outcome: Outcome = Outcome.SERVER_ERROR,
+) -> CheckResult:
+    """A result for a run that never reached the partner (engine closed, overall limit)."""
+    return CheckResult(
+        integration_id=integration.id,
+        check_name=check.name,
+        outcome=outcome,
+        started_at=datetime.now(UTC),
+        duration_s=0.0,
+        detail=detail,
+        scheduled_at=scheduled_at,
+    )
+
+
+class ProbeEngine:
+    """Runs checks on the current event loop; create, use and `aclose` on that loop."""
+
+    def __init__(
+        self,
+        settings: ProbeSettings | None = None,
+        *,
+        token_cache: TokenCache | None = None,
+        certificates: CertificateProbe | None = None,
+    ) -> None:
+        self.settings = settings or ProbeSettings()
+        self._token_cache = token_cache or default_token_cache
+        self._certificates = certificates or CertificateProbe()
+        self._clients: dict[TlsKey, httpx.AsyncClient] = {}
+        self._integrations: IdentityCache[IntegrationSpec, _PreparedIntegration] = IdentityCache(
+            _prepare_integration
+        )
+        self._checks: IdentityCache[CheckSpec, _PreparedCheck] = IdentityCache(_prepare_check)
+        self._slots = asyncio.Semaphore(self.settings.max_connections)
+        self._per_host: dict[tuple[str, int], asyncio.Semaphore] = {}
+        self._closed = False
+
+    # --- public API ----------------------------------------------------------
+
+    async def run_check(
+        self,
+        integration: IntegrationSpec,
+        check: CheckSpec,
+        *,
+        scheduled_at: datetime | None = None,
+        environ: Mapping[str, str] | None = None,
+    ) -> CheckResult:
+        """Probe once (plus retries on transient network errors); never raises.
+
+        A check first waits for a connection slot (engine-wide and per host), so
+        time spent queued behind other checks is not held against its partner.
+        Then an outer limit of timeout × attempts + 1 s bounds the whole run.
+        """
+        if self._closed:
+            return _short_result(integration, check, scheduled_at, "probe engine is closed")
+        try:
+            prepared = self._integrations.get(integration)
+            prepared_check = self._checks.get(check)
+        except Exception as exc:  # only a spec that bypassed validation gets here
+            log.exception("check %s/%s cannot be prepared", integration.id, check.name)
+            return _short_result(integration, check, scheduled_at, f"invalid check: {exc}")
+        async with self._slots, self._host_slots(prepared.host):
+            run = _Run(integration, check, prepared, prepared_check, environ, scheduled_at)
+            limit = integration.timeout_s * (integration.retries + 1) + 1.0
+            try:
+                async with asyncio.timeout(limit):
+                    return await self._probe(run)
+            except TimeoutError:
+                detail = f"check exceeded its overall limit of {limit:g} s"
+                return _short_result(integration, check, scheduled_at, detail, Outcome.TIMEOUT)
+
+    async def run_batch(
+        self,
+        items: Sequence[tuple[IntegrationSpec, CheckSpec, datetime | None]],
+        *,
+        environ: Mapping[str, str] | None = None,
+    ) -> list[CheckResult]:
+        """Run every check concurrently; results in the order of `items`."""
+        return list(
+            await asyncio.gather(
+                *(self.run_check(i, c, scheduled_at=s, environ=environ) for i, c, s in items)
+            )
+        )
+
+    async def aclose(self) -> None:
+        self._closed = True
+        await self._certificates.aclose()
+        clients, self._clients = list(self._clients.values()), {}
+        for client in clients:
+            await client.aclose()
+
+    # --- one run -------------------------------------------------------------
+
+    async def _probe(self, run: _Run) -> CheckResult:
+        integration = run.integration
+        status: int | None = None
+        body = b""
+        retry_after: float | None = None
+        certificate: asyncio.Task[float | None] | None = None
+        expires_at: float | None = None
+        try:
+            target = run.integration_prepared.certificate_target
+            if target is not None:
+                known, expires_at = self._certificates.cached(*target)
+                if not known:
+                    certificate = self._certificates.lookup(
+                        *target, timeout_s=integration.timeout_s
+                    )
+            observation = await self._attempts(run)
+            status, body = observation.status, observation.body
+            verdict = classify(observation, run.prepared.expectation, now=run.started_at)
+            outcome, detail, retry_after = verdict.outcome, verdict.detail, verdict.retry_after_s
+        except ProbeFailure as failure:
+            outcome, detail = failure.outcome, failure.detail
+        except Exception as exc:  # a bug or an unforeseen library error; still a result
+            log.exception("check %s/%s crashed", integration.id, run.check.name)
+            diagnosis = diagnose_exception(exc)
+            outcome, detail = diagnosis.outcome, diagnosis.detail
+        if certificate is not None:
+            expires_at = await self._await_certificate(certificate, run.started, integration)
+        warnings: list[str] = []
+        if expires_at is not None:
+            warning = expiry_warning(expires_at, time.time(), integration.tls.expiry_warning_days)
+            if warning:
+                warnings.append(warning)
+        return CheckResult(
+            integration_id=integration.id,
+            check_name=run.check.name,
+            outcome=outcome,
+            started_at=run.started_at,
+            duration_s=time.perf_counter() - run.started,
+            http_status=status,
+            detail=redact(detail, run.secrets),
+            response_excerpt=self._excerpt(body, run.secrets),
+            scheduled_at=run.scheduled_at,
+            retry_after_s=retry_after,
+            warnings=warnings,
+            certificate_expires_at=expires_at,
+        )
+
+    def _excerpt(self, body: bytes, secrets: set[str]) -> str:
+        size = self.settings.excerpt_bytes
+        excerpt = body[:size].decode("utf-8", errors="replace")
+        if not secrets:
+            return excerpt
+        # Redact the whole (capped) body before cutting, so a secret that straddles
+        # the cut cannot leave its first half behind.
+        return redact(body.decode("utf-8", errors="replace"), secrets)[: len(excerpt)]
+
+    def _host_slots(self, host: tuple[str, int]) -> asyncio.Semaphore:
+        slots = self._per_host.get(host)
+        if slots is None:
+            slots = self._per_host[host] = asyncio.Semaphore(self.settings.max_connections_per_host)
+        return slots
+
+    async def _attempts(self, run: _Run) -> Observation:
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(run.integration.retries + 1),
+            retry=retry_if_exception(_transient),
+            wait=wait_none(),
+            reraise=True,
+        )
+        async for attempt in retrying:
+            with attempt:
+                return await self._attempt(run)
+        raise AssertionError("unreachable: tenacity reraises the last error")
+
+    async def _attempt(self, run: _Run) -> Observation:
+        """One request, bounded by the integration's timeout; failures become ProbeFailure."""
+        try:
+            async with asyncio.timeout(run.integration.timeout_s):
+                return await self._exchange(run)
+        except ProbeFailure:
+            raise
+        except SecretUnavailable as exc:
+            raise AuthFailure(f"credentials unavailable: {exc}") from None
+        except Exception as exc:
+            diagnosis = diagnose_exception(exc)
+            raise TransportFailure(
+                diagnosis.outcome, diagnosis.detail, permanent=not diagnosis.transient
+            ) from exc
+
+    async def _exchange(self, run: _Run) -> Observation:
+        integration, check, prepared = run.integration, run.check, run.prepared
+        secrets, environ = run.secrets, run.environ
+        client = self._client(integration.tls)
+        base = integration.base_url
+        if run.integration_prepared.base_has_reference:
+            base = resolve(base, secrets, environ)
+        path = resolve(check.path, secrets, environ) if prepared.path_has_reference else check.path
+        headers = dict(check.headers)
+        if prepared.headers_have_references:
+            headers = {k: resolve(v, secrets, environ) for k, v in headers.items()}
+        params = dict(check.query)
+        if prepared.query_has_reference:
+            params = {k: resolve(v, secrets, environ) for k, v in params.items()}
+        body = check.json_body
+        if prepared.json_has_reference:
+            body = _resolve_json(body, secrets, environ)
+        parts = RequestParts(headers=headers, params=params)
+        scheme = run.integration_prepared.auth
+        context = AuthContext(
+            integration_id=integration.id,
+            client=client,
+            secrets=secrets,
+            environ=environ,
+            timeout_s=integration.timeout_s,
+            token_cache=self._token_cache,
+        )
+        await scheme.apply(parts, context)
+        _collect_sensitive(parts, secrets)
+        request = client.build_request(
+            check.method,
+            base + path,
+            params=parts.params or None,
+            headers=parts.headers,
+            json=body,
+            timeout=integration.timeout_s,
+        )
+        started = time.perf_counter()
+        response = await client.send(
+            request, stream=True, follow_redirects=integration.follow_redirects
+        )
+        try:
+            content, truncated = await read_capped(response, self.settings.body_cap_bytes)
+        finally:
+            await response.aclose()
+        elapsed = time.perf_counter() - started
+        if response.status_code == 401:
+            scheme.unauthorized(context)
+        return Observation(response.status_code, response.headers, content, elapsed, truncated)
+
+    async def _await_certificate(
+        self, task: asyncio.Task[float | None], started: float, integration: IntegrationSpec
+    ) -> float | None:
+        """Wait for a cold certificate probe only as long as the check's budget allows."""
+        if task.done():
+            return None if task.cancelled() else task.result()
+        remaining = integration.timeout_s - (time.perf_counter() - started)
+        if remaining <= 0:
+            return None
+        try:
+            # shield: the probe fills the cache for the next run even if this one stops waiting
+            return await asyncio.wait_for(asyncio.shield(task), remaining)
+        except TimeoutError:
+            return None
+
+    # --- clients -------------------------------------------------------------
+
+    def _client(self, tls: TLSSettings) -> httpx.AsyncClient:
+        key: TlsKey = (tls.verify, tls.ca_file)
+        client = self._clients.get(key)
+        if client is None:
+            client = self._build_client(_ssl_context(tls))
+            self._clients[key] = client
+        return client
+
+    def _build_client(self, context: ssl.SSLContext) -> httpx.AsyncClient:
+        settings = self.settings
+        common: dict[str, Any] = {
+            "headers": {"User-Agent": USER_AGENT, "Accept-Encoding": "gzip, deflate"},
+            "cookies": _NoCookies(),
+            "max_redirects": MAX_REDIRECTS,
+            "trust_env": False,
+            "timeout": None,  # each request passes the integration's timeout
+        }
+        if settings.transport == "httpx":
+            limits = httpx.Limits(
+                max_connections=settings.max_connections,
+                max_keepalive_connections=settings.max_connections if settings.keepalive else 0,
+            )
+            return httpx.AsyncClient(verify=context, limits=limits, **common)
+        session = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(
+                limit=settings.max_connections,
+                limit_per_host=settings.max_connections_per_host,
+                force_close=not settings.keepalive,
+                ssl=context,
+            ),
+            cookie_jar=aiohttp.DummyCookieJar(),
+            auto_decompress=False,
+        )
+        # aiohttp re-sends an idempotent request once when the server disconnects;
+        # retries belong to tenacity alone (STYLE §5), so switch that off.
+        if "_retry_connection" in getattr(aiohttp.ClientSession, "ATTRS", ()):
+            session._retry_connection = False
+        transport = httpx_aiohttp.AiohttpTransport(verify=context, client=session)
+        return httpx.AsyncClient(transport=transport, **common)
+
+
+def _ssl_context(tls: TLSSettings) -> ssl.SSLContext:
+    if not tls.verify:
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        return context
+    try:
+        return ssl.create_default_context(cafile=tls.ca_file or certifi.where())
+    except (OSError, ssl.SSLError) as exc:
+        raise ProbeFailure(Outcome.TLS_ERROR, f"cannot load CA file {tls.ca_file}: {exc}") from None
+
+
+def _collect_sensitive(parts: RequestParts, secrets: set[str]) -> None:
+    """Values of credential-like headers and query parameters are secrets too."""
+    for name, value in parts.headers.items():
+        if value and SENSITIVE_NAME.search(name):
+            secrets.add(value)
+    for name, value in parts.params.items():
+        if value and SENSITIVE_NAME.search(name):
+            secrets.add(value)
+    for value in list(secrets):
+        for encoded in (quote(value, safe=""), quote_plus(value)):
+            if encoded != value:
+                secrets.add(encoded)
+
+
+def _transient(exc: BaseException) -> bool:
+    return isinstance(exc, ProbeFailure) and not exc.permanent

@@ -1,0 +1,131 @@
+"""One event loop per process for the probe engine, usable from any thread.
+
+dramatiq runs actors on worker threads; an HTTP connection pool belongs to one
+event loop. `EngineThread` owns that loop in a daemon thread with one
+`ProbeEngine` on it, and `run_batch` hands a batch over and waits:
+
+    results = shared_engine(settings).run_batch(items, timeout=40)
+
+`shared_engine` creates it lazily, once per process, and again in a child after
+a fork (the parent's thread and sockets do not survive a fork).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import os
+import threading
+from collections.abc import Coroutine, Mapping, Sequence
+from datetime import datetime
+from typing import Any, TypeVar
+
+from checks.engine import ProbeEngine, ProbeSettings
+from checks.errors import EngineClosed
+from checks.outcomes import CheckResult
+from integrations.config import CheckSpec, IntegrationSpec
+
+__all__ = ["EngineThread", "shared_engine"]
+
+BatchItem = tuple[IntegrationSpec, CheckSpec, datetime | None]
+T = TypeVar("T")
+
+
+class EngineThread:
+    """A daemon thread running an event loop with one `ProbeEngine` on it."""
+
+    def __init__(self, settings: ProbeSettings | None = None) -> None:
+        self.settings = settings or ProbeSettings()
+        self.pid = os.getpid()
+        self._loop = asyncio.new_event_loop()
+        self._closed = False
+        self._thread = threading.Thread(target=self._run, name="intmon-probe-loop", daemon=True)
+        self._thread.start()
+        self._engine: ProbeEngine = self._call(self._create_engine(), timeout=30)
+
+    def run_batch(
+        self,
+        items: Sequence[BatchItem],
+        timeout: float | None = None,
+        *,
+        environ: Mapping[str, str] | None = None,
+    ) -> list[CheckResult]:
+        """Run a batch on the engine's loop and wait for it, from any thread.
+
+        Each check is already bounded by its own timeouts; `timeout` is a last
+        resort and raises `TimeoutError` (the batch is then cancelled).
+        Raises `EngineClosed` after `close()`.
+        """
+        if self._closed:
+            raise EngineClosed("the probe engine thread is closed")
+        return self._call(self._engine.run_batch(items, environ=environ), timeout)
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def close(self, timeout: float = 10.0) -> None:
+        """Close the engine's clients, stop the loop and join the thread. Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            self._call(self._engine.aclose(), timeout)
+        finally:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(timeout)
+            if not self._thread.is_alive():
+                self._loop.close()
+
+    async def _create_engine(self) -> ProbeEngine:
+        return ProbeEngine(self.settings)
+
+    def _call(self, coroutine: Coroutine[Any, Any, T], timeout: float | None) -> T:
+        future = asyncio.run_coroutine_threadsafe(coroutine, self._loop)
+        try:
+            return future.result(timeout)
+        except concurrent.futures.TimeoutError:
+            future.cancel()
+            raise
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self._loop)
+        self._loop.run_forever()
+        # Let cancelled tasks finish their cleanup before the loop is closed.
+        pending = asyncio.all_tasks(self._loop)
+        for task in pending:
+            task.cancel()
+        if pending:
+            self._loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+        self._loop.run_until_complete(self._loop.shutdown_asyncgens())
+
+
+_shared: EngineThread | None = None
+_shared_lock = threading.Lock()
+
+
+def shared_engine(settings: ProbeSettings | None = None) -> EngineThread:
+    """This process's engine thread, created on first use (and anew after a fork).
+
+    Every caller in a process must pass equal settings; a different value is a
+    programming error and raises `ValueError`.
+    """
+    global _shared
+    wanted = settings or ProbeSettings()
+    with _shared_lock:
+        engine = _shared
+        if engine is None or engine.pid != os.getpid() or engine.closed:
+            engine = _shared = EngineThread(wanted)
+        elif engine.settings != wanted:
+            raise ValueError(
+                f"the shared probe engine already runs with {engine.settings}, not {wanted}"
+            )
+        return engine
+
+
+def _reset_after_fork() -> None:
+    global _shared_lock
+    _shared_lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_reset_after_fork)
