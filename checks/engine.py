@@ -147,16 +147,6 @@ def _resolve_json(value: Any, secrets: set[str], environ: Mapping[str, str] | No
     return value
 
 
-class _NoCookies(CookieJar):
-    """Checks are independent: a partner's Set-Cookie must not reach the next check."""
-
-    def set_cookie(self, cookie: Cookie) -> None:
-        return None
-
-    def extract_cookies(self, response: Any, request: Any) -> None:
-        return None
-
-
 @dataclass(slots=True)
 class _Run:
     """The state of one check run, shared by its attempts."""
@@ -422,61 +412,6 @@ class ProbeEngine:
             return await asyncio.wait_for(asyncio.shield(task), remaining)
         except TimeoutError:
             return None
-
-    # --- clients -------------------------------------------------------------
-
-    def _client(self, tls: TLSSettings) -> httpx.AsyncClient:
-        key: TlsKey = (tls.verify, tls.ca_file)
-        client = self._clients.get(key)
-        if client is None:
-            client = self._build_client(_ssl_context(tls))
-            self._clients[key] = client
-        return client
-
-    def _build_client(self, context: ssl.SSLContext) -> httpx.AsyncClient:
-        settings = self.settings
-        common: dict[str, Any] = {
-            "headers": {"User-Agent": USER_AGENT, "Accept-Encoding": "gzip, deflate"},
-            "cookies": _NoCookies(),
-            "max_redirects": MAX_REDIRECTS,
-            "trust_env": False,
-            "timeout": None,  # each request passes the integration's timeout
-        }
-        if settings.transport == "httpx":
-            limits = httpx.Limits(
-                max_connections=settings.max_connections,
-                max_keepalive_connections=settings.max_connections if settings.keepalive else 0,
-            )
-            return httpx.AsyncClient(verify=context, limits=limits, **common)
-        session = aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(
-                limit=settings.max_connections,
-                limit_per_host=settings.max_connections_per_host,
-                force_close=not settings.keepalive,
-                ssl=context,
-            ),
-            cookie_jar=aiohttp.DummyCookieJar(),
-            auto_decompress=False,
-        )
-        # aiohttp re-sends an idempotent request once when the server disconnects;
-        # retries belong to tenacity alone (STYLE §5), so switch that off.
-        if "_retry_connection" in getattr(aiohttp.ClientSession, "ATTRS", ()):
-            session._retry_connection = False
-        transport = httpx_aiohttp.AiohttpTransport(verify=context, client=session)
-        return httpx.AsyncClient(transport=transport, **common)
-
-
-def _ssl_context(tls: TLSSettings) -> ssl.SSLContext:
-    if not tls.verify:
-        context = ssl.create_default_context()
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-        return context
-    try:
-        return ssl.create_default_context(cafile=tls.ca_file or certifi.where())
-    except (OSError, ssl.SSLError) as exc:
-        raise ProbeFailure(Outcome.TLS_ERROR, f"cannot load CA file {tls.ca_file}: {exc}") from None
-
 
 def _collect_sensitive(parts: RequestParts, secrets: set[str]) -> None:
     """Values of credential-like headers and query parameters are secrets too."""

@@ -1,0 +1,118 @@
+"""The pooled HTTP clients a `ProbeEngine` sends through, one per TLS setting.
+
+Both transports are driven through the same `httpx.AsyncClient` API; only the
+pool underneath differs:
+
+- "aiohttp": httpx-aiohttp's `AiohttpTransport` over our own
+  `aiohttp.ClientSession` (`TCPConnector` with the limits, `force_close` when
+  keep-alive is off, our SSL context). aiohttp's own cookie jar, automatic
+  decompression and its silent one-time re-send of idempotent requests are
+  switched off: cookies, decoding and retries each have one owner here.
+- "httpx": httpx's default httpcore pool with `httpx.Limits` (no per-host
+  limit of its own; the engine's per-host semaphore provides it).
+
+Cookies are never kept between checks, proxies from the environment are not
+used (`trust_env=False`), and redirects are capped at `MAX_REDIRECTS`.
+"""
+
+from __future__ import annotations
+
+import ssl
+from http.cookiejar import Cookie, CookieJar
+from typing import TYPE_CHECKING, Any
+
+import aiohttp
+import certifi
+import httpx
+import httpx_aiohttp
+
+from checks.errors import ProbeFailure
+from checks.outcomes import Outcome
+from integrations.config import TLSSettings
+
+if TYPE_CHECKING:
+    from checks.engine import ProbeSettings
+
+__all__ = ["MAX_REDIRECTS", "USER_AGENT", "ClientPool"]
+
+MAX_REDIRECTS = 5
+USER_AGENT = "intmon/0.1 (integration monitoring)"
+# Only encodings `checks.body` inflates with a bound; a partner may still send others.
+ACCEPT_ENCODING = "gzip, deflate"
+
+TlsKey = tuple[bool, str | None]
+
+
+class ClientPool:
+    """`httpx.AsyncClient`s keyed by (verify, ca_file), created on first use."""
+
+    def __init__(self, settings: ProbeSettings) -> None:
+        self.settings = settings
+        self._clients: dict[TlsKey, httpx.AsyncClient] = {}
+
+    def get(self, tls: TLSSettings) -> httpx.AsyncClient:
+        """The client for these TLS settings; a CA file that cannot be loaded is a tls_error."""
+        key: TlsKey = (tls.verify, tls.ca_file)
+        client = self._clients.get(key)
+        if client is None:
+            client = self._clients[key] = self._build(ssl_context(tls))
+        return client
+
+    async def aclose(self) -> None:
+        clients, self._clients = list(self._clients.values()), {}
+        for client in clients:
+            await client.aclose()
+
+    def _build(self, context: ssl.SSLContext) -> httpx.AsyncClient:
+        settings = self.settings
+        common: dict[str, Any] = {
+            "headers": {"User-Agent": USER_AGENT, "Accept-Encoding": ACCEPT_ENCODING},
+            "cookies": _NoCookies(),
+            "max_redirects": MAX_REDIRECTS,
+            "trust_env": False,
+            "timeout": None,  # each request passes its integration's timeout
+        }
+        if settings.transport == "httpx":
+            limits = httpx.Limits(
+                max_connections=settings.max_connections,
+                max_keepalive_connections=settings.max_connections if settings.keepalive else 0,
+            )
+            return httpx.AsyncClient(verify=context, limits=limits, **common)
+        session = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(
+                limit=settings.max_connections,
+                limit_per_host=settings.max_connections_per_host,
+                force_close=not settings.keepalive,
+                ssl=context,
+            ),
+            cookie_jar=aiohttp.DummyCookieJar(),
+            auto_decompress=False,
+        )
+        # aiohttp re-sends an idempotent request once when the server disconnects
+        # (3.14: `_retry_connection`); retries belong to tenacity alone (STYLE §5).
+        if "_retry_connection" in getattr(aiohttp.ClientSession, "ATTRS", ()):
+            session._retry_connection = False
+        transport = httpx_aiohttp.AiohttpTransport(verify=context, client=session)
+        return httpx.AsyncClient(transport=transport, **common)
+
+
+def ssl_context(tls: TLSSettings) -> ssl.SSLContext:
+    if not tls.verify:
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        return context
+    try:
+        return ssl.create_default_context(cafile=tls.ca_file or certifi.where())
+    except (OSError, ssl.SSLError) as exc:
+        raise ProbeFailure(Outcome.TLS_ERROR, f"cannot load CA file {tls.ca_file}: {exc}") from None
+
+
+class _NoCookies(CookieJar):
+    """Checks are independent: a partner's Set-Cookie must not reach the next check."""
+
+    def set_cookie(self, cookie: Cookie) -> None:
+        return None
+
+    def extract_cookies(self, response: Any, request: Any) -> None:
+        return None

@@ -1,0 +1,187 @@
+"""The command line as a user (or a CI pipeline) meets it: output, JSON and exit codes."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from typer.testing import CliRunner
+
+from intmon.cli import app
+from intmon.settings import get_settings
+from tests.conftest import Partner
+
+runner = CliRunner()
+
+
+@pytest.fixture(autouse=True)
+def isolated_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.setenv("INTMON_DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
+    monkeypatch.delenv("INTMON_REDIS_URL", raising=False)
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
+def write(tmp_path: Path, text: str, name: str = "integrations.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(textwrap.dedent(text))
+    return path
+
+
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def config_for(url: str, *, extra: str = "") -> str:
+    return f"""\
+        version: 1
+        integrations:
+          - id: partner
+            name: Partner
+            kind: broker
+            client: acme
+            base_url: {url}
+            timeout_s: 2
+            retries: 0
+            checks: [{{name: health, path: /health, expect: {{json: ['$.status == "ok"']}}}}]
+        {extra}"""
+
+
+def test_validate_ok_and_bad(tmp_path: Path) -> None:
+    good = write(tmp_path, config_for("http://127.0.0.1:9"))
+    result = runner.invoke(app, ["validate", str(good)])
+    assert result.exit_code == 0 and "valid" in result.output
+
+    bad = write(
+        tmp_path,
+        config_for("http://127.0.0.1:9").replace("kind: broker", "kind: bank"),
+        "bad.yaml",
+    )
+    result = runner.invoke(app, ["validate", str(bad)])
+    assert result.exit_code == 2
+    assert f"{bad}:5" in result.output and "integrations[0].kind" in result.output
+
+    result = runner.invoke(app, ["validate", str(bad), "--json"])
+    assert result.exit_code == 2
+    report = json.loads(result.stdout)
+    assert report["valid"] is False
+    assert report["problems"][0]["line"] == 5
+    assert report["problems"][0]["field"] == "integrations[0].kind"
+
+
+def test_validate_missing_file(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["validate", str(tmp_path / "nope.yaml")])
+    assert result.exit_code == 2 and "cannot read file" in result.output
+
+
+def test_apply_reports_and_is_idempotent(tmp_path: Path) -> None:
+    path = write(tmp_path, config_for("http://127.0.0.1:9"))
+    first = json.loads(runner.invoke(app, ["apply", str(path), "--json"]).stdout)
+    assert first["added"] == ["partner"]
+    second = json.loads(runner.invoke(app, ["apply", str(path), "--json"]).stdout)
+    assert second == {"added": [], "changed": [], "removed": [], "unchanged": ["partner"]}
+    table = runner.invoke(app, ["apply", str(path)])
+    assert table.exit_code == 0 and "unchanged" in table.output
+
+
+def test_check_exit_codes_for_pipelines(tmp_path: Path, partner: Partner) -> None:
+    ok = write(tmp_path, config_for(partner.url))
+    result = runner.invoke(app, ["check", str(ok), "--json"])
+    assert result.exit_code == 0, result.output
+    (row,) = json.loads(result.stdout)
+    assert row["outcome"] == "ok" and row["http_status"] == 200
+
+    down = write(tmp_path, config_for(f"http://127.0.0.1:{closed_port()}"), "down.yaml")
+    result = runner.invoke(app, ["check", str(down)])
+    assert result.exit_code == 1
+    assert "connection_refused" in result.output
+
+    result = runner.invoke(app, ["check", str(ok), "-i", "nobody"])
+    assert result.exit_code == 2 and "unknown integration" in result.output
+
+
+def test_check_never_prints_a_secret(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    token = "tok-3f9a1c7e-very-secret"
+    monkeypatch.setenv("PARTNER_TOKEN", token)
+    # The partner echoes the credential back in an error, as careless APIs do.
+    with Partner(status=401, body=f'{{"error": "bad token {token}"}}'.encode()) as echo:
+        path = write(
+            tmp_path,
+            config_for(echo.url).replace(
+                "retries: 0", 'retries: 0\n            auth: {type: bearer, token: "${PARTNER_TOKEN}"}'
+            ),
+        )
+        for args in (["check", str(path), "--json"], ["check", str(path)]):
+            result = runner.invoke(app, args)
+            assert result.exit_code == 1
+            assert "auth_failure" in result.output
+            assert token not in result.output
+
+
+def test_status_needs_a_schema(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["status"])
+    assert result.exit_code == 2 and "intmon migrate" in result.output
+    assert runner.invoke(app, ["migrate"]).exit_code == 0
+    result = runner.invoke(app, ["status", "--json"])
+    assert result.exit_code == 0 and json.loads(result.stdout) == []
+
+
+def test_production_processes_refuse_to_start_without_redis() -> None:
+    for command in ("scheduler", "worker"):
+        result = runner.invoke(app, [command])
+        assert result.exit_code == 2 and "INTMON_REDIS_URL" in result.output
+
+
+def test_run_is_an_all_in_one_process(tmp_path: Path, partner: Partner) -> None:
+    """`intmon run FILE` as a real process: checks flow, /metrics serves, SIGINT stops it."""
+    path = write(
+        tmp_path, config_for(partner.url).replace("timeout_s: 2", "interval_s: 1\n            timeout_s: 1")
+    )
+    port = closed_port()
+    env = {**os.environ, "INTMON_DATABASE_URL": f"sqlite:///{tmp_path / 'run.db'}"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "intmon", "run", str(path), "--metrics-port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + 20
+        page = ""
+        while time.monotonic() < deadline:
+            try:
+                page = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=2).text
+            except httpx.TransportError:
+                page = ""
+            if (
+                'intmon_check_results_total{check="health",integration="partner",outcome="ok"}'
+                in page
+            ):
+                break
+            time.sleep(0.2)
+        else:
+            raise AssertionError(f"no result in /metrics: {page[-500:]}")
+        assert "intmon_queue_depth" in page
+        assert partner.hits >= 1
+    finally:
+        process.send_signal(signal.SIGINT)
+        output, _ = process.communicate(timeout=20)
+    assert process.returncode == 0, output.decode()[-2000:]
+
+    status = runner.invoke(
+        app, ["status", "--json"], env={"INTMON_DATABASE_URL": env["INTMON_DATABASE_URL"]}
+    )
+    assert json.loads(status.stdout)[0]["outcome"] == "ok"
