@@ -259,7 +259,20 @@ def run_scenario(
                 ),
                 {"a": window_start, "b": window_end},
             ).one()
+            timeline = connection.execute(
+                text(
+                    "SELECT floor((extract(epoch FROM started_at) - :s) / 10) * 10 AS t, count(*), "
+                    f"percentile_cont(0.5) WITHIN GROUP (ORDER BY {LAG}), "
+                    f"percentile_cont(0.99) WITHIN GROUP (ORDER BY {LAG}) "
+                    "FROM check_results GROUP BY 1 ORDER BY 1"
+                ),
+                {"s": started},
+            ).all()
         engine.dispose()
+        for segment, runs, p50, p99 in timeline:
+            console.print(
+                f"  t={segment:4.0f}s  {runs:6d} checks  lag p50 {p50:6.3f}  p99 {p99:6.3f}"
+            )
         console.print(
             f"  runs per check in the {window_end - window_start:.1f} s window: "
             f"min {per_check[1]}, max {per_check[0]} (interval {interval:g} s)"

@@ -28,6 +28,7 @@ Paths use jsonpath-ng's extended grammar, so filters and `len` work too.
 from __future__ import annotations
 
 import enum
+import functools
 import json
 import math
 import re
@@ -106,6 +107,10 @@ class JsonAssertion:
         return _ordered(op, actual, expected)
 
 
+# Thousands of integrations usually repeat a handful of assertions, and parsing
+# one with jsonpath-ng's grammar costs about half a millisecond; a compiled
+# assertion is immutable, so one object per distinct text is shared by all.
+@functools.lru_cache(maxsize=4096)
 def compile_assertion(text: str) -> JsonAssertion:
     """Parse and compile one assertion; raise `ValueError` saying what is wrong."""
     source = text.strip()

@@ -49,6 +49,7 @@ __all__ = [
     "RequestParts",
     "TokenCache",
     "default_token_cache",
+    "parse_token_response",
     "scheme_for",
 ]
 
@@ -174,10 +175,15 @@ class OAuth2ClientCredentialsScheme(AuthScheme[OAuth2ClientCredentials]):
             body = await _read_capped(response, TOKEN_BODY_CAP)
         finally:
             await response.aclose()
-        return _parse_token_response(response.status_code, body)
+        return parse_token_response(response.status_code, body)
 
 
-def _parse_token_response(status: int, body: bytes) -> tuple[str, float]:
+def parse_token_response(status: int, body: bytes) -> tuple[str, float]:
+    """(access token, seconds to keep it) from a token endpoint's answer, or raise.
+
+    4xx, 3xx or a 2xx without `access_token` → `TokenRequestRefused` (auth_failure);
+    5xx → `ProbeFailure(server_error)`. Lifetime: `expires_in` (default 300 s) − 30 s.
+    """
     document: Any
     try:
         document = json.loads(body)

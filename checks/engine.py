@@ -14,7 +14,8 @@ one event loop; `checks.loop.EngineThread` gives synchronous callers one.
 
 Two transports, picked by `ProbeSettings.transport`: "aiohttp" puts httpx's
 API over an aiohttp connection pool (httpx-aiohttp), "httpx" uses httpcore.
-Both are driven through the same httpx calls; only pool construction differs.
+Both are driven through the same httpx calls; only pool construction differs
+(`checks.clients`).
 """
 
 from __future__ import annotations
@@ -22,31 +23,32 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-import ssl
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from http.cookiejar import Cookie, CookieJar
 from typing import Any, Literal
 from urllib.parse import quote, quote_plus, urlsplit
 
-import aiohttp
-import certifi
 import httpx
-import httpx_aiohttp
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_none
 
 from checks._identity import IdentityCache
 from checks.auth import AuthContext, AuthScheme, RequestParts, TokenCache, default_token_cache
 from checks.auth import scheme_for as auth_scheme_for
 from checks.body import read_capped
-from checks.classify import CompiledExpectation, Observation, classify, diagnose_exception
-from checks.classify import compile_expectation as compile_expectation
+from checks.classify import (
+    CompiledExpectation,
+    Observation,
+    classify,
+    compile_expectation,
+    diagnose_exception,
+)
+from checks.clients import ClientPool
 from checks.errors import AuthFailure, ProbeFailure, TransportFailure
 from checks.outcomes import CheckResult, Outcome
 from checks.tls import CertificateProbe, expiry_warning
-from integrations.config import CheckSpec, IntegrationSpec, TLSSettings
+from integrations.config import CheckSpec, IntegrationSpec
 from integrations.errors import SecretUnavailable
 from integrations.secrets import has_reference, redact, resolve
 
@@ -54,15 +56,12 @@ __all__ = ["ProbeEngine", "ProbeSettings"]
 
 log = logging.getLogger(__name__)
 
-MAX_REDIRECTS = 5
-USER_AGENT = "intmon/0.1 (integration monitoring)"
 # Header and query names whose values are scrubbed from details and excerpts.
 SENSITIVE_NAME = re.compile(
     r"authorization|cookie|api[-_]?key|token|secret|password|passwd|signature|session",
     re.IGNORECASE,
 )
-
-TlsKey = tuple[bool, str | None]
+NEEDS_QUOTING = re.compile(r"[^A-Za-z0-9_.~-]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +72,7 @@ class ProbeSettings:
     # False: a new connection per check (like blackbox_exporter); True: pooled.
     keepalive: bool = True
     max_connections: int = 512
-    max_connections_per_host: int = 32  # aiohttp only; httpx pools have no per-host limit
+    max_connections_per_host: int = 32
     body_cap_bytes: int = 65_536
     excerpt_bytes: int = 512
 
@@ -86,11 +85,10 @@ class ProbeSettings:
 
 @dataclass(frozen=True, slots=True)
 class _PreparedIntegration:
-    """Per-integration work done once: auth scheme, TLS key, certificate target."""
+    """Per-integration work done once: auth scheme, host, certificate target."""
 
     auth: AuthScheme[Any]
     host: tuple[str, int]
-    tls_key: TlsKey
     certificate_target: tuple[str, int] | None
     base_has_reference: bool
 
@@ -111,7 +109,6 @@ def _prepare_integration(integration: IntegrationSpec) -> _PreparedIntegration:
     return _PreparedIntegration(
         auth=auth_scheme_for(integration.auth),
         host=host,
-        tls_key=(integration.tls.verify, integration.tls.ca_file),
         certificate_target=target,
         base_has_reference=has_reference(integration.base_url),
     )
@@ -168,14 +165,15 @@ def _short_result(
     scheduled_at: datetime | None,
     detail: str,
     outcome: Outcome = Outcome.SERVER_ERROR,
+    run: _Run | None = None,
 ) -> CheckResult:
-    """A result for a run that never reached the partner (engine closed, overall limit)."""
+    """A result without an answer to classify (engine closed, bad spec, overall limit)."""
     return CheckResult(
         integration_id=integration.id,
         check_name=check.name,
         outcome=outcome,
-        started_at=datetime.now(UTC),
-        duration_s=0.0,
+        started_at=datetime.now(UTC) if run is None else run.started_at,
+        duration_s=0.0 if run is None else time.perf_counter() - run.started,
         detail=detail,
         scheduled_at=scheduled_at,
     )
@@ -194,7 +192,7 @@ class ProbeEngine:
         self.settings = settings or ProbeSettings()
         self._token_cache = token_cache or default_token_cache
         self._certificates = certificates or CertificateProbe()
-        self._clients: dict[TlsKey, httpx.AsyncClient] = {}
+        self._clients = ClientPool(self.settings)
         self._integrations: IdentityCache[IntegrationSpec, _PreparedIntegration] = IdentityCache(
             _prepare_integration
         )
@@ -235,7 +233,7 @@ class ProbeEngine:
                     return await self._probe(run)
             except TimeoutError:
                 detail = f"check exceeded its overall limit of {limit:g} s"
-                return _short_result(integration, check, scheduled_at, detail, Outcome.TIMEOUT)
+                return _short_result(integration, check, scheduled_at, detail, Outcome.TIMEOUT, run)
 
     async def run_batch(
         self,
@@ -253,9 +251,7 @@ class ProbeEngine:
     async def aclose(self) -> None:
         self._closed = True
         await self._certificates.aclose()
-        clients, self._clients = list(self._clients.values()), {}
-        for client in clients:
-            await client.aclose()
+        await self._clients.aclose()
 
     # --- one run -------------------------------------------------------------
 
@@ -284,6 +280,7 @@ class ProbeEngine:
             log.exception("check %s/%s crashed", integration.id, run.check.name)
             diagnosis = diagnose_exception(exc)
             outcome, detail = diagnosis.outcome, diagnosis.detail
+        duration = time.perf_counter() - run.started  # the side probe below is not the partner's
         if certificate is not None:
             expires_at = await self._await_certificate(certificate, run.started, integration)
         warnings: list[str] = []
@@ -296,7 +293,7 @@ class ProbeEngine:
             check_name=run.check.name,
             outcome=outcome,
             started_at=run.started_at,
-            duration_s=time.perf_counter() - run.started,
+            duration_s=duration,
             http_status=status,
             detail=redact(detail, run.secrets),
             response_excerpt=self._excerpt(body, run.secrets),
@@ -349,38 +346,26 @@ class ProbeEngine:
             ) from exc
 
     async def _exchange(self, run: _Run) -> Observation:
-        integration, check, prepared = run.integration, run.check, run.prepared
-        secrets, environ = run.secrets, run.environ
-        client = self._client(integration.tls)
-        base = integration.base_url
-        if run.integration_prepared.base_has_reference:
-            base = resolve(base, secrets, environ)
-        path = resolve(check.path, secrets, environ) if prepared.path_has_reference else check.path
-        headers = dict(check.headers)
-        if prepared.headers_have_references:
-            headers = {k: resolve(v, secrets, environ) for k, v in headers.items()}
-        params = dict(check.query)
-        if prepared.query_has_reference:
-            params = {k: resolve(v, secrets, environ) for k, v in params.items()}
-        body = check.json_body
-        if prepared.json_has_reference:
-            body = _resolve_json(body, secrets, environ)
-        parts = RequestParts(headers=headers, params=params)
+        integration = run.integration
+        client = self._clients.get(integration.tls)
+        url, parts, body = _resolved_request(run)
         scheme = run.integration_prepared.auth
         context = AuthContext(
             integration_id=integration.id,
             client=client,
-            secrets=secrets,
-            environ=environ,
+            secrets=run.secrets,
+            environ=run.environ,
             timeout_s=integration.timeout_s,
             token_cache=self._token_cache,
         )
         await scheme.apply(parts, context)
-        _collect_sensitive(parts, secrets)
+        _collect_sensitive(parts, run.secrets)
+        target = httpx.URL(url)
+        if parts.params:  # merged by hand: httpx 0.28's `params=` replaces the URL's query
+            target = target.copy_merge_params(parts.params)
         request = client.build_request(
-            check.method,
-            base + path,
-            params=parts.params or None,
+            run.check.method,
+            target,
             headers=parts.headers,
             json=body,
             timeout=integration.timeout_s,
@@ -413,6 +398,29 @@ class ProbeEngine:
         except TimeoutError:
             return None
 
+
+def _resolved_request(run: _Run) -> tuple[str, RequestParts, Any]:
+    """URL, headers, query and JSON body with `${…}` references resolved (values → secrets).
+
+    Only the fields found to hold references when the spec was prepared are resolved.
+    """
+    check, prepared, secrets, environ = run.check, run.prepared, run.secrets, run.environ
+    base = run.integration.base_url
+    if run.integration_prepared.base_has_reference:
+        base = resolve(base, secrets, environ)
+    path = resolve(check.path, secrets, environ) if prepared.path_has_reference else check.path
+    headers = dict(check.headers)
+    if prepared.headers_have_references:
+        headers = {k: resolve(v, secrets, environ) for k, v in headers.items()}
+    params = dict(check.query)
+    if prepared.query_has_reference:
+        params = {k: resolve(v, secrets, environ) for k, v in params.items()}
+    body = check.json_body
+    if prepared.json_has_reference:
+        body = _resolve_json(body, secrets, environ)
+    return base + path, RequestParts(headers=headers, params=params), body
+
+
 def _collect_sensitive(parts: RequestParts, secrets: set[str]) -> None:
     """Values of credential-like headers and query parameters are secrets too."""
     for name, value in parts.headers.items():
@@ -421,10 +429,10 @@ def _collect_sensitive(parts: RequestParts, secrets: set[str]) -> None:
     for name, value in parts.params.items():
         if value and SENSITIVE_NAME.search(name):
             secrets.add(value)
-    for value in list(secrets):
-        for encoded in (quote(value, safe=""), quote_plus(value)):
-            if encoded != value:
-                secrets.add(encoded)
+    # A partner may echo a value back URL-encoded (query strings, redirect targets).
+    for value in [v for v in secrets if NEEDS_QUOTING.search(v)]:
+        secrets.add(quote(value, safe=""))
+        secrets.add(quote_plus(value))
 
 
 def _transient(exc: BaseException) -> bool:

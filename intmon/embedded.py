@@ -73,7 +73,8 @@ class Embedded:
             self.runtime.coordinator,
             queue_name=self.settings.queue_name,
             batch_size=self.settings.batch_size,
-            spread=self.settings.jitter,
+            spread=self.settings.phase_spread,
+            takeover_lookback_s=self.settings.leader_ttl_s,
         )
         self.scheduler.refresh()
         return self

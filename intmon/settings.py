@@ -33,8 +33,10 @@ class Settings(BaseSettings):
     # An idle dramatiq consumer backs off up to this long between polls of Redis;
     # dramatiq's default (1 s) would add up to a second of schedule lag.
     worker_poll_ms: int = Field(default=50, ge=10, le=5000)
-    # Fraction of the interval used to spread a check's first run.
-    jitter: float = Field(default=0.1, ge=0, le=1)
+    # Each check runs at a stable offset inside its interval (a hash of its key),
+    # so checks sharing an interval spread out instead of firing together. The
+    # offsets cover this fraction of the interval: 1.0 spreads them evenly.
+    phase_spread: float = Field(default=1.0, ge=0, le=1)
 
     http_transport: Literal["aiohttp", "httpx"] = "aiohttp"
     keepalive: bool = True

@@ -113,6 +113,9 @@ def test_check_exit_codes_for_pipelines(tmp_path: Path, partner: Partner) -> Non
     assert result.exit_code == 2 and "unknown integration" in result.output
 
 
+AUTH_LINE = '            auth: {type: bearer, token: "${PARTNER_TOKEN}"}'
+
+
 def test_check_never_prints_a_secret(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     token = "tok-3f9a1c7e-very-secret"
     monkeypatch.setenv("PARTNER_TOKEN", token)
@@ -120,9 +123,7 @@ def test_check_never_prints_a_secret(tmp_path: Path, monkeypatch: pytest.MonkeyP
     with Partner(status=401, body=f'{{"error": "bad token {token}"}}'.encode()) as echo:
         path = write(
             tmp_path,
-            config_for(echo.url).replace(
-                "retries: 0", 'retries: 0\n            auth: {type: bearer, token: "${PARTNER_TOKEN}"}'
-            ),
+            config_for(echo.url).replace("retries: 0", "retries: 0\n" + AUTH_LINE),
         )
         for args in (["check", str(path), "--json"], ["check", str(path)]):
             result = runner.invoke(app, args)
@@ -148,7 +149,10 @@ def test_production_processes_refuse_to_start_without_redis() -> None:
 def test_run_is_an_all_in_one_process(tmp_path: Path, partner: Partner) -> None:
     """`intmon run FILE` as a real process: checks flow, /metrics serves, SIGINT stops it."""
     path = write(
-        tmp_path, config_for(partner.url).replace("timeout_s: 2", "interval_s: 1\n            timeout_s: 1")
+        tmp_path,
+        config_for(partner.url).replace(
+            "timeout_s: 2", "interval_s: 1\n" + " " * 12 + "timeout_s: 1"
+        ),
     )
     port = closed_port()
     env = {**os.environ, "INTMON_DATABASE_URL": f"sqlite:///{tmp_path / 'run.db'}"}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 from dramatiq import Message
 from dramatiq.brokers.stub import StubBroker
@@ -151,3 +153,53 @@ def test_not_leader_sends_nothing(setup) -> None:  # type: ignore[no-untyped-def
     clock.now += 30
     assert scheduler.tick() == 0
     assert sent(broker) == []
+
+
+def test_default_settings_spread_checks_over_the_whole_interval(sqlite_engine: Engine) -> None:
+    """Regression: a default that spread phases over a tenth of the interval made
+    10,000 checks fire within 3 s of every 30 s and lag by seconds."""
+    from intmon.settings import Settings
+
+    apply(sqlite_engine, config(*[f"p{i:03d}" for i in range(300)], interval=30))
+    broker = StubBroker()
+    clock = Clock()
+    scheduler = Scheduler(
+        sqlite_engine, broker, MemoryCoordinator(), clock=clock, spread=Settings().phase_spread
+    )
+    scheduler.refresh()
+    per_second = [0] * 30
+    for second in range(30):
+        clock.now += 1
+        scheduler.tick()
+        per_second[second] = sum(len(b.items) for b in sent(broker))
+    broker.close()
+    assert sum(per_second) == 300
+    assert max(per_second) <= 25  # ~10 a second, never a burst
+
+
+def test_taking_over_does_not_rerun_what_the_old_leader_just_ran(setup) -> None:  # type: ignore[no-untyped-def]
+    scheduler, broker, clock, coordinator = setup
+    assert coordinator.ensure_leadership()  # holds a fence, so claims work once it leads
+    leading = {"now": False}
+    coordinator.ensure_leadership = lambda: leading["now"]  # another scheduler leads
+    clock.now += 75  # two and a half intervals on standby
+    assert scheduler.tick() == 0
+    leading["now"] = True  # the leader died; this one takes over
+    took_over = clock.now
+    runs: dict[str, list[float]] = {}
+    for _ in range(300):
+        scheduler.tick()
+        for batch in sent(broker):
+            for item in batch.items:
+                runs.setdefault(item.key, []).append(item.due)
+                # Only what fell due within one lock TTL before the take-over is caught up.
+                assert item.due > took_over - 5.0
+            coordinator.release(batch.claims(), {})
+        clock.now += 0.1
+    # Every check runs, at its own phase, once per interval: not a burst of
+    # everything the standby's heap held since it started.
+    assert len(runs) == 120
+    for dues in runs.values():
+        assert all(
+            later - earlier == pytest.approx(30) for earlier, later in itertools.pairwise(dues)
+        )

@@ -16,7 +16,7 @@ from typing import Any
 from checks.outcomes import CheckResult
 from integrations.config import CheckSpec, IntegrationSpec
 from integrations.results import record_results
-from worker.batch import Batch
+from worker.batch import Batch, BatchItem, check_key
 from worker.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -54,13 +54,12 @@ def run_batch(rt: Runtime, payload: dict[str, Any]) -> BatchOutcome:
 
     results: list[CheckResult] = []
     if work:
-        longest = max(item.budget_s for item in fresh)
-        results = rt.probes.run_batch(work, timeout=longest + 5.0)
+        results = rt.probes.run_batch(work, timeout=batch_timeout(fresh, rt))
         record_results(rt.db, results)
 
     finished = time.time()
     not_before = {
-        f"{r.integration_id}/{r.check_name}": finished + r.retry_after_s
+        check_key(r.integration_id, r.check_name): finished + r.retry_after_s
         for r in results
         if r.retry_after_s
     }
@@ -83,6 +82,14 @@ def publish_outcome(outcome: BatchOutcome) -> None:
 
 def published_outcome() -> BatchOutcome | None:
     return getattr(_slot, "outcome", None)
+
+
+def batch_timeout(items: list[BatchItem], rt: Runtime) -> float:
+    """The longest a batch may take: checks of one partner host beyond the
+    per-host connection limit wait for a slot before their own timeout starts."""
+    per_host = rt.settings.max_connections_per_host
+    waves = -(-len(items) // per_host)  # ceil: worst case, every check on one host
+    return max(item.budget_s for item in items) * waves + 5.0
 
 
 def _find_check(spec: IntegrationSpec | None, name: str) -> CheckSpec | None:

@@ -71,6 +71,7 @@ class Scheduler:
         queue_name: str = "checks",
         batch_size: int = 50,
         spread: float = 1.0,
+        takeover_lookback_s: float = 5.0,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.engine = engine
@@ -79,11 +80,15 @@ class Scheduler:
         self.queue_name = queue_name
         self.batch_size = batch_size
         self.spread = spread
+        self.takeover_lookback_s = takeover_lookback_s
         self.clock = clock
         self._checks: dict[str, ScheduledCheck] = {}
+        self._keys_of: dict[str, list[str]] = {}  # integration id → its check keys
         self._revisions: dict[str, int] = {}
         self._heap: list[tuple[float, int, str]] = []
         self._generation = 0
+        # None until the first tick; False while another scheduler leads.
+        self._leading: bool | None = None
         broker.declare_queue(queue_name)
 
     # --- the registry --------------------------------------------------------
@@ -103,6 +108,7 @@ class Scheduler:
 
     def _add(self, spec: IntegrationSpec, revision: int) -> None:
         now = self.clock()
+        self._keys_of[spec.id] = [check_key(spec.id, check.name) for check in spec.checks]
         for check in spec.checks:
             key = check_key(spec.id, check.name)
             self._generation += 1
@@ -121,12 +127,32 @@ class Scheduler:
 
     def _drop(self, integration_id: str) -> None:
         # Heap entries of dropped checks are skipped lazily by their generation.
-        for key in [k for k, c in self._checks.items() if c.integration_id == integration_id]:
-            del self._checks[key]
+        for key in self._keys_of.pop(integration_id, []):
+            self._checks.pop(key, None)
 
     @property
     def check_count(self) -> int:
         return len(self._checks)
+
+    def _fast_forward(self, now: float) -> None:
+        """On taking the lead, move every check to its first due time in the last
+        `takeover_lookback_s` (the leader lock's TTL) or later.
+
+        While standing by, the heap kept the due times of when this scheduler
+        started; the old leader ran those checks on the same phases (they are a
+        hash of the key). Without this, every check would fire at once on
+        take-over, a second run right after the old leader's. The old leader's
+        last renewal was about one TTL ago: what fell due since then was likely
+        run by nobody, so it runs now.
+        """
+        since = now - self.takeover_lookback_s
+        self._heap = []
+        for entry in self._checks.values():
+            self._generation += 1
+            entry.generation = self._generation
+            entry.next_due = first_due(entry.key, entry.interval_s, self.spread, since)
+            self._heap.append((entry.next_due, entry.generation, entry.key))
+        heapq.heapify(self._heap)
 
     # --- one tick ------------------------------------------------------------
 
@@ -152,8 +178,12 @@ class Scheduler:
     def tick(self) -> int:
         """Claim and enqueue what is due; return the number of checks sent."""
         if not self.coordinator.ensure_leadership():
+            self._leading = False
             return 0
         now = self.clock()
+        if self._leading is False:  # was standing by: take over without a burst
+            self._fast_forward(now)
+        self._leading = True
         due = self.due(now)
         if not due:
             return 0

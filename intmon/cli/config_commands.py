@@ -10,6 +10,8 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from checks.outcomes import CheckResult
+from integrations.config import IntegrationsFile
 from intmon.cli.output import (
     EXIT_BAD_INPUT,
     EXIT_FAILED,
@@ -33,7 +35,7 @@ def register(app: typer.Typer) -> None:
     app.command()(status)
 
 
-def _load(file: Path, as_json: bool):  # type: ignore[no-untyped-def]
+def _load(file: Path, as_json: bool) -> IntegrationsFile:
     from integrations.errors import ConfigError
     from integrations.loader import load_file
 
@@ -95,7 +97,7 @@ def check(
         raise typer.Exit(EXIT_BAD_INPUT)
     items = [(spec, check_spec, None) for spec in selected for check_spec in spec.checks]
 
-    async def run_all():  # type: ignore[no-untyped-def]
+    async def run_all() -> list[CheckResult]:
         engine = ProbeEngine(probe_settings(get_settings()))
         try:
             return await engine.run_batch(items)

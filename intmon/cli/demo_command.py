@@ -14,6 +14,7 @@ from rich.console import Group
 from rich.live import Live
 from rich.table import Table
 
+from integrations.results import StateView
 from intmon.cli.output import EXIT_FAILED, console, outcome_text, print_json
 
 
@@ -108,7 +109,7 @@ def demo(
         raise typer.Exit(EXIT_FAILED)
 
 
-def _states_table(states, phase: str, elapsed: float) -> Table:  # type: ignore[no-untyped-def]
+def _states_table(states: list[StateView], phase: str, elapsed: float) -> Table:
     table = Table(title=f"sandbox phase: [bold]{phase}[/bold]   t = {elapsed:4.1f} s")
     for column in ("integration", "check", "outcome", "status", "ms", "detail"):
         table.add_column(column)

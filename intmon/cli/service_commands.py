@@ -92,7 +92,8 @@ def scheduler() -> None:
         get_broker(),
         coordinator_for(settings.redis_url, settings.namespace, settings.leader_ttl_s),
         batch_size=settings.batch_size,
-        spread=settings.jitter,
+        spread=settings.phase_spread,
+        takeover_lookback_s=settings.leader_ttl_s,
     )
     console.print("scheduler started; waiting for the leader lock")
     try:

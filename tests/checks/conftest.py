@@ -89,6 +89,7 @@ class _PartnerApp:
         route.add_get("/auth/{scheme}", self.auth)
         route.add_post("/oauth/token", self.token)
         route.add_get("/oauth/api", self.oauth_api)
+        route.add_route("*", "/echo", self.echo)
 
     def _count(self, request: web.Request) -> None:
         self.hits[request.query.get("key", request.path)] += 1
@@ -108,6 +109,18 @@ class _PartnerApp:
             body=request.query.get("body", '{"status": "ok"}').encode(),
             headers=headers,
             content_type=request.query.get("type", "application/json"),
+        )
+
+    async def echo(self, request: web.Request) -> web.Response:
+        """What arrived: method, headers (names lowercased), query and body."""
+        self._count(request)
+        return web.json_response(
+            {
+                "method": request.method,
+                "headers": {k.lower(): v for k, v in request.headers.items()},
+                "query": dict(request.query),
+                "body": await request.text(),
+            }
         )
 
     async def big(self, request: web.Request) -> web.Response:
@@ -250,7 +263,7 @@ class _ServerThread:
 
 
 @pytest.fixture(scope="session")
-def partner(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Partner]:
+def partners(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Partner]:
     directory: Path = tmp_path_factory.mktemp("tls")
     trusted_ca, untrusted_ca = trustme.CA(), trustme.CA()
     ca_file = directory / "ca.pem"

@@ -119,11 +119,11 @@ def test_expiry_warning(
         assert warning is not None and expected in warning
 
 
-async def test_certificate_probe_caches_results_and_failures(partner: Any) -> None:
+async def test_certificate_probe_caches_results_and_failures(partners: Any) -> None:
     now = [0.0]
     probe = CertificateProbe(clock=lambda: now[0])
-    port = int(partner.https_trusted.rsplit(":", 1)[1])
-    closed_port = int(partner.closed.rsplit(":", 1)[1])
+    port = int(partners.https_trusted.rsplit(":", 1)[1])
+    closed_port = int(partners.closed.rsplit(":", 1)[1])
     try:
         expires_at = await probe.expires_at("127.0.0.1", port, timeout_s=2)
         failed = await probe.expires_at("127.0.0.1", closed_port, timeout_s=2)

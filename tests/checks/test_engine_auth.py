@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from checks.engine import ProbeEngine
+from checks.engine import ProbeEngine, ProbeSettings
 from checks.outcomes import CheckResult, Outcome
 from integrations.config import IntegrationSpec
 
@@ -47,11 +47,11 @@ def assert_redacted(result: CheckResult, *secrets: str) -> None:
 async def test_scheme_reaches_the_partner(
     scheme: str,
     engine: ProbeEngine,
-    partner: Any,
+    partners: Any,
     integration: Callable[..., IntegrationSpec],
 ) -> None:
     spec = integration(
-        partner.http,
+        partners.http,
         auth=AUTH[scheme],
         checks=[
             {"name": "auth", "path": f"/auth/{scheme}", "expect": {"json": ["$.accepted == true"]}}
@@ -69,11 +69,11 @@ async def test_scheme_reaches_the_partner(
 async def test_refused_credentials_are_auth_failure_and_redacted(
     scheme: str,
     engine: ProbeEngine,
-    partner: Any,
+    partners: Any,
     integration: Callable[..., IntegrationSpec],
 ) -> None:
     spec = integration(
-        partner.http, auth=AUTH[scheme], checks=[{"name": "auth", "path": f"/auth/{scheme}"}]
+        partners.http, auth=AUTH[scheme], checks=[{"name": "auth", "path": f"/auth/{scheme}"}]
     )
 
     result = await engine.run_check(spec, spec.checks[0], environ=WRONG_ENV)
@@ -83,15 +83,35 @@ async def test_refused_credentials_are_auth_failure_and_redacted(
     assert_redacted(result, f"wrong-{SECRET_OF[scheme]}")
 
 
+@pytest.mark.parametrize("transport", ["aiohttp", "httpx"])
+async def test_secret_cut_by_the_excerpt_is_still_redacted(
+    transport: str, partners: Any, integration: Callable[..., IntegrationSpec]
+) -> None:
+    # The partner answers {"accepted": true, "you_sent": "Bearer bearer-secret-2"}:
+    # 45 bytes end in the middle of the token.
+    engine = ProbeEngine(ProbeSettings(transport=transport, excerpt_bytes=45))  # type: ignore[arg-type]
+    spec = integration(
+        partners.http, auth=AUTH["bearer"], checks=[{"name": "auth", "path": "/auth/bearer"}]
+    )
+    try:
+        result = await engine.run_check(spec, spec.checks[0], environ=ENV)
+    finally:
+        await engine.aclose()
+
+    assert result.outcome is Outcome.OK
+    assert "bearer-se" not in result.response_excerpt
+    assert len(result.response_excerpt) <= 45
+
+
 async def test_credentials_from_the_process_environment(
     engine: ProbeEngine,
-    partner: Any,
+    partners: Any,
     integration: Callable[..., IntegrationSpec],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("PARTNER_TOKEN", ENV["PARTNER_TOKEN"])
     spec = integration(
-        partner.http, auth=AUTH["bearer"], checks=[{"name": "auth", "path": "/auth/bearer"}]
+        partners.http, auth=AUTH["bearer"], checks=[{"name": "auth", "path": "/auth/bearer"}]
     )
 
     result = await engine.run_check(spec, spec.checks[0])
@@ -100,10 +120,10 @@ async def test_credentials_from_the_process_environment(
 
 
 async def test_missing_variable_is_auth_failure_naming_it(
-    engine: ProbeEngine, partner: Any, integration: Callable[..., IntegrationSpec]
+    engine: ProbeEngine, partners: Any, integration: Callable[..., IntegrationSpec]
 ) -> None:
     spec = integration(
-        partner.http,
+        partners.http,
         auth=AUTH["bearer"],
         checks=[{"name": "auth", "path": "/auth/bearer?key=missing-var"}],
     )
@@ -112,11 +132,11 @@ async def test_missing_variable_is_auth_failure_naming_it(
 
     assert result.outcome is Outcome.AUTH_FAILURE
     assert "PARTNER_TOKEN" in result.detail
-    assert partner.count("missing-var") == 0  # nothing was sent
+    assert partners.count("missing-var") == 0  # nothing was sent
 
 
 async def test_secret_in_check_headers_and_query_is_resolved_and_redacted(
-    engine: ProbeEngine, partner: Any, integration: Callable[..., IntegrationSpec]
+    engine: ProbeEngine, partners: Any, integration: Callable[..., IntegrationSpec]
 ) -> None:
     check = {
         "name": "echo",
@@ -124,7 +144,7 @@ async def test_secret_in_check_headers_and_query_is_resolved_and_redacted(
         "headers": {"X-Api-Key": "${PARTNER_API_KEY}"},
         "query": {"note": "${PARTNER_TOKEN}"},
     }
-    spec = integration(partner.http, checks=[check])
+    spec = integration(partners.http, checks=[check])
 
     result = await engine.run_check(spec, spec.checks[0], environ=ENV)
 
@@ -135,10 +155,10 @@ async def test_secret_in_check_headers_and_query_is_resolved_and_redacted(
 # --- OAuth2 client credentials -------------------------------------------------
 
 
-def oauth(partner: Any, query: str = "expires_in=3600", **extra: Any) -> dict[str, Any]:
+def oauth(partners: Any, query: str = "expires_in=3600", **extra: Any) -> dict[str, Any]:
     return {
         "type": "oauth2_client_credentials",
-        "token_url": f"{partner.http}/oauth/token?{query}",
+        "token_url": f"{partners.http}/oauth/token?{query}",
         "client_id": "good-client",
         "client_secret": "${PARTNER_CLIENT_SECRET}",
         "scope": "health:read",
@@ -150,40 +170,40 @@ def oauth(partner: Any, query: str = "expires_in=3600", **extra: Any) -> dict[st
 async def test_oauth2_token_fetched_once_then_refreshed_after_expiry(
     client_auth: str,
     engine: ProbeEngine,
-    partner: Any,
+    partners: Any,
     clock: Any,
     integration: Callable[..., IntegrationSpec],
 ) -> None:
     query = f"expires_in=31&key=token-{client_auth}-{engine.settings.transport}"
     spec = integration(
-        partner.http,
-        auth=oauth(partner, query, client_auth=client_auth),
+        partners.http,
+        auth=oauth(partners, query, client_auth=client_auth),
         checks=[{"name": "api", "path": "/oauth/api"}],
     )
     key = f"token-{client_auth}-{engine.settings.transport}"
 
     first = await engine.run_batch([(spec, spec.checks[0], None)] * 5, environ=ENV)
     assert [r.outcome for r in first] == [Outcome.OK] * 5, first[0].detail
-    assert partner.count(key) == 1  # five concurrent checks, one token request
+    assert partners.count(key) == 1  # five concurrent checks, one token request
 
     clock.now += 0.5  # 31 s lifetime - 30 s skew = 1 s: still fresh
     await engine.run_check(spec, spec.checks[0], environ=ENV)
-    assert partner.count(key) == 1
+    assert partners.count(key) == 1
 
     clock.now += 1.0  # now stale
     refreshed = await engine.run_check(spec, spec.checks[0], environ=ENV)
     assert refreshed.outcome is Outcome.OK, refreshed.detail
-    assert partner.count(key) == 2
-    assert_redacted(refreshed, ENV["PARTNER_CLIENT_SECRET"], partner.tokens_issued[-1])
+    assert partners.count(key) == 2
+    assert_redacted(refreshed, ENV["PARTNER_CLIENT_SECRET"], partners.tokens_issued[-1])
 
 
 async def test_oauth2_refused_token_request_is_auth_failure_without_retry(
-    engine: ProbeEngine, partner: Any, integration: Callable[..., IntegrationSpec]
+    engine: ProbeEngine, partners: Any, integration: Callable[..., IntegrationSpec]
 ) -> None:
     key = f"refused-{engine.settings.transport}"
     spec = integration(
-        partner.http,
-        auth=oauth(partner, f"refuse=1&key={key}"),
+        partners.http,
+        auth=oauth(partners, f"refuse=1&key={key}"),
         checks=[{"name": "api", "path": f"/oauth/api?key=api-{key}"}],
     )
 
@@ -191,15 +211,15 @@ async def test_oauth2_refused_token_request_is_auth_failure_without_retry(
 
     assert result.outcome is Outcome.AUTH_FAILURE
     assert result.detail == "token request refused: HTTP 401 (invalid_client)"
-    assert partner.count(key) == 1
-    assert partner.count(f"api-{key}") == 0
+    assert partners.count(key) == 1
+    assert partners.count(f"api-{key}") == 0
 
 
 async def test_oauth2_wrong_secret_is_auth_failure(
-    engine: ProbeEngine, partner: Any, integration: Callable[..., IntegrationSpec]
+    engine: ProbeEngine, partners: Any, integration: Callable[..., IntegrationSpec]
 ) -> None:
     spec = integration(
-        partner.http, auth=oauth(partner), checks=[{"name": "api", "path": "/oauth/api"}]
+        partners.http, auth=oauth(partners), checks=[{"name": "api", "path": "/oauth/api"}]
     )
 
     result = await engine.run_check(spec, spec.checks[0], environ=WRONG_ENV)
@@ -210,10 +230,10 @@ async def test_oauth2_wrong_secret_is_auth_failure(
 
 
 async def test_oauth2_missing_secret_names_the_variable(
-    engine: ProbeEngine, partner: Any, integration: Callable[..., IntegrationSpec]
+    engine: ProbeEngine, partners: Any, integration: Callable[..., IntegrationSpec]
 ) -> None:
     spec = integration(
-        partner.http, auth=oauth(partner), checks=[{"name": "api", "path": "/oauth/api"}]
+        partners.http, auth=oauth(partners), checks=[{"name": "api", "path": "/oauth/api"}]
     )
 
     result = await engine.run_check(spec, spec.checks[0], environ={})
@@ -223,10 +243,10 @@ async def test_oauth2_missing_secret_names_the_variable(
 
 
 async def test_oauth2_token_endpoint_down_is_a_network_outcome(
-    engine: ProbeEngine, partner: Any, integration: Callable[..., IntegrationSpec]
+    engine: ProbeEngine, partners: Any, integration: Callable[..., IntegrationSpec]
 ) -> None:
-    auth = oauth(partner) | {"token_url": f"{partner.closed}/oauth/token"}
-    spec = integration(partner.http, auth=auth, checks=[{"name": "api", "path": "/oauth/api"}])
+    auth = oauth(partners) | {"token_url": f"{partners.closed}/oauth/token"}
+    spec = integration(partners.http, auth=auth, checks=[{"name": "api", "path": "/oauth/api"}])
 
     result = await engine.run_check(spec, spec.checks[0], environ=ENV)
 
@@ -234,12 +254,12 @@ async def test_oauth2_token_endpoint_down_is_a_network_outcome(
 
 
 async def test_oauth2_401_from_the_api_invalidates_the_token(
-    engine: ProbeEngine, partner: Any, integration: Callable[..., IntegrationSpec]
+    engine: ProbeEngine, partners: Any, integration: Callable[..., IntegrationSpec]
 ) -> None:
     key = f"invalidate-{engine.settings.transport}"
     spec = integration(
-        partner.http,
-        auth=oauth(partner, f"expires_in=3600&key={key}"),
+        partners.http,
+        auth=oauth(partners, f"expires_in=3600&key={key}"),
         checks=[{"name": "api", "path": f"/oauth/api?reject_once={key}"}],
     )
 
@@ -248,4 +268,4 @@ async def test_oauth2_401_from_the_api_invalidates_the_token(
 
     assert rejected.outcome is Outcome.AUTH_FAILURE
     assert accepted.outcome is Outcome.OK, accepted.detail
-    assert partner.count(key) == 2  # the rejected token was dropped and a new one fetched
+    assert partners.count(key) == 2  # the rejected token was dropped and a new one fetched

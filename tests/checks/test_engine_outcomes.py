@@ -129,6 +129,12 @@ CASES = [
         fields={"follow_redirects": False},
         detail="HTTP 302",
     ),
+    Case(
+        "redirect followed",
+        "http",
+        respond(status=302, header="Location:/respond"),
+        Outcome.OK,
+    ),
     Case("10 MB body", "http", "/big", Outcome.OK),
     Case("endless chunked body", "http", "/endless", Outcome.OK),
     Case("gzip bomb", "http", "/bomb", Outcome.OK),
@@ -144,11 +150,11 @@ CASES = [
 ]
 
 
-def _spec(case: Case, partner: Any, integration: Callable[..., IntegrationSpec]) -> Any:
-    base = getattr(partner, case.target) if "://" not in case.target else case.target
+def _spec(case: Case, partners: Any, integration: Callable[..., IntegrationSpec]) -> Any:
+    base = getattr(partners, case.target) if "://" not in case.target else case.target
     fields = dict(case.fields)
     if "tls" in fields:
-        fields["tls"] = {k: v.format(ca_file=partner.ca_file) for k, v in fields["tls"].items()}
+        fields["tls"] = {k: v.format(ca_file=partners.ca_file) for k, v in fields["tls"].items()}
     checks = [{"name": "probe", "path": case.path, "expect": case.expect}]
     return integration(base, checks=checks, **fields)
 
@@ -157,10 +163,10 @@ def _spec(case: Case, partner: Any, integration: Callable[..., IntegrationSpec])
 async def test_outcome(
     case: Case,
     engine: ProbeEngine,
-    partner: Any,
+    partners: Any,
     integration: Callable[..., IntegrationSpec],
 ) -> None:
-    spec = _spec(case, partner, integration)
+    spec = _spec(case, partners, integration)
     limit = spec.timeout_s * (spec.retries + 1) + 1
     started = time.perf_counter()
 
@@ -173,10 +179,10 @@ async def test_outcome(
 
 
 async def test_rate_limited_reads_retry_after(
-    engine: ProbeEngine, partner: Any, integration: Callable[..., IntegrationSpec]
+    engine: ProbeEngine, partners: Any, integration: Callable[..., IntegrationSpec]
 ) -> None:
     spec = integration(
-        partner.http, checks=[{"name": "rl", "path": respond(status=429, header="Retry-After:7")}]
+        partners.http, checks=[{"name": "rl", "path": respond(status=429, header="Retry-After:7")}]
     )
 
     result = await engine.run_check(spec, spec.checks[0])
@@ -187,12 +193,12 @@ async def test_rate_limited_reads_retry_after(
 
 
 async def test_trusted_certificate_reports_expiry_and_warns(
-    engine: ProbeEngine, partner: Any, integration: Callable[..., IntegrationSpec]
+    engine: ProbeEngine, partners: Any, integration: Callable[..., IntegrationSpec]
 ) -> None:
     spec = integration(
-        partner.https_trusted,
+        partners.https_trusted,
         checks=[{"name": "tls", "path": respond()}],
-        tls={"ca_file": partner.ca_file},
+        tls={"ca_file": partners.ca_file},
     )
 
     result = await engine.run_check(spec, spec.checks[0])
@@ -206,12 +212,12 @@ async def test_trusted_certificate_reports_expiry_and_warns(
 
 
 async def test_no_warning_when_expiry_is_far(
-    engine: ProbeEngine, partner: Any, integration: Callable[..., IntegrationSpec]
+    engine: ProbeEngine, partners: Any, integration: Callable[..., IntegrationSpec]
 ) -> None:
     spec = integration(
-        partner.https_trusted,
+        partners.https_trusted,
         checks=[{"name": "tls", "path": respond()}],
-        tls={"ca_file": partner.ca_file, "expiry_warning_days": 3},
+        tls={"ca_file": partners.ca_file, "expiry_warning_days": 3},
     )
 
     result = await engine.run_check(spec, spec.checks[0])
@@ -222,10 +228,10 @@ async def test_no_warning_when_expiry_is_far(
 
 
 async def test_unverified_tls_still_reads_the_certificate(
-    engine: ProbeEngine, partner: Any, integration: Callable[..., IntegrationSpec]
+    engine: ProbeEngine, partners: Any, integration: Callable[..., IntegrationSpec]
 ) -> None:
     spec = integration(
-        partner.https_untrusted,
+        partners.https_untrusted,
         checks=[{"name": "tls", "path": respond()}],
         tls={"verify": False},
     )
@@ -237,10 +243,10 @@ async def test_unverified_tls_still_reads_the_certificate(
 
 
 async def test_capped_bodies_are_bounded(
-    engine: ProbeEngine, partner: Any, integration: Callable[..., IntegrationSpec]
+    engine: ProbeEngine, partners: Any, integration: Callable[..., IntegrationSpec]
 ) -> None:
     spec = integration(
-        partner.http,
+        partners.http,
         checks=[
             {"name": "big", "path": "/big"},
             {"name": "endless", "path": "/endless"},
@@ -258,12 +264,60 @@ async def test_capped_bodies_are_bounded(
 
 
 async def test_invalid_utf8_excerpt_is_replaced(
-    engine: ProbeEngine, partner: Any, integration: Callable[..., IntegrationSpec]
+    engine: ProbeEngine, partners: Any, integration: Callable[..., IntegrationSpec]
 ) -> None:
-    spec = integration(partner.http, checks=[{"name": "bad", "path": "/invalid-utf8"}])
+    spec = integration(partners.http, checks=[{"name": "bad", "path": "/invalid-utf8"}])
 
     result = await engine.run_check(spec, spec.checks[0])
 
     assert result.outcome is Outcome.OK
     assert "\ufffd" in result.response_excerpt
     assert "broken" in result.response_excerpt
+
+
+async def test_request_is_built_from_the_spec(
+    engine: ProbeEngine, partners: Any, integration: Callable[..., IntegrationSpec]
+) -> None:
+    check = {
+        "name": "post",
+        "method": "post",
+        "path": "/echo?fixed=1",
+        "headers": {"X-Trace": "abc"},
+        "query": {"extra": "2"},
+        "json": {"ping": [1, "${ECHO_VALUE}"]},
+        "expect": {
+            "json": [
+                '$.method == "POST"',
+                '$.headers["x-trace"] == "abc"',
+                '$.headers["content-type"] == "application/json"',
+                '$.headers["user-agent"] matches "^intmon/"',
+                '$.query.fixed == "1"',
+                '$.query.extra == "2"',
+                '$.body contains "resolved-value"',
+            ]
+        },
+    }
+    spec = integration(partners.http, checks=[check])
+
+    result = await engine.run_check(spec, spec.checks[0], environ={"ECHO_VALUE": "resolved-value"})
+
+    assert result.outcome is Outcome.OK, result.detail
+    assert "resolved-value" not in result.response_excerpt
+
+
+async def test_cookies_do_not_leak_between_checks(
+    engine: ProbeEngine, partners: Any, integration: Callable[..., IntegrationSpec]
+) -> None:
+    spec = integration(
+        partners.http,
+        checks=[
+            {"name": "sets", "path": respond(header="Set-Cookie:session=partner-cookie")},
+            {"name": "echo", "path": "/echo", "expect": {"json": ["$.headers.Cookie not exists"]}},
+        ],
+    )
+
+    first = await engine.run_check(spec, spec.checks[0])
+    second = await engine.run_check(spec, spec.checks[1])
+
+    assert first.outcome is Outcome.OK
+    assert second.outcome is Outcome.OK, second.detail

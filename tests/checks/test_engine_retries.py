@@ -16,53 +16,53 @@ pytestmark = pytest.mark.anyio
 
 
 async def test_dropped_connection_is_retried_once(
-    engine: ProbeEngine, partner: Any, integration: Callable[..., IntegrationSpec]
+    engine: ProbeEngine, partners: Any, integration: Callable[..., IntegrationSpec]
 ) -> None:
-    partner.drop_first_connections[0] = 0
-    spec = integration(partner.drop_first, retries=1, checks=[{"name": "flaky", "path": "/"}])
+    partners.drop_first_connections[0] = 0
+    spec = integration(partners.drop_first, retries=1, checks=[{"name": "flaky", "path": "/"}])
 
     result = await engine.run_check(spec, spec.checks[0])
 
     assert result.outcome is Outcome.OK, result.detail
-    assert partner.drop_first_connections[0] == 2
+    assert partners.drop_first_connections[0] == 2
 
 
 async def test_dropped_connection_without_retries_is_server_error(
-    engine: ProbeEngine, partner: Any, integration: Callable[..., IntegrationSpec]
+    engine: ProbeEngine, partners: Any, integration: Callable[..., IntegrationSpec]
 ) -> None:
-    partner.drop_first_connections[0] = 0
-    spec = integration(partner.drop_first, retries=0, checks=[{"name": "flaky", "path": "/"}])
+    partners.drop_first_connections[0] = 0
+    spec = integration(partners.drop_first, retries=0, checks=[{"name": "flaky", "path": "/"}])
 
     result = await engine.run_check(spec, spec.checks[0])
 
     assert result.outcome is Outcome.SERVER_ERROR
     assert result.detail == "server closed the connection without answering"
-    assert partner.drop_first_connections[0] == 1
+    assert partners.drop_first_connections[0] == 1
 
 
 @pytest.mark.parametrize("status", [401, 429, 500])
 async def test_http_answers_are_never_retried(
     status: int,
     engine: ProbeEngine,
-    partner: Any,
+    partners: Any,
     integration: Callable[..., IntegrationSpec],
 ) -> None:
     key = f"once-{status}-{engine.settings.transport}"
     spec = integration(
-        partner.http,
+        partners.http,
         retries=3,
         checks=[{"name": "once", "path": f"/respond?status={status}&key={key}"}],
     )
 
     await engine.run_check(spec, spec.checks[0])
 
-    assert partner.count(key) == 1
+    assert partners.count(key) == 1
 
 
 async def test_timeouts_are_not_retried(
-    engine: ProbeEngine, partner: Any, integration: Callable[..., IntegrationSpec]
+    engine: ProbeEngine, partners: Any, integration: Callable[..., IntegrationSpec]
 ) -> None:
-    spec = integration(partner.stall, timeout_s=0.3, retries=2)
+    spec = integration(partners.stall, timeout_s=0.3, retries=2)
 
     result = await engine.run_check(spec, spec.checks[0])
 
@@ -71,11 +71,11 @@ async def test_timeouts_are_not_retried(
 
 
 async def test_batch_is_not_held_up_by_a_stalling_partner(
-    engine: ProbeEngine, partner: Any, integration: Callable[..., IntegrationSpec]
+    engine: ProbeEngine, partners: Any, integration: Callable[..., IntegrationSpec]
 ) -> None:
-    stalling = integration(partner.stall, id="stalling", timeout_s=1)
+    stalling = integration(partners.stall, id="stalling", timeout_s=1)
     fast = integration(
-        partner.http,
+        partners.http,
         id="fast",
         checks=[{"name": f"c{i}", "path": f"/respond?key=batch{i}"} for i in range(20)],
     )
@@ -93,12 +93,12 @@ async def test_batch_is_not_held_up_by_a_stalling_partner(
 
 
 async def test_scheduled_at_and_timestamps_are_kept(
-    engine: ProbeEngine, partner: Any, integration: Callable[..., IntegrationSpec]
+    engine: ProbeEngine, partners: Any, integration: Callable[..., IntegrationSpec]
 ) -> None:
     from datetime import UTC, datetime
 
     scheduled = datetime(2030, 1, 1, tzinfo=UTC)
-    spec = integration(partner.http)
+    spec = integration(partners.http)
 
     [result] = await engine.run_batch([(spec, spec.checks[0], scheduled)])
 
@@ -109,9 +109,9 @@ async def test_scheduled_at_and_timestamps_are_kept(
 
 @pytest.mark.parametrize("transport", ["aiohttp", "httpx"])
 async def test_one_connection_per_check_without_keepalive(
-    transport: str, partner: Any, integration: Callable[..., IntegrationSpec]
+    transport: str, partners: Any, integration: Callable[..., IntegrationSpec]
 ) -> None:
-    spec = integration(partner.http)
+    spec = integration(partners.http)
     engine = ProbeEngine(ProbeSettings(transport=transport, keepalive=False))  # type: ignore[arg-type]
     try:
         results = await engine.run_batch([(spec, spec.checks[0], None)] * 3)
@@ -122,12 +122,21 @@ async def test_one_connection_per_check_without_keepalive(
 
 
 async def test_closed_engine_reports_instead_of_raising(
-    partner: Any, integration: Callable[..., IntegrationSpec]
+    partners: Any, integration: Callable[..., IntegrationSpec]
 ) -> None:
     engine = ProbeEngine()
     await engine.aclose()
-    spec = integration(partner.http)
+    spec = integration(partners.http)
 
     result = await engine.run_check(spec, spec.checks[0])
 
     assert result.detail == "probe engine is closed"
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [{"transport": "curl"}, {"max_connections": 0}, {"body_cap_bytes": 0}],
+)
+def test_settings_are_validated(changes: dict[str, Any]) -> None:
+    with pytest.raises(ValueError):
+        ProbeSettings(**changes)

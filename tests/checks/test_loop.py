@@ -32,9 +32,9 @@ def no_shared_engine() -> Iterator[None]:
 
 
 def test_run_batch_from_several_threads(
-    engine_thread: EngineThread, partner: Any, integration: Callable[..., IntegrationSpec]
+    engine_thread: EngineThread, partners: Any, integration: Callable[..., IntegrationSpec]
 ) -> None:
-    spec = integration(partner.http)
+    spec = integration(partners.http)
     results: list[list[CheckResult]] = []
 
     def worker() -> None:
@@ -50,21 +50,21 @@ def test_run_batch_from_several_threads(
 
 
 def test_closed_thread_refuses_work(
-    partner: Any, integration: Callable[..., IntegrationSpec]
+    partners: Any, integration: Callable[..., IntegrationSpec]
 ) -> None:
     engine_thread = EngineThread()
     engine_thread.close()
     engine_thread.close()  # idempotent
-    spec = integration(partner.http)
+    spec = integration(partners.http)
 
     with pytest.raises(EngineClosed):
         engine_thread.run_batch([(spec, spec.checks[0], None)])
 
 
 def test_batch_timeout_raises(
-    engine_thread: EngineThread, partner: Any, integration: Callable[..., IntegrationSpec]
+    engine_thread: EngineThread, partners: Any, integration: Callable[..., IntegrationSpec]
 ) -> None:
-    spec = integration(partner.stall, timeout_s=2)
+    spec = integration(partners.stall, timeout_s=2)
 
     with pytest.raises(TimeoutError):
         engine_thread.run_batch([(spec, spec.checks[0], None)], timeout=0.2)
