@@ -87,6 +87,8 @@ def demo(
                         time.sleep(0.25)
                         live.update(frame())
 
+    if not as_json:
+        console.print()  # a non-terminal Live leaves the cursor after the last frame
     missing = [o.value for o in Outcome if o.value not in seen]
     elapsed = time.monotonic() - started
     if as_json:
