@@ -22,6 +22,7 @@ from intmon.metrics import QueueDepthCollector
 from intmon.metrics_server import MetricsServer
 from intmon.migrations import upgrade
 from intmon.settings import Settings
+from worker.batch import CHECKS_QUEUE
 from worker.broker import build_broker, install_broker, queue_depths
 from worker.runtime import Runtime, build_runtime, install
 from worker.scheduler import Scheduler
@@ -63,7 +64,7 @@ class Embedded:
         self.worker = dramatiq.Worker(
             self.broker,
             worker_threads=self.worker_threads,
-            queues={self.settings.queue_name},
+            queues={CHECKS_QUEUE},
             worker_timeout=self.settings.worker_poll_ms,
         )
         self.worker.start()
@@ -71,7 +72,6 @@ class Embedded:
             self.db,
             self.broker,
             self.runtime.coordinator,
-            queue_name=self.settings.queue_name,
             batch_size=self.settings.batch_size,
             spread=self.settings.phase_spread,
             takeover_lookback_s=self.settings.leader_ttl_s,
@@ -95,7 +95,7 @@ class Embedded:
         global _queue_depth_registered
         if not _queue_depth_registered:
             REGISTRY.register(
-                QueueDepthCollector(lambda: queue_depths(self.broker, [self.settings.queue_name]))
+                QueueDepthCollector(lambda: queue_depths(self.broker, [CHECKS_QUEUE]))
             )
             _queue_depth_registered = True
         self._metrics = MetricsServer(REGISTRY, host, port).start()

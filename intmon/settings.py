@@ -55,10 +55,6 @@ class Settings(BaseSettings):
     def embedded(self) -> bool:
         return self.redis_url is None
 
-    @property
-    def queue_name(self) -> str:
-        return "checks"
-
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:

@@ -10,11 +10,10 @@ from typing import Any
 
 import dramatiq
 
+from worker.batch import ACTOR_NAME, CHECKS_QUEUE
 from worker.broker import get_broker
 from worker.pipeline import publish_outcome, run_batch
 from worker.runtime import runtime
-
-CHECKS_QUEUE = "checks"
 
 
 def run_checks(payload: dict[str, Any]) -> None:
@@ -24,7 +23,7 @@ def run_checks(payload: dict[str, Any]) -> None:
 def declare(broker: dramatiq.Broker) -> dramatiq.Actor[Any, Any]:
     declare_on = dramatiq.actor(
         broker=broker,
-        actor_name="run_checks",
+        actor_name=ACTOR_NAME,
         queue_name=CHECKS_QUEUE,
         max_retries=0,
         time_limit=20 * 60 * 1000,

@@ -12,6 +12,11 @@ from typing import Any
 
 from integrations.config import IntegrationSpec
 
+# The dramatiq actor that runs batches, and its queue. Scheduler, actor and
+# middleware all refer to these; there is no other spelling of them.
+ACTOR_NAME = "run_checks"
+CHECKS_QUEUE = "checks"
+
 # Seconds a worker needs beyond the partner's timeouts to classify and store.
 STORE_MARGIN_S = 5.0
 

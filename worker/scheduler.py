@@ -27,12 +27,10 @@ from sqlalchemy import Engine
 from integrations.config import IntegrationSpec
 from integrations.registry import active_revisions, load_specs
 from intmon import metrics
-from worker.batch import Batch, BatchItem, check_key, timeout_budget
+from worker.batch import ACTOR_NAME, CHECKS_QUEUE, Batch, BatchItem, check_key, timeout_budget
 from worker.coordination import Coordinator, claim_value
 
 log = logging.getLogger(__name__)
-
-ACTOR_NAME = "run_checks"
 
 
 @dataclass(slots=True)
@@ -68,7 +66,7 @@ class Scheduler:
         broker: dramatiq.Broker,
         coordinator: Coordinator,
         *,
-        queue_name: str = "checks",
+        queue_name: str = CHECKS_QUEUE,
         batch_size: int = 50,
         spread: float = 1.0,
         takeover_lookback_s: float = 5.0,

@@ -118,6 +118,8 @@ def worker(
     from dramatiq.cli import main as dramatiq_main
     from dramatiq.cli import make_argument_parser
 
+    from worker.batch import CHECKS_QUEUE
+
     args = make_argument_parser().parse_args(
         [
             "worker.actors",
@@ -126,7 +128,7 @@ def worker(
             "--threads",
             str(threads),
             "--queues",
-            "checks",
+            CHECKS_QUEUE,
         ]
     )
     raise typer.Exit(dramatiq_main(args))
@@ -146,11 +148,12 @@ def metrics(
 
     from intmon.metrics import aggregate_registry
     from intmon.metrics_server import MetricsServer
+    from worker.batch import CHECKS_QUEUE
     from worker.broker import get_broker, queue_depths
 
     broker = get_broker() if settings.redis_url else None
     registry = aggregate_registry(
-        (lambda: queue_depths(broker, [settings.queue_name])) if broker is not None else None
+        (lambda: queue_depths(broker, [CHECKS_QUEUE])) if broker is not None else None
     )
     server = MetricsServer(registry, host, port)
     server.start()

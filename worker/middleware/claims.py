@@ -14,12 +14,10 @@ import dramatiq
 from dramatiq import Middleware
 from dramatiq.broker import MessageProxy
 
-from worker.batch import Batch
+from worker.batch import ACTOR_NAME, Batch
 from worker.pipeline import published_outcome, reset_outcome
 
 log = logging.getLogger(__name__)
-
-ACTOR_NAME = "run_checks"
 
 
 class ReleaseClaims(Middleware):

@@ -9,9 +9,8 @@ from dramatiq import Middleware
 from dramatiq.broker import MessageProxy
 
 from intmon import metrics
+from worker.batch import ACTOR_NAME
 from worker.pipeline import published_outcome
-
-ACTOR_NAME = "run_checks"
 
 
 class CheckMetrics(Middleware):
