@@ -1,0 +1,193 @@
+"""intmon against Prometheus blackbox_exporter, side by side on the same machine.
+
+Both probe the same loopback nginx for the same time:
+  blackbox_exporter  driven by wrk (64 connections) on /probe?module=http_2xx:
+                     one probe per request, a new TCP connection per probe
+  intmon             the real pipeline (scheduler → Redis → worker processes →
+                     classify → PostgreSQL → metrics), offered more checks than
+                     it can run, with a new connection per check (fair to the
+                     peer), then once more with keep-alive
+
+Prints both figures and the ratio (median of --repeat runs) as a table and, with
+--json, as JSON. Missing peer binaries are named with the Debian package that
+provides them; the script never passes silently without its peer.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+HERE = Path(__file__).resolve().parent
+console = Console(stderr=True)
+
+PEERS = {
+    "prometheus-blackbox-exporter": "prometheus-blackbox-exporter",
+    "wrk": "wrk",
+    "nginx": "nginx-light",
+}
+
+BLACKBOX_CONFIG = """
+modules:
+  http_2xx:
+    prober: http
+    timeout: 5s
+    http:
+      valid_status_codes: [200]
+      preferred_ip_protocol: ip4
+      fail_if_body_not_matches_regexp: ['"status": "ok"']
+"""
+
+
+def load_bench_checks():  # type: ignore[no-untyped-def]
+    """bench/checks.py, loaded under another name: its file name shadows the checks package."""
+    spec = importlib.util.spec_from_file_location("bench_checks", HERE / "checks.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["bench_checks"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def require_peers() -> dict[str, str]:
+    found = {}
+    missing = []
+    for binary, package in PEERS.items():
+        path = shutil.which(binary) or (
+            f"/usr/sbin/{binary}" if Path(f"/usr/sbin/{binary}").exists() else None
+        )
+        if path is None:
+            missing.append(f"{binary} (Debian package {package})")
+        else:
+            found[binary] = path
+    if missing:
+        console.print(
+            f"[red]missing: {', '.join(missing)}; install with apt-get install "
+            f"{' '.join(PEERS[m.split()[0]] for m in missing)}[/red]"
+        )
+        raise SystemExit(2)
+    return found
+
+
+def blackbox_probes_per_s(bench, peers: dict[str, str], url: str, seconds: float) -> float:  # type: ignore[no-untyped-def]
+    workdir = Path(tempfile.mkdtemp(prefix="intmon-peer-"))
+    config = workdir / "blackbox.yml"
+    config.write_text(BLACKBOX_CONFIG)
+    port = bench.free_port()
+    exporter = subprocess.Popen(
+        [
+            peers["prometheus-blackbox-exporter"],
+            f"--config.file={config}",
+            f"--web.listen-address=127.0.0.1:{port}",
+            "--log.level=error",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        bench.wait_port(port)
+        probe = f"http://127.0.0.1:{port}/probe?module=http_2xx&target={url}/health"
+        check = subprocess.run(["curl", "-s", probe], capture_output=True, text=True, timeout=10)
+        if "probe_success 1" not in check.stdout:
+            raise RuntimeError(f"blackbox_exporter's probe does not succeed: {check.stdout[-300:]}")
+        out = subprocess.run(
+            [peers["wrk"], "-t2", "-c64", f"-d{int(seconds)}s", probe],
+            capture_output=True,
+            text=True,
+            timeout=seconds + 30,
+        ).stdout
+        match = re.search(r"Requests/sec:\s+([\d.]+)", out)
+        if match is None:
+            raise RuntimeError(f"could not read wrk's output: {out[-300:]}")
+        return float(match.group(1))
+    finally:
+        exporter.terminate()
+        exporter.wait(timeout=10)
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="one short round: proves the script works"
+    )
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--seconds", type=float, default=15.0, help="measuring time per side")
+    parser.add_argument(
+        "--integrations", type=int, default=3000, help="intmon's offered load per second"
+    )
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    if args.quick:
+        args.repeat, args.seconds, args.integrations = 1, 4.0, 1000
+
+    peers = require_peers()
+    bench = load_bench_checks()
+    rounds = []
+    for round_no in range(args.repeat):
+        workdir = Path(tempfile.mkdtemp(prefix="intmon-peer-target-"))
+        with bench.target(workdir) as (url, _kind):
+            peer = blackbox_probes_per_s(bench, peers, url, args.seconds)
+        console.print(f"round {round_no + 1}: blackbox_exporter {peer:.0f} probes/s")
+        figures = {}
+        for keepalive in (False, True):
+            options = argparse.Namespace(processes=2, threads=8, batch_size=50, keepalive=keepalive)
+            result = bench.run_scenario(
+                options, "peer", args.integrations, 1.0, args.seconds, 4.0 if args.quick else 8.0
+            )
+            figures[keepalive] = result.checks_per_s
+        rounds.append(
+            {
+                "blackbox_probes_per_s": peer,
+                "intmon_new_connection_per_s": figures[False],
+                "intmon_keepalive_per_s": figures[True],
+            }
+        )
+        shutil.rmtree(workdir, ignore_errors=True)
+        time.sleep(1)
+
+    median = {key: statistics.median(r[key] for r in rounds) for key in rounds[0]}
+    median["ratio_new_connection"] = (
+        median["intmon_new_connection_per_s"] / median["blackbox_probes_per_s"]
+    )
+    median["ratio_keepalive"] = median["intmon_keepalive_per_s"] / median["blackbox_probes_per_s"]
+
+    table = Table(title=f"intmon vs blackbox_exporter 0.23, same target, median of {len(rounds)}")
+    for column in ("what", "per second", "ratio to blackbox_exporter"):
+        table.add_column(column, justify="right")
+    table.add_row(
+        "blackbox_exporter, wrk -c64, new connection per probe",
+        f"{median['blackbox_probes_per_s']:.0f}",
+        "1.00",
+    )
+    table.add_row(
+        "intmon end to end, new connection per check",
+        f"{median['intmon_new_connection_per_s']:.0f}",
+        f"{median['ratio_new_connection']:.2f}",
+    )
+    table.add_row(
+        "intmon end to end, keep-alive",
+        f"{median['intmon_keepalive_per_s']:.0f}",
+        f"{median['ratio_keepalive']:.2f}",
+    )
+    Console().print(table)
+    if args.json:
+        print(json.dumps({"median": median, "rounds": rounds}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
