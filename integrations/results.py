@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, Insert, case, func, insert, select
+from sqlalchemy import Connection, Engine, Insert, case, func, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from checks.outcomes import CheckResult, Outcome
@@ -28,8 +28,44 @@ def record_results(engine: Engine, results: Sequence[CheckResult]) -> None:
     if not results:
         return
     with engine.begin() as connection:
-        connection.execute(insert(CheckResultRow), [_result_row(r) for r in results])
+        if engine.dialect.name == "postgresql":
+            _copy_results(connection, results)
+        else:
+            connection.execute(insert(CheckResultRow), [_result_row(r) for r in results])
         connection.execute(_state_upsert(engine.dialect.name), [_state_row(r) for r in results])
+
+
+RESULT_COLUMNS = (
+    "integration_id",
+    "check_name",
+    "scheduled_at",
+    "started_at",
+    "duration_s",
+    "http_status",
+    "outcome",
+    "detail",
+    "response_excerpt",
+    "warnings",
+)
+
+
+def _copy_results(connection: Connection, results: Sequence[CheckResult]) -> None:
+    """COPY the rows in, inside the caller's transaction: on PostgreSQL several
+    times cheaper per row than a multi-row INSERT, and this is the hot path."""
+    from psycopg.types.json import Json
+
+    cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    with cursor.copy(f"COPY check_results ({', '.join(RESULT_COLUMNS)}) FROM STDIN") as copy:
+        for result in results:
+            row = _result_row(result)
+            row["warnings"] = Json(row["warnings"])
+            copy.write_row(tuple(row[column] for column in RESULT_COLUMNS))
+
+
+def storable(text: str) -> str:
+    """Text as PostgreSQL can store it: a partner's body may hold NUL bytes, which
+    text columns reject (and one bad row would lose its whole batch)."""
+    return text.replace("\x00", "\ufffd") if "\x00" in text else text
 
 
 def _result_row(result: CheckResult) -> dict[str, Any]:
@@ -41,8 +77,8 @@ def _result_row(result: CheckResult) -> dict[str, Any]:
         "duration_s": result.duration_s,
         "http_status": result.http_status,
         "outcome": result.outcome.value,
-        "detail": result.detail,
-        "response_excerpt": result.response_excerpt,
+        "detail": storable(result.detail),
+        "response_excerpt": storable(result.response_excerpt),
         "warnings": list(result.warnings),
     }
 
@@ -58,7 +94,7 @@ def _state_row(result: CheckResult) -> dict[str, Any]:
         "started_at": result.started_at,
         "duration_s": result.duration_s,
         "http_status": result.http_status,
-        "detail": result.detail,
+        "detail": storable(result.detail),
         "certificate_expires_at": result.certificate_expires_at,
     }
 

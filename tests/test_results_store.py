@@ -51,3 +51,16 @@ def test_one_batch_many_checks(db_engine: Engine) -> None:
     record_results(db_engine, batch)
     assert count_results(db_engine) == 200
     assert len(current_states(db_engine)) == 200
+
+
+def test_nul_bytes_from_a_partner_do_not_lose_the_batch(db_engine: Engine) -> None:
+    apply(db_engine, config("a"))
+    hostile = result(Outcome.CONTRACT_VIOLATION, 0)
+    hostile.detail = "body starts with \x00\x00"
+    hostile.response_excerpt = "\x00binary\x00"
+    record_results(db_engine, [hostile, result(Outcome.OK, 1, check="other")])
+    rows = history(db_engine, "a")
+    assert len(rows) == 2
+    stored = next(r for r in rows if r["check_name"] == "health")
+    assert stored["response_excerpt"] == "\ufffdbinary\ufffd"
+    assert "\x00" not in stored["detail"]
