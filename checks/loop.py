@@ -4,9 +4,9 @@ dramatiq runs actors on worker threads; an HTTP connection pool belongs to one
 event loop. `EngineThread` owns that loop in a daemon thread with one
 `ProbeEngine` on it, and `run_batch` hands a batch over and waits:
 
-    results = shared_engine(settings).run_batch(items, timeout=40)
+    results = engine_thread.run_batch(items, timeout=40)
 
-`shared_engine` creates it lazily, once per process, and again in a child after
+One per process: `worker.runtime` creates it lazily, and again in a child after
 a fork (the parent's thread and sockets do not survive a fork).
 """
 
@@ -25,7 +25,7 @@ from checks.errors import EngineClosed
 from checks.outcomes import CheckResult
 from integrations.config import CheckSpec, IntegrationSpec
 
-__all__ = ["EngineThread", "shared_engine"]
+__all__ = ["EngineThread"]
 
 BatchItem = tuple[IntegrationSpec, CheckSpec, datetime | None]
 T = TypeVar("T")
@@ -98,34 +98,3 @@ class EngineThread:
         if pending:
             self._loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
         self._loop.run_until_complete(self._loop.shutdown_asyncgens())
-
-
-_shared: EngineThread | None = None
-_shared_lock = threading.Lock()
-
-
-def shared_engine(settings: ProbeSettings | None = None) -> EngineThread:
-    """This process's engine thread, created on first use (and anew after a fork).
-
-    Every caller in a process must pass equal settings; a different value is a
-    programming error and raises `ValueError`.
-    """
-    global _shared
-    wanted = settings or ProbeSettings()
-    with _shared_lock:
-        engine = _shared
-        if engine is None or engine.pid != os.getpid() or engine.closed:
-            engine = _shared = EngineThread(wanted)
-        elif engine.settings != wanted:
-            raise ValueError(
-                f"the shared probe engine already runs with {engine.settings}, not {wanted}"
-            )
-        return engine
-
-
-def _reset_after_fork() -> None:
-    global _shared_lock
-    _shared_lock = threading.Lock()
-
-
-os.register_at_fork(after_in_child=_reset_after_fork)

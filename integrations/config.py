@@ -255,11 +255,9 @@ class IntegrationSpec(Strict):
             raise ValueError(f"check names must be unique; repeated: {', '.join(duplicates)}")
         return self
 
-    def check(self, name: str) -> CheckSpec:
-        for check in self.checks:
-            if check.name == name:
-                return check
-        raise KeyError(name)
+    def check(self, name: str) -> CheckSpec | None:
+        """The check called `name`, or None (it may have been removed since it was scheduled)."""
+        return next((check for check in self.checks if check.name == name), None)
 
 
 class Defaults(Strict):

@@ -23,7 +23,7 @@ from intmon.metrics_server import MetricsServer
 from intmon.migrations import upgrade
 from intmon.settings import Settings
 from worker.batch import CHECKS_QUEUE
-from worker.broker import build_broker, install_broker, queue_depths
+from worker.broker import build_broker, get_broker, install_broker, queue_depths
 from worker.runtime import Runtime, build_runtime, install
 from worker.scheduler import Scheduler
 
@@ -94,8 +94,10 @@ class Embedded:
     def serve_metrics(self, port: int, host: str = "127.0.0.1") -> MetricsServer:
         global _queue_depth_registered
         if not _queue_depth_registered:
+            # The default registry lives as long as the process; read the broker
+            # installed now, not the one of the first Embedded that served metrics.
             REGISTRY.register(
-                QueueDepthCollector(lambda: queue_depths(self.broker, [CHECKS_QUEUE]))
+                QueueDepthCollector(lambda: queue_depths(get_broker(), [CHECKS_QUEUE]))
             )
             _queue_depth_registered = True
         self._metrics = MetricsServer(REGISTRY, host, port).start()

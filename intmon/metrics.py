@@ -128,7 +128,7 @@ def aggregate_registry(
 
 
 def mark_process_dead(pid: int) -> None:
-    """Called by the worker supervisor so live gauges of dead processes disappear."""
+    """Drop a finished process's live gauges (the scheduler calls it on exit)."""
     if os.environ.get(MULTIPROC_ENV):
         multiprocess.mark_process_dead(process_identifier(pid))
 

@@ -46,7 +46,7 @@ def run_batch(rt: Runtime, payload: dict[str, Any]) -> BatchOutcome:
     work: list[tuple[IntegrationSpec, CheckSpec, datetime | None]] = []
     for item in fresh:
         spec = specs.get(item.integration_id)
-        check = _find_check(spec, item.check_name)
+        check = spec.check(item.check_name) if spec is not None else None
         if spec is None or check is None:
             skipped["removed"] = skipped.get("removed", 0) + 1
             continue
@@ -90,9 +90,3 @@ def batch_timeout(items: list[BatchItem], rt: Runtime) -> float:
     per_host = rt.settings.max_connections_per_host
     waves = -(-len(items) // per_host)  # ceil: worst case, every check on one host
     return max(item.budget_s for item in items) * waves + 5.0
-
-
-def _find_check(spec: IntegrationSpec | None, name: str) -> CheckSpec | None:
-    if spec is None:
-        return None
-    return next((check for check in spec.checks if check.name == name), None)

@@ -81,6 +81,15 @@ def runtime() -> Runtime:
         return _runtime[1]
 
 
+def _reset_after_fork() -> None:
+    # A lock held by another thread at fork time would stay held in the child.
+    global _lock
+    _lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_reset_after_fork)
+
+
 def install(rt: Runtime) -> None:
     """Use `rt` in this process (the embedded mode and tests build their own)."""
     global _runtime

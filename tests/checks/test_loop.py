@@ -8,10 +8,9 @@ from typing import Any
 
 import pytest
 
-from checks import loop
 from checks.engine import ProbeSettings
 from checks.errors import EngineClosed
-from checks.loop import EngineThread, shared_engine
+from checks.loop import EngineThread
 from checks.outcomes import CheckResult, Outcome
 from integrations.config import IntegrationSpec
 
@@ -21,14 +20,6 @@ def engine_thread() -> Iterator[EngineThread]:
     thread = EngineThread(ProbeSettings(transport="httpx"))
     yield thread
     thread.close()
-
-
-@pytest.fixture
-def no_shared_engine() -> Iterator[None]:
-    yield
-    if loop._shared is not None:
-        loop._shared.close()
-        loop._shared = None
 
 
 def test_run_batch_from_several_threads(
@@ -68,26 +59,3 @@ def test_batch_timeout_raises(
 
     with pytest.raises(TimeoutError):
         engine_thread.run_batch([(spec, spec.checks[0], None)], timeout=0.2)
-
-
-@pytest.mark.usefixtures("no_shared_engine")
-def test_shared_engine_is_one_per_process() -> None:
-    settings = ProbeSettings(transport="httpx")
-
-    first = shared_engine(settings)
-
-    assert shared_engine(ProbeSettings(transport="httpx")) is first
-    with pytest.raises(ValueError, match="already runs"):
-        shared_engine(ProbeSettings(transport="aiohttp"))
-
-
-@pytest.mark.usefixtures("no_shared_engine")
-def test_shared_engine_is_recreated_in_a_forked_child() -> None:
-    parent = shared_engine()
-    parent.pid = -1  # as seen from a forked child: the engine belongs to another process
-    try:
-        child = shared_engine()
-        assert child is not parent
-        assert child.pid > 0
-    finally:
-        parent.close()
