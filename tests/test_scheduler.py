@@ -203,3 +203,36 @@ def test_taking_over_does_not_rerun_what_the_old_leader_just_ran(setup) -> None:
         assert all(
             later - earlier == pytest.approx(30) for earlier, later in itertools.pairwise(dues)
         )
+
+
+def test_take_over_never_runs_a_check_twice_in_half_an_interval(sqlite_engine: Engine) -> None:
+    """Regression (seen in the real-process fail-over test): a missed run caught up
+    just before the next regular one made two runs 0.1 s apart. The lock TTL
+    (look-back) exceeds half the interval here, as it did in that test."""
+    apply(sqlite_engine, config(*[f"q{i:03d}" for i in range(200)], interval=10))
+    broker = StubBroker()
+    clock = Clock()
+    coordinator = MemoryCoordinator()
+    assert coordinator.ensure_leadership()
+    scheduler = Scheduler(sqlite_engine, broker, coordinator, clock=clock, takeover_lookback_s=8.0)
+    scheduler.refresh()
+    leading = {"now": False}
+    coordinator.ensure_leadership = lambda: leading["now"]  # type: ignore[method-assign]
+    clock.now += 57.3  # standing by
+    scheduler.tick()
+    leading["now"] = True
+    took_over = clock.now
+    dispatched: dict[str, list[float]] = {}
+    for _ in range(400):  # 40 s after the take-over
+        scheduler.tick()
+        for batch in sent(broker):
+            for item in batch.items:
+                dispatched.setdefault(item.key, []).append(clock.now)
+            coordinator.release(batch.claims(), {})
+        clock.now += 0.1
+    broker.close()
+    assert len(dispatched) == 200
+    for key, times in dispatched.items():
+        assert times[0] - took_over <= 10.0 + 0.11, key  # nothing waits beyond one interval
+        gaps = [later - earlier for earlier, later in itertools.pairwise(times)]
+        assert min(gaps) >= 5.0 - 1e-6, (key, gaps)  # never twice in half an interval

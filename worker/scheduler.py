@@ -133,22 +133,27 @@ class Scheduler:
         return len(self._checks)
 
     def _fast_forward(self, now: float) -> None:
-        """On taking the lead, move every check to its first due time in the last
-        `takeover_lookback_s` (the leader lock's TTL) or later.
+        """On taking the lead, continue every check on its phase without a burst.
 
         While standing by, the heap kept the due times of when this scheduler
         started; the old leader ran those checks on the same phases (they are a
-        hash of the key). Without this, every check would fire at once on
-        take-over, a second run right after the old leader's. The old leader's
-        last renewal was about one TTL ago: what fell due since then was likely
-        run by nobody, so it runs now.
+        hash of the key), so they are not run again. The old leader's last
+        renewal was about one lock TTL (`takeover_lookback_s`) ago: a run that
+        fell due since then was likely run by nobody, and runs now, unless the
+        next regular run is less than half an interval away, in which case
+        that one serves (two runs back to back would be a run twice in one
+        interval).
         """
-        since = now - self.takeover_lookback_s
         self._heap = []
         for entry in self._checks.values():
+            upcoming = first_due(entry.key, entry.interval_s, self.spread, now)
+            missed = upcoming - entry.interval_s
+            catch_up = (
+                missed >= now - self.takeover_lookback_s and upcoming - now >= entry.interval_s / 2
+            )
             self._generation += 1
             entry.generation = self._generation
-            entry.next_due = first_due(entry.key, entry.interval_s, self.spread, since)
+            entry.next_due = missed if catch_up else upcoming
             self._heap.append((entry.next_due, entry.generation, entry.key))
         heapq.heapify(self._heap)
 
