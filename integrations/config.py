@@ -4,8 +4,8 @@ Every model forbids unknown keys, so a typo is an error with its line, not a
 silently ignored setting. Secrets are never written inline: auth fields take
 `${ENV_VAR}` or `${file:/path}` references (see `integrations.secrets`).
 
-Blocks that later stages fill are reserved here (`contacts`, `maintenance`,
-`change_notices`, `delivery`, `e2e`) so that files written today stay valid.
+Blocks that later stages fill are reserved here (`contacts`, `change_notices`,
+`delivery`, `e2e`) so that files written today stay valid.
 """
 
 from __future__ import annotations
@@ -15,17 +15,14 @@ import re
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from checks.assertions import compile_assertion
 from integrations.secrets import is_pure_reference
+from integrations.strict import SLUG, Strict
+from integrations.windows import MaintenanceSpec
 
-SLUG = r"^[a-z0-9][a-z0-9_.-]{0,63}$"
 HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 def secret_reference(value: str) -> str:
@@ -233,7 +230,7 @@ class IntegrationSpec(Strict):
     # Reserved for the stages that build on the core pipeline; their shapes are
     # validated there. Listed here so a file that uses them is not rejected.
     contacts: list[dict[str, Any]] = Field(default_factory=list)
-    maintenance: list[dict[str, Any]] = Field(default_factory=list)
+    maintenance: list[MaintenanceSpec] = Field(default_factory=list)
     change_notices: list[dict[str, Any]] = Field(default_factory=list)
     delivery: dict[str, Any] | None = None
     e2e: dict[str, Any] | None = None

@@ -16,6 +16,7 @@ from sqlalchemy import (
     SmallInteger,
     String,
     Text,
+    UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -74,6 +75,9 @@ class CheckResultRow(Base):
     detail: Mapped[str] = mapped_column(Text, default="")
     response_excerpt: Mapped[str] = mapped_column(Text, default="")
     warnings: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # Ran inside a declared maintenance window: shown, but never counted
+    # towards an incident.
+    maintenance: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class CheckState(Base):
@@ -99,3 +103,23 @@ class CheckState(Base):
     http_status: Mapped[int | None] = mapped_column(SmallInteger, nullable=True)
     detail: Mapped[str] = mapped_column(Text, default="")
     certificate_expires_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    # The failure family of the latest result outside maintenance (None when it
+    # passed) and how many results in a row had that family: what opens and
+    # resolves incidents.
+    family: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    family_streak: Mapped[int] = mapped_column(Integer, default=0)
+    in_maintenance: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class MaintenanceWindowRow(Base):
+    """A declared maintenance window; `source` says whether the YAML or the CLI owns it."""
+
+    __tablename__ = "maintenance_windows"
+    __table_args__ = (UniqueConstraint("integration_id", "name"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    integration_id: Mapped[str] = mapped_column(String(64), ForeignKey("integrations.id"))
+    name: Mapped[str] = mapped_column(String(64))
+    source: Mapped[str] = mapped_column(String(16))  # config | cli
+    spec: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())

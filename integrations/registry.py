@@ -15,6 +15,7 @@ from datetime import datetime
 from sqlalchemy import Engine, select
 
 from integrations.config import IntegrationsFile, IntegrationSpec
+from integrations.maintenance import sync_config_windows
 from integrations.models import Integration
 from intmon.db import session_scope, utcnow
 
@@ -76,6 +77,8 @@ def apply(engine: Engine, file: IntegrationsFile, now: datetime | None = None) -
                 row.revision += 1
                 row.updated_at = now
                 report.removed.append(integration_id)
+        session.flush()
+        sync_config_windows(session.connection(), file.integrations, now)
     return report
 
 

@@ -19,20 +19,41 @@ from checks.outcomes import CheckResult, Outcome
 from integrations.models import CheckResultRow, CheckState
 
 
-def record_results(engine: Engine, results: Sequence[CheckResult]) -> None:
-    """Append the results and move each check's state forward, in one transaction.
+@dataclass(frozen=True, slots=True)
+class Recorded:
+    """A result as stored: with whether it ran in maintenance and its failure family
+    (None when it passed). Both come from later stages; storing them here keeps
+    the per-check streaks that open and resolve incidents in the same upsert."""
+
+    result: CheckResult
+    maintenance: bool = False
+    family: str | None = None
+
+
+def record_results(target: Engine | Connection, results: Sequence[CheckResult | Recorded]) -> None:
+    """Append the results and move each check's state forward, in one transaction
+    (the caller's, when given a connection).
 
     Results for the same check must arrive in the order they ran; the scheduler
     guarantees it by never running a check while its previous run is in flight.
     """
     if not results:
         return
-    with engine.begin() as connection:
-        if engine.dialect.name == "postgresql":
-            _copy_results(connection, results)
-        else:
-            connection.execute(insert(CheckResultRow), [_result_row(r) for r in results])
-        connection.execute(_state_upsert(engine.dialect.name), [_state_row(r) for r in results])
+    rows = [r if isinstance(r, Recorded) else Recorded(r) for r in results]
+    if isinstance(target, Connection):
+        _write(target, rows)
+        return
+    with target.begin() as connection:
+        _write(connection, rows)
+
+
+def _write(connection: Connection, rows: list[Recorded]) -> None:
+    dialect = connection.dialect.name
+    if dialect == "postgresql":
+        _copy_results(connection, rows)
+    else:
+        connection.execute(insert(CheckResultRow), [_result_row(r) for r in rows])
+    connection.execute(_state_upsert(dialect), [_state_row(r) for r in rows])
 
 
 RESULT_COLUMNS = (
@@ -46,10 +67,11 @@ RESULT_COLUMNS = (
     "detail",
     "response_excerpt",
     "warnings",
+    "maintenance",
 )
 
 
-def _copy_results(connection: Connection, results: Sequence[CheckResult]) -> None:
+def _copy_results(connection: Connection, results: Sequence[Recorded]) -> None:
     """COPY the rows in, inside the caller's transaction: on PostgreSQL several
     times cheaper per row than a multi-row INSERT, and this is the hot path."""
     from psycopg.types.json import Json
@@ -68,7 +90,8 @@ def storable(text: str) -> str:
     return text.replace("\x00", "\ufffd") if "\x00" in text else text
 
 
-def _result_row(result: CheckResult) -> dict[str, Any]:
+def _result_row(recorded: Recorded) -> dict[str, Any]:
+    result = recorded.result
     return {
         "integration_id": result.integration_id,
         "check_name": result.check_name,
@@ -80,10 +103,12 @@ def _result_row(result: CheckResult) -> dict[str, Any]:
         "detail": storable(result.detail),
         "response_excerpt": storable(result.response_excerpt),
         "warnings": list(result.warnings),
+        "maintenance": recorded.maintenance,
     }
 
 
-def _state_row(result: CheckResult) -> dict[str, Any]:
+def _state_row(recorded: Recorded) -> dict[str, Any]:
+    result = recorded.result
     return {
         "integration_id": result.integration_id,
         "check_name": result.check_name,
@@ -96,6 +121,9 @@ def _state_row(result: CheckResult) -> dict[str, Any]:
         "http_status": result.http_status,
         "detail": storable(result.detail),
         "certificate_expires_at": result.certificate_expires_at,
+        "family": None if recorded.maintenance else recorded.family,
+        "family_streak": 0 if recorded.maintenance else 1,
+        "in_maintenance": recorded.maintenance,
     }
 
 
@@ -105,6 +133,8 @@ def _state_upsert(dialect: str) -> Insert:
     stmt = module.insert(table)
     new = stmt.excluded
     same_state = table.c.up == new.up
+    # A result in maintenance neither extends nor breaks a failure streak.
+    paused = new.in_maintenance
     return stmt.on_conflict_do_update(
         index_elements=[table.c.integration_id, table.c.check_name],
         set_={
@@ -120,6 +150,13 @@ def _state_upsert(dialect: str) -> Insert:
                 (new.certificate_expires_at.is_(None), table.c.certificate_expires_at),
                 else_=new.certificate_expires_at,
             ),
+            "family": case((paused, table.c.family), else_=new.family),
+            "family_streak": case(
+                (paused, table.c.family_streak),
+                (table.c.family.is_not_distinct_from(new.family), table.c.family_streak + 1),
+                else_=1,
+            ),
+            "in_maintenance": new.in_maintenance,
         },
     )
 

@@ -13,6 +13,8 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from alerts.policy import HOUR, Policy
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="INTMON_", extra="ignore")
@@ -51,9 +53,34 @@ class Settings(BaseSettings):
     metrics_host: str = "127.0.0.1"
     log_level: str = "INFO"
 
+    # Incidents and tickets (alerts/policy.py explains each; defaults from the seeds).
+    sla_standard_h: float = Field(default=24.0, gt=0)
+    sla_premium_h: float = Field(default=3.0, gt=0)
+    auto_close_after_h: float = Field(default=48.0, gt=0)
+    reopen_window_h: float = Field(default=24.0, ge=0)
+    flap_window_s: float = Field(default=3600.0, ge=0)
+    flap_threshold: int = Field(default=3, ge=1)
+    auto_close_recovered: bool = True
+    # Base URL of the web console, for links in tickets.
+    public_url: str | None = None
+    # How often the leader runs the SLA sweep, auto-close, outbox and sync-back.
+    housekeeping_interval_s: float = Field(default=10.0, gt=0)
+
     @property
     def embedded(self) -> bool:
         return self.redis_url is None
+
+    def policy(self) -> Policy:
+        return Policy(
+            sla_standard_s=self.sla_standard_h * HOUR,
+            sla_premium_s=self.sla_premium_h * HOUR,
+            auto_close_after_s=self.auto_close_after_h * HOUR,
+            reopen_window_s=self.reopen_window_h * HOUR,
+            flap_window_s=self.flap_window_s,
+            flap_threshold=self.flap_threshold,
+            auto_close_recovered=self.auto_close_recovered,
+            public_url=self.public_url,
+        )
 
 
 @lru_cache(maxsize=1)

@@ -16,7 +16,9 @@ import pytest
 import redis
 from sqlalchemy import Engine, create_engine, text
 
-from intmon.db import make_engine
+import alerts.models  # noqa: F401  (registers the tables to truncate)
+import integrations.models  # noqa: F401
+from intmon.db import Base, make_engine
 from intmon.migrations import upgrade
 
 PG_ADMIN_URL = os.environ.get(
@@ -56,7 +58,8 @@ def pg_engine(pg_url: str) -> Iterator[Engine]:
     engine = make_engine(pg_url)
     upgrade(engine)
     with engine.begin() as connection:
-        connection.execute(text("TRUNCATE check_results, check_state, integrations CASCADE"))
+        tables = ", ".join(table.name for table in Base.metadata.sorted_tables)
+        connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
     yield engine
     engine.dispose()
 

@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from alerts.intake import ingest
 from checks.outcomes import CheckResult
 from integrations.config import CheckSpec, IntegrationSpec
-from integrations.results import record_results
 from worker.batch import Batch, BatchItem, check_key
 from worker.runtime import Runtime
 
@@ -55,7 +55,7 @@ def run_batch(rt: Runtime, payload: dict[str, Any]) -> BatchOutcome:
     results: list[CheckResult] = []
     if work:
         results = rt.probes.run_batch(work, timeout=batch_timeout(fresh, rt))
-        record_results(rt.db, results)
+        ingest(rt.db, results, {spec.id: spec for spec, _, _ in work}, rt.settings.policy())
 
     finished = time.time()
     not_before = {

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from alembic import context
 
-import integrations.models  # noqa: F401  (registers the tables on the metadata)
+import alerts.models  # noqa: F401  (registers the tables on the metadata)
+import integrations.models  # noqa: F401
 from intmon.db import Base
 
 config = context.config

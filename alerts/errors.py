@@ -1,0 +1,37 @@
+"""Errors of the alerts stage.
+
+    AlertsError
+    ├── TicketNotFound       no ticket has that number (or the caller may not see it)
+    ├── InvalidTransition    the status change is not allowed from the current status
+    └── InvalidTicketInput   a field has a value the ticket cannot take (names the field)
+
+All are permanent: retrying the same request gives the same answer. Callers
+(CLI, API) print `str(error)`, which names the ticket and the field.
+"""
+
+from __future__ import annotations
+
+
+class AlertsError(Exception):
+    permanent = True
+
+
+class TicketNotFound(AlertsError):
+    def __init__(self, reference: str) -> None:
+        super().__init__(f"ticket {reference} not found")
+        self.reference = reference
+
+
+class InvalidTransition(AlertsError):
+    def __init__(self, number: str, current: str, wanted: str, allowed: list[str]) -> None:
+        allowed_text = ", ".join(allowed) if allowed else "none (it is final)"
+        super().__init__(
+            f"ticket {number}: cannot change status from {current} to {wanted}; "
+            f"allowed from {current}: {allowed_text}"
+        )
+
+
+class InvalidTicketInput(AlertsError):
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field

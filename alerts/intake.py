@@ -1,0 +1,80 @@
+"""Where a batch of check results enters the alerts stage.
+
+One transaction stores the results, moves each check's streaks, and opens,
+updates or resolves incidents and their tickets, so a crash at any point
+leaves either all of it or none of it. Maintenance is decided here, from the
+windows in force when each check ran.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+
+from sqlalchemy import Engine
+from sqlalchemy.exc import DBAPIError
+from tenacity import retry, retry_if_exception, stop_after_attempt, wait_random
+
+from alerts import incidents
+from alerts.families import family_of
+from alerts.incidents import Transitions
+from alerts.policy import Policy
+from checks.outcomes import CheckResult
+from integrations.config import IntegrationSpec
+from integrations.maintenance import windows_by_integration
+from integrations.results import Recorded, record_results
+from integrations.windows import active_window
+from intmon.db import utcnow
+
+log = logging.getLogger(__name__)
+
+# PostgreSQL aborts one of two transactions that wait on each other (40P01) or
+# that conflict under serialisation (40001); running the batch again is safe
+# because nothing of it was committed.
+RETRYABLE_SQLSTATES = {"40P01", "40001"}
+
+
+def _retryable(error: BaseException) -> bool:
+    code = getattr(getattr(error, "orig", None), "sqlstate", None)
+    return isinstance(error, DBAPIError) and code in RETRYABLE_SQLSTATES
+
+
+@retry(
+    retry=retry_if_exception(_retryable),
+    stop=stop_after_attempt(4),
+    wait=wait_random(0.01, 0.2),
+    reraise=True,
+)
+def ingest(
+    engine: Engine,
+    results: Sequence[CheckResult],
+    specs: Mapping[str, IntegrationSpec],
+    policy: Policy,
+    now: datetime | None = None,
+) -> Transitions:
+    if not results:
+        return Transitions()
+    now = now or utcnow()
+    with engine.begin() as connection:
+        windows = windows_by_integration(connection, {r.integration_id for r in results})
+        recorded = [
+            Recorded(
+                result,
+                maintenance=active_window(windows.get(result.integration_id, ()), result.started_at)
+                is not None,
+                family=family_of(result.outcome),
+            )
+            for result in results
+        ]
+        record_results(connection, recorded)
+        done = incidents.process(connection, recorded, specs, policy, now)
+    if done:
+        log.info(
+            "incidents: %d opened, %d reopened, %d resolved; %d tickets opened",
+            len(done.opened),
+            len(done.reopened),
+            len(done.resolved),
+            len(done.tickets_opened),
+        )
+    return done

@@ -1,0 +1,177 @@
+"""Tables owned by `alerts/`: incidents, tickets with comments and history, the outbox.
+
+What must never happen twice is a database constraint, not a Python check
+(STYLE.md §6): one open incident per (integration, family) and one active
+automatic ticket per (integration, family) are partial unique indexes, on
+PostgreSQL and on SQLite alike.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from integrations.models import BigId
+from intmon.db import Base, UTCDateTime
+
+ACTIVE_TICKET = "status IN ('open', 'in_progress', 'waiting_for_reply')"
+
+
+class Incident(Base):
+    __tablename__ = "incidents"
+    __table_args__ = (
+        Index(
+            "uq_incidents_open",
+            "integration_id",
+            "family",
+            unique=True,
+            postgresql_where=text("state = 'open'"),
+            sqlite_where=text("state = 'open'"),
+        ),
+        Index("ix_incidents_integration_family_opened", "integration_id", "family", "opened_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    integration_id: Mapped[str] = mapped_column(String(64), ForeignKey("integrations.id"))
+    family: Mapped[str] = mapped_column(String(32))
+    state: Mapped[str] = mapped_column(String(16))  # open | resolved
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    first_seen: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_seen: Mapped[datetime] = mapped_column(UTCDateTime())
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    # The checks that failed in this family while it was open; it resolves when
+    # all of them pass again.
+    checks: Mapped[list[str]] = mapped_column(JSON, default=list)
+    last_outcome: Mapped[str] = mapped_column(String(32))
+    last_detail: Mapped[str] = mapped_column(Text, default="")
+    # The failing request and response as a support engineer reproduces it
+    # (secrets already redacted): method, url, headers, status, excerpt.
+    evidence: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # Times it came back within the flap window after resolving.
+    reopened: Mapped[int] = mapped_column(Integer, default=0)
+    flapping: Mapped[bool] = mapped_column(Boolean, default=False)
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"), nullable=True)
+
+
+class Ticket(Base):
+    __tablename__ = "tickets"
+    __table_args__ = (
+        Index(
+            "uq_tickets_active_auto",
+            "integration_id",
+            "family",
+            unique=True,
+            postgresql_where=text(f"origin = 'incident' AND {ACTIVE_TICKET}"),
+            sqlite_where=text(f"origin = 'incident' AND {ACTIVE_TICKET}"),
+        ),
+        Index("ix_tickets_client_status", "client", "status"),
+        Index("ix_tickets_queue", "status", "first_response_due_at", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    origin: Mapped[str] = mapped_column(String(16))  # incident | manual
+    client: Mapped[str] = mapped_column(String(64))
+    integration_id: Mapped[str | None] = mapped_column(
+        String(64), ForeignKey("integrations.id"), nullable=True
+    )
+    family: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    tier: Mapped[str] = mapped_column(String(20))
+    section: Mapped[str] = mapped_column(String(32))
+    subtype: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    topic: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(24))
+    form: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    first_response_due_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    first_responded_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    sla_breached_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # When it last entered waiting_for_reply: the 2-day auto-close counts from here.
+    waiting_since: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    close_reason: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    reopened: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class TicketComment(Base):
+    __tablename__ = "ticket_comments"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), index=True)
+    author_kind: Mapped[str] = mapped_column(String(16))  # system | support | client
+    author: Mapped[str] = mapped_column(String(200))
+    visibility: Mapped[str] = mapped_column(String(16))  # public | internal
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # Set when the comment came back from an external system (sync-back), so
+    # the same external comment is never imported twice.
+    external_ref: Mapped[str | None] = mapped_column(String(200), nullable=True, unique=True)
+
+
+class TicketHistory(Base):
+    """The audit trail: every change to a ticket, who made it, old and new value."""
+
+    __tablename__ = "ticket_history"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    actor_kind: Mapped[str] = mapped_column(String(16))
+    actor: Mapped[str] = mapped_column(String(200))
+    action: Mapped[str] = mapped_column(String(32))
+    old: Mapped[str | None] = mapped_column(Text, nullable=True)
+    new: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class OutboxMessage(Base):
+    """A message to send after the transaction that caused it commits.
+
+    `target` is a ticket sink's name, or `escalation` for SLA events that the
+    notifications stage consumes. Rows are leased, never deleted: a worker
+    killed mid-send leaves a lease that expires, and the receiver deduplicates
+    on `idempotency_key`.
+    """
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_pending", "target", "sent_at", "dead_at", "available_at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    target: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(40))
+    # Messages with the same aggregate go out in id order (a comment never
+    # overtakes the ticket it belongs to).
+    aggregate: Mapped[str] = mapped_column(String(64))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    available_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    leased_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    dead_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class ExternalRef(Base):
+    """A ticket's id in an external system (Jira key, Zendesk id, …)."""
+
+    __tablename__ = "ticket_external_refs"
+
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), primary_key=True)
+    sink: Mapped[str] = mapped_column(String(64), primary_key=True)
+    external_id: Mapped[str] = mapped_column(String(200))
+    synced_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class ConfigDocument(Base):
+    """Configuration that is not per integration (the ticket sinks), as last applied."""
+
+    __tablename__ = "config_documents"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    document: Mapped[Any] = mapped_column(JSON)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -1,0 +1,204 @@
+"""The outbox: messages written in the transaction that causes them, sent after it commits.
+
+A crash between commit and send loses nothing (the row is still there) and a
+crash after sending sends nothing twice in effect (each row carries an
+idempotency key the receiver deduplicates on, and sinks look for their own
+earlier copy before creating). Rows are leased with a conditional UPDATE, so
+any number of dispatchers can run; a killed dispatcher's lease simply expires.
+Retries back off from the row's own attempt count (STYLE.md §5).
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, Engine, and_, insert, or_, select, update
+from sqlalchemy.orm import aliased
+
+from alerts.models import ConfigDocument, OutboxMessage
+from intmon.db import table_of
+
+log = logging.getLogger(__name__)
+
+OUT = table_of(OutboxMessage)
+SINKS_DOCUMENT = "ticket_sinks"
+ESCALATION = "escalation"
+
+
+def sink_names(connection: Connection) -> list[str]:
+    document = connection.execute(
+        select(ConfigDocument.__table__.c.document).where(
+            ConfigDocument.__table__.c.key == SINKS_DOCUMENT
+        )
+    ).scalar_one_or_none()
+    return [str(sink["name"]) for sink in document or []]
+
+
+def enqueue(
+    connection: Connection,
+    *,
+    target: str,
+    kind: str,
+    aggregate: str,
+    payload: dict[str, Any],
+    now: datetime,
+) -> None:
+    connection.execute(
+        insert(OUT).values(
+            target=target,
+            kind=kind,
+            aggregate=aggregate,
+            payload=payload,
+            idempotency_key=f"{target}-{uuid.uuid4().hex}",
+            created_at=now,
+            available_at=now,
+            attempts=0,
+        )
+    )
+
+
+def ticket_event(
+    connection: Connection,
+    ticket_id: int,
+    kind: str,
+    payload: dict[str, Any],
+    now: datetime,
+    *,
+    skip: str | None = None,
+) -> None:
+    """Queue `kind` for every configured ticket sink (except `skip`, the sink the
+    change came from: its own comment must not be echoed back to it)."""
+    for name in sink_names(connection):
+        if name != skip:
+            enqueue(
+                connection,
+                target=name,
+                kind=kind,
+                aggregate=f"ticket:{ticket_id}",
+                payload={"ticket_id": ticket_id, **payload},
+                now=now,
+            )
+
+
+# --- dispatching ------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    id: int
+    target: str
+    kind: str
+    payload: dict[str, Any]
+    idempotency_key: str
+    attempts: int
+
+
+@dataclass
+class DispatchReport:
+    sent: int = 0
+    retried: int = 0
+    dead: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+def backoff(attempts: int) -> timedelta:
+    """5 s, 10 s, 20 s, … capped at 30 min."""
+    return timedelta(seconds=min(5 * 2 ** max(attempts - 1, 0), 1800))
+
+
+MAX_ATTEMPTS = 12  # about 6 hours of retrying before a message is declared dead
+
+
+def claim(
+    engine: Engine, targets: list[str], now: datetime, *, limit: int = 50, lease_s: float = 60
+) -> list[Claimed]:
+    """Lease up to `limit` sendable messages for `targets`, oldest first.
+
+    A message is sendable when no earlier message of the same aggregate and
+    target is still unsent: a comment never overtakes the ticket it belongs to.
+    """
+    if not targets:
+        return []
+    earlier = aliased(OUT)
+    blocked = (
+        select(earlier.c.id)
+        .where(
+            earlier.c.target == OUT.c.target,
+            earlier.c.aggregate == OUT.c.aggregate,
+            earlier.c.id < OUT.c.id,
+            earlier.c.sent_at.is_(None),
+            earlier.c.dead_at.is_(None),
+        )
+        .exists()
+    )
+    free = or_(OUT.c.leased_until.is_(None), OUT.c.leased_until < now)
+    candidates = select(OUT.c.id).where(
+        OUT.c.target.in_(targets),
+        OUT.c.sent_at.is_(None),
+        OUT.c.dead_at.is_(None),
+        OUT.c.available_at <= now,
+        free,
+        ~blocked,
+    )
+    claimed: list[Claimed] = []
+    with engine.begin() as connection:
+        ids = connection.execute(candidates.order_by(OUT.c.id).limit(limit)).scalars().all()
+        for message_id in ids:
+            # The conditional UPDATE is the claim: of two dispatchers racing for
+            # the same row, only one sees a row count of 1.
+            row = connection.execute(
+                update(OUT)
+                .where(and_(OUT.c.id == message_id, OUT.c.sent_at.is_(None), free))
+                .values(leased_until=now + timedelta(seconds=lease_s), attempts=OUT.c.attempts + 1)
+                .returning(
+                    OUT.c.id,
+                    OUT.c.target,
+                    OUT.c.kind,
+                    OUT.c.payload,
+                    OUT.c.idempotency_key,
+                    OUT.c.attempts,
+                )
+            ).first()
+            if row is not None:
+                claimed.append(Claimed(*row))
+    return claimed
+
+
+def mark_sent(engine: Engine, message: Claimed, now: datetime) -> None:
+    with engine.begin() as connection:
+        connection.execute(
+            update(OUT)
+            .where(OUT.c.id == message.id)
+            .values(sent_at=now, leased_until=None, last_error=None)
+        )
+
+
+def mark_failed(
+    engine: Engine, message: Claimed, now: datetime, reason: str, *, permanent: bool
+) -> bool:
+    """Record a failed send; returns True when the message is now dead."""
+    dead = permanent or message.attempts >= MAX_ATTEMPTS
+    values: dict[str, Any] = {"leased_until": None, "last_error": reason[:2000]}
+    if dead:
+        values["dead_at"] = now
+    else:
+        values["available_at"] = now + backoff(message.attempts)
+    with engine.begin() as connection:
+        connection.execute(update(OUT).where(OUT.c.id == message.id).values(**values))
+    return dead
+
+
+def pending_count(engine: Engine) -> dict[str, int]:
+    from sqlalchemy import func
+
+    with engine.connect() as connection:
+        rows = connection.execute(
+            select(OUT.c.target, func.count())
+            .where(OUT.c.sent_at.is_(None), OUT.c.dead_at.is_(None))
+            .group_by(OUT.c.target)
+        ).all()
+    return {target: int(count) for target, count in rows}

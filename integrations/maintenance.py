@@ -1,0 +1,152 @@
+"""Maintenance windows in the database: those declared in the YAML (`source=config`,
+replaced on every `intmon apply`) and those added through the CLI (`source=cli`,
+kept until removed). Window arithmetic lives in `integrations.windows`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy import Connection, Engine, delete, insert, select
+
+from integrations.config import IntegrationSpec
+from integrations.errors import IntegrationsError
+from integrations.models import Integration, MaintenanceWindowRow
+from integrations.windows import MaintenanceSpec, MaintenanceWindow, window_from_spec
+from intmon.db import table_of
+
+W = table_of(MaintenanceWindowRow)
+
+
+class MaintenanceError(IntegrationsError):
+    """A window that cannot be added or removed; the message names what is wrong."""
+
+
+@dataclass(frozen=True, slots=True)
+class StoredWindow:
+    integration_id: str
+    name: str
+    source: str
+    window: MaintenanceWindow
+    spec: dict[str, Any]
+
+
+def window_name(spec: MaintenanceSpec, index: int) -> str:
+    return spec.id or f"window-{index + 1}"
+
+
+def sync_config_windows(
+    connection: Connection, specs: Iterable[IntegrationSpec], now: datetime
+) -> None:
+    """Make the config-owned windows match the applied file (CLI ones are kept)."""
+    for spec in specs:
+        connection.execute(delete(W).where(W.c.integration_id == spec.id, W.c.source == "config"))
+        for index, window in enumerate(spec.maintenance):
+            connection.execute(
+                insert(W).values(
+                    integration_id=spec.id,
+                    name=window_name(window, index),
+                    source="config",
+                    spec=window.model_dump(mode="json", exclude_none=True),
+                    created_at=now,
+                )
+            )
+
+
+def add_window(
+    engine: Engine, integration_id: str, data: dict[str, Any], now: datetime
+) -> StoredWindow:
+    try:
+        spec = MaintenanceSpec.model_validate(data)
+    except ValidationError as error:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'window'}: {e['msg']}" for e in error.errors()
+        )
+        raise MaintenanceError(problems) from None
+    with engine.begin() as connection:
+        known = connection.execute(
+            select(Integration.__table__.c.id).where(
+                Integration.__table__.c.id == integration_id,
+                Integration.__table__.c.removed_at.is_(None),
+            )
+        ).first()
+        if known is None:
+            raise MaintenanceError(f"integration {integration_id!r} is not registered")
+        taken = {
+            row.name
+            for row in connection.execute(
+                select(W.c.name).where(W.c.integration_id == integration_id)
+            )
+        }
+        name = spec.id or _free_name(taken)
+        if name in taken:
+            raise MaintenanceError(f"id: {integration_id} already has a window named {name!r}")
+        document = spec.model_dump(mode="json", exclude_none=True)
+        connection.execute(
+            insert(W).values(
+                integration_id=integration_id,
+                name=name,
+                source="cli",
+                spec=document,
+                created_at=now,
+            )
+        )
+    return StoredWindow(integration_id, name, "cli", window_from_spec(spec), document)
+
+
+def _free_name(taken: set[str]) -> str:
+    index = 1
+    while f"cli-{index}" in taken:
+        index += 1
+    return f"cli-{index}"
+
+
+def remove_window(engine: Engine, integration_id: str, name: str) -> None:
+    with engine.begin() as connection:
+        row = connection.execute(
+            select(W.c.id, W.c.source).where(W.c.integration_id == integration_id, W.c.name == name)
+        ).first()
+        if row is None:
+            raise MaintenanceError(f"{integration_id} has no maintenance window named {name!r}")
+        if row.source == "config":
+            raise MaintenanceError(
+                f"window {name!r} of {integration_id} is declared in the integrations file; "
+                "remove it there and run `intmon apply`"
+            )
+        connection.execute(delete(W).where(W.c.id == row.id))
+
+
+def list_windows(
+    target: Engine | Connection, integration_ids: Iterable[str] | None = None
+) -> list[StoredWindow]:
+    query = select(W).order_by(W.c.integration_id, W.c.name)
+    if integration_ids is not None:
+        query = query.where(W.c.integration_id.in_(list(integration_ids)))
+    if isinstance(target, Connection):
+        rows = target.execute(query).all()
+    else:
+        with target.connect() as connection:
+            rows = connection.execute(query).all()
+    return [
+        StoredWindow(
+            row.integration_id,
+            row.name,
+            row.source,
+            window_from_spec(MaintenanceSpec.model_validate(row.spec)),
+            row.spec,
+        )
+        for row in rows
+    ]
+
+
+def windows_by_integration(
+    target: Engine | Connection, integration_ids: Iterable[str]
+) -> dict[str, list[MaintenanceWindow]]:
+    out: dict[str, list[MaintenanceWindow]] = {}
+    for stored in list_windows(target, integration_ids):
+        out.setdefault(stored.integration_id, []).append(stored.window)
+    return out

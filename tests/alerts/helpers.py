@@ -1,0 +1,100 @@
+"""Shared helpers for the alerts tests: a config, results on a controllable clock."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import Engine
+
+from alerts.incidents import Transitions
+from alerts.intake import ingest
+from alerts.policy import Policy
+from checks.outcomes import CheckResult, Outcome
+from integrations.config import IntegrationSpec
+from integrations.loader import load_text
+from integrations.registry import apply, load_specs
+
+T0 = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+
+STATUS = {
+    Outcome.OK: 200,
+    Outcome.SLOW: 200,
+    Outcome.AUTH_FAILURE: 401,
+    Outcome.SERVER_ERROR: 503,
+    Outcome.CLIENT_ERROR: 400,
+    Outcome.RATE_LIMITED: 429,
+    Outcome.CONTRACT_VIOLATION: 200,
+}
+
+
+def config_text(
+    *ids: str,
+    tier: str = "standard",
+    extra: str = "",
+    checks: str = "[{name: health, path: /health}]",
+) -> str:
+    body = "\n".join(
+        f"""  - id: {i}
+    name: {i.title()} Broker
+    kind: broker
+    client: acme
+    tier: {tier}
+    base_url: http://127.0.0.1:9
+    auth: {{type: bearer, token: "${{PARTNER_TOKEN}}"}}
+    interval_s: 60
+    checks: {checks}
+{extra}"""
+        for i in ids
+    )
+    return f"version: 1\nintegrations:\n{body}\n"
+
+
+def setup(engine: Engine, *ids: str, **kwargs: str) -> dict[str, IntegrationSpec]:
+    apply(engine, load_text(config_text(*ids, **kwargs)))
+    return {i: r.spec for i, r in load_specs(engine).items()}
+
+
+def result(
+    outcome: Outcome, minute: float, integration: str = "a", check: str = "health"
+) -> CheckResult:
+    at = T0 + timedelta(minutes=minute)
+    return CheckResult(
+        integration_id=integration,
+        check_name=check,
+        outcome=outcome,
+        started_at=at,
+        duration_s=0.05,
+        http_status=STATUS.get(outcome),
+        detail="" if outcome is Outcome.OK else f"{outcome.value} at minute {minute:g}",
+        response_excerpt="" if outcome is Outcome.OK else '{"error": "nope"}',
+        scheduled_at=at,
+    )
+
+
+def feed(
+    engine: Engine,
+    specs: Mapping[str, IntegrationSpec],
+    outcomes: list[Outcome],
+    *,
+    start: float = 0,
+    integration: str = "a",
+    check: str = "health",
+    policy: Policy | None = None,
+) -> Transitions:
+    """One result a minute; `now` is each result's own time. Returns all transitions."""
+    total = Transitions()
+    for offset, outcome in enumerate(outcomes):
+        minute = start + offset
+        done = ingest(
+            engine,
+            [result(outcome, minute, integration, check)],
+            specs,
+            policy or Policy(),
+            now=T0 + timedelta(minutes=minute),
+        )
+        total.opened += done.opened
+        total.reopened += done.reopened
+        total.resolved += done.resolved
+        total.tickets_opened += done.tickets_opened
+    return total
