@@ -192,7 +192,7 @@ def form_of(incident: dict[str, Any], spec: IntegrationSpec, policy: Policy) -> 
     family = Family(incident["family"])
     evidence = incident["evidence"]
     response = evidence.get("response", {})
-    history = {"cli": f"intmon status {spec.id} --history"}
+    history = {"cli": f"intmon status -i {spec.id} --history 50"}
     if policy.public_url:
         history["url"] = f"{policy.public_url.rstrip('/')}/integrations/{spec.id}"
     steps = [f"Run: {evidence['curl']}"] if evidence.get("curl") else []

@@ -90,10 +90,12 @@ def process(
         key = (result.integration_id, family)
         incident = incidents.get(key)
         if incident is None:
-            _, streak = states.get((result.integration_id, result.check_name), (None, 0))
-            if streak < spec.thresholds.failure_threshold:
+            state = states.get((result.integration_id, result.check_name))
+            if state is None or state.streak < spec.thresholds.failure_threshold:
                 continue
-            incident = _open(connection, spec, item, streak, now, policy, done)
+            # "First seen" is when the streak that crossed the threshold began.
+            first_seen = state.since if not state.up else result.started_at
+            incident = _open(connection, spec, item, state.streak, first_seen, now, policy, done)
             incidents[key] = incident
         _join(incident, item)
         latest[key] = item
@@ -122,15 +124,23 @@ def _open_incidents(connection: Connection, integration_ids: list[str]) -> list[
     return list(connection.execute(query).all())
 
 
+@dataclass(frozen=True, slots=True)
+class Streak:
+    family: str | None  # None: passing
+    streak: int  # results in a row with this family
+    up: bool
+    since: datetime  # when the current up/down streak began
+
+
 def _check_states(
     connection: Connection, integration_ids: list[str]
-) -> dict[tuple[str, str], tuple[str | None, int]]:
+) -> dict[tuple[str, str], Streak]:
     rows = connection.execute(
-        select(S.c.integration_id, S.c.check_name, S.c.family, S.c.family_streak).where(
-            S.c.integration_id.in_(integration_ids)
-        )
+        select(
+            S.c.integration_id, S.c.check_name, S.c.family, S.c.family_streak, S.c.up, S.c.since
+        ).where(S.c.integration_id.in_(integration_ids))
     ).all()
-    return {(row[0], row[1]): (row[2], row[3]) for row in rows}
+    return {(row[0], row[1]): Streak(row[2], row[3], row[4], row[5]) for row in rows}
 
 
 def _open(
@@ -138,6 +148,7 @@ def _open(
     spec: IntegrationSpec,
     item: Recorded,
     streak: int,
+    first_seen: datetime,
     now: datetime,
     policy: Policy,
     done: Transitions,
@@ -183,14 +194,14 @@ def _open(
         return incident
 
     module: Any = postgresql if connection.dialect.name == "postgresql" else sqlite
-    new_id = connection.execute(
+    inserted = connection.execute(
         module.insert(INC)
         .values(
             integration_id=spec.id,
             family=family,
             state=OPEN,
             opened_at=now,
-            first_seen=_first_failure(connection, spec, item),
+            first_seen=first_seen,
             last_seen=result.started_at,
             # The streak's earlier failures; the caller counts this one.
             failures=streak - 1,
@@ -204,30 +215,18 @@ def _open(
         .on_conflict_do_nothing(
             index_elements=[INC.c.integration_id, INC.c.family], index_where=text("state = 'open'")
         )
-        .returning(INC.c.id)
-    ).scalar_one_or_none()
-    if new_id is None:  # another worker opened it first: join theirs
+        .returning(*INC.c)
+    ).first()
+    if inserted is None:  # another worker opened it first: join theirs
         return _current_open(connection, spec.id, family)
-    incident = _fetch(connection, new_id)
+    incident = dict(inserted._mapping)
+    new_id = incident["id"]
     done.opened.append(new_id)
     ticket_id, created = incident_tickets.on_opened(connection, incident, spec, now, policy)
     incident["ticket_id"] = ticket_id
     if created:
         done.tickets_opened.append(ticket_id)
     return incident
-
-
-def _first_failure(connection: Connection, spec: IntegrationSpec, item: Recorded) -> datetime:
-    """When the streak that crossed the threshold began (the ticket's "first seen")."""
-    row = connection.execute(
-        select(S.c.since, S.c.up).where(
-            S.c.integration_id == spec.id, S.c.check_name == item.result.check_name
-        )
-    ).first()
-    if row is not None and not row.up and row.since is not None:
-        since: datetime = row.since
-        return since
-    return item.result.started_at
 
 
 def _current_open(connection: Connection, integration_id: str, family: str) -> dict[str, Any]:
@@ -290,14 +289,16 @@ def _save_failures(
 def _recovered(
     incident: dict[str, Any],
     spec: IntegrationSpec,
-    states: Mapping[tuple[str, str], tuple[str | None, int]],
+    states: Mapping[tuple[str, str], Streak],
     now: datetime,
     policy: Policy,
 ) -> bool:
     watched = [name for name in incident["checks"] if spec.check(name) is not None]
     for name in watched:
-        family, streak = states.get((spec.id, name), (None, 0))
-        if family is not None or streak < spec.thresholds.success_threshold:
+        state = states.get((spec.id, name))
+        if state is None:
+            return False
+        if state.family is not None or state.streak < spec.thresholds.success_threshold:
             return False
     if incident["flapping"]:
         quiet: timedelta = now - incident["last_seen"]

@@ -178,15 +178,22 @@ def mark_sent(engine: Engine, message: Claimed, now: datetime) -> None:
 
 
 def mark_failed(
-    engine: Engine, message: Claimed, now: datetime, reason: str, *, permanent: bool
+    engine: Engine,
+    message: Claimed,
+    now: datetime,
+    reason: str,
+    *,
+    permanent: bool,
+    wait: timedelta = timedelta(0),
 ) -> bool:
-    """Record a failed send; returns True when the message is now dead."""
+    """Record a failed send; returns True when the message is now dead.
+    `wait` is the receiver's own Retry-After, honoured when longer than our backoff."""
     dead = permanent or message.attempts >= MAX_ATTEMPTS
     values: dict[str, Any] = {"leased_until": None, "last_error": reason[:2000]}
     if dead:
         values["dead_at"] = now
     else:
-        values["available_at"] = now + backoff(message.attempts)
+        values["available_at"] = now + max(backoff(message.attempts), wait)
     with engine.begin() as connection:
         connection.execute(update(OUT).where(OUT.c.id == message.id).values(**values))
     return dead

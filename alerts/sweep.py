@@ -110,13 +110,12 @@ def _auto_close(connection: Connection, policy: Policy, now: datetime) -> list[s
         # Re-read under the lock: a client reply since the query moved it on.
         if ticket.status != Status.WAITING_FOR_REPLY or ticket.waiting_since > limit:
             continue
-        days = policy.auto_close_after_s / 86400
         tickets.comment(
             connection,
             ticket_id,
             body=(
-                f"Closed automatically: no reply from you for more than {days:g} days. "
-                "Write a comment here to reopen it."
+                f"Closed automatically: no reply from you for more than "
+                f"{_span(policy.auto_close_after_s)}. Write a comment here to reopen it."
             ),
             actor=SYSTEM,
             now=now,
@@ -126,3 +125,10 @@ def _auto_close(connection: Connection, policy: Policy, now: datetime) -> list[s
         )
         closed.append(ticket_number(ticket_id))
     return closed
+
+
+def _span(seconds: float) -> str:
+    if seconds >= 86400 and seconds % 86400 == 0:
+        days = int(seconds // 86400)
+        return f"{days} day" + ("s" if days != 1 else "")
+    return f"{seconds / 3600:g} hours"

@@ -59,6 +59,7 @@ SUBTYPES: dict[Section, tuple[str, ...]] = {
 }
 
 AUTHOR_KINDS = ("system", "support", "client")
+TIERS = ("social", "standard", "premium")
 VISIBILITIES = ("public", "internal")
 
 
@@ -127,6 +128,9 @@ def create(
 ) -> int:
     """Open a ticket; returns its id. Raises InvalidTicketInput naming the field."""
     section, subtype = _valid_section(section, subtype)
+    if tier not in TIERS:
+        # A typo would silently get the standard SLA instead of premium's.
+        raise InvalidTicketInput("tier", f"unknown tier {tier!r}; one of {', '.join(TIERS)}")
     if not topic.strip():
         raise InvalidTicketInput("topic", "must not be empty")
     # Seed 003: the social tariff is supported for system errors only.
@@ -290,6 +294,12 @@ def set_section(
             "section",
             f"ticket {ticket_number(ticket.id)} is already being worked on; "
             "the section can change only while it is open and unanswered",
+        )
+    # Seed 003 holds for a moved ticket too: create() alone would let a social
+    # ticket be re-filed into a section its tier is not supported for.
+    if ticket.tier == "social" and section != Section.SYSTEM_ERRORS:
+        raise InvalidTicketInput(
+            "section", "the social tier is supported for system_errors only (seed 003)"
         )
     old = f"{ticket.section}/{ticket.subtype}" if ticket.subtype else ticket.section
     new = f"{section}/{subtype}" if subtype else section

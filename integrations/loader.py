@@ -8,7 +8,7 @@ two so `intmon validate` can say "line 14: integrations[2].checks[0].expect.stat
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 from pydantic import ValidationError
@@ -17,9 +17,12 @@ from integrations.config import Defaults, IntegrationsFile
 from integrations.errors import ConfigError, ConfigProblem
 
 PathPart = int | str
+# Later stages extend the file with blocks of their own (the glue's `ConfigFile`
+# adds ticket sinks); they pass their model so mistakes there get lines too.
+FileT = TypeVar("FileT", bound=IntegrationsFile)
 
 
-def load_file(path: str | Path) -> IntegrationsFile:
+def load_file(path: str | Path, model: type[FileT] = IntegrationsFile) -> FileT:  # type: ignore[assignment]
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -27,10 +30,14 @@ def load_file(path: str | Path) -> IntegrationsFile:
         raise ConfigError(
             str(path), [ConfigProblem(None, "", f"cannot read file: {exc.strerror}")]
         ) from None
-    return load_text(text, source=str(path))
+    return load_text(text, source=str(path), model=model)
 
 
-def load_text(text: str, source: str = "<text>") -> IntegrationsFile:
+def load_text(
+    text: str,
+    source: str = "<text>",
+    model: type[FileT] = IntegrationsFile,  # type: ignore[assignment]
+) -> FileT:
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
         data = yaml.safe_load(text)
@@ -46,7 +53,7 @@ def load_text(text: str, source: str = "<text>") -> IntegrationsFile:
             source, [ConfigProblem(1, "", "the file must be a mapping with an 'integrations' list")]
         )
     try:
-        return IntegrationsFile.model_validate(with_defaults(data))
+        return model.model_validate(with_defaults(data))
     except ValidationError as exc:
         problems = problems_from(exc, root)
         if not any("must be unique" in p.message for p in problems):

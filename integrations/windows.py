@@ -37,7 +37,14 @@ from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from croniter import CroniterBadDateError, croniter
-from pydantic import BeforeValidator, Field, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    BeforeValidator,
+    Field,
+    PlainSerializer,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from integrations.strict import SLUG, Strict
 
@@ -58,7 +65,13 @@ def wall_time(value: object) -> time:
     return time(int(match[1]), int(match[2]))
 
 
-WallTime = Annotated[time, BeforeValidator(wall_time)]
+# Written back as "HH:MM" so that a stored window (JSON in the database) reads
+# back through the same validator.
+WallTime = Annotated[
+    time,
+    BeforeValidator(wall_time),
+    PlainSerializer(lambda t: t.strftime("%H:%M"), return_type=str, when_used="json"),
+]
 
 
 def zone_of(name: str) -> ZoneInfo:

@@ -15,14 +15,14 @@ import dramatiq
 from prometheus_client import REGISTRY
 
 from integrations.config import IntegrationsFile
-from integrations.loader import load_file
-from integrations.registry import ApplyReport, apply
+from integrations.registry import ApplyReport
+from intmon.config_file import apply_config, load_config
 from intmon.db import engine_for
 from intmon.metrics import QueueDepthCollector
 from intmon.metrics_server import MetricsServer
 from intmon.migrations import upgrade
 from intmon.settings import Settings
-from worker.batch import CHECKS_QUEUE
+from worker.batch import CHECKS_QUEUE, HOUSEKEEPING_QUEUE
 from worker.broker import build_broker, get_broker, install_broker, queue_depths
 from worker.runtime import Runtime, build_runtime, install
 from worker.scheduler import Scheduler
@@ -40,7 +40,7 @@ class Embedded:
         worker_threads: int = 4,
     ) -> None:
         self.settings = settings
-        self.config = load_file(config_file) if config_file is not None else config
+        self.config = load_config(config_file) if config_file is not None else config
         self.worker_threads = worker_threads
         self.apply_report: ApplyReport | None = None
         self._stop = threading.Event()
@@ -51,7 +51,7 @@ class Embedded:
         self.db = engine_for(self.settings.database_url)
         upgrade(self.db)
         if self.config is not None:
-            self.apply_report = apply(self.db, self.config)
+            self.apply_report = apply_config(self.db, self.config)
         self.runtime: Runtime = build_runtime(self.settings)
         install(self.runtime)
         self.broker = build_broker(self.settings)
@@ -64,7 +64,7 @@ class Embedded:
         self.worker = dramatiq.Worker(
             self.broker,
             worker_threads=self.worker_threads,
-            queues={CHECKS_QUEUE},
+            queues={CHECKS_QUEUE, HOUSEKEEPING_QUEUE},
             worker_timeout=self.settings.worker_poll_ms,
         )
         self.worker.start()
@@ -75,6 +75,7 @@ class Embedded:
             batch_size=self.settings.batch_size,
             spread=self.settings.phase_spread,
             takeover_lookback_s=self.settings.leader_ttl_s,
+            housekeeping_s=self.settings.housekeeping_interval_s,
         )
         self.scheduler.refresh()
         return self

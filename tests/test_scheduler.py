@@ -236,3 +236,46 @@ def test_take_over_never_runs_a_check_twice_in_half_an_interval(sqlite_engine: E
         assert times[0] - took_over <= 10.0 + 0.11, key  # nothing waits beyond one interval
         gaps = [later - earlier for earlier, later in itertools.pairwise(times)]
         assert min(gaps) >= 5.0 - 1e-6, (key, gaps)  # never twice in half an interval
+
+
+def test_the_leader_sends_housekeeping_on_its_interval(sqlite_engine: Engine) -> None:
+    apply(sqlite_engine, config("a"))
+    broker = StubBroker()
+    clock = Clock()
+    leader = Scheduler(
+        sqlite_engine,
+        broker,
+        MemoryCoordinator(),
+        housekeeping_s=10,
+        sync_every=3,
+        clock=clock,
+    )
+    leader.refresh()
+
+    def housekeeping() -> list[bool]:
+        queue = broker.queues["alerts"]
+        out = []
+        while not queue.empty():
+            message = Message.decode(queue.get_nowait())
+            assert message.actor_name == "housekeep"
+            out.append(message.kwargs["sync"])
+        return out
+
+    syncs = []
+    for _ in range(400):  # 40 s in 0.1 s ticks
+        leader.tick()
+        syncs += housekeeping()
+        clock.now += 0.1
+    # Every 10 s; every third one also polls the ticket sinks.
+    assert syncs == [True, False, False, True]
+
+    # A standby (another scheduler without the lock) sends none.
+    standby = Scheduler(sqlite_engine, broker, _Deposed(), housekeeping_s=10, clock=clock)
+    standby.tick()
+    assert housekeeping() == []
+    broker.close()
+
+
+class _Deposed(MemoryCoordinator):
+    def ensure_leadership(self) -> bool:
+        return False

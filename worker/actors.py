@@ -10,7 +10,9 @@ from typing import Any
 
 import dramatiq
 
-from worker.batch import ACTOR_NAME, CHECKS_QUEUE
+from alerts.housekeeping import housekeep as run_housekeeping
+from intmon.db import utcnow
+from worker.batch import ACTOR_NAME, CHECKS_QUEUE, HOUSEKEEPING_ACTOR, HOUSEKEEPING_QUEUE
 from worker.broker import get_broker
 from worker.pipeline import publish_outcome, run_batch
 from worker.runtime import runtime
@@ -18,6 +20,11 @@ from worker.runtime import runtime
 
 def run_checks(payload: dict[str, Any]) -> None:
     publish_outcome(run_batch(runtime(), payload))
+
+
+def housekeep(sync: bool = False) -> None:
+    rt = runtime()
+    run_housekeeping(rt.db, rt.settings.policy(), utcnow(), sync=sync)
 
 
 def declare(broker: dramatiq.Broker) -> dramatiq.Actor[Any, Any]:
@@ -28,6 +35,15 @@ def declare(broker: dramatiq.Broker) -> dramatiq.Actor[Any, Any]:
         max_retries=0,
         time_limit=20 * 60 * 1000,
     )
+    # Housekeeping is not retried by dramatiq either: the leader sends the
+    # next one within seconds, and outbox rows carry their own retry state.
+    dramatiq.actor(
+        broker=broker,
+        actor_name=HOUSEKEEPING_ACTOR,
+        queue_name=HOUSEKEEPING_QUEUE,
+        max_retries=0,
+        time_limit=10 * 60 * 1000,
+    )(housekeep)
     return declare_on(run_checks)
 
 

@@ -16,6 +16,9 @@ from integrations.config import IntegrationSpec
 # middleware all refer to these; there is no other spelling of them.
 ACTOR_NAME = "run_checks"
 CHECKS_QUEUE = "checks"
+# The leader's periodic alerts job (SLA sweep, auto-close, outbox, sync-back).
+HOUSEKEEPING_ACTOR = "housekeep"
+HOUSEKEEPING_QUEUE = "alerts"
 
 # Seconds a worker needs beyond the partner's timeouts to classify and store.
 STORE_MARGIN_S = 5.0

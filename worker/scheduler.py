@@ -27,7 +27,16 @@ from sqlalchemy import Engine
 from integrations.config import IntegrationSpec
 from integrations.registry import active_revisions, load_specs
 from intmon import metrics
-from worker.batch import ACTOR_NAME, CHECKS_QUEUE, Batch, BatchItem, check_key, timeout_budget
+from worker.batch import (
+    ACTOR_NAME,
+    CHECKS_QUEUE,
+    HOUSEKEEPING_ACTOR,
+    HOUSEKEEPING_QUEUE,
+    Batch,
+    BatchItem,
+    check_key,
+    timeout_budget,
+)
 from worker.coordination import Coordinator, claim_value
 
 log = logging.getLogger(__name__)
@@ -70,6 +79,8 @@ class Scheduler:
         batch_size: int = 50,
         spread: float = 1.0,
         takeover_lookback_s: float = 5.0,
+        housekeeping_s: float | None = None,
+        sync_every: int = 6,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.engine = engine
@@ -87,7 +98,15 @@ class Scheduler:
         self._generation = 0
         # None until the first tick; False while another scheduler leads.
         self._leading: bool | None = None
+        # The alerts job (SLA sweep, auto-close, outbox, sync-back) is sent by
+        # the leader only; every `sync_every`-th run also polls the ticket sinks.
+        self.housekeeping_s = housekeeping_s
+        self.sync_every = sync_every
+        self._next_housekeeping = 0.0
+        self._housekeeping_runs = 0
         broker.declare_queue(queue_name)
+        if housekeeping_s is not None:
+            broker.declare_queue(HOUSEKEEPING_QUEUE)
 
     # --- the registry --------------------------------------------------------
 
@@ -187,6 +206,7 @@ class Scheduler:
         if self._leading is False:  # was standing by: take over without a burst
             self._fast_forward(now)
         self._leading = True
+        self._maybe_housekeep(now)
         due = self.due(now)
         if not due:
             return 0
@@ -235,6 +255,22 @@ class Scheduler:
             )
         metrics.checks_scheduled.inc(len(ready))
         return len(ready)
+
+    def _maybe_housekeep(self, now: float) -> None:
+        if self.housekeeping_s is None or now < self._next_housekeeping:
+            return
+        self._next_housekeeping = now + self.housekeeping_s
+        sync = self._housekeeping_runs % self.sync_every == 0
+        self._housekeeping_runs += 1
+        self.broker.enqueue(
+            Message(
+                queue_name=HOUSEKEEPING_QUEUE,
+                actor_name=HOUSEKEEPING_ACTOR,
+                args=(),
+                kwargs={"sync": sync},
+                options={},
+            )
+        )
 
     # --- running -------------------------------------------------------------
 

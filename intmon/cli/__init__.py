@@ -8,7 +8,13 @@ from __future__ import annotations
 
 import typer
 
-from intmon.cli import config_commands, demo_command, service_commands
+from intmon.cli import (
+    alerts_commands,
+    config_commands,
+    demo_command,
+    maintenance_commands,
+    service_commands,
+)
 
 app = typer.Typer(
     name="intmon",
@@ -20,6 +26,8 @@ app = typer.Typer(
 config_commands.register(app)
 service_commands.register(app)
 demo_command.register(app)
+alerts_commands.register(app)
+maintenance_commands.register(app)
 
 
 def main() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
@@ -37,10 +37,10 @@ def register(app: typer.Typer) -> None:
 
 def _load(file: Path, as_json: bool) -> IntegrationsFile:
     from integrations.errors import ConfigError
-    from integrations.loader import load_file
+    from intmon.config_file import load_config
 
     try:
-        return load_file(file)
+        return load_config(file)
     except ConfigError as error:
         raise fail_config(error, as_json) from None
 
@@ -59,12 +59,12 @@ def validate(file: FileArg, as_json: JsonOpt = False) -> None:
 
 def apply(file: FileArg, as_json: JsonOpt = False) -> None:
     """Sync the file into the database (idempotent): report added, changed, removed."""
-    from integrations.registry import apply as apply_file
     from intmon.cli.database import open_database
+    from intmon.config_file import apply_config
 
     config = _load(file, as_json)
     engine = open_database(migrate=True)
-    report = apply_file(engine, config)
+    report = apply_config(engine, config)
     if as_json:
         print_json(report.as_dict())
         return
@@ -117,13 +117,25 @@ def check(
 
 def status(
     integration: Annotated[str | None, typer.Option("--integration", "-i")] = None,
+    history: Annotated[
+        int,
+        typer.Option(help="With -i: also show this many latest results, newest first."),
+    ] = 0,
     as_json: JsonOpt = False,
 ) -> None:
-    """Show the latest result of every check from the database."""
+    """Show the latest result of every check from the database (and, with
+    `-i ID --history N`, that integration's recent results)."""
     from integrations.results import current_states
     from intmon.cli.database import open_database
 
-    states = current_states(open_database(migrate=False), integration)
+    engine = open_database(migrate=False)
+    if history:
+        if integration is None:
+            errors.print("--history needs --integration/-i")
+            raise typer.Exit(EXIT_BAD_INPUT)
+        _history(engine, integration, history, as_json)
+        return
+    states = current_states(engine, integration)
     if as_json:
         print_json([dataclasses.asdict(s) for s in states])
         return
@@ -140,5 +152,28 @@ def status(
             str(s.streak),
             s.since.strftime("%Y-%m-%d %H:%M:%S"),
             s.detail[:80],
+        )
+    console.print(table)
+
+
+def _history(engine: Any, integration: str, limit: int, as_json: bool) -> None:
+    from integrations.results import history
+
+    rows = history(engine, integration, limit=limit)
+    if as_json:
+        print_json(rows)
+        return
+    table = Table(title=f"{integration}: latest {len(rows)} results")
+    for column in ("started", "check", "outcome", "status", "ms", "maintenance", "detail"):
+        table.add_column(column)
+    for row in rows:
+        table.add_row(
+            row["started_at"].strftime("%Y-%m-%d %H:%M:%S"),
+            row["check_name"],
+            outcome_text(row["outcome"]),
+            str(row["http_status"] or "-"),
+            f"{row['duration_s'] * 1000:.0f}",
+            "yes" if row["maintenance"] else "",
+            row["detail"][:80],
         )
     console.print(table)

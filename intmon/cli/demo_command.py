@@ -14,6 +14,7 @@ from rich.console import Group
 from rich.live import Live
 from rich.table import Table
 
+from alerts.queries import IncidentView, TicketView, list_incidents, list_tickets
 from integrations.results import StateView
 from intmon.cli.output import EXIT_FAILED, console, outcome_text, print_json
 
@@ -32,7 +33,8 @@ def demo(
         bool, typer.Option("--json", help="No live table; print a JSON summary.")
     ] = False,
 ) -> None:
-    """Watch a sandbox partner go healthy → expired token → slow → outage → changed contract."""
+    """Watch a sandbox partner go healthy → expired token → slow → outage → changed contract,
+    incidents and their tickets open, and recover when it is healthy again."""
     from checks.outcomes import Outcome
     from integrations.loader import load_text
     from integrations.results import current_states, first_seen_by_outcome
@@ -62,20 +64,28 @@ def demo(
             began = datetime.now(UTC)
             seen: dict[str, float] = {}
 
+            story: dict[str, list[IncidentView]] = {"incidents": []}
+
             def frame() -> Group:
                 states = current_states(embedded.db)
                 for outcome, first in first_seen_by_outcome(embedded.db).items():
                     seen[outcome.value] = max(0.0, (first - began).total_seconds())
+                story["incidents"] = list_incidents(embedded.db, limit=20)
                 return Group(
                     _states_table(
                         states, sandbox.current_phase().value, time.monotonic() - started
                     ),
                     _seen_table(seen),
+                    _incidents_table(story["incidents"], list_tickets(embedded.db, limit=50)),
                 )
+
+            def recovered() -> bool:
+                return any(i.state == "resolved" for i in story["incidents"])
 
             def finished() -> bool:
                 elapsed = time.monotonic() - started
-                return elapsed >= duration or (not keep_going and len(seen) == len(Outcome))
+                complete = len(seen) == len(Outcome) and recovered()
+                return elapsed >= duration or (not keep_going and complete)
 
             if as_json:
                 while not finished():
@@ -90,6 +100,9 @@ def demo(
     if not as_json:
         console.print()  # a non-terminal Live leaves the cursor after the last frame
     missing = [o.value for o in Outcome if o.value not in seen]
+    incidents = story["incidents"]
+    if not recovered():
+        missing.append("a recovered incident")
     elapsed = time.monotonic() - started
     if as_json:
         print_json(
@@ -97,15 +110,18 @@ def demo(
                 "seconds": round(elapsed, 1),
                 "outcomes_seen": {k: round(v, 1) for k, v in seen.items()},
                 "missing": missing,
+                "incidents": [i.as_dict() for i in incidents],
                 "database": str(workdir / "demo.db"),
             }
         )
     elif missing:
         console.print(f"[red]not seen within {elapsed:.0f} s: {', '.join(missing)}[/red]")
     else:
+        tickets_opened = len({i.ticket for i in incidents if i.ticket})
         console.print(
-            f"[green]all {len(seen)} outcomes seen in {elapsed:.0f} s.[/green] "
-            f"Results are in {workdir / 'demo.db'}."
+            f"[green]all {len(seen)} outcomes seen, {len(incidents)} incidents "
+            f"({tickets_opened} tickets), one recovered, in {elapsed:.0f} s.[/green]\n"
+            f"Explore: INTMON_DATABASE_URL=sqlite:///{workdir / 'demo.db'} intmon tickets list"
         )
     if missing:
         raise typer.Exit(EXIT_FAILED)
@@ -123,6 +139,24 @@ def _states_table(states: list[StateView], phase: str, elapsed: float) -> Table:
             str(s.http_status or "-"),
             f"{s.duration_s * 1000:.0f}",
             s.detail[:70],
+        )
+    return table
+
+
+def _incidents_table(incidents: list[IncidentView], tickets: list[TicketView]) -> Table:
+    status = {t.number: t.status for t in tickets}
+    table = Table(title=f"incidents: {len(incidents)} (legacy-shop is under maintenance)")
+    for column in ("integration", "family", "state", "failures", "ticket", "ticket status"):
+        table.add_column(column)
+    for i in incidents:
+        style = "red" if i.state == "open" else "green"
+        table.add_row(
+            i.integration_id,
+            i.family + (" (flapping)" if i.flapping else ""),
+            f"[{style}]{i.state}[/{style}]",
+            str(i.failures),
+            i.ticket or "-",
+            status.get(i.ticket or "", "-"),
         )
     return table
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime
-from typing import Any
+from typing import Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -42,6 +43,35 @@ def _default(value: Any) -> Any:
 
 def print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, default=_default, ensure_ascii=False, indent=2) + "\n")
+
+
+def fail(message: str) -> NoReturn:
+    """One line on stderr and exit 2: the answer to input the domain refuses."""
+    errors.print(f"error: {message}", markup=False, highlight=False, soft_wrap=True)
+    raise typer.Exit(EXIT_BAD_INPUT)
+
+
+@contextmanager
+def refused() -> Iterator[None]:
+    """Report the permanent refusals of the alerts and maintenance rules with `fail`.
+
+    Their messages name the ticket or field at fault; anything else is a bug
+    and keeps its traceback.
+    """
+    try:
+        yield
+    except Exception as error:
+        from alerts.errors import AlertsError
+        from integrations.maintenance import MaintenanceError
+
+        if isinstance(error, AlertsError | MaintenanceError):
+            fail(str(error))
+        raise
+
+
+def when(moment: datetime | None) -> str:
+    """A UTC moment to the minute, for tables."""
+    return f"{moment:%Y-%m-%d %H:%M}" if moment else "-"
 
 
 def fail_config(error: ConfigError, as_json: bool) -> typer.Exit:

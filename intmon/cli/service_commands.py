@@ -94,6 +94,7 @@ def scheduler() -> None:
         batch_size=settings.batch_size,
         spread=settings.phase_spread,
         takeover_lookback_s=settings.leader_ttl_s,
+        housekeeping_s=settings.housekeeping_interval_s,
     )
     console.print("scheduler started; waiting for the leader lock")
     try:
@@ -118,7 +119,7 @@ def worker(
     from dramatiq.cli import main as dramatiq_main
     from dramatiq.cli import make_argument_parser
 
-    from worker.batch import CHECKS_QUEUE
+    from worker.batch import CHECKS_QUEUE, HOUSEKEEPING_QUEUE
 
     args = make_argument_parser().parse_args(
         [
@@ -129,6 +130,7 @@ def worker(
             str(threads),
             "--queues",
             CHECKS_QUEUE,
+            HOUSEKEEPING_QUEUE,
         ]
     )
     raise typer.Exit(dramatiq_main(args))

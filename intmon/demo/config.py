@@ -7,7 +7,7 @@ one of intmon's eleven check outcomes appear within one cycle of the timeline
     acme-broker     ok, auth_failure, slow, server_error, contract_violation (by phase)
     orbit-ads       ok, auth_failure, server_error (OAuth2, by phase)
     quota-api       ok and rate_limited, alternately
-    legacy-shop     connection_refused (a port that is reserved but never listens)
+    legacy-shop     connection_refused (a port that never listens), under maintenance
     ghost-partner   dns_failure (the .invalid top-level domain never resolves)
     stuck-partner   timeout (the sandbox accepts and never answers)
     secure-partner  tls_error (the sandbox's certificate is from a CA nobody trusts)
@@ -20,6 +20,7 @@ their values are in `DemoConfig.environ`, to be put into the worker's environmen
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import yaml
@@ -55,6 +56,11 @@ HEADER = """\
 # The sandbox's broker changes every few seconds:
 #   healthy -> expired_token -> slow -> outage -> changed_contract -> healthy ...
 """
+
+
+def _hour_start(hours: int = 0) -> str:
+    now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    return (now + timedelta(hours=hours)).isoformat()
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,7 +181,7 @@ def demo_config(sandbox: Sandbox, *, interval_s: float = 2.0) -> DemoConfig:
             },
         ),
         (
-            "Nothing listens on this port: the connection is refused.",
+            "Nothing listens on this port: the connection is refused (under maintenance).",
             {
                 "id": "legacy-shop",
                 "name": "Northwind Legacy Shop",
@@ -186,7 +192,17 @@ def demo_config(sandbox: Sandbox, *, interval_s: float = 2.0) -> DemoConfig:
                 "interval_s": interval_s,
                 "timeout_s": quick_timeout,
                 "retries": 0,
+                "thresholds": lively,
                 "checks": [{"name": "home", "method": "GET", "path": "/"}],
+                # Declared maintenance: its failures are recorded but raise nothing.
+                "maintenance": [
+                    {
+                        "id": "server-move",
+                        "starts_at": _hour_start(),
+                        "ends_at": _hour_start(hours=2),
+                        "reason": "moving to a new data centre",
+                    }
+                ],
             },
         ),
         (

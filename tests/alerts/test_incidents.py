@@ -70,7 +70,7 @@ def test_the_ticket_form_holds_what_support_needs_without_secrets(db_engine: Eng
     assert form["request"]["headers"]["Authorization"] == "[REDACTED]"
     assert form["response"]["status"] == 401 and "nope" in form["response"]["excerpt"]
     assert form["steps_to_reproduce"][0].startswith("Run: curl")
-    assert "intmon status a --history" in form["history"]["cli"]
+    assert form["history"]["cli"] == "intmon status -i a --history 50"
     assert "PARTNER_TOKEN" not in str(form)
 
 

@@ -1,0 +1,54 @@
+"""The leader's periodic job: SLA breaches, auto-close, outbox sends, sync-back.
+
+Each part is safe to run twice at once (conditional updates, leased outbox
+rows), so a fail-over moment where two schedulers both enqueue it is harmless.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Engine
+
+from alerts import mirror
+from alerts.outbox import DispatchReport
+from alerts.policy import Policy
+from alerts.sweep import SweepReport, sweep
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class HousekeepingReport:
+    sweep: SweepReport
+    dispatch: DispatchReport
+    sync: mirror.SyncReport | None = None
+    notes: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "sla_breached": self.sweep.breached,
+            "auto_closed": self.sweep.auto_closed,
+            "sent": self.dispatch.sent,
+            "retried": self.dispatch.retried,
+            "dead": self.dispatch.dead,
+            "synced_status_changes": self.sync.status_changes if self.sync else [],
+            "synced_comments": self.sync.comments if self.sync else 0,
+        }
+
+
+def housekeep(engine: Engine, policy: Policy, now: datetime, *, sync: bool) -> HousekeepingReport:
+    swept = sweep(engine, policy, now)
+    sinks = mirror.open_sinks(engine)
+    try:
+        sent = mirror.dispatch(engine, sinks, policy, now) if sinks else DispatchReport()
+        synced = mirror.sync_back(engine, sinks, policy, now) if sinks and sync else None
+    finally:
+        mirror.close_all(sinks)
+    report = HousekeepingReport(swept, sent, synced)
+    if swept.breached or swept.auto_closed or sent.sent or sent.dead:
+        log.info("housekeeping: %s", report.as_dict())
+    return report

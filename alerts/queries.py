@@ -1,0 +1,347 @@
+"""Read views of incidents and tickets for the CLI (and later the web console).
+
+Nothing here writes. Views are frozen dataclasses with an `as_dict()` that is
+ready for JSON. `list_tickets` returns the support queue in the order seed 003
+asks for: active tickets first, earliest first-response deadline first, then
+first in, first out; finished tickets after them, newest first.
+
+A ticket's `sla` is derived, not stored: "met" (answered in time), "breached",
+"due" (the clock still runs) or "n/a" (finished without an answer, in time).
+The due time it is judged against is the stored deadline moved past the
+integration's maintenance windows, as the SLA sweep judges it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Engine, Row, case, select
+
+from alerts import tickets
+from alerts.errors import InvalidTicketInput
+from alerts.models import Incident, Ticket, TicketComment, TicketHistory
+from alerts.policy import Policy
+from alerts.sweep import effective_due
+from alerts.tickets import Section, Status, ticket_number
+from integrations.maintenance import windows_by_integration
+from integrations.windows import MaintenanceWindow
+from intmon.db import table_of, utcnow
+
+INC = table_of(Incident)
+T = table_of(Ticket)
+C = table_of(TicketComment)
+H = table_of(TicketHistory)
+
+INCIDENT_STATES = ("open", "resolved")
+ACTIVE_STATUSES = tuple(s.value for s in tickets.ACTIVE)
+SLA_STATES = ("met", "breached", "due", "n/a")
+
+
+def _json(data: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v.isoformat() if isinstance(v, datetime) else v for k, v in data.items()}
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentView:
+    id: int
+    integration_id: str
+    family: str
+    state: str
+    opened_at: datetime
+    resolved_at: datetime | None
+    first_seen: datetime
+    last_seen: datetime
+    failures: int
+    last_outcome: str
+    flapping: bool
+    reopened: int
+    ticket: str | None  # the linked ticket's number
+
+    def as_dict(self) -> dict[str, Any]:
+        return _json(asdict(self))
+
+
+@dataclass(frozen=True, slots=True)
+class TicketView:
+    id: int
+    number: str
+    origin: str
+    client: str
+    integration_id: str | None
+    family: str | None
+    section: str
+    subtype: str | None
+    topic: str
+    status: str
+    tier: str
+    created_at: datetime
+    updated_at: datetime
+    first_response_due_at: datetime
+    # The deadline with the integration's maintenance time not counted.
+    sla_due_at: datetime
+    first_responded_at: datetime | None
+    sla_breached_at: datetime | None
+    closed_at: datetime | None
+    close_reason: str | None
+    sla: str  # met | breached | due | n/a
+
+    @property
+    def active(self) -> bool:
+        return self.status in ACTIVE_STATUSES
+
+    def as_dict(self) -> dict[str, Any]:
+        return _json(asdict(self))
+
+
+@dataclass(frozen=True, slots=True)
+class CommentView:
+    id: int
+    author_kind: str
+    author: str
+    visibility: str
+    body: str
+    created_at: datetime
+
+    def as_dict(self) -> dict[str, Any]:
+        return _json(asdict(self))
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryEntry:
+    at: datetime
+    actor_kind: str
+    actor: str
+    action: str
+    old: str | None
+    new: str | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return _json(asdict(self))
+
+
+@dataclass(frozen=True, slots=True)
+class TicketDetail:
+    ticket: TicketView
+    form: dict[str, Any]
+    comments: list[CommentView]
+    history: list[HistoryEntry]
+    incidents: list[IncidentView]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            **self.ticket.as_dict(),
+            "form": self.form,
+            "comments": [c.as_dict() for c in self.comments],
+            "history": [h.as_dict() for h in self.history],
+            "incidents": [i.as_dict() for i in self.incidents],
+        }
+
+
+# --- incidents ----------------------------------------------------------------------
+
+
+def list_incidents(
+    engine: Engine,
+    *,
+    state: str | None = None,
+    integration_id: str | None = None,
+    limit: int = 100,
+) -> list[IncidentView]:
+    """Incidents, newest first."""
+    if state is not None and state not in INCIDENT_STATES:
+        raise InvalidTicketInput(
+            "state", f"unknown incident state {state!r}; one of {', '.join(INCIDENT_STATES)}"
+        )
+    query = select(INC).order_by(INC.c.opened_at.desc(), INC.c.id.desc()).limit(_limit(limit))
+    if state is not None:
+        query = query.where(INC.c.state == state)
+    if integration_id is not None:
+        query = query.where(INC.c.integration_id == integration_id)
+    with engine.connect() as connection:
+        return [_incident(row) for row in connection.execute(query)]
+
+
+def _incident(row: Row[Any]) -> IncidentView:
+    return IncidentView(
+        id=int(row.id),
+        integration_id=str(row.integration_id),
+        family=str(row.family),
+        state=str(row.state),
+        opened_at=row.opened_at,
+        resolved_at=row.resolved_at,
+        first_seen=row.first_seen,
+        last_seen=row.last_seen,
+        failures=int(row.failures),
+        last_outcome=str(row.last_outcome),
+        flapping=bool(row.flapping),
+        reopened=int(row.reopened),
+        ticket=ticket_number(row.ticket_id) if row.ticket_id is not None else None,
+    )
+
+
+# --- tickets ------------------------------------------------------------------------
+
+
+def list_tickets(
+    engine: Engine,
+    *,
+    status: str | None = None,
+    client: str | None = None,
+    integration_id: str | None = None,
+    section: str | None = None,
+    created_from: datetime | None = None,
+    created_to: datetime | None = None,
+    limit: int = 200,
+    policy: Policy | None = None,
+    now: datetime | None = None,
+) -> list[TicketView]:
+    """Tickets in queue order; `created_from <= created_at < created_to` when given."""
+    active = T.c.status.in_(ACTIVE_STATUSES)
+    query = select(T).order_by(
+        case((active, 0), else_=1),
+        # Active: the earliest deadline first, then first in, first out (seed 003).
+        case((active, T.c.first_response_due_at)),
+        case((active, T.c.created_at)),
+        case((active, T.c.id)),
+        # Finished: newest first.
+        T.c.created_at.desc(),
+        T.c.id.desc(),
+    )
+    if status is not None:
+        query = query.where(T.c.status == _choice("status", status, Status))
+    if section is not None:
+        query = query.where(T.c.section == _choice("section", section, Section))
+    if client is not None:
+        query = query.where(T.c.client == client)
+    if integration_id is not None:
+        query = query.where(T.c.integration_id == integration_id)
+    if created_from is not None:
+        query = query.where(T.c.created_at >= _aware("created_from", created_from))
+    if created_to is not None:
+        query = query.where(T.c.created_at < _aware("created_to", created_to))
+    with engine.connect() as connection:
+        rows = connection.execute(query.limit(_limit(limit))).all()
+        return _ticket_views(connection, rows, policy or Policy(), now or utcnow())
+
+
+def ticket_detail(
+    engine: Engine,
+    reference: str | int,
+    *,
+    include_internal: bool = True,
+    policy: Policy | None = None,
+    now: datetime | None = None,
+) -> TicketDetail:
+    """One ticket with its form, comments, history and incidents; TicketNotFound if none.
+
+    Without `include_internal` it is what the client sees: internal comments
+    and the history entries that record them are left out.
+    """
+    with engine.connect() as connection:
+        row = tickets.load(connection, reference)
+        (view,) = _ticket_views(connection, [row], policy or Policy(), now or utcnow())
+        comment_query = select(C).where(C.c.ticket_id == row.id).order_by(C.c.id)
+        history_query = select(H).where(H.c.ticket_id == row.id).order_by(H.c.id)
+        if not include_internal:
+            comment_query = comment_query.where(C.c.visibility == "public")
+            history_query = history_query.where(H.c.action != "comment_internal")
+        comments = [
+            CommentView(
+                id=int(c.id),
+                author_kind=str(c.author_kind),
+                author=str(c.author),
+                visibility=str(c.visibility),
+                body=str(c.body),
+                created_at=c.created_at,
+            )
+            for c in connection.execute(comment_query)
+        ]
+        history = [
+            HistoryEntry(
+                at=h.at,
+                actor_kind=str(h.actor_kind),
+                actor=str(h.actor),
+                action=str(h.action),
+                old=h.old,
+                new=h.new,
+            )
+            for h in connection.execute(history_query)
+        ]
+        incidents = [
+            _incident(i)
+            for i in connection.execute(
+                select(INC).where(INC.c.ticket_id == row.id).order_by(INC.c.opened_at, INC.c.id)
+            )
+        ]
+    return TicketDetail(view, dict(row.form or {}), comments, history, incidents)
+
+
+def _ticket_views(
+    connection: Connection, rows: Sequence[Row[Any]], policy: Policy, now: datetime
+) -> list[TicketView]:
+    windows = windows_by_integration(
+        connection, sorted({r.integration_id for r in rows if r.integration_id})
+    )
+    return [_ticket(row, policy, windows, now) for row in rows]
+
+
+def _ticket(
+    row: Row[Any], policy: Policy, windows: dict[str, list[MaintenanceWindow]], now: datetime
+) -> TicketView:
+    due = effective_due(row, policy, windows)
+    return TicketView(
+        id=int(row.id),
+        number=ticket_number(row.id),
+        origin=str(row.origin),
+        client=str(row.client),
+        integration_id=row.integration_id,
+        family=row.family,
+        section=str(row.section),
+        subtype=row.subtype,
+        topic=str(row.topic),
+        status=str(row.status),
+        tier=str(row.tier),
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        first_response_due_at=row.first_response_due_at,
+        sla_due_at=due,
+        first_responded_at=row.first_responded_at,
+        sla_breached_at=row.sla_breached_at,
+        closed_at=row.closed_at,
+        close_reason=row.close_reason,
+        sla=sla_state(row, due, now),
+    )
+
+
+def sla_state(row: Any, due: datetime, now: datetime) -> str:
+    """The first-response SLA of one ticket as of `now`, judged against `due`."""
+    if row.sla_breached_at is not None:
+        return "breached"
+    if row.first_responded_at is not None:
+        return "met" if row.first_responded_at <= due else "breached"
+    if row.status in ACTIVE_STATUSES:
+        # Between two sweeps a deadline can pass before it is recorded.
+        return "breached" if now >= due else "due"
+    return "n/a"
+
+
+def _choice(field: str, value: str, allowed: type[Status] | type[Section]) -> str:
+    values = [member.value for member in allowed]
+    if value not in values:
+        raise InvalidTicketInput(field, f"unknown {field} {value!r}; one of {', '.join(values)}")
+    return value
+
+
+def _aware(field: str, value: datetime) -> datetime:
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise InvalidTicketInput(field, "needs a UTC offset (a timezone-aware datetime)")
+    return value
+
+
+def _limit(limit: int) -> int:
+    if limit < 1:
+        raise InvalidTicketInput("limit", "must be at least 1")
+    return limit
