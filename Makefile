@@ -28,9 +28,11 @@ test: lint unit
 
 bench: $(BIN)/.installed
 	$(BIN)/python bench/checks.py
+	$(BIN)/python bench/incidents.py
 
 bench-quick: $(BIN)/.installed
 	$(BIN)/python bench/checks.py --quick
+	$(BIN)/python bench/incidents.py --quick
 
 bench-peer: $(BIN)/.installed
 	$(BIN)/python bench/peer.py

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Row, select, update
+from sqlalchemy import Connection, Row, and_, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from alerts import tickets
@@ -35,18 +35,16 @@ def on_opened(
 ) -> tuple[int, bool]:
     """Link a new incident to its ticket; returns (ticket id, whether it is new)."""
     family = incident["family"]
-    active = _active_ticket(connection, spec.id, family)
+    earlier = _earlier_ticket(connection, spec.id, family, now, policy)
     created = False
-    if active is not None:
-        ticket_id = int(active.id)
+    if earlier is not None and earlier.status in tickets.ACTIVE:
+        ticket_id = int(earlier.id)
         _say(connection, ticket_id, now, f"The failure is back: {_what(incident)}.")
+    elif earlier is not None:
+        ticket_id = int(earlier.id)
+        _reopen(connection, ticket_id, incident, now, policy)
     else:
-        closed = _recently_closed(connection, spec.id, family, now, policy)
-        if closed is not None:
-            ticket_id = int(closed.id)
-            _reopen(connection, ticket_id, incident, now, policy)
-        else:
-            ticket_id, created = _create(connection, incident, spec, now, policy)
+        ticket_id, created = _create(connection, incident, spec, now, policy)
     connection.execute(update(INC).where(INC.c.id == incident["id"]).values(ticket_id=ticket_id))
     return ticket_id, created
 
@@ -121,19 +119,27 @@ def _active_ticket(connection: Connection, integration_id: str, family: str) -> 
     ).first()
 
 
-def _recently_closed(
+def _earlier_ticket(
     connection: Connection, integration_id: str, family: str, now: datetime, policy: Policy
-) -> Row[Any] | None:
+) -> Any:
+    """The active automatic ticket for this problem, else the one closed within the
+    reopen window (one query: an incident wave opens hundreds at once)."""
+    active = [s.value for s in tickets.ACTIVE]
     return connection.execute(
-        select(T.c.id)
+        select(T.c.id, T.c.status)
         .where(
             T.c.origin == "incident",
             T.c.integration_id == integration_id,
             T.c.family == family,
-            T.c.status == Status.CLOSED,
-            T.c.closed_at >= now - timedelta(seconds=policy.reopen_window_s),
+            or_(
+                T.c.status.in_(active),
+                and_(
+                    T.c.status == Status.CLOSED,
+                    T.c.closed_at >= now - timedelta(seconds=policy.reopen_window_s),
+                ),
+            ),
         )
-        .order_by(T.c.closed_at.desc())
+        .order_by(T.c.status.in_(active).desc(), T.c.closed_at.desc())
         .limit(1)
     ).first()
 

@@ -30,12 +30,21 @@ ESCALATION = "escalation"
 
 
 def sink_names(connection: Connection) -> list[str]:
+    """The configured sinks' names, read once per transaction (an incident wave
+    opens hundreds of tickets in one)."""
+    transaction = connection.get_transaction()
+    cached = connection.info.get("intmon_sink_names")
+    if cached is not None and transaction is not None and cached[0] is transaction:
+        names: list[str] = cached[1]
+        return names
     document = connection.execute(
-        select(ConfigDocument.__table__.c.document).where(
-            ConfigDocument.__table__.c.key == SINKS_DOCUMENT
+        select(table_of(ConfigDocument).c.document).where(
+            table_of(ConfigDocument).c.key == SINKS_DOCUMENT
         )
     ).scalar_one_or_none()
-    return [str(sink["name"]) for sink in document or []]
+    names = [str(sink["name"]) for sink in document or []]
+    connection.info["intmon_sink_names"] = (transaction, names)
+    return names
 
 
 def enqueue(

@@ -18,14 +18,14 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Row, case, select
+from sqlalchemy import Connection, Engine, Row, case, func, select
 
 from alerts import tickets
 from alerts.errors import InvalidTicketInput
-from alerts.models import Incident, Ticket, TicketComment, TicketHistory
+from alerts.models import Incident, OutboxMessage, Ticket, TicketComment, TicketHistory
 from alerts.policy import Policy
 from alerts.sweep import effective_due
-from alerts.tickets import Section, Status, ticket_number
+from alerts.tickets import ACTIVE, Section, Status, ticket_number
 from integrations.maintenance import windows_by_integration
 from integrations.windows import MaintenanceWindow
 from intmon.db import table_of, utcnow
@@ -345,3 +345,50 @@ def _limit(limit: int) -> int:
     if limit < 1:
         raise InvalidTicketInput("limit", "must be at least 1")
     return limit
+
+
+@dataclass(frozen=True)
+class AlertCounts:
+    """What the metrics endpoint exports about the alerts stage (read at scrape time)."""
+
+    open_incidents: dict[tuple[str, str], int]  # (family, flapping "true"/"false") → count
+    tickets: dict[str, int]  # status → count
+    sla_breached_active: int
+    outbox_pending: dict[str, int]  # target → count
+    outbox_dead: dict[str, int]
+
+
+def alert_counts(engine: Engine) -> AlertCounts:
+    incident = table_of(Incident)
+    ticket = table_of(Ticket)
+    box = table_of(OutboxMessage)
+    with engine.connect() as connection:
+        incidents = connection.execute(
+            select(incident.c.family, incident.c.flapping, func.count())
+            .where(incident.c.state == "open")
+            .group_by(incident.c.family, incident.c.flapping)
+        ).all()
+        statuses = connection.execute(
+            select(ticket.c.status, func.count()).group_by(ticket.c.status)
+        ).all()
+        breached = connection.execute(
+            select(func.count()).where(
+                ticket.c.sla_breached_at.is_not(None),
+                ticket.c.status.in_([s.value for s in ACTIVE]),
+            )
+        ).scalar_one()
+        outbox_rows = connection.execute(
+            select(box.c.target, box.c.dead_at.is_not(None), func.count())
+            .where(box.c.sent_at.is_(None))
+            .group_by(box.c.target, box.c.dead_at.is_not(None))
+        ).all()
+    return AlertCounts(
+        open_incidents={
+            (str(family), "true" if flapping else "false"): int(count)
+            for family, flapping, count in incidents
+        },
+        tickets={str(status): int(count) for status, count in statuses},
+        sla_breached_active=int(breached),
+        outbox_pending={str(t): int(n) for t, dead, n in outbox_rows if not dead},
+        outbox_dead={str(t): int(n) for t, dead, n in outbox_rows if dead},
+    )

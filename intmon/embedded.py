@@ -18,7 +18,7 @@ from integrations.config import IntegrationsFile
 from integrations.registry import ApplyReport
 from intmon.config_file import apply_config, load_config
 from intmon.db import engine_for
-from intmon.metrics import QueueDepthCollector
+from intmon.metrics import AlertsCollector, QueueDepthCollector
 from intmon.metrics_server import MetricsServer
 from intmon.migrations import upgrade
 from intmon.settings import Settings
@@ -28,6 +28,7 @@ from worker.runtime import Runtime, build_runtime, install
 from worker.scheduler import Scheduler
 
 _queue_depth_registered = False
+_alerts_collector: AlertsCollector | None = None
 
 
 class Embedded:
@@ -93,7 +94,7 @@ class Embedded:
         return self
 
     def serve_metrics(self, port: int, host: str = "127.0.0.1") -> MetricsServer:
-        global _queue_depth_registered
+        global _queue_depth_registered, _alerts_collector
         if not _queue_depth_registered:
             # The default registry lives as long as the process; read the broker
             # installed now, not the one of the first Embedded that served metrics.
@@ -101,6 +102,10 @@ class Embedded:
                 QueueDepthCollector(lambda: queue_depths(get_broker(), [CHECKS_QUEUE]))
             )
             _queue_depth_registered = True
+        if _alerts_collector is None:
+            _alerts_collector = AlertsCollector(self.db)
+            REGISTRY.register(_alerts_collector)
+        _alerts_collector.engine = self.db  # the database of this Embedded
         self._metrics = MetricsServer(REGISTRY, host, port).start()
         return self._metrics
 

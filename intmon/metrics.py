@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable, Sequence
 from prometheus_client import values
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
+from sqlalchemy import Engine
 
 from checks.outcomes import CheckResult
 
@@ -115,15 +116,63 @@ class QueueDepthCollector(Collector):
         yield family
 
 
+class AlertsCollector(Collector):
+    """Open incidents, tickets, SLA breaches and the outbox, read from the database
+    when scraped: one process answers for the whole deployment, so these numbers
+    are not summed over workers (and survive their restarts)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def collect(self) -> Iterable[GaugeMetricFamily]:
+        from alerts.queries import alert_counts
+
+        incidents = GaugeMetricFamily(
+            "intmon_incidents_open",
+            "Open incidents by failure family.",
+            labels=["family", "flapping"],
+        )
+        tickets = GaugeMetricFamily("intmon_tickets", "Tickets by status.", labels=["status"])
+        breached = GaugeMetricFamily(
+            "intmon_tickets_sla_breached", "Active tickets whose first-response SLA was missed."
+        )
+        pending = GaugeMetricFamily(
+            "intmon_outbox_pending", "Messages waiting to be sent, by target.", labels=["target"]
+        )
+        dead = GaugeMetricFamily(
+            "intmon_outbox_dead",
+            "Messages given up on (see last_error), by target.",
+            labels=["target"],
+        )
+        try:
+            counts = alert_counts(self.engine)
+        except Exception:  # a scrape must not fail because the database is down
+            return
+        for (family, flapping), count in counts.open_incidents.items():
+            incidents.add_metric([family, flapping], count)
+        for status, count in counts.tickets.items():
+            tickets.add_metric([status], count)
+        breached.add_metric([], counts.sla_breached_active)
+        for target, count in counts.outbox_pending.items():
+            pending.add_metric([target], count)
+        for target, count in counts.outbox_dead.items():
+            dead.add_metric([target], count)
+        yield from (incidents, tickets, breached, pending, dead)
+
+
 def aggregate_registry(
     queue_depths: Callable[[], dict[str, int]] | None = None,
+    engine: Engine | None = None,
 ) -> CollectorRegistry:
-    """The registry `intmon metrics` serves: every process's samples plus queue depth."""
+    """The registry `intmon metrics` serves: every process's samples, queue depth,
+    and the alerts stage's state from the database."""
     registry = CollectorRegistry()
     if os.environ.get(MULTIPROC_ENV):
         multiprocess.MultiProcessCollector(registry)
     if queue_depths is not None:
         registry.register(QueueDepthCollector(queue_depths))
+    if engine is not None:
+        registry.register(AlertsCollector(engine))
     return registry
 
 

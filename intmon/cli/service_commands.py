@@ -150,12 +150,17 @@ def metrics(
 
     from intmon.metrics import aggregate_registry
     from intmon.metrics_server import MetricsServer
-    from worker.batch import CHECKS_QUEUE
+    from worker.batch import CHECKS_QUEUE, HOUSEKEEPING_QUEUE
     from worker.broker import get_broker, queue_depths
 
     broker = get_broker() if settings.redis_url else None
+    from intmon.db import engine_for
+
     registry = aggregate_registry(
-        (lambda: queue_depths(broker, [CHECKS_QUEUE])) if broker is not None else None
+        (lambda: queue_depths(broker, [CHECKS_QUEUE, HOUSEKEEPING_QUEUE]))
+        if broker is not None
+        else None,
+        engine_for(settings.database_url),
     )
     server = MetricsServer(registry, host, port)
     server.start()

@@ -169,3 +169,23 @@ def test_maintenance_results_raise_nothing(db_engine: Engine) -> None:
             .all()
         )
     assert [bool(f) for f in flags] == [True] * 10 + [False] * 3
+
+
+def test_the_metrics_endpoint_exports_incidents_tickets_and_the_outbox(db_engine: Engine) -> None:
+    from prometheus_client import generate_latest
+
+    from alerts import outbox
+    from intmon.metrics import aggregate_registry
+
+    specs = setup(db_engine, "a", "b")
+    feed(db_engine, specs, [AUTH, AUTH, AUTH])
+    feed(db_engine, specs, [DOWN, DOWN, DOWN, OK, OK], integration="b")
+    with db_engine.begin() as c:
+        outbox.enqueue(c, target="escalation", kind="x", aggregate="t:1", payload={}, now=T0)
+    page = generate_latest(aggregate_registry(engine=db_engine)).decode()
+    assert 'intmon_incidents_open{family="auth",flapping="false"} 1.0' in page
+    assert "connectivity" not in page  # b's incident resolved
+    assert 'intmon_tickets{status="open"} 1.0' in page
+    assert 'intmon_tickets{status="closed"} 1.0' in page
+    assert "intmon_tickets_sla_breached 0.0" in page
+    assert 'intmon_outbox_pending{target="escalation"} 1.0' in page
