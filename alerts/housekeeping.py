@@ -14,6 +14,8 @@ from typing import Any
 from sqlalchemy import Engine
 
 from alerts import mirror
+from alerts.channels import Channel, ChannelsConfig, build_channels
+from alerts.deliver import deliver
 from alerts.outbox import DispatchReport
 from alerts.policy import Policy
 from alerts.sweep import SweepReport, sweep
@@ -26,7 +28,7 @@ class HousekeepingReport:
     sweep: SweepReport
     dispatch: DispatchReport
     sync: mirror.SyncReport | None = None
-    notes: list[str] = field(default_factory=list)
+    notified: DispatchReport = field(default_factory=DispatchReport)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -37,6 +39,9 @@ class HousekeepingReport:
             "dead": self.dispatch.dead,
             "synced_status_changes": self.sync.status_changes if self.sync else [],
             "synced_comments": self.sync.comments if self.sync else 0,
+            "notifications_sent": self.notified.sent,
+            "notifications_retried": self.notified.retried,
+            "notifications_dead": self.notified.dead,
         }
 
 
@@ -48,7 +53,18 @@ def housekeep(engine: Engine, policy: Policy, now: datetime, *, sync: bool) -> H
         synced = mirror.sync_back(engine, sinks, policy, now) if sinks and sync else None
     finally:
         mirror.close_all(sinks)
-    report = HousekeepingReport(swept, sent, synced)
-    if swept.breached or swept.auto_closed or sent.sent or sent.dead:
+    channels = open_channels(engine)
+    try:
+        notified = deliver(engine, channels, now) if channels else DispatchReport()
+    finally:
+        mirror.close_all(channels)
+    report = HousekeepingReport(swept, sent, synced, notified=notified)
+    if swept.breached or swept.auto_closed or sent.sent or sent.dead or notified.sent:
         log.info("housekeeping: %s", report.as_dict())
     return report
+
+
+def open_channels(engine: Engine) -> dict[str, Channel]:
+    """The notification channels as last applied (`channels:` in the file)."""
+    document = mirror.load_document(engine, "channels")
+    return build_channels(ChannelsConfig.model_validate(document or {}))

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import Connection, Row, and_, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from alerts import tickets
+from alerts import announce, tickets
 from alerts.families import FIRST_STEPS, TOPICS, Family
 from alerts.models import Incident, Ticket
 from alerts.policy import Policy
@@ -46,6 +46,9 @@ def on_opened(
     else:
         ticket_id, created = _create(connection, incident, spec, now, policy)
     connection.execute(update(INC).where(INC.c.id == incident["id"]).values(ticket_id=ticket_id))
+    announce.incident_event(
+        connection, {**incident, "ticket_id": ticket_id}, spec, "incident.opened", now
+    )
     return ticket_id, created
 
 
@@ -62,6 +65,9 @@ def on_reopened(
     if ticket_id is None:
         return
     ticket = tickets.load(connection, ticket_id)
+    if not incident["flapping"] or newly_flapping:
+        # Once flapping, its returns are not news: the ticket says so once.
+        announce.incident_event(connection, incident, spec, "incident.opened", now)
     if ticket.status == Status.REJECTED:
         return  # support decided it is not a problem; the incident still shows it
     if ticket.status == Status.CLOSED:
@@ -84,6 +90,9 @@ def on_resolved(
     now: datetime,
     policy: Policy,
 ) -> None:
+    announce.incident_event(
+        connection, incident, spec, "incident.resolved", now, resolved_at=now.isoformat()
+    )
     ticket_id = incident["ticket_id"]
     if ticket_id is None:
         return

@@ -58,6 +58,20 @@ def store_sinks(connection: Connection, sinks: Sequence[SinkConfig], now: dateti
     )
 
 
+def store_documents(connection: Connection, documents: dict[str, Any], now: datetime) -> None:
+    """Replace the named configuration documents (clients, notifications, channels)."""
+    for key, document in documents.items():
+        connection.execute(delete(DOC).where(DOC.c.key == key))
+        connection.execute(insert(DOC).values(key=key, document=document, updated_at=now))
+
+
+def load_document(engine: Engine, key: str) -> Any:
+    with engine.connect() as connection:
+        return connection.execute(
+            select(DOC.c.document).where(DOC.c.key == key)
+        ).scalar_one_or_none()
+
+
 def load_sinks(engine: Engine) -> list[SinkConfig]:
     with engine.connect() as connection:
         document = connection.execute(

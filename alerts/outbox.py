@@ -47,6 +47,10 @@ def sink_names(connection: Connection) -> list[str]:
     return names
 
 
+def new_key() -> str:
+    return uuid.uuid4().hex
+
+
 def enqueue(
     connection: Connection,
     *,
@@ -55,16 +59,18 @@ def enqueue(
     aggregate: str,
     payload: dict[str, Any],
     now: datetime,
+    available_at: datetime | None = None,
 ) -> None:
+    """Queue one message; `available_at` holds it back (a contact's office hours)."""
     connection.execute(
         insert(OUT).values(
             target=target,
             kind=kind,
             aggregate=aggregate,
             payload=payload,
-            idempotency_key=f"{target}-{uuid.uuid4().hex}",
+            idempotency_key=f"{target.replace(':', '-')}-{new_key()}",
             created_at=now,
-            available_at=now,
+            available_at=available_at or now,
             attempts=0,
         )
     )

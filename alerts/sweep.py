@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, select, update
 
-from alerts import outbox, tickets
+from alerts import announce, outbox, tickets
 from alerts.models import Ticket
 from alerts.policy import Policy
 from alerts.tickets import SYSTEM, Status, ticket_number
@@ -94,6 +94,14 @@ def _breaches(connection: Connection, policy: Policy, now: datetime) -> list[str
                 "breached_at": now.isoformat(),
             },
             now=now,
+        )
+        announce.ticket_event(
+            connection,
+            ticket,
+            "ticket.sla_breached",
+            now,
+            due_at=due.isoformat(),
+            tier=ticket.tier,
         )
         breached.append(number)
     return breached

@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, insert, select, update
 
-from alerts import outbox
+from alerts import announce, outbox
 from alerts.errors import InvalidTicketInput, InvalidTransition, TicketNotFound
 from alerts.models import Ticket, TicketComment, TicketHistory
 from alerts.policy import Policy
@@ -160,6 +160,7 @@ def create(
     ).scalar_one()
     record(connection, ticket_id, now, actor, "created", None, Status.OPEN.value)
     outbox.ticket_event(connection, ticket_id, "ticket.created", {}, now)
+    announce.ticket_event(connection, load(connection, ticket_id), "ticket.opened", now)
     return int(ticket_id)
 
 
@@ -213,6 +214,16 @@ def comment(
         now,
         skip=source_sink,
     )
+    if actor.kind == "support" and visibility == "public":
+        # Seed 001: the client hears of every support comment by e-mail.
+        announce.ticket_event(
+            connection,
+            ticket,
+            "ticket.commented",
+            now,
+            comment=body,
+            author=actor.name,
+        )
     if actor.kind == "client" and ticket.status == Status.WAITING_FOR_REPLY:
         set_status(connection, ticket.id, Status.IN_PROGRESS, actor=actor, now=now)
     elif actor.kind == "client" and ticket.status == Status.CLOSED:
@@ -267,6 +278,12 @@ def set_status(
         changes["first_responded_at"] = now
     connection.execute(update(T).where(T.c.id == ticket.id).values(**changes))
     record(connection, ticket.id, now, actor, "status", current.value, wanted.value)
+    if wanted == Status.WAITING_FOR_REPLY:
+        announce.ticket_event(connection, ticket, "ticket.waiting_for_reply", now)
+    elif wanted == Status.CLOSED:
+        announce.ticket_event(
+            connection, ticket, "ticket.closed", now, close_reason=changes["close_reason"]
+        )
     outbox.ticket_event(
         connection,
         ticket.id,

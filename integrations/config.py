@@ -224,6 +224,9 @@ class IntegrationSpec(Strict):
     retries: int = Field(default=1, ge=0, le=3)
     follow_redirects: bool = True
     enabled: bool = True
+    # In production monitoring: its contacts are notified of incidents, and the
+    # contact roles the notifications block requires must be present.
+    production: bool = False
     tls: TLSSettings = Field(default_factory=TLSSettings)
     thresholds: Thresholds = Field(default_factory=Thresholds)
     checks: list[CheckSpec] = Field(min_length=1)
@@ -271,6 +274,11 @@ class IntegrationsFile(Strict):
     version: Literal[1] = 1
     defaults: Defaults = Field(default_factory=Defaults)
     integrations: list[IntegrationSpec] = Field(default_factory=list)
+
+    def cross_problems(self) -> list[tuple[tuple[str | int, ...], str]]:
+        """Mistakes that span blocks, as (path, message); a file model that adds
+        blocks (the glue's ConfigFile) extends this. The loader adds the lines."""
+        return []
 
     @model_validator(mode="after")
     def _unique_ids(self) -> IntegrationsFile:

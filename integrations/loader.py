@@ -53,12 +53,21 @@ def load_text(
             source, [ConfigProblem(1, "", "the file must be a mapping with an 'integrations' list")]
         )
     try:
-        return model.model_validate(with_defaults(data))
+        file = model.model_validate(with_defaults(data))
     except ValidationError as exc:
         problems = problems_from(exc, root)
         if not any("must be unique" in p.message for p in problems):
             problems += duplicate_ids(data, root)
         raise ConfigError(source, sorted(problems, key=lambda p: (p.line or 0, p.field))) from None
+    # Rules across blocks (e.g. contacts a production integration needs) come
+    # after the shapes are valid, still reported with their lines.
+    found = [
+        ConfigProblem(line_of(root, list(loc)), dotted(list(loc)), message)
+        for loc, message in file.cross_problems()
+    ]
+    if found:
+        raise ConfigError(source, sorted(found, key=lambda p: (p.line or 0, p.field)))
+    return file
 
 
 def duplicate_ids(data: dict[str, Any], root: yaml.Node | None) -> list[ConfigProblem]:

@@ -9,20 +9,63 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 
-from pydantic import Field, model_validator
+from pydantic import Field, TypeAdapter, ValidationError, model_validator
 from sqlalchemy import Engine
 
-from alerts.mirror import store_sinks
+from alerts.channels import ChannelsConfig
+from alerts.contacts import ContactSpec, NotificationsConfig, missing_roles
+from alerts.mirror import store_documents, store_sinks
 from alerts.sinks import SinkConfig
 from integrations.config import IntegrationsFile
 from integrations.loader import load_file, load_text
 from integrations.registry import ApplyReport, apply
+from integrations.strict import Strict
 from intmon.db import utcnow
+
+_contact_list: TypeAdapter[list[ContactSpec]] = TypeAdapter(list[ContactSpec])
+
+
+class ClientBlock(Strict):
+    contacts: list[ContactSpec] = Field(default_factory=list)
 
 
 class ConfigFile(IntegrationsFile):
     # External systems every ticket is mirrored to (Jira, Zendesk, a webhook).
     sinks: list[SinkConfig] = Field(default_factory=list)
+    # Each client's contacts (an integration may add its own under `contacts:`).
+    clients: dict[str, ClientBlock] = Field(default_factory=dict)
+    # Required roles, the routing table, escalation and digest settings.
+    notifications: NotificationsConfig = Field(default_factory=NotificationsConfig)
+    # How notifications are sent: SMTP server, webhook signing key, Telegram bot.
+    channels: ChannelsConfig = Field(default_factory=ChannelsConfig)
+
+    def cross_problems(self) -> list[tuple[tuple[str | int, ...], str]]:
+        """Integration contacts have the contact shape; an integration in production
+        monitoring has a first-line contact in every required role (seed 002)."""
+        problems = super().cross_problems()
+        for index, spec in enumerate(self.integrations):
+            where: tuple[str | int, ...] = ("integrations", index, "contacts")
+            try:
+                own = _contact_list.validate_python(spec.contacts)
+            except ValidationError as error:
+                problems += [
+                    (where + tuple(e["loc"]), e["msg"].removeprefix("Value error, "))
+                    for e in error.errors(include_url=False)
+                ]
+                continue
+            if not spec.production:
+                continue
+            client = self.clients.get(spec.client, ClientBlock())
+            missing = missing_roles(own + client.contacts, self.notifications.required_roles)
+            if missing:
+                problems.append(
+                    (
+                        ("integrations", index, "production"),
+                        f"production monitoring needs contacts in the roles {', '.join(missing)} "
+                        f"(under this integration's contacts: or clients.{spec.client}.contacts)",
+                    )
+                )
+        return problems
 
     @model_validator(mode="after")
     def _unique_sink_names(self) -> ConfigFile:
@@ -47,7 +90,18 @@ def apply_config(
     """Apply the integrations and, when the file is a full ConfigFile, its sinks."""
     now = now or utcnow()
     report = apply(engine, file, now)
-    sinks = file.sinks if isinstance(file, ConfigFile) else []
+    full = file if isinstance(file, ConfigFile) else ConfigFile()
     with engine.begin() as connection:
-        store_sinks(connection, sinks, now)
+        store_sinks(connection, full.sinks, now)
+        store_documents(
+            connection,
+            {
+                "clients": {
+                    client: block.model_dump(mode="json") for client, block in full.clients.items()
+                },
+                "notifications": full.notifications.model_dump(mode="json"),
+                "channels": full.channels.model_dump(mode="json"),
+            },
+            now,
+        )
     return report

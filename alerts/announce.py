@@ -1,0 +1,78 @@
+"""What each ticket and incident event tells people: builds the message facts and
+hands them to `alerts.notify.queue`, inside the event's own transaction.
+
+Ticket mail needs the facts of an incident (integration, family, first seen), so
+for now it goes out for automatic tickets only; a hand-made ticket's mail needs
+templates of its own (issue 4, next step).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection
+
+from alerts import notify
+
+
+def ticket_event(
+    connection: Connection,
+    ticket: Any,
+    event: str,
+    now: datetime,
+    **extra: Any,
+) -> None:
+    """`ticket` is the ticket row as it is after the change."""
+    if ticket.integration_id is None or ticket.family is None:
+        return
+    form = ticket.form or {}
+    context = {
+        "ticket": int(ticket.id),
+        "integration_id": ticket.integration_id,
+        "integration_name": form.get("integration_name", ticket.integration_id),
+        "family": ticket.family,
+        "first_seen": form.get("first_seen", ticket.created_at.isoformat()),
+        "outcome": form.get("failure_class"),
+        **extra,
+    }
+    notify.queue(
+        connection,
+        event,
+        client=ticket.client,
+        integration_id=ticket.integration_id,
+        tier=ticket.tier,
+        family=ticket.family,
+        context=context,
+        now=now,
+    )
+
+
+def incident_event(
+    connection: Connection,
+    incident: dict[str, Any],
+    spec: Any,
+    event: str,
+    now: datetime,
+    **extra: Any,
+) -> None:
+    context = {
+        "ticket": incident.get("ticket_id"),
+        "integration_id": spec.id,
+        "integration_name": spec.name,
+        "family": incident["family"],
+        "first_seen": incident["first_seen"].isoformat(),
+        "outcome": incident["last_outcome"],
+        "detail": incident["last_detail"] or None,
+        **extra,
+    }
+    notify.queue(
+        connection,
+        event,
+        client=spec.client,
+        integration_id=spec.id,
+        tier=spec.tier.value,
+        family=incident["family"],
+        context=context,
+        now=now,
+    )

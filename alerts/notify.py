@@ -1,0 +1,151 @@
+"""Queueing notifications: who hears about an event, on which channel, and when.
+
+Called inside the transaction of the event itself (an incident opening, a ticket
+comment, an SLA breach), so a notification exists exactly when its cause was
+committed. Each delivery becomes an outbox row with target `notify:<channel>`,
+held until the contact's support hours open when the event is not an emergency
+(`available_at`); `alerts.deliver` sends them.
+
+Contacts come from the applied configuration: the client's own (`clients:` in the
+file) and the integration's (`contacts:` in its spec). Incident events reach
+contacts only for integrations in production monitoring (`production: true`);
+ticket mail goes to the client's contacts for every ticket.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import TypeAdapter
+from sqlalchemy import Connection, select
+
+from alerts import outbox
+from alerts.contacts import ContactSpec, NotificationsConfig, Role
+from alerts.models import ConfigDocument
+from alerts.routing import Delivery, route
+from integrations.models import Integration
+from intmon.db import table_of
+
+DOC = table_of(ConfigDocument)
+INTEGRATIONS = table_of(Integration)
+CLIENTS_DOCUMENT = "clients"
+NOTIFICATIONS_DOCUMENT = "notifications"
+TARGET_PREFIX = "notify:"
+
+# Ticket mail (seed 001: comment notifications go to the account's e-mail) goes
+# to the client's contacts in these roles.
+TICKET_ROLES: tuple[Role, ...] = ("technical_non_emergency", "operational_public", "alert")
+TICKET_EVENTS = ("ticket.opened", "ticket.commented", "ticket.waiting_for_reply", "ticket.closed")
+
+_contacts: TypeAdapter[list[ContactSpec]] = TypeAdapter(list[ContactSpec])
+
+
+def _document(connection: Connection, key: str) -> Any:
+    """A config document, read once per transaction."""
+    transaction = connection.get_transaction()
+    cache: dict[str, Any] = connection.info.setdefault("intmon_documents", {})
+    cached = cache.get(key)
+    if cached is not None and cached[0] is transaction:
+        return cached[1]
+    value = connection.execute(select(DOC.c.document).where(DOC.c.key == key)).scalar_one_or_none()
+    cache[key] = (transaction, value)
+    return value
+
+
+def notifications_config(connection: Connection) -> NotificationsConfig:
+    document = _document(connection, NOTIFICATIONS_DOCUMENT)
+    return NotificationsConfig.model_validate(document or {})
+
+
+def client_contacts(connection: Connection, client: str) -> list[ContactSpec]:
+    clients = _document(connection, CLIENTS_DOCUMENT) or {}
+    return _contacts.validate_python((clients.get(client) or {}).get("contacts", []))
+
+
+def integration_contacts(
+    connection: Connection, integration_id: str
+) -> tuple[bool, list[ContactSpec]]:
+    """(in production monitoring, its contacts)."""
+    spec = connection.execute(
+        select(INTEGRATIONS.c.spec).where(INTEGRATIONS.c.id == integration_id)
+    ).scalar_one_or_none()
+    if spec is None:
+        return False, []
+    return bool(spec.get("production")), _contacts.validate_python(spec.get("contacts") or [])
+
+
+def queue(
+    connection: Connection,
+    event: str,
+    *,
+    client: str,
+    integration_id: str | None,
+    tier: str,
+    family: str | None,
+    context: dict[str, Any],
+    now: datetime,
+    level: int = 1,
+) -> list[Delivery]:
+    """Route `event` and write one outbox row per delivery; returns the deliveries."""
+    config = notifications_config(connection)
+    if event in TICKET_EVENTS:
+        contacts = [
+            c for c in client_contacts(connection, client) if set(c.roles) & set(TICKET_ROLES)
+        ]
+        deliveries = route(
+            event, family=None, tier=tier, contacts=contacts, rules=[_ticket_rule()], now=now
+        )
+    else:
+        production, own = (
+            integration_contacts(connection, integration_id) if integration_id else (False, [])
+        )
+        if integration_id is not None and not production:
+            return []
+        contacts = own + client_contacts(connection, client)
+        deliveries = route(
+            event,
+            family=family,
+            tier=tier,
+            contacts=contacts,
+            rules=config.routing,
+            now=now,
+            level=level,
+        )
+    for delivery in deliveries:
+        outbox.enqueue(
+            connection,
+            target=TARGET_PREFIX + delivery.channel,
+            kind=event,
+            # Unique per row: a held non-emergency must not block an emergency
+            # to the same person (the outbox sends one aggregate in order).
+            aggregate=f"notice:{outbox.new_key()}",
+            payload={
+                "recipient": _recipient(delivery.contact),
+                "event": event,
+                "context": context,
+                "reason": delivery.reason,
+            },
+            now=now,
+            available_at=delivery.send_at,
+        )
+    return deliveries
+
+
+def _ticket_rule() -> Any:
+    from alerts.contacts import RoutingRule
+
+    return RoutingRule(event="*", roles=list(TICKET_ROLES))
+
+
+def _recipient(contact: ContactSpec) -> dict[str, Any]:
+    data = contact.model_dump(mode="json")
+    return {
+        "name": data["name"],
+        "email": data.get("email"),
+        "webhook_url": data.get("webhook_url"),
+        "slack_webhook_url": data.get("slack_webhook_url"),  # a ${ENV} reference
+        "telegram_chat": data.get("telegram_chat"),
+        "locale": data.get("locale", "en"),
+        "timezone": (data.get("hours") or {}).get("timezone"),
+    }

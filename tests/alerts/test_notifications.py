@@ -1,0 +1,207 @@
+"""Notifications end to end: incidents and tickets → routing → outbox → a real SMTP
+server (aiosmtpd) on 127.0.0.1; held until support hours, retried when the server
+is down, one Message-ID after a dispatcher died mid-send, no secret in any byte."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import Engine
+
+from alerts import outbox
+from alerts.deliver import deliver
+from alerts.housekeeping import housekeep, open_channels
+from alerts.policy import Policy
+from checks.outcomes import Outcome
+from integrations.errors import ConfigError
+from integrations.registry import load_specs
+from intmon.config_file import apply_config, load_config_text
+from tests.alerts.helpers import feed
+from tests.alerts.test_channels import (  # noqa: F401  (fixtures)
+    SmtpServer,
+    free_port,
+    smtp_server,
+)
+
+TOKEN = "partner-token-S3CRET-42"
+MONDAY = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)  # 15:00 in Moscow: Nina is at work
+SATURDAY = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
+
+
+def config(port: int, *, production: bool = True, contacts: bool = True) -> str:
+    integration_contacts = (
+        """    contacts:
+      - {name: Olga Oncall, email: oncall@broker.example, roles: [alert, technical_emergency]}
+      - name: Nina Dev
+        email: dev@broker.example
+        roles: [technical_non_emergency]
+        locale: ru
+        hours:
+          weekly: [{days: [mon, tue, wed, thu, fri], start: "09:00", end: "18:00"}]
+          timezone: Europe/Moscow
+"""
+        if contacts
+        else ""
+    )
+    return f"""version: 1
+channels:
+  email: {{host: 127.0.0.1, port: {port}, from_address: intmon@example.com}}
+clients:
+  acme:
+    contacts:
+      - {{name: Acme Support, email: support@acme.example, roles: [operational_public], locale: ru}}
+integrations:
+  - id: a
+    name: ACME Broker
+    kind: broker
+    client: acme
+    base_url: http://127.0.0.1:9
+    auth: {{type: bearer, token: "${{PARTNER_TOKEN}}"}}
+    interval_s: 60
+    production: {"true" if production else "false"}
+    checks: [{{name: health, path: /health}}]
+{integration_contacts}"""
+
+
+@pytest.fixture
+def world(
+    sqlite_engine: Engine,
+    smtp_server: Callable[..., SmtpServer],  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> tuple[Engine, SmtpServer, dict]:  # type: ignore[type-arg]
+    monkeypatch.setenv("PARTNER_TOKEN", TOKEN)
+    server = smtp_server()
+    apply_config(sqlite_engine, load_config_text(config(server.port)))
+    specs = {i: r.spec for i, r in load_specs(sqlite_engine).items()}
+    return sqlite_engine, server, specs
+
+
+def inbox(server: SmtpServer) -> dict[str, list[str]]:
+    """Recipient → subjects received."""
+    out: dict[str, list[str]] = {}
+    for delivered in server.mailbox.delivered:
+        for rcpt in delivered.rcpt_tos:
+            out.setdefault(rcpt, []).append(str(delivered.message["Subject"]))
+    return out
+
+
+def minutes(start: datetime, n: int) -> float:
+    return (start - datetime(2026, 11, 23, 12, 0, tzinfo=UTC)).total_seconds() / 60 + n
+
+
+def test_an_outage_wakes_the_emergency_contact_and_tells_the_client(world) -> None:  # type: ignore[no-untyped-def]
+    engine, server, specs = world
+    feed(engine, specs, [Outcome.CONNECTION_REFUSED] * 3)
+    report = housekeep(engine, Policy(), MONDAY + timedelta(minutes=3), sync=False)
+    assert report.notified.sent == 2 and report.notified.dead == 0
+    mail = inbox(server)
+    assert set(mail) == {"oncall@broker.example", "support@acme.example"}
+    assert "INC-000001" in mail["oncall@broker.example"][0]
+    assert "INC-000001" in mail["support@acme.example"][0]
+    # The client's message is in Russian (its contact's locale).
+    body = server.mailbox.delivered[-1].message.get_body(("plain",)).get_content()
+    assert "INC-000001" in body
+    for delivered in server.mailbox.delivered:
+        assert TOKEN.encode() not in delivered.raw
+    # Nothing is sent twice.
+    assert housekeep(engine, Policy(), MONDAY + timedelta(minutes=4), sync=False).notified.sent == 0
+
+
+def test_an_expired_token_waits_for_the_developers_hours(world) -> None:  # type: ignore[no-untyped-def]
+    engine, server, specs = world
+    feed(engine, specs, [Outcome.AUTH_FAILURE] * 3, start=minutes(SATURDAY, 0))
+    opened = SATURDAY + timedelta(minutes=2)
+    housekeep(engine, Policy(), opened, sync=False)
+    mail = inbox(server)
+    # The alert contact hears at once; Nina (non-emergency) only on Monday 09:00 Moscow.
+    assert "oncall@broker.example" in mail and "dev@broker.example" not in mail
+    monday_nine_moscow = datetime(2026, 11, 30, 6, 0, tzinfo=UTC)
+    housekeep(engine, Policy(), monday_nine_moscow - timedelta(seconds=1), sync=False)
+    assert "dev@broker.example" not in inbox(server)
+    housekeep(engine, Policy(), monday_nine_moscow, sync=False)
+    assert len(inbox(server)["dev@broker.example"]) == 1
+
+
+def test_smtp_down_is_retried_and_delivered_later(  # type: ignore[no-untyped-def]
+    sqlite_engine: Engine,
+    smtp_server: Callable[..., SmtpServer],  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("PARTNER_TOKEN", TOKEN)
+    port = free_port()  # nothing listens yet
+    apply_config(sqlite_engine, load_config_text(config(port)))
+    specs = {i: r.spec for i, r in load_specs(sqlite_engine).items()}
+    feed(sqlite_engine, specs, [Outcome.CONNECTION_REFUSED] * 3)
+    at = MONDAY + timedelta(minutes=3)
+    report = housekeep(sqlite_engine, Policy(), at, sync=False)
+    assert (report.notified.sent, report.notified.retried) == (0, 2)
+    server = smtp_server(port=port)
+    # Not before the backoff; then delivered, nothing lost.
+    assert (
+        housekeep(sqlite_engine, Policy(), at + timedelta(seconds=4), sync=False).notified.sent == 0
+    )
+    assert (
+        housekeep(sqlite_engine, Policy(), at + timedelta(seconds=5), sync=False).notified.sent == 2
+    )
+    assert set(inbox(server)) == {"oncall@broker.example", "support@acme.example"}
+
+
+def test_a_dispatcher_killed_after_sending_resends_with_the_same_message_id(world) -> None:  # type: ignore[no-untyped-def]
+    engine, server, specs = world
+    feed(engine, specs, [Outcome.CONNECTION_REFUSED] * 3)
+    at = MONDAY + timedelta(minutes=3)
+    channels = open_channels(engine)
+    # A dispatcher claims and sends, then dies before recording the send.
+    claimed = outbox.claim(engine, ["notify:email"], at, lease_s=120)
+    assert len(claimed) == 2
+    from alerts.deliver import _notice, _recipient
+
+    first = claimed[0]
+    recipient = _recipient(first.payload["recipient"])
+    channels["email"].send(recipient, _notice([first], recipient))
+    # After the lease another dispatcher sends what was not recorded.
+    assert deliver(engine, channels, at + timedelta(seconds=60)).sent == 0
+    assert deliver(engine, channels, at + timedelta(seconds=121)).sent == 2
+    for channel in channels.values():
+        channel.close()
+    ids_by_rcpt: dict[str, set[str]] = {}
+    for delivered in server.mailbox.delivered:
+        ids_by_rcpt.setdefault(delivered.rcpt_tos[0], set()).add(
+            str(delivered.message["Message-ID"])
+        )
+    # The resend carries the same Message-ID: one message for the receiving system.
+    assert all(len(ids) == 1 for ids in ids_by_rcpt.values())
+    assert len(server.mailbox.delivered) == 3
+
+
+def test_a_burst_for_one_contact_is_one_digest(world) -> None:  # type: ignore[no-untyped-def]
+    engine, server, specs = world
+    feed(engine, specs, [Outcome.CONNECTION_REFUSED] * 3)
+    feed(engine, specs, [Outcome.OK, Outcome.OK], start=3)  # resolved, ticket closed
+    housekeep(engine, Policy(), MONDAY + timedelta(minutes=5), sync=False)
+    mail = inbox(server)
+    # Opened + resolved reach the on-call contact as one digest.
+    assert len(mail["oncall@broker.example"]) == 1
+
+
+def test_no_contact_mail_for_integrations_not_in_production(  # type: ignore[no-untyped-def]
+    sqlite_engine: Engine,
+    smtp_server: Callable[..., SmtpServer],  # noqa: F811
+) -> None:
+    server = smtp_server()
+    apply_config(sqlite_engine, load_config_text(config(server.port, production=False)))
+    specs = {i: r.spec for i, r in load_specs(sqlite_engine).items()}
+    feed(sqlite_engine, specs, [Outcome.CONNECTION_REFUSED] * 3)
+    housekeep(sqlite_engine, Policy(), MONDAY + timedelta(minutes=3), sync=False)
+    assert set(inbox(server)) == {"support@acme.example"}  # ticket mail only
+
+
+def test_production_needs_the_required_roles() -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_config_text(config(25, contacts=False))
+    (problem,) = caught.value.problems
+    assert problem.field == "integrations[0].production"
+    assert "alert, technical_emergency, technical_non_emergency" in problem.message
+    assert problem.line == 16  # the `production: true` line
