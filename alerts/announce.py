@@ -21,9 +21,13 @@ def ticket_event(
     ticket: Any,
     event: str,
     now: datetime,
+    *,
+    level: int = 1,
     **extra: Any,
 ) -> None:
-    """`ticket` is the ticket row as it is after the change."""
+    """`ticket` is the ticket row; `level` as for incident events."""
+    if event == "escalation":
+        extra["level"] = level
     if ticket.integration_id is None or ticket.family is None:
         return
     form = ticket.form or {}
@@ -45,6 +49,7 @@ def ticket_event(
         family=ticket.family,
         context=context,
         now=now,
+        level=level,
     )
 
 
@@ -54,8 +59,13 @@ def incident_event(
     spec: Any,
     event: str,
     now: datetime,
+    *,
+    level: int = 1,
     **extra: Any,
 ) -> None:
+    """`level` picks the contacts of that escalation level (an `escalation` event)."""
+    if event == "escalation":
+        extra["level"] = level
     context = {
         "ticket": incident.get("ticket_id"),
         "integration_id": spec.id,
@@ -75,4 +85,5 @@ def incident_event(
         family=incident["family"],
         context=context,
         now=now,
+        level=level,
     )

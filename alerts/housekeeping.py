@@ -16,6 +16,7 @@ from sqlalchemy import Engine
 from alerts import mirror
 from alerts.channels import Channel, ChannelsConfig, build_channels
 from alerts.deliver import deliver
+from alerts.escalation import EscalationReport, escalate
 from alerts.outbox import DispatchReport
 from alerts.policy import Policy
 from alerts.sweep import SweepReport, sweep
@@ -29,6 +30,7 @@ class HousekeepingReport:
     dispatch: DispatchReport
     sync: mirror.SyncReport | None = None
     notified: DispatchReport = field(default_factory=DispatchReport)
+    escalation: EscalationReport = field(default_factory=EscalationReport)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -42,11 +44,27 @@ class HousekeepingReport:
             "notifications_sent": self.notified.sent,
             "notifications_retried": self.notified.retried,
             "notifications_dead": self.notified.dead,
+            "escalated_incidents": self.escalation.escalated,
+            "reminded_incidents": self.escalation.reminded,
         }
 
 
 def housekeep(engine: Engine, policy: Policy, now: datetime, *, sync: bool) -> HousekeepingReport:
     swept = sweep(engine, policy, now)
+    escalated = escalate(engine, now)
+    report = send_pending(engine, policy, now, sync=sync)
+    report.sweep, report.escalation = swept, escalated
+    if swept.breached or swept.auto_closed or report.dispatch.sent or report.notified.sent:
+        log.info("housekeeping: %s", report.as_dict())
+    return report
+
+
+def send_pending(
+    engine: Engine, policy: Policy, now: datetime, *, sync: bool = False
+) -> HousekeepingReport:
+    """Only the sending part: sink messages and notifications that are due. The
+    worker runs this right after a batch changed incidents, so a ticket's e-mail
+    does not wait for the next housekeeping tick."""
     sinks = mirror.open_sinks(engine)
     try:
         sent = mirror.dispatch(engine, sinks, policy, now) if sinks else DispatchReport()
@@ -58,10 +76,7 @@ def housekeep(engine: Engine, policy: Policy, now: datetime, *, sync: bool) -> H
         notified = deliver(engine, channels, now) if channels else DispatchReport()
     finally:
         mirror.close_all(channels)
-    report = HousekeepingReport(swept, sent, synced, notified=notified)
-    if swept.breached or swept.auto_closed or sent.sent or sent.dead or notified.sent:
-        log.info("housekeeping: %s", report.as_dict())
-    return report
+    return HousekeepingReport(SweepReport(), sent, synced, notified=notified)
 
 
 def open_channels(engine: Engine) -> dict[str, Channel]:

@@ -182,6 +182,19 @@ def _open(
                         reopened=reopened,
                         flapping=flapping,
                         evidence=evidence,
+                        # Back again is a new emergency to acknowledge, unless it
+                        # is flapping: then it stays as escalated as it was.
+                        **(
+                            {}
+                            if flapping
+                            else {
+                                "acknowledged_at": None,
+                                "acknowledged_by": None,
+                                "escalation_level": 1,
+                                "reminders": 0,
+                                "last_reminder_at": None,
+                            }
+                        ),
                     )
                 )
         except IntegrityError:
@@ -211,6 +224,8 @@ def _open(
             evidence=evidence,
             reopened=0,
             flapping=False,
+            escalation_level=1,
+            reminders=0,
         )
         .on_conflict_do_nothing(
             index_elements=[INC.c.integration_id, INC.c.family], index_where=text("state = 'open'")

@@ -55,6 +55,13 @@ class Incident(Base):
     reopened: Mapped[int] = mapped_column(Integer, default=0)
     flapping: Mapped[bool] = mapped_column(Boolean, default=False)
     ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"), nullable=True)
+    # Escalation of an emergency nobody acknowledged (issue 4): who was told last,
+    # how many reminders went out, and when someone took it.
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    acknowledged_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    escalation_level: Mapped[int] = mapped_column(Integer, default=1)
+    reminders: Mapped[int] = mapped_column(Integer, default=0)
+    last_reminder_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
 class Ticket(Base):

@@ -103,6 +103,8 @@ def _breaches(connection: Connection, policy: Policy, now: datetime) -> list[str
             due_at=due.isoformat(),
             tier=ticket.tier,
         )
+        # Support itself is late: the next level of the chain hears of it too.
+        announce.ticket_event(connection, ticket, "escalation", now, level=2)
         breached.append(number)
     return breached
 

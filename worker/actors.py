@@ -9,17 +9,43 @@ from __future__ import annotations
 from typing import Any
 
 import dramatiq
+from dramatiq import Message
 
 from alerts.housekeeping import housekeep as run_housekeeping
+from alerts.housekeeping import send_pending
 from intmon.db import utcnow
-from worker.batch import ACTOR_NAME, CHECKS_QUEUE, HOUSEKEEPING_ACTOR, HOUSEKEEPING_QUEUE
+from worker.batch import (
+    ACTOR_NAME,
+    CHECKS_QUEUE,
+    HOUSEKEEPING_ACTOR,
+    HOUSEKEEPING_QUEUE,
+    SEND_ACTOR,
+)
 from worker.broker import get_broker
 from worker.pipeline import publish_outcome, run_batch
 from worker.runtime import runtime
 
 
 def run_checks(payload: dict[str, Any]) -> None:
-    publish_outcome(run_batch(runtime(), payload))
+    outcome = run_batch(runtime(), payload)
+    publish_outcome(outcome)
+    if outcome.changed:
+        # A ticket opened or an incident moved: send its messages now rather
+        # than at the next housekeeping tick (its rows are already committed).
+        get_broker().enqueue(
+            Message(
+                queue_name=HOUSEKEEPING_QUEUE,
+                actor_name=SEND_ACTOR,
+                args=(),
+                kwargs={},
+                options={},
+            )
+        )
+
+
+def send_now() -> None:
+    rt = runtime()
+    send_pending(rt.db, rt.settings.policy(), utcnow())
 
 
 def housekeep(sync: bool = False) -> None:
@@ -44,6 +70,13 @@ def declare(broker: dramatiq.Broker) -> dramatiq.Actor[Any, Any]:
         max_retries=0,
         time_limit=10 * 60 * 1000,
     )(housekeep)
+    dramatiq.actor(
+        broker=broker,
+        actor_name=SEND_ACTOR,
+        queue_name=HOUSEKEEPING_QUEUE,
+        max_retries=0,
+        time_limit=10 * 60 * 1000,
+    )(send_now)
     return declare_on(run_checks)
 
 

@@ -19,6 +19,8 @@ CHECKS_QUEUE = "checks"
 # The leader's periodic alerts job (SLA sweep, auto-close, outbox, sync-back).
 HOUSEKEEPING_ACTOR = "housekeep"
 HOUSEKEEPING_QUEUE = "alerts"
+# Sends due sink messages and notifications at once (after incidents changed).
+SEND_ACTOR = "send_pending"
 
 # Seconds a worker needs beyond the partner's timeouts to classify and store.
 STORE_MARGIN_S = 5.0

@@ -29,6 +29,8 @@ class BatchOutcome:
     # Check key → Unix time before which it must not run again (Retry-After).
     not_before: dict[str, float] = field(default_factory=dict)
     skipped: dict[str, int] = field(default_factory=dict)
+    # Incidents opened, reopened or resolved: there are messages to send now.
+    changed: bool = False
 
 
 def run_batch(rt: Runtime, payload: dict[str, Any]) -> BatchOutcome:
@@ -53,9 +55,11 @@ def run_batch(rt: Runtime, payload: dict[str, Any]) -> BatchOutcome:
         work.append((spec, check, datetime.fromtimestamp(item.due, UTC)))
 
     results: list[CheckResult] = []
+    changed = False
     if work:
         results = rt.probes.run_batch(work, timeout=batch_timeout(fresh, rt))
-        ingest(rt.db, results, {spec.id: spec for spec, _, _ in work}, rt.settings.policy())
+        specs_by_id = {spec.id: spec for spec, _, _ in work}
+        changed = bool(ingest(rt.db, results, specs_by_id, rt.settings.policy()))
 
     finished = time.time()
     not_before = {
@@ -63,7 +67,7 @@ def run_batch(rt: Runtime, payload: dict[str, Any]) -> BatchOutcome:
         for r in results
         if r.retry_after_s
     }
-    return BatchOutcome(batch, results, not_before, skipped)
+    return BatchOutcome(batch, results, not_before, skipped, changed)
 
 
 # dramatiq runs before_process_message, the actor and after_process_message in

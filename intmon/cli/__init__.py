@@ -13,6 +13,7 @@ from intmon.cli import (
     config_commands,
     demo_command,
     maintenance_commands,
+    notify_commands,
     service_commands,
 )
 
@@ -28,6 +29,7 @@ service_commands.register(app)
 demo_command.register(app)
 alerts_commands.register(app)
 maintenance_commands.register(app)
+notify_commands.register(app)
 
 
 def main() -> None:

@@ -17,6 +17,7 @@ from rich.table import Table
 from alerts.queries import IncidentView, TicketView, list_incidents, list_tickets
 from integrations.results import StateView
 from intmon.cli.output import EXIT_FAILED, console, outcome_text, print_json
+from intmon.demo.mailbox import Mail
 
 
 def register(app: typer.Typer) -> None:
@@ -36,22 +37,27 @@ def demo(
     """Watch a sandbox partner go healthy → expired token → slow → outage → changed contract,
     incidents and their tickets open, and recover when it is healthy again."""
     from checks.outcomes import Outcome
-    from integrations.loader import load_text
     from integrations.results import current_states, first_seen_by_outcome
+    from intmon.config_file import load_config_text
     from intmon.demo.config import demo_config
+    from intmon.demo.mailbox import Mailbox
     from intmon.demo.sandbox import Sandbox
     from intmon.embedded import Embedded
     from intmon.settings import Settings
 
     workdir = Path(tempfile.mkdtemp(prefix="intmon-demo-"))
     settings = Settings(
-        database_url=f"sqlite:///{workdir / 'demo.db'}", redis_url=None, batch_size=50
+        database_url=f"sqlite:///{workdir / 'demo.db'}",
+        redis_url=None,
+        batch_size=50,
+        housekeeping_interval_s=1.0,
     )
-    with Sandbox() as sandbox:
-        config = demo_config(sandbox, interval_s=interval)
+    with Sandbox() as sandbox, Mailbox() as mailbox:
+        config = demo_config(sandbox, interval_s=interval, smtp_port=mailbox.port)
         (workdir / "integrations.yaml").write_text(config.yaml_text)
         os.environ.update(config.environ)  # the workers read secrets from the environment
-        with Embedded(settings, config=load_text(config.yaml_text), worker_threads=4) as embedded:
+        loaded = load_config_text(config.yaml_text)
+        with Embedded(settings, config=loaded, worker_threads=4) as embedded:
             metrics_server = embedded.serve_metrics(0)
             if not as_json:
                 console.print(
@@ -77,6 +83,7 @@ def demo(
                     ),
                     _seen_table(seen),
                     _incidents_table(story["incidents"], list_tickets(embedded.db, limit=50)),
+                    _mail_table(mailbox.mails()),
                 )
 
             def recovered() -> bool:
@@ -84,7 +91,7 @@ def demo(
 
             def finished() -> bool:
                 elapsed = time.monotonic() - started
-                complete = len(seen) == len(Outcome) and recovered()
+                complete = len(seen) == len(Outcome) and recovered() and bool(mailbox.mails())
                 return elapsed >= duration or (not keep_going and complete)
 
             if as_json:
@@ -101,8 +108,11 @@ def demo(
         console.print()  # a non-terminal Live leaves the cursor after the last frame
     missing = [o.value for o in Outcome if o.value not in seen]
     incidents = story["incidents"]
+    mails = mailbox.mails()
     if not recovered():
         missing.append("a recovered incident")
+    if not mails:
+        missing.append("a notification e-mail")
     elapsed = time.monotonic() - started
     if as_json:
         print_json(
@@ -111,6 +121,7 @@ def demo(
                 "outcomes_seen": {k: round(v, 1) for k, v in seen.items()},
                 "missing": missing,
                 "incidents": [i.as_dict() for i in incidents],
+                "emails": [{"to": m.to, "subject": m.subject} for m in mails],
                 "database": str(workdir / "demo.db"),
             }
         )
@@ -120,7 +131,8 @@ def demo(
         tickets_opened = len({i.ticket for i in incidents if i.ticket})
         console.print(
             f"[green]all {len(seen)} outcomes seen, {len(incidents)} incidents "
-            f"({tickets_opened} tickets), one recovered, in {elapsed:.0f} s.[/green]\n"
+            f"({tickets_opened} tickets), one recovered, {len(mails)} e-mails sent, "
+            f"in {elapsed:.0f} s.[/green]\n"
             f"Explore: INTMON_DATABASE_URL=sqlite:///{workdir / 'demo.db'} intmon tickets list"
         )
     if missing:
@@ -158,6 +170,15 @@ def _incidents_table(incidents: list[IncidentView], tickets: list[TicketView]) -
             i.ticket or "-",
             status.get(i.ticket or "", "-"),
         )
+    return table
+
+
+def _mail_table(mails: list[Mail]) -> Table:
+    table = Table(title=f"e-mails received by the local SMTP sink: {len(mails)} (latest 6)")
+    table.add_column("to")
+    table.add_column("subject")
+    for mail in mails[-6:]:
+        table.add_row(mail.to, mail.subject[:90])
     return table
 
 

@@ -71,8 +71,11 @@ class DemoConfig:
     environ: dict[str, str] = field(repr=False)  # secret values: keep out of reprs
 
 
-def demo_config(sandbox: Sandbox, *, interval_s: float = 2.0) -> DemoConfig:
-    """The demo's integrations file for a running `sandbox`, checked every `interval_s`."""
+def demo_config(
+    sandbox: Sandbox, *, interval_s: float = 2.0, smtp_port: int | None = None
+) -> DemoConfig:
+    """The demo's integrations file for a running `sandbox`, checked every `interval_s`.
+    With `smtp_port`, notifications go by e-mail to a local SMTP server there."""
     if interval_s < 1.0:
         raise ValueError("interval_s must be at least 1 second (the integrations file's minimum)")
     http = sandbox.http_url
@@ -100,6 +103,21 @@ def demo_config(sandbox: Sandbox, *, interval_s: float = 2.0) -> DemoConfig:
                 "timeout_s": broker_timeout,
                 "retries": 0,
                 "thresholds": lively,
+                # In production monitoring: its contacts hear of its incidents.
+                "production": True,
+                "contacts": [
+                    {
+                        "name": "Olga Oncall",
+                        "email": "oncall@acme-broker.example",
+                        "roles": ["alert", "technical_emergency"],
+                    },
+                    {
+                        "name": "Нина Разработчик",
+                        "email": "dev@acme-broker.example",
+                        "roles": ["technical_non_emergency"],
+                        "locale": "ru",
+                    },
+                ],
                 "checks": [
                     {
                         "name": "health",
@@ -274,9 +292,34 @@ def demo_config(sandbox: Sandbox, *, interval_s: float = 2.0) -> DemoConfig:
         ),
     ]
 
-    lines = [HEADER, "version: 1", "integrations:"]
+    lines = [HEADER, "version: 1"]
+    if smtp_port is not None:
+        head = {
+            "channels": {
+                "email": {
+                    "host": "127.0.0.1",
+                    "port": smtp_port,
+                    "from_address": "intmon@demo.example",
+                }
+            },
+            # Ticket mail goes to the client's own contacts.
+            "clients": {
+                "acme": {
+                    "contacts": [
+                        {
+                            "name": "ACME Support Desk",
+                            "email": "support@acme.example",
+                            "roles": ["operational_public"],
+                            "locale": "ru",
+                        }
+                    ]
+                }
+            },
+        }
+        lines.append(yaml.safe_dump(head, sort_keys=False, width=100, allow_unicode=True).rstrip())
+    lines.append("integrations:")
     for comment, integration in integrations:
-        block = yaml.safe_dump([integration], sort_keys=False, width=100)
+        block = yaml.safe_dump([integration], sort_keys=False, width=100, allow_unicode=True)
         lines.append("")
         lines.append(f"  # {comment}")
         lines.extend(f"  {line}" for line in block.splitlines())

@@ -205,3 +205,41 @@ def test_production_needs_the_required_roles() -> None:
     assert problem.field == "integrations[0].production"
     assert "alert, technical_emergency, technical_non_emergency" in problem.message
     assert problem.line == 16  # the `production: true` line
+
+
+ESCALATION = """      - {name: Lead Lena, email: lead@broker.example, roles: [technical_emergency],
+         escalation_level: 2}
+"""
+
+
+def test_an_unacknowledged_emergency_escalates_and_reminds_until_acknowledged(  # type: ignore[no-untyped-def]
+    sqlite_engine: Engine,
+    smtp_server: Callable[..., SmtpServer],  # noqa: F811
+) -> None:
+    from alerts.escalation import acknowledge
+
+    server = smtp_server()
+    text = config(server.port) + ESCALATION
+    apply_config(sqlite_engine, load_config_text(text))
+    specs = {i: r.spec for i, r in load_specs(sqlite_engine).items()}
+    feed(sqlite_engine, specs, [Outcome.CONNECTION_REFUSED] * 3)
+    opened = MONDAY + timedelta(minutes=2)
+
+    def run(after_minutes: float) -> dict[str, list[str]]:
+        housekeep(sqlite_engine, Policy(), opened + timedelta(minutes=after_minutes), sync=False)
+        return inbox(server)
+
+    assert "lead@broker.example" not in run(29)
+    first = run(30)  # ack timeout (30 min): level 2 hears of it
+    assert len(first["lead@broker.example"]) == 1
+    assert "escalat" in first["lead@broker.example"][0].lower()
+    before = len(first["oncall@broker.example"])
+    reminded = run(60)  # first reminder to the first line
+    assert len(reminded["oncall@broker.example"]) == before + 1
+    assert "reminder" in reminded["oncall@broker.example"][-1].lower() or "still" in (
+        reminded["oncall@broker.example"][-1].lower()
+    )
+    acknowledge(sqlite_engine, 1, "olga", opened + timedelta(minutes=61))
+    after = run(180)
+    assert len(after["oncall@broker.example"]) == before + 1  # no more reminders
+    assert len(after["lead@broker.example"]) == 1  # and no level 3
