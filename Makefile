@@ -29,10 +29,12 @@ test: lint unit
 bench: $(BIN)/.installed
 	$(BIN)/python bench/checks.py
 	$(BIN)/python bench/incidents.py
+	$(BIN)/python bench/notifications.py
 
 bench-quick: $(BIN)/.installed
 	$(BIN)/python bench/checks.py --quick
 	$(BIN)/python bench/incidents.py --quick
+	$(BIN)/python bench/notifications.py --quick
 
 bench-peer: $(BIN)/.installed
 	$(BIN)/python bench/peer.py

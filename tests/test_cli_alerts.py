@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 from typer.testing import CliRunner, Result
 
 from alerts import queries
@@ -563,3 +563,16 @@ def test_maintenance_refusals(engine: Engine) -> None:
     refused("maintenance", "remove", "a", "cli-9", message="a has no maintenance window named")
     refused("maintenance", "list", "nobody", message="integration 'nobody' is not registered")
     assert list(windows("a")) == ["nightly"]
+
+
+def test_incidents_ack_stops_escalation_and_names_unknown_ids(engine: Engine) -> None:
+    from alerts.models import Incident
+
+    specs = setup(engine, "a")
+    feed(engine, specs, [Outcome.CONNECTION_REFUSED] * 3)
+    cli("incidents", "ack", "1", "--author", "olga")
+    with engine.connect() as c:
+        row = c.execute(select(Incident.acknowledged_by, Incident.acknowledged_at)).one()
+    assert row.acknowledged_by == "olga" and row.acknowledged_at is not None
+    missing = cli("incidents", "ack", "99", code=2)
+    assert "incident 99 not found" in missing.stderr

@@ -13,17 +13,21 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from rich.console import Console
 from sqlalchemy import Engine
 from typer.testing import CliRunner, Result
 
+from alerts import outbox
+from alerts.contacts import ContactSpec
 from alerts.housekeeping import housekeep
 from alerts.mirror import store_documents
+from alerts.notify import _recipient as notify_recipient
 from alerts.policy import Policy
 from checks.outcomes import Outcome
 from integrations.config import IntegrationSpec
 from integrations.registry import load_specs
 from intmon import db
-from intmon.cli import app
+from intmon.cli import app, notify_commands
 from intmon.migrations import upgrade
 from intmon.settings import get_settings
 from tests.alerts.helpers import feed
@@ -123,7 +127,8 @@ def engine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Engine]:
     url = f"sqlite:///{tmp_path / 'cli.db'}"
     monkeypatch.setenv("INTMON_DATABASE_URL", url)
     monkeypatch.delenv("INTMON_REDIS_URL", raising=False)
-    monkeypatch.setenv("COLUMNS", "250")  # tables wide enough to read whole cells
+    # Tables wide enough to read whole cells, whatever COLUMNS the run started with.
+    monkeypatch.setattr(notify_commands, "console", Console(width=250))
     monkeypatch.setenv("PARTNER_TOKEN", PARTNER_TOKEN)
     monkeypatch.setenv("SMTP_PASSWORD", PASSWORD)
     monkeypatch.setenv("ACME_SLACK_URL", SLACK_URL)
@@ -385,6 +390,40 @@ def test_a_refused_recipient_is_dead_with_its_error(
     assert "dead 2026-11-23 12:03" in table and "550 5.1.1 mailbox unavailable" in table
 
 
+def test_rows_for_slack_and_webhook_show_no_secret(
+    engine: Engine, tmp_path: Path, server: SmtpServer, clock: Clock
+) -> None:
+    """The Slack URL is stored as its ${ENV} reference and shown as such, never resolved;
+    a webhook is shown by its host (its path and query may carry a token)."""
+    apply(tmp_path, server.port)
+    contact = ContactSpec(
+        name="Hooks",
+        slack_webhook_url="${ACME_SLACK_URL}",
+        webhook_url=f"https://hooks.broker.example/in/{WEBHOOK_SECRET}?key={WEBHOOK_SECRET}",
+        roles=["alert"],
+    )
+    with engine.begin() as connection:
+        for channel in ("slack", "webhook"):
+            outbox.enqueue(
+                connection,
+                target=f"notify:{channel}",
+                kind="incident.opened",
+                aggregate=f"notice:{channel}",
+                payload={
+                    "recipient": notify_recipient(contact),
+                    "event": "incident.opened",
+                    "context": {"ticket": 7, "integration_id": "a"},
+                    "reason": "role alert; emergency, sent at any hour",
+                },
+                now=T0,
+            )
+    assert [(r["channel"], r["address"], r["ticket"]) for r in rows()] == [
+        ("webhook", "hooks.broker.example", "INC-000007"),
+        ("slack", "${ACME_SLACK_URL}", "INC-000007"),
+    ]
+    assert "${ACME_SLACK_URL}" in cli("notifications", "list").stdout
+
+
 def test_notifications_list_refusals(engine: Engine, tmp_path: Path, server: SmtpServer) -> None:
     apply(tmp_path, server.port)
     assert rows() == []
@@ -407,7 +446,9 @@ def test_notify_test_delivers_in_the_contacts_locale(
     message = delivered.message
     assert message["Subject"] == "[intmon] Test notification for Olga Oncall"
     assert "Olga Oncall" in str(message["To"])
-    body = message.get_body(("plain",)).get_content()
+    plain = message.get_body(("plain",))
+    assert plain is not None
+    body = plain.get_content()
     assert "intmon notify test" in body and "ACME Broker (a)" in body
     first_id = str(message["Message-ID"])
     assert first_id.startswith("<notify-test-") and first_id.endswith("@intmon>")

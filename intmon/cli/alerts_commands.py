@@ -107,6 +107,21 @@ def incidents_list(
     console.print(incidents_table(views, "Incidents"))
 
 
+@incidents_app.command("ack")
+def incidents_ack(
+    incident_id: Annotated[int, typer.Argument(help="The incident's id (incidents list).")],
+    author: Annotated[str, typer.Option(help="Who takes it.")] = "support",
+) -> None:
+    """Acknowledge an incident: someone has it in hand, so its escalation and
+    reminders stop."""
+    from alerts.escalation import acknowledge
+
+    engine, now, _policy = _context()
+    with refused():
+        acknowledge(engine, incident_id, author, now)
+    console.print(f"incident {incident_id} acknowledged by {author}")
+
+
 def incidents_table(views: list[IncidentView], title: str) -> Table:
     table = Table(title=title)
     for column in ("id", "integration", "family", "state", "opened", "resolved", "failures"):

@@ -7,6 +7,7 @@ import email
 import email.policy
 import socket
 import threading
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,6 +18,7 @@ from aiosmtpd.controller import Controller
 class Mail:
     to: str
     subject: str
+    received_at: float  # Unix time the server accepted it
 
 
 class Mailbox:
@@ -32,7 +34,7 @@ class Mailbox:
         message = email.message_from_bytes(envelope.original_content, policy=email.policy.default)
         with self._lock:
             for rcpt in envelope.rcpt_tos:
-                self._mails.append(Mail(rcpt, str(message["Subject"])))
+                self._mails.append(Mail(rcpt, str(message["Subject"]), time.time()))
         return "250 OK"
 
     def mails(self) -> list[Mail]:
