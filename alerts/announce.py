@@ -1,9 +1,7 @@
 """What each ticket and incident event tells people: builds the message facts and
 hands them to `alerts.notify.queue`, inside the event's own transaction.
 
-Ticket mail needs the facts of an incident (integration, family, first seen), so
-for now it goes out for automatic tickets only; a hand-made ticket's mail needs
-templates of its own (issue 4, next step).
+A ticket made by hand has no incident facts; its messages show its topic instead.
 """
 
 from __future__ import annotations
@@ -28,15 +26,15 @@ def ticket_event(
     """`ticket` is the ticket row; `level` as for incident events."""
     if event == "escalation":
         extra["level"] = level
-    if ticket.integration_id is None or ticket.family is None:
-        return
     form = ticket.form or {}
+    automatic = ticket.family is not None
     context = {
         "ticket": int(ticket.id),
+        "topic": ticket.topic,
         "integration_id": ticket.integration_id,
         "integration_name": form.get("integration_name", ticket.integration_id),
         "family": ticket.family,
-        "first_seen": form.get("first_seen", ticket.created_at.isoformat()),
+        "first_seen": form.get("first_seen") if automatic else None,
         "outcome": form.get("failure_class"),
         **extra,
     }

@@ -1,7 +1,9 @@
 """Sending queued notifications: render, group into digests, send, record.
 
-Rows for one recipient on one channel that are due together become one digest
-(a burst of incidents for a client is one mail, not fifty). A send that fails
+Rows for one recipient on one channel that are due together become one digest,
+and after a message to someone, what else comes for them within the digest
+window (`notifications.digest_window_s`, 5 min) waits for its end and goes out as
+one digest: a burst of incidents for a client is one or two mails, not fifty. A send that fails
 is retried with backoff from the row's attempts and never dropped; a permanent
 failure is kept with its reason (`intmon notifications list --status dead`).
 The e-mail's Message-ID is the row's idempotency key, so the rare resend after a
@@ -17,16 +19,20 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from alerts import outbox
 from alerts.channels import Channel, ChannelError, Notice, Recipient
+from alerts.models import NotificationThrottle
 from alerts.notify import TARGET_PREFIX
 from alerts.render import render
 from integrations.secrets import resolve
+from intmon.db import table_of
 
 log = logging.getLogger(__name__)
 LEASE_S = 120.0
+THROTTLE = table_of(NotificationThrottle)
 
 
 def deliver(
@@ -38,8 +44,17 @@ def deliver(
     groups: dict[tuple[str, str], list[outbox.Claimed]] = defaultdict(list)
     for message in claimed:
         groups[(message.target, _address(message))].append(message)
-    for (target, _), messages in groups.items():
-        channel = channels[target.removeprefix(TARGET_PREFIX)]
+    window = timedelta(seconds=_digest_window_s(engine))
+    for (target, address), messages in groups.items():
+        kind = target.removeprefix(TARGET_PREFIX)
+        channel = channels[kind]
+        resume = _throttled_until(engine, kind, address, now, window)
+        if resume is not None:
+            # Sent something to them moments ago: these wait for the window's end
+            # and go out together as one digest, not one message each.
+            outbox.postpone(engine, messages, resume)
+            report.postponed += len(messages)
+            continue
         try:
             recipient = _recipient(messages[0].payload["recipient"])
             channel.send(recipient, _notice(messages, recipient))
@@ -57,8 +72,51 @@ def deliver(
             continue
         for message in messages:
             outbox.mark_sent(engine, message, now)
+        _note_sent(engine, kind, address, now)
         report.sent += len(messages)
     return report
+
+
+def _digest_window_s(engine: Engine) -> float:
+    from alerts.contacts import NotificationsConfig
+    from alerts.mirror import load_document
+
+    document = load_document(engine, "notifications")
+    return float(NotificationsConfig.model_validate(document or {}).digest_window_s)
+
+
+def _throttled_until(
+    engine: Engine, channel: str, address: str, now: datetime, window: timedelta
+) -> datetime | None:
+    if not window:
+        return None
+    with engine.connect() as connection:
+        last = connection.execute(
+            select(THROTTLE.c.last_sent_at).where(
+                THROTTLE.c.channel == channel, THROTTLE.c.address == address
+            )
+        ).scalar_one_or_none()
+    if last is None or now >= last + window:
+        return None
+    resume: datetime = last + window
+    return resume
+
+
+def _note_sent(engine: Engine, channel: str, address: str, now: datetime) -> None:
+    with engine.begin() as connection:
+        updated = connection.execute(
+            update(THROTTLE)
+            .where(THROTTLE.c.channel == channel, THROTTLE.c.address == address)
+            .values(last_sent_at=now)
+        ).rowcount
+        if not updated:
+            try:
+                with connection.begin_nested():
+                    connection.execute(
+                        insert(THROTTLE).values(channel=channel, address=address, last_sent_at=now)
+                    )
+            except IntegrityError:  # another dispatcher noted the same recipient
+                pass
 
 
 def _address(message: outbox.Claimed) -> str:

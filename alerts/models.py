@@ -182,3 +182,14 @@ class ConfigDocument(Base):
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     document: Mapped[Any] = mapped_column(JSON)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class NotificationThrottle(Base):
+    """When a recipient was last sent something on a channel: messages due within
+    the digest window after it wait and go out together as one digest."""
+
+    __tablename__ = "notification_throttle"
+
+    channel: Mapped[str] = mapped_column(String(16), primary_key=True)
+    address: Mapped[str] = mapped_column(String(320), primary_key=True)
+    last_sent_at: Mapped[datetime] = mapped_column(UTCDateTime())

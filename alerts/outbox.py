@@ -117,6 +117,7 @@ class DispatchReport:
     sent: int = 0
     retried: int = 0
     dead: int = 0
+    postponed: int = 0
     errors: list[str] = field(default_factory=list)
 
 
@@ -190,6 +191,17 @@ def mark_sent(engine: Engine, message: Claimed, now: datetime) -> None:
             .where(OUT.c.id == message.id)
             .values(sent_at=now, leased_until=None, last_error=None)
         )
+
+
+def postpone(engine: Engine, messages: list[Claimed], until: datetime) -> None:
+    """Give leased messages back to be sent at `until`; not a failed attempt."""
+    with engine.begin() as connection:
+        for message in messages:
+            connection.execute(
+                update(OUT)
+                .where(OUT.c.id == message.id)
+                .values(available_at=until, leased_until=None, attempts=OUT.c.attempts - 1)
+            )
 
 
 def mark_failed(

@@ -61,6 +61,7 @@ SUBJECT_MAX = 200
 
 # Values a template may test for; every other value it uses must be given.
 OPTIONAL: dict[str, Any] = {
+    "topic": None,
     "outcome": None,
     "detail": None,
     "author": None,
@@ -156,7 +157,7 @@ def _variables(event: str, locale: str, context: Mapping[str, Any]) -> dict[str,
     base_url = base_url.rstrip("/") if base_url else None
     variables: dict[str, Any] = {
         "locale": locale,
-        "n": _notice(context, zone, base_url),
+        "n": _notice(context, zone, base_url, event),
     }
     if event == "digest" and "items" in context:
         items = list(context["items"])
@@ -170,10 +171,27 @@ def _variables(event: str, locale: str, context: Mapping[str, Any]) -> dict[str,
     return variables
 
 
-def _notice(data: Mapping[str, Any], zone: str | None, base_url: str | None) -> dict[str, Any]:
-    notice = {**OPTIONAL, **data, "timezone": zone, "base_url": base_url}
+# A ticket made by hand has no integration or failure: its topic stands in. Only
+# ticket messages may lack these; an incident's message must have them.
+TICKET_OPTIONAL: dict[str, Any] = {
+    "integration_name": None,
+    "integration_id": None,
+    "family": None,
+    "first_seen": None,
+}
+
+
+def _notice(
+    data: Mapping[str, Any], zone: str | None, base_url: str | None, event: str = ""
+) -> dict[str, Any]:
+    optional = (
+        {**OPTIONAL, **TICKET_OPTIONAL}
+        if str(data.get("event", event)).startswith("ticket.")
+        else OPTIONAL
+    )
+    notice = {**optional, **data, "timezone": zone, "base_url": base_url}
     if isinstance(notice.get("ticket"), int):
         notice["ticket"] = ticket_number(notice["ticket"])
-    if "family" in notice:
+    if notice.get("family"):
         notice["severity"] = severity_of(notice["family"])
     return notice

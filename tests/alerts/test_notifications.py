@@ -243,3 +243,88 @@ def test_an_unacknowledged_emergency_escalates_and_reminds_until_acknowledged(  
     after = run(180)
     assert len(after["oncall@broker.example"]) == before + 1  # no more reminders
     assert len(after["lead@broker.example"]) == 1  # and no level 3
+
+
+@pytest.mark.parametrize("locale", ["en", "ru"])
+def test_a_hand_made_tickets_mail_shows_its_topic(locale: str) -> None:
+    from alerts.render import render
+
+    context = {"ticket": 7, "topic": "Счёт за октябрь", "comment": "Готово", "author": "olga"}
+    for event in ("ticket.opened", "ticket.commented", "ticket.waiting_for_reply", "ticket.closed"):
+        message = render(event, locale, context)
+        assert "INC-000007" in message.subject and "Счёт за октябрь" in message.subject
+        assert "Счёт за октябрь" in message.text
+
+
+def test_the_client_hears_of_a_ticket_made_by_hand(world) -> None:  # type: ignore[no-untyped-def]
+    from alerts import tickets
+    from alerts.tickets import Actor
+
+    engine, server, _specs = world
+    with engine.begin() as connection:
+        number = tickets.create(
+            connection,
+            client="acme",
+            tier="standard",
+            section="documents_finance",
+            subtype="other",
+            topic="Invoice for October",
+            form={"description": "Please resend the invoice."},
+            now=MONDAY,
+            policy=Policy(),
+            actor=Actor("client", "acme"),
+        )
+        tickets.comment(
+            connection, number, body="Sent again.", actor=Actor("support", "olga"), now=MONDAY
+        )
+    housekeep(engine, Policy(), MONDAY, sync=False)
+    (subject,) = inbox(server)["support@acme.example"]  # opened + reply: one digest
+    assert subject
+    body = server.mailbox.delivered[-1].message.get_body(("plain",)).get_content()
+    assert "Invoice for October" in body and "Sent again." in body
+
+
+SECOND = """  - id: b
+    name: Beta Broker
+    kind: broker
+    client: acme
+    base_url: http://127.0.0.1:9
+    interval_s: 60
+    checks: [{name: health, path: /health}]
+  - id: c
+    name: Gamma Broker
+    kind: broker
+    client: acme
+    base_url: http://127.0.0.1:9
+    interval_s: 60
+    checks: [{name: health, path: /health}]
+"""
+
+
+def test_what_comes_within_the_digest_window_waits_and_goes_out_as_one(  # type: ignore[no-untyped-def]
+    sqlite_engine: Engine,
+    smtp_server: Callable[..., SmtpServer],  # noqa: F811
+) -> None:
+    server = smtp_server()
+    apply_config(
+        sqlite_engine,
+        load_config_text(config(server.port, contacts=False, production=False) + SECOND),
+    )
+    specs = {i: r.spec for i, r in load_specs(sqlite_engine).items()}
+
+    def desk() -> list[str]:
+        return inbox(server).get("support@acme.example", [])
+
+    feed(sqlite_engine, specs, [Outcome.CONNECTION_REFUSED] * 3, integration="a")
+    housekeep(sqlite_engine, Policy(), MONDAY + timedelta(minutes=2), sync=False)
+    assert len(desk()) == 1  # the first goes at once
+    feed(sqlite_engine, specs, [Outcome.CONNECTION_REFUSED] * 3, start=1, integration="b")
+    feed(sqlite_engine, specs, [Outcome.CONNECTION_REFUSED] * 3, start=2, integration="c")
+    report = housekeep(sqlite_engine, Policy(), MONDAY + timedelta(minutes=4), sync=False)
+    assert report.notified.postponed == 2 and len(desk()) == 1
+    housekeep(sqlite_engine, Policy(), MONDAY + timedelta(minutes=6, seconds=59), sync=False)
+    assert len(desk()) == 1  # the window (5 min from 12:02) is not over
+    housekeep(sqlite_engine, Policy(), MONDAY + timedelta(minutes=7), sync=False)
+    assert len(desk()) == 2  # b and c together, as one digest
+    body = server.mailbox.delivered[-1].message.get_body(("plain",)).get_content()
+    assert "INC-000002" in body and "INC-000003" in body
