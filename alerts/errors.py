@@ -1,5 +1,9 @@
 """Errors of the alerts stage.
 
+    DeliveryError               sending to an external system failed; `permanent`
+    ├── SinkError               says whether trying again can help (ticket sinks)
+    └── ChannelError            (notification channels)
+
     AlertsError
     ├── TicketNotFound       no ticket has that number (or the caller may not see it)
     ├── InvalidTransition    the status change is not allowed from the current status
@@ -35,3 +39,24 @@ class InvalidTicketInput(AlertsError):
     def __init__(self, field: str, message: str) -> None:
         super().__init__(f"{field}: {message}")
         self.field = field
+
+
+class DeliveryError(Exception):
+    """A send to an external system failed. `permanent` says whether trying again
+    can help; `retry_after_s` is how long the receiver asked us to wait, if it
+    said; `status` is the HTTP status or SMTP reply code, if any. The message
+    never holds a secret."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        permanent: bool,
+        retry_after_s: float | None = None,
+        status: int | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.permanent = permanent
+        self.retry_after_s = retry_after_s
+        self.status = status

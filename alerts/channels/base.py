@@ -39,6 +39,7 @@ import httpx
 from pydantic import Field
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt, wait_fixed
 
+from alerts.errors import DeliveryError
 from alerts.sinks.base import EXCERPT_CHARS, RETRY_WAIT_S, is_transient_status, retry_after
 from integrations.config import http_url
 from integrations.errors import SecretUnavailable
@@ -89,26 +90,8 @@ class Notice:
             )
 
 
-class ChannelError(Exception):
-    """A send failed. `permanent` says whether trying again can help.
-
-    `status` is the HTTP status or SMTP reply code the failure came with, if any;
-    `retry_after_s` is how long the receiver asked us to wait, if it said.
-    """
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        permanent: bool,
-        retry_after_s: float | None = None,
-        status: int | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.message = message
-        self.permanent = permanent
-        self.retry_after_s = retry_after_s
-        self.status = status
+class ChannelError(DeliveryError):
+    """A send failed (see `alerts.errors.DeliveryError`)."""
 
 
 # --- configuration shared by every channel -----------------------------------------------

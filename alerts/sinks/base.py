@@ -43,6 +43,7 @@ import httpx
 from pydantic import AfterValidator, Field
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt, wait_fixed
 
+from alerts.errors import DeliveryError
 from integrations.config import http_url
 from integrations.errors import SecretUnavailable
 from integrations.secrets import redact, resolve
@@ -100,22 +101,8 @@ class ExternalState:
     comments: list[ExternalComment]
 
 
-class SinkError(Exception):
-    """A sink call failed. `permanent` says whether trying again can help."""
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        permanent: bool,
-        status: int | None = None,
-        retry_after_s: float | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.message = message
-        self.permanent = permanent
-        self.status = status
-        self.retry_after_s = retry_after_s
+class SinkError(DeliveryError):
+    """A sink call failed (see `alerts.errors.DeliveryError`)."""
 
 
 # --- configuration shared by every sink ----------------------------------------------

@@ -17,8 +17,7 @@ import email.policy
 import json
 import socket
 import ssl
-import threading
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.message import EmailMessage
@@ -52,6 +51,7 @@ from alerts.channels import (
 )
 from alerts.channels.telegram import MAX_TEXT, trim
 from alerts.sinks.webhook import verify_signature
+from tests.alerts.servers import serving
 
 NOW = 1_700_000_000.0
 PASSWORD = "smtp-pa55-Secret!"
@@ -304,29 +304,6 @@ async def _answer(fakes: Fakes, request: web.Request) -> web.Response:
     return web.Response(text="ok")
 
 
-async def _cancel_pending() -> None:
-    tasks = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
-    for task in tasks:
-        task.cancel()
-    await asyncio.gather(*tasks, return_exceptions=True)
-
-
-class ServerThread:
-    def __init__(self) -> None:
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self.thread.start()
-
-    def call(self, coroutine: Coroutine[Any, Any, Any]) -> Any:
-        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(30)
-
-    def stop(self) -> None:
-        self.call(_cancel_pending())  # e.g. /slow handlers whose client gave up
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(10)
-        self.loop.close()
-
-
 @pytest.fixture(scope="module")
 def http_server() -> Iterator[Fakes]:
     fakes = Fakes()
@@ -336,20 +313,9 @@ def http_server() -> Iterator[Fakes]:
         return await _answer(fakes, request)
 
     app.router.add_route("POST", "/{tail:.*}", handle)
-    thread = ServerThread()
-
-    async def start() -> tuple[web.AppRunner, int]:
-        runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.1)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        return runner, int(runner.addresses[0][1])
-
-    runner, port = thread.call(start())
-    fakes.url = f"http://127.0.0.1:{port}"
-    yield fakes
-    thread.call(runner.cleanup())
-    thread.stop()
+    with serving(app) as url:
+        fakes.url = url
+        yield fakes
 
 
 @pytest.fixture

@@ -14,8 +14,7 @@ import base64
 import json
 import re
 import socket
-import threading
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, get_args
@@ -38,6 +37,7 @@ from alerts.sinks import (
 )
 from alerts.sinks.base import inverse_status_map
 from alerts.sinks.webhook import WebhookSink, sign
+from tests.alerts.servers import serving
 
 SECRET = "s3cr3t-token-XYZ"
 HOOK_KEY = "hmac-key-ABC123"
@@ -327,47 +327,12 @@ class FakeApp:
         return web.json_response({"comments": chunk, "next_page": next_page})
 
 
-async def _cancel_pending() -> None:
-    tasks = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
-    for task in tasks:
-        task.cancel()
-    await asyncio.gather(*tasks, return_exceptions=True)
-
-
-class ServerThread:
-    def __init__(self) -> None:
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self.thread.start()
-
-    def call(self, coroutine: Coroutine[Any, Any, Any]) -> Any:
-        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(30)
-
-    def stop(self) -> None:
-        self.call(_cancel_pending())  # e.g. /slow handlers whose client gave up
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(10)
-        self.loop.close()
-
-
 @pytest.fixture(scope="module")
 def server() -> Iterator[Fakes]:
     fakes = Fakes()
-    app = FakeApp(fakes)
-    thread = ServerThread()
-
-    async def start() -> tuple[web.AppRunner, int]:
-        runner = web.AppRunner(app.app, access_log=None, shutdown_timeout=0.1)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        return runner, int(runner.addresses[0][1])
-
-    runner, port = thread.call(start())
-    fakes.url = f"http://127.0.0.1:{port}"
-    yield fakes
-    thread.call(runner.cleanup())
-    thread.stop()
+    with serving(FakeApp(fakes).app) as url:
+        fakes.url = url
+        yield fakes
 
 
 @pytest.fixture
