@@ -32,14 +32,13 @@ import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
-from types import TracebackType
-from typing import Any, ClassVar, ParamSpec, Self, TypeVar
+from typing import Any, ClassVar
 
 import httpx
 from pydantic import Field
-from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt, wait_fixed
 
 from alerts.errors import DeliveryError
+from alerts.sender import Sender
 from alerts.sinks.base import EXCERPT_CHARS, RETRY_WAIT_S, is_transient_status, retry_after
 from integrations.config import http_url
 from integrations.errors import SecretUnavailable
@@ -111,19 +110,10 @@ def is_http_url(value: str | None) -> bool:
     return True
 
 
-def _retry_soon(exc: BaseException) -> bool:
-    # A receiver that asked for a pause gets it from the outbox, not 0.2 s from now.
-    return isinstance(exc, ChannelError) and not exc.permanent and exc.retry_after_s is None
-
-
-P = ParamSpec("P")
-T = TypeVar("T")
-
-
 # --- the channel -------------------------------------------------------------------------
 
 
-class Channel(ABC):
+class Channel(Sender, ABC):
     """One configured way to notify. Use as a context manager or call `close()`.
 
     Subclasses implement `can_reach` and `_send`; `send` checks the address and
@@ -140,9 +130,8 @@ class Channel(ABC):
         client: httpx.Client | None = None,
         retry_wait_s: float = RETRY_WAIT_S,
     ) -> None:
+        super().__init__(retry_wait_s=retry_wait_s)
         self._timeout_s = config.timeout_s
-        self._retry_wait_s = retry_wait_s
-        self._secrets: set[str] = set()
 
     # The outbox's API.
 
@@ -154,29 +143,7 @@ class Channel(ABC):
         """Deliver `notice` to `recipient`, or raise ChannelError."""
         if not self.can_reach(recipient):
             raise self._error(recipient, "has no usable address for this channel", permanent=True)
-        retrying = Retrying(
-            stop=stop_after_attempt(2),
-            wait=wait_fixed(self._retry_wait_s),
-            retry=retry_if_exception(_retry_soon),
-            before_sleep=self._log_retry,
-            reraise=True,
-        )
-        retrying(self._send, recipient, notice)
-
-    def close(self) -> None:
-        """Release what the channel holds (nothing, unless a subclass says otherwise)."""
-        return None
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
+        self._retrying(self._send, recipient, notice)
 
     # What each channel implements.
 
@@ -205,10 +172,6 @@ class Channel(ABC):
             return resolve(reference, self._secrets)
         except SecretUnavailable as exc:
             raise self._error(recipient, str(exc), permanent=True) from None
-
-    def _log_retry(self, state: RetryCallState) -> None:
-        failure = state.outcome.exception() if state.outcome else None
-        log.warning("%s; trying once more", failure)
 
 
 class HttpChannel(Channel):

@@ -32,18 +32,18 @@ import json
 import logging
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from types import TracebackType
-from typing import Annotated, Any, ClassVar, Literal, ParamSpec, Self, TypeVar, get_args
+from typing import Annotated, Any, ClassVar, Literal, get_args
 
 import httpx
 from pydantic import AfterValidator, Field
-from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt, wait_fixed
 
 from alerts.errors import DeliveryError
+from alerts.sender import RETRY_WAIT_S as RETRY_WAIT_S  # re-exported for the sinks
+from alerts.sender import Sender
 from integrations.config import http_url
 from integrations.errors import SecretUnavailable
 from integrations.secrets import redact, resolve
@@ -54,7 +54,6 @@ log = logging.getLogger(__name__)
 TicketStatus = Literal["open", "in_progress", "waiting_for_reply", "closed", "rejected"]
 # Also the order of preference when several intmon statuses map to one external status.
 TICKET_STATUSES: tuple[str, ...] = get_args(TicketStatus)
-RETRY_WAIT_S = 0.2
 EXCERPT_CHARS = 300
 MARKER = re.compile(r"\[intmon:[^\]\s]+\]")
 
@@ -198,19 +197,10 @@ def retry_after(response: httpx.Response) -> float | None:
     return max(0.0, (moment - datetime.now(UTC)).total_seconds())
 
 
-def _retry_soon(exc: BaseException) -> bool:
-    # A server that asked for a pause gets it from the outbox, not 0.2 s from now.
-    return isinstance(exc, SinkError) and not exc.permanent and exc.retry_after_s is None
-
-
-P = ParamSpec("P")
-T = TypeVar("T")
-
-
 # --- the sink --------------------------------------------------------------------------
 
 
-class TicketSink(ABC):
+class TicketSink(Sender, ABC):
     """One configured external system. Use as a context manager or call `close()`.
 
     Subclasses implement `_create`, `_comment`, `_transition` and `_fetch`; the
@@ -226,12 +216,11 @@ class TicketSink(ABC):
         *,
         retry_wait_s: float = RETRY_WAIT_S,
     ) -> None:
+        super().__init__(retry_wait_s=retry_wait_s)
         self.name = config.name
         self._timeout_s = config.timeout_s
         self._owns_client = client is None
         self._client = httpx.Client(timeout=config.timeout_s) if client is None else client
-        self._retry_wait_s = retry_wait_s
-        self._secrets: set[str] = set()
 
     # The outbox's API.
 
@@ -260,17 +249,6 @@ class TicketSink(ABC):
     def close(self) -> None:
         if self._owns_client:
             self._client.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
 
     # What each sink implements.
 
@@ -354,17 +332,3 @@ class TicketSink(ABC):
         if status not in status_map:
             raise self._error(f"intmon status {status!r} has no mapping", permanent=True)
         return status_map[status]
-
-    def _retrying(self, operation: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
-        retrying = Retrying(
-            stop=stop_after_attempt(2),
-            wait=wait_fixed(self._retry_wait_s),
-            retry=retry_if_exception(_retry_soon),
-            before_sleep=self._log_retry,
-            reraise=True,
-        )
-        return retrying(operation, *args, **kwargs)
-
-    def _log_retry(self, state: RetryCallState) -> None:
-        failure = state.outcome.exception() if state.outcome else None
-        log.warning("%s; trying once more", failure)
