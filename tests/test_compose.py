@@ -617,9 +617,9 @@ def test_dashboard_uses_only_exposed_metrics_and_shows_them_all(
 
 
 def test_example_integrations_file_validates() -> None:
-    from integrations.config import IntegrationsFile
+    from intmon.config_file import ConfigFile
 
-    parsed = IntegrationsFile.model_validate(load_yaml(EXAMPLE_INTEGRATIONS))
+    parsed = ConfigFile.model_validate(load_yaml(EXAMPLE_INTEGRATIONS))
     assert len(parsed.integrations) == 3
     assert {integration.kind.value for integration in parsed.integrations} == {
         "broker",
@@ -636,9 +636,9 @@ def test_example_integrations_file_validates() -> None:
 
 
 def test_example_integrations_file_loads_like_intmon_apply() -> None:
-    from integrations.loader import load_file
+    from intmon.config_file import load_config
 
-    loaded = load_file(EXAMPLE_INTEGRATIONS)
+    loaded = load_config(EXAMPLE_INTEGRATIONS)
     assert [integration.id for integration in loaded.integrations] == [
         "leadhub-broker",
         "brightads-advertiser",
