@@ -120,6 +120,14 @@ def _comment(connection: Connection, comment_id: int) -> CommentSnapshot:
     )
 
 
+def is_mirrored(engine: Engine, sink: str, ticket: int | str) -> bool:
+    """Whether `ticket` was created in `sink`: a sink's callback may change only
+    the tickets that were mirrored to it."""
+    ticket_id = tickets.parse_number(ticket)
+    with engine.connect() as connection:
+        return _external_id(connection, ticket_id, sink) is not None
+
+
 def _external_id(connection: Connection, ticket_id: int, sink: str) -> str | None:
     value = connection.execute(
         select(REF.c.external_id).where(REF.c.ticket_id == ticket_id, REF.c.sink == sink)

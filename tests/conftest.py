@@ -18,6 +18,7 @@ from sqlalchemy import Engine, create_engine, text
 
 import alerts.models  # noqa: F401  (registers the tables to truncate)
 import integrations.models  # noqa: F401
+import intmon.api.models  # noqa: F401
 from intmon.db import Base, make_engine
 from intmon.migrations import upgrade
 

@@ -15,6 +15,7 @@ from intmon.cli import (
     maintenance_commands,
     notify_commands,
     service_commands,
+    token_commands,
 )
 
 app = typer.Typer(
@@ -30,6 +31,7 @@ demo_command.register(app)
 alerts_commands.register(app)
 maintenance_commands.register(app)
 notify_commands.register(app)
+token_commands.register(app)
 
 
 def main() -> None:

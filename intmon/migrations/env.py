@@ -6,6 +6,7 @@ from alembic import context
 
 import alerts.models  # noqa: F401  (registers the tables on the metadata)
 import integrations.models  # noqa: F401
+import intmon.api.models  # noqa: F401
 from intmon.db import Base
 
 config = context.config

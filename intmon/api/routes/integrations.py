@@ -1,0 +1,156 @@
+"""`/api/integrations`: what is watched and how it is doing, incidents, maintenance windows.
+
+A spec is summarised, never dumped: `auth`, headers, query parameters and
+request bodies may name secrets (as `${ENV}` references), so none of them is
+returned.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, HTTPException, Query, Response, status
+
+from alerts.queries import list_incidents
+from integrations.config import IntegrationSpec
+from integrations.maintenance import MaintenanceError, add_window, list_windows, remove_window
+from integrations.results import current_states, history
+from intmon import db
+from intmon.api.access import Caller, Db, Support, visible_integration, visible_integrations
+from intmon.api.auth import Principal
+
+router = APIRouter(prefix="/api", tags=["integrations"])
+
+
+def summary(spec: IntegrationSpec) -> dict[str, Any]:
+    return {
+        "id": spec.id,
+        "name": spec.name,
+        "kind": spec.kind,
+        "client": spec.client,
+        "tier": spec.tier,
+        "base_url": spec.base_url,
+        "enabled": spec.enabled,
+        "production": spec.production,
+        "interval_s": spec.interval_s,
+        "timeout_s": spec.timeout_s,
+        "checks": [
+            {"name": check.name, "method": check.method, "path": check.path}
+            for check in spec.checks
+        ],
+    }
+
+
+def with_states(engine: Any, spec: IntegrationSpec) -> dict[str, Any]:
+    states = [asdict(state) for state in current_states(engine, spec.id)]
+    return {**summary(spec), "states": states}
+
+
+@router.get("/integrations")
+def integrations_list(engine: Db, caller: Caller) -> list[dict[str, Any]]:
+    """Integrations the caller may see, with the current state of each check."""
+    return [with_states(engine, r.spec) for r in visible_integrations(engine, caller).values()]
+
+
+@router.get("/integrations/{integration_id}")
+def integration_detail(engine: Db, caller: Caller, integration_id: str) -> dict[str, Any]:
+    return with_states(engine, visible_integration(engine, caller, integration_id))
+
+
+@router.get("/integrations/{integration_id}/results")
+def integration_results(
+    engine: Db,
+    caller: Caller,
+    integration_id: str,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 50,
+    check: str | None = None,
+) -> list[dict[str, Any]]:
+    """The latest check results, newest first."""
+    visible_integration(engine, caller, integration_id)
+    return history(engine, integration_id, check, limit=limit)
+
+
+@router.get("/incidents", tags=["incidents"])
+def incidents_list(
+    engine: Db,
+    caller: Caller,
+    state: str | None = None,
+    integration: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> list[dict[str, Any]]:
+    """Incidents of the integrations the caller may see, newest first."""
+    ids = list(visible_integrations(engine, caller))
+    if integration is not None:
+        ids = [integration] if integration in ids else []
+    if caller.sees_every_client and integration is None:
+        views = list_incidents(engine, state=state, limit=limit)
+    else:
+        views = [
+            view
+            for integration_id in ids
+            for view in list_incidents(engine, state=state, integration_id=integration_id)
+        ]
+        views.sort(key=lambda v: (v.opened_at, v.id), reverse=True)
+    return [view.as_dict() for view in views[:limit]]
+
+
+# --- maintenance windows -------------------------------------------------------------
+
+
+def window_view(stored: Any) -> dict[str, Any]:
+    from intmon.cli.maintenance_commands import window_view as view
+
+    return view(stored, db.utcnow())
+
+
+@router.get("/integrations/{integration_id}/maintenance", tags=["maintenance"])
+def maintenance_list(engine: Db, caller: Caller, integration_id: str) -> list[dict[str, Any]]:
+    """Windows from the integrations file (config) and added by support (cli/api)."""
+    visible_integration(engine, caller, integration_id)
+    return [window_view(stored) for stored in list_windows(engine, [integration_id])]
+
+
+@router.post(
+    "/integrations/{integration_id}/maintenance",
+    tags=["maintenance"],
+    status_code=status.HTTP_201_CREATED,
+)
+def maintenance_add(
+    engine: Db,
+    caller: Support,
+    integration_id: str,
+    window: Annotated[
+        dict[str, Any],
+        Body(
+            description="A `maintenance:` entry as in the integrations file",
+            examples=[{"starts_at": "2026-12-01T02:00:00Z", "ends_at": "2026-12-01T04:00:00Z"}],
+        ),
+    ],
+) -> dict[str, Any]:
+    """Declare a window (one-off, weekly or cron); 422 names what is wrong with it."""
+    visible_integration(engine, caller, integration_id)
+    return window_view(add_window(engine, integration_id, window, db.utcnow()))
+
+
+@router.delete(
+    "/integrations/{integration_id}/maintenance/{name}",
+    tags=["maintenance"],
+    status_code=status.HTTP_204_NO_CONTENT,
+)
+def maintenance_remove(engine: Db, caller: Support, integration_id: str, name: str) -> Response:
+    """Remove a window added from the CLI or API (file windows change with `intmon apply`)."""
+    _require_window(engine, caller, integration_id, name)
+    try:
+        remove_window(engine, integration_id, name)
+    except MaintenanceError as error:  # declared in the file: a conflict, not bad input
+        raise HTTPException(status.HTTP_409_CONFLICT, str(error)) from None
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+def _require_window(engine: Any, caller: Principal, integration_id: str, name: str) -> None:
+    visible_integration(engine, caller, integration_id)
+    if not any(s.name == name for s in list_windows(engine, [integration_id])):
+        raise HTTPException(
+            status.HTTP_404_NOT_FOUND, f"{integration_id} has no maintenance window named {name!r}"
+        )

@@ -1,0 +1,69 @@
+"""`/healthz`, `/readyz` and `/metrics`: for the orchestrator and Prometheus, no token.
+
+`/healthz` says the process answers; `/readyz` says it can do its work (the
+database answers, and Redis when one is configured) and names what failed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import Engine
+
+router = APIRouter(tags=["service"])
+
+
+@router.get("/healthz")
+def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get("/readyz", responses={503: {"description": "A dependency is not reachable."}})
+def readyz(request: Request) -> JSONResponse:
+    checks = readiness(request.app.state.engine, request.app.state.settings.redis_url)
+    ready = all(result == "ok" for result in checks.values())
+    return JSONResponse(
+        {"status": "ready" if ready else "unavailable", "checks": checks},
+        status_code=200 if ready else 503,
+    )
+
+
+@router.get("/metrics", response_class=Response)
+def metrics(request: Request) -> Response:
+    """Prometheus exposition: incidents, tickets, SLA breaches and the outbox."""
+    return Response(generate_latest(request.app.state.registry), media_type=CONTENT_TYPE_LATEST)
+
+
+def readiness(engine: Engine, redis_url: str | None) -> dict[str, Any]:
+    """ "ok" or what went wrong, per dependency. Messages carry no URL (it may hold a password)."""
+    checks: dict[str, Any] = {"database": _probe(lambda: _database(engine))}
+    if redis_url:
+        checks["redis"] = _probe(lambda: _redis(redis_url))
+    return checks
+
+
+def _probe(probe: Any) -> str:
+    try:
+        probe()
+    except Exception as error:
+        first_line = (str(error).splitlines() or [""])[0][:200]
+        return f"{type(error).__name__}: {first_line}"
+    return "ok"
+
+
+def _database(engine: Engine) -> None:
+    with engine.connect() as connection:
+        connection.exec_driver_sql("SELECT 1").scalar()
+
+
+def _redis(url: str) -> None:
+    import redis
+
+    client = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
+    try:
+        client.ping()
+    finally:
+        client.close()

@@ -1,0 +1,217 @@
+"""`/api/tickets`: the support queue, a ticket's thread, and the changes people make to it.
+
+Support sees every ticket with internal comments; a client token sees its own
+client's tickets without them, and any other ticket is "not found". Status and
+section changes are support's; the lifecycle rules (which transitions, when the
+section may still change) are enforced by `alerts.tickets`, not here.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query, Request, status
+from pydantic import BaseModel, Field
+from sqlalchemy import Connection, Engine, select
+
+from alerts import tickets
+from alerts.errors import InvalidTicketInput
+from alerts.queries import list_tickets, ticket_detail
+from alerts.tickets import Actor
+from integrations.models import Integration
+from intmon import db
+from intmon.api.access import Db, TicketReader, visible_ticket
+from intmon.api.auth import Principal
+
+router = APIRouter(prefix="/api/tickets", tags=["tickets"])
+
+
+class NewTicket(BaseModel):
+    section: str = Field(description="system_errors, app_help or documents_finance")
+    subtype: str | None = Field(default=None, description="Required for documents_finance.")
+    topic: str = Field(min_length=1, max_length=200)
+    body: str = Field(min_length=1, description="The question or problem (form.description).")
+    integration: str | None = None
+    client: str | None = Field(default=None, description="Support only; a client files its own.")
+    tier: Literal["social", "standard", "premium"] | None = Field(
+        default=None, description="Support only; default: the integration's tier, else standard."
+    )
+
+
+class NewComment(BaseModel):
+    body: str = Field(min_length=1)
+    internal: bool = Field(default=False, description="Support only: hidden from the client.")
+
+
+class StatusChange(BaseModel):
+    status: str = Field(description="open, in_progress, waiting_for_reply, closed or rejected")
+    reason: str | None = None
+
+
+class SectionChange(BaseModel):
+    section: str
+    subtype: str | None = None
+
+
+def _policy(request: Request) -> Any:
+    return request.app.state.settings.policy()
+
+
+def _detail(engine: Engine, caller: Principal, reference: str | int, request: Request) -> Any:
+    return ticket_detail(
+        engine,
+        reference,
+        include_internal=caller.is_support,
+        policy=_policy(request),
+        now=db.utcnow(),
+    ).as_dict()
+
+
+@router.get("")
+def tickets_list(
+    engine: Db,
+    caller: TicketReader,
+    request: Request,
+    status: str | None = None,
+    section: str | None = None,
+    integration: str | None = None,
+    created_from: datetime | None = None,
+    created_to: datetime | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+) -> list[dict[str, Any]]:
+    """Tickets in queue order (active first, earliest deadline first)."""
+    views = list_tickets(
+        engine,
+        status=status,
+        section=section,
+        integration_id=integration,
+        client=None if caller.sees_every_client else caller.client,
+        created_from=created_from,
+        created_to=created_to,
+        limit=limit,
+        policy=_policy(request),
+        now=db.utcnow(),
+    )
+    return [view.as_dict() for view in views]
+
+
+@router.get("/{number}")
+def ticket_show(engine: Db, caller: TicketReader, request: Request, number: str) -> Any:
+    """One ticket with its form, comments, history and incidents."""
+    with engine.connect() as connection:
+        visible_ticket(connection, caller, number)
+    return _detail(engine, caller, number, request)
+
+
+@router.post("", status_code=status.HTTP_201_CREATED)
+def ticket_create(engine: Db, caller: TicketReader, request: Request, ticket: NewTicket) -> Any:
+    """Open a ticket by hand; a client token opens it for its own client."""
+    ticket_id = file_ticket(engine, caller, ticket, _policy(request))
+    return _detail(engine, caller, ticket_id, request)
+
+
+@router.post("/{number}/comments", status_code=status.HTTP_201_CREATED)
+def ticket_comment(
+    engine: Db, caller: TicketReader, request: Request, number: str, comment: NewComment
+) -> Any:
+    """Add a comment; a client's is always public (internal=true is refused)."""
+    with engine.begin() as connection:
+        row = visible_ticket(connection, caller, number)
+        tickets.comment(
+            connection,
+            row.id,
+            body=comment.body,
+            actor=Actor(caller.role, caller.name),
+            now=db.utcnow(),
+            visibility="internal" if comment.internal else "public",
+            policy=_policy(request),
+        )
+    return _detail(engine, caller, number, request)
+
+
+@router.post("/{number}/status")
+def ticket_status(
+    engine: Db, caller: TicketReader, request: Request, number: str, change: StatusChange
+) -> Any:
+    """Support only: move the ticket along its lifecycle; a move it does not allow is 409."""
+    with engine.begin() as connection:
+        row = visible_ticket(connection, caller, number, support_only=True)
+        tickets.set_status(
+            connection,
+            row.id,
+            change.status,
+            actor=Actor("support", caller.name),
+            now=db.utcnow(),
+            reason=change.reason,
+            policy=_policy(request),
+        )
+    return _detail(engine, caller, number, request)
+
+
+@router.post("/{number}/section")
+def ticket_section(
+    engine: Db, caller: TicketReader, request: Request, number: str, change: SectionChange
+) -> Any:
+    """Support only: re-file the ticket while it is open and unanswered (422 otherwise)."""
+    with engine.begin() as connection:
+        row = visible_ticket(connection, caller, number, support_only=True)
+        tickets.set_section(
+            connection,
+            row.id,
+            change.section,
+            subtype=change.subtype,
+            actor=Actor("support", caller.name),
+            now=db.utcnow(),
+        )
+    return _detail(engine, caller, number, request)
+
+
+def file_ticket(engine: Engine, caller: Principal, ticket: NewTicket, policy: Any) -> int:
+    """Open a hand-made ticket as `caller`; InvalidTicketInput names a field it refuses."""
+    if caller.role == "client":
+        if ticket.client not in (None, caller.client):
+            raise InvalidTicketInput("client", "a client token files tickets for its own client")
+        if ticket.tier is not None:
+            raise InvalidTicketInput("tier", "the tier is set by support")
+    with engine.begin() as connection:
+        owner, own_tier = _integration(connection, caller, ticket.integration)
+        client = caller.client if caller.role == "client" else ticket.client or owner
+        if client is None:
+            raise InvalidTicketInput("client", "required when no integration is given")
+        if owner is not None and owner != client:
+            raise InvalidTicketInput(
+                "client", f"integration {ticket.integration!r} belongs to client {owner!r}"
+            )
+        form = {"account": client, "description": ticket.body}
+        if ticket.integration is not None:
+            form["integration_id"] = ticket.integration
+        return tickets.create(
+            connection,
+            client=client,
+            tier=ticket.tier or own_tier,
+            section=ticket.section,
+            subtype=ticket.subtype,
+            topic=ticket.topic,
+            form=form,
+            now=db.utcnow(),
+            policy=policy,
+            actor=Actor(caller.role, caller.name),
+            integration_id=ticket.integration,
+        )
+
+
+def _integration(
+    connection: Connection, caller: Principal, integration_id: str | None
+) -> tuple[str | None, str]:
+    """(client, tier) of the ticket's integration; (None, standard) without one."""
+    if integration_id is None:
+        return None, "standard"
+    row = connection.execute(
+        select(Integration.client, Integration.tier).where(
+            Integration.id == integration_id, Integration.removed_at.is_(None)
+        )
+    ).first()
+    if row is None or not caller.sees_client(row.client):
+        raise InvalidTicketInput("integration", f"integration {integration_id!r} is not registered")
+    return str(row.client), str(row.tier)

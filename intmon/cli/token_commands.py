@@ -1,0 +1,106 @@
+"""`intmon tokens create | list | revoke`: bearer tokens for the HTTP API.
+
+The token is printed once, at creation; the database keeps only its hash
+(`intmon.api.auth`). `intmon api` serves the API itself.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from intmon.cli.output import console, fail, print_json, when
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+
+tokens_app = typer.Typer(
+    name="tokens", help="API tokens: support, client and tester access.", no_args_is_help=True
+)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(tokens_app)
+    app.command()(api)
+
+
+@tokens_app.command("create")
+def tokens_create(
+    role: Annotated[str, typer.Option(help="support, client or tester.", show_default=False)],
+    client: Annotated[str | None, typer.Option(help="Required for --role client.")] = None,
+    name: Annotated[str | None, typer.Option(help="Who holds it (shown as the author).")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Create a token and print it once: it cannot be shown again."""
+    from intmon import db
+    from intmon.api.auth import TokenError, create_token
+    from intmon.cli.database import open_database
+
+    engine = open_database(migrate=False)
+    try:
+        token_id, token = create_token(engine, role=role, client=client, name=name, now=db.utcnow())
+    except TokenError as error:
+        fail(str(error))
+    if as_json:
+        print_json({"id": token_id, "role": role, "client": client, "token": token})
+        return
+    console.print(f"token {token_id} ({role}); shown once, store it now:")
+    console.print(token, markup=False, highlight=False, soft_wrap=True)
+
+
+@tokens_app.command("list")
+def tokens_list(as_json: JsonOpt = False) -> None:
+    """Tokens (never the token itself) and whether each is revoked."""
+    from intmon.api.auth import list_tokens
+    from intmon.cli.database import open_database
+
+    rows = list_tokens(open_database(migrate=False))
+    if as_json:
+        print_json(rows)
+        return
+    table = Table(title="API tokens")
+    for column in ("id", "name", "role", "client", "created", "revoked"):
+        table.add_column(column)
+    for row in rows:
+        table.add_row(
+            str(row["id"]),
+            escape(row["name"]),
+            row["role"],
+            escape(row["client"] or "-"),
+            when(row["created_at"]),
+            when(row["revoked_at"]),
+        )
+    console.print(table)
+
+
+@tokens_app.command("revoke")
+def tokens_revoke(token_id: Annotated[int, typer.Argument(metavar="ID")]) -> None:
+    """Revoke a token; requests with it get 401 from now on."""
+    from intmon import db
+    from intmon.api.auth import TokenError, revoke_token
+    from intmon.cli.database import open_database
+
+    try:
+        revoke_token(open_database(migrate=False), token_id, db.utcnow())
+    except TokenError as error:
+        fail(str(error))
+    console.print(f"token {token_id} revoked")
+
+
+def api(
+    host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8080,
+) -> None:
+    """Serve the HTTP API (OpenAPI at /docs) with uvicorn."""
+    import uvicorn
+
+    from intmon.api.app import create_app
+    from intmon.cli.database import open_database
+    from intmon.logs import setup_logging
+    from intmon.settings import get_settings
+
+    settings = get_settings()
+    setup_logging(settings.log_level)
+    uvicorn.run(create_app(open_database(migrate=False), settings), host=host, port=port)
