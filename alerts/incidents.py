@@ -250,7 +250,16 @@ def _current_open(connection: Connection, integration_id: str, family: str) -> d
     )
     if connection.dialect.name == "postgresql":
         query = query.with_for_update()
-    return dict(connection.execute(query).one()._mapping)
+    row = connection.execute(query).first()
+    if row is None:
+        # The incident another worker opened was resolved before we could join
+        # it: run the whole batch again (nothing of it is committed yet).
+        raise RaceLost(f"incident {integration_id}/{family} moved on under us")
+    return dict(row._mapping)
+
+
+class RaceLost(Exception):
+    """A concurrent worker changed the incident between two statements; retryable."""
 
 
 def _fetch(connection: Connection, incident_id: int) -> dict[str, Any]:

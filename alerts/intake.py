@@ -18,7 +18,7 @@ from tenacity import retry, retry_if_exception, stop_after_attempt, wait_random
 
 from alerts import incidents
 from alerts.families import family_of
-from alerts.incidents import Transitions
+from alerts.incidents import RaceLost, Transitions
 from alerts.policy import Policy
 from checks.outcomes import CheckResult
 from integrations.config import IntegrationSpec
@@ -36,6 +36,8 @@ RETRYABLE_SQLSTATES = {"40P01", "40001"}
 
 
 def _retryable(error: BaseException) -> bool:
+    if isinstance(error, RaceLost):
+        return True
     code = getattr(getattr(error, "orig", None), "sqlstate", None)
     return isinstance(error, DBAPIError) and code in RETRYABLE_SQLSTATES
 

@@ -57,3 +57,25 @@ def test_eight_workers_one_incident_one_ticket(pg_engine: Engine, round_: int) -
     # Every worker's failure joined the one incident.
     assert sorted(incident.checks) == [f"c{i}" for i in range(WORKERS)]
     assert incident.failures == 2 + WORKERS
+
+
+def test_a_lost_race_runs_the_batch_again_and_stores_it_once(
+    sqlite_engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from alerts import incidents
+    from integrations.results import count_results
+
+    specs = setup(sqlite_engine, "a")
+    real = incidents.process
+    calls = []
+
+    def flaky(*args, **kwargs):  # type: ignore[no-untyped-def]
+        calls.append(1)
+        if len(calls) == 1:
+            raise incidents.RaceLost("another worker resolved it")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(incidents, "process", flaky)
+    ingest(sqlite_engine, [result(Outcome.SERVER_ERROR, 0)], specs, Policy())
+    assert len(calls) == 2
+    assert count_results(sqlite_engine) == 1  # the first attempt's rows were rolled back
