@@ -22,8 +22,9 @@ from typing import Any
 from sqlalchemy import Engine, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from alerts import outbox
+from alerts import documents, outbox
 from alerts.channels import Channel, ChannelError, Notice, Recipient
+from alerts.contacts import CHANNEL_FIELDS, NotificationsConfig
 from alerts.models import NotificationThrottle
 from alerts.notify import TARGET_PREFIX
 from alerts.render import render
@@ -78,10 +79,8 @@ def deliver(
 
 
 def _digest_window_s(engine: Engine) -> float:
-    from alerts.contacts import NotificationsConfig
-    from alerts.mirror import load_document
 
-    document = load_document(engine, "notifications")
+    document = documents.load(engine, documents.NOTIFICATIONS)
     return float(NotificationsConfig.model_validate(document or {}).digest_window_s)
 
 
@@ -122,10 +121,7 @@ def _note_sent(engine: Engine, channel: str, address: str, now: datetime) -> Non
 def _address(message: outbox.Claimed) -> str:
     recipient = message.payload["recipient"]
     kind = message.target.removeprefix(TARGET_PREFIX)
-    field = {"email": "email", "webhook": "webhook_url", "slack": "slack_webhook_url"}.get(
-        kind, "telegram_chat"
-    )
-    return str(recipient.get(field) or recipient["name"])
+    return str(recipient.get(CHANNEL_FIELDS[kind]) or recipient["name"])
 
 
 def _recipient(data: Mapping[str, Any]) -> Recipient:

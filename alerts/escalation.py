@@ -51,7 +51,7 @@ def escalate(engine: Engine, now: datetime) -> EscalationReport:
         waiting = [row for row in rows if row.first_responded_at is None]
         if not waiting:
             return report
-        specs = load_specs(engine)
+        specs = load_specs(engine, sorted({row.integration_id for row in waiting}))
         timeout = timedelta(minutes=config.ack_timeout_minutes)
         every = timedelta(minutes=config.reminder_every_minutes)
         for row in waiting:

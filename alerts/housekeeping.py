@@ -13,12 +13,13 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from alerts import mirror
+from alerts import documents, mirror
 from alerts.channels import Channel, ChannelsConfig, build_channels
 from alerts.deliver import deliver
 from alerts.escalation import EscalationReport, escalate
 from alerts.outbox import DispatchReport
 from alerts.policy import Policy
+from alerts.sender import close_all
 from alerts.sweep import SweepReport, sweep
 
 log = logging.getLogger(__name__)
@@ -70,16 +71,16 @@ def send_pending(
         sent = mirror.dispatch(engine, sinks, policy, now) if sinks else DispatchReport()
         synced = mirror.sync_back(engine, sinks, policy, now) if sinks and sync else None
     finally:
-        mirror.close_all(sinks)
+        close_all(sinks)
     channels = open_channels(engine)
     try:
         notified = deliver(engine, channels, now) if channels else DispatchReport()
     finally:
-        mirror.close_all(channels)
+        close_all(channels)
     return HousekeepingReport(SweepReport(), sent, synced, notified=notified)
 
 
 def open_channels(engine: Engine) -> dict[str, Channel]:
     """The notification channels as last applied (`channels:` in the file)."""
-    document = mirror.load_document(engine, "channels")
+    document = documents.load(engine, documents.CHANNELS)
     return build_channels(ChannelsConfig.model_validate(document or {}))

@@ -16,11 +16,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import TypeAdapter
-from sqlalchemy import Connection, Engine, delete, insert, select, update
+from sqlalchemy import Connection, Engine, insert, select, update
 
-from alerts import outbox, tickets
+from alerts import documents, outbox, tickets
 from alerts.errors import AlertsError
-from alerts.models import ConfigDocument, ExternalRef, Ticket, TicketComment
+from alerts.models import ExternalRef, Ticket, TicketComment
 from alerts.policy import Policy
 from alerts.sinks import (
     CommentSnapshot,
@@ -39,7 +39,6 @@ log = logging.getLogger(__name__)
 T = table_of(Ticket)
 C = table_of(TicketComment)
 REF = table_of(ExternalRef)
-DOC = table_of(ConfigDocument)
 
 # A Jira transition is three requests, each retried once: well over a minute
 # in the worst case with a 10 s timeout. The lease must outlast one send.
@@ -50,34 +49,12 @@ _sink_configs: TypeAdapter[list[SinkConfig]] = TypeAdapter(list[SinkConfig])
 # --- configuration -----------------------------------------------------------------
 
 
-def store_sinks(connection: Connection, sinks: Sequence[SinkConfig], now: datetime) -> None:
-    document = [sink.model_dump(mode="json") for sink in sinks]
-    connection.execute(delete(DOC).where(DOC.c.key == outbox.SINKS_DOCUMENT))
-    connection.execute(
-        insert(DOC).values(key=outbox.SINKS_DOCUMENT, document=document, updated_at=now)
-    )
-
-
-def store_documents(connection: Connection, documents: dict[str, Any], now: datetime) -> None:
-    """Replace the named configuration documents (clients, notifications, channels)."""
-    for key, document in documents.items():
-        connection.execute(delete(DOC).where(DOC.c.key == key))
-        connection.execute(insert(DOC).values(key=key, document=document, updated_at=now))
-
-
-def load_document(engine: Engine, key: str) -> Any:
-    with engine.connect() as connection:
-        return connection.execute(
-            select(DOC.c.document).where(DOC.c.key == key)
-        ).scalar_one_or_none()
+def sink_document(sinks: Sequence[SinkConfig]) -> list[dict[str, Any]]:
+    return [sink.model_dump(mode="json") for sink in sinks]
 
 
 def load_sinks(engine: Engine) -> list[SinkConfig]:
-    with engine.connect() as connection:
-        document = connection.execute(
-            select(DOC.c.document).where(DOC.c.key == outbox.SINKS_DOCUMENT)
-        ).scalar_one_or_none()
-    return _sink_configs.validate_python(document or [])
+    return _sink_configs.validate_python(documents.load(engine, documents.SINKS) or [])
 
 
 def open_sinks(engine: Engine) -> dict[str, TicketSink]:
@@ -335,8 +312,3 @@ def _merge(part: SyncReport, into: SyncReport) -> None:
     into.status_changes += part.status_changes
     into.comments += part.comments
     into.errors += part.errors
-
-
-def close_all(sinks: Mapping[str, Any]) -> None:
-    for sink in sinks.values():
-        sink.close()

@@ -23,11 +23,11 @@ import httpx
 from pydantic import TypeAdapter, ValidationError
 from sqlalchemy import Engine, select
 
+from alerts import documents
 from alerts.contacts import CHANNEL_FIELDS, ContactSpec, NotificationsConfig, missing_roles
 from alerts.errors import AlertsError
-from alerts.mirror import load_document
 from alerts.models import OutboxMessage
-from alerts.notify import CLIENTS_DOCUMENT, NOTIFICATIONS_DOCUMENT, TARGET_PREFIX
+from alerts.notify import TARGET_PREFIX
 from alerts.tickets import ticket_number
 from integrations.registry import load_specs
 from integrations.secrets import is_pure_reference
@@ -35,7 +35,6 @@ from integrations.windows import DAYS, WeeklySchedule, aware
 from intmon.db import table_of
 
 OUT = table_of(OutboxMessage)
-CHANNELS_DOCUMENT = "channels"
 
 NotificationStatus = Literal["pending", "held", "sent", "dead"]
 NOTIFICATION_STATUSES: tuple[NotificationStatus, ...] = get_args(NotificationStatus)
@@ -216,7 +215,7 @@ def _integrations(engine: Engine) -> list[_Integration]:
 
 
 def configured_channels(engine: Engine) -> set[str]:
-    document: Mapping[str, Any] = load_document(engine, CHANNELS_DOCUMENT) or {}
+    document: Mapping[str, Any] = documents.load(engine, documents.CHANNELS) or {}
     return {kind for kind in CHANNEL_FIELDS if document.get(kind) is not None}
 
 
@@ -266,9 +265,11 @@ def list_contacts(
     integration: its own and its client's. Coverage lists each production
     integration shown with the required roles it lacks (none after `intmon validate`)."""
     now = aware(now)
-    by_client = _client_contacts(load_document(engine, CLIENTS_DOCUMENT))
+    by_client = _client_contacts(documents.load(engine, documents.CLIENTS))
     integrations = _integrations(engine)
-    config = NotificationsConfig.model_validate(load_document(engine, NOTIFICATIONS_DOCUMENT) or {})
+    config = NotificationsConfig.model_validate(
+        documents.load(engine, documents.NOTIFICATIONS) or {}
+    )
     channels = configured_channels(engine)
 
     known_clients = sorted(set(by_client) | {i.client for i in integrations})

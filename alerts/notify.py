@@ -20,46 +20,36 @@ from typing import Any
 from pydantic import TypeAdapter
 from sqlalchemy import Connection, select
 
-from alerts import outbox
-from alerts.contacts import ContactSpec, NotificationsConfig, Role
-from alerts.models import ConfigDocument
+from alerts import documents, outbox
+from alerts.contacts import (
+    TICKET_EVENTS,
+    ContactSpec,
+    NotificationsConfig,
+    Role,
+    RoutingRule,
+)
 from alerts.routing import Delivery, route
 from integrations.models import Integration
 from intmon.db import table_of
 
-DOC = table_of(ConfigDocument)
 INTEGRATIONS = table_of(Integration)
-CLIENTS_DOCUMENT = "clients"
-NOTIFICATIONS_DOCUMENT = "notifications"
 TARGET_PREFIX = "notify:"
 
 # Ticket mail (seed 001: comment notifications go to the account's e-mail) goes
 # to the client's contacts in these roles.
 TICKET_ROLES: tuple[Role, ...] = ("technical_non_emergency", "operational_public", "alert")
-TICKET_EVENTS = ("ticket.opened", "ticket.commented", "ticket.waiting_for_reply", "ticket.closed")
+TICKET_RULE = RoutingRule(event="*", roles=list(TICKET_ROLES))
 
 _contacts: TypeAdapter[list[ContactSpec]] = TypeAdapter(list[ContactSpec])
 
 
-def _document(connection: Connection, key: str) -> Any:
-    """A config document, read once per transaction."""
-    transaction = connection.get_transaction()
-    cache: dict[str, Any] = connection.info.setdefault("intmon_documents", {})
-    cached = cache.get(key)
-    if cached is not None and cached[0] is transaction:
-        return cached[1]
-    value = connection.execute(select(DOC.c.document).where(DOC.c.key == key)).scalar_one_or_none()
-    cache[key] = (transaction, value)
-    return value
-
-
 def notifications_config(connection: Connection) -> NotificationsConfig:
-    document = _document(connection, NOTIFICATIONS_DOCUMENT)
+    document = documents.read(connection, documents.NOTIFICATIONS)
     return NotificationsConfig.model_validate(document or {})
 
 
 def client_contacts(connection: Connection, client: str) -> list[ContactSpec]:
-    clients = _document(connection, CLIENTS_DOCUMENT) or {}
+    clients = documents.read(connection, documents.CLIENTS) or {}
     return _contacts.validate_python((clients.get(client) or {}).get("contacts", []))
 
 
@@ -94,7 +84,7 @@ def queue(
             c for c in client_contacts(connection, client) if set(c.roles) & set(TICKET_ROLES)
         ]
         deliveries = route(
-            event, family=None, tier=tier, contacts=contacts, rules=[_ticket_rule()], now=now
+            event, family=None, tier=tier, contacts=contacts, rules=[TICKET_RULE], now=now
         )
     else:
         production, own = (
@@ -130,12 +120,6 @@ def queue(
             available_at=delivery.send_at,
         )
     return deliveries
-
-
-def _ticket_rule() -> Any:
-    from alerts.contacts import RoutingRule
-
-    return RoutingRule(event="*", roles=list(TICKET_ROLES))
 
 
 def _recipient(contact: ContactSpec) -> dict[str, Any]:

@@ -19,32 +19,19 @@ from typing import Any
 from sqlalchemy import Connection, Engine, and_, insert, or_, select, update
 from sqlalchemy.orm import aliased
 
-from alerts.models import ConfigDocument, OutboxMessage
+from alerts import documents
+from alerts.models import OutboxMessage
 from intmon.db import table_of
 
 log = logging.getLogger(__name__)
 
 OUT = table_of(OutboxMessage)
-SINKS_DOCUMENT = "ticket_sinks"
 ESCALATION = "escalation"
 
 
 def sink_names(connection: Connection) -> list[str]:
-    """The configured sinks' names, read once per transaction (an incident wave
-    opens hundreds of tickets in one)."""
-    transaction = connection.get_transaction()
-    cached = connection.info.get("intmon_sink_names")
-    if cached is not None and transaction is not None and cached[0] is transaction:
-        names: list[str] = cached[1]
-        return names
-    document = connection.execute(
-        select(table_of(ConfigDocument).c.document).where(
-            table_of(ConfigDocument).c.key == SINKS_DOCUMENT
-        )
-    ).scalar_one_or_none()
-    names = [str(sink["name"]) for sink in document or []]
-    connection.info["intmon_sink_names"] = (transaction, names)
-    return names
+    """The configured ticket sinks' names."""
+    return [str(sink["name"]) for sink in documents.read(connection, documents.SINKS) or []]
 
 
 def new_key() -> str:
@@ -224,15 +211,3 @@ def mark_failed(
     with engine.begin() as connection:
         connection.execute(update(OUT).where(OUT.c.id == message.id).values(**values))
     return dead
-
-
-def pending_count(engine: Engine) -> dict[str, int]:
-    from sqlalchemy import func
-
-    with engine.connect() as connection:
-        rows = connection.execute(
-            select(OUT.c.target, func.count())
-            .where(OUT.c.sent_at.is_(None), OUT.c.dead_at.is_(None))
-            .group_by(OUT.c.target)
-        ).all()
-    return {target: int(count) for target, count in rows}

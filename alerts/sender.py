@@ -9,7 +9,7 @@ that asked for a pause (Retry-After) gets it from the outbox, not 0.2 s later.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from types import TracebackType
 from typing import ParamSpec, Self, TypeVar
 
@@ -62,3 +62,8 @@ class Sender:
     def _log_retry(self, state: RetryCallState) -> None:
         failure = state.outcome.exception() if state.outcome else None
         log.warning("%s; trying once more", failure)
+
+
+def close_all(senders: Mapping[str, Sender]) -> None:
+    for sender in senders.values():
+        sender.close()

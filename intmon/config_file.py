@@ -9,13 +9,14 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 
-from pydantic import Field, TypeAdapter, ValidationError, model_validator
+from pydantic import Field, TypeAdapter, ValidationError
 from sqlalchemy import Engine
 
+from alerts import documents
 from alerts.channels import ChannelsConfig
 from alerts.contacts import ContactSpec, NotificationsConfig, missing_roles
-from alerts.mirror import store_documents, store_sinks
-from alerts.sinks import SinkConfig
+from alerts.mirror import sink_document
+from alerts.sinks import SinksSection
 from integrations.config import IntegrationsFile
 from integrations.loader import load_file, load_text
 from integrations.registry import ApplyReport, apply
@@ -29,9 +30,10 @@ class ClientBlock(Strict):
     contacts: list[ContactSpec] = Field(default_factory=list)
 
 
-class ConfigFile(IntegrationsFile):
-    # External systems every ticket is mirrored to (Jira, Zendesk, a webhook).
-    sinks: list[SinkConfig] = Field(default_factory=list)
+class ConfigFile(SinksSection, IntegrationsFile):
+    """The integrations file as a whole: `integrations:` and `defaults:`, `sinks:`
+    (from SinksSection: external systems every ticket is mirrored to), and:"""
+
     # Each client's contacts (an integration may add its own under `contacts:`).
     clients: dict[str, ClientBlock] = Field(default_factory=dict)
     # Required roles, the routing table, escalation and digest settings.
@@ -67,14 +69,6 @@ class ConfigFile(IntegrationsFile):
                 )
         return problems
 
-    @model_validator(mode="after")
-    def _unique_sink_names(self) -> ConfigFile:
-        names = [sink.name for sink in self.sinks]
-        duplicates = sorted({name for name in names if names.count(name) > 1})
-        if duplicates:
-            raise ValueError(f"sink names must be unique; repeated: {', '.join(duplicates)}")
-        return self
-
 
 def load_config(path: str | Path) -> ConfigFile:
     return load_file(path, model=ConfigFile)
@@ -92,15 +86,15 @@ def apply_config(
     report = apply(engine, file, now)
     full = file if isinstance(file, ConfigFile) else ConfigFile()
     with engine.begin() as connection:
-        store_sinks(connection, full.sinks, now)
-        store_documents(
+        documents.store(
             connection,
             {
-                "clients": {
+                documents.SINKS: sink_document(full.sinks),
+                documents.CLIENTS: {
                     client: block.model_dump(mode="json") for client, block in full.clients.items()
                 },
-                "notifications": full.notifications.model_dump(mode="json"),
-                "channels": full.channels.model_dump(mode="json"),
+                documents.NOTIFICATIONS: full.notifications.model_dump(mode="json"),
+                documents.CHANNELS: full.channels.model_dump(mode="json"),
             },
             now,
         )

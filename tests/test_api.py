@@ -20,7 +20,7 @@ from fastapi.testclient import TestClient
 from pydantic import TypeAdapter
 from sqlalchemy import Engine, insert
 
-from alerts import mirror
+from alerts import documents, mirror
 from alerts.models import ExternalRef
 from alerts.sinks import SinkConfig
 from alerts.sinks.webhook import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
@@ -92,7 +92,7 @@ def engine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Engine]:
         {"name": "hook", "kind": "webhook", "url": "http://127.0.0.1:9/h", "secret": "${HOOK_KEY}"}
     )
     with engine.begin() as connection:
-        mirror.store_sinks(connection, [hook], T0)
+        documents.store(connection, {documents.SINKS: mirror.sink_document([hook])}, T0)
         # INC-000001 was mirrored to the hook (as the outbox does); INC-000002 not.
         connection.execute(
             insert(ExternalRef).values(ticket_id=1, sink="hook", external_id="INC-000001")

@@ -17,10 +17,9 @@ from rich.console import Console
 from sqlalchemy import Engine
 from typer.testing import CliRunner, Result
 
-from alerts import outbox
+from alerts import documents, outbox
 from alerts.contacts import ContactSpec
 from alerts.housekeeping import housekeep
-from alerts.mirror import store_documents
 from alerts.notify import _recipient as notify_recipient
 from alerts.policy import Policy
 from checks.outcomes import Outcome
@@ -291,7 +290,7 @@ def test_contacts_list_filters_and_coverage_gaps(
     # held only at escalation level 2, which does not count).
     with engine.begin() as connection:
         required = ["alert", "technical_emergency", "technical_non_emergency", "merchant"]
-        store_documents(connection, {"notifications": {"required_roles": required}}, T0)
+        documents.store(connection, {documents.NOTIFICATIONS: {"required_roles": required}}, T0)
     coverage = as_json("contacts", "list")["production_coverage"]
     assert coverage == [{"integration_id": "a", "client": "acme", "missing_roles": ["merchant"]}]
     assert "merchant" in cli("contacts", "list", "-i", "a").stdout

@@ -20,7 +20,7 @@ from integrations.config import Tier
 from intmon.cli.output import console, fail, print_json, refused, when
 
 if TYPE_CHECKING:
-    from sqlalchemy import Connection, Engine
+    from sqlalchemy import Engine
 
     from alerts.policy import Policy
     from alerts.queries import CommentView, IncidentView, TicketView
@@ -388,29 +388,25 @@ def tickets_create(
     as_json: JsonOpt = False,
 ) -> None:
     """Open a ticket by hand (not from an incident)."""
-    from alerts import tickets
+    from alerts import manual_tickets
     from alerts.queries import ticket_detail
 
     if not body.strip():
         fail("body: must not be empty")
-    form = {"account": client, "description": body}
-    if integration is not None:
-        form["integration_id"] = integration
     engine, now, policy = _context()
     with refused(), engine.begin() as connection:
-        own_tier = _integration_tier(connection, integration, client)
-        ticket_id = tickets.create(
+        ticket_id = manual_tickets.file(
             connection,
             client=client,
-            tier=tier.value if tier else own_tier,
+            integration_id=integration,
             section=section,
             subtype=subtype,
             topic=topic,
-            form=form,
+            body=body,
+            actor=_actor(as_.value, author, client),
             now=now,
             policy=policy,
-            actor=_actor(as_.value, author, client),
-            integration_id=integration,
+            tier=tier.value if tier else None,
         )
     view = ticket_detail(engine, ticket_id, policy=policy, now=now).ticket
     if as_json:
@@ -419,26 +415,3 @@ def tickets_create(
     console.print(
         f"created {view.number} ({view.tier}, first response due {when(view.sla_due_at)} UTC)"
     )
-
-
-def _integration_tier(connection: Connection, integration_id: str | None, client: str) -> str:
-    """The integration's tier (standard without one); it must exist and be the client's."""
-    from sqlalchemy import select
-
-    from alerts.errors import InvalidTicketInput
-    from integrations.models import Integration
-
-    if integration_id is None:
-        return Tier.STANDARD.value
-    row = connection.execute(
-        select(Integration.client, Integration.tier).where(
-            Integration.id == integration_id, Integration.removed_at.is_(None)
-        )
-    ).first()
-    if row is None:
-        raise InvalidTicketInput("integration", f"integration {integration_id!r} is not registered")
-    if row.client != client:
-        raise InvalidTicketInput(
-            "client", f"integration {integration_id!r} belongs to client {row.client!r}"
-        )
-    return str(row.tier)

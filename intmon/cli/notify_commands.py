@@ -226,9 +226,9 @@ def notify_test(
     as_json: JsonOpt = False,
 ) -> None:
     """Send a test message to a contact now, on each of its channels: exit 1 if a send fails."""
-    from alerts import mirror
     from alerts.housekeeping import open_channels
     from alerts.notifications_view import the_contact
+    from alerts.sender import close_all
 
     engine, now = _context()
     with refused():
@@ -257,7 +257,7 @@ def notify_test(
             for kind in wanted
         ]
     finally:
-        mirror.close_all(channels)
+        close_all(channels)
     failed = any(not r["sent"] for r in results)
     if as_json:
         print_json(

@@ -9,9 +9,10 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import Engine, func, select
 
-from alerts import mirror, outbox, tickets
+from alerts import documents, mirror, outbox, tickets
 from alerts.models import OutboxMessage, TicketComment
 from alerts.policy import Policy
+from alerts.sender import close_all
 from alerts.sinks import TicketSink, build_sink
 from alerts.tickets import Actor
 from checks.outcomes import Outcome
@@ -29,12 +30,12 @@ def jira(db_engine: Engine, fakes: Fakes) -> Iterator[dict[str, TicketSink]]:  #
     """An integration with one open ticket and a Jira sink configured."""
     sink_config = config("jira", fakes.url)
     with db_engine.begin() as connection:
-        mirror.store_sinks(connection, [sink_config], T0)
+        documents.store(connection, {documents.SINKS: mirror.sink_document([sink_config])}, T0)
     specs = setup(db_engine, "a")
     feed(db_engine, specs, [Outcome.AUTH_FAILURE] * 3)
     sinks = {sink_config.name: build_sink(sink_config, retry_wait_s=0)}
     yield sinks
-    mirror.close_all(sinks)
+    close_all(sinks)
 
 
 def pending(engine: Engine) -> int:

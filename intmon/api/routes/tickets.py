@@ -13,13 +13,12 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, status
 from pydantic import BaseModel, Field
-from sqlalchemy import Connection, Engine, select
+from sqlalchemy import Engine
 
-from alerts import tickets
+from alerts import manual_tickets, tickets
 from alerts.errors import InvalidTicketInput
 from alerts.queries import list_tickets, ticket_detail
 from alerts.tickets import Actor
-from integrations.models import Integration
 from intmon import db
 from intmon.api.access import Db, TicketReader, visible_ticket
 from intmon.api.auth import Principal
@@ -175,43 +174,17 @@ def file_ticket(engine: Engine, caller: Principal, ticket: NewTicket, policy: An
         if ticket.tier is not None:
             raise InvalidTicketInput("tier", "the tier is set by support")
     with engine.begin() as connection:
-        owner, own_tier = _integration(connection, caller, ticket.integration)
-        client = caller.client if caller.role == "client" else ticket.client or owner
-        if client is None:
-            raise InvalidTicketInput("client", "required when no integration is given")
-        if owner is not None and owner != client:
-            raise InvalidTicketInput(
-                "client", f"integration {ticket.integration!r} belongs to client {owner!r}"
-            )
-        form = {"account": client, "description": ticket.body}
-        if ticket.integration is not None:
-            form["integration_id"] = ticket.integration
-        return tickets.create(
+        return manual_tickets.file(
             connection,
-            client=client,
-            tier=ticket.tier or own_tier,
+            client=caller.client if caller.role == "client" else ticket.client,
+            integration_id=ticket.integration,
             section=ticket.section,
             subtype=ticket.subtype,
             topic=ticket.topic,
-            form=form,
+            body=ticket.body,
+            actor=Actor(caller.role, caller.name),
             now=db.utcnow(),
             policy=policy,
-            actor=Actor(caller.role, caller.name),
-            integration_id=ticket.integration,
+            tier=ticket.tier,
+            sees=caller.sees_client,
         )
-
-
-def _integration(
-    connection: Connection, caller: Principal, integration_id: str | None
-) -> tuple[str | None, str]:
-    """(client, tier) of the ticket's integration; (None, standard) without one."""
-    if integration_id is None:
-        return None, "standard"
-    row = connection.execute(
-        select(Integration.client, Integration.tier).where(
-            Integration.id == integration_id, Integration.removed_at.is_(None)
-        )
-    ).first()
-    if row is None or not caller.sees_client(row.client):
-        raise InvalidTicketInput("integration", f"integration {integration_id!r} is not registered")
-    return str(row.client), str(row.tier)

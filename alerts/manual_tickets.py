@@ -1,0 +1,75 @@
+"""Tickets opened by hand (a client or support, through the CLI or the API), as
+`incident_tickets` opens them for incidents: the integration, if named, must be
+registered and the client's, and its tier gives the SLA unless one is set."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from sqlalchemy import Connection, select
+
+from alerts import tickets
+from alerts.errors import InvalidTicketInput
+from alerts.policy import Policy
+from alerts.tickets import Actor
+from integrations.models import Integration
+
+
+def file(
+    connection: Connection,
+    *,
+    client: str | None,
+    integration_id: str | None,
+    section: str,
+    subtype: str | None,
+    topic: str,
+    body: str,
+    actor: Actor,
+    now: datetime,
+    policy: Policy,
+    tier: str | None = None,
+    sees: Callable[[str], bool] = lambda client: True,
+) -> int:
+    """Open the ticket; returns its id. `sees` hides integrations the caller may
+    not know of (they read as unregistered). InvalidTicketInput names the field."""
+    owner, own_tier = _integration(connection, integration_id, sees)
+    client = client or owner
+    if client is None:
+        raise InvalidTicketInput("client", "required when no integration is given")
+    if owner is not None and owner != client:
+        raise InvalidTicketInput(
+            "client", f"integration {integration_id!r} belongs to client {owner!r}"
+        )
+    form = {"account": client, "description": body}
+    if integration_id is not None:
+        form["integration_id"] = integration_id
+    return tickets.create(
+        connection,
+        client=client,
+        tier=tier or own_tier,
+        section=section,
+        subtype=subtype,
+        topic=topic,
+        form=form,
+        now=now,
+        policy=policy,
+        actor=actor,
+        integration_id=integration_id,
+    )
+
+
+def _integration(
+    connection: Connection, integration_id: str | None, sees: Callable[[str], bool]
+) -> tuple[str | None, str]:
+    """(client, tier) of the ticket's integration; (None, standard) without one."""
+    if integration_id is None:
+        return None, "standard"
+    row = connection.execute(
+        select(Integration.client, Integration.tier).where(
+            Integration.id == integration_id, Integration.removed_at.is_(None)
+        )
+    ).first()
+    if row is None or not sees(row.client):
+        raise InvalidTicketInput("integration", f"integration {integration_id!r} is not registered")
+    return str(row.client), str(row.tier)
