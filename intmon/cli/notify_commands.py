@@ -26,7 +26,8 @@ if TYPE_CHECKING:
 
     from alerts.channels import Channel, Notice, Recipient
     from alerts.contacts import ContactSpec
-    from alerts.notifications_view import ContactsReport, ContactView, NotificationView
+    from alerts.contacts_view import ContactsReport, ContactView
+    from alerts.notifications_view import NotificationView
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 
@@ -91,7 +92,7 @@ def contacts_list(
 ) -> None:
     """Every contact, its roles, channels, hours and escalation level; then the
     required roles each production integration lacks."""
-    from alerts.notifications_view import list_contacts
+    from alerts.contacts_view import list_contacts
 
     engine, now = _context()
     with refused():
@@ -226,8 +227,8 @@ def notify_test(
     as_json: JsonOpt = False,
 ) -> None:
     """Send a test message to a contact now, on each of its channels: exit 1 if a send fails."""
+    from alerts.contacts_view import the_contact
     from alerts.housekeeping import open_channels
-    from alerts.notifications_view import the_contact
     from alerts.sender import close_all
 
     engine, now = _context()
@@ -289,7 +290,7 @@ def notify_test(
 
 def _address(view: ContactView, kind: str) -> str | None:
     from alerts.contacts import CHANNEL_FIELDS
-    from alerts.notifications_view import shown_address
+    from alerts.contacts_view import shown_address
 
     return shown_address(kind, getattr(view.contact, CHANNEL_FIELDS[kind]))
 
