@@ -3,7 +3,8 @@
     ProbeEngine.run_check(integration, check)
       → prepare (once per spec: compiled expectation, auth scheme, templates)
       → resolve `${…}` references, apply auth           (secrets collected)
-      → attempt: send, stream the body up to the cap    (bounded by timeout_s)
+      → attempt: send (redirects: checks.redirects),
+        stream the body up to the cap                   (bounded by timeout_s)
         ↻ tenacity: once more on a transient network error only
       → classify the answer or the exception            (checks.classify)
       → certificate expiry from a cached side probe     (checks.tls)
@@ -47,6 +48,7 @@ from checks.classify import (
 from checks.clients import ClientPool
 from checks.errors import AuthFailure, ProbeFailure, TransportFailure
 from checks.outcomes import CheckResult, Outcome
+from checks.redirects import send_following
 from checks.tls import CertificateProbe, expiry_warning
 from integrations.config import CheckSpec, IntegrationSpec
 from integrations.errors import SecretUnavailable
@@ -371,8 +373,8 @@ class ProbeEngine:
             timeout=integration.timeout_s,
         )
         started = time.perf_counter()
-        response = await client.send(
-            request, stream=True, follow_redirects=integration.follow_redirects
+        response = await send_following(
+            client, request, follow=integration.follow_redirects, secrets=run.secrets
         )
         try:
             content, truncated = await read_capped(response, self.settings.body_cap_bytes)

@@ -12,11 +12,13 @@ from typing import Any, TypeVar
 
 import yaml
 from pydantic import ValidationError
+from yaml.error import MarkedYAMLError
 
 from integrations.config import Defaults, IntegrationsFile
 from integrations.errors import ConfigError, ConfigProblem
 
 PathPart = int | str
+UNIQUE_IDS = "integration ids must be unique"  # the model's message starts so, too
 # Later stages extend the file with blocks of their own (the glue's `ConfigFile`
 # adds ticket sinks); they pass their model so mistakes there get lines too.
 FileT = TypeVar("FileT", bound=IntegrationsFile)
@@ -39,13 +41,11 @@ def load_text(
     model: type[FileT] = IntegrationsFile,  # type: ignore[assignment]
 ) -> FileT:
     try:
+        check_depth(text)
         root = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=SafeLoader)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else None
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError(source, [ConfigProblem(line, "", f"YAML syntax: {problem}")]) from None
+        raise ConfigError(source, [yaml_problem(exc, text)]) from None
     if data is None:
         data = {}
     if not isinstance(data, dict):
@@ -56,8 +56,9 @@ def load_text(
         file = model.model_validate(with_defaults(data))
     except ValidationError as exc:
         problems = problems_from(exc, root)
-        if not any("must be unique" in p.message for p in problems):
-            problems += duplicate_ids(data, root)
+        repeated = duplicate_ids(data, root)
+        if repeated:  # each at its own line, instead of the model's one line for the file
+            problems = [p for p in problems if p.field or UNIQUE_IDS not in p.message] + repeated
         raise ConfigError(source, sorted(problems, key=lambda p: (p.line or 0, p.field))) from None
     # Rules across blocks (e.g. contacts a production integration needs) come
     # after the shapes are valid, still reported with their lines.
@@ -68,6 +69,66 @@ def load_text(
     if found:
         raise ConfigError(source, sorted(found, key=lambda p: (p.line or 0, p.field)))
     return file
+
+
+def yaml_problem(exc: yaml.YAMLError, text: str) -> ConfigProblem:
+    """A YAML error as a problem at its line (a bad character has a position only)."""
+    mark = getattr(exc, "problem_mark", None)
+    if mark is not None:
+        line: int | None = mark.line + 1
+    elif isinstance(exc, yaml.reader.ReaderError):
+        line = text.count("\n", 0, exc.position) + 1
+    else:
+        line = None
+    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    return ConfigProblem(line, "", f"YAML syntax: {problem}")
+
+
+# Deeper than any real file; PyYAML's composer recurses per level and would hit
+# Python's recursion limit (a RecursionError, not a message) at a few hundred.
+MAX_DEPTH = 64
+_OPENING = (
+    yaml.BlockMappingStartToken,
+    yaml.BlockSequenceStartToken,
+    yaml.FlowMappingStartToken,
+    yaml.FlowSequenceStartToken,
+)
+_CLOSING = (yaml.BlockEndToken, yaml.FlowMappingEndToken, yaml.FlowSequenceEndToken)
+
+
+def check_depth(text: str) -> None:
+    """Raise a YAML error at the line where nesting goes deeper than `MAX_DEPTH`."""
+    depth = 0
+    for token in yaml.scan(text, Loader=yaml.SafeLoader):
+        if isinstance(token, _OPENING):
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise MarkedYAMLError(
+                    problem=f"nested more than {MAX_DEPTH} levels deep",
+                    problem_mark=token.start_mark,
+                )
+        elif isinstance(token, _CLOSING):
+            depth -= 1
+
+
+class SafeLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, reporting a value it cannot build at the value's line.
+
+    PyYAML itself raises ValueError for a 5000-digit number or a 13th month, and
+    AttributeError for a scalar it takes for a timestamp but cannot parse
+    (`2020-01-01 00:00:00-00:16:08`): bare exceptions without a position."""
+
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+        try:
+            return super().construct_object(node, deep)
+        except yaml.YAMLError:
+            raise
+        except Exception as exc:
+            shown = f" {node.value[:40]!r}" if isinstance(node, yaml.ScalarNode) else ""
+            raise MarkedYAMLError(
+                problem=f"cannot read the value{shown}: {str(exc).split(';')[0]}",
+                problem_mark=node.start_mark,
+            ) from None
 
 
 def duplicate_ids(data: dict[str, Any], root: yaml.Node | None) -> list[ConfigProblem]:
@@ -86,7 +147,7 @@ def duplicate_ids(data: dict[str, Any], root: yaml.Node | None) -> list[ConfigPr
                 ConfigProblem(
                     line_of(root, loc),
                     dotted(loc),
-                    f"integration ids must be unique; repeated: {ident}",
+                    f"{UNIQUE_IDS}; repeated: {ident}",
                 )
             )
         if isinstance(ident, str):

@@ -64,7 +64,9 @@ def add_window(
         spec = MaintenanceSpec.model_validate(data)
     except ValidationError as error:
         problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'window'}: {e['msg']}" for e in error.errors()
+            f"{'.'.join(str(p) for p in e['loc']) or 'window'}: "
+            + e["msg"].removeprefix("Value error, ")
+            for e in error.errors()
         )
         raise MaintenanceError(problems) from None
     with engine.begin() as connection:

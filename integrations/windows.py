@@ -181,11 +181,14 @@ def aware(moment: datetime) -> datetime:
 
 def local(moment: datetime, zone: str | None) -> datetime:
     """A validated one-off datetime in UTC: its own offset, or wall time in `zone`."""
-    if moment.tzinfo is not None:
-        return aware(moment)
-    if zone is None:
-        raise ValueError("has no UTC offset; add one (…+01:00) or set timezone")
-    return from_wall(moment, ZoneInfo(zone))
+    try:
+        if moment.tzinfo is not None:
+            return aware(moment)
+        if zone is None:
+            raise ValueError("has no UTC offset; add one (…+01:00) or set timezone")
+        return from_wall(moment, ZoneInfo(zone))
+    except OverflowError:  # e.g. 9999-12-31T23:00-05:00 is in the year 10000 in UTC
+        raise ValueError(f"{moment.isoformat()} is out of the supported range") from None
 
 
 def from_wall(wall: datetime, zone: ZoneInfo) -> datetime:

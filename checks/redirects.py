@@ -1,0 +1,70 @@
+"""Following redirects by hand: the partner says where, the probe says what goes along.
+
+httpx's own redirect loop has two habits a hostile partner can use:
+
+- it reads every redirect's body to the end before the next hop, so a redirect
+  with an endless body holds the check until its timeout (and buffers whatever
+  arrives in the meantime); here a redirect's body is closed unread;
+- on a hop to another origin it drops `Authorization` only, so an API key in
+  `X-Api-Key` or a secret in a check's own headers would go to whatever host
+  the `Location` names; here such a hop carries no header holding a secret,
+  and a request body holding one (a 307/308 re-sends it) is not followed at all:
+  the redirect itself is the answer.
+
+An upgrade from http to https on the same host keeps its credentials, as in
+httpx. More than `MAX_REDIRECTS` hops raises `httpx.TooManyRedirects`, which
+`checks.classify` reports as a redirect loop.
+"""
+
+from __future__ import annotations
+
+import httpx
+
+from checks.clients import MAX_REDIRECTS
+
+__all__ = ["send_following"]
+
+
+async def send_following(
+    client: httpx.AsyncClient, request: httpx.Request, *, follow: bool, secrets: set[str]
+) -> httpx.Response:
+    """Send `request` (streamed) and, when `follow`, its redirects; the last response."""
+    origin = request.url
+    for hops in range(MAX_REDIRECTS + 1):
+        response = await client.send(request, stream=True, follow_redirects=False)
+        following = response.next_request if follow else None
+        if following is not None and not _same_origin(origin, following.url):
+            following = await _without_credentials(following, secrets)
+        if following is None:
+            return response
+        await response.aclose()
+        if hops == MAX_REDIRECTS:
+            raise httpx.TooManyRedirects(f"more than {MAX_REDIRECTS} redirects", request=following)
+        request = following
+    raise AssertionError("unreachable: the last hop returns or raises")
+
+
+def _same_origin(origin: httpx.URL, url: httpx.URL) -> bool:
+    if url.host != origin.host:
+        return False
+    if url.scheme == origin.scheme and url.port == origin.port:
+        return True
+    # http://host → https://host (default ports): an upgrade, not another origin.
+    return (
+        origin.scheme == "http"
+        and origin.port in (None, 80)
+        and url.scheme == "https"
+        and url.port in (None, 443)
+    )
+
+
+async def _without_credentials(request: httpx.Request, secrets: set[str]) -> httpx.Request | None:
+    """The request minus every header that holds a secret; None when its body holds one."""
+    if secrets:
+        body = (await request.aread()).decode("utf-8", errors="replace")
+        if any(secret in body for secret in secrets if secret):
+            return None
+    for name, value in list(request.headers.items()):
+        if name.lower() == "authorization" or any(s in value for s in secrets if s):
+            del request.headers[name]
+    return request

@@ -1,0 +1,29 @@
+"""Fixtures of the hostile suite: the misbehaving partners and an engine per test."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+
+from checks.engine import ProbeEngine, ProbeSettings
+from tests.hostile.servers import HostileServers
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture(scope="module")
+def hostile() -> Iterator[HostileServers]:
+    with HostileServers() as servers:
+        yield servers
+
+
+@pytest.fixture
+async def engine() -> AsyncIterator[ProbeEngine]:
+    """The engine as a worker builds it: the shipped aiohttp transport, default caps."""
+    probe = ProbeEngine(ProbeSettings(transport="aiohttp"))
+    yield probe
+    await probe.aclose()
