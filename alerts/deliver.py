@@ -8,11 +8,13 @@ is retried with backoff from the row's attempts and never dropped; a permanent
 failure is kept with its reason (`intmon notifications list --status dead`).
 The e-mail's Message-ID is the row's idempotency key, so the rare resend after a
 worker died between the SMTP server's "250 OK" and our commit carries the same
-Message-ID and is collapsed by the receiving mail system.
+Message-ID and is collapsed by the receiving mail system. A digest's key is
+made of its messages' keys (`notice_key`), and its webhook body lists them.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections import defaultdict
 from collections.abc import Mapping
@@ -146,14 +148,28 @@ def _notice(messages: list[outbox.Claimed], recipient: Recipient) -> Notice:
     else:
         items = [{"event": m.payload["event"], **m.payload["context"]} for m in messages]
         rendered = render("digest", recipient.locale, _with_zone({"items": items}, first))
-        data = {"event": "digest", "items": items}
+        keys = [m.idempotency_key for m in messages]
+        data = {"event": "digest", "items": items, "idempotency_keys": keys}
     return Notice(
         subject=rendered.subject,
         text=rendered.text,
         html=rendered.html,
-        idempotency_key=first.idempotency_key,
+        idempotency_key=notice_key(messages),
         data=data,
     )
+
+
+def notice_key(messages: list[outbox.Claimed]) -> str:
+    """A message's own key; a digest's is made of all of its messages' keys.
+
+    A digest resent after a dispatcher died may have gained a message due since
+    then: under its first message's key a receiver would drop it as a repeat,
+    and the newcomer with it. Resent unchanged, it keeps its key.
+    """
+    if len(messages) == 1:
+        return messages[0].idempotency_key
+    keys = "\n".join(sorted(m.idempotency_key for m in messages))
+    return "digest-" + hashlib.sha256(keys.encode()).hexdigest()[:40]
 
 
 def _with_zone(context: Mapping[str, Any], message: outbox.Claimed) -> dict[str, Any]:

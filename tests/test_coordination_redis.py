@@ -78,3 +78,15 @@ def test_release_can_park_until_retry_after(coordinator) -> None:  # type: ignor
     coordinator.release({"a": claim_value(now + 10)}, {"a": now + 100})
     assert coordinator.claim(["a"], now + 50, now + 60) == []
     assert coordinator.claim(["a"], now + 101, now + 160) == ["a"]
+
+
+def test_start_extends_only_the_claims_still_held(coordinator) -> None:  # type: ignore[no-untyped-def]
+    now = 1000.0
+    coordinator.claim(["a", "b"], now, now + 30)
+    coordinator.claim(["b"], now + 31, now + 61)  # b's claim lapsed and was taken again
+    assert coordinator.start(
+        {"a": claim_value(now + 30), "b": claim_value(now + 30)}, now + 50
+    ) == ["a"]
+    assert coordinator.claim(["a"], now + 40, now + 70) == []  # running until now + 50
+    coordinator.release({"a": claim_value(now + 50)}, {})  # released with the started value
+    assert coordinator.claim(["a"], now + 41, now + 71) == ["a"]

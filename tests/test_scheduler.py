@@ -12,6 +12,7 @@ from sqlalchemy import Engine
 from integrations.registry import apply
 from tests.test_registry import config
 from worker.batch import Batch
+from worker.coordination import claim_value
 from worker.coordination.memory import MemoryCoordinator
 from worker.scheduler import Scheduler, first_due, phase
 
@@ -76,32 +77,54 @@ def test_due_time_is_carried_to_the_worker(setup) -> None:  # type: ignore[no-un
     assert all(clock.now - 30 <= item.due <= clock.now for item in items)
 
 
+def started(coordinator: MemoryCoordinator, batches: list[Batch], now: float) -> dict[str, str]:
+    """What a worker does first: extend the claims for the run's budget (10 s × 2 + 5)."""
+    for batch in batches:
+        assert coordinator.start(batch.claims(), now + 25) == [i.key for i in batch.items]
+    return {item.key: claim_value(now + 25) for batch in batches for item in batch.items}
+
+
 def test_check_in_flight_is_not_sent_again(setup) -> None:  # type: ignore[no-untyped-def]
     scheduler, broker, clock, coordinator = setup
     clock.now += 30
     scheduler.tick()
     first = sent(broker)
     assert sum(len(b.items) for b in first) == 120
-    clock.now += 30  # a full interval later, nothing was released: all still in flight
+    clock.now += 10  # a run may start late in its interval and take its whole budget
+    running = started(coordinator, first, clock.now)
+    clock.now += 20  # the next interval: still running, so not sent again
     scheduler.tick()
     assert sent(broker) == []
-    for batch in first:
-        coordinator.release(batch.claims(), {})
+    coordinator.release(running, {})
     clock.now += 30
     scheduler.tick()
     assert sum(len(b.items) for b in sent(broker)) == 120
 
 
-def test_claims_expire_after_an_interval_plus_budget(setup) -> None:  # type: ignore[no-untyped-def]
+def test_a_lost_batch_frees_its_checks_for_their_next_run(setup) -> None:  # type: ignore[no-untyped-def]
     scheduler, broker, clock, _ = setup
     clock.now += 30
     scheduler.tick()
-    (batch, *_) = sent(broker)
-    # Lost message (worker killed): after interval + budget the claim lapses.
-    assert batch.deadline == pytest.approx(clock.now + 30 + (10 * 2 + 5))
-    clock.now = batch.deadline + 30
+    batches = sent(broker)
+    # Nobody started it (its worker was killed first): the claim lasts one interval.
+    assert batches[0].deadline == pytest.approx(clock.now + 30)
+    clock.now += 30
     scheduler.tick()
     assert sum(len(b.items) for b in sent(broker)) == 120
+
+
+def test_a_run_killed_midway_frees_its_check_after_its_budget(setup) -> None:  # type: ignore[no-untyped-def]
+    scheduler, broker, clock, coordinator = setup
+    clock.now += 30
+    scheduler.tick()
+    batches = sent(broker)
+    started(coordinator, batches, clock.now)  # and then the worker died
+    clock.now += 30  # the budget (25 s) has passed by the next due time
+    scheduler.tick()
+    again = sent(broker)
+    assert sum(len(b.items) for b in again) == 120
+    # The dead run's batch, delivered late to another worker, cannot start any more.
+    assert coordinator.start(batches[0].claims(), clock.now + 25) == []
 
 
 def test_retry_after_parks_the_check(setup) -> None:  # type: ignore[no-untyped-def]

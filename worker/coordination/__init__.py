@@ -5,9 +5,15 @@ check" is enforced:
 
 - the scheduler *claims* the checks that fall due, fenced by its leader token
   (a deposed leader's claim fails, so two schedulers never enqueue the same run);
-- a claim lasts until `deadline` (a Unix time); the worker runs a check only
-  while its claim is valid and *releases* it when done, compare-and-delete on
-  the claim value so a late worker never frees somebody else's claim;
+- a claim first lasts until `deadline` (a Unix time, one interval away): the
+  time its batch may wait in the queue. The worker *starts* the run by
+  extending the claim, compare-and-set on the claim value, to the longest the
+  run may take; a check whose claim lapsed or was taken again is not run. So a
+  run in progress is never claimed again, and the checks of a worker killed
+  before or during a run are free again for their next due time (or once the
+  run's budget has passed, when that is later);
+- the worker *releases* the claim when done, compare-and-delete on the claim
+  value so a late worker never frees somebody else's claim;
 - releasing with a "not before" time (a partner's Retry-After) keeps the check
   parked until then.
 
@@ -35,6 +41,11 @@ class Coordinator(Protocol):
     def claim(self, keys: list[str], now: float, deadline: float) -> list[str] | None:
         """Mark `keys` in flight until `deadline`; return the keys claimed (those not
         already in flight), or None when this process is no longer the leader."""
+        ...
+
+    def start(self, claims: dict[str, str], until: float) -> list[str]:
+        """Extend each key whose claim still equals the given value to `until`;
+        return the keys extended (the others must not run)."""
         ...
 
     def release(self, claims: dict[str, str], not_before: dict[str, float]) -> None:

@@ -38,6 +38,16 @@ class MemoryCoordinator:
                     claimed.append(key)
         return claimed
 
+    def start(self, claims: dict[str, str], until: float) -> list[str]:
+        value = claim_value(until)
+        started = []
+        with self._lock:
+            for key, expected in claims.items():
+                if self._claims.get(key) == expected:
+                    self._claims[key] = value
+                    started.append(key)
+        return started
+
     def release(self, claims: dict[str, str], not_before: dict[str, float]) -> None:
         with self._lock:
             for key, value in claims.items():

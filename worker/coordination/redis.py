@@ -51,6 +51,18 @@ end
 return claimed
 """
 
+# KEYS: claims hash. ARGV: the started claim value, then pairs of key, expected claim value.
+START = """
+local started = {}
+for i = 2, #ARGV, 2 do
+  if redis.call('HGET', KEYS[1], ARGV[i]) == ARGV[i + 1] then
+    redis.call('HSET', KEYS[1], ARGV[i], ARGV[1])
+    table.insert(started, ARGV[i])
+  end
+end
+return started
+"""
+
 # KEYS: claims hash. ARGV: triples of key, expected claim value, park-until ('' = delete).
 RELEASE = """
 for i = 1, #ARGV, 3 do
@@ -79,6 +91,7 @@ class RedisCoordinator:
         self._renew = client.register_script(RENEW)
         self._resign = client.register_script(RESIGN)
         self._claim = client.register_script(CLAIM)
+        self._start = client.register_script(START)
         self._release = client.register_script(RELEASE)
 
     @property
@@ -109,6 +122,15 @@ class RedisCoordinator:
             self._fence = 0
             return None
         return [key.decode() if isinstance(key, bytes) else key for key in reply[1:]]
+
+    def start(self, claims: dict[str, str], until: float) -> list[str]:
+        if not claims:
+            return []
+        args = [claim_value(until)]
+        for key, value in claims.items():
+            args += [key, value]
+        reply = self._start(keys=[self.claims_key], args=args)
+        return [key.decode() if isinstance(key, bytes) else key for key in reply]
 
     def release(self, claims: dict[str, str], not_before: dict[str, float]) -> None:
         if not claims:

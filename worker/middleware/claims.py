@@ -15,7 +15,7 @@ from dramatiq import Middleware
 from dramatiq.broker import MessageProxy
 
 from worker.batch import ACTOR_NAME, Batch
-from worker.pipeline import published_outcome, reset_outcome
+from worker.pipeline import published_outcome, reset_outcome, started_claims
 
 log = logging.getLogger(__name__)
 
@@ -37,19 +37,22 @@ class ReleaseClaims(Middleware):
             return
         outcome = published_outcome() if exception is None else None
         not_before = outcome.not_before if outcome is not None else {}
-        self._release(message, not_before)
+        # A started run's claim holds the value it was started with.
+        self._release(message, not_before, started_claims())
 
     def after_skip_message(self, broker: dramatiq.Broker, message: MessageProxy) -> None:
         if message.actor_name == ACTOR_NAME:
-            self._release(message, {})
+            self._release(message, {}, {})
 
     @staticmethod
-    def _release(message: MessageProxy, not_before: dict[str, float]) -> None:
+    def _release(
+        message: MessageProxy, not_before: dict[str, float], started: dict[str, str]
+    ) -> None:
         from worker.runtime import runtime
 
         try:
             batch = Batch.from_payload(message.args[0])
-            runtime().coordinator.release(batch.claims(), not_before)
+            runtime().coordinator.release({**batch.claims(), **started}, not_before)
         except Exception:
             # The claim still expires on its own at its deadline.
             log.exception("could not release the claims of message %s", message.message_id)
