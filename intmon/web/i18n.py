@@ -1,0 +1,463 @@
+"""Every word the console shows, in English and Russian, and how a request picks one.
+
+The language comes from `?lang=` (then kept in the session), else the browser's
+Accept-Language, else English. The Russian names of sections, subtypes and
+statuses are the ones of the help page the ticket pages follow (seed 004).
+Both languages have exactly the same keys (a test compares them); domain
+messages (from `alerts`) stay in English and are shown next to the translated
+field name.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import Request
+
+LANGUAGES = ("en", "ru")
+DEFAULT = "en"
+
+EN: dict[str, str] = {
+    # navigation and roles
+    "nav.board": "Status board",
+    "nav.tickets": "Help: tickets",
+    "nav.new_ticket": "Create ticket",
+    "nav.logout": "Log out",
+    "role.support": "support",
+    "role.client": "client",
+    "common.updated": "Updated {at}",
+    # login
+    "login.title": "Log in",
+    "login.username": "Username",
+    "login.password": "Password",
+    "login.submit": "Log in",
+    "login.failed": "Wrong username or password.",
+    "login.throttled": "Too many failed attempts. Try again in a few minutes.",
+    # errors
+    "error.not_found": "Not found",
+    "error.forbidden": "Not allowed for your role",
+    "error.csrf": "The form has expired or did not come from this site; reload the page "
+    "and try again",
+    "error.form": "The form could not be read",
+    "error.home": "Back to the start page",
+    # board
+    "board.title": "Status board",
+    "board.integrations": "Integrations",
+    "board.incidents": "Open incidents",
+    "board.tickets": "Active tickets",
+    "board.open_incidents": "open incidents",
+    "board.active_tickets": "active tickets",
+    "board.sla_breached": "SLA breached",
+    "board.no_integrations": "No integrations are watched yet.",
+    "board.no_incidents": "No open incidents.",
+    "board.no_tickets": "No active tickets.",
+    # states, incidents, families
+    "state.up": "up",
+    "state.down": "down",
+    "state.maintenance": "maintenance",
+    "state.unknown": "unknown",
+    "incident.open": "open",
+    "incident.resolved": "resolved",
+    "incident.flapping": "flapping",
+    "family.auth": "Authentication",
+    "family.connectivity": "Unreachable",
+    "family.server": "Server errors",
+    "family.contract": "Contract changed or requests rejected",
+    "family.rate_limit": "Rate limited",
+    "family.degraded": "Slow",
+    "family.e2e": "End-to-end test failed",
+    # table columns
+    "col.integration": "Integration",
+    "col.client": "Client",
+    "col.state": "State",
+    "col.last_outcome": "Last outcome",
+    "col.last_checked": "Last checked",
+    "col.family": "Failure",
+    "col.since": "Since",
+    "col.failures": "Failures",
+    "col.ticket": "Ticket",
+    "col.number": "Number",
+    "col.topic": "Topic",
+    "col.status": "Status",
+    "col.sla": "First response",
+    "col.created": "Created",
+    "col.section": "Question type",
+    "col.check": "Check",
+    "col.request": "Request",
+    "col.outcome": "Outcome",
+    "col.detail": "Detail",
+    "col.at": "When",
+    "col.resolved": "Resolved",
+    "col.name": "Name",
+    "col.window": "Window",
+    "col.reason": "Reason",
+    "col.now": "Now",
+    "col.who": "Who",
+    "col.change": "Change",
+    # SLA and time
+    "sla.due_in": "due in {span}",
+    "sla.breached_ago": "overdue by {span}",
+    "sla.breached": "overdue",
+    "sla.met": "answered in time",
+    "time.ago": "{span} ago",
+    "time.days": "{n} d",
+    "time.hours": "{n} h",
+    "time.minutes": "{n} min",
+    "time.seconds": "{n} s",
+    # integration page
+    "integration.kind": "Kind",
+    "integration.tier": "Tariff",
+    "integration.base_url": "Base URL",
+    "integration.interval": "Checked",
+    "integration.every": "every {seconds} s",
+    "integration.checks": "Checks",
+    "integration.results": "Latest results",
+    "integration.incidents": "Incidents",
+    "integration.maintenance": "Maintenance windows",
+    "integration.no_results": "No results yet.",
+    "integration.no_incidents": "No incidents.",
+    "integration.no_windows": "No maintenance windows.",
+    "maintenance.active_until": "on until {at}",
+    "maintenance.next": "next at {at}",
+    "maintenance.over": "over",
+    # tickets: list and filters
+    "tickets.title": "Help: tickets",
+    "tickets.intro": "Your requests to support: their status, answers and history. "
+    "The list refreshes itself.",
+    "tickets.create": "Create ticket",
+    "tickets.count": "{count} ticket(s)",
+    "tickets.none": "No tickets match.",
+    "filter.any": "any",
+    "filter.apply": "Filter",
+    "filter.reset": "Reset",
+    # tickets: sections, subtypes, statuses, tiers, origins, authors
+    "section.app_help": "Application help",
+    "section.system_errors": "System errors",
+    "section.documents_finance": "Documents/Finance",
+    "section_hint.app_help": "questions about using the platform",
+    "section_hint.system_errors": "technical problems, failures, connection problems",
+    "section_hint.documents_finance": "billing, documents, payments",
+    "subtype.metric_billing": "Metric billing request",
+    "subtype.other": "Other",
+    "status.open": "Open",
+    "status.in_progress": "In progress",
+    "status.waiting_for_reply": "Waiting for reply",
+    "status.closed": "Closed",
+    "status.rejected": "Rejected",
+    "tier.social": "social",
+    "tier.standard": "standard",
+    "tier.premium": "premium",
+    "origin.manual": "created by hand",
+    "origin.incident": "opened by monitoring",
+    "author.system": "System",
+    "author.support": "Support",
+    "author.client": "Client",
+    # tickets: create
+    "new.title": "Create ticket",
+    "new.intro": "Choose the type of question, describe the problem in detail "
+    "(what happens, since when, what you did, what you expected) and send it.",
+    "new.subtype_hint": "(Documents/Finance only)",
+    "new.no_integration": "none",
+    "new.client_hint": "(needed when no integration is chosen)",
+    "new.tier_default": "from the integration",
+    "new.submit": "Send",
+    # tickets: one ticket
+    "ticket.back": "All tickets",
+    "ticket.details": "Details",
+    "ticket.thread": "Conversation",
+    "ticket.no_comments": "No answers yet.",
+    "ticket.internal": "internal",
+    "ticket.internal_hint": "Internal note (not shown to the client)",
+    "ticket.reply": "Your answer",
+    "ticket.send": "Send",
+    "ticket.rejected_note": "This ticket was rejected; create a new one to continue.",
+    "ticket.change_status": "Status",
+    "ticket.change_section": "Question type",
+    "ticket.apply": "Change",
+    "ticket.history": "History",
+    "action.created": "created",
+    "action.status": "status",
+    "action.section": "question type",
+    "action.comment_public": "answer",
+    "action.comment_internal": "internal note",
+    "action.sla_breached": "first response overdue",
+    # field names (form fields, and the fields the domain names in its messages)
+    "field.status": "Status",
+    "field.section": "Question type",
+    "field.subtype": "Subtype",
+    "field.integration": "Integration",
+    "field.client": "Client",
+    "field.tier": "Tariff",
+    "field.topic": "Topic",
+    "field.description": "Question",
+    "field.body": "Answer",
+    "field.visibility": "Visibility",
+    "field.reason": "Reason",
+    "field.created_from": "Created from",
+    "field.created_to": "Created to",
+    "field.comment": "Answer",
+    "field.form": "Form",
+    "field.integration_name": "Integration name",
+    "field.failure_class": "Failure class",
+    "field.family": "Failure",
+    "field.first_seen": "First seen",
+    "field.last_seen": "Last seen",
+    "field.summary": "Summary",
+    "field.request": "Failing request",
+    "field.response": "Response",
+    "field.steps_to_reproduce": "Steps to reproduce",
+    "field.first_steps": "First steps for support",
+    "field.history": "Where to see the history",
+}
+
+RU: dict[str, str] = {
+    "nav.board": "Статус",
+    "nav.tickets": "Помощь: тикеты",
+    "nav.new_ticket": "Создать тикет",
+    "nav.logout": "Выйти",
+    "role.support": "поддержка",
+    "role.client": "клиент",
+    "common.updated": "Обновлено {at}",
+    "login.title": "Вход",
+    "login.username": "Имя пользователя",
+    "login.password": "Пароль",
+    "login.submit": "Войти",
+    "login.failed": "Неверное имя пользователя или пароль.",
+    "login.throttled": "Слишком много неудачных попыток. Повторите через несколько минут.",
+    "error.not_found": "Не найдено",
+    "error.forbidden": "Недоступно для вашей роли",
+    "error.csrf": "Форма устарела или отправлена не с этого сайта; обновите страницу "
+    "и попробуйте ещё раз",
+    "error.form": "Не удалось прочитать форму",
+    "error.home": "На главную",
+    "board.title": "Статус интеграций",
+    "board.integrations": "Интеграции",
+    "board.incidents": "Открытые инциденты",
+    "board.tickets": "Активные тикеты",
+    "board.open_incidents": "открытых инцидентов",
+    "board.active_tickets": "активных тикетов",
+    "board.sla_breached": "SLA нарушен",
+    "board.no_integrations": "Интеграции пока не отслеживаются.",
+    "board.no_incidents": "Открытых инцидентов нет.",
+    "board.no_tickets": "Активных тикетов нет.",
+    "state.up": "работает",
+    "state.down": "сбой",
+    "state.maintenance": "техработы",
+    "state.unknown": "нет данных",
+    "incident.open": "открыт",
+    "incident.resolved": "устранён",
+    "incident.flapping": "нестабильно",
+    "family.auth": "Ошибка аутентификации",
+    "family.connectivity": "Недоступен",
+    "family.server": "Ошибки сервера",
+    "family.contract": "Изменился контракт или запросы отклоняются",
+    "family.rate_limit": "Превышен лимит запросов",
+    "family.degraded": "Медленные ответы",
+    "family.e2e": "Сквозной тест не прошёл",
+    "col.integration": "Интеграция",
+    "col.client": "Клиент",
+    "col.state": "Состояние",
+    "col.last_outcome": "Последний результат",
+    "col.last_checked": "Последняя проверка",
+    "col.family": "Сбой",
+    "col.since": "С",
+    "col.failures": "Ошибок",
+    "col.ticket": "Тикет",
+    "col.number": "Номер",
+    "col.topic": "Тема",
+    "col.status": "Статус",
+    "col.sla": "Первый ответ",
+    "col.created": "Создан",
+    "col.section": "Тип вопроса",
+    "col.check": "Проверка",
+    "col.request": "Запрос",
+    "col.outcome": "Результат",
+    "col.detail": "Подробности",
+    "col.at": "Когда",
+    "col.resolved": "Устранён",
+    "col.name": "Название",
+    "col.window": "Окно",
+    "col.reason": "Причина",
+    "col.now": "Сейчас",
+    "col.who": "Кто",
+    "col.change": "Изменение",
+    "sla.due_in": "через {span}",
+    "sla.breached_ago": "просрочен на {span}",
+    "sla.breached": "просрочен",
+    "sla.met": "дан вовремя",
+    "time.ago": "{span} назад",
+    "time.days": "{n} д",
+    "time.hours": "{n} ч",
+    "time.minutes": "{n} мин",
+    "time.seconds": "{n} с",
+    "integration.kind": "Вид",
+    "integration.tier": "Тариф",
+    "integration.base_url": "Базовый URL",
+    "integration.interval": "Проверяется",
+    "integration.every": "каждые {seconds} с",
+    "integration.checks": "Проверки",
+    "integration.results": "Последние результаты",
+    "integration.incidents": "Инциденты",
+    "integration.maintenance": "Окна техработ",
+    "integration.no_results": "Результатов пока нет.",
+    "integration.no_incidents": "Инцидентов нет.",
+    "integration.no_windows": "Окон техработ нет.",
+    "maintenance.active_until": "идут до {at}",
+    "maintenance.next": "следующее {at}",
+    "maintenance.over": "завершено",
+    "tickets.title": "Помощь: тикеты",
+    "tickets.intro": "Ваши обращения в поддержку: статус, ответы и история. "
+    "Список обновляется автоматически.",
+    "tickets.create": "Создать тикет",
+    "tickets.count": "Тикетов: {count}",
+    "tickets.none": "Подходящих тикетов нет.",
+    "filter.any": "любой",
+    "filter.apply": "Найти",
+    "filter.reset": "Сбросить",
+    "section.app_help": "Помощь по приложению",
+    "section.system_errors": "Ошибки системы",
+    "section.documents_finance": "Документы/Финансы",
+    "section_hint.app_help": "вопросы по использованию",
+    "section_hint.system_errors": "технические проблемы, сбои, проблемы с подключением",
+    "section_hint.documents_finance": "вопросы по биллингу и документам",
+    "subtype.metric_billing": "Запрос тарификации метрики",
+    "subtype.other": "Иное",
+    "status.open": "Открыт",
+    "status.in_progress": "В работе",
+    "status.waiting_for_reply": "Ожидает ответа",
+    "status.closed": "Закрыт",
+    "status.rejected": "Отклонен",
+    "tier.social": "социальный",
+    "tier.standard": "стандартный",
+    "tier.premium": "премиум",
+    "origin.manual": "создан вручную",
+    "origin.incident": "открыт мониторингом",
+    "author.system": "Система",
+    "author.support": "Поддержка",
+    "author.client": "Клиент",
+    "new.title": "Создать тикет",
+    "new.intro": "Выберите раздел вопроса, подробно опишите проблему (что происходит, "
+    "когда возникла, что вы делали, что ожидали) и нажмите «Отправить».",
+    "new.subtype_hint": "(только для раздела «Документы/Финансы»)",
+    "new.no_integration": "не выбрана",
+    "new.client_hint": "(нужен, если интеграция не выбрана)",
+    "new.tier_default": "по интеграции",
+    "new.submit": "Отправить",
+    "ticket.back": "Все тикеты",
+    "ticket.details": "Подробности",
+    "ticket.thread": "Переписка",
+    "ticket.no_comments": "Ответов пока нет.",
+    "ticket.internal": "внутренний",
+    "ticket.internal_hint": "Внутренняя заметка (клиент её не видит)",
+    "ticket.reply": "Ваш ответ",
+    "ticket.send": "Отправить",
+    "ticket.rejected_note": "Тикет отклонен; чтобы продолжить, создайте новый.",
+    "ticket.change_status": "Статус",
+    "ticket.change_section": "Раздел вопроса",
+    "ticket.apply": "Изменить",
+    "ticket.history": "История",
+    "action.created": "создан",
+    "action.status": "статус",
+    "action.section": "раздел вопроса",
+    "action.comment_public": "ответ",
+    "action.comment_internal": "внутренняя заметка",
+    "action.sla_breached": "первый ответ просрочен",
+    "field.status": "Статус",
+    "field.section": "Раздел вопроса",
+    "field.subtype": "Подтип вопроса",
+    "field.integration": "Интеграция",
+    "field.client": "Клиент",
+    "field.tier": "Тариф",
+    "field.topic": "Тема",
+    "field.description": "Вопрос",
+    "field.body": "Ответ",
+    "field.visibility": "Видимость",
+    "field.reason": "Причина",
+    "field.created_from": "Создан с",
+    "field.created_to": "Создан по",
+    "field.comment": "Ответ",
+    "field.form": "Форма",
+    "field.integration_name": "Название интеграции",
+    "field.failure_class": "Класс сбоя",
+    "field.family": "Сбой",
+    "field.first_seen": "Впервые",
+    "field.last_seen": "Последний раз",
+    "field.summary": "Кратко",
+    "field.request": "Запрос с ошибкой",
+    "field.response": "Ответ партнёра",
+    "field.steps_to_reproduce": "Шаги для воспроизведения",
+    "field.first_steps": "Первые шаги для поддержки",
+    "field.history": "Где смотреть историю",
+}
+
+CATALOGUE: dict[str, dict[str, str]] = {"en": EN, "ru": RU}
+
+
+class Translator:
+    """`t("key", **values)` in templates; `t.field(name)` and `t.action(name)` fall back
+    to the name itself for fields and history entries the catalogue does not know."""
+
+    def __init__(self, language: str) -> None:
+        self.language = language
+        self.messages = CATALOGUE[language]
+
+    def __call__(self, key: str, **values: Any) -> str:
+        text = self.messages[key]
+        return text.format(**values) if values else text
+
+    def word(self, kind: str, value: str) -> str:
+        """The word for a value of the domain (`status`, `family`...); the value itself
+        for one the catalogue does not know yet, so a new enum member shows, not fails."""
+        return self.messages.get(f"{kind}.{value}", str(value))
+
+    def field(self, name: str) -> str:
+        return self.word("field", name)
+
+    def action(self, name: str) -> str:
+        return self.word("action", name)
+
+    def span(self, seconds: float) -> str:
+        """A duration to the two largest units: "2 h 05 min", "3 d 4 h", "40 s"."""
+        seconds = max(0, int(seconds))
+        days, rest = divmod(seconds, 86_400)
+        hours, rest = divmod(rest, 3600)
+        minutes, seconds = divmod(rest, 60)
+        if days:
+            parts = [self("time.days", n=days), self("time.hours", n=hours)]
+        elif hours:
+            parts = [self("time.hours", n=hours), self("time.minutes", n=f"{minutes:02d}")]
+        elif minutes:
+            parts = [self("time.minutes", n=minutes)]
+        else:
+            parts = [self("time.seconds", n=seconds)]
+        return " ".join(parts)
+
+
+def from_accept_language(header: str) -> str | None:
+    """The first of our languages the browser asks for, by its q-values."""
+    wanted: list[tuple[float, int, str]] = []
+    for position, part in enumerate(header.split(",")):
+        tag, _, params = part.strip().partition(";")
+        quality = 1.0
+        if params.strip().startswith("q="):
+            try:
+                quality = float(params.strip()[2:])
+            except ValueError:
+                continue
+        wanted.append((-quality, position, tag.strip().lower().split("-")[0]))
+    for negative_quality, _, language in sorted(wanted):
+        if negative_quality < 0 and language in LANGUAGES:
+            return language
+    return None
+
+
+def language_of(request: Request) -> str:
+    """`?lang=` (kept in the session), else the session's, else Accept-Language, else en."""
+    asked = request.query_params.get("lang")
+    if asked in LANGUAGES:
+        request.session["lang"] = asked
+        return asked
+    kept = request.session.get("lang")
+    if kept in LANGUAGES:
+        return str(kept)
+    return from_accept_language(request.headers.get("accept-language", "")) or DEFAULT

@@ -1,0 +1,37 @@
+"""The `web_users` table: people who log in to the web console.
+
+Kept free of FastAPI and Jinja2 so the migrations (and the CLI) import it cheaply.
+The password is stored as a salted scrypt hash (`intmon.web.users`), never as text.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import CheckConstraint, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from integrations.models import BigId
+from intmon.db import Base, UTCDateTime
+
+WEB_ROLES = ("support", "client")
+
+
+class WebUser(Base):
+    """One person. A client user sees only their client's integrations and tickets;
+    a disabled one cannot log in, and their open sessions stop at the next request."""
+
+    __tablename__ = "web_users"
+    __table_args__ = (
+        CheckConstraint("role IN ('support', 'client')", name="role"),
+        CheckConstraint("role != 'client' OR client IS NOT NULL", name="client_role_has_client"),
+        CheckConstraint("role != 'support' OR client IS NULL", name="support_role_has_no_client"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    username: Mapped[str] = mapped_column(String(100), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(16))
+    client: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)

@@ -1,0 +1,321 @@
+"""`/tickets`: the help pages of seed 004 — the ticket list with filters, creating a
+ticket, a ticket's thread and history, and answering it.
+
+Everything goes through the functions the API uses (`alerts.queries`,
+`alerts.tickets`, the API's `file_ticket`) and its visibility rule
+(`visible_ticket`): a client sees their own client's tickets without internal
+notes, and any other ticket is "not found". Support also changes the status and
+the question type; the domain decides whether that is allowed, and its refusal
+is shown on the form with the field it names.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from pydantic import ValidationError
+from sqlalchemy import Connection
+
+from alerts import tickets
+from alerts.errors import AlertsError, InvalidTicketInput, InvalidTransition, TicketNotFound
+from alerts.queries import list_tickets, ticket_detail
+from alerts.tickets import SUBTYPES, TIERS, TRANSITIONS, Actor, Section, Status, ticket_number
+from intmon import db
+from intmon.api.access import visible_integrations, visible_ticket
+from intmon.api.routes.tickets import NewTicket, file_ticket
+from intmon.web.errors import PageError
+from intmon.web.render import page, redirect
+from intmon.web.session import Account, Form, engine_of
+from intmon.web.users import WebAccount
+
+router = APIRouter(include_in_schema=False)
+
+STATUSES = [s.value for s in Status]
+SECTIONS = [s.value for s in Section]
+ALL_SUBTYPES = [subtype for subtypes in SUBTYPES.values() for subtype in subtypes]
+FILTERS = ("status", "section", "integration", "client", "created_from", "created_to")
+# The API's field names where the form's differ.
+FORM_FIELD = {"body": "description"}
+
+
+def refusal(
+    error: AlertsError | ValidationError, default: str, shown: tuple[str, ...] = ()
+) -> dict[str, str]:
+    """The domain's refusal as {form field: message}; a field the form does not show
+    (`shown`, when given) is reported under `default`, with its name in the message."""
+    if isinstance(error, ValidationError):
+        found = {
+            FORM_FIELD.get(str(e["loc"][0]), str(e["loc"][0])): str(e["msg"])
+            for e in error.errors()
+        }
+    elif isinstance(error, InvalidTicketInput):
+        found = {error.field: str(error).removeprefix(f"{error.field}: ")}
+    else:
+        found = {default: str(error)}
+    if not shown:
+        return found
+    return {
+        field if field in shown else default: message if field in shown else f"{field}: {message}"
+        for field, message in found.items()
+    }
+
+
+def _policy(request: Request) -> Any:
+    return request.app.state.settings.policy()
+
+
+def _integrations(request: Request, account: WebAccount) -> dict[str, str]:
+    visible = visible_integrations(engine_of(request), account.principal)
+    return {i: r.spec.name for i, r in visible.items()}
+
+
+# --- the list ----------------------------------------------------------------------------
+
+
+def _day(field: str, value: str, after: bool) -> datetime | None:
+    if not value:
+        return None
+    try:
+        day = date.fromisoformat(value)
+    except ValueError:
+        raise InvalidTicketInput(field, f"{value!r} is not a date (YYYY-MM-DD)") from None
+    start = datetime.combine(day, time(0), UTC)
+    return start + timedelta(days=1) if after else start  # "to" includes that whole day
+
+
+@router.get("/tickets")
+def ticket_list(request: Request, account: Account) -> Response:
+    filters = {name: request.query_params.get(name, "").strip() for name in FILTERS}
+    if account.role != "support":
+        filters["client"] = ""
+    errors: dict[str, str] = {}
+    views: list[Any] = []
+    try:
+        views = list_tickets(
+            engine_of(request),
+            status=filters["status"] or None,
+            section=filters["section"] or None,
+            integration_id=filters["integration"] or None,
+            client=account.client if account.role != "support" else filters["client"] or None,
+            created_from=_day("created_from", filters["created_from"], after=False),
+            created_to=_day("created_to", filters["created_to"], after=True),
+            policy=_policy(request),
+            now=db.utcnow(),
+        )
+    except InvalidTicketInput as error:
+        errors = refusal(error, "form")
+    return page(
+        request,
+        "tickets.html",
+        account=account,
+        status_code=422 if errors else 200,
+        refresh=not errors,
+        tickets=views,
+        filters=filters,
+        errors=errors,
+        statuses=STATUSES,
+        sections=SECTIONS,
+        integrations=_integrations(request, account),
+    )
+
+
+# --- creating ----------------------------------------------------------------------------
+
+
+def _new_page(
+    request: Request,
+    account: WebAccount,
+    values: dict[str, str],
+    errors: dict[str, str],
+) -> Response:
+    return page(
+        request,
+        "ticket_new.html",
+        account=account,
+        status_code=422 if errors else 200,
+        values={name: values.get(name, "") for name in NEW_FIELDS},
+        errors=errors,
+        sections=SECTIONS,
+        subtypes=ALL_SUBTYPES,
+        tiers=TIERS,
+        integrations=_integrations(request, account),
+    )
+
+
+NEW_FIELDS = ("section", "subtype", "integration", "client", "tier", "topic", "description")
+SUPPORT_FIELDS = ("client", "tier")  # a client files for itself, at its integration's tier
+
+
+@router.get("/tickets/new")
+def new_ticket_form(request: Request, account: Account) -> Response:
+    return _new_page(request, account, {}, {})
+
+
+@router.post("/tickets/new")
+def new_ticket(request: Request, account: Account, form: Form) -> Response:
+    values = {name: form.get(name, "").strip() for name in NEW_FIELDS}
+    try:
+        ticket = NewTicket.model_validate(
+            {
+                "section": values["section"],
+                "subtype": values["subtype"] or None,
+                "topic": values["topic"],
+                "body": values["description"],
+                "integration": values["integration"] or None,
+                "client": values["client"] or None,
+                "tier": values["tier"] or None,
+            }
+        )
+        ticket_id = file_ticket(engine_of(request), account.principal, ticket, _policy(request))
+    except (ValidationError, InvalidTicketInput) as error:
+        shown = [f for f in NEW_FIELDS if account.role == "support" or f not in SUPPORT_FIELDS]
+        return _new_page(request, account, values, refusal(error, "form", ("form", *shown)))
+    return redirect(f"/tickets/{ticket_number(ticket_id)}")
+
+
+# --- one ticket ----------------------------------------------------------------------------
+
+
+def _visible(connection: Connection, account: WebAccount, number: str) -> Any:
+    try:
+        return visible_ticket(connection, account.principal, number)
+    except TicketNotFound as error:
+        raise PageError(404, "error.not_found", detail=str(error)) from None
+
+
+def _ticket_page(
+    request: Request,
+    account: WebAccount,
+    number: str,
+    *,
+    errors: dict[str, str] | None = None,
+    values: dict[str, str] | None = None,
+) -> Response:
+    engine = engine_of(request)
+    with engine.connect() as connection:
+        _visible(connection, account, number)
+    detail = ticket_detail(
+        engine,
+        number,
+        include_internal=account.role == "support",
+        policy=_policy(request),
+        now=db.utcnow(),
+    )
+    form = dict(detail.form)
+    description = form.pop("description", None)
+    for shown_elsewhere in ("account", "integration_id", "incident_id"):
+        form.pop(shown_elsewhere, None)
+    return page(
+        request,
+        "ticket.html",
+        account=account,
+        status_code=422 if errors else 200,
+        refresh=True,
+        refresh_url=f"/tickets/{detail.ticket.number}",
+        detail=detail,
+        ticket=detail.ticket,
+        description=description,
+        details=form,
+        errors=errors or {},
+        values=values or {},
+        transitions=[s.value for s in TRANSITIONS[Status(detail.ticket.status)]],
+        sections=SECTIONS,
+        subtypes=ALL_SUBTYPES,
+    )
+
+
+@router.get("/tickets/{number}")
+def ticket_show(request: Request, account: Account, number: str) -> Response:
+    return _ticket_page(request, account, number)
+
+
+def _change(
+    request: Request,
+    account: WebAccount,
+    number: str,
+    form: dict[str, str],
+    shown: tuple[str, ...],
+    apply: Any,
+    *,
+    support_only: bool = False,
+) -> Response:
+    """Run `apply(connection, ticket_row, actor, now)` on a ticket the account may see;
+    the page again with the domain's refusal under the field of the form (`shown`,
+    else the first of them), or back to the ticket."""
+    try:
+        with engine_of(request).begin() as connection:
+            row = _visible(connection, account, number)
+            if support_only and account.role != "support":
+                raise PageError(403, "error.forbidden")
+            apply(connection, row, Actor(account.role, account.username), db.utcnow())
+    except TicketNotFound as error:
+        raise PageError(404, "error.not_found", detail=str(error)) from None
+    except (InvalidTicketInput, InvalidTransition) as error:
+        errors = refusal(error, shown[0], shown)
+        return _ticket_page(request, account, number, errors=errors, values=form)
+    return redirect(f"/tickets/{ticket_number(row.id)}")
+
+
+@router.post("/tickets/{number}/comments")
+def ticket_comment(request: Request, account: Account, number: str, form: Form) -> Response:
+    # A client asking for an internal note is refused by the domain, as in the API.
+    internal = bool(form.get("internal"))
+    return _change(
+        request,
+        account,
+        number,
+        form,
+        ("comment", "body", "visibility"),
+        lambda connection, row, actor, now: tickets.comment(
+            connection,
+            row.id,
+            body=form.get("body", ""),
+            actor=actor,
+            now=now,
+            visibility="internal" if internal else "public",
+            policy=_policy(request),
+        ),
+    )
+
+
+@router.post("/tickets/{number}/status")
+def ticket_status(request: Request, account: Account, number: str, form: Form) -> Response:
+    return _change(
+        request,
+        account,
+        number,
+        form,
+        ("status", "reason"),
+        lambda connection, row, actor, now: tickets.set_status(
+            connection,
+            row.id,
+            form.get("status", ""),
+            actor=actor,
+            now=now,
+            reason=form.get("reason", "").strip() or None,
+            policy=_policy(request),
+        ),
+        support_only=True,
+    )
+
+
+@router.post("/tickets/{number}/section")
+def ticket_section(request: Request, account: Account, number: str, form: Form) -> Response:
+    return _change(
+        request,
+        account,
+        number,
+        form,
+        ("section", "subtype"),
+        lambda connection, row, actor, now: tickets.set_section(
+            connection,
+            row.id,
+            form.get("section", ""),
+            subtype=form.get("subtype") or None,
+            actor=actor,
+            now=now,
+        ),
+        support_only=True,
+    )

@@ -1,0 +1,134 @@
+"""Serving the API and console from a background thread on a free local port.
+
+`intmon demo` shows the console while its story runs, and the browser test
+drives a real Chromium against it. `intmon api` serves the same app in the
+foreground instead.
+"""
+
+from __future__ import annotations
+
+import secrets
+import socket
+import threading
+import time
+from dataclasses import dataclass
+from types import TracebackType
+
+from pydantic import SecretStr
+from sqlalchemy import Engine
+
+from intmon import db
+from intmon.settings import Settings
+
+
+class ConsoleServer:
+    """uvicorn in a daemon thread on `host`:`port` (0: a free port); a context manager."""
+
+    def __init__(
+        self, engine: Engine, settings: Settings, host: str = "127.0.0.1", port: int = 0
+    ) -> None:
+        import uvicorn
+
+        from intmon.api.app import create_app
+
+        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._socket.bind((host, port))
+        self.host, self.port = self._socket.getsockname()[:2]
+        config = uvicorn.Config(
+            create_app(engine, settings), log_level="warning", access_log=False, lifespan="off"
+        )
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(
+            target=self._server.run, kwargs={"sockets": [self._socket]}, daemon=True, name="web"
+        )
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def start(self, timeout_s: float = 10.0) -> ConsoleServer:
+        self._thread.start()
+        deadline = time.monotonic() + timeout_s
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError(f"the web console did not start on {self.url}")
+            time.sleep(0.02)
+        return self
+
+    def stop(self) -> None:
+        self._server.should_exit = True
+        if self._thread.is_alive():
+            self._thread.join(timeout=10)
+        self._socket.close()
+
+    def wait(self) -> None:
+        """Serve in the background until Ctrl-C."""
+        try:
+            while self._thread.is_alive():
+                time.sleep(0.5)
+        except KeyboardInterrupt:
+            pass
+
+    def __enter__(self) -> ConsoleServer:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+@dataclass(frozen=True, slots=True)
+class Login:
+    role: str
+    username: str
+    password: str
+    client: str | None = None
+
+    def as_dict(self) -> dict[str, str | None]:
+        return {
+            "role": self.role,
+            "username": self.username,
+            "password": self.password,
+            "client": self.client,
+        }
+
+
+def describe(url: str, logins: list[Login]) -> str:
+    """The console's address and logins, as the demo prints them (once)."""
+    lines = [f"web console {url}  (log in as:)"]
+    lines += [
+        f"  {login.role}{f' of {login.client}' if login.client else ''}: "
+        f"{login.username} / {login.password}"
+        for login in logins
+    ]
+    return "\n".join(lines)
+
+
+def demo_console(
+    engine: Engine, settings: Settings, client: str
+) -> tuple[ConsoleServer, list[Login]]:
+    """A started console on a free port, with a support and a `client` login made up
+    for this run (random passwords, shown once by the demo)."""
+    from intmon.web.users import create_user
+
+    logins = [
+        Login("support", "support", secrets.token_urlsafe(12)),
+        Login("client", client, secrets.token_urlsafe(12), client),
+    ]
+    for login in logins:
+        create_user(
+            engine,
+            login.username,
+            role=login.role,
+            client=login.client,
+            password=login.password,
+            now=db.utcnow(),
+        )
+    # Sessions need not outlive the demo: a key of its own, without the warning.
+    own = settings.model_copy(update={"session_secret": SecretStr(secrets.token_urlsafe(48))})
+    return ConsoleServer(engine, own).start(), logins

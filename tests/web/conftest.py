@@ -1,0 +1,139 @@
+"""Fixtures of the web console tests: the API's two clients, their logins, and browsers.
+
+A SQLite file in tmp_path, migrated with Alembic; acme owns integration `a`,
+orbit owns `o`, each with a ticket opened by three authentication failures
+(INC-000001 for acme, INC-000002 for orbit). People: `sup` (support), `ann`
+(acme) and `oli` (orbit). The console's clock (`intmon.db.utcnow`) is fixed.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from pydantic import SecretStr
+from sqlalchemy import Engine
+
+from checks.outcomes import Outcome
+from integrations.loader import load_text
+from integrations.registry import apply, load_specs
+from intmon import db
+from intmon.api.app import create_app
+from intmon.migrations import upgrade
+from intmon.settings import Settings
+from intmon.web.users import create_user
+from tests.alerts.helpers import T0, feed
+
+PARTNER_SECRET = "partner-secret-value-42"
+NOW = T0 + timedelta(hours=1)
+PASSWORD = "correct horse battery"
+SESSION_SECRET = "a-test-session-secret-of-enough-length-0123456789"
+
+CONFIG = """version: 1
+integrations:
+""" + "".join(
+    f"""  - id: {integration}
+    name: {integration.title()} Broker
+    kind: broker
+    client: {client}
+    base_url: http://127.0.0.1:9
+    auth: {{type: bearer, token: "${{PARTNER_TOKEN}}"}}
+    interval_s: 60
+    checks: [{{name: health, path: /health, headers: {{X-Key: "${{PARTNER_TOKEN}}"}}}}]
+"""
+    for integration, client in (("a", "acme"), ("o", "orbit"))
+)
+
+CSRF = re.compile(r'name="csrf" value="([^"]+)"')
+
+
+@pytest.fixture
+def engine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Engine]:
+    monkeypatch.setenv("PARTNER_TOKEN", PARTNER_SECRET)
+    monkeypatch.setattr(db, "utcnow", lambda: NOW)
+    engine = db.make_engine(f"sqlite:///{tmp_path / 'web.db'}")
+    upgrade(engine)
+    apply(engine, load_text(CONFIG), T0)
+    specs = {i: r.spec for i, r in load_specs(engine).items()}
+    feed(engine, specs, [Outcome.AUTH_FAILURE] * 3, integration="a")  # INC-000001, acme
+    feed(engine, specs, [Outcome.AUTH_FAILURE] * 3, integration="o")  # INC-000002, orbit
+    for username, role, client in (("sup", "support", None), ("ann", "client", "acme")):
+        create_user(engine, username, role=role, client=client, password=PASSWORD, now=T0)
+    create_user(engine, "oli", role="client", client="orbit", password=PASSWORD, now=T0)
+    yield engine
+    engine.dispose()
+
+
+def settings(**changes: Any) -> Settings:
+    return Settings(redis_url=None, session_secret=SecretStr(SESSION_SECRET), **changes)
+
+
+@pytest.fixture
+def app(engine: Engine) -> FastAPI:
+    return create_app(engine, settings())
+
+
+class Browser:
+    """A TestClient with its own cookies that keeps the CSRF token of the last page
+    and every page it saw (to look for leaked secrets and unescaped markup)."""
+
+    def __init__(self, app: FastAPI, seen: list[str]) -> None:
+        self.client = TestClient(app, base_url="http://console.test")
+        self.token = ""
+        self.seen = seen
+
+    def _keep(self, response: httpx.Response) -> httpx.Response:
+        self.seen.append(response.text)
+        found = CSRF.search(response.text)
+        if found:
+            self.token = found.group(1)
+        return response
+
+    def get(self, url: str, **kwargs: Any) -> httpx.Response:
+        return self._keep(self.client.get(url, **kwargs))
+
+    def post(
+        self, url: str, data: dict[str, str] | None = None, csrf: str | None = None, **kwargs: Any
+    ) -> httpx.Response:
+        if not self.token:
+            self.get("/login")
+        form = {"csrf": self.token if csrf is None else csrf, **(data or {})}
+        kwargs.setdefault("follow_redirects", True)
+        return self._keep(self.client.post(url, data=form, **kwargs))
+
+    def login(self, username: str, password: str = PASSWORD) -> httpx.Response:
+        self.get("/login")
+        return self.post("/login", {"username": username, "password": password})
+
+
+@pytest.fixture
+def seen() -> Iterator[list[str]]:
+    pages: list[str] = []
+    yield pages
+    # Nothing the console showed anyone holds the partner's secret.
+    assert pages and not [text for text in pages if PARTNER_SECRET in text]
+
+
+@pytest.fixture
+def browser(app: FastAPI, seen: list[str]) -> Iterator[Any]:
+    """browser("sup") → a Browser logged in as that user (a fresh one per call)."""
+    made: list[Browser] = []
+
+    def make(username: str | None = None) -> Browser:
+        new = Browser(app, seen)
+        made.append(new)
+        if username is not None:
+            response = new.login(username)
+            assert response.status_code == 200, response.text
+        return new
+
+    yield make
+    for one in made:
+        one.client.close()

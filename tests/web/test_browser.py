@@ -1,0 +1,141 @@
+"""End to end in a real headless Chromium: a client logs in, opens a ticket from the
+form, answers in it, and sees support's status change arrive by itself (auto-refresh)
+without losing the answer being typed.
+
+Needs Debian's `chromium` and `chromium-driver` and the `selenium` package; without
+them the test skips, and fails with INTMON_REQUIRE_SERVICES=1 (as in CI).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine
+
+from alerts import tickets
+from alerts.policy import Policy
+from alerts.queries import ticket_detail
+from alerts.tickets import Actor
+from intmon.web.serve import ConsoleServer
+from tests.conftest import unavailable
+from tests.web.conftest import NOW, PASSWORD, settings
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
+WAIT_S = 15
+
+
+@pytest.fixture
+def chrome(tmp_path: Path) -> Iterator[Any]:
+    try:
+        from selenium import webdriver
+        from selenium.webdriver.chrome.service import Service
+    except ImportError as error:
+        unavailable("selenium (pip install -e '.[test]')", error)
+    for program in (CHROMIUM, CHROMEDRIVER):
+        if not program.exists():
+            unavailable("Chromium (apt-get install chromium chromium-driver)", OSError(program))
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for argument in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--window-size=1280,1000",
+        "--lang=en-US",
+        f"--user-data-dir={tmp_path / 'chromium'}",
+    ):
+        options.add_argument(argument)
+    try:
+        driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+    except Exception as error:
+        unavailable("Chromium", error)
+    driver.set_page_load_timeout(WAIT_S)
+    yield driver
+    driver.quit()
+
+
+@pytest.fixture
+def console(engine: Engine) -> Iterator[ConsoleServer]:
+    # Auto-refresh every second, so the test sees it happen quickly.
+    with ConsoleServer(engine, settings(web_refresh_s=1)) as server:
+        yield server
+
+
+@pytest.mark.slow
+def test_a_client_opens_a_ticket_answers_and_sees_the_status_change(
+    chrome: Any, console: ConsoleServer, engine: Engine
+) -> None:
+    from selenium.common.exceptions import StaleElementReferenceException
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    def wait_for(condition: Any, what: str) -> Any:
+        # Auto-refresh replaces the thread and status while we read them: an element
+        # found a moment ago may be gone ("stale"); read it again.
+        return WebDriverWait(
+            chrome, WAIT_S, ignored_exceptions=(StaleElementReferenceException,)
+        ).until(lambda _driver: condition(), message=what)
+
+    def status() -> str:
+        return str(chrome.find_element(By.ID, "ticket-status").get_attribute("data-status"))
+
+    # Log in as the client: the help page's ticket list, with acme's ticket only.
+    chrome.get(f"{console.url}/tickets")
+    assert "/login" in chrome.current_url
+    chrome.find_element(By.NAME, "username").send_keys("ann")
+    chrome.find_element(By.NAME, "password").send_keys(PASSWORD)
+    chrome.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
+    wait_for(lambda: chrome.current_url.endswith("/tickets"), "the ticket list after login")
+    rows = [row.get_attribute("id") for row in chrome.find_elements(By.CSS_SELECTOR, "tbody tr")]
+    assert rows == ["row-INC-000001"]
+
+    # Open a new ticket through the form.
+    chrome.find_element(By.ID, "create-ticket").click()
+    chrome.find_element(By.CSS_SELECTOR, "input[name=section][value=app_help]").click()
+    chrome.find_element(By.NAME, "topic").send_keys("Where do I see lead statistics?")
+    chrome.find_element(By.NAME, "description").send_keys("The statistics page is empty.")
+    chrome.find_element(By.ID, "submit-ticket").click()
+    wait_for(lambda: chrome.current_url.endswith("/tickets/INC-000003"), "the new ticket's page")
+    assert "Where do I see lead statistics?" in chrome.find_element(By.TAG_NAME, "h1").text
+    assert status() == "open"
+
+    # Answer in it.
+    chrome.find_element(By.ID, "reply-body").send_keys("Also since yesterday.")
+    chrome.find_element(By.ID, "send-reply").click()
+    wait_for(
+        lambda: "Also since yesterday." in chrome.find_element(By.ID, "ticket-thread").text,
+        "the answer in the thread",
+    )
+
+    # Start typing another answer; meanwhile support takes the ticket in hand.
+    draft = "I am still typing this"
+    chrome.find_element(By.ID, "reply-body").send_keys(draft)
+    with engine.begin() as connection:
+        tickets.set_status(
+            connection,
+            3,
+            "waiting_for_reply",
+            actor=Actor("support", "sup"),
+            now=NOW,
+            policy=Policy(),
+        )
+    wait_for(lambda: status() == "waiting_for_reply", "the status change, by auto-refresh")
+    wait_for(
+        lambda: "Waiting for reply" in chrome.find_element(By.ID, "ticket-status").text,
+        "the status label",
+    )
+    assert chrome.find_element(By.ID, "reply-body").get_attribute("value") == draft
+
+    # A reload shows it too, and the list has it.
+    chrome.refresh()
+    wait_for(lambda: status() == "waiting_for_reply", "the status after a reload")
+    chrome.get(f"{console.url}/tickets")
+    row = chrome.find_element(By.ID, "row-INC-000003")
+    assert "Waiting for reply" in row.text
+    detail = ticket_detail(engine, 3)
+    assert [(c.author, c.body) for c in detail.comments] == [("ann", "Also since yesterday.")]
