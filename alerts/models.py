@@ -77,6 +77,20 @@ class Ticket(Base):
         ),
         Index("ix_tickets_client_status", "client", "status"),
         Index("ix_tickets_queue", "status", "first_response_due_at", "created_at"),
+        # Keyset pages of the queue (alerts/ticket_pages.py): the active run in
+        # deadline order, the finished run newest first, alone or filtered.
+        Index(
+            "ix_tickets_active_due",
+            "first_response_due_at",
+            "created_at",
+            "id",
+            postgresql_where=text(ACTIVE_TICKET),
+            sqlite_where=text(ACTIVE_TICKET),
+        ),
+        Index("ix_tickets_created", "created_at", "id"),
+        Index("ix_tickets_status_created", "status", "created_at", "id"),
+        Index("ix_tickets_client_created", "client", "created_at", "id"),
+        Index("ix_tickets_integration_created", "integration_id", "created_at", "id"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)

@@ -82,7 +82,8 @@ checks_scheduled = Counter(
 checks_skipped = Counter(
     "intmon_checks_skipped",
     "Due checks not run: in_flight (previous run not finished), behind (scheduler "
-    "was paused), stale (claim expired before a worker started it), removed.",
+    "was paused), stale (claim expired before a worker started it), removed, budget "
+    "(the partner's request budget left no room for checks).",
     ["reason"],
 )
 certificate_expiry = Gauge(
@@ -95,6 +96,12 @@ scheduler_leader = Gauge(
     "intmon_scheduler_leader",
     "1 while this scheduler process holds the leader lock.",
     multiprocess_mode="livemax",
+)
+
+leads_total = Counter(
+    "intmon_leads",
+    "Lead ledger entries by outcome and liable party.",
+    ["integration", "outcome", "liability"],
 )
 
 
@@ -124,26 +131,14 @@ class AlertsCollector(Collector):
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
+    def describe(self) -> Iterable[GaugeMetricFamily]:
+        """The families without samples: registering reads no database."""
+        return self._families()
+
     def collect(self) -> Iterable[GaugeMetricFamily]:
         from alerts.queries import alert_counts
 
-        incidents = GaugeMetricFamily(
-            "intmon_incidents_open",
-            "Open incidents by failure family.",
-            labels=["family", "flapping"],
-        )
-        tickets = GaugeMetricFamily("intmon_tickets", "Tickets by status.", labels=["status"])
-        breached = GaugeMetricFamily(
-            "intmon_tickets_sla_breached", "Active tickets whose first-response SLA was missed."
-        )
-        pending = GaugeMetricFamily(
-            "intmon_outbox_pending", "Messages waiting to be sent, by target.", labels=["target"]
-        )
-        dead = GaugeMetricFamily(
-            "intmon_outbox_dead",
-            "Messages given up on (see last_error), by target.",
-            labels=["target"],
-        )
+        incidents, tickets, breached, pending, dead = self._families()
         try:
             counts = alert_counts(self.engine)
         except Exception:  # a scrape must not fail because the database is down
@@ -159,16 +154,61 @@ class AlertsCollector(Collector):
             dead.add_metric([target], count)
         yield from (incidents, tickets, breached, pending, dead)
 
+    @staticmethod
+    def _families() -> list[GaugeMetricFamily]:
+        return [
+            GaugeMetricFamily(
+                "intmon_incidents_open",
+                "Open incidents by failure family.",
+                labels=["family", "flapping"],
+            ),
+            GaugeMetricFamily("intmon_tickets", "Tickets by status.", labels=["status"]),
+            GaugeMetricFamily(
+                "intmon_tickets_sla_breached",
+                "Active tickets whose first-response SLA was missed.",
+            ),
+            GaugeMetricFamily(
+                "intmon_outbox_pending",
+                "Messages waiting to be sent, by target.",
+                labels=["target"],
+            ),
+            GaugeMetricFamily(
+                "intmon_outbox_dead",
+                "Messages given up on (see last_error), by target.",
+                labels=["target"],
+            ),
+        ]
+
+
+# This process's own check and scheduling metrics (in the default registry).
+PROCESS_METRICS: tuple[Collector, ...] = (
+    check_duration,
+    check_results,
+    integration_up,
+    schedule_lag,
+    checks_scheduled,
+    checks_skipped,
+    certificate_expiry,
+    scheduler_leader,
+    leads_total,
+)
+
 
 def aggregate_registry(
     queue_depths: Callable[[], dict[str, int]] | None = None,
     engine: Engine | None = None,
 ) -> CollectorRegistry:
-    """The registry `intmon metrics` serves: every process's samples, queue depth,
-    and the alerts stage's state from the database."""
+    """The registry `intmon metrics` and the API serve: every process's samples (or
+    this process's, without a multiprocess dir), queue depth, and the alerts
+    stage's state from the database."""
     registry = CollectorRegistry()
     if os.environ.get(MULTIPROC_ENV):
         multiprocess.MultiProcessCollector(registry)
+    else:
+        # One process (the API without a multiprocess dir): its own samples, e.g.
+        # of checks it ran on request, are all there is to serve.
+        for metric in PROCESS_METRICS:
+            registry.register(metric)
     if queue_depths is not None:
         registry.register(QueueDepthCollector(queue_depths))
     if engine is not None:
@@ -182,11 +222,12 @@ def mark_process_dead(pid: int) -> None:
         multiprocess.mark_process_dead(process_identifier(pid))
 
 
-def observe_results(results: Sequence[CheckResult]) -> None:
+def observe_results(results: Sequence[CheckResult], *, every_check: bool = True) -> None:
     """Update the check metrics for one batch of results.
 
     The up gauge is set from the batch's results: the scheduler keeps an
-    integration's checks in one batch, so it sees all of them at once.
+    integration's checks in one batch, so it sees all of them at once. A batch
+    of some of an integration's checks (`every_check=False`) leaves it alone.
     """
     up: dict[str, bool] = {}
     for result in results:
@@ -196,5 +237,7 @@ def observe_results(results: Sequence[CheckResult]) -> None:
         up[result.integration_id] = up.get(result.integration_id, True) and result.outcome.is_up
         if result.certificate_expires_at is not None:
             certificate_expiry.labels(result.integration_id).set(result.certificate_expires_at)
+    if not every_check:
+        return
     for integration, is_up in up.items():
         integration_up.labels(integration).set(1 if is_up else 0)

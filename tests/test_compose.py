@@ -39,7 +39,8 @@ SERVICES = {
     "prometheus",
     "grafana",
 }
-# The metric names the app exposes (intmon/metrics.py); the dashboard may use no other.
+# The metric names the app exposes (intmon/metrics.py, the alerts stage's collector and
+# the lead ledger's counter); the dashboard may use no other.
 METRICS = frozenset(
     {
         "intmon_check_results_total",
@@ -49,6 +50,12 @@ METRICS = frozenset(
         "intmon_queue_depth",
         "intmon_checks_skipped_total",
         "intmon_tls_certificate_expiry_timestamp_seconds",
+        "intmon_incidents_open",
+        "intmon_tickets",
+        "intmon_tickets_sla_breached",
+        "intmon_outbox_pending",
+        "intmon_outbox_dead",
+        "intmon_leads_total",
     }
 )
 METRICS_TARGET = "metrics:9464"
@@ -378,6 +385,13 @@ def test_observability_services(services: dict[str, dict[str, Any]]) -> None:
     mounts = {target: source for source, target in volume_mounts(prometheus)}
     assert mounts["/etc/prometheus/prometheus.yml"] == "./deploy/prometheus/prometheus.yml"
     assert "--config.file=/etc/prometheus/prometheus.yml" in prometheus["command"]
+    # Rule files are relative to the config file: the same paths in the repo and the container.
+    for rule_file in load_yaml(PROMETHEUS)["rule_files"]:
+        local = PROMETHEUS.parent / rule_file
+        assert not Path(rule_file).is_absolute() and "*" not in rule_file, rule_file
+        assert local.is_file(), rule_file
+        inside = Path("/etc/prometheus", rule_file).parent.as_posix()
+        assert mounts[inside] == f"./{local.parent.relative_to(ROOT).as_posix()}"
 
     grafana = services["grafana"]
     assert str(grafana["image"]).startswith("grafana/grafana")
@@ -544,8 +558,11 @@ def panels(dashboard: dict[str, Any]) -> Iterator[dict[str, Any]]:
         yield from panel.get("panels", [])  # collapsed rows hold their panels
 
 
-def test_dashboard_metric_names_are_what_the_app_exposes() -> None:
+def exposed_metric_names() -> set[str]:
+    """Every sample name intmon exposes: the process metrics (a histogram by its
+    buckets), queue depth, the alerts stage's families and the lead ledger's counter."""
     from prometheus_client import Counter, Gauge, Histogram
+    from sqlalchemy import create_engine
 
     import intmon.metrics as app_metrics
 
@@ -557,7 +574,22 @@ def test_dashboard_metric_names_are_what_the_app_exposes() -> None:
         for family in metric.describe()
     }
     exposed |= {family.name for family in app_metrics.QueueDepthCollector(dict).collect()}
-    assert exposed >= METRICS, f"not exposed by intmon.metrics: {sorted(METRICS - exposed)}"
+    # describe() names the alerts stage's families without reading the database.
+    alerts = app_metrics.AlertsCollector(create_engine("sqlite://"))
+    exposed |= {family.name for family in alerts.describe()}
+    return exposed | lead_metric_names()
+
+
+def test_dashboard_metric_names_are_what_the_app_exposes() -> None:
+    exposed = exposed_metric_names()
+    assert exposed >= METRICS, f"not exposed by intmon: {sorted(METRICS - exposed)}"
+
+
+def lead_metric_names() -> set[str]:
+    """The lead ledger's counter (intmon/lead_metrics.py), as exposed."""
+    from intmon.lead_metrics import leads_total
+
+    return {family.name + "_total" for family in leads_total.describe()}
 
 
 def test_grafana_datasource_provisioning() -> None:

@@ -17,7 +17,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from integrations.config import Tier
-from intmon.cli.output import console, fail, print_json, refused, when
+from intmon.cli.output import console, errors, fail, print_json, refused, when
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -155,23 +155,24 @@ def tickets_list(
     integration: Annotated[str | None, typer.Option("--integration", "-i")] = None,
     section: Annotated[str | None, typer.Option(help="system_errors, app_help, …")] = None,
     limit: int = 200,
+    cursor: Annotated[
+        str | None, typer.Option(help="The next page: the cursor the previous page printed.")
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Tickets in queue order: active ones by first-response deadline, then finished ones."""
-    from alerts.queries import list_tickets
+    """Tickets in queue order: active ones by first-response deadline, then finished ones.
+
+    When more tickets follow, the cursor of the next page is printed on stderr."""
+    from alerts.queries import ticket_page
+    from alerts.ticket_pages import TicketFilter
 
     engine, now, policy = _context()
     with refused():
-        views = list_tickets(
-            engine,
-            status=status,
-            client=client,
-            integration_id=integration,
-            section=section,
-            limit=limit,
-            policy=policy,
-            now=now,
-        )
+        filters = TicketFilter(status, section, client, integration)
+        page = ticket_page(engine, filters, limit=limit, cursor=cursor, policy=policy, now=now)
+    views = page.items
+    if page.next_cursor is not None:
+        errors.print(f"more tickets follow: --cursor {page.next_cursor}", soft_wrap=True)
     if as_json:
         print_json([v.as_dict() for v in views])
         return

@@ -1,4 +1,5 @@
-"""`/api/integrations`: what is watched and how it is doing, incidents, maintenance windows.
+"""`/api/integrations`: what is watched and how it is doing, running its checks now,
+incidents, maintenance windows.
 
 A spec is summarised, never dumped: `auth`, headers, query parameters and
 request bodies may name secrets (as `${ENV}` references), so none of them is
@@ -8,9 +9,11 @@ returned.
 from __future__ import annotations
 
 from dataclasses import asdict
+from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, HTTPException, Query, Response, status
+from fastapi import APIRouter, Body, HTTPException, Query, Request, Response, status
+from pydantic import BaseModel, Field
 
 from alerts.queries import list_incidents
 from integrations.config import IntegrationSpec
@@ -19,6 +22,7 @@ from integrations.results import current_states, history
 from intmon import db
 from intmon.api.access import Caller, Db, Support, visible_integration, visible_integrations
 from intmon.api.auth import Principal
+from intmon.run_now import run_now
 
 router = APIRouter(prefix="/api", tags=["integrations"])
 
@@ -69,6 +73,64 @@ def integration_results(
     """The latest check results, newest first."""
     visible_integration(engine, caller, integration_id)
     return history(engine, integration_id, check, limit=limit)
+
+
+class CheckRunResult(BaseModel):
+    check: str = Field(description="The check's name in the integrations file.")
+    outcome: str = Field(description="One of the eleven outcomes (ok, slow, auth_failure, …).")
+    http_status: int | None = Field(description="The partner's status code, if it answered.")
+    duration_ms: float = Field(description="Wall time of the check, retries included.")
+    started_at: datetime = Field(description="When the check started (UTC).")
+    detail: str = Field(description="Why it got its outcome; secrets are redacted.")
+    response_excerpt: str = Field(description="The start of the answer; secrets redacted.")
+    warnings: list[str] = Field(description="Non-failing observations (certificate expiry).")
+    retry_after_s: float | None = Field(description="The partner's Retry-After on a 429.")
+
+
+class IncidentChanges(BaseModel):
+    opened: list[int] = Field(description="Incidents these results opened.")
+    reopened: list[int] = Field(description="Resolved incidents they reopened (flap window).")
+    resolved: list[int] = Field(description="Incidents they resolved.")
+    tickets_opened: list[str] = Field(description="Numbers of the tickets opened for them.")
+
+
+class CheckRun(BaseModel):
+    integration: str = Field(description="The integration id.")
+    results: list[CheckRunResult] = Field(description="One per check run, in file order.")
+    incidents: IncidentChanges = Field(description="What recording the results changed.")
+
+
+@router.post(
+    "/integrations/{integration_id}/checks/run",
+    summary="Run checks now",
+    response_model=CheckRun,
+    responses={
+        404: {"description": "No such integration (or another client's), or no such check."},
+        409: {"description": "The integration is disabled."},
+    },
+)
+def integration_run_checks(
+    engine: Db,
+    caller: Caller,
+    request: Request,
+    integration_id: str,
+    check: Annotated[str | None, Query(description="Run only the check of this name.")] = None,
+) -> Any:
+    """Run the integration's checks once, now, with the workers' probe engine, and
+    record the results as a scheduled run would: streaks move and incidents and
+    tickets open or resolve. For support and testers, and for a client token on
+    its own integrations. Results are redacted: no secret value appears."""
+    spec = visible_integration(engine, caller, integration_id)
+    if not spec.enabled:
+        raise HTTPException(status.HTTP_409_CONFLICT, f"integration {integration_id} is disabled")
+    checks = list(spec.checks)
+    if check is not None:
+        checks = [c for c in checks if c.name == check]
+        if not checks:
+            raise HTTPException(
+                status.HTTP_404_NOT_FOUND, f"integration {integration_id} has no check {check!r}"
+            )
+    return run_now(engine, request.app.state.settings, spec, checks).as_dict()
 
 
 @router.get("/incidents", tags=["incidents"])

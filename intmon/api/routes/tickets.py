@@ -4,6 +4,11 @@ Support sees every ticket with internal comments; a client token sees its own
 client's tickets without them, and any other ticket is "not found". Status and
 section changes are support's; the lifecycle rules (which transitions, when the
 section may still change) are enforced by `alerts.tickets`, not here.
+
+The list is read in keyset pages (`alerts.ticket_pages`). A page stays a JSON
+array, like every other list of this API, and says where the next one is in
+headers (`X-Next-Cursor`, and `Link: <…>; rel="next"` as GitHub's API does), so
+callers that read one page keep working unchanged.
 """
 
 from __future__ import annotations
@@ -11,13 +16,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Request, status
+from fastapi import APIRouter, Query, Request, Response, status
 from pydantic import BaseModel, Field
 from sqlalchemy import Engine
 
 from alerts import manual_tickets, tickets
 from alerts.errors import InvalidTicketInput
-from alerts.queries import list_tickets, ticket_detail
+from alerts.queries import ticket_detail, ticket_page
+from alerts.ticket_pages import TicketFilter
 from alerts.tickets import Actor
 from intmon import db
 from intmon.api.access import Db, TicketReader, visible_ticket
@@ -67,32 +73,72 @@ def _detail(engine: Engine, caller: Principal, reference: str | int, request: Re
     ).as_dict()
 
 
-@router.get("")
+NEXT_CURSOR = "X-Next-Cursor"
+PAGE_HEADERS = {
+    NEXT_CURSOR: {
+        "description": "Send it back as `cursor` for the next page; absent on the last page.",
+        "schema": {"type": "string"},
+    },
+    "Link": {
+        "description": 'The next page\'s URL as `<…>; rel="next"` (RFC 8288), when there is one.',
+        "schema": {"type": "string"},
+    },
+}
+
+
+@router.get(
+    "",
+    summary="List tickets (queue order, keyset pages)",
+    responses={
+        200: {"headers": PAGE_HEADERS},
+        422: {"description": "A filter or the cursor is invalid (`field` names it)."},
+    },
+)
 def tickets_list(
     engine: Db,
     caller: TicketReader,
     request: Request,
-    status: str | None = None,
-    section: str | None = None,
-    integration: str | None = None,
-    created_from: datetime | None = None,
-    created_to: datetime | None = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+    response: Response,
+    status: Annotated[
+        str | None, Query(description="open, in_progress, waiting_for_reply, closed or rejected")
+    ] = None,
+    section: Annotated[
+        str | None, Query(description="system_errors, app_help or documents_finance")
+    ] = None,
+    integration: Annotated[str | None, Query(description="An integration id.")] = None,
+    created_from: Annotated[
+        datetime | None, Query(description="Created at or after (ISO 8601 with offset).")
+    ] = None,
+    created_to: Annotated[
+        datetime | None, Query(description="Created before (ISO 8601 with offset).")
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=1000, description="Tickets per page.")] = 200,
+    cursor: Annotated[
+        str | None,
+        Query(description=f"From the previous page's `{NEXT_CURSOR}` header; same filters."),
+    ] = None,
 ) -> list[dict[str, Any]]:
-    """Tickets in queue order (active first, earliest deadline first)."""
-    views = list_tickets(
-        engine,
+    """Tickets in queue order: active ones by first-response deadline then arrival,
+    then finished ones newest first. A client token lists its own client's only.
+
+    Pages are read by keyset, so a deep page is as fast as the first: when more
+    follow, the `X-Next-Cursor` and `Link` headers say how to get the next one."""
+    filters = TicketFilter(
         status=status,
         section=section,
-        integration_id=integration,
         client=None if caller.sees_every_client else caller.client,
+        integration_id=integration,
         created_from=created_from,
         created_to=created_to,
-        limit=limit,
-        policy=_policy(request),
-        now=db.utcnow(),
     )
-    return [view.as_dict() for view in views]
+    page = ticket_page(
+        engine, filters, limit=limit, cursor=cursor, policy=_policy(request), now=db.utcnow()
+    )
+    if page.next_cursor is not None:
+        response.headers[NEXT_CURSOR] = page.next_cursor
+        following = request.url.include_query_params(cursor=page.next_cursor)
+        response.headers["Link"] = f'<{following}>; rel="next"'
+    return [view.as_dict() for view in page.items]
 
 
 @router.get("/{number}")
