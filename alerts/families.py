@@ -3,6 +3,11 @@
 One incident (and one ticket) per integration and family: an expired token and
 a host that is down are different problems with different owners, while a
 timeout and a refused connection are the same one ("we cannot reach you").
+
+End-to-end scenarios are their own family whatever their failing step's
+outcome: a lead that does not travel through the partner's API is one problem
+("the integration does not work end to end"), found by the test team's
+scenario, and its ticket says which step broke.
 """
 
 from __future__ import annotations
@@ -10,6 +15,7 @@ from __future__ import annotations
 import enum
 
 from checks.outcomes import Outcome
+from integrations.scenarios import E2E_CHECK_PREFIX
 
 
 class Family(enum.StrEnum):
@@ -19,6 +25,7 @@ class Family(enum.StrEnum):
     CONTRACT = "contract"
     RATE_LIMIT = "rate_limit"
     DEGRADED = "degraded"
+    E2E = "e2e"
 
 
 FAMILY_OF: dict[Outcome, Family | None] = {
@@ -43,6 +50,7 @@ TOPICS: dict[Family, str] = {
     Family.CONTRACT: "Partner API contract changed or requests rejected",
     Family.RATE_LIMIT: "Partner API rate limit exceeded",
     Family.DEGRADED: "Partner API responding slowly",
+    Family.E2E: "End-to-end scenario failing",
 }
 
 # What a support engineer does first; goes into the ticket form.
@@ -53,9 +61,14 @@ FIRST_STEPS: dict[Family, str] = {
     Family.CONTRACT: "Compare the response with the contract; ask whether the API changed.",
     Family.RATE_LIMIT: "Compare our request rate with the partner's limit; lower it or ask.",
     Family.DEGRADED: "The partner answers, but slower than the configured limit.",
+    Family.E2E: "Read the run's report (intmon e2e show RUN_ID): which step failed and why.",
 }
 
 
-def family_of(outcome: Outcome) -> Family | None:
-    """The failure family of an outcome; None for a passing one."""
-    return FAMILY_OF[outcome]
+def family_of(outcome: Outcome, check_name: str = "") -> Family | None:
+    """The failure family of a result; None for a passing one. Results of scheduled
+    scenarios (check `e2e:<scenario>`) are family `e2e` whatever the outcome."""
+    family = FAMILY_OF[outcome]
+    if family is not None and check_name.startswith(E2E_CHECK_PREFIX):
+        return Family.E2E
+    return family

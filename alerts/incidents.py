@@ -317,7 +317,7 @@ def _recovered(
     now: datetime,
     policy: Policy,
 ) -> bool:
-    watched = [name for name in incident["checks"] if spec.check(name) is not None]
+    watched = [name for name in incident["checks"] if spec.watches(name)]
     for name in watched:
         state = states.get((spec.id, name))
         if state is None:

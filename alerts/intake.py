@@ -65,7 +65,7 @@ def ingest(
                 result,
                 maintenance=active_window(windows.get(result.integration_id, ()), result.started_at)
                 is not None,
-                family=family_of(result.outcome),
+                family=family_of(result.outcome, result.check_name),
             )
             for result in results
         ]

@@ -78,6 +78,7 @@ TOPICS_RU: dict[Family, str] = {
     Family.CONTRACT: "Контракт API партнёра изменился или запросы отклоняются",
     Family.RATE_LIMIT: "Превышен лимит запросов к API партнёра",
     Family.DEGRADED: "API партнёра отвечает медленно",
+    Family.E2E: "Сквозной сценарий интеграции не проходит",
 }
 TOPIC_TABLES: dict[str, Mapping[Family, str]] = {"en": TOPICS, "ru": TOPICS_RU}
 

@@ -2,6 +2,7 @@
 
 IntegrationsError
 ├── ConfigError          bad configuration file (permanent; lists every problem)
+├── RunNotFound          no end-to-end scenario run with that id (permanent; also a LookupError)
 └── SecretUnavailable    a referenced secret cannot be read (permanent until fixed)
 """
 
@@ -38,3 +39,7 @@ class ConfigError(IntegrationsError):
 
 class SecretUnavailable(IntegrationsError):
     """A `${VAR}` or `${file:…}` reference cannot be resolved where it is used."""
+
+
+class RunNotFound(IntegrationsError, LookupError):
+    """No end-to-end scenario run with this id (`integrations.e2e_store`)."""

@@ -1,0 +1,29 @@
+"""Errors of the scenario runner. Each is permanent: the same input fails the same way.
+
+    ChecksError (checks.errors)
+    └── ScenarioError          a scenario that cannot be run as written
+        ├── TemplateProblem    a template that does not compile or render (also ValueError,
+        │                      so the config validators report it with its line)
+        └── LoadRefused        a step `intmon e2e load` cannot send on its own
+
+A partner's failure is never an exception here: the runner turns it into a step's
+status and outcome (`checks.scenarios.report`).
+"""
+
+from __future__ import annotations
+
+from checks.errors import ChecksError
+
+__all__ = ["LoadRefused", "ScenarioError", "TemplateProblem"]
+
+
+class ScenarioError(ChecksError):
+    permanent = True
+
+
+class TemplateProblem(ScenarioError, ValueError):
+    """A template that cannot be compiled or rendered; the message says why."""
+
+
+class LoadRefused(ScenarioError, ValueError):
+    """A step that cannot be sent on its own, as a load test would."""

@@ -1,0 +1,183 @@
+"""End-to-end scenario runs over HTTP: trigger, status, report, JUnit, and postbacks.
+
+    POST /api/integrations/{id}/scenarios/{name}/runs   support, tester; a client for
+                                                         its own integrations (else 404)
+    GET  /api/e2e/runs                                   history the caller may see
+    GET  /api/e2e/runs/{run_id}                          status and the redacted report
+    GET  /api/e2e/runs/{run_id}/junit                    the report as JUnit XML
+    GET|POST /callbacks/{run_id}/{name}                  a partner's postback; no token:
+                                                         the run id is the credential
+
+A triggered run is queued for the workers (the `e2e` queue) when Redis is
+configured; without it (one machine, no workers) this process runs it in a
+thread of its own.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, status
+from fastapi.responses import JSONResponse
+from sqlalchemy import Engine, select
+from starlette.concurrency import run_in_threadpool
+
+from checks.scenarios.clock import SystemClock
+from checks.scenarios.inbox import BODY_CAP_BYTES, Delivery
+from checks.scenarios.junit import junit_xml
+from checks.scenarios.listener import callback_from
+from checks.scenarios.report import ScenarioReport
+from checks.scenarios.runner import new_run_id
+from integrations.e2e_store import create_run, deliver_callback, list_runs, load_run
+from integrations.errors import RunNotFound
+from integrations.models import Integration
+from intmon import db
+from intmon.api.access import Caller, Db, require, visible_integration, visible_integrations
+from intmon.api.auth import Principal
+from worker.e2e import Job, Standalone, message_of, run_job
+
+router = APIRouter(tags=["e2e"])
+
+Trigger = Annotated[Principal, Depends(require("support", "tester", "client"))]
+Dispatch = Callable[[Job], None]
+
+
+def dispatcher(request: Request) -> Dispatch:
+    """How a triggered run reaches a worker (tests override this dependency)."""
+    settings = request.app.state.settings
+    engine = request.app.state.engine
+    if settings.redis_url:
+
+        def enqueue(job: Job) -> None:
+            from worker.broker import get_broker
+
+            get_broker().enqueue(message_of(job))
+
+        return enqueue
+
+    def run_here(job: Job) -> None:
+        runtime = Standalone(db=engine, settings=settings)
+        threading.Thread(
+            target=run_job, args=(runtime, job.to_payload()), name="e2e-run", daemon=True
+        ).start()
+
+    return run_here
+
+
+@router.post(
+    "/api/integrations/{integration_id}/scenarios/{scenario}/runs",
+    status_code=status.HTTP_202_ACCEPTED,
+)
+def trigger_run(
+    engine: Db,
+    caller: Trigger,
+    integration_id: str,
+    scenario: str,
+    dispatch: Annotated[Dispatch, Depends(dispatcher)],
+) -> dict[str, Any]:
+    """Queue one run of a scenario; poll its status at the returned link."""
+    spec = visible_integration(engine, caller, integration_id)
+    found = spec.scenario(scenario)
+    if found is None:
+        raise HTTPException(
+            status.HTTP_404_NOT_FOUND, f"{integration_id} has no scenario named {scenario!r}"
+        )
+    run_id = new_run_id()
+    create_run(
+        engine, run_id, spec, found, trigger="api", now=db.utcnow(), requested_by=caller.name
+    )
+    dispatch(Job(spec.id, found.name, "api", run_id=run_id))
+    return {"run_id": run_id, "status": "queued", **_links(run_id)}
+
+
+def _links(run_id: str) -> dict[str, str]:
+    return {"url": f"/api/e2e/runs/{run_id}", "junit_url": f"/api/e2e/runs/{run_id}/junit"}
+
+
+@router.get("/api/e2e/runs")
+def runs_list(
+    engine: Db,
+    caller: Caller,
+    integration: str | None = None,
+    scenario: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 50,
+) -> list[dict[str, Any]]:
+    """Runs of the integrations the caller may see, newest first (without reports)."""
+    ids = list(visible_integrations(engine, caller))
+    if integration is not None:
+        ids = [integration] if integration in ids or caller.sees_every_client else []
+    scope = ids if integration is not None or not caller.sees_every_client else None
+    return list_runs(engine, integration_ids=scope, scenario=scenario, limit=limit)
+
+
+@router.get("/api/e2e/runs/{run_id}")
+def run_detail(engine: Db, caller: Caller, run_id: str) -> dict[str, Any]:
+    return {**visible_run(engine, caller, run_id), **_links(run_id)}
+
+
+@router.get("/api/e2e/runs/{run_id}/junit", response_class=Response)
+def run_junit(engine: Db, caller: Caller, run_id: str) -> Response:
+    """JUnit XML of a finished run; 409 while it is still queued or running."""
+    run = visible_run(engine, caller, run_id)
+    if not run.get("report"):
+        raise HTTPException(status.HTTP_409_CONFLICT, f"run {run_id} is {run['status']}")
+    xml = junit_xml([ScenarioReport.from_dict(run["report"])])
+    return Response(xml, media_type="application/xml")
+
+
+def visible_run(engine: Engine, caller: Principal, run_id: str) -> dict[str, Any]:
+    """The run if the caller may see it; 404 (the same answer) otherwise."""
+    try:
+        run = load_run(engine, run_id)
+    except RunNotFound:
+        run = None
+    if run is not None and not caller.sees_every_client:
+        with engine.connect() as connection:
+            client = connection.execute(
+                select(Integration.client).where(Integration.id == run["integration"])
+            ).scalar()
+        if client != caller.client:
+            run = None
+    if run is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"e2e run {run_id} not found")
+    return run
+
+
+CALLBACK_ANSWERS: dict[int | str, dict[str, Any]] = {
+    404: {"description": "No such run, or a callback name it does not wait for."},
+    410: {"description": "The run has ended."},
+}
+
+
+@router.post("/callbacks/{run_id}/{name}", responses=CALLBACK_ANSWERS)
+async def callback_post(request: Request, run_id: str, name: str) -> JSONResponse:
+    """A partner's postback: stored for the waiting run; a repeat is answered 200, ignored."""
+    return await _receive(request, run_id, name)
+
+
+@router.get("/callbacks/{run_id}/{name}", responses=CALLBACK_ANSWERS)
+async def callback_get(request: Request, run_id: str, name: str) -> JSONResponse:
+    """The same for partners that call back with GET and query parameters."""
+    return await _receive(request, run_id, name)
+
+
+async def _receive(request: Request, run_id: str, name: str) -> JSONResponse:
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk[: BODY_CAP_BYTES - len(body)]
+        if len(body) >= BODY_CAP_BYTES:
+            break
+    received = callback_from(
+        name,
+        request.method,
+        bytes(body),
+        request.headers.get("content-type", ""),
+        dict(request.query_params),
+        dict(request.headers),
+        SystemClock(),
+    )
+    engine = request.app.state.engine
+    delivery: Delivery = await run_in_threadpool(deliver_callback, engine, run_id, received)
+    return JSONResponse({"callback": delivery.value}, status_code=delivery.http_status)

@@ -1,0 +1,235 @@
+"""Scenario runs over the HTTP API: who may trigger, status, report, JUnit, postbacks."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import uvicorn
+import xmlschema
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine
+
+from checks.scenarios.runner import new_run_id
+from integrations.e2e_store import create_run, list_runs, load_run
+from integrations.loader import load_text
+from integrations.registry import apply
+from intmon import db
+from intmon.api.app import create_app
+from intmon.api.auth import create_token
+from intmon.api.routes.e2e import dispatcher
+from intmon.migrations import upgrade
+from intmon.settings import Settings
+from tests.e2e.conftest import ENVIRON, T0, Served, lead_flow
+from worker.e2e import Job, Standalone, run_job
+
+SCHEMA = xmlschema.XMLSchema(Path(__file__).with_name("junit.xsd"))
+
+ORBIT = """
+  - id: orbit
+    name: Orbit
+    kind: advertiser
+    client: orbit
+    base_url: {url}
+    checks: [{name: ping, path: /ping}]
+    scenarios:
+      - {name: ping-flow, steps: [{name: ping, path: /ping}]}
+"""
+
+
+def config_text(url: str) -> str:
+    return lead_flow(url) + ORBIT.replace("{url}", url)
+
+
+@pytest.fixture
+def engine(served: Served, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Engine]:
+    for name, value in ENVIRON.items():
+        monkeypatch.setenv(name, value)
+    engine = db.make_engine(f"sqlite:///{tmp_path / 'api.db'}")
+    upgrade(engine)
+    apply(engine, load_text(config_text(served.url)), T0)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def tokens(engine: Engine) -> dict[str, str]:
+    made = {
+        name: create_token(engine, role=role, client=client, name=name, now=T0)[1]
+        for name, role, client in (
+            ("support", "support", None),
+            ("tester", "tester", None),
+            ("acme", "client", "acme"),
+            ("orbit", "client", "orbit"),
+        )
+    }
+    return made
+
+
+class Client:
+    def __init__(self, client: TestClient, tokens: dict[str, str]) -> None:
+        self.client = client
+        self.tokens = tokens
+
+    def call(self, method: str, url: str, as_: str | None = "support", **kwargs: Any) -> Any:
+        headers = {"Authorization": f"Bearer {self.tokens[as_]}"} if as_ else {}
+        return self.client.request(method, url, headers=headers, **kwargs)
+
+
+@pytest.fixture
+def jobs(engine: Engine, tokens: dict[str, str]) -> Iterator[tuple[Client, list[Job]]]:
+    queued: list[Job] = []
+    app = create_app(engine, Settings(redis_url=None))
+    app.dependency_overrides[dispatcher] = lambda: queued.append
+    with TestClient(app) as client:
+        yield Client(client, tokens), queued
+
+
+def trigger(
+    client: Client, who: str, integration: str = "acme", scenario: str = "lead-flow"
+) -> Any:
+    return client.call("POST", f"/api/integrations/{integration}/scenarios/{scenario}/runs", who)
+
+
+def test_support_testers_and_the_owning_client_may_trigger_others_get_404(
+    jobs: tuple[Client, list[Job]], engine: Engine
+) -> None:
+    client, queued = jobs
+    for who in ("support", "tester", "acme"):
+        answer = trigger(client, who)
+        assert answer.status_code == 202, answer.text
+        assert answer.json()["status"] == "queued"
+    assert [job.trigger for job in queued] == ["api"] * 3
+    runs = list_runs(engine)
+    assert {run["requested_by"] for run in runs} == {"support", "tester", "acme"}
+    assert {run["status"] for run in runs} == {"queued"}
+
+    assert trigger(client, "orbit").status_code == 404  # acme's integration: not found
+    assert trigger(client, "support", scenario="nope").status_code == 404
+    assert (
+        client.call("POST", "/api/integrations/acme/scenarios/lead-flow/runs", None).status_code
+        == 401
+    )
+    assert len(queued) == 3
+
+
+def test_a_queued_run_is_run_by_the_worker_and_its_report_served(
+    jobs: tuple[Client, list[Job]], engine: Engine, served: Served
+) -> None:
+    client, queued = jobs
+    run_id = trigger(client, "acme").json()["run_id"]
+    assert client.call("GET", f"/api/e2e/runs/{run_id}/junit").status_code == 409  # not run yet
+
+    report, changed = run_job(Standalone(engine, Settings(redis_url=None)), queued[0].to_payload())
+    assert report is not None and report.passed and not changed
+
+    detail = client.call("GET", f"/api/e2e/runs/{run_id}", "acme")
+    assert detail.status_code == 200
+    body = detail.json()
+    assert body["status"] == "passed" and body["outcome"] == "ok" and body["trigger"] == "api"
+    assert [s["status"] for s in body["report"]["steps"]] == ["passed"] * 4
+    assert body["junit_url"] == f"/api/e2e/runs/{run_id}/junit"
+    junit = client.call("GET", body["junit_url"], "tester")
+    assert junit.status_code == 200 and junit.headers["content-type"].startswith("application/xml")
+    SCHEMA.validate(junit.text)
+    for text in (detail.text, junit.text):
+        assert ENVIRON["ACME_TOKEN"] not in text and ENVIRON["ACME_SIGNING_KEY"] not in text
+
+    assert client.call("GET", f"/api/e2e/runs/{run_id}", "orbit").status_code == 404
+    assert client.call("GET", f"/api/e2e/runs/{run_id}/junit", "orbit").status_code == 404
+    listed = client.call("GET", "/api/e2e/runs", "orbit").json()
+    assert listed == []
+    assert [r["run_id"] for r in client.call("GET", "/api/e2e/runs", "acme").json()] == [run_id]
+    assert client.call("GET", "/api/e2e/runs?integration=acme", "orbit").json() == []
+
+
+def test_the_callback_route_answers_404_200_and_410(
+    jobs: tuple[Client, list[Job]], engine: Engine
+) -> None:
+    client, _queued = jobs
+    from integrations.config import IntegrationSpec
+
+    spec = IntegrationSpec.model_validate(load_run_spec(engine))
+    run_id = new_run_id()
+    create_run(engine, run_id, spec, spec.scenarios[0], trigger="cli", now=T0, status="running")
+    url = f"/callbacks/{run_id}/accepted"
+    answers = [
+        client.call("POST", f"/callbacks/{new_run_id()}/accepted", None, json={}),
+        client.call("POST", f"/callbacks/{run_id}/other", None, json={}),
+        client.call("POST", url, None, json={"lead_id": "L1"}),
+        client.call("GET", url, None, params={"lead_id": "L1"}),
+    ]
+    assert [(a.status_code, a.json()["callback"]) for a in answers] == [
+        (404, "unknown"),
+        (404, "unknown"),
+        (200, "accepted"),
+        (200, "duplicate"),
+    ]
+    from integrations.e2e_store import end_callbacks
+
+    end_callbacks(engine, run_id, T0)
+    late = client.call("POST", url, None, json={})
+    assert (late.status_code, late.json()["callback"]) == (410, "ended")
+
+
+def load_run_spec(engine: Engine) -> dict[str, Any]:
+    from integrations.registry import load_specs
+
+    return load_specs(engine, ["acme"])["acme"].spec.model_dump(by_alias=True)
+
+
+@pytest.fixture
+def live_api(engine: Engine) -> Iterator[str]:
+    """The API served by uvicorn on a free port: partners post their callbacks here."""
+    config = uvicorn.Config(
+        create_app(engine, Settings(redis_url=None)), host="127.0.0.1", port=0, log_level="warning"
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.02)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(10)
+
+
+def test_a_run_in_another_process_gets_its_postback_through_the_api_and_the_database(
+    engine: Engine, live_api: str, served: Served
+) -> None:
+    """The worker's run waits on the database inbox; the partner posts to the API."""
+    settings = Settings(redis_url=None, e2e_callback_url=live_api)
+    job = Job("acme", "lead-flow", "api", run_id=new_run_id())
+    from integrations.registry import load_specs
+
+    spec = load_specs(engine, ["acme"])["acme"].spec
+    create_run(engine, str(job.run_id), spec, spec.scenarios[0], trigger="api", now=T0)
+
+    report, _changed = run_job(Standalone(engine, settings), job.to_payload())
+
+    assert report is not None and report.passed, report and report.detail
+    url = served.partner.postbacks[0][0]
+    assert url == f"{live_api}/callbacks/{job.run_id}/accepted"
+    stored = load_run(engine, str(job.run_id))
+    assert stored["status"] == "passed" and stored["finished_at"] is not None
+
+
+def test_without_a_queue_the_api_runs_the_scenario_itself(
+    engine: Engine, tokens: dict[str, str], served: Served
+) -> None:
+    with TestClient(create_app(engine, Settings(redis_url=None))) as raw:
+        client = Client(raw, tokens)
+        run_id = trigger(client, "tester").json()["run_id"]
+        deadline = time.monotonic() + 20
+        status = "queued"
+        while status in ("queued", "running") and time.monotonic() < deadline:
+            time.sleep(0.1)
+            status = client.call("GET", f"/api/e2e/runs/{run_id}").json()["status"]
+    assert status == "passed"
+    assert served.partner.deleted  # its cleanup ran too
