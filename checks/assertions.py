@@ -77,6 +77,14 @@ class JsonAssertion:
     _compiled_path: Any = field(default=None, repr=False, compare=False)
     _regex: re.Pattern[str] | None = field(default=None, repr=False, compare=False)
 
+    def first_match(self, document: Any) -> tuple[bool, Any]:
+        """(found, value) of the path's first match in `document`; never raises."""
+        try:
+            matches = self._compiled_path.find(document)
+        except Exception:  # jsonpath-ng raises assorted errors on odd documents
+            return False, None
+        return (True, matches[0].value) if matches else (False, None)
+
     def evaluate(self, document: Any) -> str | None:
         """None when the assertion holds, else a short failure message."""
         try:

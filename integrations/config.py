@@ -4,22 +4,23 @@ Every model forbids unknown keys, so a typo is an error with its line, not a
 silently ignored setting. Secrets are never written inline: auth fields take
 `${ENV_VAR}` or `${file:/path}` references (see `integrations.secrets`).
 
-Blocks that later stages fill are reserved here (`contacts`, `change_notices`,
-`delivery`, `e2e`) so that files written today stay valid.
+Blocks that later stages fill are reserved here (`contacts`, `e2e`) so that
+files written today stay valid.
 """
 
 from __future__ import annotations
 
 import enum
-import re
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from checks.assertions import compile_assertion
+from integrations.leads.spec import ChangeNoticeSpec, DeliverySpec
+from integrations.scenarios import E2E_CHECK_PREFIX, ScenarioSpec, iter_scenario_problems
 from integrations.secrets import is_pure_reference
-from integrations.strict import SLUG, Strict
+from integrations.strict import SLUG, Strict, compile_regex, status_patterns
 from integrations.windows import MaintenanceSpec
 
 HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
@@ -110,7 +111,6 @@ def http_url(value: str) -> str:
 
 
 StatusPattern = Annotated[str | int, Field(union_mode="left_to_right")]
-STATUS_CLASS = re.compile(r"^[1-5]xx$")
 
 
 class Expectation(Strict):
@@ -130,14 +130,7 @@ class Expectation(Strict):
     @field_validator("status")
     @classmethod
     def _statuses(cls, values: list[str | int]) -> list[str | int]:
-        for value in values:
-            if isinstance(value, int) and not 100 <= value <= 599:
-                raise ValueError(f"{value} is not an HTTP status (100-599)")
-            if isinstance(value, str) and not STATUS_CLASS.match(value):
-                raise ValueError(f"{value!r} is neither a status number nor a class like '2xx'")
-        if not values:
-            raise ValueError("list at least one allowed status")
-        return values
+        return status_patterns(values)
 
     @field_validator("json_")
     @classmethod
@@ -159,13 +152,6 @@ class Expectation(Strict):
         for pattern in values.values():
             compile_regex(pattern)
         return values
-
-
-def compile_regex(pattern: str) -> re.Pattern[str]:
-    try:
-        return re.compile(pattern)
-    except re.error as exc:
-        raise ValueError(f"invalid regular expression {pattern!r}: {exc}") from None
 
 
 class CheckSpec(Strict):
@@ -234,9 +220,13 @@ class IntegrationSpec(Strict):
     # validated there. Listed here so a file that uses them is not rejected.
     contacts: list[dict[str, Any]] = Field(default_factory=list)
     maintenance: list[MaintenanceSpec] = Field(default_factory=list)
-    change_notices: list[dict[str, Any]] = Field(default_factory=list)
-    delivery: dict[str, Any] | None = None
+    # Brokers' announcements of technical changes (the 48-hour liability rule).
+    change_notices: list[ChangeNoticeSpec] = Field(default_factory=list)
+    # How leads are sent to this partner (integrations/leads).
+    delivery: DeliverySpec | None = None
     e2e: dict[str, Any] | None = None
+    # End-to-end scenarios (integrations/scenarios.py), run on request or on a schedule.
+    scenarios: list[ScenarioSpec] = Field(default_factory=list)
 
     @field_validator("base_url")
     @classmethod
@@ -253,11 +243,27 @@ class IntegrationSpec(Strict):
         duplicates = sorted({name for name in names if names.count(name) > 1})
         if duplicates:
             raise ValueError(f"check names must be unique; repeated: {', '.join(duplicates)}")
+        notices = [notice.id for notice in self.change_notices]
+        repeated = sorted({name for name in notices if notices.count(name) > 1})
+        if repeated:
+            raise ValueError(f"change notice ids must be unique; repeated: {', '.join(repeated)}")
         return self
 
     def check(self, name: str) -> CheckSpec | None:
         """The check called `name`, or None (it may have been removed since it was scheduled)."""
         return next((check for check in self.checks if check.name == name), None)
+
+    def scenario(self, name: str) -> ScenarioSpec | None:
+        return next((scenario for scenario in self.scenarios if scenario.name == name), None)
+
+    def watches(self, check_name: str) -> bool:
+        """Whether results named `check_name` still come: a check, or the `e2e:<name>`
+        results of a scheduled scenario (incidents wait for these to recover)."""
+        if self.check(check_name) is not None:
+            return True
+        name = check_name.removeprefix(E2E_CHECK_PREFIX)
+        scenario = self.scenario(name) if name != check_name else None
+        return scenario is not None and scenario.schedule_s is not None
 
 
 class Defaults(Strict):
@@ -278,7 +284,11 @@ class IntegrationsFile(Strict):
     def cross_problems(self) -> list[tuple[tuple[str | int, ...], str]]:
         """Mistakes that span blocks, as (path, message); a file model that adds
         blocks (the glue's ConfigFile) extends this. The loader adds the lines."""
-        return []
+        problems: list[tuple[tuple[str | int, ...], str]] = []
+        for index, spec in enumerate(self.integrations):
+            at = ("integrations", index, "scenarios")
+            problems += iter_scenario_problems(spec.scenarios, at)
+        return problems
 
     @model_validator(mode="after")
     def _unique_ids(self) -> IntegrationsFile:

@@ -157,6 +157,18 @@ def test_reserved_blocks_are_accepted() -> None:
     text = VALID.replace(
         "    checks: [{name: ping}]",
         "    checks: [{name: ping}]\n    contacts: [{role: alert, email: ops@shop.test}]\n"
-        "    maintenance: []\n    change_notices: []\n    delivery: {path: /leads}\n    e2e: null",
+        "    maintenance: []\n    change_notices: []\n    e2e: null",
     )
     assert load_text(text).integrations[1].contacts == [{"role": "alert", "email": "ops@shop.test"}]
+
+
+def test_a_delivery_block_is_validated_with_its_line() -> None:
+    delivery = '\n    delivery: {path: /leads, body: {email: "{{ lead.email }}"}}'
+    good = VALID.replace("    checks: [{name: ping}]", "    checks: [{name: ping}]" + delivery)
+    assert load_text(good).integrations[1].delivery is not None
+    broken = '\n    delivery:\n      path: /leads\n      body: {email: "{{ lead.email"}'
+    bad = VALID.replace("    checks: [{name: ping}]", "    checks: [{name: ping}]" + broken)
+    with pytest.raises(ConfigError) as refused:
+        load_text(bad)
+    problem = refused.value.problems[0]
+    assert "body.email: bad template" in problem.message and problem.line is not None

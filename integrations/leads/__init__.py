@@ -1,0 +1,16 @@
+"""The lead-delivery ledger: hand leads to brokers, record every attempt, say who is liable.
+
+    submit (API, CLI, Python)          record (the platform delivered itself)
+        → leads (a durable queue row per lead and integration)
+        → dispatch: hold while the integration is under maintenance or has an open
+          auth/connectivity incident; otherwise send through the delivery adapter,
+          inside the partner's rate budget, in arrival order
+        → lead_attempts (append-only: every attempt, hold and expiry)
+        → liability: maintenance window, change notice (48 h rule), incident
+        → report (table, CSV, JSON) and `intmon_leads_total`
+
+Modules: `spec` (the YAML blocks), `models` (tables), `ledger` (submit and
+record), `delivery` (lead → request → outcome), `dispatch` (the queue),
+`budget` (per-partner request budget), `notices` (change notices), `liability`
+(the pure rule), `evidence` (loads what the rule needs), `report`.
+"""

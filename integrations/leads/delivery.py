@@ -1,0 +1,193 @@
+"""The delivery adapter: a lead becomes a request, the broker's answer an attempt outcome.
+
+The request goes out through the same probe engine as the checks (auth,
+secret resolution and redaction, TLS, body caps, classification), as a check
+built from the integration's `delivery` block; only the meaning of the
+classified outcome differs:
+
+    ok, slow                                   → delivered
+    a duplicate answer (DuplicateRule)         → delivered if an earlier attempt's
+                                                 answer was lost, else rejected
+    client_error (4xx)                         → rejected   (final: the data)
+    auth_failure                               → failed_auth
+    dns, refused, timeout, tls                 → failed_connection
+    server_error, rate_limited                 → failed_server
+    contract_violation                         → failed_contract
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from jinja2 import StrictUndefined, TemplateSyntaxError, UndefinedError
+from jinja2.exceptions import SecurityError
+from jinja2.sandbox import SandboxedEnvironment
+
+from checks.assertions import compile_assertion
+from checks.outcomes import CheckResult, Outcome
+from integrations.config import CheckSpec, Expectation, IntegrationSpec
+from integrations.leads.spec import DeliverySpec
+
+_ENV = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
+_WHOLE_FIELD = re.compile(r"^\{\{\s*lead\.([A-Za-z_][A-Za-z0-9_]*)\s*\}\}$")
+DELIVERY_CHECK = "lead-delivery"
+
+
+class LeadOutcome(enum.StrEnum):
+    DELIVERED = "delivered"
+    REJECTED = "rejected"
+    FAILED_AUTH = "failed_auth"
+    FAILED_CONNECTION = "failed_connection"
+    FAILED_SERVER = "failed_server"
+    FAILED_CONTRACT = "failed_contract"
+    HELD = "held"
+    EXPIRED = "expired"
+
+    @property
+    def failed(self) -> bool:
+        return self.value.startswith("failed_")
+
+    @property
+    def final(self) -> bool:
+        """A lead in this state is done: nothing more is sent."""
+        return self in (LeadOutcome.DELIVERED, LeadOutcome.REJECTED, LeadOutcome.EXPIRED)
+
+
+FAILURE_OF: dict[Outcome, LeadOutcome] = {
+    Outcome.OK: LeadOutcome.DELIVERED,
+    Outcome.SLOW: LeadOutcome.DELIVERED,
+    Outcome.AUTH_FAILURE: LeadOutcome.FAILED_AUTH,
+    Outcome.DNS_FAILURE: LeadOutcome.FAILED_CONNECTION,
+    Outcome.CONNECTION_REFUSED: LeadOutcome.FAILED_CONNECTION,
+    Outcome.TIMEOUT: LeadOutcome.FAILED_CONNECTION,
+    Outcome.TLS_ERROR: LeadOutcome.FAILED_CONNECTION,
+    Outcome.SERVER_ERROR: LeadOutcome.FAILED_SERVER,
+    Outcome.RATE_LIMITED: LeadOutcome.FAILED_SERVER,
+    Outcome.CLIENT_ERROR: LeadOutcome.REJECTED,
+    Outcome.CONTRACT_VIOLATION: LeadOutcome.FAILED_CONTRACT,
+}
+
+
+class LeadDataError(ValueError):
+    """A lead the delivery template cannot render; the message names the field."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+
+
+def compile_body(body: Any, where: str = "body") -> None:
+    """Raise ValueError naming the template that does not parse."""
+    if isinstance(body, str):
+        try:
+            _ENV.parse(body)
+        except TemplateSyntaxError as exc:
+            raise ValueError(f"{where}: bad template {body!r}: {exc.message}") from None
+    elif isinstance(body, dict):
+        for key, value in body.items():
+            compile_body(value, f"{where}.{key}")
+    elif isinstance(body, list):
+        for index, value in enumerate(body):
+            compile_body(value, f"{where}[{index}]")
+
+
+def render_body(body: Any, lead: dict[str, Any], lead_id: str, where: str = "body") -> Any:
+    """The JSON body for one lead; LeadDataError names a missing field."""
+    if isinstance(body, str):
+        whole = _WHOLE_FIELD.match(body)
+        if whole:
+            name = whole.group(1)
+            if name not in lead:
+                raise LeadDataError(f"fields.{name}", f"missing (the delivery's {where} uses it)")
+            return lead[name]
+        try:
+            return _ENV.from_string(body).render(lead=lead, lead_id=lead_id)
+        except UndefinedError as exc:
+            raise LeadDataError("fields", f"{exc.message} (the delivery's {where})") from None
+        except SecurityError as exc:
+            raise LeadDataError("fields", f"refused by the template sandbox: {exc}") from None
+    if isinstance(body, dict):
+        return {k: render_body(v, lead, lead_id, f"{where}.{k}") for k, v in body.items()}
+    if isinstance(body, list):
+        return [render_body(v, lead, lead_id, f"{where}[{i}]") for i, v in enumerate(body)]
+    return body
+
+
+def validate_lead(spec: DeliverySpec, lead_id: str, fields: dict[str, Any]) -> Any:
+    """Check a lead before it is stored; returns the rendered body."""
+    for name in spec.required_fields:
+        if fields.get(name) in (None, ""):
+            raise LeadDataError(f"fields.{name}", "required by this integration's delivery")
+    return render_body(spec.body, fields, lead_id)
+
+
+def delivery_check(spec: DeliverySpec, lead_id: str, fields: dict[str, Any]) -> CheckSpec:
+    """The request for one lead, as a check the probe engine can run."""
+    headers = dict(spec.headers)
+    if spec.idempotency_header:
+        headers[spec.idempotency_header] = lead_id
+    assertions = list(spec.success_json)
+    if spec.lead_id_path:
+        assertions.append(f"{spec.lead_id_path} exists")
+    expect = Expectation.model_validate({"status": spec.success_status, "json": assertions})
+    return CheckSpec.model_validate(
+        {
+            "name": DELIVERY_CHECK,
+            "method": spec.method,
+            "path": spec.path,
+            "headers": headers,
+            "json": render_body(spec.body, fields, lead_id),
+            "expect": expect,
+        }
+    )
+
+
+def delivery_integration(integration: IntegrationSpec) -> IntegrationSpec:
+    """The integration as deliveries use it: no in-probe retry (a resent POST is the
+    dispatcher's decision, with backoff and the duplicate rule), no redirects."""
+    return integration.model_copy(update={"retries": 0, "follow_redirects": False})
+
+
+@dataclass(frozen=True, slots=True)
+class Judged:
+    outcome: LeadOutcome
+    broker_lead_id: str | None
+    duplicate: bool
+    retry_after_s: float | None
+
+
+def judge(spec: DeliverySpec, result: CheckResult, *, answer_was_lost: bool) -> Judged:
+    """What one sent attempt means for the lead.
+
+    `answer_was_lost`: an earlier attempt of this lead may have reached the broker
+    (its worker died, or it timed out), so a duplicate answer now confirms it."""
+    broker_id = _broker_id(spec, result.response_excerpt)
+    if _is_duplicate(spec, result):
+        outcome = LeadOutcome.DELIVERED if answer_was_lost else LeadOutcome.REJECTED
+        return Judged(outcome, broker_id, True, None)
+    return Judged(FAILURE_OF[result.outcome], broker_id, False, result.retry_after_s)
+
+
+def _is_duplicate(spec: DeliverySpec, result: CheckResult) -> bool:
+    rule = spec.duplicate
+    if result.http_status is None or result.http_status not in rule.status:
+        return False
+    return (
+        rule.body_pattern is None
+        or re.search(rule.body_pattern, result.response_excerpt) is not None
+    )
+
+
+def _broker_id(spec: DeliverySpec, excerpt: str) -> str | None:
+    if not spec.lead_id_path or not excerpt:
+        return None
+    try:
+        document = json.loads(excerpt)
+    except ValueError:
+        return None
+    found, value = compile_assertion(f"{spec.lead_id_path} exists").first_match(document)
+    return str(value)[:128] if found and value is not None else None

@@ -1,0 +1,417 @@
+"""The delivery queue: hold, send in arrival order inside the partner's budget, record.
+
+One dispatcher at a time owns an integration's queue (a lease row in
+`lead_dispatch`, taken with a conditional UPDATE like the outbox's), which is
+what keeps arrival order with any number of workers. A pass over one
+integration:
+
+1. leads past their maximum hold time become `expired` (ledger row; the
+   platform is told through the outbox);
+2. while the integration is under maintenance or has an open auth or
+   connectivity incident, due leads are `held` (one ledger row per hold) and
+   looked at again in `RECHECK`;
+3. otherwise as many as the budget grants are sent, `concurrency` at a time:
+   each lead's `sends` is counted and committed *before* its request goes out,
+   so after a crash the resend knows an answer may have been lost, and the
+   broker's duplicate answer then confirms the first delivery;
+4. every answer is one ledger row and one state change, in one transaction.
+   A failure is retried with backoff from the lead's own send count.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, Engine, func, select, update
+
+from alerts.models import Incident
+from checks.outcomes import CheckResult
+from integrations.config import CheckSpec, IntegrationSpec
+from integrations.leads import expiry
+from integrations.leads.budget import RateBudget
+from integrations.leads.delivery import (
+    LeadOutcome,
+    delivery_check,
+    delivery_integration,
+    judge,
+)
+from integrations.leads.lease import lease, release, renew
+from integrations.leads.ledger import ATTEMPTS, LEADS, insert_attempts
+from integrations.maintenance import windows_by_integration
+from integrations.registry import load_specs
+from integrations.results import storable
+from intmon.db import table_of
+
+log = logging.getLogger(__name__)
+
+INCIDENTS = table_of(Incident)
+HOLDING_FAMILIES = ("auth", "connectivity")
+RECHECK = timedelta(seconds=5)
+WAITING = ("queued", "held")
+
+Send = Callable[[Sequence[tuple[IntegrationSpec, CheckSpec, None]]], list[CheckResult]]
+
+
+@dataclass
+class DispatchReport:
+    sent: int = 0
+    outcomes: dict[str, int] = field(default_factory=dict)
+    held: int = 0
+    expired: int = 0
+    deferred: int = 0
+    # (integration, lead id, outcome) of every ledger row written, for the metrics.
+    events: list[tuple[str, str, str]] = field(default_factory=list)
+
+    def count(self, outcome: str, n: int = 1) -> None:
+        self.outcomes[outcome] = self.outcomes.get(outcome, 0) + n
+
+    def note(self, lead: Any, outcome: LeadOutcome) -> None:
+        self.count(outcome)
+        self.events.append((lead.integration_id, lead.lead_id, outcome.value))
+
+    def merge(self, other: DispatchReport) -> None:
+        self.sent += other.sent
+        self.held += other.held
+        self.expired += other.expired
+        self.deferred += other.deferred
+        for outcome, n in other.outcomes.items():
+            self.count(outcome, n)
+        self.events.extend(other.events)
+
+
+def backoff(sends: int) -> timedelta:
+    """2 s, 4 s, 8 s, … capped at 10 minutes."""
+    return timedelta(seconds=min(2 ** max(sends, 1), 600))
+
+
+def due_integrations(engine: Engine, now: datetime) -> list[str]:
+    with engine.connect() as connection:
+        return list(
+            connection.execute(
+                select(LEADS.c.integration_id)
+                .where(LEADS.c.state.in_(WAITING), LEADS.c.next_attempt_at <= now)
+                .distinct()
+            ).scalars()
+        )
+
+
+def hold_reason(connection: Connection, integration_id: str, now: datetime) -> str | None:
+    """Why leads must wait now, or None: maintenance first, then an open incident."""
+    for window in windows_by_integration(connection, [integration_id]).get(integration_id, []):
+        if window.active_at(now):
+            return f"maintenance: {window.describe()}"
+    family = connection.execute(
+        select(INCIDENTS.c.family, INCIDENTS.c.id)
+        .where(
+            INCIDENTS.c.integration_id == integration_id,
+            INCIDENTS.c.state == "open",
+            INCIDENTS.c.family.in_(HOLDING_FAMILIES),
+        )
+        .order_by(INCIDENTS.c.id)
+    ).first()
+    return None if family is None else f"open {family.family} incident #{family.id}"
+
+
+def registered_specs(engine: Engine, ids: list[str]) -> dict[str, IntegrationSpec]:
+    return {key: registered.spec for key, registered in load_specs(engine, ids).items()}
+
+
+def dispatch(
+    engine: Engine,
+    send: Send,
+    budget: RateBudget,
+    clock: Callable[[], datetime],
+    *,
+    specs: Mapping[str, IntegrationSpec] | None = None,
+    lease_s: float = 30.0,
+    limit: int = 200,
+) -> DispatchReport:
+    """One pass over every integration with due leads (`specs`: default, the registry)."""
+    report = DispatchReport()
+    due = due_integrations(engine, clock())
+    if specs is None:
+        specs = registered_specs(engine, due)
+    for integration_id in due:
+        spec = specs.get(integration_id)
+        if spec is None or spec.delivery is None:
+            continue  # removed since: its leads wait (and expire) rather than vanish
+        owner = lease(engine, integration_id, clock(), lease_s)
+        if owner is None:
+            continue
+        try:
+            report.merge(_pass(engine, spec, send, budget, clock, limit, (owner, lease_s)))
+        finally:
+            release(engine, integration_id, owner)
+    return report
+
+
+def _pass(
+    engine: Engine,
+    spec: IntegrationSpec,
+    send: Send,
+    budget: RateBudget,
+    clock: Callable[[], datetime],
+    limit: int,
+    held: tuple[str, float],
+) -> DispatchReport:
+    """One integration's due leads; `held`: our lease's owner token and length."""
+    report = DispatchReport()
+    now = clock()
+    with engine.begin() as connection:
+        leads = _due(connection, spec.id, now, limit)
+        live = _expire(connection, spec, [lead for lead in leads], now, report)
+        reason = hold_reason(connection, spec.id, now)
+        if reason is not None:
+            _hold(connection, spec.id, live, reason, now, report)
+            return report
+    delivery = spec.delivery
+    assert delivery is not None
+    granted = len(live)
+    if delivery.rate_limit_rps is not None:
+        granted = budget.take(spec.id, len(live), delivery.rate_limit_rps, 1.0, now.timestamp())
+    if granted < len(live):
+        _defer(engine, live[granted:], now + timedelta(seconds=1), report)
+    sending = live[:granted]
+    target = delivery_integration(spec)
+    for start in range(0, len(sending), delivery.concurrency):
+        if not renew(engine, spec.id, held[0], clock(), held[1]):
+            break  # our lease ran out and another dispatcher took the queue
+        chunk = _claim_sends(engine, sending[start : start + delivery.concurrency], clock())
+        if not chunk:
+            continue
+        checks = [delivery_check(delivery, row.lead_id, row.fields) for row in chunk]
+        results = send([(target, check, None) for check in checks])
+        requests = [_request_shown(spec, check) for check in checks]
+        _record(engine, spec, chunk, results, requests, clock(), report)
+    return report
+
+
+def _due(connection: Connection, integration_id: str, now: datetime, limit: int) -> list[Any]:
+    return list(
+        connection.execute(
+            select(LEADS)
+            .where(
+                LEADS.c.integration_id == integration_id,
+                LEADS.c.state.in_(WAITING),
+                LEADS.c.next_attempt_at <= now,
+            )
+            .order_by(LEADS.c.received_at, LEADS.c.id)
+            .limit(limit)
+        ).all()
+    )
+
+
+def _expire(
+    connection: Connection,
+    spec: IntegrationSpec,
+    leads: list[Any],
+    now: datetime,
+    report: DispatchReport,
+) -> list[Any]:
+    live = []
+    for lead in leads:
+        if lead.expires_at > now:
+            live.append(lead)
+            continue
+        detail = f"not delivered within {spec.delivery.max_hold_s:g} s" if spec.delivery else ""
+        _ledger(connection, lead, LeadOutcome.EXPIRED, now, detail=detail)
+        _set(connection, lead.id, state="expired", last_outcome="expired", updated_at=now)
+        expiry.announce(connection, spec, lead, now)
+        report.expired += 1
+        report.note(lead, LeadOutcome.EXPIRED)
+    return live
+
+
+def _hold(
+    connection: Connection,
+    integration_id: str,
+    leads: list[Any],
+    reason: str,
+    now: datetime,
+    report: DispatchReport,
+) -> None:
+    for lead in leads:
+        if lead.state != "held":
+            _ledger(connection, lead, LeadOutcome.HELD, now, detail=reason)
+            report.held += 1
+            report.note(lead, LeadOutcome.HELD)
+        _set(
+            connection,
+            lead.id,
+            state="held",
+            next_attempt_at=now + RECHECK,
+            last_outcome="held",
+            updated_at=now,
+        )
+
+
+def _defer(engine: Engine, leads: Sequence[Any], until: datetime, report: DispatchReport) -> None:
+    """Over the partner's budget: try again in the next window (not an attempt)."""
+    with engine.begin() as connection:
+        for lead in leads:
+            _set(connection, lead.id, next_attempt_at=until)
+    report.deferred += len(leads)
+
+
+def _claim_sends(engine: Engine, leads: Sequence[Any], now: datetime) -> list[Any]:
+    """Count each lead's send before it goes out, if nobody else sent it since we read
+    it (same send count, still waiting): the conditional UPDATE is the claim."""
+    claimed = []
+    with engine.begin() as connection:
+        for lead in leads:
+            taken = connection.execute(
+                update(LEADS)
+                .where(
+                    LEADS.c.id == lead.id, LEADS.c.sends == lead.sends, LEADS.c.state.in_(WAITING)
+                )
+                .values(sends=LEADS.c.sends + 1, updated_at=now)
+            ).rowcount
+            if taken:
+                claimed.append(lead)
+    return claimed
+
+
+def _record(
+    engine: Engine,
+    spec: IntegrationSpec,
+    leads: Sequence[Any],
+    results: Sequence[CheckResult],
+    requests: Sequence[dict[str, Any]],
+    now: datetime,
+    report: DispatchReport,
+) -> None:
+    delivery = spec.delivery
+    assert delivery is not None
+    with engine.begin() as connection:
+        for lead, result, request in zip(leads, results, requests, strict=True):
+            sends = lead.sends + 1
+            judged = judge(delivery, result, answer_was_lost=lead.sends > 0)
+            outcome = judged.outcome
+            detail = result.detail + (" (duplicate answer)" if judged.duplicate else "")
+            _ledger(
+                connection,
+                lead,
+                outcome,
+                now,
+                sends=sends,
+                result=result,
+                detail=detail,
+                broker_id=judged.broker_lead_id,
+                request=request,
+            )
+            values: dict[str, Any] = {
+                "sends": sends,
+                "last_outcome": outcome.value,
+                "updated_at": now,
+            }
+            if outcome in (LeadOutcome.DELIVERED, LeadOutcome.REJECTED):
+                values.update(state=outcome.value, broker_lead_id=judged.broker_lead_id)
+            else:
+                wait = backoff(sends)
+                if judged.retry_after_s:
+                    wait = max(wait, timedelta(seconds=min(judged.retry_after_s, 3600)))
+                values.update(state="queued", next_attempt_at=now + wait)
+            _set(connection, lead.id, **values)
+            report.sent += 1
+            report.note(lead, outcome)
+
+
+def _request_shown(spec: IntegrationSpec, check: CheckSpec) -> dict[str, Any]:
+    """The request as the ledger keeps it: secrets stay `${…}` references (they are
+    resolved only inside the probe), so nothing here can leak one."""
+    return {
+        "method": check.method,
+        "url": spec.base_url + check.path,
+        "headers": dict(check.headers),
+        "body": check.json_body,
+    }
+
+
+def _set(connection: Connection, row_id: int, **values: Any) -> None:
+    connection.execute(update(LEADS).where(LEADS.c.id == row_id).values(**values))
+
+
+def _ledger(
+    connection: Connection,
+    lead: Any,
+    outcome: LeadOutcome,
+    now: datetime,
+    *,
+    sends: int | None = None,
+    result: CheckResult | None = None,
+    detail: str = "",
+    broker_id: str | None = None,
+    request: dict[str, Any] | None = None,
+) -> None:
+    insert_attempts(
+        connection,
+        [
+            {
+                "integration_id": lead.integration_id,
+                "lead_id": lead.lead_id,
+                "attempt": lead.sends if sends is None else sends,
+                "at": now,
+                "source": "deliver",
+                "outcome": outcome.value,
+                "check_outcome": result.outcome.value if result else None,
+                "http_status": result.http_status if result else None,
+                "duration_s": result.duration_s if result else None,
+                "broker_lead_id": broker_id,
+                "request": request,
+                "response_excerpt": storable(result.response_excerpt) if result else "",
+                "detail": storable(detail),
+            }
+        ],
+    )
+
+
+def drain(
+    engine: Engine,
+    send: Send,
+    budget: RateBudget,
+    clock: Callable[[], datetime],
+    *,
+    budget_s: float = 10.0,
+    lease_s: float = 30.0,
+) -> DispatchReport:
+    """Pass after pass while passes still send, for at most about `budget_s` seconds
+    (the next message of the scheduler picks up what is left)."""
+    total = DispatchReport()
+    deadline = time.monotonic() + budget_s
+    while True:
+        report = dispatch(engine, send, budget, clock, lease_s=lease_s)
+        total.merge(report)
+        if report.sent == 0 or time.monotonic() >= deadline:
+            return total
+
+
+def deliver_due(
+    engine: Engine,
+    send: Send,
+    budget: RateBudget,
+    clock: Callable[[], datetime],
+    *,
+    lease_s: float = 30.0,
+) -> DispatchReport:
+    """What a `deliver_leads` message does: drain the queues, then tell the platform
+    about leads that expired (their messages were queued with the expiry)."""
+    report = drain(engine, send, budget, clock, lease_s=lease_s)
+    expiry.send_expired(engine, clock())
+    return report
+
+
+def pending_count(engine: Engine) -> int:
+    with engine.connect() as connection:
+        return int(
+            connection.execute(
+                select(func.count()).select_from(LEADS).where(LEADS.c.state.in_(WAITING))
+            ).scalar_one()
+        )
+
+
+__all__ = ["ATTEMPTS", "DispatchReport", "dispatch", "hold_reason", "pending_count"]

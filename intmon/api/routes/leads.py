@@ -1,0 +1,152 @@
+"""`/api/leads`, `/api/lead-deliveries`, `/api/leads/report` and change notices.
+
+A client token may submit, record and report only for its own integrations;
+anything else is 404, as everywhere. A refused batch is 422 naming the lead's
+index and field (`leads[2].fields.email`), and nothing of it is stored.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Query, status
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+
+from integrations.leads import ledger
+from integrations.leads.notices import NoticeError, add_notice, list_notices, remove_notice
+from integrations.leads.report import build_report
+from intmon import db
+from intmon.api.access import Caller, Db, Support, visible_integration, visible_integrations
+from intmon.lead_metrics import publish
+
+router = APIRouter(prefix="/api", tags=["leads"])
+
+
+class LeadBatch(BaseModel):
+    leads: list[ledger.LeadIn] = Field(min_length=1, max_length=10_000)
+
+
+class AttemptBatch(BaseModel):
+    attempts: list[ledger.AttemptIn] = Field(min_length=1, max_length=50_000)
+
+
+class NoticeIn(BaseModel):
+    id: str = Field(description="A name for the notice, unique per integration.")
+    announced_at: datetime
+    effective_at: datetime
+    description: str
+    breaking: bool = True
+
+
+def _refused(error: ledger.LeadError, name: str) -> JSONResponse:
+    problems = [
+        {"field": f"{name}[{index}].{field}", "message": message}
+        for index, field, message in error.problems
+    ]
+    return JSONResponse(
+        {"detail": str(error), "field": problems[0]["field"], "problems": problems},
+        status_code=422,
+    )
+
+
+def _own(engine: Any, caller: Any, ids: set[str]) -> None:
+    visible = visible_integrations(engine, caller)
+    for integration_id in sorted(ids):
+        if integration_id not in visible:
+            raise HTTPException(
+                status.HTTP_404_NOT_FOUND, f"integration {integration_id} not found"
+            )
+
+
+@router.post("/leads", status_code=status.HTTP_202_ACCEPTED, summary="Hand leads to intmon")
+def leads_submit(engine: Db, caller: Caller, batch: LeadBatch) -> Any:
+    """Queue leads for delivery to their integrations' brokers. Idempotent on
+    (integration, lead id): a lead sent twice is stored once (`duplicates`)."""
+    _own(engine, caller, {lead.integration for lead in batch.leads})
+    specs = {i: r.spec for i, r in visible_integrations(engine, caller).items()}
+    try:
+        return ledger.submit(engine, batch.leads, specs, db.utcnow()).as_dict()
+    except ledger.LeadError as error:
+        return _refused(error, "leads")
+
+
+@router.post(
+    "/lead-deliveries", status_code=status.HTTP_201_CREATED, summary="Record delivery attempts"
+)
+def deliveries_record(engine: Db, caller: Caller, batch: AttemptBatch) -> Any:
+    """Record attempts the platform made itself, for the ledger and the liability
+    report. Idempotent on (integration, lead id, attempt, outcome)."""
+    _own(engine, caller, {attempt.integration for attempt in batch.attempts})
+    try:
+        done = ledger.record(engine, batch.attempts, set(visible_integrations(engine, caller)))
+    except ledger.LeadError as error:
+        return _refused(error, "attempts")
+    stored = set(done.stored)  # a report sent twice is counted once
+    publish(
+        engine,
+        [
+            (a.integration, a.lead_id, a.outcome.value)
+            for a in batch.attempts
+            if a.lead_id in stored
+        ],
+    )
+    return done.as_dict()
+
+
+@router.get("/leads/report", summary="Lead outcomes and liability")
+def leads_report(
+    engine: Db,
+    caller: Caller,
+    integration: Annotated[list[str] | None, Query(description="Repeatable; default all.")] = None,
+    from_: Annotated[datetime | None, Query(alias="from")] = None,
+    to: Annotated[datetime | None, Query()] = None,
+) -> Any:
+    """Delivered, failed, held, expired; who is liable for each lead not delivered, with
+    the evidence ids (maintenance window, change notice, incident, attempts)."""
+    visible = sorted(visible_integrations(engine, caller))
+    if integration:
+        _own(engine, caller, set(integration))
+    now = db.utcnow()
+    start, end = from_ or now - timedelta(days=7), to or now + timedelta(seconds=1)
+    for name, moment in (("from", start), ("to", end)):
+        if moment.tzinfo is None:
+            raise HTTPException(422, {"field": name, "message": "give a time zone offset"})
+    return build_report(engine, integration or visible, start, end).as_dict()
+
+
+@router.get("/integrations/{integration_id}/notices", tags=["change notices"])
+def notices_list(engine: Db, caller: Caller, integration_id: str) -> list[dict[str, Any]]:
+    """The broker's change notices with their lead time."""
+    visible_integration(engine, caller, integration_id)
+    return [n.as_dict() for n in list_notices(engine, [integration_id])]
+
+
+@router.post(
+    "/integrations/{integration_id}/notices",
+    tags=["change notices"],
+    status_code=status.HTTP_201_CREATED,
+)
+def notices_add(engine: Db, _caller: Support, integration_id: str, notice: NoticeIn) -> Any:
+    """Record a change notice (support only)."""
+    try:
+        stored = add_notice(
+            engine, integration_id, notice.model_dump(mode="json"), db.utcnow(), source="api"
+        )
+    except NoticeError as error:
+        field = str(error).split(":", 1)[0]
+        return JSONResponse({"detail": str(error), "field": field}, status_code=422)
+    return stored.as_dict()
+
+
+@router.delete(
+    "/integrations/{integration_id}/notices/{name}",
+    tags=["change notices"],
+    status_code=status.HTTP_204_NO_CONTENT,
+)
+def notices_remove(engine: Db, _caller: Support, integration_id: str, name: str) -> None:
+    try:
+        remove_notice(engine, integration_id, name)
+    except NoticeError as error:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(error)) from None
