@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint unit bench bench-quick bench-peer clean
+.PHONY: demo test lint unit test-faults test-faults-full test-hostile bench bench-quick bench-peer clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,15 +26,31 @@ unit: $(BIN)/.installed
 
 test: lint unit
 
+# The fault suite (tests/faults): kill -9 and restarts on real processes. Its quick
+# mode is part of `unit`; the full mode runs more rounds.
+test-faults: $(BIN)/.installed
+	$(BIN)/python -m pytest tests/faults
+
+test-faults-full: $(BIN)/.installed
+	INTMON_FAULTS_FULL=1 $(BIN)/python -m pytest tests/faults
+
+# Hostile partners, hostile input and the secret scan (tests/hostile); also part of `unit`.
+test-hostile: $(BIN)/.installed
+	$(BIN)/python -m pytest tests/hostile
+
 bench: $(BIN)/.installed
 	$(BIN)/python bench/checks.py
 	$(BIN)/python bench/incidents.py
 	$(BIN)/python bench/notifications.py
+	$(BIN)/python bench/tickets_api.py
+	$(BIN)/python bench/leads.py
 
 bench-quick: $(BIN)/.installed
 	$(BIN)/python bench/checks.py --quick
 	$(BIN)/python bench/incidents.py --quick
 	$(BIN)/python bench/notifications.py --quick
+	$(BIN)/python bench/tickets_api.py --quick
+	$(BIN)/python bench/leads.py --quick
 
 bench-peer: $(BIN)/.installed
 	$(BIN)/python bench/peer.py

@@ -22,8 +22,9 @@ from intmon.metrics import AlertsCollector, QueueDepthCollector
 from intmon.metrics_server import MetricsServer
 from intmon.migrations import upgrade
 from intmon.settings import Settings
-from worker.batch import CHECKS_QUEUE, HOUSEKEEPING_QUEUE
+from worker.batch import CHECKS_QUEUE, HOUSEKEEPING_QUEUE, LEADS_QUEUE
 from worker.broker import build_broker, get_broker, install_broker, queue_depths
+from worker.e2e import E2E_QUEUE
 from worker.runtime import Runtime, build_runtime, install
 from worker.scheduler import Scheduler
 
@@ -65,7 +66,7 @@ class Embedded:
         self.worker = dramatiq.Worker(
             self.broker,
             worker_threads=self.worker_threads,
-            queues={CHECKS_QUEUE, HOUSEKEEPING_QUEUE},
+            queues={CHECKS_QUEUE, HOUSEKEEPING_QUEUE, LEADS_QUEUE, E2E_QUEUE},
             worker_timeout=self.settings.worker_poll_ms,
         )
         self.worker.start()
@@ -77,6 +78,7 @@ class Embedded:
             spread=self.settings.phase_spread,
             takeover_lookback_s=self.settings.leader_ttl_s,
             housekeeping_s=self.settings.housekeeping_interval_s,
+            leads_s=self.settings.lead_dispatch_interval_s,
         )
         self.scheduler.refresh()
         return self

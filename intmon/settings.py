@@ -8,9 +8,10 @@ PostgreSQL and Redis; tests choose their backends through these same settings.
 from __future__ import annotations
 
 from functools import lru_cache
+from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from alerts.policy import HOUR, Policy
@@ -65,6 +66,32 @@ class Settings(BaseSettings):
     public_url: str | None = None
     # How often the leader runs the SLA sweep, auto-close, outbox and sync-back.
     housekeeping_interval_s: float = Field(default=10.0, gt=0)
+
+    # End-to-end scenarios (README, "End-to-end scenarios"). Where the API's
+    # /callbacks is reachable by partners; unset: a worker running a scenario
+    # receives its postbacks on its own listener at e2e_callback_host.
+    e2e_callback_url: str | None = None
+    e2e_callback_host: str = "127.0.0.1"
+    # Hard caps of `intmon e2e load`, whatever is asked on the command line.
+    e2e_load_max_rps: float = Field(default=500.0, gt=0)
+    e2e_load_max_duration_s: float = Field(default=300.0, gt=0)
+    e2e_load_max_concurrency: int = Field(default=256, ge=1)
+    # How often the leader asks a worker to pass over the lead queue (retries,
+    # released holds, replays); a submitted lead is sent at once regardless.
+    lead_dispatch_interval_s: float = Field(default=2.0, gt=0)
+    # A dispatcher holds an integration's lead queue this long; a killed one's
+    # leads wait at most this long before another worker resends them.
+    lead_lease_s: float = Field(default=30.0, gt=0)
+
+    # Web console (intmon/web): the key that signs session cookies, given inline or
+    # in a file; unset means a random key per process (sessions die with it).
+    session_secret: SecretStr | None = None
+    session_secret_file: Path | None = None
+    # Send the session cookie over HTTPS only (set it when the console is behind TLS).
+    session_https_only: bool = False
+    session_max_age_s: int = Field(default=12 * 3600, ge=60)
+    # How often the board, lists and a ticket's thread refresh themselves.
+    web_refresh_s: float = Field(default=15.0, ge=1)
 
     @property
     def embedded(self) -> bool:

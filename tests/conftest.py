@@ -17,8 +17,11 @@ import redis
 from sqlalchemy import Engine, create_engine, text
 
 import alerts.models  # noqa: F401  (registers the tables to truncate)
+import integrations.e2e_models
+import integrations.leads.models
 import integrations.models  # noqa: F401
-import intmon.api.models  # noqa: F401
+import intmon.api.models
+import intmon.web.models  # noqa: F401
 from intmon.db import Base, make_engine
 from intmon.migrations import upgrade
 

@@ -6,22 +6,27 @@ probe already retried a transient network error once (STYLE §5).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import dramatiq
-from dramatiq import Message
 
 from alerts.housekeeping import housekeep as run_housekeeping
 from alerts.housekeeping import send_pending
+from integrations.leads.dispatch import deliver_due
 from intmon.db import utcnow
+from intmon.lead_metrics import publish_leads
 from worker.batch import (
     ACTOR_NAME,
     CHECKS_QUEUE,
     HOUSEKEEPING_ACTOR,
     HOUSEKEEPING_QUEUE,
+    LEADS_ACTOR,
+    LEADS_QUEUE,
     SEND_ACTOR,
 )
-from worker.broker import get_broker
+from worker.broker import get_broker, send_now
+from worker.e2e import declare_e2e
 from worker.pipeline import publish_outcome, run_batch
 from worker.runtime import runtime
 
@@ -32,18 +37,10 @@ def run_checks(payload: dict[str, Any]) -> None:
     if outcome.changed:
         # A ticket opened or an incident moved: send its messages now rather
         # than at the next housekeeping tick (its rows are already committed).
-        get_broker().enqueue(
-            Message(
-                queue_name=HOUSEKEEPING_QUEUE,
-                actor_name=SEND_ACTOR,
-                args=(),
-                kwargs={},
-                options={},
-            )
-        )
+        send_now(HOUSEKEEPING_QUEUE, SEND_ACTOR)
 
 
-def send_now() -> None:
+def send_now_actor() -> None:
     rt = runtime()
     send_pending(rt.db, rt.settings.policy(), utcnow())
 
@@ -53,31 +50,35 @@ def housekeep(sync: bool = False) -> None:
     run_housekeeping(rt.db, rt.settings.policy(), utcnow(), sync=sync)
 
 
-def declare(broker: dramatiq.Broker) -> dramatiq.Actor[Any, Any]:
-    declare_on = dramatiq.actor(
-        broker=broker,
-        actor_name=ACTOR_NAME,
-        queue_name=CHECKS_QUEUE,
-        max_retries=0,
-        time_limit=20 * 60 * 1000,
+def deliver_leads() -> None:
+    rt = runtime()
+    report = deliver_due(
+        rt.db, rt.probes.run_batch, rt.budget, utcnow, lease_s=rt.settings.lead_lease_s
     )
-    # Housekeeping is not retried by dramatiq either: the leader sends the
-    # next one within seconds, and outbox rows carry their own retry state.
-    dramatiq.actor(
+    publish_leads(rt.db, report)
+
+
+def _actor(
+    broker: dramatiq.Broker, name: str, queue: str, minutes: int
+) -> Callable[[Callable[..., None]], dramatiq.Actor[Any, Any]]:
+    # No dramatiq retries for any of them (STYLE §5): checks are retried by the
+    # next tick, housekeeping by the next run, outbox rows and leads by their own
+    # attempt counts.
+    return dramatiq.actor(
         broker=broker,
-        actor_name=HOUSEKEEPING_ACTOR,
-        queue_name=HOUSEKEEPING_QUEUE,
+        actor_name=name,
+        queue_name=queue,
         max_retries=0,
-        time_limit=10 * 60 * 1000,
-    )(housekeep)
-    dramatiq.actor(
-        broker=broker,
-        actor_name=SEND_ACTOR,
-        queue_name=HOUSEKEEPING_QUEUE,
-        max_retries=0,
-        time_limit=10 * 60 * 1000,
-    )(send_now)
-    return declare_on(run_checks)
+        time_limit=minutes * 60 * 1000,
+    )
+
+
+def declare(broker: dramatiq.Broker) -> dramatiq.Actor[Any, Any]:
+    _actor(broker, HOUSEKEEPING_ACTOR, HOUSEKEEPING_QUEUE, 10)(housekeep)
+    _actor(broker, SEND_ACTOR, HOUSEKEEPING_QUEUE, 10)(send_now_actor)
+    _actor(broker, LEADS_ACTOR, LEADS_QUEUE, 10)(deliver_leads)
+    declare_e2e(broker)
+    return _actor(broker, ACTOR_NAME, CHECKS_QUEUE, 20)(run_checks)
 
 
 run_checks_actor = declare(get_broker())

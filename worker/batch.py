@@ -21,6 +21,10 @@ HOUSEKEEPING_ACTOR = "housekeep"
 HOUSEKEEPING_QUEUE = "alerts"
 # Sends due sink messages and notifications at once (after incidents changed).
 SEND_ACTOR = "send_pending"
+# Delivers queued leads (integrations/leads), on its own queue so a slow broker
+# never delays checks or ticket mail.
+LEADS_ACTOR = "deliver_leads"
+LEADS_QUEUE = "leads"
 
 # Seconds a worker needs beyond the partner's timeouts to classify and store.
 STORE_MARGIN_S = 5.0
@@ -52,7 +56,7 @@ class BatchItem:
 class Batch:
     fence: int
     claim: str  # the claim value each check was marked in flight with
-    deadline: float  # the claim expires then; a check not started by deadline - budget is stale
+    deadline: float  # the claim expires then unless a worker started the run: later is stale
     items: list[BatchItem]
 
     def to_payload(self) -> dict[str, Any]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 import redis
@@ -16,6 +16,7 @@ from sqlalchemy import Engine
 
 from checks.engine import ProbeSettings
 from checks.loop import EngineThread
+from integrations.leads.budget import MemoryBudget, RateBudget, RedisBudget
 from integrations.registry import SpecCache
 from intmon.db import engine_for
 from intmon.logs import quiet_http_client_logs
@@ -32,6 +33,8 @@ class Runtime:
     coordinator: Coordinator
     specs: SpecCache
     probes: EngineThread
+    # The partners' request budgets (Redis-backed in production: shared by processes).
+    budget: RateBudget = field(default_factory=MemoryBudget)
 
     def close(self) -> None:
         self.probes.close()
@@ -65,7 +68,15 @@ def build_runtime(settings: Settings) -> Runtime:
         coordinator=coordinator_for(settings.redis_url, settings.namespace, settings.leader_ttl_s),
         specs=SpecCache(db),
         probes=EngineThread(probe_settings(settings)),
+        budget=budget_for(settings.redis_url, settings.namespace),
     )
+
+
+@lru_cache(maxsize=4)
+def budget_for(redis_url: str | None, namespace: str) -> RateBudget:
+    if redis_url is None:
+        return MemoryBudget()
+    return RedisBudget(redis.Redis.from_url(redis_url), namespace)
 
 
 _lock = threading.Lock()

@@ -32,12 +32,15 @@ from worker.batch import (
     CHECKS_QUEUE,
     HOUSEKEEPING_ACTOR,
     HOUSEKEEPING_QUEUE,
+    LEADS_ACTOR,
+    LEADS_QUEUE,
     Batch,
     BatchItem,
     check_key,
     timeout_budget,
 )
 from worker.coordination import Coordinator, claim_value
+from worker.e2e import ScenarioSchedule
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +84,7 @@ class Scheduler:
         takeover_lookback_s: float = 5.0,
         housekeeping_s: float | None = None,
         sync_every: int = 6,
+        leads_s: float | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.engine = engine
@@ -104,9 +108,17 @@ class Scheduler:
         self.sync_every = sync_every
         self._next_housekeeping = 0.0
         self._housekeeping_runs = 0
+        # The lead queue's dispatcher: retries, holds released, replays (new leads
+        # are sent at once by whoever submitted them).
+        self.leads_s = leads_s
+        self._next_leads = 0.0
         broker.declare_queue(queue_name)
+        # Scheduled end-to-end scenarios (worker/e2e.py) ride on the same ticks.
+        self.scenarios = ScenarioSchedule(broker, coordinator, spread=spread)
         if housekeeping_s is not None:
             broker.declare_queue(HOUSEKEEPING_QUEUE)
+        if leads_s is not None:
+            broker.declare_queue(LEADS_QUEUE)
 
     # --- the registry --------------------------------------------------------
 
@@ -126,6 +138,7 @@ class Scheduler:
     def _add(self, spec: IntegrationSpec, revision: int) -> None:
         now = self.clock()
         self._keys_of[spec.id] = [check_key(spec.id, check.name) for check in spec.checks]
+        self.scenarios.add(spec, revision, now)
         for check in spec.checks:
             key = check_key(spec.id, check.name)
             self._generation += 1
@@ -144,6 +157,7 @@ class Scheduler:
 
     def _drop(self, integration_id: str) -> None:
         # Heap entries of dropped checks are skipped lazily by their generation.
+        self.scenarios.drop(integration_id)
         for key in self._keys_of.pop(integration_id, []):
             self._checks.pop(key, None)
 
@@ -175,6 +189,7 @@ class Scheduler:
             entry.next_due = missed if catch_up else upcoming
             self._heap.append((entry.next_due, entry.generation, entry.key))
         heapq.heapify(self._heap)
+        self.scenarios.restart(now)
 
     # --- one tick ------------------------------------------------------------
 
@@ -207,6 +222,8 @@ class Scheduler:
             self._fast_forward(now)
         self._leading = True
         self._maybe_housekeep(now)
+        self.scenarios.dispatch(now)
+        self._maybe_dispatch_leads(now)
         due = self.due(now)
         if not due:
             return 0
@@ -216,11 +233,13 @@ class Scheduler:
         return sent
 
     def _dispatch(self, due: list[tuple[float, ScheduledCheck]], now: float) -> int:
-        # A claim lasts one interval plus the time the check may take: a check
-        # that has not started within one interval is stale and will be skipped
-        # by the worker, and the scheduler is free to claim it again.
+        # A claim first lasts one interval, the longest its batch may wait in
+        # the queue: a check not started by then is stale and skipped by the
+        # worker, which otherwise extends the claim by the run's budget. So the
+        # checks of a batch lost with a killed worker are claimed again at
+        # their next due time, not an interval and a budget later.
         first = due[0][1]
-        deadline = now + first.interval_s + first.budget_s
+        deadline = now + first.interval_s
         claimed = self.coordinator.claim([c.key for _, c in due], now, deadline)
         if claimed is None:
             log.warning("lost the scheduler lock; not sending %d due checks", len(due))
@@ -272,6 +291,14 @@ class Scheduler:
             )
         )
 
+    def _maybe_dispatch_leads(self, now: float) -> None:
+        if self.leads_s is None or now < self._next_leads:
+            return
+        self._next_leads = now + self.leads_s
+        self.broker.enqueue(
+            Message(queue_name=LEADS_QUEUE, actor_name=LEADS_ACTOR, args=(), kwargs={}, options={})
+        )
+
     # --- running -------------------------------------------------------------
 
     def run(self, stop: threading.Event, tick_s: float = 0.1, refresh_s: float = 5.0) -> None:
@@ -307,7 +334,7 @@ class Scheduler:
 def _by_budget(
     due: Iterable[tuple[float, ScheduledCheck]],
 ) -> list[list[tuple[float, ScheduledCheck]]]:
-    """Group by (interval, budget) so each message shares one claim deadline."""
+    """Group by (interval, budget) so each message shares one claim deadline and budget."""
     groups: dict[tuple[float, float], list[tuple[float, ScheduledCheck]]] = {}
     for when, entry in due:
         groups.setdefault((entry.interval_s, entry.budget_s), []).append((when, entry))

@@ -12,10 +12,14 @@ from intmon.cli import (
     alerts_commands,
     config_commands,
     demo_command,
+    e2e_commands,
+    lead_commands,
     maintenance_commands,
+    notice_commands,
     notify_commands,
     service_commands,
     token_commands,
+    user_commands,
 )
 
 app = typer.Typer(
@@ -28,10 +32,14 @@ app = typer.Typer(
 config_commands.register(app)
 service_commands.register(app)
 demo_command.register(app)
+e2e_commands.register(app)
 alerts_commands.register(app)
 maintenance_commands.register(app)
+lead_commands.register(app)
+notice_commands.register(app)
 notify_commands.register(app)
 token_commands.register(app)
+user_commands.register(app)
 
 
 def main() -> None:

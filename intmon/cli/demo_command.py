@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
 import time
 from datetime import UTC, datetime
@@ -33,17 +34,30 @@ def demo(
     as_json: Annotated[
         bool, typer.Option("--json", help="No live table; print a JSON summary.")
     ] = False,
+    serve: Annotated[
+        bool | None,
+        typer.Option(
+            "--serve/--no-serve",
+            help="Keep serving the web console after the story, until Ctrl-C "
+            "(default: only when stdout is a terminal).",
+        ),
+    ] = None,
 ) -> None:
     """Watch a sandbox partner go healthy → expired token → slow → outage → changed contract,
     incidents and their tickets open, and recover when it is healthy again."""
     from checks.outcomes import Outcome
     from integrations.results import current_states, first_seen_by_outcome
+    from intmon.cli.e2e_output import report_table
+    from intmon.cli.lead_commands import print_report
     from intmon.config_file import load_config_text
     from intmon.demo.config import demo_config
+    from intmon.demo.e2e import run_demo_scenario
+    from intmon.demo.leads import LeadFeeder
     from intmon.demo.mailbox import Mailbox
     from intmon.demo.sandbox import Sandbox
     from intmon.embedded import Embedded
     from intmon.settings import Settings
+    from intmon.web.serve import demo_console, describe
 
     workdir = Path(tempfile.mkdtemp(prefix="intmon-demo-"))
     settings = Settings(
@@ -51,6 +65,7 @@ def demo(
         redis_url=None,
         batch_size=50,
         housekeeping_interval_s=1.0,
+        lead_dispatch_interval_s=0.5,
     )
     with Sandbox() as sandbox, Mailbox() as mailbox:
         config = demo_config(sandbox, interval_s=interval, smtp_port=mailbox.port)
@@ -59,13 +74,16 @@ def demo(
         loaded = load_config_text(config.yaml_text)
         with Embedded(settings, config=loaded, worker_threads=4) as embedded:
             metrics_server = embedded.serve_metrics(0)
+            web, logins = demo_console(embedded.db, settings, client="acme")
             if not as_json:
                 console.print(
                     f"[bold]intmon demo[/bold]  sandbox {sandbox.http_url}  "
                     f"metrics http://127.0.0.1:{metrics_server.port}/metrics  "
                     f"files in {workdir}"
                 )
+                console.print(describe(web.url, logins), markup=False, soft_wrap=True)
             embedded.start()
+            feeder = LeadFeeder(embedded.db).start()  # leads through the outage
             started = time.monotonic()
             began = datetime.now(UTC)
             seen: dict[str, float] = {}
@@ -103,9 +121,16 @@ def demo(
                     while not finished():
                         time.sleep(0.25)
                         live.update(frame())
+            sandbox.set_phase("healthy")  # the broker recovers: held leads are replayed
+            feeder.stop()
+            feeder.settle(timeout_s=15.0)
+            leads = feeder.report()
+            journey = run_demo_scenario(loaded, config.environ)  # intmon/demo/e2e.py
 
     if not as_json:
         console.print()  # a non-terminal Live leaves the cursor after the last frame
+        console.print(report_table(journey))
+        print_report(leads)
     missing = [o.value for o in Outcome if o.value not in seen]
     incidents = story["incidents"]
     mails = mailbox.mails()
@@ -113,6 +138,10 @@ def demo(
         missing.append("a recovered incident")
     if not mails:
         missing.append("a notification e-mail")
+    if not journey.passed:
+        missing.append("a passing end-to-end scenario")
+    if not leads.outcomes.get("delivered"):
+        missing.append("a delivered lead")
     elapsed = time.monotonic() - started
     if as_json:
         print_json(
@@ -123,6 +152,9 @@ def demo(
                 "incidents": [i.as_dict() for i in incidents],
                 "emails": [{"to": m.to, "subject": m.subject} for m in mails],
                 "database": str(workdir / "demo.db"),
+                "e2e": journey.as_dict(),
+                "leads": leads.as_dict(),
+                "console": {"url": web.url, "logins": [login.as_dict() for login in logins]},
             }
         )
     elif missing:
@@ -135,6 +167,11 @@ def demo(
             f"in {elapsed:.0f} s.[/green]\n"
             f"Explore: INTMON_DATABASE_URL=sqlite:///{workdir / 'demo.db'} intmon tickets list"
         )
+    if serve if serve is not None else sys.stdout.isatty():
+        if not as_json:
+            console.print(f"web console still at {web.url} (checks stopped); Ctrl-C to stop")
+        web.wait()
+    web.stop()
     if missing:
         raise typer.Exit(EXIT_FAILED)
 

@@ -95,6 +95,7 @@ def scheduler() -> None:
         spread=settings.phase_spread,
         takeover_lookback_s=settings.leader_ttl_s,
         housekeeping_s=settings.housekeeping_interval_s,
+        leads_s=settings.lead_dispatch_interval_s,
     )
     console.print("scheduler started; waiting for the leader lock")
     try:
@@ -119,7 +120,8 @@ def worker(
     from dramatiq.cli import main as dramatiq_main
     from dramatiq.cli import make_argument_parser
 
-    from worker.batch import CHECKS_QUEUE, HOUSEKEEPING_QUEUE
+    from worker.batch import CHECKS_QUEUE, HOUSEKEEPING_QUEUE, LEADS_QUEUE
+    from worker.e2e import E2E_QUEUE
 
     args = make_argument_parser().parse_args(
         [
@@ -131,6 +133,8 @@ def worker(
             "--queues",
             CHECKS_QUEUE,
             HOUSEKEEPING_QUEUE,
+            LEADS_QUEUE,
+            E2E_QUEUE,
         ]
     )
     raise typer.Exit(dramatiq_main(args))
@@ -150,14 +154,14 @@ def metrics(
 
     from intmon.metrics import aggregate_registry
     from intmon.metrics_server import MetricsServer
-    from worker.batch import CHECKS_QUEUE, HOUSEKEEPING_QUEUE
+    from worker.batch import CHECKS_QUEUE, HOUSEKEEPING_QUEUE, LEADS_QUEUE
     from worker.broker import get_broker, queue_depths
 
     broker = get_broker() if settings.redis_url else None
     from intmon.db import engine_for
 
     registry = aggregate_registry(
-        (lambda: queue_depths(broker, [CHECKS_QUEUE, HOUSEKEEPING_QUEUE]))
+        (lambda: queue_depths(broker, [CHECKS_QUEUE, HOUSEKEEPING_QUEUE, LEADS_QUEUE]))
         if broker is not None
         else None,
         engine_for(settings.database_url),

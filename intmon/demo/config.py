@@ -26,6 +26,7 @@ from typing import Any
 import yaml
 
 from checks.outcomes import Outcome
+from intmon.demo.e2e import SCENARIO as LEAD_JOURNEY
 from intmon.demo.sandbox import Sandbox
 
 BROKER_TOKEN_ENV = "DEMO_BROKER_TOKEN"
@@ -144,6 +145,29 @@ def demo_config(
                             "max_latency_ms": 1000,
                         },
                     },
+                ],
+                # A test lead's journey through the broker (intmon/demo/e2e.py).
+                "scenarios": [LEAD_JOURNEY],
+                # Real leads (intmon/demo/leads.py feeds them): held while the
+                # broker's token is rejected, replayed when it recovers.
+                "delivery": {
+                    "path": "/leads",
+                    "body": {"email": "{{ lead.email }}", "name": "{{ lead.name }}"},
+                    "required_fields": ["email"],
+                    "lead_id_path": "$.lead_id",
+                    "concurrency": 2,
+                    # Short, for the demo: leads held longer than this expire.
+                    "max_hold_s": 10,
+                },
+                # The expired token is ACME's announced switch to new keys, announced
+                # only a day ahead: the leads it breaks are ACME's to answer for.
+                "change_notices": [
+                    {
+                        "id": "new-api-keys",
+                        "announced_at": _hour_start(-25),
+                        "effective_at": _hour_start(-1),
+                        "description": "API keys rotated; old bearer tokens rejected",
+                    }
                 ],
             },
         ),

@@ -10,11 +10,14 @@ Endpoints (all answer JSON):
 
     GET  /health         the broker's status; changes with the phase
     GET  /leads          needs `Authorization: Bearer <token>`; changes with the phase
+    POST /leads          the broker's lead inbox, by phase too (`lead_inbox`)
     POST /oauth/token    OAuth2 client credentials (Basic auth or form body)
     GET  /orders         needs a bearer token issued by /oauth/token
     GET  /quota          429 with Retry-After on every other call
     GET  /stall          accepts and never answers (until stop)
     GET  /missing        404
+    POST/GET/DELETE /e2e/leads…   the lead desk of the demo's end-to-end scenario
+                         (a test lead, its status, the broker's postback; `lead_desk`)
 
 The same application is served over plain HTTP (`http_port`) and over HTTPS
 (`https_port`) with a certificate from a throwaway `trustme` CA that nobody
@@ -42,6 +45,9 @@ from typing import Any
 
 import trustme
 from aiohttp import BasicAuth, web
+
+from intmon.demo.lead_desk import LeadDesk
+from intmon.demo.lead_inbox import LeadInbox
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -125,6 +131,8 @@ class Sandbox:
         self._stopping: asyncio.Event | None = None
         self._closed_sock: socket.socket | None = None
         self._ports: tuple[int, int, int] | None = None
+        self.lead_desk = LeadDesk(token)
+        self.lead_inbox = LeadInbox(token, lambda: self.current_phase().value)
 
     # --- phases ------------------------------------------------------------------
 
@@ -284,6 +292,8 @@ class Sandbox:
         app.router.add_get("/quota", self._quota)
         app.router.add_get("/stall", self._stall)
         app.router.add_get("/missing", self._missing)
+        self.lead_desk.install(app)
+        self.lead_inbox.install(app)
         # No access log (the demo prints its own view); a client that gives up
         # (a timed-out check) cancels its handler instead of leaving it sleeping.
         runner = web.AppRunner(

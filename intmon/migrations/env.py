@@ -5,8 +5,11 @@ from __future__ import annotations
 from alembic import context
 
 import alerts.models  # noqa: F401  (registers the tables on the metadata)
+import integrations.e2e_models
+import integrations.leads.models
 import integrations.models  # noqa: F401
-import intmon.api.models  # noqa: F401
+import intmon.api.models
+import intmon.web.models  # noqa: F401
 from intmon.db import Base
 
 config = context.config
