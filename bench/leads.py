@@ -8,8 +8,11 @@
                  process with the workers' probe engine to a fake broker on
                  127.0.0.1 (aiohttp, deduplicating on Idempotency-Key), concurrency
                  8 per integration over 4 integrations: leads/s from first send to
-                 last ledger row. (The dispatcher is what a `deliver_leads` actor runs;
-                 Redis only carries the wake-up message, one per pass.)
+                 last ledger row.
+  through Redis  the same, end to end through the production processes: an
+                 `intmon scheduler` (its lead tick wakes the workers through Redis)
+                 and `intmon worker` (2 processes × 4 threads); leads/s from submission
+                 until the last lead is delivered.
 
 Prints a rich table (and JSON with --json); medians of --repeat runs.
 """
@@ -18,8 +21,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
+import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -33,13 +38,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.checks import database
 from checks.loop import EngineThread
 from integrations.leads.budget import MemoryBudget
-from integrations.leads.dispatch import drain
+from integrations.leads.dispatch import drain, pending_count
 from integrations.leads.ledger import AttemptIn, LeadIn, record, submit
 from integrations.loader import load_text
 from integrations.registry import apply, load_specs
 from intmon.db import make_engine, utcnow
 from intmon.migrations import upgrade
+from tests.conftest import REDIS_URL
 from tests.leads.broker import broker
+from tests.test_production_pipeline import Processes
 
 T0 = datetime(2026, 11, 23, tzinfo=UTC)
 INTEGRATIONS = 4
@@ -113,6 +120,45 @@ def deliver(url: str, count: int) -> float:
     return count / elapsed
 
 
+def through_redis(url: str, count: int, workdir: Path) -> float:
+    """Leads/s end to end through the production processes and Redis."""
+    engine = make_engine(url)
+    specs = {i: r.spec for i, r in load_specs(engine).items()}
+    env = {
+        **os.environ,
+        "INTMON_DATABASE_URL": url,
+        "INTMON_REDIS_URL": REDIS_URL,
+        "INTMON_NAMESPACE": f"intmon-bench-{time.monotonic_ns()}",
+        "INTMON_LEAD_DISPATCH_INTERVAL_S": "0.2",
+        "PROMETHEUS_MULTIPROC_DIR": str(workdir),
+    }
+    processes = Processes(env, workdir)
+    try:
+        processes.start("scheduler", "scheduler")
+        processes.start("worker", "worker", "--processes", "2", "--threads", "4")
+        time.sleep(3)  # both up and consuming before the clock starts
+        leads = [
+            LeadIn(
+                id=f"R{n}-{time.monotonic_ns()}",
+                integration=f"b{n % INTEGRATIONS}",
+                fields={"email": f"{n}@x", "n": n},
+            )
+            for n in range(count)
+        ]
+        started = time.perf_counter()
+        submit(engine, leads, specs, utcnow())
+        deadline = started + 600
+        while pending_count(engine) and time.perf_counter() < deadline:
+            time.sleep(0.05)
+        elapsed = time.perf_counter() - started
+        if pending_count(engine):
+            raise SystemExit("leads still waiting after 600 s:\n" + processes.log("worker")[-2000:])
+    finally:
+        processes.stop_all()
+        engine.dispose()
+    return count / elapsed
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -126,14 +172,15 @@ def main() -> None:
     args = parser.parse_args()
     if args.quick:
         args.records, args.leads, args.repeat = 5_000, 200, 1
-    ingest_rates, delivery_rates = [], []
-    with broker() as (fake, target):
+    ingest_rates, delivery_rates, redis_rates = [], [], []
+    with broker() as (fake, target), tempfile.TemporaryDirectory() as workdir:
         for _ in range(args.repeat):
             with database() as url:
                 upgrade(make_engine(url))
                 apply(make_engine(url), load_text(config(target)), T0)
                 ingest_rates.append(ingest(url, args.records, args.batch))
                 delivery_rates.append(deliver(url, args.leads))
+                redis_rates.append(through_redis(url, args.leads, Path(workdir)))
         accepted = len(fake.accepted)
     out: dict[str, Any] = {
         "records": args.records,
@@ -142,6 +189,7 @@ def main() -> None:
         "ledger_target_per_s": 5000,
         "leads": args.leads,
         "deliveries_per_s": round(statistics.median(delivery_rates)),
+        "deliveries_through_redis_per_s": round(statistics.median(redis_rates)),
         "accepted_by_broker": accepted,
     }
     table = Table(title=f"lead ledger, PostgreSQL, medians of {args.repeat}")
@@ -154,6 +202,10 @@ def main() -> None:
     table.add_row(
         f"delivery, {args.leads:,} leads, {INTEGRATIONS} integrations × 8 in flight",
         f"{out['deliveries_per_s']:,} leads/s",
+    )
+    table.add_row(
+        "delivery through Redis: scheduler + worker (2 × 4 threads)",
+        f"{out['deliveries_through_redis_per_s']:,} leads/s",
     )
     Console().print(table)
     if args.json:

@@ -86,6 +86,33 @@ def test_the_integration_page_shows_checks_results_incidents_and_windows(
     assert 'id="count-maintenance">1<' in board
 
 
+def test_the_integration_page_shows_its_end_to_end_runs(browser: Any, engine: Engine) -> None:
+    from sqlalchemy import insert
+
+    from integrations.e2e_models import E2ERun
+
+    with engine.begin() as connection:
+        connection.execute(
+            insert(E2ERun).values(
+                id="run-1",
+                integration_id="a",
+                scenario="lead-journey",
+                trigger="schedule",
+                status="failed",
+                outcome="timeout",
+                detail="step status: <no postback> within 30 s",
+                callbacks=[],
+                created_at=NOW,
+                started_at=NOW,
+            )
+        )
+    words = text_of(browser("ann").get("/integrations/a").text)
+    assert "End-to-end scenario runs" in words and "lead-journey" in words
+    assert "failed timeout" in words and "&lt;no postback&gt;" in words  # escaped
+    assert "No scenario runs yet." in text_of(browser("sup").get("/integrations/o").text)
+    assert "Сквозные сценарии" in browser("ann").get("/integrations/a?lang=ru").text
+
+
 def test_integration_state_is_derived_from_checks_and_windows() -> None:
     from checks.outcomes import Outcome
     from integrations.loader import load_text
