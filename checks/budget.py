@@ -20,6 +20,8 @@ import time
 from collections.abc import Callable
 from typing import Protocol
 
+from integrations.leads.budget import PartnerBudget
+
 __all__ = ["RateBudget", "SharedBudget", "TokenBucket", "Unlimited"]
 
 
@@ -72,12 +74,6 @@ class TokenBucket:
 
     def describe(self) -> str:
         return f"{self.rate_per_s:g}/s, burst {self.burst:g}"
-
-
-class PartnerBudget(Protocol):
-    """A budget shared by processes: grants up to `want` of `key`'s `rate` × `share`."""
-
-    def take(self, key: str, want: int, rate: float, share: float, now: float) -> int: ...
 
 
 class SharedBudget:

@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 from alerts.intake import ingest
 from checks.outcomes import CheckResult
 from integrations.config import CheckSpec, IntegrationSpec
-from integrations.leads.budget import RateBudget
+from integrations.leads.budget import PartnerBudget
 from worker.batch import Batch, BatchItem, check_key
 from worker.coordination import claim_value
 from worker.runtime import Runtime
@@ -83,7 +83,7 @@ def run_batch(rt: Runtime, payload: dict[str, Any]) -> BatchOutcome:
 
 
 def within_budget(
-    budget: RateBudget, runnable: list[Runnable], now: float
+    budget: PartnerBudget, runnable: list[Runnable], now: float
 ) -> tuple[list[Runnable], int]:
     """Checks of a partner with a request budget (`delivery.rate_limit_rps`) spend
     only their share of it, so monitoring never eats the quota real leads need;

@@ -16,7 +16,7 @@ from sqlalchemy import Engine
 
 from checks.engine import ProbeSettings
 from checks.loop import EngineThread
-from integrations.leads.budget import MemoryBudget, RateBudget, RedisBudget
+from integrations.leads.budget import MemoryBudget, PartnerBudget, RedisBudget
 from integrations.registry import SpecCache
 from intmon.db import engine_for
 from intmon.logs import quiet_http_client_logs
@@ -34,7 +34,7 @@ class Runtime:
     specs: SpecCache
     probes: EngineThread
     # The partners' request budgets (Redis-backed in production: shared by processes).
-    budget: RateBudget = field(default_factory=MemoryBudget)
+    budget: PartnerBudget = field(default_factory=MemoryBudget)
 
     def close(self) -> None:
         self.probes.close()
@@ -73,7 +73,7 @@ def build_runtime(settings: Settings) -> Runtime:
 
 
 @lru_cache(maxsize=4)
-def budget_for(redis_url: str | None, namespace: str) -> RateBudget:
+def budget_for(redis_url: str | None, namespace: str) -> PartnerBudget:
     if redis_url is None:
         return MemoryBudget()
     return RedisBudget(redis.Redis.from_url(redis_url), namespace)

@@ -15,7 +15,7 @@ from typing import Protocol
 import redis
 
 
-class RateBudget(Protocol):
+class PartnerBudget(Protocol):
     def take(self, key: str, want: int, rate: float, share: float, now: float) -> int:
         """Take up to `want` requests from `key`'s window at `now`; returns how many."""
         ...

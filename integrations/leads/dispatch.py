@@ -33,7 +33,7 @@ from alerts.models import Incident
 from checks.outcomes import CheckResult
 from integrations.config import CheckSpec, IntegrationSpec
 from integrations.leads import expiry
-from integrations.leads.budget import RateBudget
+from integrations.leads.budget import PartnerBudget
 from integrations.leads.delivery import (
     LeadOutcome,
     delivery_check,
@@ -124,7 +124,7 @@ def registered_specs(engine: Engine, ids: list[str]) -> dict[str, IntegrationSpe
 def dispatch(
     engine: Engine,
     send: Send,
-    budget: RateBudget,
+    budget: PartnerBudget,
     clock: Callable[[], datetime],
     *,
     specs: Mapping[str, IntegrationSpec] | None = None,
@@ -154,7 +154,7 @@ def _pass(
     engine: Engine,
     spec: IntegrationSpec,
     send: Send,
-    budget: RateBudget,
+    budget: PartnerBudget,
     clock: Callable[[], datetime],
     limit: int,
     held: tuple[str, float],
@@ -373,7 +373,7 @@ def _ledger(
 def drain(
     engine: Engine,
     send: Send,
-    budget: RateBudget,
+    budget: PartnerBudget,
     clock: Callable[[], datetime],
     *,
     budget_s: float = 10.0,
@@ -393,7 +393,7 @@ def drain(
 def deliver_due(
     engine: Engine,
     send: Send,
-    budget: RateBudget,
+    budget: PartnerBudget,
     clock: Callable[[], datetime],
     *,
     lease_s: float = 30.0,

@@ -8,7 +8,7 @@ import threading
 import pytest
 import redis
 
-from integrations.leads.budget import MemoryBudget, RateBudget, RedisBudget
+from integrations.leads.budget import MemoryBudget, PartnerBudget, RedisBudget
 from integrations.loader import load_text
 from tests.conftest import REDIS_URL
 from worker.batch import BatchItem
@@ -18,14 +18,14 @@ NOW = 1_800_000_000.0
 
 
 @pytest.fixture(params=["memory", "redis"])
-def budget(request: pytest.FixtureRequest) -> RateBudget:
+def budget(request: pytest.FixtureRequest) -> PartnerBudget:
     if request.param == "memory":
         return MemoryBudget()
     namespace = request.getfixturevalue("namespace")
     return RedisBudget(redis.Redis.from_url(REDIS_URL), namespace)
 
 
-def test_deliveries_fill_the_window_and_checks_get_only_their_share(budget: RateBudget) -> None:
+def test_deliveries_fill_the_window_and_checks_get_only_their_share(budget: PartnerBudget) -> None:
     assert budget.take("bx", 3, 10.0, 0.2, NOW) == 2  # checks: 20% of 10 a second
     assert budget.take("bx", 5, 10.0, 0.2, NOW) == 0
     assert budget.take("bx", 20, 10.0, 1.0, NOW) == 8  # deliveries: what is left
@@ -34,13 +34,13 @@ def test_deliveries_fill_the_window_and_checks_get_only_their_share(budget: Rate
     assert budget.take("other", 1, 10.0, 1.0, NOW) == 1  # per partner
 
 
-def test_a_rate_under_one_per_second_uses_longer_windows(budget: RateBudget) -> None:
+def test_a_rate_under_one_per_second_uses_longer_windows(budget: PartnerBudget) -> None:
     assert budget.take("slow", 5, 0.5, 1.0, NOW) == 1  # one request per 2 s window
     assert budget.take("slow", 5, 0.5, 1.0, NOW + 1) == 0
     assert budget.take("slow", 5, 0.5, 1.0, NOW + 2) == 1
 
 
-def test_concurrent_takers_never_exceed_the_budget(budget: RateBudget) -> None:
+def test_concurrent_takers_never_exceed_the_budget(budget: PartnerBudget) -> None:
     granted: list[int] = []
 
     def take() -> None:
