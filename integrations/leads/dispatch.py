@@ -139,7 +139,10 @@ def dispatch(
     for integration_id in due:
         spec = specs.get(integration_id)
         if spec is None or spec.delivery is None:
-            continue  # removed since: its leads wait (and expire) rather than vanish
+            # Removed (or its delivery block dropped) since: its leads are not sent,
+            # but still expire on time, so the report says what became of them.
+            report.merge(_expire_orphans(engine, integration_id, clock()))
+            continue
         owner = lease(engine, integration_id, clock(), lease_s)
         if owner is None:
             continue
@@ -208,23 +211,35 @@ def _due(connection: Connection, integration_id: str, now: datetime, limit: int)
 
 def _expire(
     connection: Connection,
-    spec: IntegrationSpec,
+    spec: IntegrationSpec | None,
     leads: list[Any],
     now: datetime,
     report: DispatchReport,
 ) -> list[Any]:
+    """Expire the leads past their hold limit; returns the others."""
     live = []
     for lead in leads:
         if lead.expires_at > now:
             live.append(lead)
             continue
-        detail = f"not delivered within {spec.delivery.max_hold_s:g} s" if spec.delivery else ""
+        if spec is None or spec.delivery is None:
+            detail = "its integration no longer delivers leads"
+        else:
+            detail = f"not delivered within {spec.delivery.max_hold_s:g} s"
         _ledger(connection, lead, LeadOutcome.EXPIRED, now, detail=detail)
         _set(connection, lead.id, state="expired", last_outcome="expired", updated_at=now)
-        expiry.announce(connection, spec, lead, now)
+        if spec is not None:
+            expiry.announce(connection, spec, lead, now)
         report.expired += 1
         report.note(lead, LeadOutcome.EXPIRED)
     return live
+
+
+def _expire_orphans(engine: Engine, integration_id: str, now: datetime) -> DispatchReport:
+    report = DispatchReport()
+    with engine.begin() as connection:
+        _expire(connection, None, _due(connection, integration_id, now, 1000), now, report)
+    return report
 
 
 def _hold(

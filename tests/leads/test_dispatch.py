@@ -280,3 +280,17 @@ def test_the_partner_budget_caps_sends_per_second(world, probes) -> None:  # typ
     assert fake.accepted == [f"Q{i}" for i in range(7)]
     with engine.connect() as connection:
         assert connection.execute(select(func.count()).select_from(ATTEMPTS)).scalar_one() == 7
+
+
+def test_leads_of_an_integration_that_stopped_delivering_still_expire(world, probes) -> None:  # type: ignore[no-untyped-def]
+    engine, fake, specs = world
+    clock = Clock()
+    submit(engine, leads("O1"), specs, clock())
+    assert run(engine, probes, clock, specs={}).sent == 0  # no delivery block: not sent
+    assert states(engine) == {"O1": "queued"}
+    clock.advance(hours=1, seconds=1)
+    assert run(engine, probes, clock, specs={}).expired == 1
+    assert states(engine) == {"O1": "expired"} and fake.requests == []
+    with engine.connect() as connection:
+        detail = connection.execute(select(ATTEMPTS.c.detail)).scalar_one()
+    assert detail == "its integration no longer delivers leads"
