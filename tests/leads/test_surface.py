@@ -212,6 +212,7 @@ def test_the_http_api_scopes_leads_to_the_client(world) -> None:  # type: ignore
             ("support", "support", None),
             ("acme", "client", "acme"),
             ("orbit", "client", "orbit"),
+            ("tester", "tester", None),
         )
     }
 
@@ -229,6 +230,7 @@ def test_the_http_api_scopes_leads_to_the_client(world) -> None:  # type: ignore
         accepted = call("POST", "/api/leads", "acme", json={"leads": [lead]})
         assert accepted.status_code == 202 and accepted.json()["stored"] == 1
         assert call("POST", "/api/leads", "orbit", json={"leads": [lead]}).status_code == 404
+        assert call("POST", "/api/leads", "tester", json={"leads": [lead]}).status_code == 403
         bad = call(
             "POST",
             "/api/leads",

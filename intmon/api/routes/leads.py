@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query, status
+from fastapi import APIRouter, Depends, HTTPException, Query, status
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
@@ -18,10 +18,20 @@ from integrations.leads import ledger
 from integrations.leads.notices import NoticeError, add_notice, list_notices, remove_notice
 from integrations.leads.report import build_report
 from intmon import db
-from intmon.api.access import Caller, Db, Support, visible_integration, visible_integrations
+from intmon.api.access import (
+    Caller,
+    Db,
+    Support,
+    require,
+    visible_integration,
+    visible_integrations,
+)
+from intmon.api.auth import Principal
 from intmon.lead_metrics import publish
 
 router = APIRouter(prefix="/api", tags=["leads"])
+# Real leads come from the platform: support or a client token, never a tester's.
+LeadSender = Annotated[Principal, Depends(require("support", "client"))]
 
 
 class LeadBatch(BaseModel):
@@ -61,7 +71,7 @@ def _own(engine: Any, caller: Any, ids: set[str]) -> None:
 
 
 @router.post("/leads", status_code=status.HTTP_202_ACCEPTED, summary="Hand leads to intmon")
-def leads_submit(engine: Db, caller: Caller, batch: LeadBatch) -> Any:
+def leads_submit(engine: Db, caller: LeadSender, batch: LeadBatch) -> Any:
     """Queue leads for delivery to their integrations' brokers. Idempotent on
     (integration, lead id): a lead sent twice is stored once (`duplicates`)."""
     _own(engine, caller, {lead.integration for lead in batch.leads})
@@ -75,7 +85,7 @@ def leads_submit(engine: Db, caller: Caller, batch: LeadBatch) -> Any:
 @router.post(
     "/lead-deliveries", status_code=status.HTTP_201_CREATED, summary="Record delivery attempts"
 )
-def deliveries_record(engine: Db, caller: Caller, batch: AttemptBatch) -> Any:
+def deliveries_record(engine: Db, caller: LeadSender, batch: AttemptBatch) -> Any:
     """Record attempts the platform made itself, for the ledger and the liability
     report. Idempotent on (integration, lead id, attempt, outcome)."""
     _own(engine, caller, {attempt.integration for attempt in batch.attempts})
