@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import Connection, Engine, delete, insert, select
+from sqlalchemy import Connection, Engine, delete, insert, select, update
 
 from integrations.config import IntegrationSpec
 from integrations.errors import IntegrationsError
@@ -63,12 +63,7 @@ def add_window(
     try:
         spec = MaintenanceSpec.model_validate(data)
     except ValidationError as error:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'window'}: "
-            + e["msg"].removeprefix("Value error, ")
-            for e in error.errors()
-        )
-        raise MaintenanceError(problems) from None
+        raise MaintenanceError(_problems(error)) from None
     with engine.begin() as connection:
         known = connection.execute(
             select(Integration.__table__.c.id).where(
@@ -107,19 +102,50 @@ def _free_name(taken: set[str]) -> str:
     return f"cli-{index}"
 
 
+def replace_window(
+    engine: Engine, integration_id: str, name: str, data: dict[str, Any], now: datetime
+) -> StoredWindow:
+    """Change a window added from the CLI or API; its name stays (a config window is
+    changed in the integrations file)."""
+    if data.get("id", name) != name:
+        raise MaintenanceError(f"id: the window is called {name!r}; remove it and add another")
+    try:
+        spec = MaintenanceSpec.model_validate({**data, "id": name})
+    except ValidationError as error:
+        raise MaintenanceError(_problems(error)) from None
+    document = spec.model_dump(mode="json", exclude_none=True)
+    with engine.begin() as connection:
+        row = _cli_window(connection, integration_id, name)
+        connection.execute(update(W).where(W.c.id == row.id).values(spec=document))
+    return StoredWindow(integration_id, name, row.source, window_from_spec(spec), document)
+
+
+def _cli_window(connection: Connection, integration_id: str, name: str) -> Any:
+    row = connection.execute(
+        select(W.c.id, W.c.source).where(W.c.integration_id == integration_id, W.c.name == name)
+    ).first()
+    if row is None:
+        raise MaintenanceError(f"{integration_id} has no maintenance window named {name!r}")
+    if row.source == "config":
+        raise MaintenanceError(
+            f"window {name!r} of {integration_id} is declared in the integrations file; "
+            "change or remove it there and run `intmon apply`"
+        )
+    return row
+
+
 def remove_window(engine: Engine, integration_id: str, name: str) -> None:
     with engine.begin() as connection:
-        row = connection.execute(
-            select(W.c.id, W.c.source).where(W.c.integration_id == integration_id, W.c.name == name)
-        ).first()
-        if row is None:
-            raise MaintenanceError(f"{integration_id} has no maintenance window named {name!r}")
-        if row.source == "config":
-            raise MaintenanceError(
-                f"window {name!r} of {integration_id} is declared in the integrations file; "
-                "remove it there and run `intmon apply`"
-            )
+        row = _cli_window(connection, integration_id, name)
         connection.execute(delete(W).where(W.c.id == row.id))
+
+
+def _problems(error: ValidationError) -> str:
+    return "; ".join(
+        f"{'.'.join(str(p) for p in e['loc']) or 'window'}: "
+        + e["msg"].removeprefix("Value error, ")
+        for e in error.errors()
+    )
 
 
 def list_windows(

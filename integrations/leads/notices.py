@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import Connection, Engine, delete, insert, select
+from sqlalchemy import Connection, Engine, delete, insert, select, update
 
 from integrations.errors import IntegrationsError
 from integrations.leads.models import ChangeNotice
@@ -104,19 +104,41 @@ def add_notice(
     return next(n for n in list_notices(engine, [integration_id]) if n.name == notice.id)
 
 
+def replace_notice(
+    engine: Engine, integration_id: str, name: str, data: dict[str, Any]
+) -> StoredNotice:
+    """Correct a notice added from the CLI or API (say, the effective date moved)."""
+    if data.get("id", name) != name:
+        raise NoticeError(f"id: the notice is called {name!r}; remove it and add another")
+    notice = parse_notice({**data, "id": name})
+    with engine.begin() as connection:
+        row = _owned(connection, integration_id, name)
+        values = _row(integration_id, notice, row.source, row.created_at)
+        connection.execute(update(N).where(N.c.id == row.id).values(**values))
+    return next(n for n in list_notices(engine, [integration_id]) if n.name == name)
+
+
 def remove_notice(engine: Engine, integration_id: str, name: str) -> None:
     with engine.begin() as connection:
-        row = connection.execute(
-            select(N.c.id, N.c.source).where(N.c.integration_id == integration_id, N.c.name == name)
-        ).first()
-        if row is None:
-            raise NoticeError(f"id: {integration_id} has no change notice named {name!r}")
-        if row.source == "config":
-            raise NoticeError(
-                f"id: notice {name!r} of {integration_id} is declared in the integrations file; "
-                "remove it there and run `intmon apply`"
-            )
+        row = _owned(connection, integration_id, name)
         connection.execute(delete(N).where(N.c.id == row.id))
+
+
+def _owned(connection: Connection, integration_id: str, name: str) -> Any:
+    """A notice the CLI or API may change (one from the file changes with the file)."""
+    row = connection.execute(
+        select(N.c.id, N.c.source, N.c.created_at).where(
+            N.c.integration_id == integration_id, N.c.name == name
+        )
+    ).first()
+    if row is None:
+        raise NoticeError(f"id: {integration_id} has no change notice named {name!r}")
+    if row.source == "config":
+        raise NoticeError(
+            f"id: notice {name!r} of {integration_id} is declared in the integrations file; "
+            "change or remove it there and run `intmon apply`"
+        )
+    return row
 
 
 def list_notices(

@@ -273,5 +273,48 @@ def test_the_http_api_scopes_leads_to_the_client(world) -> None:  # type: ignore
             call("POST", "/api/integrations/bx/notices", "support", json=backwards).status_code
             == 422
         )
+        moved = {**notice, "effective_at": (T0 + timedelta(hours=30)).isoformat()}
+        assert call("PUT", "/api/integrations/bx/notices/n1", "acme", json=moved).status_code == 403
+        replaced = call("PUT", "/api/integrations/bx/notices/n1", "support", json=moved)
+        assert replaced.status_code == 200 and replaced.json()["lead_time_h"] == 30.0
+        renamed = call(
+            "PUT", "/api/integrations/bx/notices/n1", "support", json={**moved, "id": "n9"}
+        )
+        assert renamed.status_code == 422 and renamed.json()["field"] == "id"
+        unknown = {**moved, "id": "nx"}
+        assert (
+            call("PUT", "/api/integrations/bx/notices/nx", "support", json=unknown).status_code
+            == 404
+        )
         assert call("DELETE", "/api/integrations/bx/notices/n1", "support").status_code == 204
+        assert call("DELETE", "/api/integrations/bx/notices/n1", "support").status_code == 404
     assert fake.accepted == []  # the API queues; workers deliver
+
+
+def test_maintenance_windows_can_be_changed_through_the_api(world) -> None:  # type: ignore[no-untyped-def]
+    engine, _fake = world
+    token = create_token(engine, role="support", now=T0)[1]
+    headers = {"Authorization": f"Bearer {token}"}
+    window = {
+        "id": "db",
+        "starts_at": T0.isoformat(),
+        "ends_at": (T0 + timedelta(hours=1)).isoformat(),
+    }
+    longer = {**window, "ends_at": (T0 + timedelta(hours=3)).isoformat()}
+    with TestClient(create_app(engine, Settings(redis_url=None))) as client:
+        assert (
+            client.post(
+                "/api/integrations/bx/maintenance", json=window, headers=headers
+            ).status_code
+            == 201
+        )
+        changed = client.put("/api/integrations/bx/maintenance/db", json=longer, headers=headers)
+        assert changed.status_code == 200, changed.text
+        listed = client.get("/api/integrations/bx/maintenance", headers=headers).json()
+        assert [w["name"] for w in listed] == ["db"]
+        assert listed[0]["spec"]["ends_at"].startswith("2026-11-23T15:00")
+        backwards = {**window, "ends_at": (T0 - timedelta(hours=1)).isoformat()}
+        refused = client.put("/api/integrations/bx/maintenance/db", json=backwards, headers=headers)
+        assert refused.status_code == 422 and "ends_at" in refused.text
+        missing = client.put("/api/integrations/bx/maintenance/nope", json=longer, headers=headers)
+        assert missing.status_code == 404

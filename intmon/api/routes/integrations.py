@@ -17,7 +17,13 @@ from pydantic import BaseModel, Field
 
 from alerts.queries import list_incidents
 from integrations.config import IntegrationSpec
-from integrations.maintenance import MaintenanceError, add_window, list_windows, remove_window
+from integrations.maintenance import (
+    MaintenanceError,
+    add_window,
+    list_windows,
+    remove_window,
+    replace_window,
+)
 from integrations.results import current_states, history
 from intmon import db
 from intmon.api.access import Caller, Db, Support, visible_integration, visible_integrations
@@ -208,6 +214,25 @@ def maintenance_remove(engine: Db, caller: Support, integration_id: str, name: s
     except MaintenanceError as error:  # declared in the file: a conflict, not bad input
         raise HTTPException(status.HTTP_409_CONFLICT, str(error)) from None
     return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.put("/integrations/{integration_id}/maintenance/{name}", tags=["maintenance"])
+def maintenance_replace(
+    engine: Db,
+    caller: Support,
+    integration_id: str,
+    name: str,
+    window: Annotated[dict[str, Any], Body(description="The window's new definition")],
+) -> dict[str, Any]:
+    """Change a window added from the CLI or API; its name stays. 422 names what is
+    wrong with the new definition; a window from the integrations file is 409."""
+    _require_window(engine, caller, integration_id, name)
+    if any(s.name == name and s.source == "config" for s in list_windows(engine, [integration_id])):
+        raise HTTPException(
+            status.HTTP_409_CONFLICT,
+            f"window {name!r} of {integration_id} is declared in the integrations file",
+        )
+    return window_view(replace_window(engine, integration_id, name, window, db.utcnow()))
 
 
 def _require_window(engine: Any, caller: Principal, integration_id: str, name: str) -> None:

@@ -15,7 +15,13 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from integrations.leads import ledger
-from integrations.leads.notices import NoticeError, add_notice, list_notices, remove_notice
+from integrations.leads.notices import (
+    NoticeError,
+    add_notice,
+    list_notices,
+    remove_notice,
+    replace_notice,
+)
 from integrations.leads.report import build_report
 from intmon import db
 from intmon.api.access import (
@@ -150,6 +156,24 @@ def notices_add(engine: Db, _caller: Support, integration_id: str, notice: Notic
     return stored.as_dict()
 
 
+@router.put("/integrations/{integration_id}/notices/{name}", tags=["change notices"])
+def notices_replace(
+    engine: Db, _caller: Support, integration_id: str, name: str, notice: NoticeIn
+) -> Any:
+    """Correct a notice added through the CLI or API (support only); one from the
+    integrations file is 422 (it changes with the file)."""
+    try:
+        return replace_notice(
+            engine, integration_id, name, notice.model_dump(mode="json")
+        ).as_dict()
+    except NoticeError as error:
+        text = str(error)
+        code = (
+            404 if "has no change notice" in text else 409 if "integrations file" in text else 422
+        )
+        return JSONResponse({"detail": text, "field": text.split(":", 1)[0]}, status_code=code)
+
+
 @router.delete(
     "/integrations/{integration_id}/notices/{name}",
     tags=["change notices"],
@@ -158,5 +182,6 @@ def notices_add(engine: Db, _caller: Support, integration_id: str, notice: Notic
 def notices_remove(engine: Db, _caller: Support, integration_id: str, name: str) -> None:
     try:
         remove_notice(engine, integration_id, name)
-    except NoticeError as error:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, str(error)) from None
+    except NoticeError as error:  # missing: 404; declared in the file: a conflict
+        missing = "has no change notice" in str(error)
+        raise HTTPException(404 if missing else 409, str(error)) from None
