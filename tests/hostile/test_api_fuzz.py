@@ -1,9 +1,10 @@
 """Hostile API input: whatever JSON arrives, a 2xx or a 4xx that says what is wrong.
 
 hypothesis sends bodies to every endpoint that takes one (ticket create,
-comment, status, section; maintenance window create), as support, a client
-and a tester, through FastAPI's TestClient on a migrated SQLite database with
-two integrations and their tickets. The bodies are mostly the right shape
+comment, status, section; maintenance window create; leads handed in and
+delivery attempts recorded), as support, a client and a tester, through
+FastAPI's TestClient on a migrated SQLite database with two integrations and
+their tickets. The bodies are mostly the right shape
 with wrong values (types, unicode, huge numbers, unknown sections and
 statuses, bad dates and cron expressions), sometimes any JSON or no JSON.
 
@@ -12,7 +13,8 @@ exception itself); a 422 names the field at fault; and a refused request
 (4xx) left every table as it was: the same number of rows everywhere and the
 same tickets, so nothing was half-written.
 
-Lead payloads come with the leads API (a later issue); their fuzzing belongs there.
+A batch of leads with one bad lead in it is refused whole (nothing stored); a
+lead's field values are data, never templates, whatever they contain.
 """
 
 from __future__ import annotations
@@ -79,7 +81,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     path: Path = tmp_path_factory.mktemp("api-fuzz") / "api.db"
     engine = db.make_engine(f"sqlite:///{path}")
     upgrade(engine)
-    apply(engine, load_text(config_text("a", "b")), T0)
+    apply(engine, load_text(config_text("a", "b", extra=DELIVERY)), T0)
     specs = {i: r.spec for i, r in load_specs(engine).items()}
     feed(engine, specs, [Outcome.AUTH_FAILURE] * 3, integration="a")  # INC-000001
     feed(engine, specs, [Outcome.SERVER_ERROR] * 3, integration="b")  # INC-000002
@@ -90,6 +92,13 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         yield Site(engine, client, tokens)
     engine.dispose()
 
+
+# Both integrations take leads: a template with a whole-field value, a joined one.
+DELIVERY = (
+    "    delivery: {path: /leads, required_fields: [email], body: "
+    '{email: "{{ lead.email }}", age: "{{ lead.age }}", '
+    'name: "{{ lead.first }} {{ lead.last }}"}}\n'
+)
 
 # --- what gets sent ----------------------------------------------------------
 
@@ -193,6 +202,70 @@ WINDOW = body(
         "timezone": ("Europe/Warsaw", None),
     },
 )
+GOOD_LEAD = {
+    "id": "L-1",
+    "integration": "a",
+    "fields": {"email": "a@b.c", "age": 30, "first": "Ann", "last": "Lee"},
+}
+LEAD_FIELDS = (
+    {"email": "x@y.z", "age": 1, "first": "{{ 7 * 7 }}", "last": "{% for x in () %}"},
+    {"email": "", "age": None, "first": "A", "last": "B"},
+    {"email": "x@y.z", "first": "no last name"},
+    {"email": ["not", "a", "string"], "age": 10**30, "first": "\0", "last": "\u202e"},
+    {},
+)
+LEADS = body(
+    {
+        "leads": (
+            [GOOD_LEAD],
+            [GOOD_LEAD, {**GOOD_LEAD, "id": "L-2", "fields": {"first": "no email"}}],
+            [{**GOOD_LEAD, "id": "bad id with spaces"}],
+            [{**GOOD_LEAD, "integration": "b"}, {**GOOD_LEAD, "integration": "zzz"}],
+            [
+                {**GOOD_LEAD, "id": f"F-{n}", "fields": fields}
+                for n, fields in enumerate(LEAD_FIELDS)
+            ],
+            [],
+            "not a list",
+        )
+    }
+)
+ATTEMPTS = body(
+    {
+        "attempts": (
+            [
+                {
+                    "lead_id": "L-1",
+                    "integration": "a",
+                    "attempt": 1,
+                    "at": "2026-11-23T12:00:00Z",
+                    "outcome": "failed_auth",
+                    "request": {"headers": {"Authorization": "Bearer x"}},
+                }
+            ],
+            [
+                {
+                    "lead_id": "L-1",
+                    "integration": "a",
+                    "attempt": 0,
+                    "at": "2026-11-23T12:00:00",
+                    "outcome": "lost",
+                }
+            ],
+            [
+                {
+                    "lead_id": "L-9",
+                    "integration": "zzz",
+                    "attempt": 1,
+                    "at": "2026-11-23T12:00:00Z",
+                    "outcome": "delivered",
+                    "http_status": 999,
+                }
+            ],
+            [],
+        )
+    }
+)
 numbers = st.sampled_from(["INC-000001", "INC-000002", "INC-000003", "INC-999999", "1"]) | st.text(
     max_size=12
 )
@@ -253,3 +326,15 @@ def test_ticket_section(site: Site, caller: str, number: str, payload: bytes) ->
 def test_maintenance_create(site: Site, caller: str, integration: str, payload: bytes) -> None:
     url = f"/api/integrations/{quote(integration, safe='')}/maintenance"
     send_and_judge(site, url, caller, payload)
+
+
+@FUZZ
+@given(callers, LEADS)
+def test_leads_submit(site: Site, caller: str, payload: bytes) -> None:
+    send_and_judge(site, "/api/leads", caller, payload)
+
+
+@FUZZ
+@given(callers, ATTEMPTS)
+def test_lead_deliveries_record(site: Site, caller: str, payload: bytes) -> None:
+    send_and_judge(site, "/api/lead-deliveries", caller, payload)
