@@ -6,7 +6,6 @@ probe already retried a transient network error once (STYLE §5).
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import dramatiq
@@ -25,7 +24,7 @@ from worker.batch import (
     LEADS_QUEUE,
     SEND_ACTOR,
 )
-from worker.broker import get_broker, send_now
+from worker.broker import declare_actor, get_broker, send_now
 from worker.e2e import declare_e2e
 from worker.pipeline import publish_outcome, run_batch
 from worker.runtime import runtime
@@ -58,27 +57,12 @@ def deliver_leads() -> None:
     publish_leads(rt.db, report)
 
 
-def _actor(
-    broker: dramatiq.Broker, name: str, queue: str, minutes: int
-) -> Callable[[Callable[..., None]], dramatiq.Actor[Any, Any]]:
-    # No dramatiq retries for any of them (STYLE §5): checks are retried by the
-    # next tick, housekeeping by the next run, outbox rows and leads by their own
-    # attempt counts.
-    return dramatiq.actor(
-        broker=broker,
-        actor_name=name,
-        queue_name=queue,
-        max_retries=0,
-        time_limit=minutes * 60 * 1000,
-    )
-
-
 def declare(broker: dramatiq.Broker) -> dramatiq.Actor[Any, Any]:
-    _actor(broker, HOUSEKEEPING_ACTOR, HOUSEKEEPING_QUEUE, 10)(housekeep)
-    _actor(broker, SEND_ACTOR, HOUSEKEEPING_QUEUE, 10)(send_now_actor)
-    _actor(broker, LEADS_ACTOR, LEADS_QUEUE, 10)(deliver_leads)
+    declare_actor(broker, housekeep, HOUSEKEEPING_ACTOR, HOUSEKEEPING_QUEUE, minutes=10)
+    declare_actor(broker, send_now_actor, SEND_ACTOR, HOUSEKEEPING_QUEUE, minutes=10)
+    declare_actor(broker, deliver_leads, LEADS_ACTOR, LEADS_QUEUE, minutes=10)
     declare_e2e(broker)
-    return _actor(broker, ACTOR_NAME, CHECKS_QUEUE, 20)(run_checks)
+    return declare_actor(broker, run_checks, ACTOR_NAME, CHECKS_QUEUE, minutes=20)
 
 
 run_checks_actor = declare(get_broker())

@@ -7,6 +7,8 @@ where `intmon run` starts dramatiq's own `Worker` threads next to the scheduler.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
+from typing import Any
 
 import dramatiq
 from dramatiq.brokers.redis import RedisBroker
@@ -46,6 +48,21 @@ def install_broker(broker: dramatiq.Broker) -> None:
     with _lock:
         _broker = broker
         dramatiq.set_broker(broker)
+
+
+def declare_actor(
+    broker: dramatiq.Broker, fn: Callable[..., None], name: str, queue: str, *, minutes: int
+) -> dramatiq.Actor[Any, Any]:
+    """Declare `fn` as actor `name` on `queue`, never retried by dramatiq (STYLE §5):
+    checks are retried by the next tick, housekeeping by its next run, outbox rows
+    and leads by their own attempt counts, scenarios by their next scheduled run."""
+    return dramatiq.actor(
+        broker=broker,
+        actor_name=name,
+        queue_name=queue,
+        max_retries=0,
+        time_limit=minutes * 60 * 1000,
+    )(fn)
 
 
 def send_now(queue: str, actor: str, **kwargs: object) -> None:

@@ -36,6 +36,7 @@ from integrations.e2e_store import DatabaseInbox, create_run, fail_run, run_and_
 from integrations.scenarios import ScenarioSpec
 from intmon.db import utcnow
 from intmon.settings import Settings
+from worker.broker import declare_actor
 from worker.coordination import Coordinator, claim_value
 
 log = logging.getLogger(__name__)
@@ -278,12 +279,5 @@ def run_e2e(payload: dict[str, Any]) -> None:
 
 
 def declare_e2e(broker: dramatiq.Broker) -> dramatiq.Actor[Any, Any]:
-    # Not retried by dramatiq: the next scheduled run is the retry (STYLE §5),
-    # and an API-triggered run reports its failure instead.
-    return dramatiq.actor(
-        broker=broker,
-        actor_name=E2E_ACTOR,
-        queue_name=E2E_QUEUE,
-        max_retries=0,
-        time_limit=2 * 3600 * 1000,
-    )(run_e2e)
+    # An API-triggered run that fails reports its failure instead of retrying.
+    return declare_actor(broker, run_e2e, E2E_ACTOR, E2E_QUEUE, minutes=120)
