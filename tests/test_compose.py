@@ -36,6 +36,7 @@ SERVICES = {
     "scheduler",
     "worker",
     "metrics",
+    "api",
     "prometheus",
     "grafana",
 }
@@ -155,7 +156,14 @@ def test_intmon_services_share_the_anchor(
 ) -> None:
     shared = compose["x-intmon"]
     assert {"image", "build", "environment"} <= set(shared)
-    assert set(intmon_services(services)) == {"migrate", "apply", "scheduler", "worker", "metrics"}
+    assert set(intmon_services(services)) == {
+        "migrate",
+        "apply",
+        "scheduler",
+        "worker",
+        "metrics",
+        "api",
+    }
     for name, service in intmon_services(services).items():
         assert service["image"] == shared["image"], name
         assert service["build"] == shared["build"], name
@@ -264,6 +272,7 @@ def test_compose_runs_the_expected_roles(services: dict[str, dict[str, Any]]) ->
     assert services["scheduler"]["command"] == ["scheduler"]
     assert services["worker"]["command"][0] == "worker"
     assert services["metrics"]["command"] == ["metrics", "--port", "9464"]
+    assert services["api"]["command"] == ["api", "--host", "0.0.0.0", "--port", "8080"]
 
 
 # --- compose: ordering, health, scaling -------------------------------------------------
@@ -310,7 +319,7 @@ def test_long_running_services_are_checked_or_wait_for_healthy_ones(
 def test_intmon_long_running_services_wait_for_migrations_and_backends(
     services: dict[str, dict[str, Any]],
 ) -> None:
-    for name in ("scheduler", "worker", "metrics"):
+    for name in ("scheduler", "worker", "metrics", "api"):
         assert depends_on(services[name]) == {
             "postgres": "service_healthy",
             "redis": "service_healthy",
@@ -454,11 +463,22 @@ def test_secret_detection_catches_literals() -> None:
 def test_worker_gets_partner_credentials_from_an_env_file(
     services: dict[str, dict[str, Any]],
 ) -> None:
-    env_files = services["worker"]["env_file"]
-    assert env_files, "the worker resolves ${VAR} secrets of the integrations"
-    for entry in env_files:
-        path = entry["path"] if isinstance(entry, dict) else entry
-        assert path.startswith("./deploy/")
+    # The worker resolves the integrations' ${VAR} secrets; so does the API when it
+    # runs checks on request, and it reads the console's session secret there too.
+    for name in ("worker", "api"):
+        env_files = services[name]["env_file"]
+        assert env_files, name
+        for entry in env_files:
+            path = entry["path"] if isinstance(entry, dict) else entry
+            assert path.startswith("./deploy/")
+
+
+def test_the_api_is_published_on_loopback_and_health_checked(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    api = services["api"]
+    assert published_ports(api) == ["127.0.0.1:8080:8080"]
+    assert has_healthcheck(api) and "/healthz" in " ".join(api["healthcheck"]["test"])
 
 
 # --- Dockerfile ----------------------------------------------------------------------------
