@@ -40,6 +40,7 @@ test-hostile: $(BIN)/.installed
 
 bench: $(BIN)/.installed
 	$(BIN)/python bench/checks.py
+	$(BIN)/python bench/checks.py --embedded
 	$(BIN)/python bench/incidents.py
 	$(BIN)/python bench/notifications.py
 	$(BIN)/python bench/tickets_api.py
@@ -47,6 +48,7 @@ bench: $(BIN)/.installed
 
 bench-quick: $(BIN)/.installed
 	$(BIN)/python bench/checks.py --quick
+	$(BIN)/python bench/checks.py --embedded --quick
 	$(BIN)/python bench/incidents.py --quick
 	$(BIN)/python bench/notifications.py --quick
 	$(BIN)/python bench/tickets_api.py --quick

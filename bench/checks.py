@@ -8,6 +8,9 @@ Scenarios:
   throughput  many integrations at a 1 s interval: offered load above capacity,
               measured checks/s stored end to end
   scale       10,000 integrations at 30 s: p50/p99 schedule lag, worker RSS
+  embedded    `--embedded`: `intmon run` alone (SQLite, in-process broker, no
+              Redis or PostgreSQL), 1,000 integrations at 30 s over two
+              intervals: p50/p99 schedule lag, process RSS (target p99 < 1 s)
 
 Figures come from the stored rows (started_at − scheduled_at for lag), so they
 are what a user would see, not what a client thinks it sent. Prints a rich
@@ -31,16 +34,18 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import redis
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, select, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from integrations.loader import load_text
+from integrations.models import CheckResultRow
 from integrations.registry import apply
 from intmon.db import make_engine
 from intmon.migrations import upgrade
@@ -64,6 +69,9 @@ class Figures:
     lag_p99_s: float
     non_ok: int
     worker_rss_max_mb: float
+    # CPU time of the worker processes in the window per stored check: less
+    # sensitive than checks/s to other work on a shared machine.
+    worker_cpu_ms_per_check: float
     target: str
     keepalive: bool
     batch_size: int
@@ -192,6 +200,19 @@ def rss_mb(pid: int) -> float:
     return 0.0
 
 
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time of these processes, in seconds."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / ticks
+
+
 def run_scenario(
     args: argparse.Namespace, name: str, count: int, interval: float, duration: float, warmup: float
 ) -> Figures:
@@ -223,6 +244,8 @@ def run_scenario(
             [*intmon, "scheduler"], env=env, start_new_session=True, stdout=subprocess.DEVNULL
         )
         rss_peak = 0.0
+        cpu_at_window: float | None = None
+        window_start = time.time() + warmup
         try:
             console.print(
                 f"[bold]{name}[/bold]: {count} integrations every {interval:g} s "
@@ -232,12 +255,16 @@ def run_scenario(
             deadline = started + warmup + duration
             while time.time() < deadline:
                 time.sleep(0.5)
-                rss_peak = max([rss_peak, *(rss_mb(p) for p in descendants(worker.pid))])
+                workers = [worker.pid, *descendants(worker.pid)]
+                rss_peak = max([rss_peak, *(rss_mb(p) for p in workers)])
                 elapsed = time.time() - started
+                if cpu_at_window is None and elapsed >= warmup:
+                    cpu_at_window, window_start = cpu_seconds(workers), time.time()
                 console.print(f"  {elapsed:5.1f} s  worker RSS max {rss_peak:5.0f} MB", end="\r")
+            window_end = time.time()
+            worker_cpu = cpu_seconds([worker.pid, *descendants(worker.pid)])
+            worker_cpu -= cpu_at_window or 0.0
             console.print()
-            window_start = started + warmup
-            window_end = deadline
         finally:
             for process in (scheduler, worker):
                 os.killpg(process.pid, signal.SIGTERM)
@@ -294,10 +321,109 @@ def run_scenario(
         lag_p99_s=round(float(row[2] or 0), 4),
         non_ok=int(row[3]),
         worker_rss_max_mb=round(rss_peak, 1),
+        worker_cpu_ms_per_check=round(1000 * worker_cpu / max(1, row[0]), 3),
         target=kind,
         keepalive=args.keepalive,
         batch_size=args.batch_size,
     )
+
+
+def run_embedded(
+    args: argparse.Namespace, count: int, interval: float, duration: float, warmup: float
+) -> Figures:
+    """`intmon run FILE` as a user starts it: one process, SQLite, no services."""
+    workdir = Path(tempfile.mkdtemp(prefix="intmon-bench-embedded-"))
+    with target(workdir) as (url, kind):
+        config = workdir / "integrations.yaml"
+        config.write_text(integrations_yaml(count, interval, url))
+        db_url = f"sqlite:///{workdir / 'intmon.db'}"
+        env = {
+            key: value
+            for key, value in os.environ.items()
+            if key not in ("INTMON_REDIS_URL", "PROMETHEUS_MULTIPROC_DIR")
+        }
+        env.update(
+            INTMON_DATABASE_URL=db_url,
+            INTMON_BATCH_SIZE=str(args.batch_size),
+            INTMON_KEEPALIVE="true" if args.keepalive else "false",
+            INTMON_LOG_LEVEL="WARNING",
+        )
+        process = subprocess.Popen(
+            [sys.executable, "-m", "intmon", "run", str(config), "--metrics-port", "0"],
+            env=env,
+            cwd=workdir,
+            start_new_session=True,
+            stdout=subprocess.DEVNULL,
+        )
+        rss_peak = 0.0
+        try:
+            console.print(
+                f"[bold]embedded[/bold]: {count} integrations every {interval:g} s "
+                f"({count / interval:.0f} checks/s offered) for {warmup + duration:.0f} s"
+            )
+            started = time.time()
+            window_start, window_end = started + warmup, started + warmup + duration
+            cpu_at_window: float | None = None
+            while time.time() < window_end:
+                time.sleep(0.5)
+                rss_peak = max(rss_peak, rss_mb(process.pid))
+                if cpu_at_window is None and time.time() >= window_start:
+                    cpu_at_window = cpu_seconds([process.pid])
+                elapsed = time.time() - started
+                console.print(f"  {elapsed:5.1f} s  RSS {rss_peak:5.0f} MB", end="\r")
+            cpu = cpu_seconds([process.pid]) - (cpu_at_window or 0.0)
+            console.print()
+        finally:
+            os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+        engine = make_engine(db_url)
+        table = CheckResultRow.__table__
+        first, last = (
+            datetime.fromtimestamp(window_start, UTC),
+            datetime.fromtimestamp(window_end, UTC),
+        )
+        with engine.connect() as connection:
+            rows = connection.execute(
+                select(table.c.scheduled_at, table.c.started_at, table.c.outcome).where(
+                    table.c.started_at >= first, table.c.started_at < last
+                )
+            ).all()
+        engine.dispose()
+    shutil.rmtree(workdir, ignore_errors=True)
+    lags = sorted(max(0.0, (row[1] - row[0]).total_seconds()) for row in rows if row[0])
+    console.print(
+        f"  {len(rows)} checks stored in the {duration:.0f} s window "
+        f"(expected {count * duration / interval:.0f})"
+    )
+    return Figures(
+        scenario="embedded",
+        integrations=count,
+        interval_s=interval,
+        offered_per_s=count / interval,
+        measured_s=round(duration, 1),
+        checks_per_s=round(len(rows) / duration, 1),
+        lag_p50_s=round(percentile(lags, 0.50), 4),
+        lag_p99_s=round(percentile(lags, 0.99), 4),
+        non_ok=sum(1 for row in rows if row[2] != "ok"),
+        worker_rss_max_mb=round(rss_peak, 1),
+        worker_cpu_ms_per_check=round(1000 * cpu / max(1, len(rows)), 3),
+        target=kind,
+        keepalive=args.keepalive,
+        batch_size=args.batch_size,
+    )
+
+
+def percentile(ordered: list[float], fraction: float) -> float:
+    """Linear interpolation between closest ranks, as PostgreSQL's percentile_cont."""
+    if not ordered:
+        return 0.0
+    position = fraction * (len(ordered) - 1)
+    low = int(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
 
 
 def main() -> None:
@@ -309,7 +435,13 @@ def main() -> None:
     )
     parser.add_argument("--scenario", choices=["throughput", "scale", "all"], default="all")
     parser.add_argument(
-        "--repeat", type=int, default=1, help="runs per scenario; medians are reported"
+        "--embedded",
+        action="store_true",
+        help="only the embedded mode (`intmon run`, SQLite, no services); "
+        "median of 3 runs unless --repeat is given",
+    )
+    parser.add_argument(
+        "--repeat", type=int, help="runs per scenario; medians are reported (default 1)"
     )
     parser.add_argument("--processes", type=int, default=2)
     parser.add_argument("--threads", type=int, default=8)
@@ -333,6 +465,25 @@ def main() -> None:
     }
     chosen = list(plans) if args.scenario == "all" else [args.scenario]
     results: list[Figures] = []
+    if args.embedded:
+        chosen = []
+        # Two whole intervals measured, after the first checks have started.
+        count, interval, duration, warmup = (
+            (200, 5.0, 10.0, 3.0) if args.quick else (1000, 30.0, 60.0, 5.0)
+        )
+        args.repeat = args.repeat or (1 if args.quick else 3)
+        runs = [
+            run_embedded(
+                args,
+                args.integrations or count,
+                args.interval or interval,
+                args.duration or duration,
+                warmup,
+            )
+            for _ in range(args.repeat)
+        ]
+        results.append(median_of(runs))
+    args.repeat = args.repeat or 1
     for key in chosen:
         name, count, interval, duration, warmup = plans[key]
         plan = (
@@ -383,7 +534,13 @@ def median_of(runs: list[Figures]) -> Figures:
     if len(runs) == 1:
         return runs[0]
     best = runs[0]
-    fields = ("checks_per_s", "lag_p50_s", "lag_p99_s", "worker_rss_max_mb")
+    fields = (
+        "checks_per_s",
+        "lag_p50_s",
+        "lag_p99_s",
+        "worker_rss_max_mb",
+        "worker_cpu_ms_per_check",
+    )
     return Figures(
         **{**asdict(best), **{f: statistics.median(getattr(r, f) for r in runs) for f in fields}}
     )

@@ -130,6 +130,8 @@ def main() -> None:
     parser.add_argument(
         "--integrations", type=int, default=3000, help="intmon's offered load per second"
     )
+    parser.add_argument("--processes", type=int, default=2, help="intmon worker processes")
+    parser.add_argument("--threads", type=int, default=8, help="threads per worker process")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     if args.quick:
@@ -143,18 +145,26 @@ def main() -> None:
         with bench.target(workdir) as (url, _kind):
             peer = blackbox_probes_per_s(bench, peers, url, args.seconds)
         console.print(f"round {round_no + 1}: blackbox_exporter {peer:.0f} probes/s")
-        figures = {}
+        figures, cpu = {}, {}
         for keepalive in (False, True):
-            options = argparse.Namespace(processes=2, threads=8, batch_size=50, keepalive=keepalive)
+            options = argparse.Namespace(
+                processes=args.processes,
+                threads=args.threads,
+                batch_size=50,
+                keepalive=keepalive,
+            )
             result = bench.run_scenario(
                 options, "peer", args.integrations, 1.0, args.seconds, 4.0 if args.quick else 8.0
             )
             figures[keepalive] = result.checks_per_s
+            cpu[keepalive] = result.worker_cpu_ms_per_check
         rounds.append(
             {
                 "blackbox_probes_per_s": peer,
                 "intmon_new_connection_per_s": figures[False],
                 "intmon_keepalive_per_s": figures[True],
+                "intmon_new_connection_worker_cpu_ms": cpu[False],
+                "intmon_keepalive_worker_cpu_ms": cpu[True],
             }
         )
         shutil.rmtree(workdir, ignore_errors=True)
@@ -167,22 +177,25 @@ def main() -> None:
     median["ratio_keepalive"] = median["intmon_keepalive_per_s"] / median["blackbox_probes_per_s"]
 
     table = Table(title=f"intmon vs blackbox_exporter 0.23, same target, median of {len(rounds)}")
-    for column in ("what", "per second", "ratio to blackbox_exporter"):
+    for column in ("what", "per second", "ratio to blackbox_exporter", "worker CPU ms/check"):
         table.add_column(column, justify="right")
     table.add_row(
         "blackbox_exporter, wrk -c64, new connection per probe",
         f"{median['blackbox_probes_per_s']:.0f}",
         "1.00",
+        "",
     )
     table.add_row(
         "intmon end to end, new connection per check",
         f"{median['intmon_new_connection_per_s']:.0f}",
         f"{median['ratio_new_connection']:.2f}",
+        f"{median['intmon_new_connection_worker_cpu_ms']:.2f}",
     )
     table.add_row(
         "intmon end to end, keep-alive",
         f"{median['intmon_keepalive_per_s']:.0f}",
         f"{median['ratio_keepalive']:.2f}",
+        f"{median['intmon_keepalive_worker_cpu_ms']:.2f}",
     )
     Console().print(table)
     if args.json:
