@@ -45,6 +45,9 @@ bench: $(BIN)/.installed
 	$(BIN)/python bench/notifications.py
 	$(BIN)/python bench/tickets_api.py
 	$(BIN)/python bench/leads.py
+	# Last: it needs Debian's prometheus-blackbox-exporter, wrk and nginx-light, and
+	# names whichever is missing.
+	$(BIN)/python bench/peer.py
 
 bench-quick: $(BIN)/.installed
 	$(BIN)/python bench/checks.py --quick
