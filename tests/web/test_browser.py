@@ -91,8 +91,14 @@ def test_a_client_opens_a_ticket_answers_and_sees_the_status_change(
     chrome.find_element(By.NAME, "password").send_keys(PASSWORD)
     chrome.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
     wait_for(lambda: chrome.current_url.endswith("/tickets"), "the ticket list after login")
-    rows = [row.get_attribute("id") for row in chrome.find_elements(By.CSS_SELECTOR, "tbody tr")]
-    assert rows == ["row-INC-000001"]
+
+    def rows() -> list[str | None]:
+        return [
+            row.get_attribute("id") for row in chrome.find_elements(By.CSS_SELECTOR, "tbody tr")
+        ]
+
+    # The URL changes before the new page is drawn: wait for its rows, not just the URL.
+    wait_for(lambda: rows() == ["row-INC-000001"], "acme's ticket, and only it, in the list")
 
     # Open a new ticket through the form.
     chrome.find_element(By.ID, "create-ticket").click()
@@ -101,8 +107,13 @@ def test_a_client_opens_a_ticket_answers_and_sees_the_status_change(
     chrome.find_element(By.NAME, "description").send_keys("The statistics page is empty.")
     chrome.find_element(By.ID, "submit-ticket").click()
     wait_for(lambda: chrome.current_url.endswith("/tickets/INC-000003"), "the new ticket's page")
-    assert "Where do I see lead statistics?" in chrome.find_element(By.TAG_NAME, "h1").text
-    assert status() == "open"
+    wait_for(
+        lambda: (
+            "Where do I see lead statistics?" in chrome.find_element(By.TAG_NAME, "h1").text
+            and status() == "open"
+        ),
+        "the new ticket's title and status",
+    )
 
     # Answer in it.
     chrome.find_element(By.ID, "reply-body").send_keys("Also since yesterday.")
@@ -135,7 +146,9 @@ def test_a_client_opens_a_ticket_answers_and_sees_the_status_change(
     chrome.refresh()
     wait_for(lambda: status() == "waiting_for_reply", "the status after a reload")
     chrome.get(f"{console.url}/tickets")
-    row = chrome.find_element(By.ID, "row-INC-000003")
-    assert "Waiting for reply" in row.text
+    wait_for(
+        lambda: "Waiting for reply" in chrome.find_element(By.ID, "row-INC-000003").text,
+        "the new status in the list",
+    )
     detail = ticket_detail(engine, 3)
     assert [(c.author, c.body) for c in detail.comments] == [("ann", "Also since yesterday.")]
