@@ -41,8 +41,10 @@ __all__ = ["ScenarioRunner", "new_run_id"]
 
 
 def new_run_id() -> str:
-    """An unguessable run id: it is the only credential a callback URL carries."""
-    return tokens.token_urlsafe(18)
+    """An unguessable run id: it is the only credential a callback URL carries.
+    Hex, so it never starts with "-" (a command line would read that as an option:
+    `intmon e2e show -x…`)."""
+    return tokens.token_hex(16)
 
 
 @dataclass

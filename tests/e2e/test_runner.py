@@ -211,3 +211,13 @@ def test_the_listener_answers_404_for_unknown_runs_200_once_and_410_after_the_ru
         (200, "duplicate"),
         (410, "ended"),
     ]
+
+
+def test_run_ids_are_unguessable_and_safe_as_command_line_arguments() -> None:
+    from checks.scenarios.runner import new_run_id
+
+    ids = {new_run_id() for _ in range(2000)}
+    assert len(ids) == 2000
+    # A run id is typed as `intmon e2e show RUN_ID`: one starting with "-" would be
+    # read as an option (it happened: token_urlsafe ids start with "-" 1 time in 32).
+    assert all(run_id[0].isalnum() and len(run_id) >= 32 for run_id in ids)
