@@ -130,7 +130,7 @@ def demo(
     if not as_json:
         console.print()  # a non-terminal Live leaves the cursor after the last frame
         console.print(report_table(journey))
-        print_report(leads)
+        print_report(leads, evidence_rows=3)
     missing = [o.value for o in Outcome if o.value not in seen]
     incidents = story["incidents"]
     mails = mailbox.mails()

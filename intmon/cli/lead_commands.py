@@ -221,7 +221,8 @@ def leads_report(
         print_report(report)
 
 
-def print_report(report: Any) -> None:
+def print_report(report: Any, *, evidence_rows: int | None = None) -> None:
+    """The report as tables; `evidence_rows` caps the per-lead evidence (the demo's view)."""
     summary = Table(title=f"Leads {when(report.start)} – {when(report.end)} UTC")
     summary.add_column("outcome")
     summary.add_column("leads", justify="right")
@@ -240,7 +241,8 @@ def print_report(report: Any) -> None:
         table = Table(title="Evidence")
         for column in ("integration", "lead", "outcome", "at", "liable", "reason", "evidence"):
             table.add_column(column)
-        for lead in report.leads:
+        shown = report.leads if evidence_rows is None else report.leads[:evidence_rows]
+        for lead in shown:
             table.add_row(
                 escape(lead.integration_id),
                 escape(lead.lead_id),
@@ -251,6 +253,11 @@ def print_report(report: Any) -> None:
                 escape(" ".join(lead.evidence)),
             )
         console.print(table)
+        if len(shown) < len(report.leads):
+            console.print(
+                f"… and {len(report.leads) - len(shown)} more: "
+                "intmon leads report --format table|csv|json"
+            )
 
 
 @leads_app.command("show")
