@@ -25,10 +25,10 @@ import asyncio
 import logging
 import re
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 from urllib.parse import quote, quote_plus, urlsplit
 
 import httpx
@@ -64,6 +64,7 @@ SENSITIVE_NAME = re.compile(
     re.IGNORECASE,
 )
 NEEDS_QUOTING = re.compile(r"[^A-Za-z0-9_.~-]")
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -333,19 +334,7 @@ class ProbeEngine:
         raise AssertionError("unreachable: tenacity reraises the last error")
 
     async def _attempt(self, run: _Run) -> Observation:
-        """One request, bounded by the integration's timeout; failures become ProbeFailure."""
-        try:
-            async with asyncio.timeout(run.integration.timeout_s):
-                return await self._exchange(run)
-        except ProbeFailure:
-            raise
-        except SecretUnavailable as exc:
-            raise AuthFailure(f"credentials unavailable: {exc}") from None
-        except Exception as exc:
-            diagnosis = diagnose_exception(exc)
-            raise TransportFailure(
-                diagnosis.outcome, diagnosis.detail, permanent=not diagnosis.transient
-            ) from exc
+        return await bounded_attempt(run.integration.timeout_s, self._exchange(run))
 
     async def _exchange(self, run: _Run) -> Observation:
         integration = run.integration
@@ -361,7 +350,7 @@ class ProbeEngine:
             token_cache=self._token_cache,
         )
         await scheme.apply(parts, context)
-        _collect_sensitive(parts, run.secrets)
+        collect_sensitive(parts.headers, parts.params, run.secrets)
         target = httpx.URL(url)
         if parts.params:  # merged by hand: httpx 0.28's `params=` replaces the URL's query
             target = target.copy_merge_params(parts.params)
@@ -423,18 +412,34 @@ def _resolved_request(run: _Run) -> tuple[str, RequestParts, Any]:
     return base + path, RequestParts(headers=headers, params=params), body
 
 
-def _collect_sensitive(parts: RequestParts, secrets: set[str]) -> None:
-    """Values of credential-like headers and query parameters are secrets too."""
-    for name, value in parts.headers.items():
+def collect_sensitive(
+    headers: Mapping[str, str], params: Mapping[str, str], secrets: set[str]
+) -> None:
+    """Values of credential-like headers and query parameters are secrets too,
+    and so are their URL-encoded spellings (a partner may echo them back)."""
+    for name, value in (*headers.items(), *params.items()):
         if value and SENSITIVE_NAME.search(name):
             secrets.add(value)
-    for name, value in parts.params.items():
-        if value and SENSITIVE_NAME.search(name):
-            secrets.add(value)
-    # A partner may echo a value back URL-encoded (query strings, redirect targets).
     for value in [v for v in secrets if NEEDS_QUOTING.search(v)]:
         secrets.add(quote(value, safe=""))
         secrets.add(quote_plus(value))
+
+
+async def bounded_attempt(timeout_s: float, exchange: Awaitable[T]) -> T:
+    """One request, bounded by `timeout_s`; every failure becomes a ProbeFailure
+    (its outcome read from the exception), which the retry layer judges."""
+    try:
+        async with asyncio.timeout(timeout_s):
+            return await exchange
+    except ProbeFailure:
+        raise
+    except SecretUnavailable as exc:
+        raise AuthFailure(f"credentials unavailable: {exc}") from None
+    except Exception as exc:
+        diagnosis = diagnose_exception(exc)
+        raise TransportFailure(
+            diagnosis.outcome, diagnosis.detail, permanent=not diagnosis.transient
+        ) from exc
 
 
 def _transient(exc: BaseException) -> bool:

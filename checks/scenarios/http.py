@@ -12,12 +12,10 @@ a scenario's POST may create a lead, and sending it twice is not a test.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import quote, quote_plus
 
 import httpx
 
@@ -25,15 +23,14 @@ from checks._identity import IdentityCache
 from checks.auth import AuthContext, AuthScheme, RequestParts, TokenCache, default_token_cache
 from checks.auth import scheme_for as auth_scheme_for
 from checks.body import read_capped
-from checks.classify import Observation, diagnose_exception
+from checks.classify import Observation
 from checks.clients import ClientPool
-from checks.engine import NEEDS_QUOTING, SENSITIVE_NAME, ProbeSettings
-from checks.errors import AuthFailure, ProbeFailure, TransportFailure
+from checks.engine import ProbeSettings, bounded_attempt, collect_sensitive
+from checks.errors import ProbeFailure
 from checks.outcomes import Outcome
 from integrations.config import IntegrationSpec
-from integrations.errors import SecretUnavailable
 
-__all__ = ["OutgoingRequest", "Sent", "StepClient", "collect_sensitive"]
+__all__ = ["OutgoingRequest", "Sent", "StepClient"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,18 +96,8 @@ class StepClient:
         secrets: set[str],
         environ: Mapping[str, str] | None,
     ) -> Sent:
-        try:
-            async with asyncio.timeout(integration.timeout_s):
-                return await self._exchange(integration, request, secrets, environ)
-        except ProbeFailure:
-            raise
-        except SecretUnavailable as exc:
-            raise AuthFailure(f"credentials unavailable: {exc}") from None
-        except Exception as exc:
-            diagnosis = diagnose_exception(exc)
-            raise TransportFailure(
-                diagnosis.outcome, diagnosis.detail, permanent=not diagnosis.transient
-            ) from exc
+        exchange = self._exchange(integration, request, secrets, environ)
+        return await bounded_attempt(integration.timeout_s, exchange)
 
     async def _exchange(
         self,
@@ -158,16 +145,3 @@ class StepClient:
             response.status_code, dict(response.headers), content, elapsed, truncated
         )
         return Sent(str(target), dict(built.headers), observation)
-
-
-def collect_sensitive(
-    headers: Mapping[str, str], params: Mapping[str, str], secrets: set[str]
-) -> None:
-    """Values of credential-like headers and query parameters are secrets too,
-    and so are their URL-encoded spellings (a partner may echo them back)."""
-    for name, value in (*headers.items(), *params.items()):
-        if value and SENSITIVE_NAME.search(name):
-            secrets.add(value)
-    for value in [v for v in secrets if NEEDS_QUOTING.search(v)]:
-        secrets.add(quote(value, safe=""))
-        secrets.add(quote_plus(value))
