@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -30,26 +29,10 @@ from intmon.migrations import upgrade
 from intmon.settings import Settings
 from intmon.web.users import create_user
 from tests.alerts.helpers import T0, feed
+from tests.test_api import CONFIG, NOW, PARTNER_SECRET  # the API tests' two clients
 
-PARTNER_SECRET = "partner-secret-value-42"
-NOW = T0 + timedelta(hours=1)
 PASSWORD = "correct horse battery"
 SESSION_SECRET = "a-test-session-secret-of-enough-length-0123456789"
-
-CONFIG = """version: 1
-integrations:
-""" + "".join(
-    f"""  - id: {integration}
-    name: {integration.title()} Broker
-    kind: broker
-    client: {client}
-    base_url: http://127.0.0.1:9
-    auth: {{type: bearer, token: "${{PARTNER_TOKEN}}"}}
-    interval_s: 60
-    checks: [{{name: health, path: /health, headers: {{X-Key: "${{PARTNER_TOKEN}}"}}}}]
-"""
-    for integration, client in (("a", "acme"), ("o", "orbit"))
-)
 
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 
