@@ -17,7 +17,7 @@ from integrations.config import IntegrationSpec
 from integrations.errors import IntegrationsError
 from integrations.models import Integration, MaintenanceWindowRow
 from integrations.windows import MaintenanceSpec, MaintenanceWindow, window_from_spec
-from intmon.db import table_of
+from intmon.db import fetch_all, table_of
 
 W = table_of(MaintenanceWindowRow)
 
@@ -154,11 +154,7 @@ def list_windows(
     query = select(W).order_by(W.c.integration_id, W.c.name)
     if integration_ids is not None:
         query = query.where(W.c.integration_id.in_(list(integration_ids)))
-    if isinstance(target, Connection):
-        rows = target.execute(query).all()
-    else:
-        with target.connect() as connection:
-            rows = connection.execute(query).all()
+    rows = fetch_all(target, query)
     return [
         StoredWindow(
             row.integration_id,

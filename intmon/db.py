@@ -13,10 +13,13 @@ from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import (
+    Connection,
     DateTime,
     Dialect,
     Engine,
+    Executable,
     MetaData,
+    Row,
     Table,
     TypeDecorator,
     create_engine,
@@ -99,3 +102,12 @@ def table_of(model: type[Base]) -> Table:
     table = model.__table__
     assert isinstance(table, Table)
     return table
+
+
+def fetch_all(target: Engine | Connection, query: Executable) -> list[Row[Any]]:
+    """The rows of `query`, on the caller's connection (inside its transaction) or,
+    given an engine, on a connection of its own."""
+    if isinstance(target, Connection):
+        return list(target.execute(query).all())
+    with target.connect() as connection:
+        return list(connection.execute(query).all())

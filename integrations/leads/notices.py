@@ -15,7 +15,7 @@ from integrations.errors import IntegrationsError
 from integrations.leads.models import ChangeNotice
 from integrations.leads.spec import ChangeNoticeSpec
 from integrations.models import Integration
-from intmon.db import table_of
+from intmon.db import fetch_all, table_of
 
 N = table_of(ChangeNotice)
 I = table_of(Integration)  # noqa: E741  (the integrations table, as elsewhere)
@@ -147,11 +147,7 @@ def list_notices(
     query = select(N).order_by(N.c.integration_id, N.c.effective_at, N.c.name)
     if integration_ids is not None:
         query = query.where(N.c.integration_id.in_(list(integration_ids)))
-    if isinstance(target, Connection):
-        rows = target.execute(query).all()
-    else:
-        with target.connect() as connection:
-            rows = connection.execute(query).all()
+    rows = fetch_all(target, query)
     return [
         StoredNotice(
             row.id,
