@@ -8,23 +8,34 @@ for the final word: evidence added later (a notice) can change a judgement.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterable
 
 from sqlalchemy import Engine
 
 from integrations.leads.dispatch import DispatchReport
-from integrations.leads.report import JUDGED, judge_lead
+from integrations.leads.report import JUDGED, judge_leads
 from intmon.metrics import leads_total
 
 
 def publish(engine: Engine, events: Iterable[tuple[str, str, str]]) -> None:
-    with engine.connect() as connection:
-        for integration_id, lead_id, outcome in events:
-            liability = "none"
-            if outcome in JUDGED:
-                judged = judge_lead(connection, integration_id, lead_id)
-                liability = judged.party.value if judged else "undetermined"
-            leads_total.labels(integration_id, outcome, liability).inc()
+    events = list(events)
+    to_judge: dict[str, list[str]] = defaultdict(list)
+    for integration_id, lead_id, outcome in events:
+        if outcome in JUDGED:
+            to_judge[integration_id].append(lead_id)
+    judged: dict[tuple[str, str], str] = {}
+    if to_judge:
+        with engine.connect() as connection:
+            for integration_id, lead_ids in to_judge.items():
+                verdicts = judge_leads(connection, integration_id, lead_ids)
+                for lead_id, verdict in verdicts.items():
+                    judged[integration_id, lead_id] = verdict.party.value
+    for integration_id, lead_id, outcome in events:
+        party = "none"
+        if outcome in JUDGED:
+            party = judged.get((integration_id, lead_id), "undetermined")
+        leads_total.labels(integration_id, outcome, party).inc()
 
 
 def publish_leads(engine: Engine, report: DispatchReport) -> None:

@@ -177,17 +177,36 @@ def load_evidence(
     return windows, incidents, notices
 
 
+def judge_leads(
+    connection: Connection, integration_id: str, lead_ids: Iterable[str]
+) -> dict[str, Liability]:
+    """The liability of each of these leads of one integration, from its whole ledger
+    history; delivered (or still waiting) leads are left out. The evidence is loaded
+    once for all of them: a burst of expiries costs three queries, not three each."""
+    wanted = sorted(set(lead_ids))
+    if not wanted:
+        return {}
+    rows = connection.execute(
+        select(ATTEMPTS)
+        .where(ATTEMPTS.c.integration_id == integration_id, ATTEMPTS.c.lead_id.in_(wanted))
+        .order_by(ATTEMPTS.c.lead_id, ATTEMPTS.c.at, ATTEMPTS.c.id)
+    ).all()
+    histories = {
+        lead_id: history
+        for (_integration, lead_id), history in _by_lead(rows).items()
+        if history[-1].outcome in JUDGED
+    }
+    if not histories:
+        return {}
+    start = min(history[0].at for history in histories.values())
+    end = max(history[-1].at for history in histories.values()) + timedelta(seconds=1)
+    evidence = load_evidence(connection, integration_id, start, end)
+    return {
+        lead_id: liable_party(failure_of(history), *evidence)
+        for lead_id, history in histories.items()
+    }
+
+
 def judge_lead(connection: Connection, integration_id: str, lead_id: str) -> Liability | None:
     """The liability of one lead from its whole ledger history (None when delivered)."""
-    history = connection.execute(
-        select(ATTEMPTS)
-        .where(ATTEMPTS.c.integration_id == integration_id, ATTEMPTS.c.lead_id == lead_id)
-        .order_by(ATTEMPTS.c.at, ATTEMPTS.c.id)
-    ).all()
-    if not history or history[-1].outcome not in JUDGED:
-        return None
-    failure = failure_of(history)
-    evidence = load_evidence(
-        connection, integration_id, history[0].at, history[-1].at + timedelta(seconds=1)
-    )
-    return liable_party(failure, *evidence)
+    return judge_leads(connection, integration_id, [lead_id]).get(lead_id)

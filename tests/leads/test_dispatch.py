@@ -252,6 +252,11 @@ def test_a_lead_held_past_its_limit_expires_and_the_platform_is_told(world, prob
     report = run(engine, probes, clock)
     assert report.expired == 1
     assert [row[1] for row in ledger(engine)] == ["held", "expired"]
+    # Held in declared maintenance: the broker's, also on the metric.
+    labels = {"integration": "bx", "outcome": "expired", "liability": "broker"}
+    before = REGISTRY.get_sample_value("intmon_leads_total", labels) or 0.0
+    publish_leads(engine, report)
+    assert REGISTRY.get_sample_value("intmon_leads_total", labels) == before + 1
     assert states(engine) == {"E1": "expired"}
     assert send_expired(engine, clock()) == 1
     assert fake.expired[0]["lead_id"] == "E1" and fake.expired[0]["event"] == "lead.expired"
