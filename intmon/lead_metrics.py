@@ -13,7 +13,7 @@ from collections.abc import Iterable
 
 from sqlalchemy import Engine
 
-from integrations.leads.dispatch import DispatchReport
+from integrations.leads.queue import DispatchReport
 from integrations.leads.report import JUDGED, judge_leads
 from intmon.metrics import leads_total
 

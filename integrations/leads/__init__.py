@@ -10,7 +10,10 @@
         → report (table, CSV, JSON) and `intmon_leads_total`
 
 Modules: `spec` (the YAML blocks), `models` (tables), `ledger` (submit and
-record), `delivery` (lead → request → outcome), `dispatch` (the queue),
-`budget` (per-partner request budget), `notices` (change notices), `liability`
-(the pure rule), `evidence` (loads what the rule needs), `report`.
+record), `delivery` (lead → request → outcome), `dispatch` (the queue's sending
+pass), `holding` (the leads it holds or expires instead), `queue` (what both
+share), `lease` (one dispatcher per integration at a time), `expiry` (tells
+the platform of expired leads), `budget` (per-partner request budget), `notices`
+(change notices), `liability` (the pure rule), `report` (loads the evidence the
+rule needs and judges each lead).
 """

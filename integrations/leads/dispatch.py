@@ -1,21 +1,22 @@
-"""The delivery queue: hold, send in arrival order inside the partner's budget, record.
+"""The delivery queue's sending pass: send in arrival order inside the partner's budget, record.
 
 One dispatcher at a time owns an integration's queue (a lease row in
 `lead_dispatch`, taken with a conditional UPDATE like the outbox's), which is
 what keeps arrival order with any number of workers. A pass over one
 integration:
 
-1. leads past their maximum hold time become `expired` (ledger row; the
-   platform is told through the outbox);
-2. while the integration is under maintenance or has an open auth or
-   connectivity incident, due leads are `held` (one ledger row per hold) and
-   looked at again in `RECHECK`;
-3. otherwise as many as the budget grants are sent, `concurrency` at a time:
+1. leads past their maximum hold time are expired, and while the integration
+   is under maintenance or has an open auth or connectivity incident, due
+   leads are held (both in `holding`);
+2. otherwise as many as the budget grants are sent, `concurrency` at a time:
    each lead's `sends` is counted and committed *before* its request goes out,
    so after a crash the resend knows an answer may have been lost, and the
    broker's duplicate answer then confirms the first delivery;
-4. every answer is one ledger row and one state change, in one transaction.
+3. every answer is one ledger row and one state change, in one transaction.
    A failure is retried with backoff from the lead's own send count.
+
+`drain` and `deliver_due` (what a `deliver_leads` message runs) repeat passes
+over every integration with due leads.
 """
 
 from __future__ import annotations
@@ -23,13 +24,11 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, func, select, update
+from sqlalchemy import Engine, func, select, update
 
-from alerts.models import Incident
 from checks.outcomes import CheckResult
 from integrations.config import CheckSpec, IntegrationSpec
 from integrations.leads import expiry
@@ -40,48 +39,15 @@ from integrations.leads.delivery import (
     delivery_integration,
     judge,
 )
+from integrations.leads.holding import _expire, _expire_orphans, _hold, hold_reason
 from integrations.leads.lease import lease, release, renew
-from integrations.leads.ledger import ATTEMPTS, LEADS, insert_attempts
-from integrations.maintenance import windows_by_integration
+from integrations.leads.ledger import LEADS
+from integrations.leads.queue import WAITING, DispatchReport, _due, _ledger, _set
 from integrations.registry import load_specs
-from integrations.results import storable
-from intmon.db import table_of
 
 log = logging.getLogger(__name__)
 
-INCIDENTS = table_of(Incident)
-HOLDING_FAMILIES = ("auth", "connectivity")
-RECHECK = timedelta(seconds=5)
-WAITING = ("queued", "held")
-
 Send = Callable[[Sequence[tuple[IntegrationSpec, CheckSpec, None]]], list[CheckResult]]
-
-
-@dataclass
-class DispatchReport:
-    sent: int = 0
-    outcomes: dict[str, int] = field(default_factory=dict)
-    held: int = 0
-    expired: int = 0
-    deferred: int = 0
-    # (integration, lead id, outcome) of every ledger row written, for the metrics.
-    events: list[tuple[str, str, str]] = field(default_factory=list)
-
-    def count(self, outcome: str, n: int = 1) -> None:
-        self.outcomes[outcome] = self.outcomes.get(outcome, 0) + n
-
-    def note(self, lead: Any, outcome: LeadOutcome) -> None:
-        self.count(outcome)
-        self.events.append((lead.integration_id, lead.lead_id, outcome.value))
-
-    def merge(self, other: DispatchReport) -> None:
-        self.sent += other.sent
-        self.held += other.held
-        self.expired += other.expired
-        self.deferred += other.deferred
-        for outcome, n in other.outcomes.items():
-            self.count(outcome, n)
-        self.events.extend(other.events)
 
 
 def backoff(sends: int) -> timedelta:
@@ -98,23 +64,6 @@ def due_integrations(engine: Engine, now: datetime) -> list[str]:
                 .distinct()
             ).scalars()
         )
-
-
-def hold_reason(connection: Connection, integration_id: str, now: datetime) -> str | None:
-    """Why leads must wait now, or None: maintenance first, then an open incident."""
-    for window in windows_by_integration(connection, [integration_id]).get(integration_id, []):
-        if window.active_at(now):
-            return f"maintenance: {window.describe()}"
-    family = connection.execute(
-        select(INCIDENTS.c.family, INCIDENTS.c.id)
-        .where(
-            INCIDENTS.c.integration_id == integration_id,
-            INCIDENTS.c.state == "open",
-            INCIDENTS.c.family.in_(HOLDING_FAMILIES),
-        )
-        .order_by(INCIDENTS.c.id)
-    ).first()
-    return None if family is None else f"open {family.family} incident #{family.id}"
 
 
 def registered_specs(engine: Engine, ids: list[str]) -> dict[str, IntegrationSpec]:
@@ -192,77 +141,6 @@ def _pass(
         requests = [_request_shown(spec, check) for check in checks]
         _record(engine, spec, chunk, results, requests, clock(), report)
     return report
-
-
-def _due(connection: Connection, integration_id: str, now: datetime, limit: int) -> list[Any]:
-    return list(
-        connection.execute(
-            select(LEADS)
-            .where(
-                LEADS.c.integration_id == integration_id,
-                LEADS.c.state.in_(WAITING),
-                LEADS.c.next_attempt_at <= now,
-            )
-            .order_by(LEADS.c.received_at, LEADS.c.id)
-            .limit(limit)
-        ).all()
-    )
-
-
-def _expire(
-    connection: Connection,
-    spec: IntegrationSpec | None,
-    leads: list[Any],
-    now: datetime,
-    report: DispatchReport,
-) -> list[Any]:
-    """Expire the leads past their hold limit; returns the others."""
-    live = []
-    for lead in leads:
-        if lead.expires_at > now:
-            live.append(lead)
-            continue
-        if spec is None or spec.delivery is None:
-            detail = "its integration no longer delivers leads"
-        else:
-            detail = f"not delivered within {spec.delivery.max_hold_s:g} s"
-        _ledger(connection, lead, LeadOutcome.EXPIRED, now, detail=detail)
-        _set(connection, lead.id, state="expired", last_outcome="expired", updated_at=now)
-        if spec is not None:
-            expiry.announce(connection, spec, lead, now)
-        report.expired += 1
-        report.note(lead, LeadOutcome.EXPIRED)
-    return live
-
-
-def _expire_orphans(engine: Engine, integration_id: str, now: datetime) -> DispatchReport:
-    report = DispatchReport()
-    with engine.begin() as connection:
-        _expire(connection, None, _due(connection, integration_id, now, 1000), now, report)
-    return report
-
-
-def _hold(
-    connection: Connection,
-    integration_id: str,
-    leads: list[Any],
-    reason: str,
-    now: datetime,
-    report: DispatchReport,
-) -> None:
-    for lead in leads:
-        if lead.state != "held":
-            _ledger(connection, lead, LeadOutcome.HELD, now, detail=reason)
-            report.held += 1
-            report.note(lead, LeadOutcome.HELD)
-        _set(
-            connection,
-            lead.id,
-            state="held",
-            next_attempt_at=now + RECHECK,
-            last_outcome="held",
-            updated_at=now,
-        )
 
 
 def _defer(engine: Engine, leads: Sequence[Any], until: datetime, report: DispatchReport) -> None:
@@ -347,44 +225,6 @@ def _request_shown(spec: IntegrationSpec, check: CheckSpec) -> dict[str, Any]:
     }
 
 
-def _set(connection: Connection, row_id: int, **values: Any) -> None:
-    connection.execute(update(LEADS).where(LEADS.c.id == row_id).values(**values))
-
-
-def _ledger(
-    connection: Connection,
-    lead: Any,
-    outcome: LeadOutcome,
-    now: datetime,
-    *,
-    sends: int | None = None,
-    result: CheckResult | None = None,
-    detail: str = "",
-    broker_id: str | None = None,
-    request: dict[str, Any] | None = None,
-) -> None:
-    insert_attempts(
-        connection,
-        [
-            {
-                "integration_id": lead.integration_id,
-                "lead_id": lead.lead_id,
-                "attempt": lead.sends if sends is None else sends,
-                "at": now,
-                "source": "deliver",
-                "outcome": outcome.value,
-                "check_outcome": result.outcome.value if result else None,
-                "http_status": result.http_status if result else None,
-                "duration_s": result.duration_s if result else None,
-                "broker_lead_id": broker_id,
-                "request": request,
-                "response_excerpt": storable(result.response_excerpt) if result else "",
-                "detail": storable(detail),
-            }
-        ],
-    )
-
-
 def drain(
     engine: Engine,
     send: Send,
@@ -429,4 +269,4 @@ def pending_count(engine: Engine) -> int:
         )
 
 
-__all__ = ["ATTEMPTS", "DispatchReport", "dispatch", "hold_reason", "pending_count"]
+__all__ = ["Send", "deliver_due", "dispatch", "drain", "pending_count"]
