@@ -9,15 +9,16 @@ from __future__ import annotations
 import typer
 
 from intmon.cli import (
-    alerts_commands,
     config_commands,
     demo_command,
     e2e_commands,
+    incident_commands,
     lead_commands,
     maintenance_commands,
     notice_commands,
     notify_commands,
     service_commands,
+    ticket_commands,
     token_commands,
     user_commands,
 )
@@ -33,7 +34,8 @@ config_commands.register(app)
 service_commands.register(app)
 demo_command.register(app)
 e2e_commands.register(app)
-alerts_commands.register(app)
+incident_commands.register(app)
+ticket_commands.register(app)
 maintenance_commands.register(app)
 lead_commands.register(app)
 notice_commands.register(app)

@@ -1,4 +1,5 @@
-"""`intmon incidents` and `intmon tickets`: reading and working the support queue.
+"""`intmon tickets list | show | comment | set | create`: reading and working the
+support queue.
 
 Reads go through `alerts.queries`; each write is calls into `alerts.tickets`
 in one transaction. Input the lifecycle refuses (an unknown ticket, a
@@ -9,7 +10,6 @@ stderr and exit 2, never a traceback.
 from __future__ import annotations
 
 import enum
-from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -17,13 +17,11 @@ from rich.markup import escape
 from rich.table import Table
 
 from integrations.config import Tier
+from intmon.cli.alerts_common import _context, incidents_table
 from intmon.cli.output import console, errors, fail, print_json, refused, when
 
 if TYPE_CHECKING:
-    from sqlalchemy import Engine
-
-    from alerts.policy import Policy
-    from alerts.queries import CommentView, IncidentView, TicketView
+    from alerts.queries import CommentView, TicketView
     from alerts.tickets import Actor
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
@@ -35,9 +33,6 @@ AuthorOpt = Annotated[
     typer.Option(help="Name recorded as the author (default: support, the client, or intmon)."),
 ]
 
-incidents_app = typer.Typer(
-    name="incidents", help="Incidents opened by failing checks.", no_args_is_help=True
-)
 tickets_app = typer.Typer(
     name="tickets",
     help="The support queue: list, read, answer and move tickets.",
@@ -46,7 +41,6 @@ tickets_app = typer.Typer(
 
 
 def register(app: typer.Typer) -> None:
-    app.add_typer(incidents_app)
     app.add_typer(tickets_app)
 
 
@@ -71,78 +65,9 @@ STATUS_STYLE = {
 SLA_STYLE = {"met": "green", "breached": "red", "due": "yellow", "n/a": "dim"}
 
 
-def _context() -> tuple[Engine, datetime, Policy]:
-    """The database, the clock and the policy every command runs with."""
-    from intmon import db
-    from intmon.cli.database import open_database
-    from intmon.settings import get_settings
-
-    return open_database(migrate=False), db.utcnow(), get_settings().policy()
-
-
 def styled(value: str, styles: dict[str, str]) -> str:
     style = styles.get(value, "white")
     return f"[{style}]{escape(value)}[/{style}]"
-
-
-# --- incidents ----------------------------------------------------------------------
-
-
-@incidents_app.command("list")
-def incidents_list(
-    state: Annotated[str | None, typer.Option(help="open or resolved.")] = None,
-    integration: Annotated[str | None, typer.Option("--integration", "-i")] = None,
-    limit: int = 100,
-    as_json: JsonOpt = False,
-) -> None:
-    """Incidents, newest first."""
-    from alerts.queries import list_incidents
-
-    engine, _now, _policy = _context()
-    with refused():
-        views = list_incidents(engine, state=state, integration_id=integration, limit=limit)
-    if as_json:
-        print_json([v.as_dict() for v in views])
-        return
-    console.print(incidents_table(views, "Incidents"))
-
-
-@incidents_app.command("ack")
-def incidents_ack(
-    incident_id: Annotated[int, typer.Argument(help="The incident's id (incidents list).")],
-    author: Annotated[str, typer.Option(help="Who takes it.")] = "support",
-) -> None:
-    """Acknowledge an incident: someone has it in hand, so its escalation and
-    reminders stop."""
-    from alerts.escalation import acknowledge
-
-    engine, now, _policy = _context()
-    with refused():
-        acknowledge(engine, incident_id, author, now)
-    console.print(f"incident {incident_id} acknowledged by {author}")
-
-
-def incidents_table(views: list[IncidentView], title: str) -> Table:
-    table = Table(title=title)
-    for column in ("id", "integration", "family", "state", "opened", "resolved", "failures"):
-        table.add_column(column, justify="right" if column in ("id", "failures") else "left")
-    table.add_column("last outcome")
-    table.add_column("ticket", no_wrap=True)
-    for v in views:
-        notes = " flapping" if v.flapping else ""
-        notes += f" ↻{v.reopened}" if v.reopened else ""
-        table.add_row(
-            str(v.id),
-            escape(v.integration_id),
-            v.family,
-            ("[red]open[/red]" if v.state == "open" else "[green]resolved[/green]") + notes,
-            when(v.opened_at),
-            when(v.resolved_at),
-            str(v.failures),
-            v.last_outcome,
-            v.ticket or "-",
-        )
-    return table
 
 
 # --- tickets: reading ---------------------------------------------------------------
