@@ -113,8 +113,10 @@ def worker(
 
     _require_redis()
     settings = get_settings()
-    # Read by dramatiq when its worker module is imported, so set before that.
-    os.environ.setdefault("dramatiq_worker_timeout", str(settings.worker_poll_ms))
+    # Read by dramatiq when its worker module is imported, so set before that. The
+    # broker gives each queue's consumer its own poll (worker.broker); this is how
+    # often idle worker threads wake up, which only bounds how fast they stop.
+    os.environ.setdefault("dramatiq_worker_timeout", str(settings.worker_idle_poll_ms))
     os.environ.setdefault(MULTIPROC_ENV, str(Path(settings.metrics_dir).resolve()))
     Path(os.environ[MULTIPROC_ENV]).mkdir(parents=True, exist_ok=True)
     from dramatiq.cli import main as dramatiq_main
