@@ -27,6 +27,22 @@ async def test_dropped_connection_is_retried_once(
     assert partners.drop_first_connections[0] == 2
 
 
+async def test_retries_stop_after_the_configured_number(
+    engine: ProbeEngine, partners: Any, integration: Callable[..., IntegrationSpec]
+) -> None:
+    partners.drop_first_connections[0] = 0
+    partners.drops_before_answer[0] = 5
+    try:
+        spec = integration(partners.drop_first, retries=2, checks=[{"name": "flaky", "path": "/"}])
+
+        result = await engine.run_check(spec, spec.checks[0])
+    finally:
+        partners.drops_before_answer[0] = 1
+
+    assert result.outcome is Outcome.SERVER_ERROR
+    assert partners.drop_first_connections[0] == 3
+
+
 async def test_dropped_connection_without_retries_is_server_error(
     engine: ProbeEngine, partners: Any, integration: Callable[..., IntegrationSpec]
 ) -> None:
