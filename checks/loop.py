@@ -20,6 +20,8 @@ from collections.abc import Coroutine, Mapping, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
+import uvloop
+
 from checks.engine import ProbeEngine, ProbeSettings
 from checks.errors import EngineClosed
 from checks.outcomes import CheckResult
@@ -31,13 +33,19 @@ BatchItem = tuple[IntegrationSpec, CheckSpec, datetime | None]
 T = TypeVar("T")
 
 
+def new_event_loop(kind: str) -> asyncio.AbstractEventLoop:
+    if kind == "uvloop":
+        return uvloop.new_event_loop()
+    return asyncio.new_event_loop()
+
+
 class EngineThread:
     """A daemon thread running an event loop with one `ProbeEngine` on it."""
 
     def __init__(self, settings: ProbeSettings | None = None) -> None:
         self.settings = settings or ProbeSettings()
         self.pid = os.getpid()
-        self._loop = asyncio.new_event_loop()
+        self._loop = new_event_loop(self.settings.event_loop)
         self._closed = False
         self._thread = threading.Thread(target=self._run, name="intmon-probe-loop", daemon=True)
         self._thread.start()

@@ -43,6 +43,7 @@ class Runtime:
 def probe_settings(settings: Settings) -> ProbeSettings:
     return ProbeSettings(
         transport=settings.http_transport,
+        event_loop=settings.event_loop,
         keepalive=settings.keepalive,
         max_connections=settings.max_connections,
         max_connections_per_host=settings.max_connections_per_host,

@@ -49,9 +49,16 @@ BIG_BODY = b"x" * (10 * 1024 * 1024)
 BOMB = gzip.compress(b"\0" * (64 * 1024 * 1024), compresslevel=9)
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
+@pytest.fixture(
+    params=[
+        pytest.param(("asyncio", {"use_uvloop": True}), id="uvloop"),
+        pytest.param(("asyncio", {}), id="asyncio"),
+    ]
+)
+def anyio_backend(request: pytest.FixtureRequest) -> tuple[str, dict[str, bool]]:
+    """Every engine test runs on both event loops a worker can be set to use
+    (`event_loop`): their connection errors differ, the outcomes must not."""
+    return request.param  # type: ignore[no-any-return]
 
 
 @dataclass
@@ -69,6 +76,8 @@ class Partner:
     hits: Counter[str] = field(default_factory=Counter)
     tokens_issued: list[str] = field(default_factory=list)
     drop_first_connections: list[int] = field(default_factory=lambda: [0])
+    # How many connections drop_first drops before it answers one (1: every other).
+    drops_before_answer: list[int] = field(default_factory=lambda: [1])
 
     def count(self, key: str) -> int:
         return self.hits[key]
@@ -207,9 +216,10 @@ class _PartnerApp:
 class _RawServers:
     """Servers that fail below HTTP."""
 
-    def __init__(self, drop_counter: list[int]) -> None:
+    def __init__(self, drop_counter: list[int], drops: list[int]) -> None:
         self.writers: set[asyncio.StreamWriter] = set()
         self.drop_counter = drop_counter
+        self.drops = drops
 
     async def stall(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.writers.add(writer)
@@ -223,7 +233,7 @@ class _RawServers:
     async def drop_first(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.drop_counter[0] += 1
         await reader.readuntil(b"\r\n\r\n")
-        if self.drop_counter[0] % 2 == 1:
+        if self.drop_counter[0] % (self.drops[0] + 1) != 0:
             writer.transport.abort()  # no answer: "server disconnected"
             return
         body = b'{"status": "ok"}'
@@ -262,6 +272,15 @@ class _ServerThread:
         self.loop.close()
 
 
+@pytest.fixture(autouse=True)
+def _fresh_partner_counts(request: pytest.FixtureRequest) -> None:
+    """The partners live for the session, but each test counts its own requests:
+    the same test runs once per event loop and transport with the same keys."""
+    if "partners" in request.fixturenames:
+        partners: Partner = request.getfixturevalue("partners")
+        partners.hits.clear()
+
+
 @pytest.fixture(scope="session")
 def partners(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Partner]:
     directory: Path = tmp_path_factory.mktemp("tls")
@@ -282,9 +301,9 @@ def partners(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Partner]:
 
     hits: Counter[str] = Counter()
     tokens: list[str] = []
-    drop_counter = [0]
+    drop_counter, drops = [0], [1]
     app = _PartnerApp(hits, tokens)
-    raw = _RawServers(drop_counter)
+    raw = _RawServers(drop_counter, drops)
     server = _ServerThread()
 
     async def start() -> tuple[web.AppRunner, list[asyncio.Server], list[int]]:
@@ -320,6 +339,7 @@ def partners(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Partner]:
         hits=hits,
         tokens_issued=tokens,
         drop_first_connections=drop_counter,
+        drops_before_answer=drops,
     )
 
     async def stop() -> None:

@@ -11,8 +11,9 @@ from tests.hostile.servers import HostileServers
 
 
 @pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
+def anyio_backend() -> tuple[str, dict[str, bool]]:
+    """The event loop a worker runs its engine on by default (`event_loop`)."""
+    return ("asyncio", {"use_uvloop": True})
 
 
 @pytest.fixture(scope="module")
@@ -23,7 +24,8 @@ def hostile() -> Iterator[HostileServers]:
 
 @pytest.fixture
 async def engine() -> AsyncIterator[ProbeEngine]:
-    """The engine as a worker builds it: the shipped aiohttp transport, default caps."""
+    """The engine as a worker builds it: the shipped aiohttp transport on uvloop,
+    default caps."""
     probe = ProbeEngine(ProbeSettings(transport="aiohttp"))
     yield probe
     await probe.aclose()
