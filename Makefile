@@ -56,6 +56,7 @@ bench-quick: $(BIN)/.installed
 	$(BIN)/python bench/notifications.py --quick
 	$(BIN)/python bench/tickets_api.py --quick
 	$(BIN)/python bench/leads.py --quick
+	$(BIN)/python bench/peer.py --quick
 
 bench-peer: $(BIN)/.installed
 	$(BIN)/python bench/peer.py

@@ -452,6 +452,9 @@ def main() -> None:
     )
     parser.add_argument("--interval", type=float, help="override the scenario's interval (s)")
     parser.add_argument("--duration", type=float, help="override the measured window (s)")
+    parser.add_argument(
+        "--warmup", type=float, help="override the time before the measured window (s)"
+    )
     parser.add_argument("--json", action="store_true", help="print JSON on stdout")
     args = parser.parse_args()
 
@@ -478,7 +481,7 @@ def main() -> None:
                 args.integrations or count,
                 args.interval or interval,
                 args.duration or duration,
-                warmup,
+                args.warmup or warmup,
             )
             for _ in range(args.repeat)
         ]
@@ -491,7 +494,7 @@ def main() -> None:
             args.integrations or count,
             args.interval or interval,
             args.duration or duration,
-            warmup,
+            args.warmup or warmup,
         )
         runs = [run_scenario(args, *plan) for _ in range(args.repeat)]
         results.append(median_of(runs))
