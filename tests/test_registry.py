@@ -55,3 +55,28 @@ def test_spec_cache_follows_revisions(db_engine: Engine) -> None:
     assert cache.get_many({"a": 2})["a"].interval_s == 90
     apply(db_engine, config("b"))
     assert cache.get_many({"a": 3}) == {}
+
+
+def test_spec_cache_keeps_one_copy_of_parts_integrations_share(db_engine: Engine) -> None:
+    shared = """
+    auth: {type: bearer, token: "${ACME_TOKEN}"}
+    thresholds: {failure_threshold: 5}"""
+    text = "version: 1\nintegrations:\n" + "\n".join(
+        f"""  - id: {i}
+    name: {i.title()}
+    kind: broker
+    client: acme
+    base_url: http://127.0.0.1:9{extra}
+    checks: [{{name: health, path: /health}}]"""
+        for i, extra in (("a", shared), ("b", shared), ("c", ""))
+    )
+    apply(db_engine, load_text(text))
+
+    specs = SpecCache(db_engine).get_many({"a": 1, "b": 1, "c": 1})
+
+    a, b, c = specs["a"], specs["b"], specs["c"]
+    assert a.auth is b.auth and a.thresholds is b.thresholds and a.tls is b.tls is c.tls
+    assert c.auth is not a.auth and c.thresholds is not a.thresholds
+    # The shared parts are equal to what each spec says on its own.
+    assert specs == {s.id: s for s in load_specs(db_engine).values() for s in [s.spec]}
+    assert a.thresholds.failure_threshold == 5 and c.thresholds.failure_threshold == 3
