@@ -132,10 +132,19 @@ def main() -> None:
     )
     parser.add_argument("--processes", type=int, default=2, help="intmon worker processes")
     parser.add_argument("--threads", type=int, default=8, help="threads per worker process")
+    parser.add_argument("--batch-size", type=int, default=50, help="checks per message")
+    parser.add_argument(
+        "--warmup",
+        type=float,
+        default=20.0,
+        help="seconds intmon runs before its window: a worker's first check of an "
+        "integration loads its spec and creates its metric series, which a long-running "
+        "worker has long done",
+    )
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     if args.quick:
-        args.repeat, args.seconds, args.integrations = 1, 4.0, 1000
+        args.repeat, args.seconds, args.integrations, args.warmup = 1, 4.0, 1000, 4.0
 
     peers = require_peers()
     bench = load_bench_checks()
@@ -150,11 +159,11 @@ def main() -> None:
             options = argparse.Namespace(
                 processes=args.processes,
                 threads=args.threads,
-                batch_size=50,
+                batch_size=args.batch_size,
                 keepalive=keepalive,
             )
             result = bench.run_scenario(
-                options, "peer", args.integrations, 1.0, args.seconds, 4.0 if args.quick else 8.0
+                options, "peer", args.integrations, 1.0, args.seconds, args.warmup
             )
             figures[keepalive] = result.checks_per_s
             cpu[keepalive] = result.worker_cpu_ms_per_check
