@@ -151,6 +151,17 @@ def target(workdir: Path) -> Iterator[tuple[str, str]]:
         process.wait(timeout=10)
 
 
+class Blackhole:
+    """A partner that accepts connections and never answers: every check of it
+    ends in its timeout, as behind a firewall that drops the traffic."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(65535)  # never accepted: the kernel completes handshakes
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+
+
 @contextmanager
 def database() -> Iterator[str]:
     name = f"intmon_bench_{secrets.token_hex(4)}"
@@ -165,10 +176,19 @@ def database() -> Iterator[str]:
         admin.dispose()
 
 
-def integrations_yaml(count: int, interval: float, url: str) -> str:
+def integrations_yaml(
+    count: int, interval: float, url: str, hanging_url: str | None = None, hanging: float = 0.0
+) -> str:
+    """`hanging` of the integrations (spread evenly) point at `hanging_url` instead."""
     timeout = min(5.0, interval)
+    every = round(1 / hanging) if hanging_url and hanging > 0 else 0
+
+    def base(i: int) -> str:
+        return hanging_url if every and i % every == 0 and hanging_url else url
+
     rows = [
-        f"  - {{id: b{i:05d}, name: B{i}, kind: broker, client: c{i % 50:02d}, base_url: '{url}', "
+        f"  - {{id: b{i:05d}, name: B{i}, kind: broker, client: c{i % 50:02d}, "
+        f"base_url: '{base(i)}', "
         f"interval_s: {interval}, timeout_s: {timeout}, "
         f"checks: [{{name: health, path: /health, expect: {{json: ['$.status == \"ok\"']}}}}]}}"
         for i in range(count)
@@ -218,10 +238,16 @@ def run_scenario(
 ) -> Figures:
     workdir = Path(tempfile.mkdtemp(prefix="intmon-bench-"))
     namespace = f"intmon-bench-{secrets.token_hex(4)}"
+    hanging = getattr(args, "hanging", 0.0)  # bench/peer.py builds its own options
+    hang = Blackhole() if hanging > 0 else None
     with target(workdir) as (url, kind), database() as db_url:
         engine = make_engine(db_url)
         upgrade(engine)
-        apply(engine, load_text(integrations_yaml(count, interval, url)))
+        hanging_url = hang.url if hang is not None else None
+        apply(
+            engine,
+            load_text(integrations_yaml(count, interval, url, hanging_url, hanging)),
+        )
         metrics_dir = workdir / "metrics"
         metrics_dir.mkdir()
         env = {
@@ -454,6 +480,13 @@ def main() -> None:
     parser.add_argument("--duration", type=float, help="override the measured window (s)")
     parser.add_argument(
         "--warmup", type=float, help="override the time before the measured window (s)"
+    )
+    parser.add_argument(
+        "--hanging",
+        type=float,
+        default=0.0,
+        help="fraction of integrations whose partner never answers (each check of it "
+        "times out): how the pipeline copes with dead partners",
     )
     parser.add_argument("--json", action="store_true", help="print JSON on stdout")
     args = parser.parse_args()
