@@ -32,7 +32,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -161,6 +161,12 @@ class Blackhole:
         self.sock.listen(65535)  # never accepted: the kernel completes handshakes
         self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
 
+    def __enter__(self) -> Blackhole:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.sock.close()
+
 
 @contextmanager
 def database() -> Iterator[str]:
@@ -239,8 +245,8 @@ def run_scenario(
     workdir = Path(tempfile.mkdtemp(prefix="intmon-bench-"))
     namespace = f"intmon-bench-{secrets.token_hex(4)}"
     hanging = getattr(args, "hanging", 0.0)  # bench/peer.py builds its own options
-    hang = Blackhole() if hanging > 0 else None
-    with target(workdir) as (url, kind), database() as db_url:
+    hole: AbstractContextManager[Blackhole | None] = Blackhole() if hanging > 0 else nullcontext()
+    with target(workdir) as (url, kind), database() as db_url, hole as hang:
         engine = make_engine(db_url)
         upgrade(engine)
         hanging_url = hang.url if hang is not None else None

@@ -175,7 +175,11 @@ class SpecCache:
 
     def _shared(self, spec: IntegrationSpec) -> IntegrationSpec:
         # Equal values, so the copy needs no validation; the models are frozen.
-        parts = {name: getattr(spec, name) for name in self.SHARED_PARTS}
-        return spec.model_copy(
-            update={name: self._parts.setdefault(value, value) for name, value in parts.items()}
-        )
+        shared = {}
+        for name in self.SHARED_PARTS:
+            value = getattr(spec, name)
+            try:
+                shared[name] = self._parts.setdefault(value, value)
+            except TypeError:  # a part that holds a list or dict cannot be a key: keep it
+                shared[name] = value
+        return spec.model_copy(update=shared)
