@@ -2,9 +2,12 @@
 
 dramatiq runs actors on worker threads; an HTTP connection pool belongs to one
 event loop. `EngineThread` owns that loop in a daemon thread with one
-`ProbeEngine` on it, and `run_batch` hands a batch over and waits:
+`ProbeEngine` on it. `run_batch` hands a batch over and waits for all of it;
+`start_batch` hands it over and returns one future per check, so a caller can
+take the checks that are done and leave the slow ones running:
 
     results = engine_thread.run_batch(items, timeout=40)
+    futures = engine_thread.start_batch(items)
 
 One per process: `worker.runtime` creates it lazily, and again in a child after
 a fork (the parent's thread and sockets do not survive a fork).
@@ -68,6 +71,18 @@ class EngineThread:
             raise EngineClosed("the probe engine thread is closed")
         return self._call(self._engine.run_batch(items, environ=environ), timeout)
 
+    def start_batch(
+        self, items: Sequence[BatchItem], *, environ: Mapping[str, str] | None = None
+    ) -> list[concurrent.futures.Future[CheckResult]]:
+        """Start every check of a batch on the engine's loop and return at once
+        with one future per check, in the order of `items`.
+
+        Cancelling a future cancels its check. Raises `EngineClosed` after `close()`.
+        """
+        if self._closed:
+            raise EngineClosed("the probe engine thread is closed")
+        return self._call(self._spawn(items, environ), timeout=30)
+
     @property
     def closed(self) -> bool:
         return self._closed
@@ -88,6 +103,20 @@ class EngineThread:
     async def _create_engine(self) -> ProbeEngine:
         return ProbeEngine(self.settings)
 
+    async def _spawn(
+        self, items: Sequence[BatchItem], environ: Mapping[str, str] | None
+    ) -> list[concurrent.futures.Future[CheckResult]]:
+        # One hop onto the loop for the whole batch, not one per check.
+        futures = []
+        for integration, check, scheduled_at in items:
+            task = self._loop.create_task(
+                self._engine.run_check(
+                    integration, check, scheduled_at=scheduled_at, environ=environ
+                )
+            )
+            futures.append(_mirror(task, self._loop))
+        return futures
+
     def _call(self, coroutine: Coroutine[Any, Any, T], timeout: float | None) -> T:
         future = asyncio.run_coroutine_threadsafe(coroutine, self._loop)
         try:
@@ -106,3 +135,27 @@ class EngineThread:
         if pending:
             self._loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
         self._loop.run_until_complete(self._loop.shutdown_asyncgens())
+
+
+def _mirror(task: asyncio.Task[T], loop: asyncio.AbstractEventLoop) -> concurrent.futures.Future[T]:
+    """A thread-safe future that ends when `task` does; cancelling it cancels `task`."""
+    future: concurrent.futures.Future[T] = concurrent.futures.Future()
+
+    def copy(done: asyncio.Task[T]) -> None:
+        try:
+            if done.cancelled():
+                future.cancel()
+            elif (error := done.exception()) is not None:
+                future.set_exception(error)
+            else:
+                future.set_result(done.result())
+        except concurrent.futures.InvalidStateError:
+            pass  # the caller cancelled the future first
+
+    def propagate(mirrored: concurrent.futures.Future[T]) -> None:
+        if mirrored.cancelled() and not loop.is_closed():
+            loop.call_soon_threadsafe(task.cancel)
+
+    task.add_done_callback(copy)
+    future.add_done_callback(propagate)
+    return future

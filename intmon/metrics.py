@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 import re
 import socket
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 
 from prometheus_client import values
 from prometheus_client.core import GaugeMetricFamily
@@ -222,12 +222,19 @@ def mark_process_dead(pid: int) -> None:
         multiprocess.mark_process_dead(process_identifier(pid))
 
 
-def observe_results(results: Sequence[CheckResult], *, every_check: bool = True) -> None:
+def observe_results(
+    results: Sequence[CheckResult],
+    *,
+    every_check: bool = True,
+    up_unknown: Collection[str] = (),
+) -> None:
     """Update the check metrics for one batch of results.
 
     The up gauge is set from the batch's results: the scheduler keeps an
     integration's checks in one batch, so it sees all of them at once. A batch
-    of some of an integration's checks (`every_check=False`) leaves it alone.
+    of some of an integration's checks (`every_check=False`) leaves it alone,
+    and so do the integrations in `up_unknown` (some of their checks are still
+    running).
     """
     up: dict[str, bool] = {}
     for result in results:
@@ -240,4 +247,25 @@ def observe_results(results: Sequence[CheckResult], *, every_check: bool = True)
     if not every_check:
         return
     for integration, is_up in up.items():
+        if integration not in up_unknown:
+            integration_up.labels(integration).set(1 if is_up else 0)
+
+
+def observe_checks(
+    results: Sequence[CheckResult],
+    *,
+    skipped: Mapping[str, int] | None = None,
+    up_unknown: Collection[str] = (),
+    up: Mapping[str, bool] | None = None,
+) -> None:
+    """What a worker records for results it stored: counts, durations, schedule
+    lag, skips, and the up gauge (from the results, or `up` where known better)."""
+    observe_results(results, up_unknown=up_unknown)
+    for integration, is_up in (up or {}).items():
         integration_up.labels(integration).set(1 if is_up else 0)
+    for check in results:
+        if check.scheduled_at is not None:
+            lag = (check.started_at - check.scheduled_at).total_seconds()
+            schedule_lag.observe(max(0.0, lag))
+    for reason, count in (skipped or {}).items():
+        checks_skipped.labels(reason=reason).inc(count)

@@ -29,6 +29,11 @@ class Settings(BaseSettings):
 
     # Checks per dramatiq message; chosen by bench/checks.py (see README).
     batch_size: int = Field(default=50, ge=1, le=1000)
+    # How long a batch's thread waits for its checks. Those still running then
+    # (a partner slow to answer, or not answering at all) are stored by the
+    # process's late-result writer when they end, and the thread takes the next
+    # message: a dead partner holds its own check, not the batch.
+    batch_wait_s: float = Field(default=1.0, gt=0, le=60)
     scheduler_tick_s: float = Field(default=0.1, gt=0, le=5)
     # How often the scheduler re-reads the registry to pick up `intmon apply`.
     registry_refresh_s: float = Field(default=5.0, gt=0)

@@ -1,29 +1,37 @@
 """What one batch message does: run its checks concurrently, store the results.
 
 The actor is a shell around `run_batch`. Before probing, `start_runs` extends
-each check's claim for the run (see `worker.coordination`); releasing claims
-and metrics are handled by middleware (`worker/middleware/`) from the
-`BatchOutcome` returned here.
+each check's claim for the run (see `worker.coordination`). The batch waits
+`batch_wait_s` for its checks, stores those that ended and hands the others to
+the process's late-result writer (`worker.late`, stored by `store_late`), so a
+partner that never answers holds its own check, not a dramatiq thread.
+Releasing claims and metrics are handled by middleware (`worker/middleware/`)
+from the `BatchOutcome` returned here.
 """
 
 from __future__ import annotations
 
+import concurrent.futures
 import logging
 import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from alerts.intake import ingest
 from checks.outcomes import CheckResult
 from integrations.config import CheckSpec, IntegrationSpec
 from integrations.leads.budget import PartnerBudget
-from worker.batch import Batch, BatchItem, check_key
+from intmon import metrics
+from worker.batch import HOUSEKEEPING_QUEUE, SEND_ACTOR, Batch, BatchItem, check_key
 from worker.coordination import claim_value
-from worker.runtime import Runtime
+from worker.late import LateBatch, LateCheck, UpGroup
+
+if TYPE_CHECKING:
+    from worker.runtime import Runtime
 
 log = logging.getLogger(__name__)
 Runnable = tuple[BatchItem, IntegrationSpec, CheckSpec]
@@ -38,6 +46,9 @@ class BatchOutcome:
     skipped: dict[str, int] = field(default_factory=dict)
     # Incidents opened, reopened or resolved: there are messages to send now.
     changed: bool = False
+    # Integrations with checks still running when the batch stopped waiting
+    # (`worker.late`): their up gauge is set when those end.
+    late_integrations: set[str] = field(default_factory=set)
 
 
 def run_batch(rt: Runtime, payload: dict[str, Any]) -> BatchOutcome:
@@ -59,27 +70,89 @@ def run_batch(rt: Runtime, payload: dict[str, Any]) -> BatchOutcome:
     runnable, over_budget = within_budget(rt.budget, runnable, now)
     if over_budget:
         skipped["budget"] = over_budget
-    runnable = start_runs(rt, batch, runnable, now)
+    runnable, until = start_runs(rt, batch, runnable, now)
     stale = len(batch.items) - skipped.get("removed", 0) - over_budget - len(runnable)
     if stale:
         skipped["stale"] = stale
 
     work = [(spec, check, datetime.fromtimestamp(item.due, UTC)) for item, spec, check in runnable]
     results: list[CheckResult] = []
+    late: list[LateCheck] = []
     changed = False
     if work:
-        items = [item for item, _, _ in runnable]
-        results = rt.probes.run_batch(work, timeout=batch_timeout(items, rt))
+        futures = rt.probes.start_batch(work)
+        concurrent.futures.wait(futures, timeout=rt.settings.batch_wait_s)
+        results, late = _take_done(rt, runnable, futures, until)
         specs_by_id = {spec.id: spec for spec, _, _ in work}
         changed = bool(ingest(rt.db, results, specs_by_id, rt.settings.policy()))
 
+    late_ids = {check.spec.id for check in late}
+    return BatchOutcome(batch, results, _not_before(results), skipped, changed, late_ids)
+
+
+def _take_done(
+    rt: Runtime,
+    runnable: list[Runnable],
+    futures: list[concurrent.futures.Future[CheckResult]],
+    until: float,
+) -> tuple[list[CheckResult], list[LateCheck]]:
+    """The results in so far, in batch order; the checks still running go to the
+    process's late-result writer with their claims (`worker.late`)."""
+    results: list[CheckResult] = []
+    running: list[tuple[Runnable, concurrent.futures.Future[CheckResult]]] = []
+    for entry, future in zip(runnable, futures, strict=True):
+        if future.done():
+            results.append(future.result())  # run_check never raises; a bug should
+        else:
+            running.append((entry, future))
+    if not running:
+        return results, []
+    up: dict[str, bool] = {}
+    for result in results:
+        up[result.integration_id] = up.get(result.integration_id, True) and result.outcome.is_up
+    groups: dict[str, UpGroup] = {}
+    for (_, spec, _), _ in running:
+        group = groups.setdefault(spec.id, UpGroup(up.get(spec.id, True), 0))
+        group.remaining += 1
+    started = started_claims()
+    late = [
+        LateCheck(item, spec, future, started[item.key], until, groups[spec.id])
+        for (item, spec, _), future in running
+    ]
+    # Recorded before handing over: whatever happens to this message now, the
+    # middleware must leave these claims to the late writer.
+    _slot.late = {check.item.key for check in late}
+    rt.late.adopt(late)
+    return results, late
+
+
+def _not_before(results: list[CheckResult]) -> dict[str, float]:
+    """Check key → Unix time before which it must not run again (Retry-After)."""
     finished = time.time()
-    not_before = {
+    return {
         check_key(r.integration_id, r.check_name): finished + r.retry_after_s
         for r in results
         if r.retry_after_s
     }
-    return BatchOutcome(batch, results, not_before, skipped, changed)
+
+
+def store_late(rt: Runtime, late: LateBatch) -> None:
+    """Store checks that ended after their batch moved on (`worker.late`): the
+    same ingest, metrics and claim release a batch message gets."""
+    try:
+        specs_by_id = {check.spec.id: check.spec for check in late.checks}
+        changed = bool(ingest(rt.db, late.results, specs_by_id, rt.settings.policy()))
+        late_ids = {check.spec.id for check in late.checks}
+        metrics.observe_checks(late.results, up_unknown=late_ids, up=late.up)
+    finally:
+        claims = {check.item.key: check.claim for check in late.checks}
+        rt.coordinator.release(claims, _not_before(late.results))
+    if changed:
+        # As the check actor does after a batch; imported here because the broker
+        # module imports this one (through its middleware).
+        from worker.broker import send_now
+
+        send_now(HOUSEKEEPING_QUEUE, SEND_ACTOR)
 
 
 def within_budget(
@@ -115,20 +188,21 @@ def _rate(spec: IntegrationSpec) -> float | None:
 def start_runs(
     rt: Runtime,
     batch: Batch,
-    runnable: list[tuple[BatchItem, IntegrationSpec, CheckSpec]],
+    runnable: list[Runnable],
     now: float,
-) -> list[tuple[BatchItem, IntegrationSpec, CheckSpec]]:
+) -> tuple[list[Runnable], float]:
     """Extend the claims of the checks about to run to the longest the runs may
     take, and keep those still claimed by this batch (a lapsed claim may have
-    been taken again: that check must not run twice at once)."""
+    been taken again: that check must not run twice at once). Returns them and
+    the Unix time their extended claims run out."""
     if not runnable:
-        return []
+        return [], now
     per_host = Counter(urlsplit(spec.base_url).netloc for _, spec, _ in runnable)
     waves = max(-(-count // rt.settings.max_connections_per_host) for count in per_host.values())
     until = now + max(item.budget_s for item, _, _ in runnable) * waves
     started = set(rt.coordinator.start({item.key: batch.claim for item, _, _ in runnable}, until))
     _slot.started = {key: claim_value(until) for key in started}
-    return [entry for entry in runnable if entry[0].key in started]
+    return [entry for entry in runnable if entry[0].key in started], until
 
 
 # dramatiq runs before_process_message, the actor and after_process_message in
@@ -140,6 +214,7 @@ _slot = threading.local()
 def reset_outcome() -> None:
     _slot.outcome = None
     _slot.started = {}
+    _slot.late = set()
 
 
 def publish_outcome(outcome: BatchOutcome) -> None:
@@ -156,9 +231,7 @@ def started_claims() -> dict[str, str]:
     return started
 
 
-def batch_timeout(items: list[BatchItem], rt: Runtime) -> float:
-    """The longest a batch may take: checks of one partner host beyond the
-    per-host connection limit wait for a slot before their own timeout starts."""
-    per_host = rt.settings.max_connections_per_host
-    waves = -(-len(items) // per_host)  # ceil: worst case, every check on one host
-    return max(item.budget_s for item in items) * waves + 5.0
+def late_claims() -> set[str]:
+    """Keys of this message's checks handed to the late writer: not ours to release."""
+    late: set[str] = getattr(_slot, "late", set())
+    return late

@@ -1,4 +1,5 @@
-"""Per-process resources the actors use: database engine, spec cache, probe engine, coordinator.
+"""Per-process resources the actors use: database engine, spec cache, probe engine,
+coordinator, and the writer of checks that outlive their batch.
 
 Built lazily from settings the first time an actor runs in a process (after
 dramatiq forks its workers), so importing the actor module stays cheap.
@@ -24,6 +25,7 @@ from intmon.settings import Settings, get_settings
 from worker.coordination import Coordinator
 from worker.coordination.memory import MemoryCoordinator
 from worker.coordination.redis import RedisCoordinator
+from worker.late import LateResults
 
 
 @dataclass
@@ -35,8 +37,17 @@ class Runtime:
     probes: EngineThread
     # The partners' request budgets (Redis-backed in production: shared by processes).
     budget: PartnerBudget = field(default_factory=MemoryBudget)
+    # Stores checks still running when their batch stopped waiting (worker.late).
+    late: LateResults = field(init=False)
+
+    def __post_init__(self) -> None:
+        from worker.pipeline import store_late  # the pipeline needs a Runtime itself
+
+        self.late = LateResults(lambda batch: store_late(self, batch))
 
     def close(self) -> None:
+        # Stragglers first: they end on the engine's loop.
+        self.late.close(timeout=self.settings.batch_wait_s + 5.0)
         self.probes.close()
 
 
@@ -90,6 +101,14 @@ def runtime() -> Runtime:
     with _lock:
         if _runtime is None or _runtime[0] != os.getpid():
             _runtime = (os.getpid(), build_runtime(get_settings()))
+        return _runtime[1]
+
+
+def current_runtime() -> Runtime | None:
+    """This process's runtime if one was built, without building one."""
+    with _lock:
+        if _runtime is None or _runtime[0] != os.getpid():
+            return None
         return _runtime[1]
 
 

@@ -25,10 +25,6 @@ class CheckMetrics(Middleware):
         outcome = published_outcome()
         if message.actor_name != ACTOR_NAME or outcome is None:
             return
-        metrics.observe_results(outcome.results)
-        for check in outcome.results:
-            if check.scheduled_at is not None:
-                lag = (check.started_at - check.scheduled_at).total_seconds()
-                metrics.schedule_lag.observe(max(0.0, lag))
-        for reason, count in outcome.skipped.items():
-            metrics.checks_skipped.labels(reason=reason).inc(count)
+        metrics.observe_checks(
+            outcome.results, skipped=outcome.skipped, up_unknown=outcome.late_integrations
+        )
