@@ -34,6 +34,10 @@ class Settings(BaseSettings):
     # process's late-result writer when they end, and the thread takes the next
     # message: a dead partner holds its own check, not the batch.
     batch_wait_s: float = Field(default=1.0, gt=0, le=60)
+    # The most checks a worker process keeps running past their batch's wait.
+    # Beyond it a batch waits for its own checks, so a process whose partners
+    # are all slow stops taking messages instead of piling up runs.
+    late_checks_max: int = Field(default=512, ge=0)
     scheduler_tick_s: float = Field(default=0.1, gt=0, le=5)
     # How often the scheduler re-reads the registry to pick up `intmon apply`.
     registry_refresh_s: float = Field(default=5.0, gt=0)

@@ -178,8 +178,11 @@ def blackhole() -> Iterator[str]:
         yield f"http://127.0.0.1:{listener.getsockname()[1]}"
 
 
-@pytest.fixture
-def pipeline(tmp_path: Path, partner: Partner, blackhole: str) -> Iterator[Runtime]:
+@pytest.fixture(params=[512])
+def pipeline(
+    request: pytest.FixtureRequest, tmp_path: Path, partner: Partner, blackhole: str
+) -> Iterator[Runtime]:
+    """A worker with one dramatiq thread; the param is `late_checks_max`."""
     fast = "\n".join(
         f"""  - id: fast{i}
     name: Fast {i}
@@ -202,7 +205,10 @@ integrations:
 {fast}
 """
     settings = Settings(
-        database_url=f"sqlite:///{tmp_path / 'late.db'}", redis_url=None, batch_wait_s=0.3
+        database_url=f"sqlite:///{tmp_path / 'late.db'}",
+        redis_url=None,
+        batch_wait_s=0.3,
+        late_checks_max=request.param,
     )
     db = engine_for(settings.database_url)
     upgrade(db)
@@ -292,3 +298,18 @@ def test_a_batch_with_a_dead_partner_frees_its_thread_and_stores_the_rest_on_tim
     assert not in_flight(rt, "dead/second")
     assert up("dead") == 0.0
     assert current_runtime() is rt
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("pipeline", [1], indirect=True)
+def test_a_process_full_of_stragglers_waits_for_its_own_checks(pipeline: Runtime) -> None:
+    rt = pipeline
+    started = time.monotonic()
+    # Two dead checks, and room for one straggler: the batch waits for its own.
+    send(rt, [("dead", "health"), ("dead", "second"), ("fast0", "health")])
+    send(rt, [("fast1", "health")])
+
+    assert wait_for(lambda: "fast1/health" in stored(rt), DEAD_TIMEOUT_S + 3)
+    assert time.monotonic() - started >= DEAD_TIMEOUT_S - 0.1
+    assert stored(rt)["dead/health"].outcome is Outcome.TIMEOUT
+    assert rt.late.pending == 0

@@ -81,13 +81,21 @@ def run_batch(rt: Runtime, payload: dict[str, Any]) -> BatchOutcome:
     changed = False
     if work:
         futures = rt.probes.start_batch(work)
-        concurrent.futures.wait(futures, timeout=rt.settings.batch_wait_s)
+        _wait(rt, futures, until)
         results, late = _take_done(rt, runnable, futures, until)
         specs_by_id = {spec.id: spec for spec, _, _ in work}
         changed = bool(ingest(rt.db, results, specs_by_id, rt.settings.policy()))
 
     late_ids = {check.spec.id for check in late}
     return BatchOutcome(batch, results, _not_before(results), skipped, changed, late_ids)
+
+
+def _wait(rt: Runtime, futures: list[concurrent.futures.Future[CheckResult]], until: float) -> None:
+    """Wait `batch_wait_s` for the batch; longer, up to the claims' end, while the
+    process already keeps `late_checks_max` stragglers running (backpressure)."""
+    _, running = concurrent.futures.wait(futures, timeout=rt.settings.batch_wait_s)
+    if running and rt.late.pending + len(running) > rt.settings.late_checks_max:
+        concurrent.futures.wait(running, timeout=max(0.0, until - time.time()))
 
 
 def _take_done(
