@@ -236,19 +236,25 @@ def observe_results(
     and so do the integrations in `up_unknown` (some of their checks are still
     running).
     """
-    up: dict[str, bool] = {}
     for result in results:
         labels = (result.integration_id, result.check_name, result.outcome.value)
         check_results.labels(*labels).inc()
         check_duration.labels(*labels).observe(result.duration_s)
-        up[result.integration_id] = up.get(result.integration_id, True) and result.outcome.is_up
         if result.certificate_expires_at is not None:
             certificate_expiry.labels(result.integration_id).set(result.certificate_expires_at)
     if not every_check:
         return
-    for integration, is_up in up.items():
+    for integration, is_up in up_by_integration(results).items():
         if integration not in up_unknown:
             integration_up.labels(integration).set(1 if is_up else 0)
+
+
+def up_by_integration(results: Iterable[CheckResult]) -> dict[str, bool]:
+    """Integration id → whether every one of its results here is up."""
+    up: dict[str, bool] = {}
+    for result in results:
+        up[result.integration_id] = up.get(result.integration_id, True) and result.outcome.is_up
+    return up
 
 
 def observe_checks(

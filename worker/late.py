@@ -111,7 +111,7 @@ class LateResults:
 
     def close(self, timeout: float = 10.0) -> None:
         """Wait up to `timeout` for the stragglers to end and be stored; cancel the
-        rest (their claims lapse on their own). Idempotent."""
+        rest, which are then stored as nothing and their claims released. Idempotent."""
         with self._lock:
             self._closed = True
             waiting = [check.future for check in self._pending]
@@ -170,7 +170,7 @@ class LateResults:
         try:
             self._store(LateBatch(ended, results, up))
         except Exception:
-            # Their claims still lapse on their own; the next run is the retry.
+            # The store releases their claims whatever happens; the next run is the retry.
             log.exception("could not store %d late check results", len(ended))
 
     def _next_cancel_in(self) -> float:

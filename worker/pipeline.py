@@ -115,9 +115,7 @@ def _take_done(
             running.append((entry, future))
     if not running:
         return results, []
-    up: dict[str, bool] = {}
-    for result in results:
-        up[result.integration_id] = up.get(result.integration_id, True) and result.outcome.is_up
+    up = metrics.up_by_integration(results)
     groups: dict[str, UpGroup] = {}
     for (_, spec, _), _ in running:
         group = groups.setdefault(spec.id, UpGroup(up.get(spec.id, True), 0))
@@ -150,8 +148,7 @@ def store_late(rt: Runtime, late: LateBatch) -> None:
     try:
         specs_by_id = {check.spec.id: check.spec for check in late.checks}
         changed = bool(ingest(rt.db, late.results, specs_by_id, rt.settings.policy()))
-        late_ids = {check.spec.id for check in late.checks}
-        metrics.observe_checks(late.results, up_unknown=late_ids, up=late.up)
+        metrics.observe_checks(late.results, up_unknown=specs_by_id.keys(), up=late.up)
     finally:
         claims = {check.item.key: check.claim for check in late.checks}
         rt.coordinator.release(claims, _not_before(late.results))
