@@ -28,56 +28,82 @@ import httpx_aiohttp
 
 from checks.errors import ProbeFailure
 from checks.outcomes import Outcome
+from checks.transport import NativeTransport
 from integrations.config import TLSSettings
 
 if TYPE_CHECKING:
     from checks.engine import ProbeSettings
 
-__all__ = ["MAX_REDIRECTS", "USER_AGENT", "ClientPool"]
+__all__ = ["DEFAULT_HEADERS", "MAX_REDIRECTS", "USER_AGENT", "ClientPool"]
 
 MAX_REDIRECTS = 5
 USER_AGENT = "intmon/0.1 (integration monitoring)"
 # Only encodings `checks.body` inflates with a bound; a partner may still send others.
 ACCEPT_ENCODING = "gzip, deflate"
+# What every request carries unless its check says otherwise (httpx's client
+# defaults, with intmon's agent and the encodings it can inflate).
+DEFAULT_HEADERS = httpx.Headers(
+    {"Accept": "*/*", "Accept-Encoding": ACCEPT_ENCODING, "User-Agent": USER_AGENT}
+)
 
 TlsKey = tuple[bool, str | None]
 
 
 class ClientPool:
-    """`httpx.AsyncClient`s keyed by (verify, ca_file), created on first use."""
+    """`httpx.AsyncClient`s keyed by (verify, ca_file), created on first use.
+
+    Checks send through a client's transport directly (`transport`); the client
+    itself serves what needs httpx's request flow: auth (token endpoints) and
+    scenario steps.
+    """
 
     def __init__(self, settings: ProbeSettings) -> None:
         self.settings = settings
-        self._clients: dict[TlsKey, httpx.AsyncClient] = {}
+        self._clients: dict[TlsKey, tuple[httpx.AsyncClient, httpx.AsyncBaseTransport]] = {}
 
     def get(self, tls: TLSSettings) -> httpx.AsyncClient:
         """The client for these TLS settings; a CA file that cannot be loaded is a tls_error."""
-        key: TlsKey = (tls.verify, tls.ca_file)
-        client = self._clients.get(key)
-        if client is None:
-            client = self._clients[key] = self._build(ssl_context(tls))
-        return client
+        return self._entry(tls)[0]
+
+    def transport(self, tls: TLSSettings) -> httpx.AsyncBaseTransport:
+        """The transport under `get(tls)`."""
+        return self._entry(tls)[1]
 
     async def aclose(self) -> None:
         clients, self._clients = list(self._clients.values()), {}
-        for client in clients:
+        for client, _ in clients:
             await client.aclose()
 
-    def _build(self, context: ssl.SSLContext) -> httpx.AsyncClient:
+    def _entry(self, tls: TLSSettings) -> tuple[httpx.AsyncClient, httpx.AsyncBaseTransport]:
+        key: TlsKey = (tls.verify, tls.ca_file)
+        entry = self._clients.get(key)
+        if entry is None:
+            transport = self._transport(ssl_context(tls))
+            client = httpx.AsyncClient(
+                transport=transport,
+                headers=DEFAULT_HEADERS,
+                cookies=_NoCookies(),
+                max_redirects=MAX_REDIRECTS,
+                trust_env=False,
+                timeout=None,  # each request passes its integration's timeout
+            )
+            entry = self._clients[key] = (client, transport)
+        return entry
+
+    def _transport(self, context: ssl.SSLContext) -> httpx.AsyncBaseTransport:
         settings = self.settings
-        common: dict[str, Any] = {
-            "headers": {"User-Agent": USER_AGENT, "Accept-Encoding": ACCEPT_ENCODING},
-            "cookies": _NoCookies(),
-            "max_redirects": MAX_REDIRECTS,
-            "trust_env": False,
-            "timeout": None,  # each request passes its integration's timeout
-        }
+        if settings.transport == "native":
+            return NativeTransport(
+                context,
+                keepalive=settings.keepalive,
+                max_idle_per_origin=settings.max_connections_per_host,
+            )
         if settings.transport == "httpx":
             limits = httpx.Limits(
                 max_connections=settings.max_connections,
                 max_keepalive_connections=settings.max_connections if settings.keepalive else 0,
             )
-            return httpx.AsyncClient(verify=context, limits=limits, **common)
+            return httpx.AsyncHTTPTransport(verify=context, limits=limits, trust_env=False)
         session = aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(
                 limit=settings.max_connections,
@@ -92,8 +118,7 @@ class ClientPool:
         # (3.14: `_retry_connection`); retries belong to tenacity alone (STYLE §5).
         if "_retry_connection" in getattr(aiohttp.ClientSession, "ATTRS", ()):
             session._retry_connection = False
-        transport = httpx_aiohttp.AiohttpTransport(verify=context, client=session)
-        return httpx.AsyncClient(transport=transport, **common)
+        return httpx_aiohttp.AiohttpTransport(verify=context, client=session)
 
 
 def ssl_context(tls: TLSSettings) -> ssl.SSLContext:

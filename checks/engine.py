@@ -45,7 +45,7 @@ from checks.classify import (
     compile_expectation,
     diagnose_exception,
 )
-from checks.clients import ClientPool
+from checks.clients import DEFAULT_HEADERS, ClientPool
 from checks.errors import AuthFailure, ProbeFailure, TransportFailure
 from checks.outcomes import CheckResult, Outcome
 from checks.redirects import send_following
@@ -71,7 +71,7 @@ T = TypeVar("T")
 class ProbeSettings:
     """How the engine talks to partners; one value per worker process."""
 
-    transport: Literal["aiohttp", "httpx"] = "aiohttp"
+    transport: Literal["native", "aiohttp", "httpx"] = "native"
     # The event loop `checks.loop.EngineThread` runs the engine on. uvloop makes
     # connecting, reading and closing C code: about a fifth fewer instructions
     # per check with a new connection each (docs/benchmarks.md).
@@ -84,8 +84,10 @@ class ProbeSettings:
     excerpt_bytes: int = 512
 
     def __post_init__(self) -> None:
-        if self.transport not in ("aiohttp", "httpx"):
-            raise ValueError(f"transport must be 'aiohttp' or 'httpx', not {self.transport!r}")
+        if self.transport not in ("native", "aiohttp", "httpx"):
+            raise ValueError(
+                f"transport must be 'native', 'aiohttp' or 'httpx', not {self.transport!r}"
+            )
         if self.event_loop not in ("uvloop", "asyncio"):
             raise ValueError(f"event_loop must be 'uvloop' or 'asyncio', not {self.event_loop!r}")
         if min(self.max_connections, self.max_connections_per_host, self.body_cap_bytes) < 1:
@@ -206,6 +208,7 @@ class ProbeEngine:
             _prepare_integration
         )
         self._checks: IdentityCache[CheckSpec, _PreparedCheck] = IdentityCache(_prepare_check)
+        self._urls = _UrlCache()
         self._slots = asyncio.Semaphore(self.settings.max_connections)
         self._per_host: dict[tuple[str, int], asyncio.Semaphore] = {}
         self._closed = False
@@ -366,19 +369,21 @@ class ProbeEngine:
         )
         await scheme.apply(parts, context)
         collect_sensitive(parts.headers, parts.params, run.secrets)
-        target = httpx.URL(url)
-        if parts.params:  # merged by hand: httpx 0.28's `params=` replaces the URL's query
-            target = target.copy_merge_params(parts.params)
-        request = client.build_request(
+        headers = httpx.Headers(DEFAULT_HEADERS)
+        headers.update(parts.headers)
+        request = httpx.Request(
             run.check.method,
-            target,
-            headers=parts.headers,
+            self._urls.get(url, parts.params),
+            headers=headers,
             json=body,
-            timeout=integration.timeout_s,
+            extensions={"timeout": _timeouts(integration.timeout_s)},
         )
         started = time.perf_counter()
         response = await send_following(
-            client, request, follow=integration.follow_redirects, secrets=run.secrets
+            self._clients.transport(integration.tls),
+            request,
+            follow=integration.follow_redirects,
+            secrets=run.secrets,
         )
         try:
             content, truncated = await read_capped(response, self.settings.body_cap_bytes)
@@ -425,6 +430,33 @@ def _resolved_request(run: _Run) -> tuple[str, RequestParts, Any]:
     if prepared.json_has_reference:
         body = _resolve_json(body, secrets, environ)
     return base + path, RequestParts(headers=headers, params=params), body
+
+
+def _timeouts(timeout_s: float) -> dict[str, float]:
+    """httpx's per-request timeout extension: every phase bounded by the check's timeout."""
+    return {"connect": timeout_s, "read": timeout_s, "write": timeout_s, "pool": timeout_s}
+
+
+class _UrlCache:
+    """Parsed request URLs by their text and query: most checks send the same URL
+    every run, and parsing one with httpx costs more than sending it."""
+
+    MAX_ENTRIES = 50_000
+
+    def __init__(self) -> None:
+        self._parsed: dict[tuple[str, tuple[tuple[str, str], ...]], httpx.URL] = {}
+
+    def get(self, url: str, params: Mapping[str, str]) -> httpx.URL:
+        key = (url, tuple(params.items()))
+        parsed = self._parsed.get(key)
+        if parsed is None:
+            parsed = httpx.URL(url)
+            if params:  # merged by hand: httpx 0.28's `params=` replaces the URL's query
+                parsed = parsed.copy_merge_params(dict(params))
+            if len(self._parsed) >= self.MAX_ENTRIES:
+                self._parsed.clear()  # specs changed a lot; start over rather than track age
+            self._parsed[key] = parsed
+        return parsed
 
 
 def collect_sensitive(

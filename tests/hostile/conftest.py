@@ -24,8 +24,7 @@ def hostile() -> Iterator[HostileServers]:
 
 @pytest.fixture
 async def engine() -> AsyncIterator[ProbeEngine]:
-    """The engine as a worker builds it: the shipped aiohttp transport on uvloop,
-    default caps."""
-    probe = ProbeEngine(ProbeSettings(transport="aiohttp"))
+    """The engine as a worker builds it: the shipped transport on uvloop, default caps."""
+    probe = ProbeEngine(ProbeSettings())
     yield probe
     await probe.aclose()
