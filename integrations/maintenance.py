@@ -141,11 +141,16 @@ def remove_window(engine: Engine, integration_id: str, name: str) -> None:
 
 
 def _problems(error: ValidationError) -> str:
-    return "; ".join(
-        f"{'.'.join(str(p) for p in e['loc']) or 'window'}: "
-        + e["msg"].removeprefix("Value error, ")
-        for e in error.errors()
-    )
+    return "; ".join(_problem(e["loc"], e["type"], e["msg"]) for e in error.errors())
+
+
+def _problem(loc: tuple[int | str, ...], kind: str, message: str) -> str:
+    if kind == "extra_forbidden" and loc:
+        # The unknown name is the sender's text (it may be ":" or empty): quoted,
+        # after the path of the object that holds it.
+        holder = ".".join(str(p) for p in loc[:-1]) or "window"
+        return f"{holder}: unknown field {str(loc[-1])!r}"
+    return f"{'.'.join(str(p) for p in loc) or 'window'}: " + message.removeprefix("Value error, ")
 
 
 def list_windows(

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from pydantic import ValidationError
 
+from integrations.maintenance import _problems
 from integrations.windows import (
     MaintenanceSpec,
     MaintenanceWindow,
@@ -325,3 +326,15 @@ def test_spec_round_trip_keeps_id_and_reason() -> None:
     )
     window = window_from_spec(spec)
     assert (window.id, window.reason, window.zone.key) == ("sunday-backup", "backup", "UTC")
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [(":", "window: unknown field ':'"), ("", "window: unknown field ''")],
+)
+def test_an_unknown_field_is_named_quoted_whatever_its_name(extra: str, message: str) -> None:
+    """A fuzzer's field called ":" once made the message ":: Extra inputs are not permitted"."""
+    data = {"weekly": {"days": ["sun"], "start": "02:00", "end": "04:00"}, extra: None}
+    with pytest.raises(ValidationError) as caught:
+        MaintenanceSpec.model_validate(data)
+    assert _problems(caught.value) == message
