@@ -1,8 +1,13 @@
-"""The pooled HTTP clients a `ProbeEngine` sends through, one per TLS setting.
+"""The pooled HTTP transports a `ProbeEngine` sends through, one per TLS setting.
 
-Both transports are driven through the same `httpx.AsyncClient` API; only the
-pool underneath differs:
+Checks go straight through an `httpx.AsyncBaseTransport` (`checks.redirects.send`):
+httpx's requests and responses, none of `AsyncClient.send`'s per-request work.
+Three transports, picked by `ProbeSettings.transport`:
 
+- "native" (the default): `checks.transport.NativeTransport`, asyncio
+  protocols parsed by httptools, with `Connection: close` and a new connection
+  per check when keep-alive is off. The cheapest per check by far
+  (docs/benchmarks.md).
 - "aiohttp": httpx-aiohttp's `AiohttpTransport` over our own
   `aiohttp.ClientSession` (`TCPConnector` with the limits, `force_close` when
   keep-alive is off, our SSL context). aiohttp's own cookie jar, automatic
@@ -11,8 +16,9 @@ pool underneath differs:
 - "httpx": httpx's default httpcore pool with `httpx.Limits` (no per-host
   limit of its own; the engine's per-host semaphore provides it).
 
-Cookies are never kept between checks, proxies from the environment are not
-used (`trust_env=False`), and redirects are capped at `MAX_REDIRECTS`.
+The outcome suite runs on all three, so classification cannot drift with the
+choice. Cookies are never kept between checks, proxies from the environment
+are not used, and redirects are capped at `MAX_REDIRECTS`.
 """
 
 from __future__ import annotations

@@ -13,10 +13,10 @@
 `run_check` never raises: every failure is an outcome. The engine belongs to
 one event loop; `checks.loop.EngineThread` gives synchronous callers one.
 
-Two transports, picked by `ProbeSettings.transport`: "aiohttp" puts httpx's
-API over an aiohttp connection pool (httpx-aiohttp), "httpx" uses httpcore.
-Both are driven through the same httpx calls; only pool construction differs
-(`checks.clients`).
+Three transports, picked by `ProbeSettings.transport`: "native" (the default,
+`checks.transport`: asyncio protocols and httptools), "aiohttp" (httpx-aiohttp
+over an aiohttp pool) and "httpx" (httpcore). Requests are httpx's and go
+straight through the transport; only its construction differs (`checks.clients`).
 """
 
 from __future__ import annotations

@@ -268,10 +268,17 @@ class _Connection(asyncio.Protocol):
                     raise _HeadTooLarge(f"response head over {MAX_HEAD_BYTES} bytes")
         except _HeadTooLarge as exc:
             self._fail(httpx.RemoteProtocolError(str(exc)))
+        except httptools.HttpParserCallbackError as exc:
+            # httptools wraps what a callback raised; the callback's own error is the context.
+            self._fail(httpx.RemoteProtocolError(str(exc.__context__ or exc)))
         except httptools.HttpParserUpgrade:
             self._finish(keep=False)  # a 101 nobody asked for: the answer ends here
         except httptools.HttpParserError as exc:
-            self._fail(httpx.RemoteProtocolError(f"malformed HTTP answer: {exc}"))
+            if self.complete:  # garbage after a whole answer: the answer stands
+                self._keep = False
+                self.close()
+            else:
+                self._fail(httpx.RemoteProtocolError(f"malformed HTTP answer: {exc}"))
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._lost = True
@@ -305,6 +312,12 @@ class _Connection(asyncio.Protocol):
         return None
 
     # --- httptools callbacks --------------------------------------------------
+
+    def on_message_begin(self) -> None:
+        if self.complete:
+            # A second answer in the same read, to no request: what follows it on this
+            # connection could not be told apart from the next request's answer.
+            self._keep = False
 
     def on_header(self, name: bytes, value: bytes) -> None:
         if len(name) + len(value) > MAX_HEADER_LINE:

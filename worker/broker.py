@@ -17,7 +17,7 @@ from dramatiq.brokers.stub import StubBroker
 
 from intmon.settings import Settings, get_settings
 from worker.batch import CHECKS_QUEUE
-from worker.middleware import CheckMetrics, ReleaseClaims
+from worker.middleware import CheckMetrics, ReleaseClaims, TuneGC
 
 _lock = threading.Lock()
 _broker: dramatiq.Broker | None = None
@@ -57,6 +57,10 @@ def build_broker(settings: Settings) -> dramatiq.Broker:
         broker = StubBroker()
     broker.add_middleware(ReleaseClaims())
     broker.add_middleware(CheckMetrics())
+    if settings.redis_url:
+        # A worker process's own; the embedded mode's caller tunes its process itself
+        # (`intmon run`), so a test process that embeds intmon keeps Python's defaults.
+        broker.add_middleware(TuneGC())
     return broker
 
 

@@ -62,12 +62,14 @@ def run(
 ) -> None:
     """Everything in one process: scheduler, worker threads and /metrics (SQLite by default)."""
     from intmon.embedded import Embedded
+    from intmon.gc_tuning import tune_gc
     from intmon.settings import get_settings
 
     settings = get_settings()
     setup_logging(settings.log_level)
     port = settings.metrics_port if metrics_port is None else metrics_port
     with Embedded(settings, config_file=file, worker_threads=threads) as embedded:
+        tune_gc()
         if port:
             embedded.serve_metrics(port, settings.metrics_host)
             console.print(f"metrics on http://{settings.metrics_host}:{port}/metrics")
@@ -78,6 +80,7 @@ def run(
 def scheduler() -> None:
     """The scheduler process (production). Several may run: one leads, the others wait."""
     from intmon.cli.database import open_database
+    from intmon.gc_tuning import tune_gc
     from intmon.metrics import mark_process_dead
     from intmon.settings import get_settings
     from worker.broker import get_broker
@@ -97,6 +100,7 @@ def scheduler() -> None:
         housekeeping_s=settings.housekeeping_interval_s,
         leads_s=settings.lead_dispatch_interval_s,
     )
+    tune_gc()
     console.print("scheduler started; waiting for the leader lock")
     try:
         schedule.run(_stop_on_signals(), settings.scheduler_tick_s, settings.registry_refresh_s)
