@@ -28,6 +28,7 @@ from alerts.contacts import (
     Role,
     RoutingRule,
 )
+from alerts.families import is_internal
 from alerts.routing import Delivery, route
 from integrations.models import Integration
 from intmon.db import table_of
@@ -39,6 +40,11 @@ TARGET_PREFIX = "notify:"
 # to the client's contacts in these roles.
 TICKET_ROLES: tuple[Role, ...] = ("technical_non_emergency", "operational_public", "alert")
 TICKET_RULE = RoutingRule(event="*", roles=list(TICKET_ROLES))
+
+# Platform-side incidents (alerts.families.INTERNAL_FAMILIES) go to this role only,
+# whatever the routing table says: seed 002's operational contact "for the platform".
+INTERNAL_ROLE: Role = "operational_internal"
+INTERNAL_RULE = RoutingRule(event="*", roles=[INTERNAL_ROLE])
 
 _contacts: TypeAdapter[list[ContactSpec]] = TypeAdapter(list[ContactSpec])
 
@@ -93,12 +99,17 @@ def queue(
         if integration_id is not None and not production:
             return []
         contacts = own + client_contacts(connection, client)
+        rules = config.routing
+        if is_internal(family):
+            # intmon's own problem: its operators hear of it, the partner and client don't.
+            contacts = [c for c in contacts if INTERNAL_ROLE in c.roles]
+            rules = [INTERNAL_RULE]
         deliveries = route(
             event,
             family=family,
             tier=tier,
             contacts=contacts,
-            rules=config.routing,
+            rules=rules,
             now=now,
             level=level,
         )
