@@ -80,7 +80,8 @@ TOPICS_RU: dict[Family, str] = {
     Family.RATE_LIMIT: "Превышен лимит запросов к API партнёра",
     Family.DEGRADED: "API партнёра отвечает медленно",
     Family.E2E: "Сквозной сценарий интеграции не проходит",
-    Family.PLATFORM: "intmon не может выполнять проверки с текущей конфигурацией (сторона платформы)",
+    Family.PLATFORM: "intmon не может выполнять проверки с текущей конфигурацией "
+    "(сторона платформы)",
 }
 TOPIC_TABLES: dict[str, Mapping[Family, str]] = {"en": TOPICS, "ru": TOPICS_RU}
 

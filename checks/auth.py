@@ -29,7 +29,7 @@ from typing import Any, Generic, TypeVar
 
 import httpx
 
-from checks.errors import AuthFailure, ConfigError, ProbeFailure, TokenRequestRefused
+from checks.errors import ConfigError, ProbeFailure, TokenRequestRefused
 from checks.outcomes import Outcome
 from integrations.config import (
     Auth,
