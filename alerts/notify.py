@@ -14,6 +14,9 @@ ticket mail goes to the client's contacts for every ticket.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import datetime
 from typing import Any
 
@@ -45,6 +48,19 @@ TICKET_RULE = RoutingRule(event="*", roles=list(TICKET_ROLES))
 # whatever the routing table says: seed 002's operational contact "for the platform".
 INTERNAL_ROLE: Role = "operational_internal"
 INTERNAL_RULE = RoutingRule(event="*", roles=[INTERNAL_ROLE])
+
+# Set while past results are backfilled: last week's outage must not page anyone now.
+_muted: ContextVar[bool] = ContextVar("intmon_notifications_muted", default=False)
+
+
+@contextmanager
+def muted() -> Iterator[None]:
+    token = _muted.set(True)
+    try:
+        yield
+    finally:
+        _muted.reset(token)
+
 
 _contacts: TypeAdapter[list[ContactSpec]] = TypeAdapter(list[ContactSpec])
 
@@ -83,7 +99,10 @@ def queue(
     now: datetime,
     level: int = 1,
 ) -> list[Delivery]:
-    """Route `event` and write one outbox row per delivery; returns the deliveries."""
+    """Route `event` and write one outbox row per delivery; returns the deliveries
+    (none while `muted`)."""
+    if _muted.get():
+        return []
     config = notifications_config(connection)
     if event in TICKET_EVENTS:
         contacts = [

@@ -19,7 +19,7 @@ from sqlalchemy import Engine
 from alerts.errors import AlertsError, InvalidTicketInput, InvalidTransition, TicketNotFound
 from integrations.maintenance import MaintenanceError
 from intmon import web
-from intmon.api.routes import e2e, integrations, leads, service, sinks, tickets
+from intmon.api.routes import e2e, integrations, leads, results, service, sinks, tickets
 from intmon.metrics import aggregate_registry
 from intmon.settings import Settings
 
@@ -33,7 +33,7 @@ def create_app(engine: Engine, settings: Settings) -> FastAPI:
     app.state.engine = engine
     app.state.settings = settings
     app.state.registry = aggregate_registry(engine=engine)
-    for module in (service, integrations, tickets, sinks, leads, e2e):
+    for module in (service, integrations, tickets, sinks, leads, e2e, results):
         app.include_router(module.router)
     app.add_exception_handler(AlertsError, _alerts_error)
     app.add_exception_handler(MaintenanceError, _maintenance_error)
