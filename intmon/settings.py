@@ -11,10 +11,11 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from alerts.policy import HOUR, Policy
+from intmon.limits import Rate, parse_rate
 
 
 class Settings(BaseSettings):
@@ -108,6 +109,29 @@ class Settings(BaseSettings):
     session_max_age_s: int = Field(default=12 * 3600, ge=60)
     # How often the board, lists and a ticket's thread refresh themselves.
     web_refresh_s: float = Field(default=15.0, ge=1)
+
+    # Limits on the work one caller's requests trigger (README, "HTTP API"), as
+    # COUNT/PERIOD (a bucket of COUNT refilled over PERIOD) or `off`. A client's
+    # tokens share one bucket; support tokens get `limit_support_factor` times as much.
+    limit_checks_run: str = "10/min"
+    limit_e2e_runs: str = "10/min"
+    limit_leads: str = "600/min"
+    limit_lead_deliveries: str = "600/min"
+    limit_support_factor: int = Field(default=10, ge=1)
+    # Without Redis the API runs triggered scenarios in its own threads: at most this
+    # many at once (429 beyond); with Redis they queue for the workers.
+    e2e_api_concurrency: int = Field(default=4, ge=1)
+
+    @field_validator("limit_checks_run", "limit_e2e_runs", "limit_leads", "limit_lead_deliveries")
+    @classmethod
+    def _a_rate(cls, value: str) -> str:
+        parse_rate(value)  # refuses at start-up, naming the setting, rather than per request
+        return value
+
+    def limit(self, action: str) -> Rate | None:
+        """The limit on `action` (checks_run, e2e_runs, leads, lead_deliveries); None: off."""
+        text: str = getattr(self, f"limit_{action}")
+        return parse_rate(text)
 
     @property
     def embedded(self) -> bool:

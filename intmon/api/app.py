@@ -19,6 +19,7 @@ from sqlalchemy import Engine
 from alerts.errors import AlertsError, InvalidTicketInput, InvalidTransition, TicketNotFound
 from integrations.maintenance import MaintenanceError
 from intmon import web
+from intmon.api import throttle
 from intmon.api.routes import e2e, integrations, leads, results, service, sinks, tickets
 from intmon.metrics import aggregate_registry
 from intmon.settings import Settings
@@ -33,6 +34,7 @@ def create_app(engine: Engine, settings: Settings) -> FastAPI:
     app.state.engine = engine
     app.state.settings = settings
     app.state.registry = aggregate_registry(engine=engine)
+    throttle.install(app, settings)  # request limits; where triggered scenarios run
     for module in (service, integrations, tickets, sinks, leads, e2e, results):
         app.include_router(module.router)
     app.add_exception_handler(AlertsError, _alerts_error)

@@ -10,13 +10,13 @@
 
 A triggered run is queued for the workers (the `e2e` queue) when Redis is
 configured; without it (one machine, no workers) this process runs it in a
-thread of its own.
+thread of its own, a few at most (`intmon.api.local_runs`). Triggering counts
+against the caller's `INTMON_LIMIT_E2E_RUNS` (`intmon.api.throttle`).
 """
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable
+from collections.abc import Iterator
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, status
@@ -36,39 +36,28 @@ from integrations.models import Integration
 from intmon import db
 from intmon.api.access import Caller, Db, require, visible_integration, visible_integrations
 from intmon.api.auth import Principal
-from worker.e2e import Job, Standalone, message_of, run_job
+from intmon.api.local_runs import Dispatch, ScenarioRuns
+from intmon.api.throttle import limited
+from worker.e2e import Job
 
 router = APIRouter(tags=["e2e"])
 
 Trigger = Annotated[Principal, Depends(require("support", "tester", "client"))]
-Dispatch = Callable[[Job], None]
 
 
-def dispatcher(request: Request) -> Dispatch:
-    """How a triggered run reaches a worker (tests override this dependency)."""
-    settings = request.app.state.settings
-    engine = request.app.state.engine
-    if settings.redis_url:
-
-        def enqueue(job: Job) -> None:
-            from worker.broker import get_broker
-
-            get_broker().enqueue(message_of(job))
-
-        return enqueue
-
-    def run_here(job: Job) -> None:
-        runtime = Standalone(db=engine, settings=settings)
-        threading.Thread(
-            target=run_job, args=(runtime, job.to_payload()), name="e2e-run", daemon=True
-        ).start()
-
-    return run_here
+def dispatcher(request: Request) -> Iterator[Dispatch]:
+    """How a triggered run reaches a worker: a slot of the app's scenario runs,
+    429 when none is free (tests override this dependency)."""
+    runs: ScenarioRuns = request.app.state.e2e_runs
+    with runs.slot() as dispatch:
+        yield dispatch
 
 
 @router.post(
     "/api/integrations/{integration_id}/scenarios/{scenario}/runs",
     status_code=status.HTTP_202_ACCEPTED,
+    dependencies=[limited("e2e_runs")],
+    responses={429: {"description": "Over INTMON_LIMIT_E2E_RUNS, or no free slot (Retry-After)."}},
 )
 def trigger_run(
     engine: Db,

@@ -28,6 +28,7 @@ from integrations.results import current_states, history
 from intmon import db
 from intmon.api.access import Caller, Db, Support, visible_integration, visible_integrations
 from intmon.api.auth import Principal
+from intmon.api.throttle import limited
 from intmon.run_now import run_now
 
 router = APIRouter(prefix="/api", tags=["integrations"])
@@ -110,9 +111,11 @@ class CheckRun(BaseModel):
     "/integrations/{integration_id}/checks/run",
     summary="Run checks now",
     response_model=CheckRun,
+    dependencies=[limited("checks_run")],
     responses={
         404: {"description": "No such integration (or another client's), or no such check."},
         409: {"description": "The integration is disabled."},
+        429: {"description": "Over INTMON_LIMIT_CHECKS_RUN for the caller; see Retry-After."},
     },
 )
 def integration_run_checks(

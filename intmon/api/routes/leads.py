@@ -33,6 +33,7 @@ from intmon.api.access import (
     visible_integrations,
 )
 from intmon.api.auth import Principal
+from intmon.api.throttle import limited
 from intmon.lead_metrics import publish
 
 router = APIRouter(prefix="/api", tags=["leads"])
@@ -76,7 +77,13 @@ def _own(engine: Any, caller: Any, ids: set[str]) -> None:
             )
 
 
-@router.post("/leads", status_code=status.HTTP_202_ACCEPTED, summary="Hand leads to intmon")
+@router.post(
+    "/leads",
+    status_code=status.HTTP_202_ACCEPTED,
+    summary="Hand leads to intmon",
+    dependencies=[limited("leads")],
+    responses={429: {"description": "Over INTMON_LIMIT_LEADS for the caller; see Retry-After."}},
+)
 def leads_submit(engine: Db, caller: LeadSender, batch: LeadBatch) -> Any:
     """Queue leads for delivery to their integrations' brokers. Idempotent on
     (integration, lead id): a lead sent twice is stored once (`duplicates`)."""
@@ -89,7 +96,11 @@ def leads_submit(engine: Db, caller: LeadSender, batch: LeadBatch) -> Any:
 
 
 @router.post(
-    "/lead-deliveries", status_code=status.HTTP_201_CREATED, summary="Record delivery attempts"
+    "/lead-deliveries",
+    status_code=status.HTTP_201_CREATED,
+    summary="Record delivery attempts",
+    dependencies=[limited("lead_deliveries")],
+    responses={429: {"description": "Over INTMON_LIMIT_LEAD_DELIVERIES; see Retry-After."}},
 )
 def deliveries_record(engine: Db, caller: LeadSender, batch: AttemptBatch) -> Any:
     """Record attempts the platform made itself, for the ledger and the liability

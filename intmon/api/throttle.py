@@ -1,0 +1,126 @@
+"""Limits on the work a request triggers, as FastAPI dependencies (429 over the limit).
+
+    POST …/checks/run            checks_run        INTMON_LIMIT_CHECKS_RUN        10/min
+    POST …/scenarios/{name}/runs e2e_runs          INTMON_LIMIT_E2E_RUNS          10/min
+    POST /api/leads              leads             INTMON_LIMIT_LEADS             600/min
+    POST /api/lead-deliveries    lead_deliveries   INTMON_LIMIT_LEAD_DELIVERIES   600/min
+
+Who pays: a client token's requests are charged to its client, so a client
+with five tokens has one budget, not five. A support or tester token without a
+client pays for itself. Support tokens get `INTMON_LIMIT_SUPPORT_FACTOR` (10)
+times the limit: a person at the console never meets it, a runaway script with
+a leaked support token still does. Every request to a limited route counts,
+including those refused afterwards (404, 422): probing costs budget too.
+
+The buckets live in Redis when it is configured (every API process shares them)
+and in this process otherwise, like the scheduler's coordination. Over the
+limit the answer is 429 with `Retry-After` (whole seconds) and a message naming
+the setting; with Redis unreachable, 503 (the limit cannot be enforced, and the
+work it guards would not be queued either).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+import redis
+from fastapi import Depends, FastAPI, HTTPException, Request, status
+from fastapi.security import HTTPAuthorizationCredentials
+
+from intmon.api.access import bearer, principal
+from intmon.api.auth import Principal
+from intmon.api.local_runs import runs_for
+from intmon.limits import Limiter, Rate
+from intmon.limits.memory import MemoryLimiter
+from intmon.limits.redis import RedisLimiter
+from intmon.settings import Settings
+
+log = logging.getLogger(__name__)
+
+# What each action is called in a refusal: "… reached for client acme: run checks now …".
+ACTIONS = {
+    "checks_run": "running checks now",
+    "e2e_runs": "triggering scenario runs",
+    "leads": "submitting leads",
+    "lead_deliveries": "recording lead deliveries",
+}
+
+
+@dataclass
+class Throttle:
+    """The limits of one API application and the buckets they are counted in."""
+
+    limiter: Limiter
+    settings: Settings
+    clock: Callable[[], float] = time.time
+
+    def charge(self, action: str, caller: Principal, token: str) -> None:
+        """Count one request of `action`; HTTPException 429 when over the limit."""
+        rate = self.settings.limit(action)
+        if rate is None:
+            return
+        payer, key = payer_of(caller, token)
+        named = f"INTMON_LIMIT_{action.upper()}={rate.text}"
+        if caller.is_support:
+            factor = self.settings.limit_support_factor
+            rate = Rate(rate.count * factor, rate.period_s, rate.text)
+            named += f" (x{factor} for support)"
+        try:
+            decision = self.limiter.hit(f"{action}:{key}", rate, self.clock())
+        except redis.RedisError as error:
+            log.error("rate limiter unavailable: %s", type(error).__name__)
+            raise HTTPException(
+                status.HTTP_503_SERVICE_UNAVAILABLE,
+                f"cannot check the limit on {ACTIONS[action]}: Redis did not answer",
+            ) from None
+        if not decision.allowed:
+            wait = max(1, math.ceil(round(decision.retry_after_s, 3)))  # float noise
+            raise HTTPException(
+                status.HTTP_429_TOO_MANY_REQUESTS,
+                f"limit {named} reached for {payer}: try {ACTIONS[action]} again in {wait} s",
+                headers={"Retry-After": str(wait)},
+            )
+
+
+def payer_of(caller: Principal, token: str) -> tuple[str, str]:
+    """(who pays, as a message names them; their bucket's key). A client token's
+    client; otherwise the token itself, by a digest of its hash (never the token)."""
+    if caller.client is not None and not caller.is_support:
+        return f"client {caller.client}", f"client:{caller.client}"
+    digest = hashlib.sha256(b"limits:" + token.encode()).hexdigest()[:24]
+    return f"this {caller.role} token", f"token:{digest}"
+
+
+def limiter_for(settings: Settings) -> Limiter:
+    if settings.redis_url is None:
+        return MemoryLimiter()
+    return RedisLimiter(redis.Redis.from_url(settings.redis_url), settings.namespace)
+
+
+def install(app: FastAPI, settings: Settings) -> None:
+    """Give `app` its limiter and its way of running triggered scenarios."""
+    app.state.throttle = Throttle(limiter_for(settings), settings)
+    app.state.e2e_runs = runs_for(app.state.engine, settings)
+
+
+def limited(action: str) -> Any:
+    """A route dependency: charge one request of `action` to the caller's budget."""
+    if action not in ACTIONS:
+        raise ValueError(f"unknown limited action {action!r}; one of {', '.join(ACTIONS)}")
+
+    def charge(
+        request: Request,
+        caller: Annotated[Principal, Depends(principal)],
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+    ) -> None:
+        assert credentials is not None  # `principal` answered 401 without one
+        throttle: Throttle = request.app.state.throttle
+        throttle.charge(action, caller, credentials.credentials)
+
+    return Depends(charge)

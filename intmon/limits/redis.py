@@ -1,0 +1,44 @@
+"""The production limiter: buckets in Redis, shared by every API process.
+
+One Lua script per hit reads, decides and stores atomically (the rule is
+`intmon.limits.allow`, written again in Lua), so two API processes cannot both
+take the last request of a bucket. A bucket's key expires when it is full again.
+The time comes from the caller (its injected clock), not from Redis.
+"""
+
+from __future__ import annotations
+
+import redis
+
+from intmon.limits import Decision, Rate
+
+# KEYS[1]: the bucket. ARGV: now, interval, period (seconds).
+# Returns {1, "0"} when allowed, {0, seconds to wait} when not. Numbers travel as
+# strings: Redis would truncate a Lua number in a reply to an integer.
+HIT = """
+local now = tonumber(ARGV[1])
+local interval = tonumber(ARGV[2])
+local period = tonumber(ARGV[3])
+local stored = tonumber(redis.call('GET', KEYS[1]) or ARGV[1])
+local arrival = math.max(stored, now) + interval
+local fits_at = arrival - period
+if fits_at > now then
+  return {0, string.format('%.6f', fits_at - now)}
+end
+redis.call('SET', KEYS[1], string.format('%.6f', arrival), 'PX',
+  math.max(1, math.ceil((arrival - now) * 1000)))
+return {1, '0'}
+"""
+
+
+class RedisLimiter:
+    def __init__(self, client: redis.Redis, namespace: str) -> None:
+        self._hit = client.register_script(HIT)
+        self._prefix = f"{namespace}:limits:"
+
+    def hit(self, key: str, rate: Rate, now: float) -> Decision:
+        allowed, wait = self._hit(
+            keys=[self._prefix + key],
+            args=[f"{now:.6f}", repr(rate.interval_s), repr(rate.period_s)],
+        )
+        return Decision(bool(int(allowed)), float(wait))
