@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
 import uvicorn
 import xmlschema
 from fastapi.testclient import TestClient
@@ -21,11 +22,14 @@ from integrations.registry import apply
 from intmon import db
 from intmon.api.app import create_app
 from intmon.api.auth import create_token
+from intmon.api.local_runs import LocalRuns
 from intmon.api.routes.e2e import dispatcher
 from intmon.migrations import upgrade
 from intmon.settings import Settings
+from tests.conftest import REDIS_URL
 from tests.e2e.conftest import ENVIRON, T0, Served, lead_flow
-from worker.e2e import Job, Standalone, run_job
+from worker.broker import build_broker
+from worker.e2e import E2E_ACTOR, E2E_QUEUE, Job, Standalone, run_job
 
 SCHEMA = xmlschema.XMLSchema(Path(__file__).with_name("junit.xsd"))
 
@@ -233,3 +237,85 @@ def test_without_a_queue_the_api_runs_the_scenario_itself(
             status = client.call("GET", f"/api/e2e/runs/{run_id}").json()["status"]
     assert status == "passed"
     assert served.partner.deleted  # its cleanup ran too
+
+
+# --- limits (issue 22): the limit per client, the bound without Redis, the queue with it ---
+
+
+def test_the_eleventh_trigger_in_a_minute_is_refused_per_client(
+    engine: Engine, tokens: dict[str, str]
+) -> None:
+    queued: list[Job] = []
+    app = create_app(engine, Settings(redis_url=None))
+    app.dependency_overrides[dispatcher] = lambda: queued.append
+    now = [T0.timestamp()]
+    app.state.throttle.clock = lambda: now[0]  # the test's clock: it moves, nobody sleeps
+    with TestClient(app) as test_client:
+        client = Client(test_client, tokens)
+        assert [trigger(client, "acme").status_code for _ in range(10)] == [202] * 10
+        refused = trigger(client, "acme")
+        assert refused.status_code == 429 and refused.headers["Retry-After"] == "6"
+        assert "INTMON_LIMIT_E2E_RUNS=10/min" in refused.json()["detail"]
+        assert trigger(client, "orbit", "orbit", "ping-flow").status_code == 202  # another client
+        now[0] += 6
+        assert [trigger(client, "acme").status_code for _ in range(2)] == [202, 429]
+    assert len(queued) == 12
+
+
+def test_without_redis_at_most_n_runs_run_at_once_in_the_api_process(
+    engine: Engine, tokens: dict[str, str]
+) -> None:
+    gate = threading.Event()
+    ran: list[str] = []
+
+    def run(job: Job) -> None:
+        gate.wait(30)
+        ran.append(job.scenario)
+
+    app = create_app(engine, Settings(redis_url=None, e2e_api_concurrency=2))
+    app.state.e2e_runs = runs = LocalRuns(2, run)
+    with TestClient(app) as test_client:
+        client = Client(test_client, tokens)
+        # A request refused after taking a slot (no such scenario) gives it back.
+        assert trigger(client, "acme", scenario="nope").status_code == 404
+        assert [trigger(client, "acme").status_code for _ in range(2)] == [202, 202]
+        busy = trigger(client, "orbit", "orbit", "ping-flow")
+        assert busy.status_code == 429 and busy.headers["Retry-After"] == "30"
+        assert "INTMON_E2E_API_CONCURRENCY=2" in busy.json()["detail"]
+        gate.set()
+        runs.join(timeout=30)
+        assert ran == ["lead-flow", "lead-flow"]
+        assert trigger(client, "orbit", "orbit", "ping-flow").status_code == 202
+        runs.join(timeout=30)
+    assert ran[-1] == "ping-flow"
+
+
+def test_without_redis_the_bound_comes_from_the_settings(engine: Engine) -> None:
+    runs = create_app(engine, Settings(redis_url=None, e2e_api_concurrency=3)).state.e2e_runs
+    assert isinstance(runs, LocalRuns) and runs.size == 3
+
+
+@pytest.mark.redis
+def test_with_redis_a_triggered_run_is_queued_for_the_workers_and_its_status_readable(
+    engine: Engine, tokens: dict[str, str], redis_client: redis.Redis, namespace: str
+) -> None:
+    settings = Settings(redis_url=REDIS_URL, namespace=namespace)
+    with TestClient(create_app(engine, settings)) as test_client:
+        client = Client(test_client, tokens)
+        run_id = trigger(client, "acme").json()["run_id"]
+        # On the API's own namespace, not on whatever broker the process has.
+        assert redis_client.llen(f"{namespace}-dramatiq:{E2E_QUEUE}") == 1
+        assert client.call("GET", f"/api/e2e/runs/{run_id}", "acme").json()["status"] == "queued"
+
+        # A worker of that deployment takes it (what the `run_e2e` actor does).
+        worker_broker = build_broker(settings)
+        consumer = worker_broker.consume(E2E_QUEUE, timeout=100)
+        message = next(m for m in consumer if m is not None)
+        assert message.actor_name == E2E_ACTOR
+        report, _changed = run_job(Standalone(engine, Settings(redis_url=None)), message.args[0])
+        consumer.ack(message)
+        consumer.close()
+        assert report is not None and report.passed
+
+        detail = client.call("GET", f"/api/e2e/runs/{run_id}", "acme").json()
+        assert detail["status"] == "passed" and detail["trigger"] == "api"
