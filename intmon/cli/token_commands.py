@@ -103,4 +103,7 @@ def api(
 
     settings = get_settings()
     setup_logging(settings.log_level)
-    uvicorn.run(create_app(open_database(migrate=False), settings), host=host, port=port)
+    # uvicorn would believe X-Forwarded-For from 127.0.0.1 by default; the app
+    # believes it only from INTMON_TRUSTED_PROXIES (intmon.web.throttle).
+    app = create_app(open_database(migrate=False), settings)
+    uvicorn.run(app, host=host, port=port, proxy_headers=False)

@@ -62,7 +62,8 @@ def chrome(tmp_path: Path) -> Iterator[Any]:
 @pytest.fixture
 def console(engine: Engine) -> Iterator[ConsoleServer]:
     # Auto-refresh every second, so the test sees it happen quickly.
-    with ConsoleServer(engine, settings(web_refresh_s=1)) as server:
+    # Plain http on 127.0.0.1: the one case where the cookie cannot be Secure-only.
+    with ConsoleServer(engine, settings(web_refresh_s=1, session_https_only=False)) as server:
         yield server
 
 
