@@ -76,8 +76,12 @@ def test_the_last_use_is_written_at_most_once_a_minute(
 
 @pytest.mark.parametrize(
     ("text", "lifetime"),
-    [("90m", timedelta(minutes=90)), ("12h", timedelta(hours=12)), (" 30d ", timedelta(days=30))]
-    + [("2w", timedelta(weeks=2))],
+    [
+        ("90m", timedelta(minutes=90)),
+        ("12h", timedelta(hours=12)),
+        (" 30d ", timedelta(days=30)),
+        ("2w", timedelta(weeks=2)),
+    ],
 )
 def test_lifetimes(text: str, lifetime: timedelta) -> None:
     assert parse_lifetime(text) == lifetime
@@ -85,7 +89,7 @@ def test_lifetimes(text: str, lifetime: timedelta) -> None:
 
 @pytest.mark.parametrize("text", ["", "30", "0d", "1y", "-1d", "1.5h", "d30"])
 def test_a_lifetime_that_is_not_one_is_refused_naming_the_option(text: str) -> None:
-    with pytest.raises(TokenError, match="expires-in: .* is not a lifetime like 90m"):
+    with pytest.raises(TokenError, match=r"expires-in: .* is not a lifetime like 90m"):
         parse_lifetime(text)
 
 

@@ -122,7 +122,7 @@ def test_trusted_proxies_is_a_list_of_addresses_and_networks() -> None:
         ipaddress.ip_network("127.0.0.1/32"),
         ipaddress.ip_network("10.0.0.0/8"),
     )
-    with pytest.raises(ValueError, match="(?s)trusted_proxies.*'nginx' is not an IP address"):
+    with pytest.raises(ValueError, match=r"(?s)trusted_proxies.*'nginx' is not an IP address"):
         Settings(trusted_proxies="10.0.0.1,nginx")
 
 

@@ -1,4 +1,5 @@
-"""`intmon users create | list | set-password | disable`: passwords never echoed, errors name the field."""
+"""`intmon users create | list | set-password | disable`: passwords never echoed,
+errors name the field."""
 
 from __future__ import annotations
 
