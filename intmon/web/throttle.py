@@ -24,6 +24,7 @@ guesser would pick a new "address" for every try. Time comes from `clock`
 from __future__ import annotations
 
 import ipaddress
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -39,6 +40,8 @@ class _Pair:
 
 
 class LoginThrottle:
+    """The three rules above, for one process; thread-safe."""
+
     def __init__(
         self,
         *,
@@ -64,15 +67,26 @@ class LoginThrottle:
         self._pairs: dict[tuple[str, str], _Pair] = {}
         self._addresses: dict[str, deque[float]] = {}
         self._everywhere: deque[float] = deque()
+        # Logins are answered on a thread pool: the tables change under one lock.
+        self._lock = threading.Lock()
 
     def retry_after(self, username: str, address: str) -> float:
         """Seconds until this pair may try again; 0 when it may try now."""
-        now = self.clock()
-        waits = [self._pair_wait(username, address, now), self._address_wait(address, now)]
-        return max(waits)
+        with self._lock:
+            now = self.clock()
+            return max(self._pair_wait(username, address, now), self._address_wait(address, now))
 
     def failed(self, username: str, address: str) -> None:
-        now = self.clock()
+        with self._lock:
+            self._failed(username, address, self.clock())
+
+    def succeeded(self, username: str, address: str) -> None:
+        with self._lock:
+            self._pairs.pop((username, address), None)
+
+    # --- the rules ----------------------------------------------------------------------
+
+    def _failed(self, username: str, address: str, now: float) -> None:
         if len(self._pairs) >= self.max_keys or len(self._addresses) >= self.max_keys:
             self._prune(now)
         pair = self._pairs.get((username, address))
@@ -85,11 +99,6 @@ class LoginThrottle:
         self._recent(self._everywhere, now).append(now)
         while len(self._everywhere) > self.global_limit + 1:  # only "over the ceiling" matters
             self._everywhere.popleft()
-
-    def succeeded(self, username: str, address: str) -> None:
-        self._pairs.pop((username, address), None)
-
-    # --- the rules ----------------------------------------------------------------------
 
     def _pair_wait(self, username: str, address: str, now: float) -> float:
         pair = self._pairs.get((username, address))
