@@ -98,6 +98,12 @@ scheduler_leader = Gauge(
     multiprocess_mode="livemax",
 )
 
+api_requests_limited = Counter(
+    "intmon_api_requests_limited",
+    "API requests refused with 429 by a limit (INTMON_LIMIT_*, INTMON_E2E_API_CONCURRENCY).",
+    ["action"],
+)
+
 leads_total = Counter(
     "intmon_leads",
     "Lead ledger entries by outcome and liable party.",

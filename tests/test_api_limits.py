@@ -7,13 +7,16 @@ Every test runs on the in-process limiter and on the Redis one (real Redis on
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
 from fastapi import HTTPException
 from fastapi.testclient import TestClient
+from prometheus_client import REGISTRY
 from sqlalchemy import Engine
 
 from integrations.loader import load_text
@@ -95,10 +98,15 @@ def statuses(api: Api, who: str, times: int, integration: str = "a") -> list[int
     return [api.run(who, integration).status_code for _ in range(times)]
 
 
+def refusals(action: str) -> float:
+    return REGISTRY.get_sample_value("intmon_api_requests_limited_total", {"action": action}) or 0
+
+
 def test_the_eleventh_run_now_in_a_minute_is_refused_and_a_clients_tokens_share_the_budget(
     engine: Engine, limiter: Limiter
 ) -> None:
     api = Api(engine, limiter)
+    refused_before = refusals("checks_run")
     assert statuses(api, "acme-ci", 5) + statuses(api, "acme-desk", 5) == [200] * 10
 
     refused = api.run("acme-ci")
@@ -108,6 +116,7 @@ def test_the_eleventh_run_now_in_a_minute_is_refused_and_a_clients_tokens_share_
     assert "INTMON_LIMIT_CHECKS_RUN=10/min" in detail and "client acme" in detail
     assert api.tokens["acme-ci"] not in refused.text
     assert api.run("acme-desk").status_code == 429  # the second token: the same budget
+    assert refusals("checks_run") == refused_before + 2
 
     assert statuses(api, "orbit", 3, integration="o") == [200] * 3  # another client
     api.clock.now += 5
@@ -162,3 +171,16 @@ def test_without_redis_the_app_counts_in_process_and_with_it_in_redis(engine: En
     assert isinstance(limiter_for(Settings(redis_url="redis://127.0.0.1:6379/0")), RedisLimiter)
     app = create_app(engine, Settings(redis_url=None))
     assert isinstance(app.state.throttle.limiter, MemoryLimiter)
+
+
+def test_with_redis_not_answering_the_limited_routes_answer_503(engine: Engine) -> None:
+    with socket.socket() as closed:  # a port nobody listens on
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    down = redis.Redis(host="127.0.0.1", port=port, socket_connect_timeout=1)
+    api = Api(engine, RedisLimiter(down, "intmon-test-down"))
+    answer = api.run("acme-ci")
+    assert answer.status_code == 503
+    assert answer.json()["detail"] == (
+        "cannot check the limit on running checks now: Redis did not answer"
+    )

@@ -21,6 +21,7 @@ import dramatiq
 from fastapi import HTTPException, status
 from sqlalchemy import Engine
 
+from intmon import metrics
 from intmon.settings import Settings
 from worker.e2e import Job, Standalone, message_of, run_job
 
@@ -58,6 +59,7 @@ class LocalRuns:
     @contextmanager
     def slot(self) -> Iterator[Dispatch]:
         if not self._free.acquire(blocking=False):
+            metrics.api_requests_limited.labels("e2e_concurrency").inc()
             raise HTTPException(
                 status.HTTP_429_TOO_MANY_REQUESTS,
                 f"{self.size} scenario runs are already running in this API process "

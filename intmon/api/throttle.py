@@ -33,6 +33,7 @@ import redis
 from fastapi import Depends, FastAPI, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials
 
+from intmon import metrics
 from intmon.api.access import bearer, principal
 from intmon.api.auth import Principal
 from intmon.api.local_runs import runs_for
@@ -80,6 +81,7 @@ class Throttle:
                 f"cannot check the limit on {ACTIONS[action]}: Redis did not answer",
             ) from None
         if not decision.allowed:
+            metrics.api_requests_limited.labels(action).inc()
             wait = max(1, math.ceil(round(decision.retry_after_s, 3)))  # float noise
             raise HTTPException(
                 status.HTTP_429_TOO_MANY_REQUESTS,

@@ -13,6 +13,7 @@ import redis
 import uvicorn
 import xmlschema
 from fastapi.testclient import TestClient
+from prometheus_client import REGISTRY
 from sqlalchemy import Engine
 
 from checks.scenarios.runner import new_run_id
@@ -279,7 +280,10 @@ def test_without_redis_at_most_n_runs_run_at_once_in_the_api_process(
         # A request refused after taking a slot (no such scenario) gives it back.
         assert trigger(client, "acme", scenario="nope").status_code == 404
         assert [trigger(client, "acme").status_code for _ in range(2)] == [202, 202]
+        sample = ("intmon_api_requests_limited_total", {"action": "e2e_concurrency"})
+        before = REGISTRY.get_sample_value(*sample) or 0
         busy = trigger(client, "orbit", "orbit", "ping-flow")
+        assert REGISTRY.get_sample_value(*sample) == before + 1
         assert busy.status_code == 429 and busy.headers["Retry-After"] == "30"
         assert "INTMON_E2E_API_CONCURRENCY=2" in busy.json()["detail"]
         gate.set()
