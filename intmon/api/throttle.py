@@ -44,7 +44,7 @@ from intmon.settings import Settings
 
 log = logging.getLogger(__name__)
 
-# What each action is called in a refusal: "… reached for client acme: run checks now …".
+# What each action is called in a refusal: "… for client acme: try running checks now again …".
 ACTIONS = {
     "checks_run": "running checks now",
     "e2e_runs": "triggering scenario runs",
@@ -92,7 +92,7 @@ class Throttle:
 
 def payer_of(caller: Principal, token: str) -> tuple[str, str]:
     """(who pays, as a message names them; their bucket's key). A client token's
-    client; otherwise the token itself, by a digest of its hash (never the token)."""
+    client; otherwise the token itself, keyed by a digest (the token is stored nowhere)."""
     if caller.client is not None and not caller.is_support:
         return f"client {caller.client}", f"client:{caller.client}"
     digest = hashlib.sha256(b"limits:" + token.encode()).hexdigest()[:24]
@@ -102,7 +102,9 @@ def payer_of(caller: Principal, token: str) -> tuple[str, str]:
 def limiter_for(settings: Settings) -> Limiter:
     if settings.redis_url is None:
         return MemoryLimiter()
-    return RedisLimiter(redis.Redis.from_url(settings.redis_url), settings.namespace)
+    # A Redis that stalls must not hold API requests: it is a 503 after two seconds.
+    client = redis.Redis.from_url(settings.redis_url, socket_connect_timeout=2, socket_timeout=2)
+    return RedisLimiter(client, settings.namespace)
 
 
 def install(app: FastAPI, settings: Settings) -> None:
