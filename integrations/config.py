@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from checks.assertions import compile_assertion
+from integrations.leads.budget import allowance, window_of
 from integrations.leads.spec import ChangeNoticeSpec, DeliverySpec
 from integrations.scenarios import E2E_CHECK_PREFIX, ScenarioSpec, iter_scenario_problems
 from integrations.secrets import is_pure_reference
@@ -266,6 +267,23 @@ class IntegrationSpec(Strict):
         return scenario is not None and scenario.schedule_s is not None
 
 
+def checks_starved(spec: IntegrationSpec) -> str | None:
+    """Why the partner's request budget leaves this integration's checks no request
+    in a window, or None. Such checks would be skipped for good, silently, while
+    the board kept the last result (issue 21)."""
+    delivery = spec.delivery
+    if delivery is None or delivery.rate_limit_rps is None:
+        return None
+    _, capacity = window_of(delivery.rate_limit_rps, 0.0)
+    if allowance(capacity, delivery.checks_share) >= 1:
+        return None
+    return (
+        f"integration {spec.id}: delivery.checks_share {delivery.checks_share:g} of "
+        f"rate_limit_rps {delivery.rate_limit_rps:g} leaves its checks an allowance of 0 "
+        "requests, so they would never run; give checks_share above 0"
+    )
+
+
 class Defaults(Strict):
     """Values every integration inherits unless it sets its own."""
 
@@ -288,6 +306,9 @@ class IntegrationsFile(Strict):
         for index, spec in enumerate(self.integrations):
             at = ("integrations", index, "scenarios")
             problems += iter_scenario_problems(spec.scenarios, at)
+            starved = checks_starved(spec)
+            if starved:
+                problems.append((("integrations", index, "delivery", "checks_share"), starved))
         return problems
 
     @model_validator(mode="after")
