@@ -14,9 +14,10 @@ import enum
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, Field, field_validator, model_validator
+from pydantic import AfterValidator, Field, PrivateAttr, field_validator, model_validator
 
 from checks.assertions import compile_assertion
+from integrations.errors import ConfigProblem
 from integrations.leads.budget import allowance, window_of
 from integrations.leads.spec import ChangeNoticeSpec, DeliverySpec
 from integrations.scenarios import E2E_CHECK_PREFIX, ScenarioSpec, iter_scenario_problems
@@ -298,6 +299,18 @@ class IntegrationsFile(Strict):
     version: Literal[1] = 1
     defaults: Defaults = Field(default_factory=Defaults)
     integrations: list[IntegrationSpec] = Field(default_factory=list)
+    # Set by the loader: what `cross_warnings` found, with lines.
+    _warnings: list[ConfigProblem] = PrivateAttr(default_factory=list)
+
+    @property
+    def warnings(self) -> list[ConfigProblem]:
+        """Doubtful but valid settings (`intmon validate` prints them; they fail nothing)."""
+        return self._warnings
+
+    def cross_warnings(self) -> list[tuple[tuple[str | int, ...], str]]:
+        """Settings that are valid but likely wrong, as (path, message); the glue's
+        ConfigFile adds its own. The loader adds the lines."""
+        return []
 
     def cross_problems(self) -> list[tuple[tuple[str | int, ...], str]]:
         """Mistakes that span blocks, as (path, message); a file model that adds

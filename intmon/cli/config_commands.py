@@ -46,15 +46,36 @@ def _load(file: Path, as_json: bool) -> IntegrationsFile:
 
 
 def validate(file: FileArg, as_json: JsonOpt = False) -> None:
-    """Validate an integrations file: exit 0, or exit 2 listing every error with its line."""
+    """Validate an integrations file: exit 0, or exit 2 listing every error with its line.
+
+    Warnings (valid but doubtful settings, e.g. an SLA breach routed to a role no
+    contact holds) are printed and do not change the exit code."""
     config = _load(file, as_json)
     checks = sum(len(i.checks) for i in config.integrations)
+    warnings = config.warnings
     if as_json:
-        print_json({"valid": True, "integrations": len(config.integrations), "checks": checks})
+        print_json(
+            {
+                "valid": True,
+                "integrations": len(config.integrations),
+                "checks": checks,
+                "warnings": [
+                    {"line": w.line, "field": w.field, "message": w.message} for w in warnings
+                ],
+            }
+        )
         return
     console.print(
         f"[green]{file}: valid[/green] — {len(config.integrations)} integrations, {checks} checks"
     )
+    if warnings:
+        errors.print(f"[yellow]{len(warnings)} warning(s)[/yellow]")
+    for warning in warnings:
+        errors.print(
+            f"  {file}:{warning.line or '-'}  {warning.field}: {warning.message}",
+            markup=False,
+            highlight=False,
+        )
 
 
 def apply(file: FileArg, as_json: JsonOpt = False) -> None:
