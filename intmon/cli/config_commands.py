@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
@@ -23,6 +22,9 @@ from intmon.cli.output import (
     result_dict,
     results_table,
 )
+
+if TYPE_CHECKING:
+    from integrations.staleness import Freshness
 
 FileArg = Annotated[Path, typer.Argument(help="Integrations YAML file.", show_default=False)]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
@@ -147,7 +149,9 @@ def status(
     """Show the latest result of every check from the database (and, with
     `-i ID --history N`, that integration's recent results)."""
     from integrations.results import current_states
+    from integrations.staleness import check_freshness, state_rows
     from intmon.cli.database import open_database
+    from intmon.db import utcnow
 
     engine = open_database(migrate=False)
     if history:
@@ -157,11 +161,15 @@ def status(
         _history(engine, integration, history, as_json)
         return
     states = current_states(engine, integration)
+    fresh = check_freshness(engine, utcnow(), integration)
     if as_json:
-        print_json([dataclasses.asdict(s) for s in states])
+        print_json(state_rows(states, fresh))
         return
+    shown = {(s.integration_id, s.check_name) for s in states}
+    # Configured checks that never produced a result; listed once they are stale.
+    silent = sorted(key for key, f in fresh.items() if f.stale and key not in shown)
     table = Table(title="Check state")
-    for column in ("integration", "check", "outcome", "status", "ms", "streak", "since", "detail"):
+    for column in STATUS_COLUMNS:
         table.add_column(column)
     for s in states:
         table.add_row(
@@ -172,9 +180,34 @@ def status(
             f"{s.duration_s * 1000:.0f}",
             str(s.streak),
             s.since.strftime("%Y-%m-%d %H:%M:%S"),
+            stale_text(fresh.get((s.integration_id, s.check_name))),
             s.detail[:80],
         )
+    for key in silent:
+        table.add_row(*key, "-", "-", "-", "-", "-", stale_text(fresh[key]), "no result yet")
     console.print(table)
+
+
+STATUS_COLUMNS = (
+    "integration",
+    "check",
+    "outcome",
+    "status",
+    "ms",
+    "streak",
+    "since",
+    "fresh",
+    "detail",
+)
+
+
+def stale_text(fresh: Freshness | None) -> str:
+    """ "stale 12m: budget" for a check gone quiet, else empty."""
+    if fresh is None or not fresh.stale or fresh.reason is None:
+        return ""
+    minutes = int(fresh.seconds_since_result // 60)
+    age = f"{minutes}m" if minutes < 120 else f"{minutes // 60}h"
+    return f"[red]stale {age}: {fresh.reason.value}[/red]"
 
 
 def _history(engine: Any, integration: str, limit: int, as_json: bool) -> None:
