@@ -202,7 +202,7 @@ STATUS_COLUMNS = (
 
 
 def stale_text(fresh: Freshness | None) -> str:
-    """ "stale 12m: budget" for a check gone quiet, else empty."""
+    """For a check gone quiet, e.g. "stale 12m: budget"; else empty."""
     if fresh is None or not fresh.stale or fresh.reason is None:
         return ""
     minutes = int(fresh.seconds_since_result // 60)
