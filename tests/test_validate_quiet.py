@@ -92,3 +92,10 @@ def test_no_warning_when_every_breach_and_escalation_role_has_a_contact(tmp_path
     result = runner.invoke(app, ["validate", str(file), "--json"])
     assert result.exit_code == 0, result.output
     assert json.loads(result.output)["warnings"] == []
+
+
+def test_the_deploy_example_validates_without_warnings() -> None:
+    example = Path(__file__).resolve().parent.parent / "deploy" / "integrations.example.yaml"
+    result = runner.invoke(app, ["validate", str(example), "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["warnings"] == []
