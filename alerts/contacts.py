@@ -231,3 +231,31 @@ def missing_roles(contacts: Sequence[ContactSpec], required: Sequence[str]) -> l
         raise ValueError(f"unknown role(s) {', '.join(unknown)}; one of {', '.join(ROLES)}")
     held = {role for contact in contacts if contact.escalation_level == 1 for role in contact.roles}
     return sorted(set(required) - held)
+
+
+# Events routed to roles no integration is required to have (operational_internal
+# by default): a file can leave them reaching nobody, silently (issue 21).
+UNREQUIRED_TARGETS: tuple[Event, ...] = ("ticket.sla_breached", "escalation")
+
+
+def unreached_roles(
+    contacts: Sequence[ContactSpec], rules: Sequence[RoutingRule], tier: str
+) -> list[tuple[Event, Role]]:
+    """(event, role) for each role an SLA breach or an escalation is routed to that
+    no contact could receive, sorted.
+
+    A breach goes to the first line (escalation level 1); an escalation goes up the
+    chain (levels 2 and 3), so only contacts there count for it.
+    """
+    unreached: set[tuple[Event, Role]] = set()
+    for rule in rules:
+        if rule.tiers is not None and tier not in rule.tiers:
+            continue
+        for event in UNREQUIRED_TARGETS:
+            if rule.event not in ("*", event):
+                continue
+            levels = range(2, MAX_LEVEL + 1) if event == "escalation" else (1,)
+            for role in rule.roles:
+                if not any(role in c.roles and c.escalation_level in levels for c in contacts):
+                    unreached.add((event, role))
+    return sorted(unreached)

@@ -3,9 +3,11 @@
 Rows for one recipient on one channel that are due together become one digest,
 and after a message to someone, what else comes for them within the digest
 window (`notifications.digest_window_s`, 5 min) waits for its end and goes out as
-one digest: a burst of incidents for a client is one or two mails, not fifty. A send that fails
-is retried with backoff from the row's attempts and never dropped; a permanent
-failure is kept with its reason (`intmon notifications list --status dead`).
+one digest: a burst of incidents for a client is one or two mails, not fifty.
+Emergencies (an outage opening, an SLA breach, an escalation) are not held:
+they go out when due, whatever was sent before (`alerts.routing.is_immediate`).
+A send that fails is retried with backoff from the row's attempts and never
+dropped; a permanent failure is kept with its reason (`intmon notifications list --status dead`).
 The e-mail's Message-ID is the row's idempotency key, so the rare resend after a
 worker died between the SMTP server's "250 OK" and our commit carries the same
 Message-ID and is collapsed by the receiving mail system. A digest's key is
@@ -54,10 +56,15 @@ def deliver(
         resume = _throttled_until(engine, kind, address, now, window)
         if resume is not None:
             # Sent something to them moments ago: these wait for the window's end
-            # and go out together as one digest, not one message each.
-            outbox.postpone(engine, messages, resume)
-            report.postponed += len(messages)
-            continue
+            # and go out together as one digest, not one message each; except
+            # emergencies, which never wait for a digest (`routing.is_immediate`).
+            held = [m for m in messages if not m.payload.get("immediate")]
+            if held:
+                outbox.postpone(engine, held, resume)
+                report.postponed += len(held)
+            messages = [m for m in messages if m.payload.get("immediate")]
+            if not messages:
+                continue
         try:
             recipient = _recipient(messages[0].payload["recipient"])
             channel.send(recipient, _notice(messages, recipient))

@@ -145,6 +145,8 @@ def queue(
                 "event": event,
                 "context": context,
                 "reason": delivery.reason,
+                # Skips the recipient's digest window (alerts.deliver).
+                "immediate": delivery.immediate,
             },
             now=now,
             available_at=delivery.send_at,

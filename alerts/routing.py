@@ -29,6 +29,21 @@ class Delivery:
     channel: str  # "email" | "webhook" | "slack" | "telegram"
     send_at: datetime  # UTC
     reason: str  # why this contact, and why at this time
+    # Sent the moment it is due, never held back to be part of a digest.
+    immediate: bool = False
+
+
+# Events that must reach people as they happen, whatever was sent to them moments
+# ago: an outage opening, an SLA breach and an unacknowledged emergency. The
+# digest window is for the rest (a resolution, a reminder, ticket mail): an
+# outage that opened at 01:46:58 reached on-call at 01:49:00 inside a digest of
+# "opened + resolved" (issue 21).
+ALWAYS_IMMEDIATE = ("ticket.sla_breached", "escalation")
+
+
+def is_immediate(event: str, severity: Severity | None) -> bool:
+    """Whether a message of `event` skips the digest window."""
+    return event in ALWAYS_IMMEDIATE or (event == "incident.opened" and severity == "emergency")
 
 
 def severity_of(family: str) -> Severity:
@@ -76,6 +91,7 @@ def route(
     }
     # An escalation exists because an emergency went unanswered: never hold it.
     urgent = severity == "emergency" or event == "escalation"
+    immediate = is_immediate(event, severity)
     deliveries: list[tuple[str, int, str, Delivery]] = []
     for index, contact in enumerate(contacts):
         roles = [role for role in ROLES if role in wanted and role in contact.roles]
@@ -85,7 +101,7 @@ def route(
         label = "role" if len(roles) == 1 else "roles"
         reason = f"{label} {', '.join(roles)}; {timing}"
         for channel in contact.channels():
-            delivery = Delivery(contact, channel, send_at, reason)
+            delivery = Delivery(contact, channel, send_at, reason, immediate)
             deliveries.append((contact.name, index, channel, delivery))
     return [delivery for *_, delivery in sorted(deliveries, key=lambda row: row[:3])]
 

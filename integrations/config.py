@@ -14,9 +14,11 @@ import enum
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, Field, field_validator, model_validator
+from pydantic import AfterValidator, Field, PrivateAttr, field_validator, model_validator
 
 from checks.assertions import compile_assertion
+from integrations.errors import ConfigProblem
+from integrations.leads.budget import allowance, window_of
 from integrations.leads.spec import ChangeNoticeSpec, DeliverySpec
 from integrations.scenarios import E2E_CHECK_PREFIX, ScenarioSpec, iter_scenario_problems
 from integrations.secrets import is_pure_reference
@@ -266,6 +268,23 @@ class IntegrationSpec(Strict):
         return scenario is not None and scenario.schedule_s is not None
 
 
+def checks_starved(spec: IntegrationSpec) -> str | None:
+    """Why the partner's request budget leaves this integration's checks no request
+    in a window, or None. Such checks would be skipped for good, silently, while
+    the board kept the last result (issue 21)."""
+    delivery = spec.delivery
+    if delivery is None or delivery.rate_limit_rps is None:
+        return None
+    _, capacity = window_of(delivery.rate_limit_rps, 0.0)
+    if allowance(capacity, delivery.checks_share) >= 1:
+        return None
+    return (
+        f"integration {spec.id}: delivery.checks_share {delivery.checks_share:g} of "
+        f"rate_limit_rps {delivery.rate_limit_rps:g} leaves its checks an allowance of 0 "
+        "requests, so they would never run; give checks_share above 0"
+    )
+
+
 class Defaults(Strict):
     """Values every integration inherits unless it sets its own."""
 
@@ -280,6 +299,26 @@ class IntegrationsFile(Strict):
     version: Literal[1] = 1
     defaults: Defaults = Field(default_factory=Defaults)
     integrations: list[IntegrationSpec] = Field(default_factory=list)
+    # Set by the loader: what `cross_warnings` found, with lines.
+    _warnings: list[ConfigProblem] = PrivateAttr(default_factory=list)
+
+    @property
+    def warnings(self) -> list[ConfigProblem]:
+        """Doubtful but valid settings (`intmon validate` prints them; they fail nothing)."""
+        return self._warnings
+
+    def cross_warnings(self) -> list[tuple[tuple[str | int, ...], str]]:
+        """Settings that are valid but likely wrong, as (path, message); the glue's
+        ConfigFile adds its own. The loader adds the lines.
+
+        Here: every `${ENV}` / `${file:}` reference (in any block, the subclass's
+        too) that cannot be read where the file is loaded."""
+        from integrations.references import unreadable_references
+
+        return [
+            (found.loc, found.warning)
+            for found in unreadable_references(self.model_dump(mode="json"))
+        ]
 
     def cross_problems(self) -> list[tuple[tuple[str | int, ...], str]]:
         """Mistakes that span blocks, as (path, message); a file model that adds
@@ -288,6 +327,9 @@ class IntegrationsFile(Strict):
         for index, spec in enumerate(self.integrations):
             at = ("integrations", index, "scenarios")
             problems += iter_scenario_problems(spec.scenarios, at)
+            starved = checks_starved(spec)
+            if starved:
+                problems.append((("integrations", index, "delivery", "checks_share"), starved))
         return problems
 
     @model_validator(mode="after")

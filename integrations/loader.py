@@ -68,6 +68,11 @@ def load_text(
     ]
     if found:
         raise ConfigError(source, sorted(found, key=lambda p: (p.line or 0, p.field)))
+    doubtful = [
+        ConfigProblem(line_of(root, list(loc)), dotted(list(loc)), message)
+        for loc, message in file.cross_warnings()
+    ]
+    file._warnings = sorted(doubtful, key=lambda p: (p.line or 0, p.field))
     return file
 
 

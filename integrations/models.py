@@ -126,3 +126,17 @@ class MaintenanceWindowRow(Base):
     source: Mapped[str] = mapped_column(String(16))  # config | cli
     spec: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class CheckSkip(Base):
+    """The latest time a due run of a check was skipped on purpose, and why
+    (`integrations.staleness`): the budget left no room, or the previous run was
+    still in flight. Written in batches by `integrations.skips.SkipLog`; a result
+    newer than `skipped_at` makes it history."""
+
+    __tablename__ = "check_skips"
+
+    integration_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    check_name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    reason: Mapped[str] = mapped_column(String(16))
+    skipped_at: Mapped[datetime] = mapped_column(UTCDateTime())

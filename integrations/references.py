@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 from integrations.errors import SecretUnavailable
@@ -22,14 +22,19 @@ from integrations.secrets import REFERENCE, resolve
 @dataclass(frozen=True, slots=True)
 class UnreadableReference:
     where: str  # "integrations[acme-broker].auth.token"
+    loc: tuple[str | int, ...]  # ("integrations", 0, "auth", "token"): for the file's line
     reference: str  # "PARTNER_TOKEN" or "file:/run/secrets/token"
     problem: str  # "environment variable PARTNER_TOKEN is not set"
 
-    def as_dict(self) -> dict[str, str]:
-        return asdict(self)
-
     def __str__(self) -> str:
         return f"{self.where}: {self.problem}"
+
+    @property
+    def warning(self) -> str:
+        return (
+            f"{self.problem} (here, where this runs): its checks fail with config_error, "
+            "intmon's side, until it is fixed"
+        )
 
 
 def unreadable_references(
@@ -39,26 +44,29 @@ def unreadable_references(
     that cannot be resolved with `environ` (the process environment by default)."""
     env = os.environ if environ is None else environ
     found: list[UnreadableReference] = []
-    for where, text in _strings(document, ""):
+    for where, loc, text in _strings(document, "", ()):
         for match in REFERENCE.finditer(text):
             try:
                 resolve(match.group(0), set(), env)
             except SecretUnavailable as exc:
                 name = match.group("env") or f"file:{match.group('file')}"
-                found.append(UnreadableReference(where, name, str(exc)))
+                found.append(UnreadableReference(where, loc, name, str(exc)))
     return found
 
 
-def _strings(value: Any, where: str) -> Iterator[tuple[str, str]]:
+def _strings(
+    value: Any, where: str, loc: tuple[str | int, ...]
+) -> Iterator[tuple[str, tuple[str | int, ...], str]]:
     if isinstance(value, str):
-        yield where, value
+        yield where, loc, value
     elif isinstance(value, Mapping):
         for key, item in value.items():
-            yield from _strings(item, f"{where}.{key}" if where else str(key))
+            yield from _strings(item, f"{where}.{key}" if where else str(key), (*loc, key))
     elif isinstance(value, list):
         for index, item in enumerate(value):
             # An integration is named by its id, not its position: that is what people search.
             label = (
                 item.get("id") if isinstance(item, Mapping) and where == "integrations" else None
             )
-            yield from _strings(item, f"{where}[{label if label is not None else index}]")
+            named = f"{where}[{label if label is not None else index}]"
+            yield from _strings(item, named, (*loc, index))

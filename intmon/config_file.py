@@ -14,7 +14,7 @@ from sqlalchemy import Engine
 
 from alerts import documents
 from alerts.channels import ChannelsConfig
-from alerts.contacts import ContactSpec, NotificationsConfig, missing_roles
+from alerts.contacts import ContactSpec, NotificationsConfig, missing_roles, unreached_roles
 from alerts.mirror import sink_document
 from alerts.sinks import SinksSection
 from integrations.config import IntegrationsFile
@@ -68,6 +68,33 @@ class ConfigFile(SinksSection, IntegrationsFile):
                     )
                 )
         return problems
+
+    def cross_warnings(self) -> list[tuple[tuple[str | int, ...], str]]:
+        """A production integration whose SLA breaches or escalations are routed to a
+        role none of its contacts holds: valid (the role is not required), but
+        those messages would reach nobody."""
+        warnings = super().cross_warnings()
+        for index, spec in enumerate(self.integrations):
+            if not spec.production:
+                continue
+            try:
+                own = _contact_list.validate_python(spec.contacts)
+            except ValidationError:
+                continue  # reported as a problem already
+            contacts = own + self.clients.get(spec.client, ClientBlock()).contacts
+            rules = self.notifications.routing
+            for event, role in unreached_roles(contacts, rules, spec.tier.value):
+                who = "2 or 3" if event == "escalation" else "1"
+                warnings.append(
+                    (
+                        ("integrations", index, "contacts"),
+                        f"integration {spec.id}: {event} is routed to role {role}, which no "
+                        f"contact at escalation level {who} holds, so it would reach nobody "
+                        f"(add one under this integration's contacts: or "
+                        f"clients.{spec.client}.contacts)",
+                    )
+                )
+        return warnings
 
 
 def load_config(path: str | Path) -> ConfigFile:

@@ -16,6 +16,7 @@ import os
 import re
 import socket
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from datetime import datetime
 
 from prometheus_client import values
 from prometheus_client.core import GaugeMetricFamily
@@ -186,6 +187,61 @@ class AlertsCollector(Collector):
         ]
 
 
+class FreshnessCollector(Collector):
+    """Stale checks (`integrations.staleness`), read from the database when scraped,
+    like `AlertsCollector`: whether each configured check is stale, the seconds
+    since its last result, and how many are stale for each reason. A check that
+    stops running stops updating every per-process metric; only a reading of
+    the database at scrape time can say it went quiet."""
+
+    def __init__(self, engine: Engine, clock: Callable[[], datetime] | None = None) -> None:
+        self.engine = engine
+        self.clock = clock
+
+    def describe(self) -> Iterable[GaugeMetricFamily]:
+        return self._families()
+
+    def collect(self) -> Iterable[GaugeMetricFamily]:
+        from integrations.staleness import QuietReason, check_freshness
+        from intmon.db import utcnow
+
+        stale, age, by_reason = self._families()
+        try:
+            fresh = check_freshness(self.engine, (self.clock or utcnow)())
+        except Exception:  # a scrape must not fail because the database is down
+            return
+        counts = dict.fromkeys(QuietReason, 0)
+        for (integration, check), found in sorted(fresh.items()):
+            stale.add_metric([integration, check], 1 if found.stale else 0)
+            age.add_metric([integration, check], found.seconds_since_result)
+            if found.reason is not None:
+                counts[found.reason] += 1
+        for reason, count in counts.items():
+            by_reason.add_metric([reason.value], count)
+        yield from (stale, age, by_reason)
+
+    @staticmethod
+    def _families() -> list[GaugeMetricFamily]:
+        return [
+            GaugeMetricFamily(
+                "intmon_check_stale",
+                "1 when a check has produced no result for two of its intervals.",
+                labels=["integration", "check"],
+            ),
+            GaugeMetricFamily(
+                "intmon_check_last_result_age_seconds",
+                "Seconds since a check's last result (or its configuration, before any).",
+                labels=["integration", "check"],
+            ),
+            GaugeMetricFamily(
+                "intmon_checks_stale",
+                "Stale checks by reason: budget (skipped by the partner's request budget), "
+                "in_flight (the previous run is still running), no_worker (due, nothing ran it).",
+                labels=["reason"],
+            ),
+        ]
+
+
 # This process's own check and scheduling metrics (in the default registry).
 PROCESS_METRICS: tuple[Collector, ...] = (
     check_duration,
@@ -205,8 +261,8 @@ def aggregate_registry(
     engine: Engine | None = None,
 ) -> CollectorRegistry:
     """The registry `intmon metrics` and the API serve: every process's samples (or
-    this process's, without a multiprocess dir), queue depth, and the alerts
-    stage's state from the database."""
+    this process's, without a multiprocess dir), queue depth, and from the
+    database the alerts stage's state and the stale checks."""
     registry = CollectorRegistry()
     if os.environ.get(MULTIPROC_ENV):
         multiprocess.MultiProcessCollector(registry)
@@ -219,6 +275,7 @@ def aggregate_registry(
         registry.register(QueueDepthCollector(queue_depths))
     if engine is not None:
         registry.register(AlertsCollector(engine))
+        registry.register(FreshnessCollector(engine))
     return registry
 
 

@@ -597,6 +597,8 @@ def exposed_metric_names() -> set[str]:
     # describe() names the alerts stage's families without reading the database.
     alerts = app_metrics.AlertsCollector(create_engine("sqlite://"))
     exposed |= {family.name for family in alerts.describe()}
+    fresh = app_metrics.FreshnessCollector(create_engine("sqlite://"))
+    exposed |= {family.name for family in fresh.describe()}
     return exposed | lead_metric_names()
 
 

@@ -90,3 +90,14 @@ def test_start_extends_only_the_claims_still_held(coordinator) -> None:  # type:
     assert coordinator.claim(["a"], now + 40, now + 70) == []  # running until now + 50
     coordinator.release({"a": claim_value(now + 50)}, {})  # released with the started value
     assert coordinator.claim(["a"], now + 41, now + 71) == ["a"]
+
+
+def test_held_tells_a_claim_no_worker_started_from_a_started_run(coordinator) -> None:  # type: ignore[no-untyped-def]
+    now = 1_000.0
+    sent = claim_value(now + 30)
+    assert coordinator.claim(["a/x", "b/x"], now, now + 30) == ["a/x", "b/x"]
+    assert coordinator.start({"b/x": sent}, now + 300) == ["b/x"]
+    held = coordinator.held(["a/x", "b/x", "free/x"])
+    # a/x still holds the scheduler's value (queued, nobody took it); b/x was started.
+    assert held == {"a/x": sent, "b/x": claim_value(now + 300)}
+    assert coordinator.held([]) == {}

@@ -359,7 +359,10 @@ def test_demo_shows_every_outcome_within_one_cycle(sandbox: Sandbox) -> None:
         auth = integration.auth
         try:
             if auth.type == "bearer":
-                headers["Authorization"] = f"Bearer {config.environ[BROKER_TOKEN_ENV]}"
+                variable = auth.token.removeprefix("${").removesuffix("}")
+                if variable not in config.environ:  # pulse-crm's, unset on purpose
+                    return Outcome.CONFIG_ERROR
+                headers["Authorization"] = f"Bearer {config.environ[variable]}"
             elif auth.type == "oauth2_client_credentials":
                 secret = config.environ[OAUTH_SECRET_ENV]
                 grant = {"grant_type": "client_credentials"}

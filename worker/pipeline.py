@@ -25,6 +25,7 @@ from alerts.intake import ingest
 from checks.outcomes import CheckResult
 from integrations.config import CheckSpec, IntegrationSpec
 from integrations.leads.budget import PartnerBudget
+from integrations.staleness import QuietReason
 from intmon import metrics
 from worker.batch import HOUSEKEEPING_QUEUE, SEND_ACTOR, Batch, BatchItem, check_key
 from worker.coordination import claim_value
@@ -67,9 +68,14 @@ def run_batch(rt: Runtime, payload: dict[str, Any]) -> BatchOutcome:
             skipped["removed"] = skipped.get("removed", 0) + 1
             continue
         runnable.append((item, spec, check))
+    wanted = runnable
     runnable, over_budget = within_budget(rt.budget, runnable, now)
     if over_budget:
         skipped["budget"] = over_budget
+        ran = {item.key for item, _, _ in runnable}
+        left_out = [(i.integration_id, i.check_name) for i, _, _ in wanted if i.key not in ran]
+        rt.skips.note(left_out, QuietReason.BUDGET, now)
+    flush_skips(rt, now)
     runnable, until = start_runs(rt, batch, runnable, now)
     stale = len(batch.items) - skipped.get("removed", 0) - over_budget - len(runnable)
     if stale:
@@ -184,6 +190,16 @@ def within_budget(
             granted[spec.id] -= 1
         kept.append(entry)
     return kept, len(runnable) - len(kept)
+
+
+def flush_skips(rt: Runtime, now: float) -> None:
+    """Write the budget skips noted lately (at most every few seconds; a no-op
+    otherwise), so checks the budget keeps skipping show as stale for `budget`."""
+    try:
+        rt.skips.flush(rt.db, now)
+    except Exception:
+        # The checks that fit the budget still run; the reasons are written next time.
+        log.exception("could not record checks skipped by the budget; will retry")
 
 
 def _rate(spec: IntegrationSpec) -> float | None:

@@ -19,6 +19,7 @@ from checks.engine import ProbeSettings
 from checks.loop import EngineThread
 from integrations.leads.budget import MemoryBudget, PartnerBudget, RedisBudget
 from integrations.registry import SpecCache
+from integrations.skips import SkipLog
 from intmon.db import engine_for
 from intmon.logs import quiet_http_client_logs
 from intmon.settings import Settings, get_settings
@@ -37,6 +38,8 @@ class Runtime:
     probes: EngineThread
     # The partners' request budgets (Redis-backed in production: shared by processes).
     budget: PartnerBudget = field(default_factory=MemoryBudget)
+    # Checks the budget skipped, written in batches (shown once they go stale).
+    skips: SkipLog = field(default_factory=SkipLog)
     # Stores checks still running when their batch stopped waiting (worker.late).
     late: LateResults = field(init=False)
 

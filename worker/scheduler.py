@@ -26,6 +26,8 @@ from sqlalchemy import Engine
 
 from integrations.config import IntegrationSpec
 from integrations.registry import active_revisions, load_specs
+from integrations.skips import SkipLog
+from integrations.staleness import QuietReason
 from intmon import metrics
 from worker.batch import (
     ACTOR_NAME,
@@ -55,6 +57,9 @@ class ScheduledCheck:
     budget_s: float
     next_due: float
     generation: int
+    # The claim value of its latest run sent: still the claim later means no worker
+    # ever started that run (a started run's claim is extended to a new value).
+    claim: str = ""
 
 
 def phase(key: str, interval_s: float, spread: float) -> float:
@@ -115,6 +120,9 @@ class Scheduler:
         broker.declare_queue(queue_name)
         # Scheduled end-to-end scenarios (worker/e2e.py) ride on the same ticks.
         self.scenarios = ScenarioSchedule(broker, coordinator, spread=spread)
+        # Checks skipped because their previous run is still in flight, written in
+        # batches: `intmon status` names the reason once they go stale.
+        self.skips = SkipLog()
         if housekeeping_s is not None:
             broker.declare_queue(HOUSEKEEPING_QUEUE)
         if leads_s is not None:
@@ -224,13 +232,18 @@ class Scheduler:
         self._maybe_housekeep(now)
         self.scenarios.dispatch(now)
         self._maybe_dispatch_leads(now)
-        due = self.due(now)
-        if not due:
-            return 0
         sent = 0
-        for group in _by_budget(due):
+        for group in _by_budget(self.due(now)):
             sent += self._dispatch(group, now)
+        self._flush_skips(now)
         return sent
+
+    def _flush_skips(self, now: float) -> None:
+        try:
+            self.skips.flush(self.engine, now)
+        except Exception:
+            # Only the reason shown for stale checks waits; the checks must not.
+            log.exception("could not record skipped checks; will retry")
 
     def _dispatch(self, due: list[tuple[float, ScheduledCheck]], now: float) -> int:
         # A claim first lasts one interval, the longest its batch may wait in
@@ -244,14 +257,17 @@ class Scheduler:
         if claimed is None:
             log.warning("lost the scheduler lock; not sending %d due checks", len(due))
             return 0
-        skipped = len(due) - len(claimed)
-        if skipped:
-            metrics.checks_skipped.labels(reason="in_flight").inc(skipped)
         claimed_keys = set(claimed)
+        skipped = [c for _, c in due if c.key not in claimed_keys]
+        if skipped:
+            metrics.checks_skipped.labels(reason="in_flight").inc(len(skipped))
+            self._note_skipped(skipped, now)
         ready = [(when, c) for when, c in due if c.key in claimed_keys]
         # Keep an integration's checks together: they share a partner host and its connections.
         ready.sort(key=lambda pair: pair[1].integration_id)
         claim = claim_value(deadline)
+        for _, entry in ready:
+            entry.claim = claim
         for start in range(0, len(ready), self.batch_size):
             chunk = ready[start : start + self.batch_size]
             batch = Batch(
@@ -274,6 +290,16 @@ class Scheduler:
             )
         metrics.checks_scheduled.inc(len(ready))
         return len(ready)
+
+    def _note_skipped(self, skipped: list[ScheduledCheck], now: float) -> None:
+        """Record why each still-claimed check was skipped: a run a worker started is
+        in flight; a claim still as this scheduler set it is a run no worker took."""
+        held = self.coordinator.held([c.key for c in skipped])
+        never_started = {c.key for c in skipped if c.claim and held.get(c.key) == c.claim}
+        waiting = [c for c in skipped if c.key in never_started]
+        running = [c for c in skipped if c.key not in never_started]
+        for checks, reason in ((running, QuietReason.IN_FLIGHT), (waiting, QuietReason.NO_WORKER)):
+            self.skips.note([(c.integration_id, c.check_name) for c in checks], reason, now)
 
     def _maybe_housekeep(self, now: float) -> None:
         if self.housekeeping_s is None or now < self._next_housekeeping:

@@ -28,7 +28,15 @@ def window_of(rate: float, now: float) -> tuple[int, int]:
 
 
 def allowance(capacity: int, share: float) -> int:
-    return capacity if share >= 1 else math.floor(capacity * share)
+    """Requests of a window that a taker with `share` may use: all of it at 1, none
+    at 0, and never less than one for a positive share. Rounding down alone gave
+    checks of a 2/s partner at the default 20% a share of 0, so every check was
+    skipped for good and the board kept showing the last "ok" (issue 21)."""
+    if share >= 1:
+        return capacity
+    if share <= 0:
+        return 0
+    return max(1, math.floor(capacity * share))
 
 
 class MemoryBudget:

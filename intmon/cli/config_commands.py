@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import dataclasses
+import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -24,6 +24,9 @@ from intmon.cli.output import (
     result_dict,
     results_table,
 )
+
+if TYPE_CHECKING:
+    from integrations.staleness import Freshness
 
 FileArg = Annotated[Path, typer.Argument(help="Integrations YAML file.", show_default=False)]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
@@ -49,42 +52,35 @@ def _load(file: Path, as_json: bool) -> IntegrationsFile:
 def validate(file: FileArg, as_json: JsonOpt = False) -> None:
     """Validate an integrations file: exit 0, or exit 2 listing every error with its line.
 
-    Warnings (a secret that cannot be read here, …) are printed and do not fail it:
-    the file may be meant for machines with another environment."""
+    Warnings (valid but doubtful settings, e.g. an SLA breach routed to a role no
+    contact holds) are printed and do not change the exit code."""
     config = _load(file, as_json)
     checks = sum(len(i.checks) for i in config.integrations)
-    warnings = _warnings(config)
+    warnings = config.warnings
     if as_json:
         print_json(
             {
                 "valid": True,
                 "integrations": len(config.integrations),
                 "checks": checks,
-                "warnings": warnings,
+                "warnings": [
+                    {"line": w.line, "field": w.field, "message": w.message} for w in warnings
+                ],
             }
         )
         return
     console.print(
         f"[green]{file}: valid[/green] — {len(config.integrations)} integrations, {checks} checks"
     )
+    if warnings:
+        sys.stdout.flush()  # the verdict first, then its warnings on stderr
+        errors.print(f"[yellow]{len(warnings)} warning(s)[/yellow]")
     for warning in warnings:
-        text = escape(f"{warning['where']}: {warning['message']}")
-        console.print(f"[yellow]warning:[/yellow] {text}")
-
-
-def _warnings(config: IntegrationsFile) -> list[dict[str, str]]:
-    """What will not work where this runs, though the file is valid."""
-    from integrations.references import unreadable_references
-
-    return [
-        {
-            "where": found.where,
-            "message": f"{found.problem} (here, where this runs): its checks fail "
-            "with config_error, intmon's side, until it is fixed",
-            "reference": found.reference,
-        }
-        for found in unreadable_references(config.model_dump(mode="json"))
-    ]
+        errors.print(
+            f"  {file}:{warning.line or '-'}  {warning.field}: {warning.message}",
+            markup=False,
+            highlight=False,
+        )
 
 
 def apply(file: FileArg, as_json: JsonOpt = False) -> None:
@@ -165,7 +161,9 @@ def status(
     """Show the latest result of every check from the database (and, with
     `-i ID --history N`, that integration's recent results)."""
     from integrations.results import current_states
+    from integrations.staleness import check_freshness, state_rows
     from intmon.cli.database import open_database
+    from intmon.db import utcnow
 
     engine = open_database(migrate=False)
     if history:
@@ -175,11 +173,15 @@ def status(
         _history(engine, integration, history, as_json)
         return
     states = current_states(engine, integration)
+    fresh = check_freshness(engine, utcnow(), integration)
     if as_json:
-        print_json([dataclasses.asdict(s) for s in states])
+        print_json(state_rows(states, fresh))
         return
+    shown = {(s.integration_id, s.check_name) for s in states}
+    # Configured checks that never produced a result; listed once they are stale.
+    silent = sorted(key for key, f in fresh.items() if f.stale and key not in shown)
     table = Table(title="Check state")
-    for column in ("integration", "check", "outcome", "status", "ms", "streak", "since", "detail"):
+    for column in STATUS_COLUMNS:
         table.add_column(column)
     for s in states:
         table.add_row(
@@ -190,9 +192,34 @@ def status(
             f"{s.duration_s * 1000:.0f}",
             str(s.streak),
             s.since.strftime("%Y-%m-%d %H:%M:%S"),
+            stale_text(fresh.get((s.integration_id, s.check_name))),
             s.detail[:80],
         )
+    for key in silent:
+        table.add_row(*key, "-", "-", "-", "-", "-", stale_text(fresh[key]), "no result yet")
     console.print(table)
+
+
+STATUS_COLUMNS = (
+    "integration",
+    "check",
+    "outcome",
+    "status",
+    "ms",
+    "streak",
+    "since",
+    "fresh",
+    "detail",
+)
+
+
+def stale_text(fresh: Freshness | None) -> str:
+    """For a check gone quiet, e.g. "stale 12m: budget"; else empty."""
+    if fresh is None or not fresh.stale or fresh.reason is None:
+        return ""
+    minutes = int(fresh.seconds_since_result // 60)
+    age = f"{minutes}m" if minutes < 120 else f"{minutes // 60}h"
+    return f"[red]stale {age}: {fresh.reason.value}[/red]"
 
 
 def _history(engine: Any, integration: str, limit: int, as_json: bool) -> None:

@@ -3,14 +3,16 @@ queries and visibility rules as the API (`alerts.queries`, `integrations.results
 `intmon.api.access`).
 
 An integration's state is derived, as of `now`: `maintenance` while one of its
-windows is on, `unknown` before any check has run, `up` when every check's last
-result passed, else `down`.
+windows is on, `down` when a check's last result failed, `stale` when a check
+has produced no result for two intervals (`integrations.staleness`: an "up"
+shown then would be a lie, issue 21), `unknown` before any check has run, else
+`up`. Stale checks are named with their reason whatever the state.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -21,12 +23,13 @@ from alerts.tickets import ACTIVE
 from integrations.config import IntegrationSpec
 from integrations.maintenance import StoredWindow, list_windows, windows_by_integration
 from integrations.results import StateView, current_states, history
+from integrations.staleness import CheckId, Freshness, check_freshness
 from integrations.windows import MaintenanceWindow, active_window
 from intmon.api.access import visible_integrations
 from intmon.api.auth import Principal
 from intmon.settings import Settings
 
-STATES = ("up", "down", "maintenance", "unknown")
+STATES = ("up", "down", "stale", "maintenance", "unknown")
 MAX_ROWS = 500
 
 
@@ -39,6 +42,8 @@ class IntegrationStatus:
     outcome: str | None  # the outcome that decided the state
     at: datetime | None  # when that check ran
     detail: str
+    # Check name → why it went quiet (budget | in_flight | no_worker), when stale.
+    stale: dict[str, str] = field(default_factory=dict)
 
 
 def integration_status(
@@ -46,17 +51,25 @@ def integration_status(
     states: Sequence[StateView],
     windows: Sequence[MaintenanceWindow],
     now: datetime,
+    fresh: Mapping[CheckId, Freshness] | None = None,
 ) -> IntegrationStatus:
     """One integration's state; the outcome shown is the latest failing one when it is
     down (the reason), else the latest one."""
     failing = [s for s in states if not s.up]
     shown = max(failing or states, key=lambda s: s.started_at, default=None)
+    stale = {
+        check.name: found.reason.value
+        for check in spec.checks
+        if (found := (fresh or {}).get((spec.id, check.name))) and found.reason
+    }
     if active_window(windows, now) is not None:
         state = "maintenance"
-    elif shown is None:
-        state = "unknown"
+    elif failing:
+        state = "down"
+    elif stale:
+        state = "stale"
     else:
-        state = "down" if failing else "up"
+        state = "unknown" if shown is None else "up"
     return IntegrationStatus(
         id=spec.id,
         name=spec.name,
@@ -65,6 +78,7 @@ def integration_status(
         outcome=shown.outcome.value if shown else None,
         at=shown.started_at if shown else None,
         detail=shown.detail if shown and failing else "",
+        stale=stale,
     )
 
 
@@ -90,8 +104,9 @@ def board(engine: Engine, caller: Principal, settings: Settings, now: datetime) 
     for state in current_states(engine):
         states.setdefault(state.integration_id, []).append(state)
     windows = windows_by_integration(engine, list(specs))
+    fresh = check_freshness(engine, now)
     statuses = [
-        integration_status(spec, states.get(i, []), windows.get(i, []), now)
+        integration_status(spec, states.get(i, []), windows.get(i, []), now, fresh)
         for i, spec in specs.items()
     ]
     incidents = [
@@ -136,9 +151,10 @@ def integration_page(
     spec = registered.spec
     states = current_states(engine, integration_id)
     stored = list_windows(engine, [integration_id])
+    fresh = check_freshness(engine, now, integration_id)
     return IntegrationPage(
         spec=spec,
-        status=integration_status(spec, states, [s.window for s in stored], now),
+        status=integration_status(spec, states, [s.window for s in stored], now, fresh),
         states={s.check_name: s for s in states},
         results=history(engine, integration_id, limit=20),
         incidents=list_incidents(engine, integration_id=integration_id, limit=20),

@@ -374,3 +374,27 @@ def test_a_platform_side_failure_reaches_the_platforms_operators_only(  # type: 
     body = server.mailbox.delivered[0].message.get_body(("plain",)).get_content()
     assert "opened internal incident #1" in body and "no client ticket" in body
     assert "PARTNER_TOKEN" in body  # the detail names what to set
+
+
+def test_an_emergency_goes_out_at_its_opening_not_at_the_digest_windows_end(world) -> None:  # type: ignore[no-untyped-def]
+    engine, server, specs = world
+
+    def oncall() -> list[str]:
+        return inbox(server).get("oncall@broker.example", [])
+
+    # 12:02: an expired token (not an emergency) reaches the on-call contact.
+    feed(engine, specs, [Outcome.AUTH_FAILURE] * 3)
+    housekeep(engine, Policy(), MONDAY + timedelta(minutes=2), sync=False)
+    assert len(oncall()) == 1
+    # 12:05, inside the 5-minute digest window: the partner goes down. The
+    # opening goes out now, not as part of a digest at 12:07 (issue 21).
+    feed(engine, specs, [Outcome.CONNECTION_REFUSED] * 3, start=3)
+    housekeep(engine, Policy(), MONDAY + timedelta(minutes=5), sync=False)
+    assert len(oncall()) == 2
+    latest = server.mailbox.delivered[-1]
+    assert latest.rcpt_tos == ["oncall@broker.example"]
+    body = latest.message.get_body(("plain",)).get_content()
+    assert "INC-000002" in body and "INC-000001" not in body  # the opening alone
+    # What is not urgent still waits for the window and goes out as one digest.
+    housekeep(engine, Policy(), MONDAY + timedelta(minutes=6), sync=False)
+    assert len(oncall()) == 2

@@ -497,3 +497,27 @@ def test_route_rejects_bad_input(kwargs: dict[str, Any], message: str) -> None:
     event = arguments.pop("event")
     with pytest.raises(ValueError, match=message):
         route(event, **arguments)
+
+
+# What skips the digest window (issue 21): an outage opening, an SLA breach and an
+# escalation go out when due; what follows them may wait for a digest.
+@pytest.mark.parametrize(
+    ("event", "family", "immediate"),
+    [
+        ("incident.opened", "connectivity", True),
+        ("incident.opened", "server", True),
+        ("incident.opened", "auth", False),
+        ("incident.resolved", "connectivity", False),
+        ("incident.reminder", "server", False),
+        ("ticket.sla_breached", None, True),
+        ("ticket.sla_breached", "auth", True),
+        ("escalation", "connectivity", True),
+    ],
+)
+def test_emergencies_are_marked_to_skip_the_digest(
+    event: str, family: str | None, immediate: bool
+) -> None:
+    level = 2 if event == "escalation" else 1
+    deliveries = send(event, family, level=level)
+    assert deliveries
+    assert {d.immediate for d in deliveries} == {immediate}

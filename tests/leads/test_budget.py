@@ -8,7 +8,7 @@ import threading
 import pytest
 import redis
 
-from integrations.leads.budget import MemoryBudget, PartnerBudget, RedisBudget
+from integrations.leads.budget import MemoryBudget, PartnerBudget, RedisBudget, allowance
 from integrations.loader import load_text
 from tests.conftest import REDIS_URL
 from worker.batch import BatchItem
@@ -86,3 +86,24 @@ integrations:
         ("free", "a"),
     ]
     assert over == 1
+
+
+@pytest.mark.parametrize(
+    ("capacity", "share", "expected"),
+    [
+        (2, 0.2, 1),  # a 2/s partner at the default share: was 0, every check skipped
+        (10, 0.2, 2),
+        (10, 0.01, 1),  # any positive share gets at least one request a window
+        (10, 1.0, 10),
+        (10, 0.0, 0),  # no share, no requests (validate refuses it)
+    ],
+)
+def test_a_positive_share_never_rounds_to_no_request(
+    capacity: int, share: float, expected: int
+) -> None:
+    assert allowance(capacity, share) == expected
+
+
+def test_checks_of_a_slow_partner_at_the_default_share_still_run(budget: PartnerBudget) -> None:
+    assert budget.take("slow2", 3, 2.0, 0.2, NOW) == 1
+    assert budget.take("slow2", 3, 2.0, 1.0, NOW) == 1  # deliveries keep the rest

@@ -16,6 +16,7 @@ from alerts.policy import Policy
 from alerts.queries import ticket_detail
 from alerts.tickets import Actor
 from integrations.maintenance import add_window
+from integrations.staleness import Freshness, QuietReason
 from intmon import db
 from intmon.web.board import integration_status
 from intmon.web.serve import ConsoleServer, demo_console, describe
@@ -130,15 +131,36 @@ def test_integration_state_is_derived_from_checks_and_windows() -> None:
         {"starts_at": T0.isoformat(), "ends_at": (T0 + timedelta(hours=1)).isoformat()}
     )
     ok, failing = state("health", Outcome.OK, 5), state("orders", Outcome.TIMEOUT, 3)
+    quiet = {("a", "health"): Freshness(True, 300.0, QuietReason.BUDGET)}
     cases = [
-        ("no results yet", [], [], "unknown", None),
-        ("every check passes", [ok], [], "up", "ok"),
-        ("one check fails", [ok, failing], [], "down", "timeout"),
-        ("a window is on", [ok, failing], [window], "maintenance", "timeout"),
+        ("no results yet", [], [], {}, "unknown", None),
+        ("every check passes", [ok], [], {}, "up", "ok"),
+        ("one check fails", [ok, failing], [], {}, "down", "timeout"),
+        ("a window is on", [ok, failing], [window], {}, "maintenance", "timeout"),
+        # Issue 21: a check gone quiet is not "up", however its last result ended.
+        ("a passing check went quiet", [ok], [], quiet, "stale", "ok"),
+        ("a quiet check of a failing one", [ok, failing], [], quiet, "down", "timeout"),
     ]
-    for name, states, windows, expected, outcome in cases:
-        status = integration_status(spec, states, windows, T0 + timedelta(minutes=10))
+    for name, states, windows, fresh, expected, outcome in cases:
+        status = integration_status(spec, states, windows, T0 + timedelta(minutes=10), fresh)
         assert (status.state, status.outcome) == (expected, outcome), name
+        assert status.stale == ({"health": "budget"} if fresh else {}), name
+
+
+def test_the_board_names_stale_checks_and_why(browser: Any, engine: Engine) -> None:
+    from integrations.skips import SkipLog
+
+    log = SkipLog()
+    log.note([("a", "health")], QuietReason.BUDGET, (NOW - timedelta(minutes=1)).timestamp())
+    log.flush(engine, NOW.timestamp())
+    # Both checks last ran an hour ago (interval 60 s): a's was skipped by the
+    # budget since; nothing ran o's.
+    words = text_of(browser("sup").get("/board").text)
+    assert "health: skipped by the request budget" in words
+    assert "health: due, but no worker ran it" in words
+    page = text_of(browser("ann").get("/integrations/a").text)
+    assert "health stale skipped by the request budget" in page
+    assert "пропущена из-за лимита запросов" in browser("ann").get("/board?lang=ru").text
 
 
 def test_the_ticket_list_filters_as_the_help_page_says(browser: Any, engine: Engine) -> None:

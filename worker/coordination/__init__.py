@@ -53,6 +53,12 @@ class Coordinator(Protocol):
         until `not_before[key]`."""
         ...
 
+    def held(self, keys: list[str]) -> dict[str, str]:
+        """The current claim value of each of `keys` that is claimed. The scheduler
+        compares it with the value it claimed with: unchanged means no worker ever
+        started that run (`integrations.staleness`: no_worker, not in_flight)."""
+        ...
+
     def in_flight(self, now: float) -> int: ...
 
 

@@ -58,6 +58,10 @@ class MemoryCoordinator:
                 else:
                     del self._claims[key]
 
+    def held(self, keys: list[str]) -> dict[str, str]:
+        with self._lock:
+            return {key: self._claims[key] for key in keys if key in self._claims}
+
     def in_flight(self, now: float) -> int:
         with self._lock:
             return sum(1 for value in self._claims.values() if float(value) > now)

@@ -141,6 +141,16 @@ class RedisCoordinator:
             args += [key, value, park]
         self._release(keys=[self.claims_key], args=args)
 
+    def held(self, keys: list[str]) -> dict[str, str]:
+        if not keys:
+            return {}
+        values = self.client.hmget(self.claims_key, keys)
+        return {
+            key: value.decode() if isinstance(value, bytes) else str(value)
+            for key, value in zip(keys, values, strict=True)
+            if value is not None
+        }
+
     def in_flight(self, now: float) -> int:
         values = self.client.hvals(self.claims_key)
         return sum(1 for value in values if float(value) > now)

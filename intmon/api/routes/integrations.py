@@ -8,7 +8,7 @@ returned.
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -25,6 +25,7 @@ from integrations.maintenance import (
     replace_window,
 )
 from integrations.results import current_states, history
+from integrations.staleness import CheckId, Freshness, check_freshness, state_rows
 from intmon import db
 from intmon.api.access import Caller, Db, Support, visible_integration, visible_integrations
 from intmon.api.auth import Principal
@@ -53,20 +54,28 @@ def summary(spec: IntegrationSpec) -> dict[str, Any]:
     }
 
 
-def with_states(engine: Any, spec: IntegrationSpec) -> dict[str, Any]:
-    states = [asdict(state) for state in current_states(engine, spec.id)]
-    return {**summary(spec), "states": states}
+def with_states(
+    engine: Any, spec: IntegrationSpec, fresh: Mapping[CheckId, Freshness]
+) -> dict[str, Any]:
+    """The summary and each check's state, with whether it went stale and why
+    (`integrations.staleness`); a stale check without any result is listed too."""
+    mine = {key: value for key, value in fresh.items() if key[0] == spec.id}
+    return {**summary(spec), "states": state_rows(current_states(engine, spec.id), mine)}
 
 
 @router.get("/integrations")
 def integrations_list(engine: Db, caller: Caller) -> list[dict[str, Any]]:
     """Integrations the caller may see, with the current state of each check."""
-    return [with_states(engine, r.spec) for r in visible_integrations(engine, caller).values()]
+    fresh = check_freshness(engine, db.utcnow())
+    return [
+        with_states(engine, r.spec, fresh) for r in visible_integrations(engine, caller).values()
+    ]
 
 
 @router.get("/integrations/{integration_id}")
 def integration_detail(engine: Db, caller: Caller, integration_id: str) -> dict[str, Any]:
-    return with_states(engine, visible_integration(engine, caller, integration_id))
+    spec = visible_integration(engine, caller, integration_id)
+    return with_states(engine, spec, check_freshness(engine, db.utcnow(), spec.id))
 
 
 @router.get("/integrations/{integration_id}/results")
