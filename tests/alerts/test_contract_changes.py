@@ -1,0 +1,138 @@
+"""A partner changes its answer: the incident carries the diff against the learned
+contract (checks.contract, integrations.contracts). Real partner on 127.0.0.1,
+real probe engine, both databases."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+
+import pytest
+from sqlalchemy import Engine, select
+
+from alerts.intake import ingest
+from alerts.models import Incident
+from alerts.policy import Policy
+from checks.engine import ProbeSettings
+from checks.loop import EngineThread
+from checks.outcomes import CheckResult, Outcome
+from integrations.config import IntegrationSpec
+from integrations.contracts import change_evidence, learned
+from integrations.loader import load_text
+from integrations.registry import apply, load_specs
+from tests.conftest import Partner
+
+BEFORE = b'{"status": "ok", "id": 1}'
+AFTER = b'{"state": "ok", "id": "1"}'
+
+
+@pytest.fixture
+def probes() -> Iterator[EngineThread]:
+    # The default sampling: only the first passing answer of each check is shaped
+    # (one engine per test: the sampler remembers checks by name).
+    thread = EngineThread(ProbeSettings(event_loop="asyncio"))
+    yield thread
+    thread.close()
+
+
+def register(engine: Engine, partner: Partner) -> dict[str, IntegrationSpec]:
+    apply(
+        engine,
+        load_text(
+            f"""version: 1
+integrations:
+  - id: broker
+    name: Broker
+    kind: broker
+    client: acme
+    base_url: {partner.url}
+    checks: [{{name: health, path: /health, expect: {{json: ['$.status == "ok"']}}}}]
+"""
+        ),
+    )
+    return {i: r.spec for i, r in load_specs(engine).items()}
+
+
+def run(
+    engine: Engine, probes: EngineThread, specs: dict[str, IntegrationSpec], times: int
+) -> list[CheckResult]:
+    spec = specs["broker"]
+    results = []
+    for _ in range(times):
+        (result,) = probes.run_batch([(spec, spec.checks[0], None)])
+        ingest(engine, [result], specs, Policy())
+        results.append(result)
+    return results
+
+
+def the_incident(engine: Engine) -> dict:  # type: ignore[type-arg]
+    with engine.connect() as connection:
+        (row,) = connection.execute(select(Incident)).all()
+    return dict(row._mapping)
+
+
+@pytest.mark.parametrize("failing_status", [422, 200], ids=["422", "200 failing the assertion"])
+def test_a_renamed_and_retyped_field_is_on_the_incident(
+    db_engine: Engine, partner: Partner, probes: EngineThread, failing_status: int
+) -> None:
+    specs = register(db_engine, partner)
+    partner.body = BEFORE
+    passed = run(db_engine, probes, specs, 3)
+    assert [r.outcome for r in passed] == [Outcome.OK] * 3
+    # Only the first passing answer was shaped, and it is what was learned.
+    assert [r.shape is not None for r in passed] == [True, False, False]
+    with db_engine.connect() as connection:
+        contract = learned(connection, "broker", "health")
+    assert contract is not None and contract.since == passed[0].started_at
+
+    partner.status, partner.body = failing_status, AFTER
+    failed = run(db_engine, probes, specs, 3)
+    assert {r.outcome for r in failed} <= {Outcome.CLIENT_ERROR, Outcome.CONTRACT_VIOLATION}
+
+    incident = the_incident(db_engine)
+    assert incident["family"] == "contract"
+    summary = incident["contract_diff"]["summary"]
+    assert "`$.status` removed, `$.state` added, `$.id` number → string" in summary
+    assert summary.startswith("status 200 → 422, ") == (failing_status == 422)
+
+    evidence = change_evidence(incident)
+    assert evidence is not None and evidence.shape_changed
+    assert evidence.check == "health"
+    assert evidence.last_passing_at == passed[-1].started_at
+    assert evidence.observed_at == failed[-1].started_at
+    assert [c.kind for c in evidence.changes][-3:] == ["removed", "added", "type"]
+
+
+def test_a_401_with_a_new_challenge_is_on_the_incident(
+    db_engine: Engine, partner: Partner, probes: EngineThread
+) -> None:
+    specs = register(db_engine, partner)
+    partner.body = BEFORE
+    passed = run(db_engine, probes, specs, 2)
+
+    partner.status = 401
+    partner.headers["WWW-Authenticate"] = 'Bearer error="invalid_token"'
+    failed = run(db_engine, probes, specs, 3)
+    assert {r.outcome for r in failed} == {Outcome.AUTH_FAILURE}
+
+    incident = the_incident(db_engine)
+    assert incident["family"] == "auth"
+    assert [c["text"] for c in incident["contract_diff"]["changes"]] == [
+        "status 200 → 401",
+        '401 now with `WWW-Authenticate: Bearer error="invalid_token"`',
+    ]
+    evidence = change_evidence(incident)
+    assert evidence is not None and evidence.shape_changed
+    assert isinstance(evidence.last_passing_at, datetime)
+    assert evidence.last_passing_at == passed[-1].started_at
+
+
+def test_no_evidence_without_a_learned_contract_or_for_other_families(
+    db_engine: Engine, partner: Partner, probes: EngineThread
+) -> None:
+    specs = register(db_engine, partner)
+    partner.status = 401  # never passed: nothing was learned to compare with
+    run(db_engine, probes, specs, 3)
+    incident = the_incident(db_engine)
+    assert incident["family"] == "auth"
+    assert incident["contract_diff"] is None and change_evidence(incident) is None
