@@ -379,6 +379,10 @@ class ShapeSampler:
     (the evidence an incident needs), at most once per `every_s` per check for
     any other answer (what the learned contract is refreshed from).
 
+    A failing answer identical to the check's previous one (status, media type,
+    challenge and body hash) reuses its shape: during an outage the partner
+    sends the same error every time, and parsing it is most of the cost.
+
     One per probe engine (one process); a worker restart shapes each check once.
     """
 
@@ -390,6 +394,41 @@ class ShapeSampler:
         self.every_s = every_s
         self._clock = clock
         self._next: dict[tuple[str, str], float] = {}
+        self._failing: dict[tuple[str, str], tuple[tuple[Any, ...], Shape]] = {}
+
+    def shape(
+        self,
+        integration_id: str,
+        check_name: str,
+        outcome: Outcome,
+        status: int,
+        headers: Mapping[str, str],
+        body: bytes,
+        *,
+        truncated: bool = False,
+        hide: Callable[[str], str] | None = None,
+    ) -> Shape | None:
+        """The answer's shape (redacted with `hide`) if it is wanted now, else None."""
+        if not self.wanted(integration_id, check_name, outcome):
+            return None
+        if outcome not in CHANGE_OUTCOMES:
+            return _made(status, headers, body, truncated, hide)
+        key = (integration_id, check_name)
+        seen = (
+            status,
+            _header(headers, "content-type"),
+            _header(headers, "www-authenticate"),
+            truncated,
+            hash(body),
+        )
+        known = self._failing.get(key)
+        if known is not None and known[0] == seen:
+            return known[1]
+        made = _made(status, headers, body, truncated, hide)
+        if len(self._failing) >= self.MAX_CHECKS:
+            self._failing.clear()
+        self._failing[key] = (seen, made)
+        return made
 
     def wanted(self, integration_id: str, check_name: str, outcome: Outcome) -> bool:
         if outcome in CHANGE_OUTCOMES:
@@ -403,3 +442,14 @@ class ShapeSampler:
             self._next.clear()  # specs changed a lot; start over rather than track age
         self._next[key] = now + self.every_s
         return True
+
+
+def _made(
+    status: int,
+    headers: Mapping[str, str],
+    body: bytes,
+    truncated: bool,
+    hide: Callable[[str], str] | None,
+) -> Shape:
+    shape = shape_of(status, headers, body, truncated=truncated)
+    return shape if hide is None else shape.redacted(hide)

@@ -46,7 +46,7 @@ from checks.classify import (
     diagnose_exception,
 )
 from checks.clients import DEFAULT_HEADERS, ClientPool
-from checks.contract import Shape, ShapeSampler, shape_of
+from checks.contract import ShapeSampler
 from checks.errors import AuthFailure, ProbeFailure, TransportFailure
 from checks.outcomes import CheckResult, Outcome
 from checks.redirects import send_following
@@ -306,8 +306,18 @@ class ProbeEngine:
         if certificate is not None:
             expires_at = await self._await_certificate(certificate, run.started, integration)
         shape = None
-        if observation is not None and self._shapes.wanted(integration.id, run.check.name, outcome):
-            shape = _shape(observation, run.secrets)
+        if observation is not None:
+            secrets = run.secrets
+            shape = self._shapes.shape(
+                integration.id,
+                run.check.name,
+                outcome,
+                observation.status,
+                observation.headers,
+                observation.body,
+                truncated=observation.truncated,
+                hide=(lambda text: redact(text, secrets)) if secrets else None,
+            )
         warnings: list[str] = []
         if expires_at is not None:
             warning = expiry_warning(expires_at, time.time(), integration.tls.expiry_warning_days)
@@ -422,13 +432,6 @@ class ProbeEngine:
             return await asyncio.wait_for(asyncio.shield(task), remaining)
         except TimeoutError:
             return None
-
-
-def _shape(observation: Observation, secrets: set[str]) -> Shape:
-    shape = shape_of(
-        observation.status, observation.headers, observation.body, truncated=observation.truncated
-    )
-    return shape.redacted(lambda text: redact(text, secrets)) if secrets else shape
 
 
 def _resolved_request(run: _Run) -> tuple[str, RequestParts, Any]:

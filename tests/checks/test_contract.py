@@ -31,23 +31,100 @@ def shape(body: Any, status: int = 200, headers: dict[str, str] | None = None) -
 
 SHAPES = [
     # name, status, headers, body, expected json paths (None: not JSON), challenge
-    ("flat object", 200, JSON, b'{"status":"ok","id":1}', {"$": "object", "$.id": "number", "$.status": "string"}, None),
-    ("all JSON types", 200, JSON, b'{"a":true,"b":null,"c":1.5,"d":"x"}', {"$": "object", "$.a": "boolean", "$.b": "null", "$.c": "number", "$.d": "string"}, None),
-    ("array of objects", 200, JSON, b'{"items":[{"id":1},{"id":2}]}', {"$": "object", "$.items": "array", "$.items[]": "object", "$.items[].id": "number"}, None),
-    ("mixed array types joined", 200, JSON, b'[1,"a"]', {"$": "array", "$[]": "number|string"}, None),
-    ("empty array has no element path", 200, JSON, b'{"items":[]}', {"$": "object", "$.items": "array"}, None),
+    (
+        "flat object",
+        200,
+        JSON,
+        b'{"status":"ok","id":1}',
+        {"$": "object", "$.id": "number", "$.status": "string"},
+        None,
+    ),
+    (
+        "all JSON types",
+        200,
+        JSON,
+        b'{"a":true,"b":null,"c":1.5,"d":"x"}',
+        {"$": "object", "$.a": "boolean", "$.b": "null", "$.c": "number", "$.d": "string"},
+        None,
+    ),
+    (
+        "array of objects",
+        200,
+        JSON,
+        b'{"items":[{"id":1},{"id":2}]}',
+        {"$": "object", "$.items": "array", "$.items[]": "object", "$.items[].id": "number"},
+        None,
+    ),
+    (
+        "mixed array types joined",
+        200,
+        JSON,
+        b'[1,"a"]',
+        {"$": "array", "$[]": "number|string"},
+        None,
+    ),
+    (
+        "empty array has no element path",
+        200,
+        JSON,
+        b'{"items":[]}',
+        {"$": "object", "$.items": "array"},
+        None,
+    ),
     ("odd key quoted", 200, JSON, b'{"a b":1}', {"$": "object", '$["a b"]': "number"}, None),
-    ("JSON without a JSON content type", 200, {"Content-Type": "text/plain"}, b' {"a":1}', {"$": "object", "$.a": "number"}, None),
-    ("media type lowercased, parameters dropped", 200, {"content-type": "Application/JSON; charset=utf-8"}, b"{}", {"$": "object"}, None),
+    (
+        "JSON without a JSON content type",
+        200,
+        {"Content-Type": "text/plain"},
+        b' {"a":1}',
+        {"$": "object", "$.a": "number"},
+        None,
+    ),
+    (
+        "media type lowercased, parameters dropped",
+        200,
+        {"content-type": "Application/JSON; charset=utf-8"},
+        b"{}",
+        {"$": "object"},
+        None,
+    ),
     ("HTML is not JSON", 200, {"Content-Type": "text/html"}, b"<html></html>", None, None),
     ("broken JSON is not JSON", 200, JSON, b'{"a":', None, None),
     ("invalid UTF-8 is not JSON", 200, JSON, b'{"a":"\xff"}', None, None),
-    ("bearer challenge", 401, {"WWW-Authenticate": 'Bearer error="invalid_token"'}, b"", None, 'Bearer error="invalid_token"'),
-    ("challenge params normalised", 401, {"www-authenticate": "Basic Realm=api"}, b"", None, 'Basic realm="api"'),
-    ("two challenges", 401, {"WWW-Authenticate": 'Bearer realm="a", Basic realm="b"'}, b"", None, 'Bearer realm="a", Basic realm="b"'),
-    ("digest nonce value dropped", 401, {"WWW-Authenticate": 'Digest realm="a", nonce="123abc"'}, b"", None, 'Digest realm="a", nonce="…"'),
+    (
+        "bearer challenge",
+        401,
+        {"WWW-Authenticate": 'Bearer error="invalid_token"'},
+        b"",
+        None,
+        'Bearer error="invalid_token"',
+    ),
+    (
+        "challenge params normalised",
+        401,
+        {"www-authenticate": "Basic Realm=api"},
+        b"",
+        None,
+        'Basic realm="api"',
+    ),
+    (
+        "two challenges",
+        401,
+        {"WWW-Authenticate": 'Bearer realm="a", Basic realm="b"'},
+        b"",
+        None,
+        'Bearer realm="a", Basic realm="b"',
+    ),
+    (
+        "digest nonce value dropped",
+        401,
+        {"WWW-Authenticate": 'Digest realm="a", nonce="123abc"'},
+        b"",
+        None,
+        'Digest realm="a", nonce="…"',
+    ),
     ("token68 kept", 401, {"WWW-Authenticate": "Negotiate YWJj=="}, b"", None, "Negotiate YWJj=="),
-]  # fmt: skip
+]
 
 
 @pytest.mark.parametrize(
@@ -111,34 +188,101 @@ OK = {"status": "ok", "id": 1}
 DIFFS = [
     # name, learned, observed, expected change lines
     ("same answer", shape(OK), shape({"status": "fine", "id": 7}), []),
-    ("renamed and retyped field", shape(OK), shape({"state": "ok", "id": "1"}, 422),
-     ["status 200 → 422", "`$.status` removed", "`$.state` added", "`$.id` number → string"]),
-    ("path now 404", shape(OK), shape({"error": "not found"}, 404),
-     ["status 200 → 404 (path now 404)", "`$.id` removed", "`$.status` removed", "`$.error` added"]),
-    ("content type changed", shape(OK), shape(b"<html/>", 200, {"Content-Type": "text/html"}),
-     ["content type application/json → text/html", "body is no longer JSON"]),
-    ("body became JSON", shape(b"ok", 200, {"Content-Type": "text/plain"}), shape_of(200, {"Content-Type": "text/plain"}, b"{}"),
-     ["body is JSON now"]),
-    ("401 with a challenge", shape(OK), shape_of(401, {**JSON, "WWW-Authenticate": 'Bearer error="invalid_token"'}, b'{"status":"ok","id":1}'),
-     ["status 200 → 401", '401 now with `WWW-Authenticate: Bearer error="invalid_token"`']),
-    ("challenge changed", shape_of(401, {**JSON, "WWW-Authenticate": 'Bearer realm="api"'}, b"{}"),
-     shape_of(401, {**JSON, "WWW-Authenticate": 'Basic realm="api"'}, b"{}"),
-     ['401 now with `WWW-Authenticate: Basic realm="api"` (was `Bearer realm="api"`)']),
-    ("challenge dropped", shape_of(401, {**JSON, "WWW-Authenticate": "Bearer"}, b"{}"), shape_of(401, JSON, b"{}"),
-     ["401 now without `WWW-Authenticate` (was `Bearer`)"]),
-    ("removed object reported once", shape({"data": {"a": 1, "b": {"c": 2}}}), shape({}),
-     ["`$.data` removed"]),
+    (
+        "renamed and retyped field",
+        shape(OK),
+        shape({"state": "ok", "id": "1"}, 422),
+        ["status 200 → 422", "`$.status` removed", "`$.state` added", "`$.id` number → string"],
+    ),
+    (
+        "path now 404",
+        shape(OK),
+        shape({"error": "not found"}, 404),
+        [
+            "status 200 → 404 (path now 404)",
+            "`$.id` removed",
+            "`$.status` removed",
+            "`$.error` added",
+        ],
+    ),
+    (
+        "content type changed",
+        shape(OK),
+        shape(b"<html/>", 200, {"Content-Type": "text/html"}),
+        ["content type application/json → text/html", "body is no longer JSON"],
+    ),
+    (
+        "body became JSON",
+        shape(b"ok", 200, {"Content-Type": "text/plain"}),
+        shape_of(200, {"Content-Type": "text/plain"}, b"{}"),
+        ["body is JSON now"],
+    ),
+    (
+        "401 with a challenge",
+        shape(OK),
+        shape_of(
+            401,
+            {**JSON, "WWW-Authenticate": 'Bearer error="invalid_token"'},
+            b'{"status":"ok","id":1}',
+        ),
+        ["status 200 → 401", '401 now with `WWW-Authenticate: Bearer error="invalid_token"`'],
+    ),
+    (
+        "challenge changed",
+        shape_of(401, {**JSON, "WWW-Authenticate": 'Bearer realm="api"'}, b"{}"),
+        shape_of(401, {**JSON, "WWW-Authenticate": 'Basic realm="api"'}, b"{}"),
+        ['401 now with `WWW-Authenticate: Basic realm="api"` (was `Bearer realm="api"`)'],
+    ),
+    (
+        "challenge dropped",
+        shape_of(401, {**JSON, "WWW-Authenticate": "Bearer"}, b"{}"),
+        shape_of(401, JSON, b"{}"),
+        ["401 now without `WWW-Authenticate` (was `Bearer`)"],
+    ),
+    (
+        "removed object reported once",
+        shape({"data": {"a": 1, "b": {"c": 2}}}),
+        shape({}),
+        ["`$.data` removed"],
+    ),
     ("added object reported once", shape({}), shape({"data": {"a": 1}}), ["`$.data` added"]),
-    ("retyped object reported once", shape({"data": {"a": 1}}), shape({"data": [1]}),
-     ["`$.data` object → array"]),
-    ("prefix that is not a parent", shape({"data": 1, "data_x": 1}), shape({"data_x": 1}),
-     ["`$.data` removed"]),
-    ("array element field retyped", shape({"items": [{"id": 1}]}), shape({"items": [{"id": "1"}]}),
-     ["`$.items[].id` number → string"]),
-    ("empty array now: elements unknown, not removed", shape({"items": [{"id": 1}]}), shape({"items": []}), []),
-    ("empty array before: elements not added", shape({"items": []}), shape({"items": [{"id": 1}]}), []),
-    ("null where a string was", shape({"name": "a"}), shape({"name": None}), ["`$.name` string → null"]),
-]  # fmt: skip
+    (
+        "retyped object reported once",
+        shape({"data": {"a": 1}}),
+        shape({"data": [1]}),
+        ["`$.data` object → array"],
+    ),
+    (
+        "prefix that is not a parent",
+        shape({"data": 1, "data_x": 1}),
+        shape({"data_x": 1}),
+        ["`$.data` removed"],
+    ),
+    (
+        "array element field retyped",
+        shape({"items": [{"id": 1}]}),
+        shape({"items": [{"id": "1"}]}),
+        ["`$.items[].id` number → string"],
+    ),
+    (
+        "empty array now: elements unknown, not removed",
+        shape({"items": [{"id": 1}]}),
+        shape({"items": []}),
+        [],
+    ),
+    (
+        "empty array before: elements not added",
+        shape({"items": []}),
+        shape({"items": [{"id": 1}]}),
+        [],
+    ),
+    (
+        "null where a string was",
+        shape({"name": "a"}),
+        shape({"name": None}),
+        ["`$.name` string → null"],
+    ),
+]
 
 
 @pytest.mark.parametrize(
@@ -163,7 +307,7 @@ def test_describe_joins_and_bounds() -> None:
 
 def test_change_outcomes_are_the_auth_and_contract_families() -> None:
     families = {Family.AUTH, Family.CONTRACT}
-    assert CHANGE_OUTCOMES == {o for o in Outcome if family_of(o) in families}
+    assert {o for o in Outcome if family_of(o) in families} == CHANGE_OUTCOMES
 
 
 class Clock:
@@ -203,3 +347,29 @@ def test_sampler(outcome: Outcome, after_s: float | None, shaped: bool) -> None:
 def test_sampler_rejects_a_negative_interval() -> None:
     with pytest.raises(ValueError, match="every_s"):
         ShapeSampler(-1.0)
+
+
+def test_a_repeated_failing_answer_reuses_its_shape() -> None:
+    sampler = ShapeSampler(60.0, Clock())
+    failing = Outcome.CONTRACT_VIOLATION
+
+    def take(body: bytes, status: int = 422) -> Shape | None:
+        return sampler.shape("p", "health", failing, status, JSON, body)
+
+    first = take(b'{"error": "bad"}')
+    assert first is not None and take(b'{"error": "bad"}') is first  # not parsed again
+    assert take(b'{"error": "bad"}', status=400) is not first
+    changed = take(b'{"error": 1}')
+    assert changed is not None and dict(changed.json or ())["$.error"] == "number"
+    # A passing answer is shaped when due, redacted with `hide`.
+    hidden = sampler.shape(
+        "p",
+        "other",
+        Outcome.OK,
+        200,
+        JSON,
+        b'{"s3cret": 1}',
+        hide=lambda t: t.replace("s3cret", "*"),
+    )
+    assert hidden is not None and dict(hidden.json or ()) == {"$": "object", "$.*": "number"}
+    assert sampler.shape("p", "other", Outcome.OK, 200, JSON, b"{}") is None  # not due yet
