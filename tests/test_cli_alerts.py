@@ -637,3 +637,26 @@ def test_the_ticket_form_and_its_notification_say_what_changed(
         message = render("incident.opened", locale, context)
         assert label in message.text
         assert "`$.state` added" in message.text and "`$.state` added" in message.html
+
+
+def test_a_returning_change_is_told_on_the_reopened_ticket(engine: Engine) -> None:
+    from dataclasses import replace
+
+    from alerts.intake import ingest
+    from checks.contract import shape_of
+    from tests.alerts.helpers import result
+
+    changed_contract_incident(engine)  # minutes 0–3
+    specs = setup(engine, "a")
+    json_type = {"Content-Type": "application/json"}
+    passing = shape_of(200, json_type, b'{"status": "ok", "id": 1}')
+    failing = shape_of(200, json_type, b'{"status": "ok"}')  # now `$.id` goes missing
+    runs = [(OK, passing)] * 2 + [(CONTRACT, failing)] * 3
+    for minute, (outcome, shape) in enumerate(runs, start=4):
+        done = result(outcome, minute)
+        ingest(engine, [replace(done, shape=shape)], specs, Policy(), now=done.started_at)
+    bodies = [c["body"] for c in show()["comments"]]
+    assert any(
+        b.startswith("Reopened") and "Changed since the check last passed: `$.id` removed." in b
+        for b in bodies
+    ), bodies
