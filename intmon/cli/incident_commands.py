@@ -78,7 +78,8 @@ def incidents_show(
         ("ticket", view.ticket or "-"),
     ]
     if view.contract_changes or view.last_passing_at:
-        rows.append(("last passed", f"{when(view.last_passing_at)} UTC"))
+        passed = view.last_passing_at
+        rows.append(("last passed", f"{when(passed)} UTC" if passed else "never (no result kept)"))
     for key, value in rows:
         grid.add_row(key, value)
     console.print(f"[bold]incident {view.id}[/bold]")

@@ -35,7 +35,13 @@ def probes() -> Iterator[EngineThread]:
     thread.close()
 
 
-def register(engine: Engine, partner: Partner) -> dict[str, IntegrationSpec]:
+HEALTH = """{name: health, path: /health, expect: {json: ['$.status == "ok"']}}"""
+# An unauthenticated probe: the partner must refuse it with a Bearer challenge.
+CHALLENGE = """{name: health, path: /health, expect: {status: [401],
+                headers: {WWW-Authenticate: '^Bearer '}}}"""
+
+
+def register(engine: Engine, partner: Partner, check: str = HEALTH) -> dict[str, IntegrationSpec]:
     apply(
         engine,
         load_text(
@@ -46,7 +52,7 @@ integrations:
     kind: broker
     client: acme
     base_url: {partner.url}
-    checks: [{{name: health, path: /health, expect: {{json: ['$.status == "ok"']}}}}]
+    checks: [{check}]
 """
         ),
     )
@@ -125,6 +131,25 @@ def test_a_401_with_a_new_challenge_is_on_the_incident(
     assert evidence is not None and evidence.shape_changed
     assert isinstance(evidence.last_passing_at, datetime)
     assert evidence.last_passing_at == passed[-1].started_at
+
+
+def test_a_401_whose_challenge_changed_is_on_the_incident(
+    db_engine: Engine, partner: Partner, probes: EngineThread
+) -> None:
+    specs = register(db_engine, partner, CHALLENGE)
+    partner.status, partner.body = 401, b'{"error": "unauthorized"}'
+    partner.headers["WWW-Authenticate"] = 'Bearer realm="api"'
+    assert {r.outcome for r in run(db_engine, probes, specs, 2)} == {Outcome.OK}
+
+    partner.headers["WWW-Authenticate"] = 'Basic realm="api"'
+    failed = run(db_engine, probes, specs, 3)
+    assert {r.outcome for r in failed} == {Outcome.CONTRACT_VIOLATION}
+
+    incident = the_incident(db_engine)
+    assert incident["family"] == "contract"
+    assert incident["contract_diff"]["summary"] == (
+        '401 now with `WWW-Authenticate: Basic realm="api"` (was `Bearer realm="api"`)'
+    )
 
 
 def test_no_evidence_without_a_learned_contract_or_for_other_families(
