@@ -73,6 +73,8 @@ def incident_event(
         "first_seen": incident["first_seen"].isoformat(),
         "outcome": incident["last_outcome"],
         "detail": incident["last_detail"] or None,
+        # What changed in the answer since the check last passed (auth, contract).
+        "changes": (incident.get("contract_diff") or {}).get("summary") or None,
         **extra,
     }
     notify.queue(

@@ -46,7 +46,12 @@ def on_opened(
     created = False
     if earlier is not None and earlier.status in tickets.ACTIVE:
         ticket_id = int(earlier.id)
-        _say(connection, ticket_id, now, f"The failure is back: {_what(incident)}.")
+        _say(
+            connection,
+            ticket_id,
+            now,
+            f"The failure is back: {_what(incident)}.{_changes_sentence(incident)}",
+        )
     elif earlier is not None:
         ticket_id = int(earlier.id)
         _reopen(connection, ticket_id, incident, now, policy)
@@ -175,7 +180,12 @@ def _reopen(
         reason="failure returned",
         policy=policy,
     )
-    _say(connection, ticket_id, now, f"Reopened: the failure returned ({_what(incident)}).")
+    _say(
+        connection,
+        ticket_id,
+        now,
+        f"Reopened: the failure returned ({_what(incident)}).{_changes_sentence(incident)}",
+    )
 
 
 def _create(
@@ -227,7 +237,7 @@ def form_of(incident: dict[str, Any], spec: IntegrationSpec, policy: Policy) -> 
         + (f" (HTTP {response.get('status')})" if response.get("status") else "")
         + (f": {incident['last_detail']}" if incident["last_detail"] else ""),
     ]
-    return {
+    form = {
         "account": spec.client,
         "integration_id": spec.id,
         "integration_name": spec.name,
@@ -243,6 +253,32 @@ def form_of(incident: dict[str, Any], spec: IntegrationSpec, policy: Policy) -> 
         "history": history,
         "incident_id": incident["id"],
     }
+    changes = contract_changes(incident)
+    if changes is not None:
+        form["contract_changes"], form["last_passed_at"] = changes
+    return form
+
+
+def contract_changes(incident: dict[str, Any]) -> tuple[list[str], str | None] | None:
+    """What changed in the failing answer since the check last passed (auth and
+    contract incidents with a learned contract), and when it last passed; None
+    when there was nothing to compare."""
+    diff = incident.get("contract_diff")
+    if not diff:
+        return None
+    lines = [str(change["text"]) for change in diff["changes"]]
+    return lines or [NO_CHANGE], diff.get("last_passing_at")
+
+
+NO_CHANGE = "nothing: the answer has the shape the check's passing answers had"
+
+
+def _changes_sentence(incident: dict[str, Any]) -> str:
+    """The changes as a sentence for a system comment, or nothing."""
+    diff = incident.get("contract_diff")
+    if not diff or not diff["changes"]:
+        return ""
+    return f" Changed since the check last passed: {diff['summary']}."
 
 
 def _what(incident: dict[str, Any]) -> str:

@@ -32,15 +32,19 @@ from sqlalchemy.exc import IntegrityError
 
 from alerts import incident_tickets
 from alerts.evidence import evidence_of
+from alerts.families import Family
 from alerts.models import Incident
 from alerts.policy import Policy
 from integrations.config import IntegrationSpec
+from integrations.contracts import incident_diff
 from integrations.models import CheckState
 from integrations.results import Recorded
 from intmon.db import table_of, utcnow
 
 INC = table_of(Incident)
 S = table_of(CheckState)
+# Families whose incident gets the answer's diff against the learned contract.
+CHANGE_FAMILIES = frozenset({Family.AUTH.value, Family.CONTRACT.value})
 OPEN = "open"
 RESOLVED = "resolved"
 
@@ -169,6 +173,7 @@ def _open(
     worker opened a moment ago, or bring back one that resolved within the flap window."""
     result, family = item.result, str(item.family)
     evidence = evidence_of(spec, spec.check(result.check_name), result)
+    contract_diff = incident_diff(connection, result) if family in CHANGE_FAMILIES else None
     recent = connection.execute(
         select(INC)
         .where(
@@ -194,6 +199,7 @@ def _open(
                         reopened=reopened,
                         flapping=flapping,
                         evidence=evidence,
+                        contract_diff=contract_diff,
                         # Back again is a new emergency to acknowledge, unless it
                         # is flapping: then it stays as escalated as it was.
                         **(
@@ -234,6 +240,7 @@ def _open(
             last_outcome=result.outcome.value,
             last_detail=result.detail,
             evidence=evidence,
+            contract_diff=contract_diff,
             reopened=0,
             flapping=False,
             escalation_level=1,

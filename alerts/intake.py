@@ -22,6 +22,7 @@ from alerts.incidents import RaceLost, Transitions
 from alerts.policy import Policy
 from checks.outcomes import CheckResult
 from integrations.config import IntegrationSpec
+from integrations.contracts import learn
 from integrations.maintenance import windows_by_integration
 from integrations.results import Recorded, record_results
 from integrations.windows import active_window
@@ -70,6 +71,7 @@ def ingest(
             for result in results
         ]
         record_results(connection, recorded)
+        learn(connection, results)  # before incidents: they compare with it
         done = incidents.process(connection, recorded, specs, policy, now)
     if done:
         log.info(

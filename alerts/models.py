@@ -51,6 +51,10 @@ class Incident(Base):
     # The failing request and response as a support engineer reproduces it
     # (secrets already redacted): method, url, headers, status, excerpt.
     evidence: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # Auth and contract incidents: how the failing answer differs from the check's
+    # learned contract, and when it last passed (integrations.contracts). None
+    # when there was nothing to compare.
+    contract_diff: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     # Times it came back within the flap window after resolving.
     reopened: Mapped[int] = mapped_column(Integer, default=0)
     flapping: Mapped[bool] = mapped_column(Boolean, default=False)

@@ -23,11 +23,13 @@ from sqlalchemy import Connection, Engine, Row, func, select
 
 from alerts import tickets
 from alerts.errors import InvalidTicketInput
+from alerts.escalation import IncidentNotFound
 from alerts.models import Incident, OutboxMessage, Ticket, TicketComment, TicketHistory
 from alerts.policy import Policy
 from alerts.sweep import effective_due
 from alerts.ticket_pages import TicketFilter, decode_cursor, encode_cursor, page_rows
 from alerts.tickets import ACTIVE, ticket_number
+from integrations.contracts import change_evidence
 from integrations.maintenance import windows_by_integration
 from integrations.windows import MaintenanceWindow
 from intmon.db import table_of, utcnow
@@ -66,6 +68,10 @@ class IncidentView:
     flapping: bool
     reopened: int
     ticket: str | None  # the linked ticket's number
+    # Auth and contract incidents: how the failing answer differs from the
+    # check's learned contract, one line per change, and when it last passed.
+    contract_changes: tuple[str, ...] = ()
+    last_passing_at: datetime | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return _flat(self)
@@ -171,7 +177,17 @@ def list_incidents(
         return [_incident(row) for row in connection.execute(query)]
 
 
+def incident_detail(engine: Engine, incident_id: int) -> IncidentView:
+    """One incident; IncidentNotFound if there is none with that id."""
+    with engine.connect() as connection:
+        row = connection.execute(select(INC).where(INC.c.id == incident_id)).first()
+    if row is None:
+        raise IncidentNotFound(incident_id)
+    return _incident(row)
+
+
 def _incident(row: Row[Any]) -> IncidentView:
+    evidence = change_evidence(row)
     return IncidentView(
         id=int(row.id),
         integration_id=str(row.integration_id),
@@ -186,6 +202,8 @@ def _incident(row: Row[Any]) -> IncidentView:
         flapping=bool(row.flapping),
         reopened=int(row.reopened),
         ticket=ticket_number(row.ticket_id) if row.ticket_id is not None else None,
+        contract_changes=tuple(c.text for c in evidence.changes) if evidence else (),
+        last_passing_at=evidence.last_passing_at if evidence else None,
     )
 
 

@@ -14,6 +14,8 @@ The context a caller passes (all events):
     integration_name, integration_id, family ("connectivity", …)
     first_seen        an aware datetime or ISO 8601 string
     outcome, detail   optional: the failure class ("timeout") and a detail line
+    changes           optional: what changed in the partner's answer since the
+                      check last passed ("`$.status` removed, `$.state` added")
     timezone          optional: the contact's zone (ContactSpec.timezone); None = UTC
     base_url          optional: the web console; links go to <base_url>/tickets/INC-…
 
@@ -65,6 +67,7 @@ OPTIONAL: dict[str, Any] = {
     "topic": None,
     "outcome": None,
     "detail": None,
+    "changes": None,
     "author": None,
     "close_reason": None,
     "max_reminders": None,

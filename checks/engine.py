@@ -46,6 +46,7 @@ from checks.classify import (
     diagnose_exception,
 )
 from checks.clients import DEFAULT_HEADERS, ClientPool
+from checks.contract import ShapeSampler
 from checks.errors import ConfigError, ProbeFailure, TransportFailure
 from checks.outcomes import CheckResult, Outcome
 from checks.redirects import send_following
@@ -84,6 +85,9 @@ class ProbeSettings:
     max_connections_per_host: int = 32
     body_cap_bytes: int = 65_536
     excerpt_bytes: int = 512
+    # A passing answer's shape (the learned contract) is taken at most this often
+    # per check; auth and contract failures are always shaped (checks.contract).
+    contract_sample_s: float = 300.0
 
     def __post_init__(self) -> None:
         if self.transport not in ("native", "aiohttp", "httpx"):
@@ -94,6 +98,10 @@ class ProbeSettings:
             raise ValueError(f"event_loop must be 'uvloop' or 'asyncio', not {self.event_loop!r}")
         if min(self.max_connections, self.max_connections_per_host, self.body_cap_bytes) < 1:
             raise ValueError("connection limits and body_cap_bytes must be positive")
+        if self.contract_sample_s < 0:
+            raise ValueError(
+                f"contract_sample_s must not be negative, not {self.contract_sample_s!r}"
+            )
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,6 +219,7 @@ class ProbeEngine:
         )
         self._checks: IdentityCache[CheckSpec, _PreparedCheck] = IdentityCache(_prepare_check)
         self._urls = _UrlCache()
+        self._shapes = ShapeSampler(self.settings.contract_sample_s)
         self._slots = asyncio.Semaphore(self.settings.max_connections)
         self._per_host: dict[tuple[str, int], asyncio.Semaphore] = {}
         self._closed = False
@@ -276,6 +285,7 @@ class ProbeEngine:
         retry_after: float | None = None
         certificate: asyncio.Task[float | None] | None = None
         expires_at: float | None = None
+        observation: Observation | None = None
         try:
             target = run.integration_prepared.certificate_target
             if target is not None:
@@ -297,6 +307,19 @@ class ProbeEngine:
         duration = time.perf_counter() - run.started  # the side probe below is not the partner's
         if certificate is not None:
             expires_at = await self._await_certificate(certificate, run.started, integration)
+        shape = None
+        if observation is not None:
+            secrets = run.secrets
+            shape = self._shapes.shape(
+                integration.id,
+                run.check.name,
+                outcome,
+                observation.status,
+                observation.headers,
+                observation.body,
+                truncated=observation.truncated,
+                hide=(lambda text: redact(text, secrets)) if secrets else None,
+            )
         warnings: list[str] = []
         if expires_at is not None:
             warning = expiry_warning(expires_at, time.time(), integration.tls.expiry_warning_days)
@@ -315,6 +338,7 @@ class ProbeEngine:
             retry_after_s=retry_after,
             warnings=warnings,
             certificate_expires_at=expires_at,
+            shape=shape,
         )
 
     def _excerpt(self, body: bytes, secrets: set[str]) -> str:

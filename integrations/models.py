@@ -114,6 +114,28 @@ class CheckState(Base):
     in_maintenance: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
+class CheckContract(Base):
+    """The response contract learned from a check's passing answers (checks.contract).
+
+    Upserted from the sampled shapes of passing results in the worker's batch
+    transaction; compared with the failing answer when an auth or contract
+    incident opens (`integrations.contracts`).
+    """
+
+    __tablename__ = "check_contracts"
+
+    integration_id: Mapped[str] = mapped_column(
+        String(64), ForeignKey("integrations.id"), primary_key=True
+    )
+    check_name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    shape: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # Compared instead of the JSON (PostgreSQL's json type has no equality).
+    shape_hash: Mapped[str] = mapped_column(String(64))
+    # The first and the latest passing answer sampled with this shape.
+    since: Mapped[datetime] = mapped_column(UTCDateTime())
+    learned_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
 class MaintenanceWindowRow(Base):
     """A declared maintenance window; `source` says whether the YAML or the CLI owns it."""
 

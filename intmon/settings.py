@@ -79,6 +79,9 @@ class Settings(BaseSettings):
     max_connections: int = Field(default=512, ge=1)
     max_connections_per_host: int = Field(default=32, ge=1)
     body_cap_bytes: int = Field(default=65_536, ge=1024)
+    # How often a passing answer's shape refreshes a check's learned contract
+    # (checks.contract); auth and contract failures are always shaped.
+    contract_sample_s: float = Field(default=300.0, ge=0)
 
     metrics_port: int = 9464
     # Where worker processes write their metric samples for `intmon metrics` to

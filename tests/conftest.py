@@ -104,11 +104,13 @@ def namespace(redis_client: redis.Redis) -> Iterator[str]:
 
 
 class Partner:
-    """A tiny partner API on 127.0.0.1 that answers `status` with `body`, counting hits."""
+    """A tiny partner API on 127.0.0.1 that answers `status` with `body` (and any
+    extra `headers`), counting hits."""
 
     def __init__(self, status: int = 200, body: bytes = b'{"status": "ok"}') -> None:
         self.status = status
         self.body = body
+        self.headers: dict[str, str] = {}
         self.hits = 0
         self._lock = threading.Lock()
         partner = self
@@ -122,6 +124,8 @@ class Partner:
                 self.send_response(partner.status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(partner.body)))
+                for name, value in partner.headers.items():
+                    self.send_header(name, value)
                 self.end_headers()
                 self.wfile.write(partner.body)
 

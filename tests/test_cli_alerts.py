@@ -576,3 +576,87 @@ def test_incidents_ack_stops_escalation_and_names_unknown_ids(engine: Engine) ->
     assert row.acknowledged_by == "olga" and row.acknowledged_at is not None
     missing = cli("incidents", "ack", "99", code=2)
     assert "incident 99 not found" in missing.stderr
+
+
+# --- incidents: what changed in the partner's answer ---------------------------------
+
+
+def changed_contract_incident(engine: Engine) -> None:
+    """INC-000001: a passing answer {"status", "id": number} at minute 0, then three
+    contract violations {"state", "id": string} from minute 1: a contract incident."""
+    from dataclasses import replace
+
+    from alerts.intake import ingest
+    from checks.contract import shape_of
+    from tests.alerts.helpers import result
+
+    json_type = {"Content-Type": "application/json"}
+    specs = setup(engine, "a")
+    passing = shape_of(200, json_type, b'{"status": "ok", "id": 1}')
+    failing = shape_of(200, json_type, b'{"state": "ok", "id": "1"}')
+    for minute, (outcome, shape) in enumerate([(OK, passing)] + [(CONTRACT, failing)] * 3):
+        done = result(outcome, minute)
+        ingest(engine, [replace(done, shape=shape)], specs, Policy(), now=done.started_at)
+
+
+CONTRACT = Outcome.CONTRACT_VIOLATION
+CHANGES = ["`$.status` removed", "`$.state` added", "`$.id` number → string"]
+
+
+def test_incidents_show_lists_what_changed_since_the_check_last_passed(engine: Engine) -> None:
+    changed_contract_incident(engine)
+    shown = as_json("incidents", "show", "1")
+    assert (shown["family"], shown["ticket"]) == ("contract", "INC-000001")
+    assert shown["contract_changes"] == CHANGES
+    assert shown["last_passing_at"] == T0.isoformat()
+
+    text = cli("incidents", "show", "1").stdout
+    assert "Changed since the contract last passed" in text
+    assert all(line in text for line in CHANGES)
+    refused("incidents", "show", "9", message="incident 9 not found")
+
+
+def test_the_ticket_form_and_its_notification_say_what_changed(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from alerts import notify
+    from alerts.render import render
+
+    queued: list[tuple[str, dict[str, Any]]] = []
+    monkeypatch.setattr(notify, "queue", lambda _c, event, **kw: queued.append((event, kw)))
+    changed_contract_incident(engine)
+    form = show()["form"]
+    assert form["contract_changes"] == CHANGES
+    assert form["last_passed_at"] == T0.isoformat()
+    text = cli("tickets", "show", "INC-000001").stdout
+    assert "contract changes:" in text and "`$.id` number → string" in text
+
+    (context,) = [kw["context"] for event, kw in queued if event == "incident.opened"]
+    assert context["changes"] == ", ".join(CHANGES)
+    for locale, label in (("en", "Changed:"), ("ru", "Изменилось:")):
+        message = render("incident.opened", locale, context)
+        assert label in message.text
+        assert "`$.state` added" in message.text and "`$.state` added" in message.html
+
+
+def test_a_returning_change_is_told_on_the_reopened_ticket(engine: Engine) -> None:
+    from dataclasses import replace
+
+    from alerts.intake import ingest
+    from checks.contract import shape_of
+    from tests.alerts.helpers import result
+
+    changed_contract_incident(engine)  # minutes 0–3
+    specs = setup(engine, "a")
+    json_type = {"Content-Type": "application/json"}
+    passing = shape_of(200, json_type, b'{"status": "ok", "id": 1}')
+    failing = shape_of(200, json_type, b'{"status": "ok"}')  # now `$.id` goes missing
+    runs = [(OK, passing)] * 2 + [(CONTRACT, failing)] * 3
+    for minute, (outcome, shape) in enumerate(runs, start=4):
+        done = result(outcome, minute)
+        ingest(engine, [replace(done, shape=shape)], specs, Policy(), now=done.started_at)
+    bodies = [c["body"] for c in show()["comments"]]
+    assert any(
+        b.startswith("Reopened") and "Changed since the check last passed: `$.id` removed." in b
+        for b in bodies
+    ), bodies

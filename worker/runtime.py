@@ -62,6 +62,7 @@ def probe_settings(settings: Settings) -> ProbeSettings:
         max_connections=settings.max_connections,
         max_connections_per_host=settings.max_connections_per_host,
         body_cap_bytes=settings.body_cap_bytes,
+        contract_sample_s=settings.contract_sample_s,
     )
 
 

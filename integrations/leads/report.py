@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, select
 
 from alerts.models import Incident
+from integrations.contracts import change_evidence
 from integrations.leads.delivery import LeadOutcome
 from integrations.leads.ledger import ATTEMPTS
 from integrations.leads.liability import (
@@ -170,10 +171,14 @@ def load_evidence(
         for span_start, span_end in stored.window.occurrences(since, end)
     ]
     incidents = [
-        IncidentSpan(row.id, row.family, row.first_seen, row.resolved_at)
+        IncidentSpan(row.id, row.family, row.first_seen, row.resolved_at, _changes(row))
         for row in connection.execute(
             select(
-                INCIDENTS.c.id, INCIDENTS.c.family, INCIDENTS.c.first_seen, INCIDENTS.c.resolved_at
+                INCIDENTS.c.id,
+                INCIDENTS.c.family,
+                INCIDENTS.c.first_seen,
+                INCIDENTS.c.resolved_at,
+                INCIDENTS.c.contract_diff,
             )
             .where(INCIDENTS.c.integration_id == integration_id, INCIDENTS.c.first_seen < end)
             .where((INCIDENTS.c.resolved_at.is_(None)) | (INCIDENTS.c.resolved_at >= since))
@@ -184,6 +189,16 @@ def load_evidence(
         for n in list_notices(connection, [integration_id])
     ]
     return windows, incidents, notices
+
+
+def _changes(incident: Any) -> tuple[str, ...]:
+    """What the incident's failing answer changed against the learned contract, when
+    that shows the broker changed something: a status alone (200 → 401) does not, as
+    our own credential may have expired."""
+    evidence = change_evidence(incident)
+    if evidence is None or not evidence.shape_changed:
+        return ()
+    return tuple(change.text for change in evidence.changes)
 
 
 def judge_leads(

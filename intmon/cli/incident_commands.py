@@ -1,4 +1,4 @@
-"""`intmon incidents list | ack`: incidents opened by failing checks.
+"""`intmon incidents list | show | ack`: incidents opened by failing checks.
 
 Reads go through `alerts.queries`, the acknowledgement through
 `alerts.escalation`. Input they refuse (an unknown incident, a bad filter) is
@@ -10,9 +10,11 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
+from rich.markup import escape
+from rich.table import Table
 
 from intmon.cli.alerts_common import _context, incidents_table
-from intmon.cli.output import console, print_json, refused
+from intmon.cli.output import console, print_json, refused, when
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 
@@ -42,6 +44,50 @@ def incidents_list(
         print_json([v.as_dict() for v in views])
         return
     console.print(incidents_table(views, "Incidents"))
+
+
+@incidents_app.command("show")
+def incidents_show(
+    incident_id: Annotated[int, typer.Argument(help="The incident's id (incidents list).")],
+    as_json: JsonOpt = False,
+) -> None:
+    """One incident; for auth and contract incidents, what changed in the partner's
+    answer since the check last passed (its learned contract)."""
+    from alerts.queries import incident_detail
+
+    engine, _now, _policy = _context()
+    with refused():
+        view = incident_detail(engine, incident_id)
+    if as_json:
+        print_json(view.as_dict())
+        return
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="dim")
+    grid.add_column()
+    state = view.state + (" (flapping)" if view.flapping else "")
+    rows = [
+        ("integration", escape(view.integration_id)),
+        ("family", view.family),
+        ("state", state),
+        ("first seen", f"{when(view.first_seen)} UTC"),
+        ("opened", f"{when(view.opened_at)} UTC"),
+        ("resolved", when(view.resolved_at)),
+        ("last seen", f"{when(view.last_seen)} UTC"),
+        ("failures", str(view.failures)),
+        ("last outcome", view.last_outcome),
+        ("ticket", view.ticket or "-"),
+    ]
+    if view.contract_changes or view.last_passing_at:
+        passed = view.last_passing_at
+        rows.append(("last passed", f"{when(passed)} UTC" if passed else "never (no result kept)"))
+    for key, value in rows:
+        grid.add_row(key, value)
+    console.print(f"[bold]incident {view.id}[/bold]")
+    console.print(grid)
+    if view.contract_changes:
+        console.print("\n[bold]Changed since the contract last passed[/bold]")
+        for line in view.contract_changes:
+            console.print(f"  - {line}", markup=False, highlight=False, soft_wrap=True)
 
 
 @incidents_app.command("ack")

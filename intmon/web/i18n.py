@@ -218,6 +218,9 @@ EN: dict[str, str] = {
     "field.steps_to_reproduce": "Steps to reproduce",
     "field.first_steps": "First steps for support",
     "field.history": "Where to see the history",
+    "field.contract_changes": "Changed since the check last passed",
+    "field.last_passed_at": "Last passed",
+    "incident.changes": "changed",
 }
 
 RU: dict[str, str] = {
@@ -408,6 +411,9 @@ RU: dict[str, str] = {
     "field.steps_to_reproduce": "Шаги для воспроизведения",
     "field.first_steps": "Первые шаги для поддержки",
     "field.history": "Где смотреть историю",
+    "field.contract_changes": "Что изменилось с последней успешной проверки",
+    "field.last_passed_at": "Последняя успешная проверка",
+    "incident.changes": "изменилось",
 }
 
 CATALOGUE: dict[str, dict[str, str]] = {"en": EN, "ru": RU}

@@ -386,3 +386,34 @@ def test_auto_refresh_reads_the_page_again_never_the_form(browser: Any) -> None:
     listed = support.get("/tickets?status=open&section=system_errors")
     assert 'data-refresh-url="/tickets?status=open&amp;section=system_errors"' in listed.text
     assert 'data-refresh="0"' in support.get("/tickets/new").text  # a form page does not
+
+
+def test_incidents_show_what_changed_in_the_partners_answer(browser: Any, engine: Engine) -> None:
+    from sqlalchemy import update
+
+    from alerts.models import Incident
+
+    changes = [
+        {"kind": "removed", "path": "$.status", "before": "string", "after": None,
+         "text": "`$.status` removed"},
+        {"kind": "added", "path": "$.state", "before": None, "after": "string",
+         "text": "`$.state` added"},
+    ]  # fmt: skip
+    stored = {
+        "check": "health",
+        "changes": changes,
+        "summary": "`$.status` removed, `$.state` added",
+        "observed_at": NOW.isoformat(),
+        "last_passing_at": T0.isoformat(),
+        "contract_since": T0.isoformat(),
+    }
+    with engine.begin() as connection:
+        connection.execute(
+            update(Incident).where(Incident.integration_id == "a").values(contract_diff=stored)
+        )
+    expected = "changed: `$.status` removed, `$.state` added"
+    for who in ("sup", "ann"):  # support and the client alike
+        for url in ("/board", "/integrations/a", "/tickets/INC-000001"):
+            assert expected in text_of(browser(who).get(url).text), (who, url)
+    # The other client's incident has no diff and shows none.
+    assert "changed:" not in text_of(browser("oli").get("/board").text)
