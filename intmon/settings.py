@@ -11,10 +11,11 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from alerts.policy import HOUR, Policy
+from intmon.egress import EgressPolicy
 
 
 class Settings(BaseSettings):
@@ -62,6 +63,10 @@ class Settings(BaseSettings):
     max_connections: int = Field(default=512, ge=1)
     max_connections_per_host: int = Field(default=32, ge=1)
     body_cap_bytes: int = Field(default=65_536, ge=1024)
+    # Internal ranges outbound requests may reach (README, "Security: egress policy"):
+    # comma-separated CIDRs. Empty: loopback, private, link-local, CGNAT and the
+    # other non-global ranges are refused at connect time, redirects included.
+    egress_allow: str = ""
 
     metrics_port: int = 9464
     # Where worker processes write their metric samples for `intmon metrics` to
@@ -108,6 +113,15 @@ class Settings(BaseSettings):
     session_max_age_s: int = Field(default=12 * 3600, ge=60)
     # How often the board, lists and a ticket's thread refresh themselves.
     web_refresh_s: float = Field(default=15.0, ge=1)
+
+    @field_validator("egress_allow")
+    @classmethod
+    def _valid_egress_allow(cls, value: str) -> str:
+        EgressPolicy.parse(value, field="egress_allow")  # names the bad entry
+        return value
+
+    def egress_policy(self) -> EgressPolicy:
+        return EgressPolicy.parse(self.egress_allow)
 
     @property
     def embedded(self) -> bool:

@@ -59,6 +59,7 @@ def probe_settings(settings: Settings) -> ProbeSettings:
         max_connections=settings.max_connections,
         max_connections_per_host=settings.max_connections_per_host,
         body_cap_bytes=settings.body_cap_bytes,
+        egress=settings.egress_policy(),
     )
 
 
