@@ -50,6 +50,21 @@ _RFC1918 = tuple(
     ipaddress.IPv4Network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16")
 )
 _ULA = ipaddress.IPv6Network("fc00::/7")
+# Not global by IANA's special-purpose registries, whatever this Python's
+# `is_global` says (its tables changed between patch releases).
+_NOT_GLOBAL: tuple[IPNetwork, ...] = tuple(
+    ipaddress.ip_network(n)
+    for n in (
+        "192.0.0.0/24",
+        "192.0.2.0/24",
+        "198.18.0.0/15",
+        "198.51.100.0/24",
+        "203.0.113.0/24",
+        "2001::/23",
+        "2001:db8::/32",
+        "100::/64",
+    )
+)
 _IPV4_COMPATIBLE = ipaddress.IPv6Network("::/96")
 _NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
 
@@ -123,7 +138,7 @@ def _plain_reason(address: IPAddress) -> str | None:
         return "private"
     if address.is_reserved:
         return "reserved"
-    if not address.is_global:
+    if not address.is_global or any(address in network for network in _NOT_GLOBAL):
         return "not globally routable"
     return None
 
