@@ -227,6 +227,24 @@ def resolve_checked(policy: EgressPolicy, host: str, port: int) -> list[tuple[in
     return checked_infos(policy, host, infos)
 
 
+def connect_socket(
+    policy: EgressPolicy,
+    host: str,
+    port: int,
+    timeout: float | None,
+    source_address: tuple[str, int] | None = None,
+) -> socket.socket:
+    """A TCP socket to a permitted address of `host` (blocking; for smtplib and the like)."""
+    first_error: OSError | None = None
+    for _, address in resolve_checked(policy, host, port):
+        try:
+            return socket.create_connection((address, port), timeout, source_address)
+        except OSError as exc:
+            first_error = first_error or exc
+    assert first_error is not None  # resolve_checked returns at least one address
+    raise first_error
+
+
 def checked_infos(
     policy: EgressPolicy, host: str, infos: Iterable[tuple[object, ...]]
 ) -> list[tuple[int, str]]:
