@@ -16,7 +16,9 @@ from urllib.parse import quote
 import pytest
 
 from checks.engine import ProbeEngine, ProbeSettings
+from checks.errors import ProbeFailure
 from checks.outcomes import Outcome
+from checks.scenarios.http import OutgoingRequest, StepClient
 from intmon.egress import EgressPolicy
 from tests.checks.conftest import make_integration
 from tests.egress_servers import INTERNAL_BODY, PARTNER_ONLY, Server
@@ -157,4 +159,21 @@ async def test_a_refused_hop_after_an_allowed_one_names_its_number(
     assert result.outcome is Outcome.EGRESS_DENIED
     assert f"redirect 2 to http://127.0.0.1:{internal.port}/metrics → 127.0.0.1" in result.detail
     assert result.detail.count("302 http") == 2  # both of the partner's hops are shown
+    assert internal.hits == []
+
+
+async def test_a_scenario_step_redirected_inside_is_refused(
+    transport: str, partner: Server, internal: Server
+) -> None:
+    client = StepClient(ProbeSettings(transport=transport, egress=PARTNER_ONLY))  # type: ignore[arg-type]
+    spec = make_integration(partner.url, retries=0)
+    target = quote(f"http://127.0.0.1:{internal.port}/metrics", safe="")
+    request = OutgoingRequest(method="GET", url=f"{partner.url}/go?to={target}")
+    try:
+        with pytest.raises(ProbeFailure) as failure:
+            await client.send(spec, request, set())
+    finally:
+        await client.aclose()
+    assert failure.value.outcome is Outcome.EGRESS_DENIED
+    assert failure.value.detail.startswith(f"redirect 1 to http://127.0.0.1:{internal.port}/")
     assert internal.hits == []
