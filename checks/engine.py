@@ -210,7 +210,7 @@ class ProbeEngine:
     ) -> None:
         self.settings = settings or ProbeSettings()
         self._token_cache = token_cache or default_token_cache
-        self._certificates = certificates or CertificateProbe()
+        self._certificates = certificates or CertificateProbe(egress=self.settings.egress)
         self._clients = ClientPool(self.settings)
         self._integrations: IdentityCache[IntegrationSpec, _PreparedIntegration] = IdentityCache(
             _prepare_integration

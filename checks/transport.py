@@ -34,7 +34,6 @@ No proxies and no HTTP/2: intmon's clients use neither.
 from __future__ import annotations
 
 import asyncio
-import socket
 import ssl
 import time
 from collections import deque
@@ -44,7 +43,7 @@ from typing import cast
 import httptools
 import httpx
 
-from intmon.egress import EgressPolicy, checked_infos, literal_address
+from intmon.egress import EgressPolicy, resolve_checked_async
 
 __all__ = ["NativeTransport"]
 
@@ -130,24 +129,13 @@ class NativeTransport(httpx.AsyncBaseTransport):
         loop = asyncio.get_running_loop()
         try:
             async with asyncio.timeout(timeout_s):
-                addresses = await self._addresses(loop, host, port)
+                # Resolved here, once, so the address judged is the address connected to.
+                addresses = await resolve_checked_async(self._egress, host, port)
                 return await self._open(loop, origin, addresses, tls)
         except TimeoutError:
             raise httpx.ConnectTimeout(f"connecting to {host}:{port} timed out") from None
         except OSError as exc:  # refused, DNS (gaierror), TLS (SSLError), unreachable, egress
             raise httpx.ConnectError(str(exc) or type(exc).__name__) from exc
-
-    async def _addresses(
-        self, loop: asyncio.AbstractEventLoop, host: str, port: int
-    ) -> list[tuple[int, str]]:
-        """The addresses of `host` the egress policy lets us connect to (EgressDenied if
-        none). Resolved here, once, so the address judged is the address connected to."""
-        literal = literal_address(host)
-        if literal is not None:  # no resolver round trip for an address
-            self._egress.check(host, literal)
-            return [(socket.AF_INET6 if literal.version == 6 else socket.AF_INET, str(literal))]
-        infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-        return checked_infos(self._egress, host, infos)
 
     async def _open(
         self,

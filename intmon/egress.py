@@ -25,6 +25,7 @@ clients).
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import os
 import socket
@@ -224,6 +225,19 @@ def resolve_checked(policy: EgressPolicy, host: str, port: int) -> list[tuple[in
         family = socket.AF_INET6 if literal.version == 6 else socket.AF_INET
         return [(family, str(literal))]
     infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return checked_infos(policy, host, infos)
+
+
+async def resolve_checked_async(
+    policy: EgressPolicy, host: str, port: int
+) -> list[tuple[int, str]]:
+    """`resolve_checked` on the running asyncio loop (no resolver round trip for an address)."""
+    literal = literal_address(host)
+    if literal is not None:
+        policy.check(host, literal)
+        return [(socket.AF_INET6 if literal.version == 6 else socket.AF_INET, str(literal))]
+    loop = asyncio.get_running_loop()
+    infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     return checked_infos(policy, host, infos)
 
 

@@ -11,6 +11,7 @@ counts hits, and a refused hop must leave it at zero.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
+from typing import Any
 from urllib.parse import quote
 
 import pytest
@@ -19,7 +20,8 @@ from checks.engine import ProbeEngine, ProbeSettings
 from checks.errors import ProbeFailure
 from checks.outcomes import Outcome
 from checks.scenarios.http import OutgoingRequest, StepClient
-from intmon.egress import EgressPolicy
+from checks.tls import CertificateProbe, read_certificate_expiry
+from intmon.egress import EgressDenied, EgressPolicy
 from tests.checks.conftest import make_integration
 from tests.egress_servers import INTERNAL_BODY, PARTNER_ONLY, Server
 
@@ -177,3 +179,18 @@ async def test_a_scenario_step_redirected_inside_is_refused(
     assert failure.value.outcome is Outcome.EGRESS_DENIED
     assert failure.value.detail.startswith(f"redirect 1 to http://127.0.0.1:{internal.port}/")
     assert internal.hits == []
+
+
+async def test_the_certificate_side_probe_obeys_the_policy(partners: Any) -> None:
+    port = int(partners.https_trusted.rsplit(":", 1)[1])
+    with pytest.raises(EgressDenied, match=r"127\.0\.0\.1 is loopback"):
+        await read_certificate_expiry("127.0.0.1", port, timeout_s=2, egress=PARTNER_ONLY)
+    with pytest.raises(EgressDenied, match="localhost resolved to"):
+        await read_certificate_expiry("localhost", port, timeout_s=2, egress=PARTNER_ONLY)
+    probe = CertificateProbe(egress=PARTNER_ONLY)
+    try:
+        assert await probe.expires_at("127.0.0.1", port, timeout_s=2) is None  # unknown
+    finally:
+        await probe.aclose()
+    allowed = EgressPolicy.parse("127.0.0.1/32")
+    assert await read_certificate_expiry("127.0.0.1", port, timeout_s=2, egress=allowed) > 0
