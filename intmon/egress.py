@@ -203,10 +203,16 @@ class EgressPolicy:
 
 
 def literal_address(host: str) -> IPAddress | None:
-    """`host` as an IP address when it is one (brackets and zone ids tolerated)."""
+    """`host` as an IP address when it is one (brackets and zone ids tolerated), legacy
+    IPv4 spellings included ("127.1", "2130706433", "0x7f.0.0.1"): resolvers read
+    those as addresses, so they are judged as the address they stand for."""
     try:
         return _address(host)
     except ValueError:
+        pass
+    try:
+        return ipaddress.IPv4Address(socket.inet_aton(host))
+    except (OSError, ValueError):  # not an address in any spelling: a name
         return None
 
 

@@ -14,7 +14,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from intmon.egress import EgressDenied, EgressPolicy, denial_in, refusal_reason
+from intmon.egress import (
+    EgressDenied,
+    EgressPolicy,
+    denial_in,
+    literal_address,
+    refusal_reason,
+)
 from intmon.settings import Settings
 
 REFUSED = [
@@ -158,3 +164,10 @@ def test_a_denial_is_found_behind_the_wrappers_of_client_libraries() -> None:
     assert denial_in(RuntimeError(denial)) is denial  # httpcore wraps as Error(original)
     assert denial_in(RuntimeError("unrelated")) is None
     assert str(pickle.loads(pickle.dumps(denial))) == str(denial)
+
+
+@pytest.mark.parametrize("host", ["127.1", "2130706433", "0x7f.0.0.1", "017700000001"])
+def test_legacy_ipv4_spellings_are_judged_as_the_address_they_stand_for(host: str) -> None:
+    with pytest.raises(EgressDenied, match="is loopback"):
+        EgressPolicy().check(host, literal_address(host) or "")
+    assert literal_address("cafe.example") is None and literal_address("face.b00c") is None

@@ -79,6 +79,8 @@ TARGETS = {
         "http://[::ffff:127.0.0.1]:{port}/metrics",
         "::ffff:127.0.0.1 is loopback (as 127.0.0.1)",
     ),
+    "a legacy spelling of loopback": ("http://2130706433:{port}/metrics", "is loopback"),
+    "a short spelling of loopback": ("http://127.1:{port}/metrics", "is loopback"),
     "a name resolving to loopback": (
         "http://localhost:{port}/metrics",
         "localhost resolved to",
