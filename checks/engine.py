@@ -301,11 +301,8 @@ class ProbeEngine:
             diagnosis = diagnose_exception(exc)
             outcome, detail = diagnosis.outcome, diagnosis.detail
         if len(run.chain) > 1:  # where the partner sent us: a ticket must show every hop
-            detail = (
-                f"{detail}; redirects: {describe_chain(run.chain)}"
-                if detail
-                else (f"redirects: {describe_chain(run.chain)}")
-            )
+            chain = f"redirects: {describe_chain(run.chain)}"
+            detail = f"{detail}; {chain}" if detail else chain
         duration = time.perf_counter() - run.started  # the side probe below is not the partner's
         if certificate is not None:
             expires_at = await self._await_certificate(certificate, run.started, integration)

@@ -47,7 +47,8 @@ class Hop:
 
 
 def describe_chain(chain: list[Hop]) -> str:
-    """ "302 http://a/x → 301 https://b/y → 200 https://b/z" (no status: "refused")."""
+    """The chain as text: `302 http://a/x → 301 https://b/y → 200 https://b/z`;
+    a hop without an answer (refused, failed) reads `no answer from URL`."""
     return " → ".join(
         f"{hop.status if hop.status is not None else 'no answer from'} {hop.url}" for hop in chain
     )
