@@ -9,6 +9,7 @@ leave it at zero (nothing is sent there).
 
 from __future__ import annotations
 
+import ssl
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
@@ -27,12 +28,12 @@ class _QuietServer(ThreadingHTTPServer):
 
 
 class Server:
-    """A threaded HTTP server on `host`.
+    """A threaded HTTP server on `host` (HTTPS with `tls`).
 
     /go?to=URL answers 302 to URL; /ok answers 200 {"status": "ok"}; anything
     else answers 200 with INTERNAL_BODY. Every request is counted in `hits`."""
 
-    def __init__(self, host: str) -> None:
+    def __init__(self, host: str, tls: ssl.SSLContext | None = None) -> None:
         self.hits: list[str] = []
         server = self
 
@@ -67,6 +68,9 @@ class Server:
                 pass
 
         self.server = _QuietServer((host, 0), Handler)
+        if tls is not None:
+            self.server.socket = tls.wrap_socket(self.server.socket, server_side=True)
+        self.scheme = "http" if tls is None else "https"
         self.server.daemon_threads = True
         self.host = host
         self.port = self.server.server_address[1]
@@ -75,7 +79,7 @@ class Server:
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        return f"{self.scheme}://{self.host}:{self.port}"
 
     def close(self) -> None:
         self.server.shutdown()

@@ -10,11 +10,14 @@ counts hits, and a refused hop must leave it at zero.
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 import pytest
+import trustme
 
 from checks.engine import ProbeEngine, ProbeSettings
 from checks.errors import ProbeFailure
@@ -196,3 +199,29 @@ async def test_the_certificate_side_probe_obeys_the_policy(partners: Any) -> Non
         await probe.aclose()
     allowed = EgressPolicy.parse("127.0.0.1/32")
     assert await read_certificate_expiry("127.0.0.1", port, timeout_s=2, egress=allowed) > 0
+
+
+async def test_tls_is_verified_against_the_host_name_not_the_address_connected_to(
+    transport: str, tmp_path: Path
+) -> None:
+    """The connection goes to the judged address; the certificate (issued for the name
+    only) must still be checked against the name, and SNI must carry it."""
+    authority = trustme.CA()
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    authority.issue_cert("localhost").configure_cert(context)
+    ca_file = tmp_path / "ca.pem"
+    authority.cert_pem.write_to_path(str(ca_file))
+    server = Server("127.0.0.1", tls=context)
+    engine = engine_for(transport, EgressPolicy.parse("127.0.0.0/8"))
+    try:
+        spec = make_integration(
+            f"https://localhost:{server.port}",
+            tls={"ca_file": str(ca_file)},
+            checks=[{"name": "health", "path": "/ok"}],
+        )
+        result = await engine.run_check(spec, spec.checks[0])
+    finally:
+        await engine.aclose()
+        server.close()
+    assert result.outcome is Outcome.OK, result.detail
+    assert server.hits == ["/ok"]
