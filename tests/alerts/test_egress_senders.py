@@ -8,10 +8,14 @@ cannot help) with a message that says why, without sending a byte there.
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 
+import httpx
 import pytest
+import trustme
 from pydantic import TypeAdapter
 from sqlalchemy import Engine, select
 
@@ -24,6 +28,7 @@ from alerts.sinks import SinkConfig
 from alerts.sinks.base import SinkError, TicketSnapshot
 from alerts.sinks.webhook import WebhookSink
 from integrations.leads.expiry import TARGET, send_expired
+from intmon.egress import EgressPolicy, denial_in
 from intmon.egress_http import guarded_client
 from tests.egress_servers import PARTNER_ONLY, Server
 
@@ -142,3 +147,25 @@ def test_the_lead_expired_webhook_to_a_refused_address_is_dead_at_once(
     assert row.dead_at is not None  # permanent: not retried against the same address
     assert "127.0.0.1 is loopback: refused by the egress policy" in row.last_error
     assert internal.hits == []
+
+
+def test_the_guarded_client_verifies_tls_against_the_host_name(tmp_path: Path) -> None:
+    authority = trustme.CA()
+    server_side = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    authority.issue_cert("localhost").configure_cert(server_side)
+    server = Server("127.0.0.1", tls=server_side)
+    trusting = ssl.create_default_context()
+    authority.configure_trust(trusting)
+    try:
+        allowed = EgressPolicy.parse("127.0.0.0/8")
+        with guarded_client(policy=allowed, verify=trusting) as client:
+            assert client.get(f"https://localhost:{server.port}/ok").status_code == 200
+        with (
+            guarded_client(policy=PARTNER_ONLY, verify=trusting) as client,
+            pytest.raises(httpx.ConnectError) as error,
+        ):
+            client.get(f"https://localhost:{server.port}/ok")
+        assert "localhost resolved to" in str(denial_in(error.value))
+    finally:
+        server.close()
+    assert server.hits == ["/ok"]
