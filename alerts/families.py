@@ -49,6 +49,7 @@ FAMILY_OF: dict[Outcome, Family | None] = {
     Outcome.SERVER_ERROR: Family.SERVER,
     Outcome.CLIENT_ERROR: Family.CONTRACT,
     Outcome.CONTRACT_VIOLATION: Family.CONTRACT,
+    Outcome.EGRESS_DENIED: Family.CONTRACT,
     Outcome.RATE_LIMITED: Family.RATE_LIMIT,
     Outcome.CONFIG_ERROR: Family.PLATFORM,
 }

@@ -54,6 +54,10 @@ PG_ADMIN_URL = os.environ.get(
     "INTMON_BENCH_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
 REDIS_URL = os.environ.get("INTMON_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
+# Every bench target (nginx, fake partners, receivers) listens on 127.0.0.1, which
+# the egress policy refuses by default: the benches allow loopback explicitly, for
+# themselves and the intmon processes they start (the other benches import this).
+os.environ.setdefault("INTMON_EGRESS_ALLOW", "127.0.0.0/8")
 console = Console(stderr=True)
 
 

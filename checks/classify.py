@@ -43,6 +43,7 @@ from checks.assertions import JsonAssertion, compile_assertion
 from checks.errors import ProbeFailure
 from checks.outcomes import Outcome
 from integrations.config import Expectation
+from intmon.egress import ALLOW_VARIABLE, EgressDenied
 
 __all__ = [
     "CompiledExpectation",
@@ -297,6 +298,12 @@ _UNREACHABLE = {errno.EHOSTUNREACH, errno.ENETUNREACH, errno.EHOSTDOWN, errno.EN
 
 def _diagnose_one(exc: BaseException) -> Diagnosis | None:
     """A verdict from one link of the chain when it is specific enough."""
+    if isinstance(exc, EgressDenied):
+        # A redirect's refusal is judged by `checks.redirects`, which knows the hop;
+        # one met here is an address intmon was configured to use (a token endpoint).
+        return Diagnosis(
+            Outcome.CONFIG_ERROR, f"{exc}; allow its range in {ALLOW_VARIABLE} if intended"
+        )
     if isinstance(exc, ssl.SSLCertVerificationError):
         reason = getattr(exc, "verify_message", "") or getattr(exc, "reason", "") or str(exc)
         return Diagnosis(Outcome.TLS_ERROR, f"TLS certificate verify failed: {reason}")

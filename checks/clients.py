@@ -16,7 +16,9 @@ Three transports, picked by `ProbeSettings.transport`:
 - "httpx": httpx's default httpcore pool with `httpx.Limits` (no per-host
   limit of its own; the engine's per-host semaphore provides it).
 
-The outcome suite runs on all three, so classification cannot drift with the
+Each connects only where the egress policy (`ProbeSettings.egress`) permits,
+judged on the resolved address at connect time (`intmon.egress_http`). The
+outcome suite runs on all three, so classification cannot drift with the
 choice. Cookies are never kept between checks, proxies from the environment
 are not used, and redirects are capped at `MAX_REDIRECTS`.
 """
@@ -36,6 +38,7 @@ from checks.errors import ProbeFailure
 from checks.outcomes import Outcome
 from checks.transport import NativeTransport
 from integrations.config import TLSSettings
+from intmon.egress_http import LiteralGuard, guard_transport, guarded_connector
 
 if TYPE_CHECKING:
     from checks.engine import ProbeSettings
@@ -103,15 +106,19 @@ class ClientPool:
                 context,
                 keepalive=settings.keepalive,
                 max_idle_per_origin=settings.max_connections_per_host,
+                egress=settings.egress,
             )
         if settings.transport == "httpx":
             limits = httpx.Limits(
                 max_connections=settings.max_connections,
                 max_keepalive_connections=settings.max_connections if settings.keepalive else 0,
             )
-            return httpx.AsyncHTTPTransport(verify=context, limits=limits, trust_env=False)
+            transport = httpx.AsyncHTTPTransport(verify=context, limits=limits, trust_env=False)
+            guard_transport(transport, settings.egress)
+            return transport
         session = aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(
+            connector=guarded_connector(
+                settings.egress,
                 limit=settings.max_connections,
                 limit_per_host=settings.max_connections_per_host,
                 force_close=not settings.keepalive,
@@ -124,7 +131,9 @@ class ClientPool:
         # (3.14: `_retry_connection`); retries belong to tenacity alone (STYLE §5).
         if "_retry_connection" in getattr(aiohttp.ClientSession, "ATTRS", ()):
             session._retry_connection = False
-        return httpx_aiohttp.AiohttpTransport(verify=context, client=session)
+        return LiteralGuard(
+            httpx_aiohttp.AiohttpTransport(verify=context, client=session), settings.egress
+        )
 
 
 def ssl_context(tls: TLSSettings) -> ssl.SSLContext:

@@ -49,11 +49,12 @@ from checks.clients import DEFAULT_HEADERS, ClientPool
 from checks.contract import ShapeSampler
 from checks.errors import ConfigError, ProbeFailure, TransportFailure
 from checks.outcomes import CheckResult, Outcome
-from checks.redirects import send_following
+from checks.redirects import Hop, describe_chain, send_following
 from checks.tls import CertificateProbe, expiry_warning
 from integrations.config import CheckSpec, IntegrationSpec
 from integrations.errors import SecretUnavailable
 from integrations.secrets import has_reference, redact, resolve
+from intmon.egress import EgressPolicy
 
 __all__ = ["ProbeEngine", "ProbeSettings"]
 
@@ -88,6 +89,9 @@ class ProbeSettings:
     # A passing answer's shape (the learned contract) is taken at most this often
     # per check; auth and contract failures are always shaped (checks.contract).
     contract_sample_s: float = 300.0
+    # Which internal ranges a check (and each redirect hop) may connect to; by
+    # default INTMON_EGRESS_ALLOW from the environment (intmon.egress).
+    egress: EgressPolicy = field(default_factory=EgressPolicy.from_environment)
 
     def __post_init__(self) -> None:
         if self.transport not in ("native", "aiohttp", "httpx"):
@@ -176,6 +180,8 @@ class _Run:
     environ: Mapping[str, str] | None
     scheduled_at: datetime | None
     secrets: set[str] = field(default_factory=set)
+    # The last attempt's requests, one per redirect hop (shown when there are several).
+    chain: list[Hop] = field(default_factory=list)
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     started: float = field(default_factory=time.perf_counter)
 
@@ -212,7 +218,7 @@ class ProbeEngine:
     ) -> None:
         self.settings = settings or ProbeSettings()
         self._token_cache = token_cache or default_token_cache
-        self._certificates = certificates or CertificateProbe()
+        self._certificates = certificates or CertificateProbe(egress=self.settings.egress)
         self._clients = ClientPool(self.settings)
         self._integrations: IdentityCache[IntegrationSpec, _PreparedIntegration] = IdentityCache(
             _prepare_integration
@@ -304,6 +310,9 @@ class ProbeEngine:
             log.exception("check %s/%s crashed", integration.id, run.check.name)
             diagnosis = diagnose_exception(exc)
             outcome, detail = diagnosis.outcome, diagnosis.detail
+        if len(run.chain) > 1:  # where the partner sent us: a ticket must show every hop
+            chain = f"redirects: {describe_chain(run.chain)}"
+            detail = f"{detail}; {chain}" if detail else chain
         duration = time.perf_counter() - run.started  # the side probe below is not the partner's
         if certificate is not None:
             expires_at = await self._await_certificate(certificate, run.started, integration)
@@ -397,11 +406,13 @@ class ProbeEngine:
         collect_sensitive(parts.headers, parts.params, run.secrets)
         request = self._request(run, url, parts, body)
         started = time.perf_counter()
+        run.chain.clear()
         response = await send_following(
             self._clients.transport(integration.tls),
             request,
             follow=integration.follow_redirects,
             secrets=run.secrets,
+            chain=run.chain,
         )
         try:
             content, truncated = await read_capped(response, self.settings.body_cap_bytes)

@@ -3,7 +3,10 @@
 Every result carries exactly one `Outcome`. These names are part of the public
 contract (metrics labels, JSON output, the database), so never rename them.
 
-Eleven outcomes describe the partner's answer (or its absence). `config_error`
+Twelve outcomes describe the partner's answer (or its absence); among them
+`egress_denied`: a redirect (or the DNS answer of a redirect's host) pointed
+somewhere intmon's egress policy will not go (`intmon.egress`), so nothing was
+sent there. `config_error`
 describes intmon's side: the request could not be made as configured (a secret
 that is unset or unreadable where the check runs, a rendered request that is
 not valid). It is never the partner's fault, and `alerts.families` keeps it
@@ -33,6 +36,7 @@ class Outcome(enum.StrEnum):
     CLIENT_ERROR = "client_error"
     RATE_LIMITED = "rate_limited"
     CONTRACT_VIOLATION = "contract_violation"
+    EGRESS_DENIED = "egress_denied"
     CONFIG_ERROR = "config_error"
 
     @property

@@ -14,15 +14,57 @@ httpx's own redirect loop has two habits a hostile partner can use:
 An upgrade from http to https on the same host keeps its credentials, as in
 httpx. More than `MAX_REDIRECTS` hops raises `httpx.TooManyRedirects`, which
 `checks.classify` reports as a redirect loop.
+
+Every hop is judged by the egress policy as its connection is made (the
+transport does it, `intmon.egress`). A refused hop ends the check before a byte
+is sent there: `egress_denied` for a redirect (the partner sent us somewhere we
+will not go), `config_error` for the configured URL itself (an internal partner
+nobody allow-listed). Each hop's URL and status are written to `chain`, which
+the result's detail shows (`describe_chain`).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import httpx
 
 from checks.clients import MAX_REDIRECTS
+from checks.errors import ConfigError, ProbeFailure
+from checks.outcomes import Outcome
+from intmon.egress import ALLOW_VARIABLE, EgressDenied, denial_in
 
-__all__ = ["send", "send_following"]
+__all__ = ["Hop", "describe_chain", "egress_failure", "send", "send_following"]
+
+
+@dataclass(frozen=True, slots=True)
+class Hop:
+    """One request of a redirect chain: where it went, and the status it got
+    (None: no answer, e.g. refused by the egress policy or a failed connect)."""
+
+    url: str
+    status: int | None
+
+
+def describe_chain(chain: list[Hop]) -> str:
+    """The chain as text: `302 http://a/x → 301 https://b/y → 200 https://b/z`;
+    a hop without an answer (refused, failed) reads `no answer from URL`."""
+    return " → ".join(
+        f"{hop.status if hop.status is not None else 'no answer from'} {hop.url}" for hop in chain
+    )
+
+
+def egress_failure(denial: EgressDenied, url: httpx.URL | str, hop: int) -> ProbeFailure:
+    """What a refused connection means: a redirect's (hop ≥ 1) is the partner's doing,
+    the configured URL's (hop 0) is intmon's configuration."""
+    if hop > 0:
+        detail = f"redirect {hop} to {url} → {denial}"
+        return ProbeFailure(Outcome.EGRESS_DENIED, detail, permanent=True)
+    return ConfigError(
+        f"{url} → {denial}; to monitor an internal partner, allow its range in "
+        f"{ALLOW_VARIABLE} (e.g. {denial.address}/{denial.address.max_prefixlen})"
+    )
+
 
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 
@@ -45,11 +87,24 @@ async def send_following(
     *,
     follow: bool,
     secrets: set[str],
+    chain: list[Hop] | None = None,
 ) -> httpx.Response:
-    """Send `request` (streamed) and, when `follow`, its redirects; the last response."""
+    """Send `request` (streamed) and, when `follow`, its redirects; the last response.
+
+    Each hop is appended to `chain`; a hop the egress policy refuses raises the
+    `ProbeFailure` of `egress_failure`."""
+    chain = [] if chain is None else chain
     origin = request.url
     for hops in range(MAX_REDIRECTS + 1):
-        response = await send(transport, request)
+        try:
+            response = await send(transport, request)
+        except httpx.TransportError as exc:
+            chain.append(Hop(str(request.url), None))
+            denial = denial_in(exc)
+            if denial is None:
+                raise
+            raise egress_failure(denial, request.url, hops) from exc
+        chain.append(Hop(str(request.url), response.status_code))
         following = redirect_request(request, response) if follow else None
         if following is not None and not _same_origin(origin, following.url):
             following = await _without_credentials(following, secrets)

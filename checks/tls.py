@@ -5,7 +5,8 @@ cached for an hour, bounded by the check's timeout. It reads the certificate
 without verifying it (a date needs no trust), so a partner whose certificate
 is untrusted or already expired still gets `certificate_expires_at` — the
 verifying request is what decides the outcome. A failed probe only means
-"unknown": it never changes a check's outcome.
+"unknown": it never changes a check's outcome. It connects only where the
+egress policy permits (`intmon.egress`), like the request it accompanies.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from cryptography import x509
+
+from intmon.egress import EgressPolicy, resolve_checked_async
 
 __all__ = ["CertificateProbe", "expiry_warning", "read_certificate_expiry"]
 
@@ -48,13 +51,21 @@ def _reading_context() -> ssl.SSLContext:
 
 
 async def read_certificate_expiry(
-    host: str, port: int, *, timeout_s: float, context: ssl.SSLContext | None = None
+    host: str,
+    port: int,
+    *,
+    timeout_s: float,
+    context: ssl.SSLContext | None = None,
+    egress: EgressPolicy | None = None,
 ) -> float:
-    """The peer certificate's notAfter as unix time; raises on any failure."""
+    """The peer certificate's notAfter as unix time; raises on any failure
+    (`EgressDenied` when the policy refuses every address of `host`)."""
     context = context or _reading_context()
+    policy = EgressPolicy.from_environment() if egress is None else egress
     async with asyncio.timeout(timeout_s):
+        (_, address), *_ = await resolve_checked_async(policy, host, port)
         _, writer = await asyncio.open_connection(
-            host, port, ssl=context, server_hostname=host, ssl_handshake_timeout=timeout_s
+            address, port, ssl=context, server_hostname=host, ssl_handshake_timeout=timeout_s
         )
     try:
         ssl_object = writer.get_extra_info("ssl_object")
@@ -81,7 +92,9 @@ class CertificateProbe:
         ttl_s: float = CACHE_TTL_S,
         failure_ttl_s: float = FAILURE_TTL_S,
         clock: Callable[[], float] = time.monotonic,
+        egress: EgressPolicy | None = None,
     ) -> None:
+        self._egress = EgressPolicy.from_environment() if egress is None else egress
         self._ttl_s = ttl_s
         self._failure_ttl_s = failure_ttl_s
         self._clock = clock
@@ -114,7 +127,7 @@ class CertificateProbe:
     async def _probe(self, target: Target, timeout_s: float) -> float | None:
         try:
             value: float | None = await read_certificate_expiry(
-                *target, timeout_s=timeout_s, context=self._context
+                *target, timeout_s=timeout_s, context=self._context, egress=self._egress
             )
             ttl = self._ttl_s
         except Exception:  # any failure means "unknown"; the real request reports it

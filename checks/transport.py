@@ -12,6 +12,9 @@ What it does:
 
 - HTTP/1.1 over TCP, `http` and `https` (the given SSL context, SNI set to
   the URL's host); the response parsed by httptools (llhttp, in C).
+- The egress policy (`intmon.egress`): the host is resolved here, each address
+  judged, and the connection made to a permitted address itself, so what was
+  judged is what is connected to (`EgressDenied`, as the ConnectError's cause).
 - Keep-alive: idle connections per origin, reused within `keepalive_expiry_s`
   and only after their previous answer was read to its end. Without
   keep-alive every request goes out on a new connection with
@@ -40,6 +43,8 @@ from typing import cast
 import httptools
 import httpx
 
+from intmon.egress import EgressPolicy, resolve_checked_async
+
 __all__ = ["NativeTransport"]
 
 _HIGH_WATER = 256 * 1024  # unread body bytes that pause reading from the socket
@@ -63,15 +68,17 @@ class NativeTransport(httpx.AsyncBaseTransport):
         keepalive: bool = True,
         keepalive_expiry_s: float = 4.0,
         max_idle_per_origin: int = 32,
+        egress: EgressPolicy | None = None,
     ) -> None:
         self._ssl = ssl_context
+        self._egress = EgressPolicy.from_environment() if egress is None else egress
         self._keepalive = keepalive
         # Below the 5 s idle timeout common in servers, so a reused connection is
         # rarely one the partner is closing at that moment.
         self._expiry_s = keepalive_expiry_s
         self._max_idle = max_idle_per_origin
         self._idle: dict[Origin, list[_Connection]] = {}
-        self._open: set[_Connection] = set()
+        self._open_connections: set[_Connection] = set()
         self._closed = False
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
@@ -104,7 +111,7 @@ class NativeTransport(httpx.AsyncBaseTransport):
         """Close every connection; TLS ones get up to a second to say goodbye."""
         self._closed = True
         self._idle.clear()
-        connections = list(self._open)
+        connections = list(self._open_connections)
         for connection in connections:
             connection.close()
         waiting = [c.gone for c in connections if not c.gone.done()]
@@ -122,18 +129,39 @@ class NativeTransport(httpx.AsyncBaseTransport):
         loop = asyncio.get_running_loop()
         try:
             async with asyncio.timeout(timeout_s):
+                # Resolved here, once, so the address judged is the address connected to.
+                addresses = await resolve_checked_async(self._egress, host, port)
+                return await self._open(loop, origin, addresses, tls)
+        except TimeoutError:
+            raise httpx.ConnectTimeout(f"connecting to {host}:{port} timed out") from None
+        except OSError as exc:  # refused, DNS (gaierror), TLS (SSLError), unreachable, egress
+            raise httpx.ConnectError(str(exc) or type(exc).__name__) from exc
+
+    async def _open(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        origin: Origin,
+        addresses: list[tuple[int, str]],
+        tls: ssl.SSLContext | None,
+    ) -> _Connection:
+        """Connect to the first address that answers; the host name stays the TLS server name."""
+        host, port = origin[1], origin[2]
+        first_error: OSError | None = None
+        for family, address in addresses:
+            try:
                 _, connection = await loop.create_connection(
-                    lambda: _Connection(origin, self._open),
-                    host,
+                    lambda: _Connection(origin, self._open_connections),
+                    address,
                     port,
+                    family=family,
                     ssl=tls,
                     server_hostname=host if tls is not None else None,
                 )
-        except TimeoutError:
-            raise httpx.ConnectTimeout(f"connecting to {host}:{port} timed out") from None
-        except OSError as exc:  # refused, DNS (gaierror), TLS (SSLError), unreachable
-            raise httpx.ConnectError(str(exc) or type(exc).__name__) from exc
-        return connection
+                return connection
+            except OSError as exc:
+                first_error = first_error or exc
+        assert first_error is not None  # the policy returns at least one address
+        raise first_error
 
     def _take_idle(self, origin: Origin) -> _Connection | None:
         idle = self._idle.get(origin)

@@ -16,6 +16,7 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from alerts.policy import HOUR, Policy
+from intmon.egress import EgressPolicy
 from intmon.limits import Rate, parse_rate
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -82,6 +83,10 @@ class Settings(BaseSettings):
     # How often a passing answer's shape refreshes a check's learned contract
     # (checks.contract); auth and contract failures are always shaped.
     contract_sample_s: float = Field(default=300.0, ge=0)
+    # Internal ranges outbound requests may reach (README, "Security: egress policy"):
+    # comma-separated CIDRs. Empty: loopback, private, link-local, CGNAT and the
+    # other non-global ranges are refused at connect time, redirects included.
+    egress_allow: str = ""
 
     metrics_port: int = 9464
     # Where worker processes write their metric samples for `intmon metrics` to
@@ -174,6 +179,15 @@ class Settings(BaseSettings):
     @property
     def trusted_proxy_networks(self) -> tuple[Network, ...]:
         return parse_networks(self.trusted_proxies)
+
+    @field_validator("egress_allow")
+    @classmethod
+    def _valid_egress_allow(cls, value: str) -> str:
+        EgressPolicy.parse(value, field="egress_allow")  # names the bad entry
+        return value
+
+    def egress_policy(self) -> EgressPolicy:
+        return EgressPolicy.parse(self.egress_allow)
 
     @property
     def embedded(self) -> bool:

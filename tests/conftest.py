@@ -25,6 +25,11 @@ import intmon.web.models  # noqa: F401
 from intmon.db import Base, make_engine
 from intmon.migrations import upgrade
 
+# Every test server listens on 127.0.0.1, which the egress policy refuses by
+# default: the tests allow loopback explicitly, as an operator monitoring an
+# internal partner would (tests/checks/test_egress.py runs without it).
+os.environ.setdefault("INTMON_EGRESS_ALLOW", "127.0.0.0/8")
+
 PG_ADMIN_URL = os.environ.get(
     "INTMON_TEST_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )

@@ -63,6 +63,7 @@ def probe_settings(settings: Settings) -> ProbeSettings:
         max_connections_per_host=settings.max_connections_per_host,
         body_cap_bytes=settings.body_cap_bytes,
         contract_sample_s=settings.contract_sample_s,
+        egress=settings.egress_policy(),
     )
 
 

@@ -9,7 +9,8 @@ itself (STYLE §5) and then raises; the outbox owns the long backoff:
     ├── permanent=True        the recipient lacks the address, the address or the
     │                         message is refused (SMTP 5xx, HTTP 4xx other than
     │                         408/429, Telegram 400/403), a missing secret, STARTTLS
-    │                         not offered, a certificate that does not verify:
+    │                         not offered, a certificate that does not verify, an
+    │                         address the egress policy refuses (intmon.egress):
     │                         park the outbox row, a person must act
     └── permanent=False       refused/reset connection, timeout, SMTP 4xx, HTTP 5xx,
                               408, 429: the outbox tries again later (not before
@@ -44,6 +45,8 @@ from integrations.config import http_url
 from integrations.errors import SecretUnavailable
 from integrations.secrets import redact, resolve
 from integrations.strict import Strict
+from intmon.egress import denial_in
+from intmon.egress_http import guarded_client
 
 log = logging.getLogger(__name__)
 
@@ -186,7 +189,7 @@ class HttpChannel(Channel):
     ) -> None:
         super().__init__(config, client=client, retry_wait_s=retry_wait_s)
         self._owns_client = client is None
-        self._client = httpx.Client(timeout=config.timeout_s) if client is None else client
+        self._client = guarded_client(timeout=config.timeout_s) if client is None else client
 
     def close(self) -> None:
         if self._owns_client:
@@ -215,8 +218,9 @@ class HttpChannel(Channel):
         except httpx.UnsupportedProtocol as exc:
             failure = self._error(recipient, f"{where}: {exc}", permanent=True, secrets=secrets)
         except httpx.TransportError as exc:
-            message = f"{where}: {type(exc).__name__}: {exc}"
-            failure = self._error(recipient, message, permanent=False, secrets=secrets)
+            denial = denial_in(exc)  # an address intmon will not connect to: a person must act
+            message = f"{where}: {denial or f'{type(exc).__name__}: {exc}'}"
+            failure = self._error(recipient, message, permanent=denial is not None, secrets=secrets)
         except (httpx.RequestError, httpx.InvalidURL) as exc:
             message = f"{where}: {type(exc).__name__}: {exc}"
             failure = self._error(recipient, message, permanent=True, secrets=secrets)

@@ -15,6 +15,10 @@ silent connection) is transient, 5xx (550 mailbox unavailable, 535 bad
 credentials, 554 rejected) is permanent. A failure after the server accepted
 the message (e.g. at QUIT) is not an error: the message was sent.
 
+The server's address obeys the egress policy (`intmon.egress`): the host is
+resolved, judged and connected to by that address (TLS still verifies the
+host name); an address the policy refuses is a permanent error.
+
 Messages name the server as host:port and the reply code and text; the
 password (and its base64 forms, which servers may echo) is redacted. smtplib
 sends AUTH in ASCII only, so a non-ASCII username or password is a permanent
@@ -30,6 +34,7 @@ import email.policy
 import email.utils
 import re
 import smtplib
+import socket
 import ssl
 import time
 from collections.abc import Callable, Iterator
@@ -44,6 +49,7 @@ from pydantic import Field, field_validator, model_validator
 from alerts.channels.base import Channel, ChannelConfigBase, Notice, Recipient
 from alerts.sinks.base import RETRY_WAIT_S
 from integrations.config import SecretRef
+from intmon.egress import EgressDenied, EgressPolicy, connect_socket
 
 # 7bit: non-ASCII bodies are base64/quoted-printable, headers RFC 2047; SMTP line endings.
 POLICY = email.policy.SMTP.clone(cte_type="7bit")
@@ -79,6 +85,41 @@ class SmtpConfig(ChannelConfigBase):
         return self
 
 
+class _GuardedSMTP(smtplib.SMTP):
+    """smtplib's client connecting only to an address the egress policy permits."""
+
+    def __init__(self, egress: EgressPolicy, host: str, port: int, timeout: float) -> None:
+        self._egress = egress
+        super().__init__(host, port, timeout=timeout)
+
+    def _get_socket(self, host: str, port: int, timeout: float) -> socket.socket:
+        return connect_socket(self._egress, host, port, timeout, _source(self))
+
+
+class _GuardedSMTPSSL(smtplib.SMTP_SSL):
+    """The implicit-TLS client, likewise; the certificate is checked against the host name."""
+
+    def __init__(
+        self,
+        egress: EgressPolicy,
+        host: str,
+        port: int,
+        timeout: float,
+        context: ssl.SSLContext | None,
+    ) -> None:
+        self._egress = egress
+        super().__init__(host, port, timeout=timeout, context=context)
+
+    def _get_socket(self, host: str, port: int, timeout: float) -> socket.socket:
+        raw = connect_socket(self._egress, host, port, timeout, _source(self))
+        return self.context.wrap_socket(raw, server_hostname=host)
+
+
+def _source(smtp: smtplib.SMTP) -> tuple[str, int] | None:
+    source = smtp.source_address
+    return (str(source[0]), int(source[1])) if isinstance(source, tuple) else None
+
+
 def _text(reply: bytes | str) -> str:
     text = reply.decode("utf-8", "replace") if isinstance(reply, bytes) else reply
     return " ".join(text.split())
@@ -98,11 +139,13 @@ class EmailChannel(Channel):
         client: httpx.Client | None = None,  # unused: SMTP is not HTTP
         retry_wait_s: float = RETRY_WAIT_S,
         clock: Callable[[], float] = time.time,
+        egress: EgressPolicy | None = None,
     ) -> None:
         super().__init__(config, client=client, retry_wait_s=retry_wait_s)
         self.config = config
         self._clock = clock
         self._server = f"{config.host}:{config.port}"
+        self._egress = EgressPolicy.from_environment() if egress is None else egress
 
     def can_reach(self, recipient: Recipient) -> bool:
         return recipient.email is not None and ADDRESS.fullmatch(recipient.email) is not None
@@ -160,6 +203,8 @@ class EmailChannel(Channel):
         except TimeoutError:
             message = f"{self._server}: no answer within {self._timeout_s:g} s"
             raise self._error(recipient, message, permanent=False) from None
+        except EgressDenied as exc:  # an address intmon will not connect to: a person must act
+            raise self._error(recipient, f"{self._server}: {exc}", permanent=True) from None
         except OSError as exc:  # refused, reset, unreachable, name not resolved, TLS failure
             message = f"{self._server}: {type(exc).__name__}: {exc}"
             raise self._error(recipient, message, permanent=False) from None
@@ -172,9 +217,9 @@ class EmailChannel(Channel):
         # Connecting in the constructor sets the host TLS verifies against; a failed
         # connect there closes its own socket.
         smtp: smtplib.SMTP = (
-            smtplib.SMTP_SSL(config.host, config.port, timeout=self._timeout_s, context=tls)
+            _GuardedSMTPSSL(self._egress, config.host, config.port, self._timeout_s, tls)
             if config.ssl
-            else smtplib.SMTP(config.host, config.port, timeout=self._timeout_s)
+            else _GuardedSMTP(self._egress, config.host, config.port, self._timeout_s)
         )
         try:
             smtp.ehlo_or_helo_if_needed()

@@ -10,7 +10,8 @@ and then raises:
     SinkError                 .permanent, .status, .retry_after_s
     ├── permanent=True        4xx other than 408/429, an answer that is not what the
     │                         API documents, a missing secret, no way to reach a
-    │                         status: park the outbox row, a person must act
+    │                         status, an address the egress policy refuses
+    │                         (intmon.egress): park the outbox row, a person must act
     └── permanent=False       refused/reset connection, timeout, 5xx, 408, 429: the
                               outbox tries again later (not before retry_after_s)
 
@@ -48,6 +49,8 @@ from integrations.config import http_url
 from integrations.errors import SecretUnavailable
 from integrations.secrets import redact, resolve
 from integrations.strict import SLUG, Strict
+from intmon.egress import denial_in
+from intmon.egress_http import guarded_client
 
 log = logging.getLogger(__name__)
 
@@ -220,7 +223,7 @@ class TicketSink(Sender, ABC):
         self.name = config.name
         self._timeout_s = config.timeout_s
         self._owns_client = client is None
-        self._client = httpx.Client(timeout=config.timeout_s) if client is None else client
+        self._client = guarded_client(timeout=config.timeout_s) if client is None else client
 
     # The outbox's API.
 
@@ -302,6 +305,9 @@ class TicketSink(Sender, ABC):
         except httpx.UnsupportedProtocol as exc:
             raise self._error(f"{where}: {exc}", permanent=True) from exc
         except httpx.TransportError as exc:
+            denial = denial_in(exc)  # an address intmon will not connect to: a person must act
+            if denial is not None:
+                raise self._error(f"{where}: {denial}", permanent=True) from exc
             raise self._error(f"{where}: {type(exc).__name__}: {exc}", permanent=False) from exc
         except (httpx.RequestError, httpx.InvalidURL) as exc:
             raise self._error(f"{where}: {type(exc).__name__}: {exc}", permanent=True) from exc

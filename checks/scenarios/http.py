@@ -3,7 +3,8 @@
 Unlike a check, a scenario step needs the whole answer (headers and body, up to
 the cap) to extract values from, so it does not go through `ProbeEngine`; it
 uses the same parts: `ClientPool`, the auth scheme registry, `read_capped`,
-and `diagnose_exception` to turn a failed request into an outcome.
+`send_following` (redirects, with each hop judged by the egress policy) and
+`diagnose_exception` to turn a failed request into an outcome.
 
 A connection that was refused is tried again up to the integration's
 `retries` (the request never reached the partner); nothing else is retried:
@@ -28,6 +29,7 @@ from checks.clients import ClientPool
 from checks.engine import ProbeSettings, bounded_attempt, collect_sensitive
 from checks.errors import ProbeFailure
 from checks.outcomes import Outcome
+from checks.redirects import send_following
 from integrations.config import IntegrationSpec
 
 __all__ = ["OutgoingRequest", "Sent", "StepClient"]
@@ -131,8 +133,13 @@ class StepClient:
             timeout=integration.timeout_s,
         )
         started = time.perf_counter()
-        response = await client.send(
-            built, stream=True, follow_redirects=integration.follow_redirects
+        # Redirects as a check follows them (checks.redirects): secrets stay with their
+        # origin, and each hop is judged by the egress policy (egress_denied / config_error).
+        response = await send_following(
+            self._clients.transport(integration.tls),
+            built,
+            follow=integration.follow_redirects,
+            secrets=secrets,
         )
         try:
             content, truncated = await read_capped(response, self.settings.body_cap_bytes)

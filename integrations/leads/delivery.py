@@ -12,7 +12,7 @@ classified outcome differs:
     auth_failure                               → failed_auth
     dns, refused, timeout, tls                 → failed_connection
     server_error, rate_limited                 → failed_server
-    contract_violation                         → failed_contract
+    contract_violation, egress_denied          → failed_contract
     config_error                               → failed_config (intmon's side: a
                                                  secret unset here; held and retried)
 """
@@ -72,6 +72,7 @@ FAILURE_OF: dict[Outcome, LeadOutcome] = {
     Outcome.RATE_LIMITED: LeadOutcome.FAILED_SERVER,
     Outcome.CLIENT_ERROR: LeadOutcome.REJECTED,
     Outcome.CONTRACT_VIOLATION: LeadOutcome.FAILED_CONTRACT,
+    Outcome.EGRESS_DENIED: LeadOutcome.FAILED_CONTRACT,
     Outcome.CONFIG_ERROR: LeadOutcome.FAILED_CONFIG,
 }
 

@@ -3,6 +3,8 @@
 The message is queued in the transaction that expires the lead, so it cannot be
 lost; `send_expired` delivers due messages with the outbox's lease, backoff and
 idempotency key (`Idempotency-Key` header), like every other outbound message.
+The webhook's address obeys the egress policy (`intmon.egress`): one it refuses
+fails the message permanently.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from sqlalchemy import Connection, Engine
 
 from alerts import outbox
 from integrations.config import IntegrationSpec
+from intmon.egress import denial_in
+from intmon.egress_http import guarded_client
 
 log = logging.getLogger(__name__)
 TARGET = "lead-expired"
@@ -49,7 +53,7 @@ def send_expired(engine: Engine, now: datetime, *, timeout_s: float = 10.0) -> i
     messages = outbox.claim(engine, [TARGET], now)
     if not messages:
         return 0
-    with httpx.Client(timeout=timeout_s, follow_redirects=False) as client:
+    with guarded_client(timeout=timeout_s, follow_redirects=False) as client:
         for message in messages:
             body = {k: v for k, v in message.payload.items() if k != "url"}
             try:
@@ -59,9 +63,9 @@ def send_expired(engine: Engine, now: datetime, *, timeout_s: float = 10.0) -> i
                     headers={"Idempotency-Key": message.idempotency_key},
                 )
             except httpx.HTTPError as exc:
-                outbox.mark_failed(
-                    engine, message, now, f"{type(exc).__name__}: {exc}", permanent=False
-                )
+                denial = denial_in(exc)
+                reason = f"{type(exc).__name__}: {exc}" if denial is None else str(denial)
+                outbox.mark_failed(engine, message, now, reason, permanent=denial is not None)
                 continue
             if response.is_success:
                 outbox.mark_sent(engine, message, now)

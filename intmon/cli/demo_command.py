@@ -54,11 +54,12 @@ def demo(
     from intmon.cli.e2e_output import report_table
     from intmon.cli.lead_commands import print_report
     from intmon.config_file import load_config_text
-    from intmon.demo.config import demo_config
+    from intmon.demo.config import EGRESS_ALLOW, demo_config
     from intmon.demo.e2e import run_demo_scenario
     from intmon.demo.leads import LeadFeeder
     from intmon.demo.mailbox import Mailbox
     from intmon.demo.sandbox import Sandbox
+    from intmon.egress import ALLOW_VARIABLE
     from intmon.embedded import Embedded
     from intmon.settings import Settings
     from intmon.web.serve import demo_console, describe
@@ -70,7 +71,10 @@ def demo(
         batch_size=50,
         housekeeping_interval_s=1.0,
         lead_dispatch_interval_s=0.5,
+        egress_allow=EGRESS_ALLOW,  # the sandbox and the mailbox live on 127.0.0.1
     )
+    # Channels and the lead-expired webhook read the policy from the environment.
+    os.environ[ALLOW_VARIABLE] = EGRESS_ALLOW
     with Sandbox() as sandbox, Mailbox() as mailbox:
         config = demo_config(sandbox, interval_s=interval, smtp_port=mailbox.port)
         (workdir / "integrations.yaml").write_text(config.yaml_text)

@@ -1,7 +1,7 @@
-"""The integrations file of `intmon demo`: eight partners, all pointing at the sandbox.
+"""The integrations file of `intmon demo`: eleven partners, all pointing at the sandbox.
 
 Together with the sandbox's timeline (see `intmon.demo.sandbox`) they make every
-one of intmon's eleven check outcomes appear within one cycle of the timeline
+one of intmon's check outcomes appear within one cycle of the timeline
 (30 s with the default 6 s phases, checked every 2 s):
 
     acme-broker     ok, auth_failure, slow, server_error, contract_violation (by phase)
@@ -15,6 +15,12 @@ one of intmon's eleven check outcomes appear within one cycle of the timeline
     pulse-crm       config_error: its token's variable is deliberately left unset, so
                     intmon cannot make the request; a platform-side incident that
                     reaches the platform's operator and opens no client ticket
+    moved-partner   egress_denied (redirects to the cloud metadata service)
+    intranet-crm    config_error (an internal address nobody allow-listed)
+
+The sandbox lives on 127.0.0.1, which intmon's egress policy refuses by
+default: the demo allows `EGRESS_ALLOW` (loopback) explicitly, as an operator
+monitoring an internal partner would, and nothing else.
 
 The YAML names secrets only as `${DEMO_BROKER_TOKEN}` and `${DEMO_OAUTH_SECRET}`;
 their values are in `DemoConfig.environ`, to be put into the worker's environment.
@@ -38,6 +44,10 @@ OAUTH_SECRET_ENV = "DEMO_OAUTH_SECRET"
 # Left unset on purpose: pulse-crm shows a secret missing where the checks run.
 UNSET_TOKEN_ENV = "DEMO_PULSE_TOKEN"
 GHOST_URL = "http://api.ghost-partner.invalid"
+# What the demo lets intmon connect to besides the internet: its own sandbox.
+EGRESS_ALLOW = "127.0.0.0/8"
+# A private address outside EGRESS_ALLOW: refused before connecting, never contacted.
+INTRANET_URL = "http://10.255.0.10"
 
 # Which outcomes each demo integration is there to show.
 SHOWCASE: dict[str, tuple[Outcome, ...]] = {
@@ -56,6 +66,8 @@ SHOWCASE: dict[str, tuple[Outcome, ...]] = {
     "secure-partner": (Outcome.TLS_ERROR,),
     "catalog-api": (Outcome.CLIENT_ERROR,),
     "pulse-crm": (Outcome.CONFIG_ERROR,),
+    "moved-partner": (Outcome.EGRESS_DENIED,),
+    "intranet-crm": (Outcome.CONFIG_ERROR,),
 }
 
 HEADER = """\
@@ -350,6 +362,36 @@ def demo_config(
                         "roles": ["operational_internal"],
                     },
                 ],
+                "checks": [{"name": "health", "method": "GET", "path": "/health"}],
+            },
+        ),
+        (
+            "Redirects to the cloud metadata service: the egress policy refuses the hop.",
+            {
+                "id": "moved-partner",
+                "name": "Moved Partner",
+                "kind": "other",
+                "client": "acme",
+                "tier": "standard",
+                "base_url": http,
+                "interval_s": interval_s,
+                "timeout_s": quick_timeout,
+                "retries": 0,
+                "checks": [{"name": "health", "method": "GET", "path": "/moved"}],
+            },
+        ),
+        (
+            "An internal CRM outside the egress allow-list: intmon's own configuration error.",
+            {
+                "id": "intranet-crm",
+                "name": "Intranet CRM",
+                "kind": "other",
+                "client": "orbit",
+                "tier": "standard",
+                "base_url": INTRANET_URL,
+                "interval_s": interval_s,
+                "timeout_s": quick_timeout,
+                "retries": 0,
                 "checks": [{"name": "health", "method": "GET", "path": "/health"}],
             },
         ),

@@ -74,6 +74,7 @@ STALL_S = 60.0  # /stall; cut short by stop()
 TOKEN_LIFETIME_S = 60
 RETRY_AFTER_S = 5
 START_TIMEOUT_S = 10.0
+METADATA_URL = "http://169.254.169.254/latest/meta-data/"  # where /moved redirects
 
 LEADS: tuple[dict[str, Any], ...] = (
     {"id": "lead-1001", "name": "Ada Example", "email": "ada@example.com", "source": "web"},
@@ -292,6 +293,7 @@ class Sandbox:
         app.router.add_get("/quota", self._quota)
         app.router.add_get("/stall", self._stall)
         app.router.add_get("/missing", self._missing)
+        app.router.add_get("/moved", self._moved)
         self.lead_desk.install(app)
         self.lead_inbox.install(app)
         # No access log (the demo prints its own view); a client that gives up
@@ -426,6 +428,11 @@ class Sandbox:
 
     async def _missing(self, request: web.Request) -> web.Response:
         return web.json_response({"error": "not found"}, status=404)
+
+    async def _moved(self, request: web.Request) -> web.Response:
+        # A partner redirecting to the cloud metadata service: intmon's egress policy
+        # refuses the hop at connect time, so nothing leaves the machine.
+        raise web.HTTPFound(location=METADATA_URL)
 
 
 def bearer_token(request: web.Request) -> str | None:

@@ -1,0 +1,86 @@
+"""Two real servers for the egress tests: a partner on 127.0.0.2 and an internal one on 127.0.0.1.
+
+Linux routes all of 127/8 to loopback, so the two live on different addresses
+of the same machine: a policy allowing `127.0.0.2/32` lets intmon reach the
+partner and nothing else, which is what a partner's redirect to "its" internal
+address must meet. The internal server counts its hits: a refused hop must
+leave it at zero (nothing is sent there).
+"""
+
+from __future__ import annotations
+
+import ssl
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
+
+from intmon.egress import EgressPolicy
+
+INTERNAL_BODY = b"internal-metrics intmon_secret_gauge 42"
+PARTNER_ONLY = EgressPolicy.parse("127.0.0.2/32")
+
+
+class _QuietServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        pass  # a client closing a redirect's connection unread is expected here
+
+
+class Server:
+    """A threaded HTTP server on `host` (HTTPS with `tls`).
+
+    /go?to=URL answers 302 to URL; /ok answers 200 {"status": "ok"}; anything
+    else answers 200 with INTERNAL_BODY. Every request is counted in `hits`."""
+
+    def __init__(self, host: str, tls: ssl.SSLContext | None = None) -> None:
+        self.hits: list[str] = []
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_GET(self) -> None:
+                server.hits.append(self.path)
+                self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                parts = urlsplit(self.path)
+                if parts.path == "/go":
+                    self.send_response(302)
+                    self.send_header("Location", parse_qs(parts.query)["to"][0])
+                    body = b"redirecting"
+                elif parts.path == "/ok":
+                    self.send_response(200)
+                    body = b'{"status": "ok"}'
+                else:
+                    self.send_response(200)
+                    body = INTERNAL_BODY
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                # One request per connection: a chunked request body is never left unread.
+                self.send_header("Connection", "close")
+                self.close_connection = True
+                self.end_headers()
+                self.wfile.write(body)
+
+            do_POST = do_GET
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+        self.server = _QuietServer((host, 0), Handler)
+        if tls is not None:
+            self.server.socket = tls.wrap_socket(self.server.socket, server_side=True)
+        self.scheme = "http" if tls is None else "https"
+        self.server.daemon_threads = True
+        self.host = host
+        self.port = self.server.server_address[1]
+        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self._thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"{self.scheme}://{self.host}:{self.port}"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
