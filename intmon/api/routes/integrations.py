@@ -93,7 +93,7 @@ def integration_results(
 
 class CheckRunResult(BaseModel):
     check: str = Field(description="The check's name in the integrations file.")
-    outcome: str = Field(description="One of the eleven outcomes (ok, slow, auth_failure, …).")
+    outcome: str = Field(description="One of the outcomes (ok, slow, auth_failure, …).")
     http_status: int | None = Field(description="The partner's status code, if it answered.")
     duration_ms: float = Field(description="Wall time of the check, retries included.")
     started_at: datetime = Field(description="When the check started (UTC).")
