@@ -106,6 +106,9 @@ class Settings(BaseSettings):
     # Send the session cookie over HTTPS only (set it when the console is behind TLS).
     session_https_only: bool = False
     session_max_age_s: int = Field(default=12 * 3600, ge=60)
+    # The HTTP API and console refuse a request body over this many bytes (413) before
+    # parsing it; 16 MiB fits the largest batch the API takes (50,000 lead attempts).
+    api_max_body_bytes: int = Field(default=16 * 1024 * 1024, ge=64 * 1024)
     # How often the board, lists and a ticket's thread refresh themselves.
     web_refresh_s: float = Field(default=15.0, ge=1)
 

@@ -50,6 +50,18 @@ def install(app: FastAPI) -> None:
         target = request.url.path if request.method == "GET" else "/"
         return redirect(f"/login?next={quote(target)}" if target != "/" else "/login")
 
+    def error_page(request: Request, status_code: int, detail: str) -> Response:
+        from intmon.web.session import optional_account
+
+        return page(
+            request,
+            "error.html",
+            account=optional_account(request),
+            status_code=status_code,
+            message_key=MESSAGE_KEYS.get(status_code, "error.bad_request"),
+            detail=detail,
+        )
+
     def page_error(request: Request, error: Exception) -> Response:
         assert isinstance(error, PageError)
         from intmon.web.session import optional_account
@@ -65,3 +77,16 @@ def install(app: FastAPI) -> None:
 
     app.add_exception_handler(LoginRequired, login_required)
     app.add_exception_handler(PageError, page_error)
+    # The API's error handlers (intmon.api.problems) answer the console's paths with it.
+    app.state.error_page = error_page
+
+
+# The message of an error page the console did not raise itself (a bad path, a
+# request that does not validate, a body over the cap) by its status.
+MESSAGE_KEYS = {
+    403: "error.forbidden",
+    404: "error.not_found",
+    405: "error.method",
+    413: "error.too_large",
+    415: "error.form",
+}

@@ -36,9 +36,10 @@ from integrations.models import Integration
 from intmon import db
 from intmon.api.access import Caller, Db, require, visible_integration, visible_integrations
 from intmon.api.auth import Principal
+from intmon.api.strict_json import StrictJsonRoute
 from worker.e2e import Job, Standalone, message_of, run_job
 
-router = APIRouter(tags=["e2e"])
+router = APIRouter(tags=["e2e"], route_class=StrictJsonRoute)
 
 Trigger = Annotated[Principal, Depends(require("support", "tester", "client"))]
 Dispatch = Callable[[Job], None]

@@ -7,7 +7,7 @@ index and field (`leads[2].fields.email`), and nothing of it is stored.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, status
@@ -23,6 +23,7 @@ from integrations.leads.notices import (
     replace_notice,
 )
 from integrations.leads.report import build_report
+from integrations.strict import StorableDatetime
 from intmon import db
 from intmon.api.access import (
     Caller,
@@ -33,9 +34,10 @@ from intmon.api.access import (
     visible_integrations,
 )
 from intmon.api.auth import Principal
+from intmon.api.strict_json import StrictJsonRoute
 from intmon.lead_metrics import publish
 
-router = APIRouter(prefix="/api", tags=["leads"])
+router = APIRouter(prefix="/api", tags=["leads"], route_class=StrictJsonRoute)
 # Real leads come from the platform: support or a client token, never a tester's.
 LeadSender = Annotated[Principal, Depends(require("support", "client"))]
 
@@ -50,8 +52,8 @@ class AttemptBatch(BaseModel):
 
 class NoticeIn(BaseModel):
     id: str = Field(description="A name for the notice, unique per integration.")
-    announced_at: datetime
-    effective_at: datetime
+    announced_at: StorableDatetime
+    effective_at: StorableDatetime
     description: str
     breaking: bool = True
 
@@ -116,8 +118,8 @@ def leads_report(
     engine: Db,
     caller: Caller,
     integration: Annotated[list[str] | None, Query(description="Repeatable; default all.")] = None,
-    from_: Annotated[datetime | None, Query(alias="from")] = None,
-    to: Annotated[datetime | None, Query()] = None,
+    from_: Annotated[StorableDatetime | None, Query(alias="from")] = None,
+    to: Annotated[StorableDatetime | None, Query()] = None,
 ) -> Any:
     """Delivered, failed, held, expired; who is liable for each lead not delivered, with
     the evidence ids (maintenance window, change notice, incident, attempts)."""

@@ -13,7 +13,6 @@ callers that read one page keep working unchanged.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response, status
@@ -25,11 +24,13 @@ from alerts.errors import InvalidTicketInput
 from alerts.queries import ticket_detail, ticket_page
 from alerts.ticket_pages import TicketFilter
 from alerts.tickets import Actor
+from integrations.strict import StorableDatetime
 from intmon import db
 from intmon.api.access import Db, TicketReader, visible_ticket
 from intmon.api.auth import Principal
+from intmon.api.strict_json import StrictJsonRoute
 
-router = APIRouter(prefix="/api/tickets", tags=["tickets"])
+router = APIRouter(prefix="/api/tickets", tags=["tickets"], route_class=StrictJsonRoute)
 
 
 class NewTicket(BaseModel):
@@ -107,10 +108,10 @@ def tickets_list(
     ] = None,
     integration: Annotated[str | None, Query(description="An integration id.")] = None,
     created_from: Annotated[
-        datetime | None, Query(description="Created at or after (ISO 8601 with offset).")
+        StorableDatetime | None, Query(description="Created at or after (ISO 8601 with offset).")
     ] = None,
     created_to: Annotated[
-        datetime | None, Query(description="Created before (ISO 8601 with offset).")
+        StorableDatetime | None, Query(description="Created before (ISO 8601 with offset).")
     ] = None,
     limit: Annotated[int, Query(ge=1, le=1000, description="Tickets per page.")] = 200,
     cursor: Annotated[

@@ -1,0 +1,108 @@
+"""Two small ASGI middlewares around the whole app (API and console).
+
+`BodyCap` refuses a request body over `max_bytes` before anything parses it: a
+declared `Content-Length` over the cap is answered 413 at once, and a body sent
+without one (chunked) is cut off as soon as the bytes read pass the cap. The
+overflow is raised as `BodyTooLarge` (an `HTTPException`, so FastAPI's body
+reader lets it through to the error handlers instead of calling it a parse error).
+
+`ErrorHeaders` makes sure that every error answer (status 400 and up), whoever
+produced it, carries the pages' security headers.
+"""
+
+from __future__ import annotations
+
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from intmon.api.problems import bare_page, is_console, problem
+from intmon.web.headers import SECURITY_HEADERS
+
+
+class BodyTooLarge(HTTPException):
+    def __init__(self, max_bytes: int) -> None:
+        super().__init__(413, f"the request body is larger than {max_bytes} bytes")
+
+
+class BodyCap:
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = Headers(scope=scope).get("content-length")
+        if declared is not None and not declared.isdigit():
+            await self._refuse(scope, receive, send, 400)
+            return
+        if declared is not None and int(declared) > self.max_bytes:
+            await self._refuse(scope, receive, send, 413)
+            return
+        received = 0
+
+        async def capped() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    raise BodyTooLarge(self.max_bytes)
+            return message
+
+        started = False
+
+        async def watched(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, capped, watched)
+        except BodyTooLarge:
+            # Read outside the error handlers' reach (a streaming endpoint): answer here,
+            # unless the answer has begun, when the connection is all there is to end.
+            if started:
+                raise
+            await self._refuse(scope, receive, send, 413)
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send, status: int) -> None:
+        detail = (
+            f"the request body is larger than {self.max_bytes} bytes"
+            if status == 413
+            else "Content-Length is not a number"
+        )
+        response: Response
+        if is_console(Request(scope)):
+            response = HTMLResponse(
+                bare_page(status, detail), status_code=status, headers=SECURITY_HEADERS
+            )
+        else:
+            response = problem(status, detail, field="Content-Length" if status == 400 else None)
+        # The client may still be sending: say the connection ends with this answer.
+        response.headers["Connection"] = "close"
+        await response(scope, receive, send)
+
+
+class ErrorHeaders:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start" and message["status"] >= 400:
+                headers = MutableHeaders(scope=message)
+                for name, value in SECURITY_HEADERS.items():
+                    if name not in headers:
+                        headers[name] = value
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
