@@ -54,7 +54,8 @@ def storable_moment(value: datetime) -> datetime:
         in_utc = None
     if in_utc is None or not EARLIEST <= in_utc <= LATEST:
         raise ValueError(
-            f"out of range: the UTC time must be between {EARLIEST:%Y-%m-%d} and {LATEST:%Y-%m-%d}"
+            "out of range: the UTC time must be between "
+            f"{EARLIEST.date().isoformat()} and {LATEST.date().isoformat()}"
         )
     return value
 

@@ -100,7 +100,7 @@ def validation_errors(raw: Sequence[Any]) -> list[dict[str, Any]]:
     for error in raw:
         location = list(error.get("loc", ()))
         where = str(location.pop(0)) if location else "body"
-        message = str(error.get("msg", "invalid"))
+        message = str(error.get("msg", "invalid")).removeprefix("Value error, ")
         if error.get("type") == "json_invalid":
             # loc is ("body", offset): the field is the body itself.
             reason = (error.get("ctx") or {}).get("error", "")

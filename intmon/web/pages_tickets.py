@@ -22,6 +22,7 @@ from alerts import tickets
 from alerts.errors import AlertsError, InvalidTicketInput, InvalidTransition, TicketNotFound
 from alerts.queries import list_tickets, ticket_detail
 from alerts.tickets import SUBTYPES, TIERS, TRANSITIONS, Actor, Section, Status, ticket_number
+from integrations.strict import storable_moment
 from intmon import db
 from intmon.api.access import visible_integrations, visible_ticket
 from intmon.api.routes.tickets import NewTicket, file_ticket
@@ -82,7 +83,11 @@ def _day(field: str, value: str, after: bool) -> datetime | None:
     except ValueError:
         raise InvalidTicketInput(field, f"{value!r} is not a date (YYYY-MM-DD)") from None
     start = datetime.combine(day, time(0), UTC)
-    return start + timedelta(days=1) if after else start  # "to" includes that whole day
+    try:
+        # "to" includes that whole day; the day after 9999-12-31 is out of range.
+        return storable_moment(start + timedelta(days=1) if after else start)
+    except (OverflowError, ValueError) as error:
+        raise InvalidTicketInput(field, str(error)) from None
 
 
 @router.get("/tickets")
