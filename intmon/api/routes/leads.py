@@ -34,6 +34,7 @@ from intmon.api.access import (
     visible_integrations,
 )
 from intmon.api.auth import Principal
+from intmon.api.fields import ID_MAX, TEXT_MAX, Text
 from intmon.api.strict_json import StrictJsonRoute
 from intmon.lead_metrics import publish
 
@@ -51,10 +52,14 @@ class AttemptBatch(BaseModel):
 
 
 class NoticeIn(BaseModel):
-    id: str = Field(description="A name for the notice, unique per integration.")
+    id: Text = Field(
+        min_length=1,
+        max_length=ID_MAX,
+        description="A name for the notice, unique per integration.",
+    )
     announced_at: StorableDatetime
     effective_at: StorableDatetime
-    description: str
+    description: Text = Field(max_length=TEXT_MAX)
     breaking: bool = True
 
 

@@ -28,36 +28,52 @@ from integrations.strict import StorableDatetime
 from intmon import db
 from intmon.api.access import Db, TicketReader, visible_ticket
 from intmon.api.auth import Principal
+from intmon.api.fields import ID_MAX, REASON_MAX, SECTION_MAX, STATUS_MAX, TEXT_MAX, TOPIC_MAX, Text
 from intmon.api.strict_json import StrictJsonRoute
 
 router = APIRouter(prefix="/api/tickets", tags=["tickets"], route_class=StrictJsonRoute)
 
 
 class NewTicket(BaseModel):
-    section: str = Field(description="system_errors, app_help or documents_finance")
-    subtype: str | None = Field(default=None, description="Required for documents_finance.")
-    topic: str = Field(min_length=1, max_length=200)
-    body: str = Field(min_length=1, description="The question or problem (form.description).")
-    integration: str | None = None
-    client: str | None = Field(default=None, description="Support only; a client files its own.")
+    section: Text = Field(
+        max_length=SECTION_MAX, description="system_errors, app_help or documents_finance"
+    )
+    subtype: Text | None = Field(
+        default=None, max_length=ID_MAX, description="Required for documents_finance."
+    )
+    topic: Text = Field(min_length=1, max_length=TOPIC_MAX)
+    body: Text = Field(
+        min_length=1,
+        max_length=TEXT_MAX,
+        description="The question or problem (form.description).",
+    )
+    integration: Text | None = Field(default=None, max_length=ID_MAX)
+    client: Text | None = Field(
+        default=None, max_length=ID_MAX, description="Support only; a client files its own."
+    )
     tier: Literal["social", "standard", "premium"] | None = Field(
         default=None, description="Support only; default: the integration's tier, else standard."
     )
 
 
 class NewComment(BaseModel):
-    body: str = Field(min_length=1)
+    body: Text = Field(min_length=1, max_length=TEXT_MAX)
     internal: bool = Field(default=False, description="Support only: hidden from the client.")
 
 
 class StatusChange(BaseModel):
-    status: str = Field(description="open, in_progress, waiting_for_reply, closed or rejected")
-    reason: str | None = None
+    status: Text = Field(
+        max_length=STATUS_MAX,
+        description="open, in_progress, waiting_for_reply, closed or rejected",
+    )
+    reason: Text | None = Field(
+        default=None, max_length=REASON_MAX, description="Why it was closed or rejected."
+    )
 
 
 class SectionChange(BaseModel):
-    section: str
-    subtype: str | None = None
+    section: Text = Field(max_length=SECTION_MAX)
+    subtype: Text | None = Field(default=None, max_length=ID_MAX)
 
 
 def _policy(request: Request) -> Any:
