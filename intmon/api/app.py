@@ -11,8 +11,9 @@ HTTP answers there, in one place, with the domain's own message as `detail`:
     MaintenanceError    422
     anything else       500   (logged; the answer says nothing of the cause)
 
-Around it all, `middleware.py` caps the request body before it is parsed (413)
-and puts the security headers on every error answer.
+Around it all, `middleware.py` caps the request body before it is parsed (413),
+refuses NUL in the path and query (422), and puts the security headers on every
+error answer.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from sqlalchemy import Engine
 
 from intmon import web
 from intmon.api import problems
-from intmon.api.middleware import BodyCap, ErrorHeaders
+from intmon.api.middleware import BodyCap, ErrorHeaders, UrlGuard
 from intmon.api.routes import e2e, integrations, leads, service, sinks, tickets
 from intmon.metrics import aggregate_registry
 from intmon.settings import Settings
@@ -43,5 +44,6 @@ def create_app(engine: Engine, settings: Settings) -> FastAPI:
     web.install(app)  # the web console: /login, /board, /tickets, /integrations/{id}
     # Added last, so outermost: the cap applies before the session is read.
     app.add_middleware(BodyCap, max_bytes=settings.api_max_body_bytes)
+    app.add_middleware(UrlGuard)
     app.add_middleware(ErrorHeaders)
     return app

@@ -9,9 +9,9 @@ description, a comment) is capped at 64 KiB; the whole request body at
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Any
 
-from pydantic import AfterValidator
+from pydantic import BaseModel, field_validator
 
 TOPIC_MAX = 200  # tickets.topic VARCHAR(200)
 TEXT_MAX = 64 * 1024  # a ticket's description, a comment, a change notice's description
@@ -21,11 +21,13 @@ SECTION_MAX = 32  # tickets.section VARCHAR(32)
 STATUS_MAX = 24  # tickets.status VARCHAR(24)
 
 
-def no_nul(value: str) -> str:
-    if "\x00" in value:
-        raise ValueError("must not contain NUL (\\u0000)")
-    return value
+class Input(BaseModel):
+    """A request body of the API (and a form of the console, checked with it): every
+    text field refuses NUL, whatever its size."""
 
-
-# `Text` with `Field(max_length=…)`: a text field of the API (and the console's forms).
-Text = Annotated[str, AfterValidator(no_nul)]
+    @field_validator("*", mode="after")
+    @classmethod
+    def no_nul(cls, value: Any) -> Any:
+        if isinstance(value, str) and "\x00" in value:
+            raise ValueError("must not contain NUL (\\u0000)")
+        return value

@@ -6,11 +6,16 @@ without one (chunked) is cut off as soon as the bytes read pass the cap. The
 overflow is raised as `BodyTooLarge` (an `HTTPException`, so FastAPI's body
 reader lets it through to the error handlers instead of calling it a parse error).
 
+`UrlGuard` refuses a path or query parameter holding NUL (`%00`) with a 422
+naming it: PostgreSQL cannot compare text with NUL in it, so any lookup would fail.
+
 `ErrorHeaders` makes sure that every error answer (status 400 and up), whoever
 produced it, carries the pages' security headers.
 """
 
 from __future__ import annotations
+
+from urllib.parse import parse_qsl, unquote
 
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.exceptions import HTTPException
@@ -86,6 +91,36 @@ class BodyCap:
         # The client may still be sending: say the connection ends with this answer.
         response.headers["Connection"] = "close"
         await response(scope, receive, send)
+
+
+def _refusal(scope: Scope, status: int, detail: str, errors: list[dict[str, str]]) -> Response:
+    if is_console(Request(scope)):
+        return HTMLResponse(bare_page(status, detail), status_code=status, headers=SECURITY_HEADERS)
+    return problem(status, detail, errors=errors)
+
+
+class UrlGuard:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and (found := self._nul(scope)) is not None:
+            where, name = found
+            message = "must not contain NUL (%00)"
+            errors = [{"field": name, "in": where, "message": message}]
+            await _refusal(scope, 422, f"{name}: {message}", errors)(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+    @staticmethod
+    def _nul(scope: Scope) -> tuple[str, str] | None:
+        if "\x00" in unquote(scope.get("path", "")):
+            return "path", "path"
+        query = scope.get("query_string", b"").decode("latin-1")
+        for name, value in parse_qsl(query, keep_blank_values=True):
+            if "\x00" in name or "\x00" in value:
+                return "query", name.replace("\x00", "") or "query"
+        return None
 
 
 class ErrorHeaders:

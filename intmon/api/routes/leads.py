@@ -34,7 +34,7 @@ from intmon.api.access import (
     visible_integrations,
 )
 from intmon.api.auth import Principal
-from intmon.api.fields import ID_MAX, TEXT_MAX, Text
+from intmon.api.fields import ID_MAX, TEXT_MAX, Input
 from intmon.api.strict_json import StrictJsonRoute
 from intmon.lead_metrics import publish
 
@@ -51,15 +51,15 @@ class AttemptBatch(BaseModel):
     attempts: list[ledger.AttemptIn] = Field(min_length=1, max_length=50_000)
 
 
-class NoticeIn(BaseModel):
-    id: Text = Field(
+class NoticeIn(Input):
+    id: str = Field(
         min_length=1,
         max_length=ID_MAX,
         description="A name for the notice, unique per integration.",
     )
     announced_at: StorableDatetime
     effective_at: StorableDatetime
-    description: Text = Field(max_length=TEXT_MAX)
+    description: str = Field(max_length=TEXT_MAX)
     breaking: bool = True
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response, status
-from pydantic import BaseModel, Field
+from pydantic import Field
 from sqlalchemy import Engine
 
 from alerts import manual_tickets, tickets
@@ -28,27 +28,35 @@ from integrations.strict import StorableDatetime
 from intmon import db
 from intmon.api.access import Db, TicketReader, visible_ticket
 from intmon.api.auth import Principal
-from intmon.api.fields import ID_MAX, REASON_MAX, SECTION_MAX, STATUS_MAX, TEXT_MAX, TOPIC_MAX, Text
+from intmon.api.fields import (
+    ID_MAX,
+    REASON_MAX,
+    SECTION_MAX,
+    STATUS_MAX,
+    TEXT_MAX,
+    TOPIC_MAX,
+    Input,
+)
 from intmon.api.strict_json import StrictJsonRoute
 
 router = APIRouter(prefix="/api/tickets", tags=["tickets"], route_class=StrictJsonRoute)
 
 
-class NewTicket(BaseModel):
-    section: Text = Field(
+class NewTicket(Input):
+    section: str = Field(
         max_length=SECTION_MAX, description="system_errors, app_help or documents_finance"
     )
-    subtype: Text | None = Field(
+    subtype: str | None = Field(
         default=None, max_length=ID_MAX, description="Required for documents_finance."
     )
-    topic: Text = Field(min_length=1, max_length=TOPIC_MAX)
-    body: Text = Field(
+    topic: str = Field(min_length=1, max_length=TOPIC_MAX)
+    body: str = Field(
         min_length=1,
         max_length=TEXT_MAX,
         description="The question or problem (form.description).",
     )
-    integration: Text | None = Field(default=None, max_length=ID_MAX)
-    client: Text | None = Field(
+    integration: str | None = Field(default=None, max_length=ID_MAX)
+    client: str | None = Field(
         default=None, max_length=ID_MAX, description="Support only; a client files its own."
     )
     tier: Literal["social", "standard", "premium"] | None = Field(
@@ -56,24 +64,24 @@ class NewTicket(BaseModel):
     )
 
 
-class NewComment(BaseModel):
-    body: Text = Field(min_length=1, max_length=TEXT_MAX)
+class NewComment(Input):
+    body: str = Field(min_length=1, max_length=TEXT_MAX)
     internal: bool = Field(default=False, description="Support only: hidden from the client.")
 
 
-class StatusChange(BaseModel):
-    status: Text = Field(
+class StatusChange(Input):
+    status: str = Field(
         max_length=STATUS_MAX,
         description="open, in_progress, waiting_for_reply, closed or rejected",
     )
-    reason: Text | None = Field(
+    reason: str | None = Field(
         default=None, max_length=REASON_MAX, description="Why it was closed or rejected."
     )
 
 
-class SectionChange(BaseModel):
-    section: Text = Field(max_length=SECTION_MAX)
-    subtype: Text | None = Field(default=None, max_length=ID_MAX)
+class SectionChange(Input):
+    section: str = Field(max_length=SECTION_MAX)
+    subtype: str | None = Field(default=None, max_length=ID_MAX)
 
 
 def _policy(request: Request) -> Any:
