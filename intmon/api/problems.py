@@ -60,8 +60,10 @@ def problem(
     field: str | None = None,
     errors: Sequence[dict[str, Any]] = (),
     headers: dict[str, str] | None = None,
+    **extensions: Any,
 ) -> JSONResponse:
-    """An `application/problem+json` answer; `field` defaults to the first error's."""
+    """An `application/problem+json` answer; `field` defaults to the first error's;
+    `extensions` are members of the endpoint's own (RFC 9457 §3.2)."""
     body: dict[str, Any] = {
         "type": "about:blank",
         "title": title_of(status),
@@ -74,6 +76,7 @@ def problem(
         body["field"] = field
     if errors:
         body["errors"] = list(errors)
+    body.update(extensions)
     return JSONResponse(
         body,
         status_code=status,

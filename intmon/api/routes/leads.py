@@ -10,8 +10,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query, status
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Depends, HTTPException, Query, Response, status
 from pydantic import BaseModel, Field
 
 from integrations.leads import ledger
@@ -35,6 +34,7 @@ from intmon.api.access import (
 )
 from intmon.api.auth import Principal
 from intmon.api.fields import ID_MAX, TEXT_MAX, Input
+from intmon.api.problems import problem
 from intmon.api.strict_json import StrictJsonRoute
 from intmon.lead_metrics import publish
 
@@ -63,15 +63,17 @@ class NoticeIn(Input):
     breaking: bool = True
 
 
-def _refused(error: ledger.LeadError, name: str) -> JSONResponse:
-    problems = [
-        {"field": f"{name}[{index}].{field}", "message": message}
+def _refused(error: ledger.LeadError, name: str) -> Response:
+    errors = [
+        {"field": f"{name}[{index}].{field}", "in": "body", "message": message}
         for index, field, message in error.problems
     ]
-    return JSONResponse(
-        {"detail": str(error), "field": problems[0]["field"], "problems": problems},
-        status_code=422,
-    )
+    return problem(422, str(error), errors=errors)
+
+
+def _notice_error(error: NoticeError) -> dict[str, str]:
+    """NoticeError's message starts with the field it refuses ("effective_at: …")."""
+    return {"field": str(error).split(":", 1)[0], "in": "body", "message": str(error)}
 
 
 def _own(engine: Any, caller: Any, ids: set[str]) -> None:
@@ -158,8 +160,7 @@ def notices_add(engine: Db, _caller: Support, integration_id: str, notice: Notic
             engine, integration_id, notice.model_dump(mode="json"), db.utcnow(), source="api"
         )
     except NoticeError as error:
-        field = str(error).split(":", 1)[0]
-        return JSONResponse({"detail": str(error), "field": field}, status_code=422)
+        return problem(422, str(error), errors=[_notice_error(error)])
     return stored.as_dict()
 
 
@@ -178,7 +179,7 @@ def notices_replace(
         code = (
             404 if "has no change notice" in text else 409 if "integrations file" in text else 422
         )
-        return JSONResponse({"detail": text, "field": text.split(":", 1)[0]}, status_code=code)
+        return problem(code, text, errors=[_notice_error(error)] if code == 422 else ())
 
 
 @router.delete(
