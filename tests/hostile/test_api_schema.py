@@ -1,0 +1,76 @@
+"""schemathesis against the API's own OpenAPI: every operation, no server error.
+
+Each operation of `/openapi.json` gets up to 25 generated requests (valid and
+invalid bodies, paths and queries) as support and as a client, on SQLite and
+on PostgreSQL, through the ASGI app in-process. The only check is schemathesis'
+`not_a_server_error`: whatever a caller sends, the answer is not a 5xx. Small on
+purpose (under a minute or two on a 2-core box) so that it runs in every `make unit`;
+hostile inputs it once found are rows of `test_no_server_errors.py`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, settings
+from schemathesis.checks import not_a_server_error
+
+from intmon import db
+from intmon.api.app import create_app
+from tests.hostile.site import Site, database
+from tests.hostile.site import settings as site_settings
+
+
+class Target:
+    """The site under test and whose token the requests carry."""
+
+    def __init__(self, site: Site, caller: str) -> None:
+        self.site = site
+        self.headers = site.headers(caller)
+
+
+@pytest.fixture(
+    scope="module",
+    params=[
+        pytest.param(("sqlite", "support"), id="sqlite-support"),
+        pytest.param(("sqlite", "client"), id="sqlite-client"),
+        pytest.param(("postgres", "support"), id="postgres-support", marks=pytest.mark.postgres),
+        pytest.param(("postgres", "client"), id="postgres-client", marks=pytest.mark.postgres),
+    ],
+)
+def target(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Target]:
+    backend, caller = request.param
+    with database(backend, tmp_path_factory.mktemp("schema")) as engine:
+        site = Site(engine, site_settings())
+        yield Target(site, caller)
+        site.close()
+
+
+def openapi_document() -> dict[str, Any]:
+    """The app's OpenAPI, read once at collection (it does not depend on the data)."""
+    engine = db.make_engine("sqlite://")
+    try:
+        return dict(create_app(engine, site_settings()).openapi())
+    finally:
+        engine.dispose()
+
+
+# Loaded from the document, called against each target's app (`app=`): the
+# fixture-based loader of schemathesis does not work with this pytest.
+schema = schemathesis.openapi.from_dict(openapi_document())
+
+
+@schema.parametrize()
+@settings(
+    max_examples=25,
+    deadline=None,
+    database=None,
+    suppress_health_check=list(HealthCheck),
+)
+def test_no_server_error(case: Any, target: Target) -> None:
+    case.call_and_validate(app=target.site.app, headers=target.headers, checks=[not_a_server_error])
