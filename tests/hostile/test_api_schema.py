@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
 from schemathesis.checks import not_a_server_error
 
 from intmon import db
@@ -64,6 +65,50 @@ def openapi_document() -> dict[str, Any]:
 # Loaded from the document, called against each target's app (`app=`): the
 # fixture-based loader of schemathesis does not work with this pytest.
 schema = schemathesis.openapi.from_dict(openapi_document())
+
+
+# What generated values rarely hit by chance but attackers send: NUL, moments whose
+# UTC time is in year 0 or 10000, numbers no 64-bit column takes, text over every
+# column's size. (NaN and lone surrogates cannot travel as JSON through the test
+# client; test_api_fuzz.py sends those as raw bytes.)
+HOSTILE_TEXT = [
+    "a\x00b",
+    "0001-01-01T00:00:00+14:00",
+    "9999-12-31T23:59:59-14:00",
+    "INC-99999999999999999999999",
+    "c" * 65,
+    "x" * 3000,
+]
+hostile_value = st.sampled_from([*HOSTILE_TEXT, 10**30, -(10**30)])
+
+
+def spoiled(values: Any) -> st.SearchStrategy[Any]:
+    """`values` as generated, or with one of its entries (if it is an object)
+    replaced by a hostile value."""
+    if not isinstance(values, dict) or not values:
+        return st.just(values)
+    names = sorted(values)
+    return st.one_of(
+        st.just(values),
+        st.tuples(st.sampled_from(names), hostile_value).map(
+            lambda spoil: {**values, spoil[0]: spoil[1]}
+        ),
+    )
+
+
+@schema.hook("flatmap_body")
+def spoil_body(_context: Any, body: Any) -> st.SearchStrategy[Any]:
+    return spoiled(body)
+
+
+@schema.hook("flatmap_query")
+def spoil_query(_context: Any, query: Any) -> st.SearchStrategy[Any]:
+    return spoiled(query)
+
+
+@schema.hook("flatmap_path_parameters")
+def spoil_path(_context: Any, path_parameters: Any) -> st.SearchStrategy[Any]:
+    return spoiled(path_parameters)
 
 
 @schema.parametrize()
