@@ -39,7 +39,7 @@ def create_app(engine: Engine, settings: Settings) -> FastAPI:
     app.state.settings = settings
     app.state.registry = aggregate_registry(engine=engine)
     for module in (service, integrations, tickets, sinks, leads, e2e):
-        app.include_router(module.router)
+        app.include_router(module.router, responses=problems.RESPONSES)
     problems.install(app)
     web.install(app)  # the web console: /login, /board, /tickets, /integrations/{id}
     # Added last, so outermost: the cap applies before the session is read.
