@@ -304,6 +304,9 @@ def test_readyz_checks_the_database(api: Api, tmp_path: Path) -> None:
         response = client.get("/readyz")
     assert response.status_code == 503
     assert response.json()["checks"]["database"].startswith("OperationalError")
+    # Every error answer carries the pages' security headers (the middleware adds them).
+    assert response.headers["x-frame-options"] == "DENY"
+    assert response.headers["cache-control"] == "no-store"
     broken.dispose()
 
 
