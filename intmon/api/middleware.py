@@ -76,18 +76,12 @@ class BodyCap:
             await self._refuse(scope, receive, send, 413)
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send, status: int) -> None:
-        detail = (
-            f"the request body is larger than {self.max_bytes} bytes"
-            if status == 413
-            else "Content-Length is not a number"
-        )
-        response: Response
-        if is_console(Request(scope)):
-            response = HTMLResponse(
-                bare_page(status, detail), status_code=status, headers=SECURITY_HEADERS
-            )
+        if status == 413:
+            detail, errors = f"the request body is larger than {self.max_bytes} bytes", []
         else:
-            response = problem(status, detail, field="Content-Length" if status == 400 else None)
+            detail = "Content-Length: not a number"
+            errors = [{"field": "Content-Length", "in": "header", "message": "not a number"}]
+        response = _refusal(scope, status, detail, errors)
         # The client may still be sending: say the connection ends with this answer.
         response.headers["Connection"] = "close"
         await response(scope, receive, send)

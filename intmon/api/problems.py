@@ -162,11 +162,17 @@ def is_console(request: Request) -> bool:
     return not any(path == p.rstrip("/") or path.startswith(p) for p in API_PATHS)
 
 
-def _answer(request: Request, response: JSONResponse, status: int, detail: str) -> Response:
+def _refuse(request: Request, status: int, detail: str, **problem_members: Any) -> Response:
+    """The problem, or the console's error page for a request to one of its paths."""
     error_page: ErrorPage | None = getattr(request.app.state, "error_page", None)
     if error_page is not None and is_console(request):
         return error_page(request, status, detail)
-    return response
+    return problem(status, detail, **problem_members)
+
+
+def _input_of(request: Request) -> str:
+    """Where a field the domain refused came from: a body, or the query of a read."""
+    return "query" if request.method in ("GET", "HEAD", "DELETE") else "body"
 
 
 async def http_error(request: Request, error: Exception) -> Response:
@@ -175,39 +181,37 @@ async def http_error(request: Request, error: Exception) -> Response:
     field = None
     if isinstance(detail, dict):  # {"field": …, "message": …}
         field, detail = detail.get("field"), detail.get("message", "")
-    errors = getattr(error, "errors", ())
-    response = problem(
+    return _refuse(
+        request,
         error.status_code,
         str(detail),
         field=field,
-        errors=errors,
+        errors=getattr(error, "errors", ()),  # InvalidJson's
         headers=dict(error.headers or {}),
     )
-    return _answer(request, response, error.status_code, str(detail))
 
 
 async def invalid_request(request: Request, error: Exception) -> Response:
     assert isinstance(error, RequestValidationError)
     errors = validation_errors(error.errors())
-    detail = summary(errors)
-    return _answer(request, problem(422, detail, errors=errors), 422, detail)
+    return _refuse(request, 422, summary(errors), errors=errors)
 
 
 async def alerts_error(request: Request, error: Exception) -> Response:
+    detail = str(error)
     if isinstance(error, TicketNotFound):
-        return _answer(request, problem(404, str(error)), 404, str(error))
+        return _refuse(request, 404, detail)
     if isinstance(error, InvalidTicketInput):
-        errors = [{"field": error.field, "in": "body", "message": str(error)}]
-        return _answer(request, problem(422, str(error), errors=errors), 422, str(error))
+        errors = [{"field": error.field, "in": _input_of(request), "message": detail}]
+        return _refuse(request, 422, detail, errors=errors)
     assert isinstance(error, InvalidTransition | AlertsError)
-    return _answer(request, problem(409, str(error)), 409, str(error))
+    return _refuse(request, 409, detail)
 
 
 async def maintenance_error(request: Request, error: Exception) -> Response:
-    detail = str(error)
+    detail = str(error)  # "starts_at: …", "weekly.days: …"
     field = detail.split(":", 1)[0] if ":" in detail else "window"
-    errors = [{"field": field, "in": "body", "message": detail}]
-    return _answer(request, problem(422, detail, errors=errors), 422, detail)
+    return _refuse(request, 422, detail, errors=[{"field": field, "in": "body", "message": detail}])
 
 
 async def unexpected(request: Request, error: Exception) -> Response:

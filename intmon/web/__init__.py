@@ -50,7 +50,7 @@ def install(app: FastAPI) -> None:
         target = request.url.path if request.method == "GET" else "/"
         return redirect(f"/login?next={quote(target)}" if target != "/" else "/login")
 
-    def error_page(request: Request, status_code: int, detail: str) -> Response:
+    def error_html(request: Request, status_code: int, message_key: str, detail: str) -> Response:
         from intmon.web.session import optional_account
 
         return page(
@@ -58,22 +58,18 @@ def install(app: FastAPI) -> None:
             "error.html",
             account=optional_account(request),
             status_code=status_code,
-            message_key=MESSAGE_KEYS.get(status_code, "error.bad_request"),
+            message_key=message_key,
             detail=detail,
         )
 
+    def error_page(request: Request, status_code: int, detail: str) -> Response:
+        key = MESSAGE_KEYS.get(status_code, "error.bad_request")
+        return error_html(request, status_code, key, detail)
+
     def page_error(request: Request, error: Exception) -> Response:
         assert isinstance(error, PageError)
-        from intmon.web.session import optional_account
-
-        return page(
-            request,
-            "error.html",
-            account=optional_account(request),
-            status_code=error.status_code,
-            message_key=error.message_key,
-            detail=error.details.get("detail", ""),
-        )
+        detail = error.details.get("detail", "")
+        return error_html(request, error.status_code, error.message_key, detail)
 
     app.add_exception_handler(LoginRequired, login_required)
     app.add_exception_handler(PageError, page_error)
