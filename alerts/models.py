@@ -118,7 +118,7 @@ class Ticket(Base):
     # When it last entered waiting_for_reply: the 2-day auto-close counts from here.
     waiting_since: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
-    close_reason: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    close_reason: Mapped[str | None] = mapped_column(String(2048), nullable=True)
     reopened: Mapped[int] = mapped_column(Integer, default=0)
 
 

@@ -75,7 +75,8 @@ def parse_number(reference: str | int) -> int:
     if isinstance(reference, int):
         return reference
     match = _NUMBER.match(reference.strip())
-    if not match:
+    # Ids are 64-bit: a longer number cannot name a ticket (and no database takes it).
+    if not match or len(match.group(1)) > 18:
         raise TicketNotFound(str(reference))
     return int(match.group(1))
 

@@ -144,6 +144,9 @@ class Settings(BaseSettings):
     # /metrics on the API's port: off (404) unless a token is set; Prometheus then
     # sends it as a bearer token. `intmon metrics` (its own port) needs none.
     api_metrics_token: SecretStr | None = None
+    # The HTTP API and console refuse a request body over this many bytes (413) before
+    # parsing it; 16 MiB fits the largest batch the API takes (50,000 lead attempts).
+    api_max_body_bytes: int = Field(default=16 * 1024 * 1024, ge=64 * 1024)
     # How often the board, lists and a ticket's thread refresh themselves.
     web_refresh_s: float = Field(default=15.0, ge=1)
 

@@ -307,6 +307,9 @@ def test_readyz_checks_the_database(api: Api, tmp_path: Path) -> None:
         response = client.get("/readyz")
     assert response.status_code == 503
     assert response.json()["checks"]["database"].startswith("OperationalError")
+    # Every error answer carries the pages' security headers (the middleware adds them).
+    assert response.headers["x-frame-options"] == "DENY"
+    assert response.headers["cache-control"] == "no-store"
     broken.dispose()
 
 
@@ -405,6 +408,32 @@ def test_a_signed_callback_cannot_touch_a_ticket_the_sink_never_received(api: Ap
     response = api.post("/api/sinks/hook/callback", as_=None, content=other, headers=signed(other))
     assert response.status_code == 404
     assert api.get("/api/tickets/INC-000002").json()["status"] == "open"
+
+
+@pytest.mark.parametrize(
+    ("change", "words"),
+    [
+        ({"body": "x" * (64 * 1024 + 1)}, "comments.0.body: String should have at most 65536"),
+        ({"author": "ops\x00"}, "comments.0.author: Value error, must not contain NUL"),
+        ({"id": "x" * 129}, "comments.0.id"),
+        ({"id": "7" * 300}, "comments.0.id"),
+    ],
+    ids=["body over 64 KiB", "NUL in the author", "id over 128", "id over 64 bits"],
+)
+def test_a_signed_callback_with_an_unstorable_comment_is_422(
+    api: Api, change: dict[str, Any], words: str
+) -> None:
+    """What the comment columns cannot hold is refused whole, naming the field."""
+    document = json.loads(CALLBACK)
+    document["comments"][0].update(change)
+    body = json.dumps(document).encode()
+
+    response = api.post("/api/sinks/hook/callback", as_=None, content=body, headers=signed(body))
+
+    assert response.status_code == 422, response.text[:300]
+    assert response.headers["content-type"] == "application/problem+json"
+    assert words in response.json()["detail"]
+    assert api.get("/api/tickets/INC-000001").json()["comments"] == []
 
 
 # --- `intmon tokens` ------------------------------------------------------------------

@@ -29,10 +29,10 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import httpx
-from pydantic import AwareDatetime, BaseModel, Field, ValidationError
+from pydantic import AwareDatetime, BaseModel, Field, ValidationError, field_validator
 
 from alerts.sinks.base import (
     RETRY_WAIT_S,
@@ -100,11 +100,21 @@ def verify_signature(
 
 
 class _CallbackComment(BaseModel):
-    id: str | int
-    author: str
-    body: str
+    # The sizes of the columns they land in (ticket_comments.external_ref and
+    # author, VARCHAR(200)); a comment body is capped like the API's (64 KiB).
+    id: Annotated[str, Field(max_length=128)] | Annotated[int, Field(ge=-(2**63), lt=2**63)]
+    author: str = Field(max_length=200)
+    body: str = Field(max_length=64 * 1024)
     public: bool
     created_at: AwareDatetime
+
+    @field_validator("id", "author", "body")
+    @classmethod
+    def _no_nul(cls, value: str | int) -> str | int:
+        # PostgreSQL's text cannot hold NUL: refused here, not a failed insert later.
+        if isinstance(value, str) and "\x00" in value:
+            raise ValueError("must not contain NUL (\\u0000)")
+        return value
 
 
 class _Callback(BaseModel):

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import Connection, Engine
 from sqlalchemy.dialects import postgresql, sqlite
 
@@ -23,7 +23,7 @@ from integrations.errors import IntegrationsError
 from integrations.leads.delivery import LeadDataError, LeadOutcome, validate_lead
 from integrations.leads.models import Lead, LeadAttempt
 from integrations.results import storable
-from integrations.strict import SLUG
+from integrations.strict import SLUG, StorableAwareDatetime
 from intmon.db import table_of
 
 LEADS = table_of(Lead)
@@ -58,7 +58,7 @@ class AttemptIn(BaseModel):
     lead_id: str = Field(pattern=LEAD_ID)
     integration: str = Field(pattern=SLUG)
     attempt: int = Field(ge=1, le=1000)
-    at: AwareDatetime
+    at: StorableAwareDatetime
     outcome: LeadOutcome
     http_status: int | None = Field(default=None, ge=100, le=599)
     duration_s: float | None = Field(default=None, ge=0)

@@ -1,25 +1,29 @@
 """`create_app(engine, settings)`: the FastAPI application (OpenAPI at /docs, served locally).
 
-Domain refusals become HTTP answers here, in one place, with the domain's own
-message as `detail`:
+Every error answer has one shape (`problems.py`: RFC 9457 problem details on the
+API, the console's error page on its own paths), and domain refusals become
+HTTP answers there, in one place, with the domain's own message as `detail`:
 
     TicketNotFound      404   (also what a client gets for another client's ticket)
     InvalidTransition   409
     InvalidTicketInput  422   (+ `field`)
     other AlertsError   409
     MaintenanceError    422
+    anything else       500   (logged; the answer says nothing of the cause)
+
+Around it all, `middleware.py` caps the request body before it is parsed (413),
+refuses NUL in the path and query (422), and puts the security headers on every
+error answer.
 """
 
 from __future__ import annotations
 
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI
 from sqlalchemy import Engine
 
-from alerts.errors import AlertsError, InvalidTicketInput, InvalidTransition, TicketNotFound
-from integrations.maintenance import MaintenanceError
 from intmon import web
-from intmon.api import throttle
+from intmon.api import problems, throttle
+from intmon.api.middleware import BodyCap, ErrorHeaders, UrlGuard
 from intmon.api.routes import docs, e2e, integrations, leads, results, service, sinks, tickets
 from intmon.metrics import aggregate_registry
 from intmon.settings import Settings
@@ -38,22 +42,12 @@ def create_app(engine: Engine, settings: Settings) -> FastAPI:
     app.state.registry = aggregate_registry(engine=engine)
     throttle.install(app, settings)  # request limits; where triggered scenarios run
     for module in (service, integrations, tickets, sinks, leads, e2e, results):
-        app.include_router(module.router)
+        app.include_router(module.router, responses=problems.RESPONSES)
     docs.install(app)
-    app.add_exception_handler(AlertsError, _alerts_error)
-    app.add_exception_handler(MaintenanceError, _maintenance_error)
+    problems.install(app)
     web.install(app)  # the web console: /login, /board, /tickets, /integrations/{id}
+    # Added last, so outermost: the cap applies before the session is read.
+    app.add_middleware(BodyCap, max_bytes=settings.api_max_body_bytes)
+    app.add_middleware(UrlGuard)
+    app.add_middleware(ErrorHeaders)
     return app
-
-
-async def _alerts_error(_request: Request, error: Exception) -> JSONResponse:
-    if isinstance(error, TicketNotFound):
-        return JSONResponse({"detail": str(error)}, status_code=404)
-    if isinstance(error, InvalidTicketInput):
-        return JSONResponse({"detail": str(error), "field": error.field}, status_code=422)
-    assert isinstance(error, InvalidTransition | AlertsError)
-    return JSONResponse({"detail": str(error)}, status_code=409)
-
-
-async def _maintenance_error(_request: Request, error: Exception) -> JSONResponse:
-    return JSONResponse({"detail": str(error)}, status_code=422)

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from starlette.datastructures import MutableHeaders
+
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
@@ -47,13 +49,7 @@ def install(app: FastAPI) -> None:
     if settings.session_https_only and settings.hsts_max_age_s:
         # Browsers that once reached the console over HTTPS never try plain http
         # again (where the cookie could be stripped of its protection by a downgrade).
-        hsts = f"max-age={settings.hsts_max_age_s}"
-
-        @app.middleware("http")
-        async def strict_transport(request: Request, call_next: Any) -> Response:
-            response: Response = await call_next(request)
-            response.headers.setdefault("Strict-Transport-Security", hsts)
-            return response
+        app.add_middleware(StrictTransport, max_age_s=settings.hsts_max_age_s)
 
     for module in (pages_auth, pages_status, pages_tickets):
         app.include_router(module.router)
@@ -63,18 +59,61 @@ def install(app: FastAPI) -> None:
         target = request.url.path if request.method == "GET" else "/"
         return redirect(f"/login?next={quote(target)}" if target != "/" else "/login")
 
-    def page_error(request: Request, error: Exception) -> Response:
-        assert isinstance(error, PageError)
+    def error_html(request: Request, status_code: int, message_key: str, detail: str) -> Response:
         from intmon.web.session import optional_account
 
         return page(
             request,
             "error.html",
             account=optional_account(request),
-            status_code=error.status_code,
-            message_key=error.message_key,
-            detail=error.details.get("detail", ""),
+            status_code=status_code,
+            message_key=message_key,
+            detail=detail,
         )
+
+    def error_page(request: Request, status_code: int, detail: str) -> Response:
+        key = MESSAGE_KEYS.get(status_code, "error.bad_request")
+        return error_html(request, status_code, key, detail)
+
+    def page_error(request: Request, error: Exception) -> Response:
+        assert isinstance(error, PageError)
+        detail = error.details.get("detail", "")
+        return error_html(request, error.status_code, error.message_key, detail)
 
     app.add_exception_handler(LoginRequired, login_required)
     app.add_exception_handler(PageError, page_error)
+    # The API's error handlers (intmon.api.problems) answer the console's paths with it.
+    app.state.error_page = error_page
+
+
+# The message of an error page the console did not raise itself (a bad path, a
+# request that does not validate, a body over the cap) by its status.
+MESSAGE_KEYS = {
+    403: "error.forbidden",
+    404: "error.not_found",
+    405: "error.method",
+    413: "error.too_large",
+    415: "error.form",
+}
+
+
+class StrictTransport:
+    """Adds `Strict-Transport-Security` to every answer that has none. Plain ASGI, not
+    `@app.middleware("http")`: that wraps the request body in a task group, and a
+    body refused by `BodyCap` mid-read would reach the route as a parse error."""
+
+    def __init__(self, app: Any, max_age_s: int) -> None:
+        self.app = app
+        self.value = f"max-age={max_age_s}"
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def with_header(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                MutableHeaders(scope=message).setdefault("Strict-Transport-Security", self.value)
+            await send(message)
+
+        await self.app(scope, receive, with_header)

@@ -22,9 +22,16 @@ from alerts import tickets
 from alerts.errors import AlertsError, InvalidTicketInput, InvalidTransition, TicketNotFound
 from alerts.queries import list_tickets, ticket_detail
 from alerts.tickets import SUBTYPES, TIERS, TRANSITIONS, Actor, Section, Status, ticket_number
+from integrations.strict import storable_moment
 from intmon import db
 from intmon.api.access import visible_integrations, visible_ticket
-from intmon.api.routes.tickets import NewTicket, file_ticket
+from intmon.api.routes.tickets import (
+    NewComment,
+    NewTicket,
+    SectionChange,
+    StatusChange,
+    file_ticket,
+)
 from intmon.web.errors import PageError
 from intmon.web.render import page, redirect
 from intmon.web.session import Account, Form, engine_of
@@ -82,7 +89,11 @@ def _day(field: str, value: str, after: bool) -> datetime | None:
     except ValueError:
         raise InvalidTicketInput(field, f"{value!r} is not a date (YYYY-MM-DD)") from None
     start = datetime.combine(day, time(0), UTC)
-    return start + timedelta(days=1) if after else start  # "to" includes that whole day
+    try:
+        # "to" includes that whole day; the day after 9999-12-31 is out of range.
+        return storable_moment(start + timedelta(days=1) if after else start)
+    except (OverflowError, ValueError) as error:
+        raise InvalidTicketInput(field, str(error)) from None
 
 
 @router.get("/tickets")
@@ -252,7 +263,7 @@ def _change(
             apply(connection, row, Actor(account.role, account.username), db.utcnow())
     except TicketNotFound as error:
         raise PageError(404, "error.not_found", detail=str(error)) from None
-    except (InvalidTicketInput, InvalidTransition) as error:
+    except (InvalidTicketInput, InvalidTransition, ValidationError) as error:
         errors = refusal(error, shown[0], shown)
         return _ticket_page(request, account, number, errors=errors, values=form)
     return redirect(f"/tickets/{ticket_number(row.id)}")
@@ -271,7 +282,8 @@ def ticket_comment(request: Request, account: Account, number: str, form: Form) 
         lambda connection, row, actor, now: tickets.comment(
             connection,
             row.id,
-            body=form.get("body", ""),
+            # The API's model: the same size limit, no NUL.
+            body=NewComment.model_validate({"body": form.get("body", "")}).body,
             actor=actor,
             now=now,
             visibility="internal" if internal else "public",
@@ -291,10 +303,10 @@ def ticket_status(request: Request, account: Account, number: str, form: Form) -
         lambda connection, row, actor, now: tickets.set_status(
             connection,
             row.id,
-            form.get("status", ""),
+            (change := _status_change(form)).status,
             actor=actor,
             now=now,
-            reason=form.get("reason", "").strip() or None,
+            reason=change.reason,
             policy=_policy(request),
         ),
         support_only=True,
@@ -312,10 +324,21 @@ def ticket_section(request: Request, account: Account, number: str, form: Form) 
         lambda connection, row, actor, now: tickets.set_section(
             connection,
             row.id,
-            form.get("section", ""),
-            subtype=form.get("subtype") or None,
+            (change := _section_change(form)).section,
+            subtype=change.subtype,
             actor=actor,
             now=now,
         ),
         support_only=True,
     )
+
+
+# The forms are checked with the API's models: the same sizes, no NUL.
+def _status_change(form: dict[str, str]) -> StatusChange:
+    reason = form.get("reason", "").strip() or None
+    return StatusChange.model_validate({"status": form.get("status", ""), "reason": reason})
+
+
+def _section_change(form: dict[str, str]) -> SectionChange:
+    subtype = form.get("subtype") or None
+    return SectionChange.model_validate({"section": form.get("section", ""), "subtype": subtype})

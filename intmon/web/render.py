@@ -19,6 +19,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from intmon import db
 from intmon.web import i18n
+from intmon.web.headers import SECURITY_HEADERS
 from intmon.web.session import csrf_token
 from intmon.web.users import WebAccount
 
@@ -33,18 +34,6 @@ environment = Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
-
-SECURITY_HEADERS = {
-    "Content-Security-Policy": (
-        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
-    ),
-    "X-Content-Type-Options": "nosniff",
-    "X-Frame-Options": "DENY",
-    "Referrer-Policy": "same-origin",
-    # A page may hold a ticket's thread: the back button after logout must not show it.
-    "Cache-Control": "no-store",
-}
 
 
 def when(moment: datetime | None) -> str:

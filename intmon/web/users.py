@@ -92,6 +92,9 @@ _DUMMY_HASH = hash_password(secrets.token_urlsafe(16))
 # --- users ----------------------------------------------------------------------------
 
 
+USERNAME_MAX = 100  # web_users.username VARCHAR(100)
+
+
 def normalise_username(username: str) -> str:
     return username.strip().lower()
 
@@ -197,10 +200,13 @@ def _account(row: Any) -> WebAccount:
 
 def authenticate(engine: Engine, username: str, password: str) -> WebAccount | None:
     """The active user with this username and password, else None (one answer for all)."""
-    with engine.connect() as connection:
-        row = connection.execute(
-            select(USERS).where(USERS.c.username == normalise_username(username))
-        ).first()
+    name = normalise_username(username)
+    row = None
+    # No stored username holds NUL (PostgreSQL could not even compare it) or is
+    # longer than its column: such a name is simply unknown.
+    if "\x00" not in name and len(name) <= USERNAME_MAX:
+        with engine.connect() as connection:
+            row = connection.execute(select(USERS).where(USERS.c.username == name)).first()
     matches = verify_password(password, row.password_hash if row is not None else _DUMMY_HASH)
     if row is None or not matches or row.disabled_at is not None:
         return None

@@ -37,10 +37,12 @@ from intmon import db
 from intmon.api.access import Caller, Db, require, visible_integration, visible_integrations
 from intmon.api.auth import Principal
 from intmon.api.local_runs import Dispatch, ScenarioRuns
+from intmon.api.problems import problem
+from intmon.api.strict_json import StrictJsonRoute
 from intmon.api.throttle import limited
 from worker.e2e import Job
 
-router = APIRouter(tags=["e2e"])
+router = APIRouter(tags=["e2e"], route_class=StrictJsonRoute)
 
 Trigger = Annotated[Principal, Depends(require("support", "tester", "client"))]
 
@@ -141,18 +143,18 @@ CALLBACK_ANSWERS: dict[int | str, dict[str, Any]] = {
 
 
 @router.post("/callbacks/{run_id}/{name}", responses=CALLBACK_ANSWERS)
-async def callback_post(request: Request, run_id: str, name: str) -> JSONResponse:
+async def callback_post(request: Request, run_id: str, name: str) -> Response:
     """A partner's postback: stored for the waiting run; a repeat is answered 200, ignored."""
     return await _receive(request, run_id, name)
 
 
 @router.get("/callbacks/{run_id}/{name}", responses=CALLBACK_ANSWERS)
-async def callback_get(request: Request, run_id: str, name: str) -> JSONResponse:
+async def callback_get(request: Request, run_id: str, name: str) -> Response:
     """The same for partners that call back with GET and query parameters."""
     return await _receive(request, run_id, name)
 
 
-async def _receive(request: Request, run_id: str, name: str) -> JSONResponse:
+async def _receive(request: Request, run_id: str, name: str) -> Response:
     body = bytearray()
     async for chunk in request.stream():
         body += chunk[: BODY_CAP_BYTES - len(body)]
@@ -169,4 +171,7 @@ async def _receive(request: Request, run_id: str, name: str) -> JSONResponse:
     )
     engine = request.app.state.engine
     delivery: Delivery = await run_in_threadpool(deliver_callback, engine, run_id, received)
+    if delivery.http_status >= 400:  # no such run or callback (404), or the run ended (410)
+        detail = f"callback {name!r} of run {run_id}: {delivery.value}"
+        return problem(delivery.http_status, detail, callback=delivery.value)
     return JSONResponse({"callback": delivery.value}, status_code=delivery.http_status)

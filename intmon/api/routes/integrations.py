@@ -29,10 +29,11 @@ from integrations.staleness import CheckId, Freshness, check_freshness, state_ro
 from intmon import db
 from intmon.api.access import Caller, Db, Support, visible_integration, visible_integrations
 from intmon.api.auth import Principal
+from intmon.api.strict_json import StrictJsonRoute
 from intmon.api.throttle import limited
 from intmon.run_now import run_now
 
-router = APIRouter(prefix="/api", tags=["integrations"])
+router = APIRouter(prefix="/api", tags=["integrations"], route_class=StrictJsonRoute)
 
 
 def summary(spec: IntegrationSpec) -> dict[str, Any]:

@@ -7,11 +7,10 @@ index and field (`leads[2].fields.email`), and nothing of it is stored.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query, status
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Depends, HTTPException, Query, Response, status
 from pydantic import BaseModel, Field
 
 from integrations.leads import ledger
@@ -23,6 +22,7 @@ from integrations.leads.notices import (
     replace_notice,
 )
 from integrations.leads.report import build_report
+from integrations.strict import StorableDatetime
 from intmon import db
 from intmon.api.access import (
     Caller,
@@ -33,10 +33,13 @@ from intmon.api.access import (
     visible_integrations,
 )
 from intmon.api.auth import Principal
+from intmon.api.fields import ID_MAX, TEXT_MAX, Input
+from intmon.api.problems import problem
+from intmon.api.strict_json import StrictJsonRoute
 from intmon.api.throttle import limited
 from intmon.lead_metrics import publish
 
-router = APIRouter(prefix="/api", tags=["leads"])
+router = APIRouter(prefix="/api", tags=["leads"], route_class=StrictJsonRoute)
 # Real leads come from the platform: support or a client token, never a tester's.
 LeadSender = Annotated[Principal, Depends(require("support", "client"))]
 
@@ -49,23 +52,29 @@ class AttemptBatch(BaseModel):
     attempts: list[ledger.AttemptIn] = Field(min_length=1, max_length=50_000)
 
 
-class NoticeIn(BaseModel):
-    id: str = Field(description="A name for the notice, unique per integration.")
-    announced_at: datetime
-    effective_at: datetime
-    description: str
+class NoticeIn(Input):
+    id: str = Field(
+        min_length=1,
+        max_length=ID_MAX,
+        description="A name for the notice, unique per integration.",
+    )
+    announced_at: StorableDatetime
+    effective_at: StorableDatetime
+    description: str = Field(max_length=TEXT_MAX)
     breaking: bool = True
 
 
-def _refused(error: ledger.LeadError, name: str) -> JSONResponse:
-    problems = [
-        {"field": f"{name}[{index}].{field}", "message": message}
+def _refused(error: ledger.LeadError, name: str) -> Response:
+    errors = [
+        {"field": f"{name}[{index}].{field}", "in": "body", "message": message}
         for index, field, message in error.problems
     ]
-    return JSONResponse(
-        {"detail": str(error), "field": problems[0]["field"], "problems": problems},
-        status_code=422,
-    )
+    return problem(422, str(error), errors=errors)
+
+
+def _notice_error(error: NoticeError) -> dict[str, str]:
+    """NoticeError's message starts with the field it refuses ("effective_at: …")."""
+    return {"field": str(error).split(":", 1)[0], "in": "body", "message": str(error)}
 
 
 def _own(engine: Any, caller: Any, ids: set[str]) -> None:
@@ -127,8 +136,8 @@ def leads_report(
     engine: Db,
     caller: Caller,
     integration: Annotated[list[str] | None, Query(description="Repeatable; default all.")] = None,
-    from_: Annotated[datetime | None, Query(alias="from")] = None,
-    to: Annotated[datetime | None, Query()] = None,
+    from_: Annotated[StorableDatetime | None, Query(alias="from")] = None,
+    to: Annotated[StorableDatetime | None, Query()] = None,
 ) -> Any:
     """Delivered, failed, held, expired; who is liable for each lead not delivered, with
     the evidence ids (maintenance window, change notice, incident, attempts)."""
@@ -162,8 +171,7 @@ def notices_add(engine: Db, _caller: Support, integration_id: str, notice: Notic
             engine, integration_id, notice.model_dump(mode="json"), db.utcnow(), source="api"
         )
     except NoticeError as error:
-        field = str(error).split(":", 1)[0]
-        return JSONResponse({"detail": str(error), "field": field}, status_code=422)
+        return problem(422, str(error), errors=[_notice_error(error)])
     return stored.as_dict()
 
 
@@ -182,7 +190,7 @@ def notices_replace(
         code = (
             404 if "has no change notice" in text else 409 if "integrations file" in text else 422
         )
-        return JSONResponse({"detail": text, "field": text.split(":", 1)[0]}, status_code=code)
+        return problem(code, text, errors=[_notice_error(error)] if code == 422 else ())
 
 
 @router.delete(

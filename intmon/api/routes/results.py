@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request, status
-from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from alerts.backfill import backfill
@@ -13,6 +12,7 @@ from alerts.errors import BackfillError
 from integrations.registry import load_specs
 from intmon import db
 from intmon.api.access import Support
+from intmon.api.problems import problem
 
 router = APIRouter(prefix="/api/results", tags=["results"])
 MAX_BODY_BYTES = 16 * 1024 * 1024
@@ -38,20 +38,14 @@ async def results_import(request: Request, _caller: Support) -> Any:
     Nobody is notified. One bad line refuses the whole file."""
     body = await request.body()
     if len(body) > MAX_BODY_BYTES:
-        return JSONResponse(
-            {"detail": f"the file is over {MAX_BODY_BYTES // (1024 * 1024)} MiB; split it"},
-            status_code=status.HTTP_413_CONTENT_TOO_LARGE,
-        )
+        return problem(413, f"the file is over {MAX_BODY_BYTES // (1024 * 1024)} MiB; split it")
     text = body.decode("utf-8", errors="replace")
     engine, settings = request.app.state.engine, request.app.state.settings
     try:
         report = await run_in_threadpool(_import, engine, settings, text)
     except BackfillError as error:
         problems = [{"line": line, "message": message} for line, message in error.problems]
-        return JSONResponse(
-            {"detail": "refused: no result was stored", "problems": problems},
-            status_code=422,
-        )
+        return problem(422, "refused: no result was stored", problems=problems)
     return report
 
 

@@ -17,7 +17,9 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import Engine
 
-router = APIRouter(tags=["service"])
+from intmon.api.strict_json import StrictJsonRoute
+
+router = APIRouter(tags=["service"], route_class=StrictJsonRoute)
 
 
 @router.get("/healthz")

@@ -17,8 +17,9 @@ from alerts import mirror
 from alerts.sinks import SinkError, build_sink
 from alerts.sinks.webhook import SIGNATURE_HEADER, TIMESTAMP_HEADER, WebhookSink
 from intmon import db
+from intmon.api.strict_json import StrictJsonRoute
 
-router = APIRouter(prefix="/api/sinks", tags=["sinks"])
+router = APIRouter(prefix="/api/sinks", tags=["sinks"], route_class=StrictJsonRoute)
 
 
 @router.post(

@@ -13,11 +13,10 @@ callers that read one page keep working unchanged.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response, status
-from pydantic import BaseModel, Field
+from pydantic import Field
 from sqlalchemy import Engine
 
 from alerts import manual_tickets, tickets
@@ -25,38 +24,64 @@ from alerts.errors import InvalidTicketInput
 from alerts.queries import ticket_detail, ticket_page
 from alerts.ticket_pages import TicketFilter
 from alerts.tickets import Actor
+from integrations.strict import StorableDatetime
 from intmon import db
 from intmon.api.access import Db, TicketReader, visible_ticket
 from intmon.api.auth import Principal
+from intmon.api.fields import (
+    ID_MAX,
+    REASON_MAX,
+    SECTION_MAX,
+    STATUS_MAX,
+    TEXT_MAX,
+    TOPIC_MAX,
+    Input,
+)
+from intmon.api.strict_json import StrictJsonRoute
 
-router = APIRouter(prefix="/api/tickets", tags=["tickets"])
+router = APIRouter(prefix="/api/tickets", tags=["tickets"], route_class=StrictJsonRoute)
 
 
-class NewTicket(BaseModel):
-    section: str = Field(description="system_errors, app_help or documents_finance")
-    subtype: str | None = Field(default=None, description="Required for documents_finance.")
-    topic: str = Field(min_length=1, max_length=200)
-    body: str = Field(min_length=1, description="The question or problem (form.description).")
-    integration: str | None = None
-    client: str | None = Field(default=None, description="Support only; a client files its own.")
+class NewTicket(Input):
+    section: str = Field(
+        max_length=SECTION_MAX, description="system_errors, app_help or documents_finance"
+    )
+    subtype: str | None = Field(
+        default=None, max_length=ID_MAX, description="Required for documents_finance."
+    )
+    topic: str = Field(min_length=1, max_length=TOPIC_MAX)
+    body: str = Field(
+        min_length=1,
+        max_length=TEXT_MAX,
+        description="The question or problem (form.description).",
+    )
+    integration: str | None = Field(default=None, max_length=ID_MAX)
+    client: str | None = Field(
+        default=None, max_length=ID_MAX, description="Support only; a client files its own."
+    )
     tier: Literal["social", "standard", "premium"] | None = Field(
         default=None, description="Support only; default: the integration's tier, else standard."
     )
 
 
-class NewComment(BaseModel):
-    body: str = Field(min_length=1)
+class NewComment(Input):
+    body: str = Field(min_length=1, max_length=TEXT_MAX)
     internal: bool = Field(default=False, description="Support only: hidden from the client.")
 
 
-class StatusChange(BaseModel):
-    status: str = Field(description="open, in_progress, waiting_for_reply, closed or rejected")
-    reason: str | None = None
+class StatusChange(Input):
+    status: str = Field(
+        max_length=STATUS_MAX,
+        description="open, in_progress, waiting_for_reply, closed or rejected",
+    )
+    reason: str | None = Field(
+        default=None, max_length=REASON_MAX, description="Why it was closed or rejected."
+    )
 
 
-class SectionChange(BaseModel):
-    section: str
-    subtype: str | None = None
+class SectionChange(Input):
+    section: str = Field(max_length=SECTION_MAX)
+    subtype: str | None = Field(default=None, max_length=ID_MAX)
 
 
 def _policy(request: Request) -> Any:
@@ -107,10 +132,10 @@ def tickets_list(
     ] = None,
     integration: Annotated[str | None, Query(description="An integration id.")] = None,
     created_from: Annotated[
-        datetime | None, Query(description="Created at or after (ISO 8601 with offset).")
+        StorableDatetime | None, Query(description="Created at or after (ISO 8601 with offset).")
     ] = None,
     created_to: Annotated[
-        datetime | None, Query(description="Created before (ISO 8601 with offset).")
+        StorableDatetime | None, Query(description="Created before (ISO 8601 with offset).")
     ] = None,
     limit: Annotated[int, Query(ge=1, le=1000, description="Tickets per page.")] = 200,
     cursor: Annotated[
