@@ -29,7 +29,7 @@ from collections.abc import Awaitable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal, TypeVar
-from urllib.parse import quote, quote_plus, urlsplit
+from urllib.parse import urlsplit
 
 import httpx
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_none
@@ -52,6 +52,7 @@ from checks.redirects import send_following
 from checks.tls import CertificateProbe, expiry_warning
 from integrations.config import CheckSpec, IntegrationSpec
 from integrations.errors import SecretUnavailable
+from integrations.redaction import credential_values, redactor_for
 from integrations.secrets import has_reference, redact, resolve
 
 __all__ = ["ProbeEngine", "ProbeSettings"]
@@ -63,7 +64,6 @@ SENSITIVE_NAME = re.compile(
     r"authorization|cookie|api[-_]?key|token|secret|password|passwd|signature|session",
     re.IGNORECASE,
 )
-NEEDS_QUOTING = re.compile(r"[^A-Za-z0-9_.~-]")
 T = TypeVar("T")
 
 
@@ -316,13 +316,9 @@ class ProbeEngine:
         )
 
     def _excerpt(self, body: bytes, secrets: set[str]) -> str:
-        size = self.settings.excerpt_bytes
-        excerpt = body[:size].decode("utf-8", errors="replace")
         if not secrets:
-            return excerpt
-        # Redact the whole (capped) body before cutting, so a secret that straddles
-        # the cut cannot leave its first half behind.
-        return redact(body.decode("utf-8", errors="replace"), secrets)[: len(excerpt)]
+            return body[: self.settings.excerpt_bytes].decode("utf-8", errors="replace")
+        return redactor_for(frozenset(secrets)).excerpt(body, self.settings.excerpt_bytes)
 
     def _host_slots(self, host: tuple[str, int]) -> asyncio.Semaphore:
         slots = self._per_host.get(host)
@@ -462,14 +458,12 @@ class _UrlCache:
 def collect_sensitive(
     headers: Mapping[str, str], params: Mapping[str, str], secrets: set[str]
 ) -> None:
-    """Values of credential-like headers and query parameters are secrets too,
-    and so are their URL-encoded spellings (a partner may echo them back)."""
+    """Values of credential-like headers and query parameters are secrets too, and
+    so are the credentials inside them (a Bearer token alone, a Basic password).
+    Their encoded spellings need not be added: redaction finds every form."""
     for name, value in (*headers.items(), *params.items()):
         if value and SENSITIVE_NAME.search(name):
-            secrets.add(value)
-    for value in [v for v in secrets if NEEDS_QUOTING.search(v)]:
-        secrets.add(quote(value, safe=""))
-        secrets.add(quote_plus(value))
+            secrets.update(credential_values(value))
 
 
 async def bounded_attempt(timeout_s: float, exchange: Awaitable[T]) -> T:
