@@ -23,8 +23,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import time
+import traceback
 from collections.abc import Awaitable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -52,18 +52,13 @@ from checks.redirects import send_following
 from checks.tls import CertificateProbe, expiry_warning
 from integrations.config import CheckSpec, IntegrationSpec
 from integrations.errors import SecretUnavailable
-from integrations.redaction import credential_values, redactor_for
+from integrations.redaction import SENSITIVE_NAME, credential_values, redactor_for
 from integrations.secrets import has_reference, redact, resolve
 
 __all__ = ["ProbeEngine", "ProbeSettings"]
 
 log = logging.getLogger(__name__)
 
-# Header and query names whose values are scrubbed from details and excerpts.
-SENSITIVE_NAME = re.compile(
-    r"authorization|cookie|api[-_]?key|token|secret|password|passwd|signature|session",
-    re.IGNORECASE,
-)
 T = TypeVar("T")
 
 
@@ -289,7 +284,9 @@ class ProbeEngine:
         except ProbeFailure as failure:
             outcome, detail = failure.outcome, failure.detail
         except Exception as exc:  # a bug or an unforeseen library error; still a result
-            log.exception("check %s/%s crashed", integration.id, run.check.name)
+            # The traceback's messages may quote a URL or a header: logged redacted.
+            trace = redact("".join(traceback.format_exception(exc)), run.secrets)
+            log.error("check %s/%s crashed\n%s", integration.id, run.check.name, trace)
             diagnosis = diagnose_exception(exc)
             outcome, detail = diagnosis.outcome, diagnosis.detail
         duration = time.perf_counter() - run.started  # the side probe below is not the partner's

@@ -42,6 +42,7 @@ from typing import Any
 
 __all__ = [
     "REDACTED",
+    "SENSITIVE_NAME",
     "Redactor",
     "credential_values",
     "redact",
@@ -51,6 +52,11 @@ __all__ = [
 ]
 
 REDACTED = "[REDACTED]"
+# Header and query names whose values are credentials, whatever they look like.
+SENSITIVE_NAME = re.compile(
+    r"authorization|cookie|api[-_]?key|token|secret|password|passwd|signature|session",
+    re.IGNORECASE,
+)
 MIN_ENCODED_CHARS = 8
 
 _JSON_SHORT = {

@@ -8,7 +8,6 @@ is counted as a duplicate and not stored again.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -23,7 +22,13 @@ from integrations.config import IntegrationSpec
 from integrations.errors import IntegrationsError
 from integrations.leads.delivery import LeadDataError, LeadOutcome, validate_lead
 from integrations.leads.models import Lead, LeadAttempt
-from integrations.redaction import REDACTED, credential_values, redact, redact_data
+from integrations.redaction import (
+    REDACTED,
+    SENSITIVE_NAME,
+    credential_values,
+    redact,
+    redact_data,
+)
 from integrations.results import storable
 from integrations.strict import SLUG
 from intmon.db import table_of
@@ -31,9 +36,6 @@ from intmon.db import table_of
 LEADS = table_of(Lead)
 ATTEMPTS = table_of(LeadAttempt)
 LEAD_ID = r"^[A-Za-z0-9][A-Za-z0-9_.:@/-]{0,127}$"
-SENSITIVE_NAME = re.compile(
-    r"authorization|cookie|api[-_]?key|token|secret|password|passwd|signature|session", re.I
-)
 
 
 class LeadError(IntegrationsError):
