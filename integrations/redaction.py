@@ -11,17 +11,20 @@ them with `[REDACTED]`:
       of characters, either case)
     JSON-escaped             tok_Ab3\\/9xQ+zz\\/KL==, \\u0074\\u006F…, \\", \\\\, \\n,
                              surrogate pairs for characters beyond the BMP
+    Python repr              \\x07, \\U0001f511, \\' (a detail quoting a header value)
     HTML entities            &amp; &#38; &#x26; &quot; &#34; &lt; &gt; &#39; &#x27;
     base64 (std, urlsafe,    the whole value with and without padding, and the part
       padded or not)         of it that shows inside any longer blob at each of the
                              three byte alignments: `base64(user:password)` too
     each of these base64 forms URL-encoded or JSON-escaped in turn
 
-Each secret becomes one regular expression: a group of alternatives per
-character (so mixed encodings match too), one such sequence per form. The
-expression is compiled once per secret value and the redactor once per secret
-set (both cached): a check that runs thousands of times a second pays one
-cached lookup and a C-speed scan per secret (bench/redaction.py).
+Each secret becomes one regular expression: letters, digits and `-._~` (which
+encoders leave alone unless they escape everything) as themselves, any other
+character as a group of its written forms (so encoders that escape different
+sets, or mix styles, still match), plus the two fully escaped spellings. It is
+compiled once per secret value (about a millisecond) and the redactor once per
+secret set (both cached): a check that runs thousands of times a second pays
+one cached lookup and a C-speed scan per secret (bench/redaction.py).
 
 Encoded forms shorter than MIN_ENCODED_CHARS, and credentials derived from a
 header value (a Bearer token, a Basic password) shorter than that, are left
@@ -95,12 +98,18 @@ def _json_units(char: str) -> list[int]:
 
 
 def _char_forms(char: str) -> list[str]:
-    """Every way one character is written by a URL, JSON or HTML encoder, as patterns
-    that each start with a literal character."""
+    """Every way one character is written by a URL, JSON, HTML encoder or Python's
+    repr, as patterns that each start with a literal character."""
     forms = [re.escape(char)]
     if char in _JSON_SHORT:
         forms.append(re.escape("\\" + _JSON_SHORT[char]))
     forms.append("".join(r"\\u" + _hex(unit, 4) for unit in _json_units(char)))
+    # Python's repr (a detail that quotes a header value): \xNN, \UNNNNNNNN, \'.
+    if ord(char) < 0x100:
+        forms.append(r"\\x" + _hex(ord(char), 2))
+    forms.append(r"\\U" + _hex(ord(char), 8))
+    if char == "'":
+        forms.append(r"\\'")
     forms.append("".join("%" + _hex(byte, 2) for byte in char.encode("utf-8")))
     if char == " ":
         forms.append(r"\+")
@@ -114,7 +123,7 @@ def _longest_written(char: str) -> int:
     """How many characters the longest of `_char_forms(char)` matches at most."""
     code = ord(char)
     html = len(f"&#x0000{code:x};") if char in _HTML_NAMED else 1
-    return max(2, 6 * len(_json_units(char)), 3 * len(char.encode("utf-8")), html)
+    return max(10, 6 * len(_json_units(char)), 3 * len(char.encode("utf-8")), html)
 
 
 def _written(char: str) -> str:

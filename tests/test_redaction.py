@@ -122,3 +122,10 @@ def test_collect_sensitive_takes_the_token_out_of_its_header() -> None:
     collect_sensitive({"Authorization": f"Bearer {TOKEN}", "Accept": "x"}, {}, secrets)
     assert TOKEN in secrets
     assert redact(f"you sent {json.dumps(TOKEN)}", secrets) == f'you sent "{REDACTED}"'
+
+
+@pytest.mark.parametrize("secret", [TOKEN, ODD, "k'ey\x07\x7f\u200bvalue"])
+def test_python_repr_is_redacted(secret: str) -> None:
+    """A detail may quote a header value with !r."""
+    text = f"header X-Echo {secret!r} does not match"
+    assert redact(text, {secret}) == text.replace(repr(secret)[1:-1], REDACTED), repr(secret)
