@@ -53,6 +53,7 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from prometheus_client import REGISTRY, generate_latest
+from pydantic import SecretStr
 from sqlalchemy import MetaData, select
 from typer.testing import CliRunner
 
@@ -69,6 +70,7 @@ from intmon.cli import app
 from intmon.config_file import apply_config, load_config_text
 from intmon.migrations import upgrade
 from intmon.settings import Settings, get_settings
+from intmon.web.users import create_user
 
 SMTP_USER = "intmon"
 # Values that change under URL-encoding, long enough that no hit is a coincidence.
@@ -428,8 +430,8 @@ def outcomes_by_integration(database: Path) -> dict[str, set[str]]:
 
 def test_the_scanner_finds_every_form() -> None:
     """A secret written as is, URL-encoded (either case), HTML- or JSON-escaped, or
-    base64-encoded inside a longer blob at
-    any alignment is found; the forms of the demo's secrets are not found by chance."""
+    base64-encoded inside a longer blob at any alignment is found; the forms of the
+    demo's secrets are not found by chance."""
     secret = SECRETS["DEMO_QUOTA_API_KEY"]
     scanner = Scanner({"key": secret}, composites={"pair": f"user:{secret}"})
     scanner.scan("clean", json.dumps(SECRETS | {"other": "quota-key"}).replace(secret, "x"))
@@ -610,6 +612,20 @@ integrations:
 """
 
 
+CONSOLE_PASSWORD = "correct horse battery"
+
+
+def log_in(client: TestClient) -> None:
+    """Sign the client in to the web console as support (cookies kept)."""
+    form = client.get("/login").text
+    csrf = re.search(r'name="csrf" value="([^"]+)"', form)
+    assert csrf is not None, form
+    signed_in = client.post(
+        "/login", data={"csrf": csrf.group(1), "username": "sup", "password": CONSOLE_PASSWORD}
+    )
+    assert signed_in.status_code in (200, 303), signed_in.text
+
+
 class Records(logging.Handler):
     """Every log record of the run, formatted, but the partners' own."""
 
@@ -623,6 +639,7 @@ class Records(logging.Handler):
             self.lines.append(self.format(record))
 
 
+@pytest.mark.slow  # 50 runs of the whole pipeline: about 25 s of CPU
 def test_every_form_of_any_secret_echoed_by_a_partner_is_redacted_everywhere(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -631,8 +648,9 @@ def test_every_form_of_any_secret_echoed_by_a_partner_is_redacted_everywhere(
     spelling (body and headers; a JSON assertion and a header expectation quote
     them in the detail). Each failing result opens an incident and a ticket and
     mails the contact; then every output is searched for every spelling: the
-    API's answers, the stored rows (and the database file), `intmon tickets show`
-    and `intmon status` (`--json` and tables), the e-mails and the logs."""
+    API's answers, the console's ticket page, the stored rows (and the database
+    file), `intmon tickets show` (`--json` and table), `intmon status --json`,
+    the e-mails and the logs."""
     database = tmp_path / "echo.db"
     monkeypatch.setenv("INTMON_DATABASE_URL", f"sqlite:///{database}")
     monkeypatch.delenv("INTMON_REDIS_URL", raising=False)
@@ -647,11 +665,14 @@ def test_every_form_of_any_secret_echoed_by_a_partner_is_redacted_everywhere(
     try:
         token = create_token(engine, role="support", now=db.utcnow())[1]
         auth = {"Authorization": f"Bearer {token}"}
+        create_user(engine, "sup", role="support", password=CONSOLE_PASSWORD, now=db.utcnow())
+        console = Settings(redis_url=None, session_secret=SecretStr("s" * 48))
         with (
             EchoPartner() as partner,
             mailbox_module.Mailbox() as mailbox,
-            TestClient(create_app(engine, Settings(redis_url=None))) as client,
+            TestClient(create_app(engine, console)) as client,
         ):
+            log_in(client)
 
             @settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
             @given(
@@ -725,6 +746,9 @@ def scan_one_run(client: TestClient, auth: dict[str, str], engine: Any, n: int) 
         answer = client.get(url, headers=auth)
         assert answer.status_code == 200, (url, answer.text)
         outputs[f"GET {url}"] = answer.text
+    page = client.get(f"/tickets/{ticket}")  # the web console, as support signed in
+    assert page.status_code == 200 and ticket in page.text, page.text
+    outputs[f"page /tickets/{ticket}"] = page.text
     runner = CliRunner()
     for command in (
         ["tickets", "show", ticket, "--json"],
