@@ -191,7 +191,8 @@ def _pattern_of(value: str) -> _SecretPattern:
     forms = sorted({value} | _base64_forms(value), key=len, reverse=True)
     branches = [branch for form in forms for branch in _mixed_branches(form)]
     branches += _escaped_branches(value)
-    longest = max(6 * len(_json_units_of(value)), *(_mixed_longest(form) for form in forms))
+    escaped = max(6 * len(_json_units_of(value)), 3 * len(value.encode("utf-8")))
+    longest = max(escaped, *(_mixed_longest(form) for form in forms))
     return _SecretPattern(re.compile("|".join(branches)), longest)
 
 

@@ -9,7 +9,7 @@ from urllib.parse import quote, quote_plus
 import pytest
 
 from checks.engine import collect_sensitive
-from integrations.redaction import REDACTED, credential_values, redact, reveals
+from integrations.redaction import REDACTED, credential_values, redact, redactor_for, reveals
 from integrations.secrets import redact as secrets_redact
 
 TOKEN = "tok_Ab3/9xQ+zz/KL=="
@@ -129,3 +129,19 @@ def test_python_repr_is_redacted(secret: str) -> None:
     """A detail may quote a header value with !r."""
     text = f"header X-Echo {secret!r} does not match"
     assert redact(text, {secret}) == text.replace(repr(secret)[1:-1], REDACTED), repr(secret)
+
+
+@pytest.mark.parametrize("secret", [TOKEN, ODD, "a" * 10 + "€" * 15, "ключ/секрет"])
+def test_a_secret_cut_by_the_excerpt_leaves_nothing_before_the_cut(secret: str) -> None:
+    """The excerpt is redacted as far past its end as the longest spelling reaches."""
+    spellings = [
+        "".join(f"%{b:02x}" for b in secret.encode()),
+        json.dumps(secret)[1:-1],  # ASCII: every non-ASCII character \u-escaped
+    ]
+    redactor = redactor_for(frozenset({secret}))
+    for spelling in spellings:
+        body = ("x" * 40 + spelling + "y" * 4000).encode()
+        for size in range(41, 41 + len(spelling.encode())):
+            excerpt = redactor.excerpt(body, size)
+            # Every spelling here is ASCII: the excerpt has `size` characters.
+            assert excerpt == ("x" * 40 + REDACTED + "y" * 4000)[:size], (spelling, size)
