@@ -22,9 +22,11 @@ Each secret becomes one regular expression: letters, digits and `-._~` (which
 encoders leave alone unless they escape everything) as themselves, any other
 character as a group of its written forms (so encoders that escape different
 sets, or mix styles, still match), plus the two fully escaped spellings. It is
-compiled once per secret value (about a millisecond) and the redactor once per
-secret set (both cached): a check that runs thousands of times a second pays
-one cached lookup and a C-speed scan per secret (bench/redaction.py).
+compiled once per secret value (1–10 ms, 5–30 KiB: a 40-character token, a JWT)
+and the redactor once per secret set, both kept in LRU caches of 4,096: a check
+that runs thousands of times a second pays one cached lookup and a C-speed scan
+per secret (bench/redaction.py). A process with more live secrets than that
+would compile again on every miss.
 
 Encoded forms shorter than MIN_ENCODED_CHARS, and credentials derived from a
 header value (a Bearer token, a Basic password) shorter than that, are left
@@ -75,6 +77,7 @@ _JSON_SHORT = {
 # Characters no URL encoder escapes (RFC 3986 unreserved): an encoder that does
 # escapes every character (`_escaped_branches`).
 _UNRESERVED = frozenset(string.ascii_letters + string.digits + "-._~")
+_URLSAFE = {"+": "-", "/": "_"}
 _HTML_NAMED = {"&": ("amp",), "<": ("lt",), ">": ("gt",), '"': ("quot",), "'": ("apos",)}
 # "Scheme credentials" in an Authorization-like header (RFC 9110 §11.4).
 _AUTH_VALUE = re.compile(r"\s*([A-Za-z][A-Za-z0-9!#$%&'*+.^_`|~-]*)\s+(\S.*?)\s*")
@@ -126,22 +129,32 @@ def _longest_written(char: str) -> int:
     return max(10, 6 * len(_json_units(char)), 3 * len(char.encode("utf-8")), html)
 
 
-def _written(char: str) -> str:
-    """A character of a secret as it is found in text: as is when no encoder
-    escapes it (letters, digits, `-._~`), else any of its written forms."""
+def _alternatives(char: str, base64: bool) -> list[str]:
+    """The written forms of one character of a secret (`base64`: of its base64
+    spelling, where the URL-safe alphabet writes `-` for `+` and `_` for `/`)."""
     if char in _UNRESERVED:
-        return re.escape(char)
-    return "(?:" + "|".join(_char_forms(char)) + ")"
+        return [re.escape(char)]
+    forms = _char_forms(char)
+    if base64 and char in _URLSAFE:
+        forms.append(_URLSAFE[char])
+    return forms
 
 
-def _mixed_branches(form: str) -> list[str]:
-    """One form as written by an encoder that escapes what it must (any subset of
-    the characters outside `_UNRESERVED`, in any way), as top-level alternatives
+def _branches(form: str, *, base64: bool = False, tail: str = "") -> list[str]:
+    """One spelling as written by an encoder that escapes what it must (any subset
+    of the characters outside `_UNRESERVED`, in any way), as top-level alternatives
     that each start with a literal: the regex engine then skips, in C, every
     position whose character cannot start a match."""
-    rest = "".join(_written(c) for c in form[1:])
-    firsts = [re.escape(form[0])] if form[0] in _UNRESERVED else _char_forms(form[0])
-    return [first + rest for first in firsts]
+    group = "(?:{})".format
+    rest = "".join(
+        alternatives[0] if len(alternatives) == 1 else group("|".join(alternatives))
+        for alternatives in (_alternatives(c, base64) for c in form[1:])
+    )
+    return [first + rest + tail for first in _alternatives(form[0], base64)]
+
+
+def _written_length(form: str) -> int:
+    return sum(1 if c in _UNRESERVED else _longest_written(c) for c in form)
 
 
 def _escaped_branches(value: str) -> list[str]:
@@ -155,24 +168,19 @@ def _escaped_branches(value: str) -> list[str]:
     ]
 
 
-def _mixed_longest(form: str) -> int:
-    return sum(1 if c in _UNRESERVED else _longest_written(c) for c in form)
-
-
-def _base64_forms(value: str) -> set[str]:
-    """The value base64-encoded whole (padded or not), and the characters that stand
-    for it alone inside any longer base64 text, at each of the three alignments."""
+def _base64_spellings(value: str) -> tuple[str, list[str]]:
+    """The value base64-encoded (standard alphabet; `_branches` lets the URL-safe
+    one match too): whole and unpadded, and the characters that stand for it alone
+    inside any longer base64 text at each of the three byte alignments."""
     data = value.encode("utf-8")
-    forms = set()
-    for encode in (base64.b64encode, base64.urlsafe_b64encode):
-        whole = encode(data).decode("ascii")
-        forms |= {whole, whole.rstrip("=")}
-        for offset in range(3):
-            encoded = encode(b"\0" * offset + data).decode("ascii")
-            # Characters before `start` or from `end` on also carry neighbouring bytes.
-            start, end = -(-8 * offset // 6), 8 * (offset + len(data)) // 6
-            forms.add(encoded[start:end])
-    return {form for form in forms if len(form) >= MIN_ENCODED_CHARS}
+    whole = base64.b64encode(data).decode("ascii").rstrip("=")
+    cores = []
+    for offset in range(1, 3):  # offset 0's core is a prefix of `whole`
+        encoded = base64.b64encode(b"\0" * offset + data).decode("ascii")
+        # Characters before `start` or from `end` on also carry neighbouring bytes.
+        start, end = -(-8 * offset // 6), 8 * (offset + len(data)) // 6
+        cores.append(encoded[start:end])
+    return whole, [core for core in cores if len(core) >= MIN_ENCODED_CHARS]
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,16 +192,21 @@ class _SecretPattern:
     longest: int
 
 
-@lru_cache(maxsize=8192)
+@lru_cache(maxsize=4096)
 def _pattern_of(value: str) -> _SecretPattern:
-    """Compiled once per value (a few milliseconds for a long JWT): a set that
-    changes by one rotated token compiles only that token."""
-    forms = sorted({value} | _base64_forms(value), key=len, reverse=True)
-    branches = [branch for form in forms for branch in _mixed_branches(form)]
+    """Compiled once per value (about a millisecond; 5–15 KiB of memory): a set
+    that changes by one rotated token compiles only that token."""
+    whole, cores = _base64_spellings(value)
+    branches = _branches(value)
+    if len(whole) >= MIN_ENCODED_CHARS:
+        padding = "(?:" + "|".join(_char_forms("=")) + "){0,2}"
+        branches += _branches(whole, base64=True, tail=padding)
+    for core in cores:
+        branches += _branches(core, base64=True)
     branches += _escaped_branches(value)
     escaped = max(6 * len(_json_units_of(value)), 3 * len(value.encode("utf-8")))
-    longest = max(escaped, *(_mixed_longest(form) for form in forms))
-    return _SecretPattern(re.compile("|".join(branches)), longest)
+    written = [_written_length(form) for form in (value, whole + "==", *cores)]
+    return _SecretPattern(re.compile("|".join(branches)), max(escaped, *written))
 
 
 class Redactor:
