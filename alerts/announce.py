@@ -66,6 +66,7 @@ def incident_event(
         extra["level"] = level
     context = {
         "ticket": incident.get("ticket_id"),
+        "incident": incident["id"],
         "integration_id": spec.id,
         "integration_name": spec.name,
         "family": incident["family"],

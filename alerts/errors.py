@@ -7,7 +7,8 @@
     AlertsError
     ├── TicketNotFound       no ticket has that number (or the caller may not see it)
     ├── InvalidTransition    the status change is not allowed from the current status
-    └── InvalidTicketInput   a field has a value the ticket cannot take (names the field)
+    ├── InvalidTicketInput   a field has a value the ticket cannot take (names the field)
+    └── BackfillError        a results file refused as a whole: (line, message) per problem
 
 All are permanent: retrying the same request gives the same answer. Callers
 (CLI, API) print `str(error)`, which names the ticket and the field.
@@ -60,3 +61,9 @@ class DeliveryError(Exception):
         self.permanent = permanent
         self.retry_after_s = retry_after_s
         self.status = status
+
+
+class BackfillError(AlertsError):
+    def __init__(self, problems: list[tuple[int, str]]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(f"line {line}: {message}" for line, message in problems))

@@ -1,4 +1,4 @@
-"""Failure families: how the eleven check outcomes group into incidents.
+"""Failure families: how the check outcomes group into incidents.
 
 One incident (and one ticket) per integration and family: an expired token and
 a host that is down are different problems with different owners, while a
@@ -8,6 +8,11 @@ End-to-end scenarios are their own family whatever their failing step's
 outcome: a lead that does not travel through the partner's API is one problem
 ("the integration does not work end to end"), found by the test team's
 scenario, and its ticket says which step broke.
+
+`platform` is intmon's own side (a secret unset where the check runs, a request
+that cannot be rendered): an internal incident for the platform's operators
+(role `operational_internal`), never a client ticket, never a message to the
+partner, and the platform is liable for what it costs.
 """
 
 from __future__ import annotations
@@ -26,6 +31,11 @@ class Family(enum.StrEnum):
     RATE_LIMIT = "rate_limit"
     DEGRADED = "degraded"
     E2E = "e2e"
+    PLATFORM = "platform"
+
+
+# Families that are the platform's own problem: no client ticket, no partner contact.
+INTERNAL_FAMILIES: frozenset[Family] = frozenset({Family.PLATFORM})
 
 
 FAMILY_OF: dict[Outcome, Family | None] = {
@@ -40,6 +50,7 @@ FAMILY_OF: dict[Outcome, Family | None] = {
     Outcome.CLIENT_ERROR: Family.CONTRACT,
     Outcome.CONTRACT_VIOLATION: Family.CONTRACT,
     Outcome.RATE_LIMITED: Family.RATE_LIMIT,
+    Outcome.CONFIG_ERROR: Family.PLATFORM,
 }
 
 # The ticket topic a client reads in the list (seed 001: category → topic → form).
@@ -51,6 +62,7 @@ TOPICS: dict[Family, str] = {
     Family.RATE_LIMIT: "Partner API rate limit exceeded",
     Family.DEGRADED: "Partner API responding slowly",
     Family.E2E: "End-to-end scenario failing",
+    Family.PLATFORM: "intmon cannot run the checks as configured (platform side)",
 }
 
 # What a support engineer does first; goes into the ticket form.
@@ -62,13 +74,24 @@ FIRST_STEPS: dict[Family, str] = {
     Family.RATE_LIMIT: "Compare our request rate with the partner's limit; lower it or ask.",
     Family.DEGRADED: "The partner answers, but slower than the configured limit.",
     Family.E2E: "Read the run's report (intmon e2e show RUN_ID): which step failed and why.",
+    Family.PLATFORM: "Fix intmon's side: set the secret or file the detail names where the "
+    "workers run (intmon validate lists them), or correct the request template.",
 }
+
+
+def is_internal(family: str | None) -> bool:
+    """Whether incidents of `family` stay inside the platform (see INTERNAL_FAMILIES)."""
+    return family is not None and family in INTERNAL_FAMILIES
 
 
 def family_of(outcome: Outcome, check_name: str = "") -> Family | None:
     """The failure family of a result; None for a passing one. Results of scheduled
     scenarios (check `e2e:<scenario>`) are family `e2e` whatever the outcome."""
     family = FAMILY_OF[outcome]
-    if family is not None and check_name.startswith(E2E_CHECK_PREFIX):
+    if (
+        family is not None
+        and family not in INTERNAL_FAMILIES
+        and check_name.startswith(E2E_CHECK_PREFIX)
+    ):
         return Family.E2E
     return family

@@ -15,7 +15,7 @@ from sqlalchemy import Connection, Row, and_, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from alerts import announce, tickets
-from alerts.families import FIRST_STEPS, TOPICS, Family
+from alerts.families import FIRST_STEPS, TOPICS, Family, is_internal
 from alerts.models import Incident, Ticket
 from alerts.policy import Policy
 from alerts.tickets import SYSTEM, Section, Status
@@ -32,9 +32,16 @@ def on_opened(
     spec: IntegrationSpec,
     now: datetime,
     policy: Policy,
-) -> tuple[int, bool]:
-    """Link a new incident to its ticket; returns (ticket id, whether it is new)."""
+) -> tuple[int | None, bool]:
+    """Link a new incident to its ticket; returns (ticket id, whether it is new).
+
+    A platform-side incident gets no ticket: a client ticket would tell the client
+    (and through it the partner) about a problem that is intmon's own. Its
+    operators hear of it through `announce`, routed to them alone."""
     family = incident["family"]
+    if is_internal(family):
+        announce.incident_event(connection, incident, spec, "incident.opened", now)
+        return None, False
     earlier = _earlier_ticket(connection, spec.id, family, now, policy)
     created = False
     if earlier is not None and earlier.status in tickets.ACTIVE:
@@ -62,10 +69,13 @@ def on_reopened(
     newly_flapping: bool,
 ) -> None:
     ticket_id = incident["ticket_id"]
+    news = not incident["flapping"] or newly_flapping
     if ticket_id is None:
+        if news and is_internal(incident["family"]):
+            announce.incident_event(connection, incident, spec, "incident.opened", now)
         return
     ticket = tickets.load(connection, ticket_id)
-    if not incident["flapping"] or newly_flapping:
+    if news:
         # Once flapping, its returns are not news: the ticket says so once.
         announce.incident_event(connection, incident, spec, "incident.opened", now)
     if ticket.status == Status.REJECTED:

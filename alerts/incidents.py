@@ -93,8 +93,13 @@ def process(
             state = states.get((result.integration_id, result.check_name))
             if state is None or state.streak < spec.thresholds.failure_threshold:
                 continue
-            # "First seen" is when the streak that crossed the threshold began.
-            first_seen = state.since if not state.up else result.started_at
+            # "First seen" is when this family's own streak began: not an earlier
+            # failure of another kind, nor an outage inside a maintenance window.
+            first_seen = (
+                state.family_since
+                if state.family == family and state.family_since is not None
+                else result.started_at
+            )
             incident = _open(connection, spec, item, state.streak, first_seen, now, policy, done)
             incidents[key] = incident
         _join(incident, item)
@@ -130,6 +135,7 @@ class Streak:
     streak: int  # results in a row with this family
     up: bool
     since: datetime  # when the current up/down streak began
+    family_since: datetime | None  # when the current family's streak began
 
 
 def _check_states(
@@ -137,10 +143,16 @@ def _check_states(
 ) -> dict[tuple[str, str], Streak]:
     rows = connection.execute(
         select(
-            S.c.integration_id, S.c.check_name, S.c.family, S.c.family_streak, S.c.up, S.c.since
+            S.c.integration_id,
+            S.c.check_name,
+            S.c.family,
+            S.c.family_streak,
+            S.c.up,
+            S.c.since,
+            S.c.family_since,
         ).where(S.c.integration_id.in_(integration_ids))
     ).all()
-    return {(row[0], row[1]): Streak(row[2], row[3], row[4], row[5]) for row in rows}
+    return {(row[0], row[1]): Streak(*row[2:]) for row in rows}
 
 
 def _open(
@@ -239,7 +251,7 @@ def _open(
     done.opened.append(new_id)
     ticket_id, created = incident_tickets.on_opened(connection, incident, spec, now, policy)
     incident["ticket_id"] = ticket_id
-    if created:
+    if created and ticket_id is not None:
         done.tickets_opened.append(ticket_id)
     return incident
 

@@ -14,6 +14,9 @@ ticket mail goes to the client's contacts for every ticket.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import datetime
 from typing import Any
 
@@ -28,6 +31,7 @@ from alerts.contacts import (
     Role,
     RoutingRule,
 )
+from alerts.families import is_internal
 from alerts.routing import Delivery, route
 from integrations.models import Integration
 from intmon.db import table_of
@@ -39,6 +43,24 @@ TARGET_PREFIX = "notify:"
 # to the client's contacts in these roles.
 TICKET_ROLES: tuple[Role, ...] = ("technical_non_emergency", "operational_public", "alert")
 TICKET_RULE = RoutingRule(event="*", roles=list(TICKET_ROLES))
+
+# Platform-side incidents (alerts.families.INTERNAL_FAMILIES) go to this role only,
+# whatever the routing table says: seed 002's operational contact "for the platform".
+INTERNAL_ROLE: Role = "operational_internal"
+INTERNAL_RULE = RoutingRule(event="*", roles=[INTERNAL_ROLE])
+
+# Set while past results are backfilled: last week's outage must not page anyone now.
+_muted: ContextVar[bool] = ContextVar("intmon_notifications_muted", default=False)
+
+
+@contextmanager
+def muted() -> Iterator[None]:
+    token = _muted.set(True)
+    try:
+        yield
+    finally:
+        _muted.reset(token)
+
 
 _contacts: TypeAdapter[list[ContactSpec]] = TypeAdapter(list[ContactSpec])
 
@@ -77,7 +99,10 @@ def queue(
     now: datetime,
     level: int = 1,
 ) -> list[Delivery]:
-    """Route `event` and write one outbox row per delivery; returns the deliveries."""
+    """Route `event` and write one outbox row per delivery; returns the deliveries
+    (none while `muted`)."""
+    if _muted.get():
+        return []
     config = notifications_config(connection)
     if event in TICKET_EVENTS:
         contacts = [
@@ -93,12 +118,17 @@ def queue(
         if integration_id is not None and not production:
             return []
         contacts = own + client_contacts(connection, client)
+        rules = config.routing
+        if is_internal(family):
+            # intmon's own problem: its operators hear of it, the partner and client don't.
+            contacts = [c for c in contacts if INTERNAL_ROLE in c.roles]
+            rules = [INTERNAL_RULE]
         deliveries = route(
             event,
             family=family,
             tier=tier,
             contacts=contacts,
-            rules=config.routing,
+            rules=rules,
             now=now,
             level=level,
         )

@@ -9,7 +9,8 @@ when no base URL is configured.
 
 The context a caller passes (all events):
 
-    ticket            "INC-000042" or the ticket id 42
+    ticket            "INC-000042" or the ticket id 42; None for a platform-side
+                      incident, which has none (then `incident`, its id, is named)
     integration_name, integration_id, family ("connectivity", …)
     first_seen        an aware datetime or ISO 8601 string
     outcome, detail   optional: the failure class ("timeout") and a detail line
@@ -79,6 +80,8 @@ TOPICS_RU: dict[Family, str] = {
     Family.RATE_LIMIT: "Превышен лимит запросов к API партнёра",
     Family.DEGRADED: "API партнёра отвечает медленно",
     Family.E2E: "Сквозной сценарий интеграции не проходит",
+    Family.PLATFORM: "intmon не может выполнять проверки с текущей конфигурацией "
+    "(сторона платформы)",
 }
 TOPIC_TABLES: dict[str, Mapping[Family, str]] = {"en": TOPICS, "ru": TOPICS_RU}
 
@@ -193,6 +196,10 @@ def _notice(
     notice = {**optional, **data, "timezone": zone, "base_url": base_url}
     if isinstance(notice.get("ticket"), int):
         notice["ticket"] = ticket_number(notice["ticket"])
+    # A platform-side incident has no ticket: its messages name the incident instead.
+    notice["internal"] = notice.get("ticket") is None and notice.get("incident") is not None
+    if notice["internal"]:
+        notice["ticket"] = f"#{notice['incident']}"
     if notice.get("family"):
         notice["severity"] = severity_of(notice["family"])
     return notice

@@ -8,7 +8,8 @@ a scheme is a class here, one line in `SCHEMES`, and its model in
 Every scheme resolves its `${ENV}` / `${file:…}` references when it is applied
 and adds the values (and anything derived from them, such as a Basic header)
 to the check's secrets set, so the engine can redact them from what it stores.
-A reference that cannot be read is an `AuthFailure` naming the variable.
+A reference that cannot be read is a `ConfigError` naming the variable: the
+platform's environment lacks it, the partner refused nothing.
 
 OAuth2 client-credentials tokens are cached per process in a `TokenCache`,
 keyed by (integration id, token URL, client id), until `expires_in` minus a
@@ -28,7 +29,7 @@ from typing import Any, Generic, TypeVar
 
 import httpx
 
-from checks.errors import AuthFailure, ProbeFailure, TokenRequestRefused
+from checks.errors import ConfigError, ProbeFailure, TokenRequestRefused
 from checks.outcomes import Outcome
 from integrations.config import (
     Auth,
@@ -80,11 +81,11 @@ class AuthContext:
     token_cache: TokenCache
 
     def resolve(self, text: str) -> str:
-        """Resolve references in `text`; an unreadable one is an `AuthFailure`."""
+        """Resolve references in `text`; an unreadable one is a `ConfigError`."""
         try:
             return resolve(text, self.secrets, self.environ)
         except SecretUnavailable as exc:
-            raise AuthFailure(f"credentials unavailable: {exc}") from None
+            raise ConfigError(f"credentials unavailable here: {exc}") from None
 
 
 SpecT = TypeVar("SpecT", bound=Auth)

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 import traceback
 from collections.abc import Awaitable, Mapping, Sequence
@@ -46,7 +47,7 @@ from checks.classify import (
     diagnose_exception,
 )
 from checks.clients import DEFAULT_HEADERS, ClientPool
-from checks.errors import AuthFailure, ProbeFailure, TransportFailure
+from checks.errors import ConfigError, ProbeFailure, TransportFailure
 from checks.outcomes import CheckResult, Outcome
 from checks.redirects import send_following
 from checks.tls import CertificateProbe, expiry_warning
@@ -59,6 +60,8 @@ __all__ = ["ProbeEngine", "ProbeSettings"]
 
 log = logging.getLogger(__name__)
 
+# A header value that would split the request on the wire (or be cut at a NUL).
+_UNSENDABLE = re.compile(r"[\r\n\x00]")
 T = TypeVar("T")
 
 
@@ -362,15 +365,7 @@ class ProbeEngine:
         )
         await scheme.apply(parts, context)
         collect_sensitive(parts.headers, parts.params, run.secrets)
-        headers = httpx.Headers(DEFAULT_HEADERS)
-        headers.update(parts.headers)
-        request = httpx.Request(
-            run.check.method,
-            self._urls.get(url, parts.params),
-            headers=headers,
-            json=body,
-            extensions={"timeout": _timeouts(integration.timeout_s)},
-        )
+        request = self._request(run, url, parts, body)
         started = time.perf_counter()
         response = await send_following(
             self._clients.transport(integration.tls),
@@ -386,6 +381,25 @@ class ProbeEngine:
         if response.status_code == 401:
             scheme.unauthorized(context)
         return Observation(response.status_code, response.headers, content, elapsed, truncated)
+
+    def _request(self, run: _Run, url: str, parts: RequestParts, body: Any) -> httpx.Request:
+        """The httpx request, or a `ConfigError` when what was rendered cannot be sent
+        (a secret holding a line break, a URL that no longer parses once resolved)."""
+        for name, value in parts.headers.items():
+            if _UNSENDABLE.search(value):
+                raise ConfigError(f"header {name}: the rendered value holds a line break or NUL")
+        headers = httpx.Headers(DEFAULT_HEADERS)
+        headers.update(parts.headers)
+        try:
+            return httpx.Request(
+                run.check.method,
+                self._urls.get(url, parts.params),
+                headers=headers,
+                json=body,
+                extensions={"timeout": _timeouts(run.integration.timeout_s)},
+            )
+        except (httpx.InvalidURL, ValueError, UnicodeEncodeError) as exc:
+            raise ConfigError(f"the rendered request is not valid: {exc}") from None
 
     async def _await_certificate(
         self, task: asyncio.Task[float | None], started: float, integration: IntegrationSpec
@@ -472,7 +486,7 @@ async def bounded_attempt(timeout_s: float, exchange: Awaitable[T]) -> T:
     except ProbeFailure:
         raise
     except SecretUnavailable as exc:
-        raise AuthFailure(f"credentials unavailable: {exc}") from None
+        raise ConfigError(f"secret unavailable here: {exc}") from None
     except Exception as exc:
         diagnosis = diagnose_exception(exc)
         raise TransportFailure(

@@ -9,6 +9,9 @@ only a transient failure is attempted again, inside the probe (STYLE §5).
     ├── ProbeFailure                 a check got no answer worth classifying; .outcome, .detail
     │   ├── AuthFailure              credentials missing or refused (permanent until fixed)
     │   │   └── TokenRequestRefused  the OAuth2 token endpoint said no (permanent)
+    │   ├── ConfigError              intmon cannot make the request as configured: a secret
+    │   │                            unset or unreadable here, an invalid rendered request
+    │   │                            (permanent until the configuration is fixed)
     │   └── TransportFailure         no usable HTTP answer: DNS, refused, reset, TLS, timeout;
     │                                transient only for refused / reset / remote disconnect
     └── EngineClosed                 the probe engine was closed (permanent); raised to callers
@@ -46,6 +49,14 @@ class TokenRequestRefused(AuthFailure):
     def __init__(self, detail: str, *, status: int | None = None) -> None:
         super().__init__(detail)
         self.status = status
+
+
+class ConfigError(ProbeFailure):
+    """The request cannot be made as configured; the platform's fault, not the partner's.
+    Permanent until someone fixes the configuration or the environment."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(Outcome.CONFIG_ERROR, detail, permanent=True)
 
 
 class TransportFailure(ProbeFailure):

@@ -1,7 +1,13 @@
-"""The eleven outcomes a check can have, and the result record a probe returns.
+"""The outcomes a check can have, and the result record a probe returns.
 
 Every result carries exactly one `Outcome`. These names are part of the public
 contract (metrics labels, JSON output, the database), so never rename them.
+
+Eleven outcomes describe the partner's answer (or its absence). `config_error`
+describes intmon's side: the request could not be made as configured (a secret
+that is unset or unreadable where the check runs, a rendered request that is
+not valid). It is never the partner's fault, and `alerts.families` keeps it
+away from clients and partners.
 """
 
 from __future__ import annotations
@@ -23,11 +29,17 @@ class Outcome(enum.StrEnum):
     CLIENT_ERROR = "client_error"
     RATE_LIMITED = "rate_limited"
     CONTRACT_VIOLATION = "contract_violation"
+    CONFIG_ERROR = "config_error"
 
     @property
     def is_up(self) -> bool:
         """Whether the partner answered usefully: ok and slow count as up."""
         return self in (Outcome.OK, Outcome.SLOW)
+
+    @property
+    def platform_side(self) -> bool:
+        """Whether the failure is intmon's own, not the partner's."""
+        return self is Outcome.CONFIG_ERROR
 
 
 @dataclass(slots=True)

@@ -108,6 +108,9 @@ class CheckState(Base):
     # resolves incidents.
     family: Mapped[str | None] = mapped_column(String(32), nullable=True)
     family_streak: Mapped[int] = mapped_column(Integer, default=0)
+    # When the first result of that family in the current run of it ran: where an
+    # incident of the family begins (results in maintenance neither start nor break it).
+    family_since: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     in_maintenance: Mapped[bool] = mapped_column(Boolean, default=False)
 
 

@@ -123,6 +123,7 @@ def _state_row(recorded: Recorded) -> dict[str, Any]:
         "certificate_expires_at": result.certificate_expires_at,
         "family": None if recorded.maintenance else recorded.family,
         "family_streak": 0 if recorded.maintenance else 1,
+        "family_since": None if recorded.maintenance else result.started_at,
         "in_maintenance": recorded.maintenance,
     }
 
@@ -155,6 +156,11 @@ def _state_upsert(dialect: str) -> Insert:
                 (paused, table.c.family_streak),
                 (table.c.family.is_not_distinct_from(new.family), table.c.family_streak + 1),
                 else_=1,
+            ),
+            "family_since": case(
+                (paused, table.c.family_since),
+                (table.c.family.is_not_distinct_from(new.family), table.c.family_since),
+                else_=new.family_since,
             ),
             "in_maintenance": new.in_maintenance,
         },

@@ -7,14 +7,30 @@ PostgreSQL and Redis; tests choose their backends through these same settings.
 
 from __future__ import annotations
 
+import ipaddress
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from alerts.policy import HOUR, Policy
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def parse_networks(value: str) -> tuple[Network, ...]:
+    """`10.0.0.0/8, 127.0.0.1` → networks; ValueError names the entry it cannot read."""
+    networks = []
+    for entry in (part.strip() for part in value.split(",")):
+        if not entry:
+            continue
+        try:
+            networks.append(ipaddress.ip_network(entry, strict=False))
+        except ValueError:
+            raise ValueError(f"{entry!r} is not an IP address or network (CIDR)") from None
+    return tuple(networks)
 
 
 class Settings(BaseSettings):
@@ -103,11 +119,34 @@ class Settings(BaseSettings):
     # in a file; unset means a random key per process (sessions die with it).
     session_secret: SecretStr | None = None
     session_secret_file: Path | None = None
-    # Send the session cookie over HTTPS only (set it when the console is behind TLS).
-    session_https_only: bool = False
+    # The console is reached over HTTPS (directly or through a TLS proxy): session
+    # cookies are `Secure` and answers carry HSTS. Set it to false only to serve
+    # the console on plain http (a local try-out; `intmon demo` does it itself).
+    session_https_only: bool = True
+    # Strict-Transport-Security max-age while session_https_only is on (0: no header).
+    hsts_max_age_s: int = Field(default=365 * 86400, ge=0)
+    # A console session ends this long after its login, however busy...
     session_max_age_s: int = Field(default=12 * 3600, ge=60)
+    # ...and this long after its last request (an open page's auto-refresh counts).
+    session_idle_timeout_s: int = Field(default=3600, ge=60)
+    # Proxies whose X-Forwarded-For is believed (addresses or CIDRs, comma-separated),
+    # for the login throttle's idea of who is asking. Default none: the peer is the address.
+    trusted_proxies: str = ""
+    # /metrics on the API's port: off (404) unless a token is set; Prometheus then
+    # sends it as a bearer token. `intmon metrics` (its own port) needs none.
+    api_metrics_token: SecretStr | None = None
     # How often the board, lists and a ticket's thread refresh themselves.
     web_refresh_s: float = Field(default=15.0, ge=1)
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies_parse(cls, value: str) -> str:
+        parse_networks(value)  # a ValueError here names the entry and the field
+        return value
+
+    @property
+    def trusted_proxy_networks(self) -> tuple[Network, ...]:
+        return parse_networks(self.trusted_proxies)
 
     @property
     def embedded(self) -> bool:

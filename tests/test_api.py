@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi.testclient import TestClient
-from pydantic import TypeAdapter
+from pydantic import SecretStr, TypeAdapter
 from sqlalchemy import Engine, insert
 
 from alerts import documents, mirror
@@ -35,6 +35,8 @@ from intmon.settings import Settings
 from tests.alerts.helpers import T0, feed
 
 PARTNER_SECRET = "partner-secret-value-42"
+METRICS_TOKEN = "metrics-token-for-prometheus-0123"
+API_SETTINGS = Settings(redis_url=None, api_metrics_token=SecretStr(METRICS_TOKEN))
 HOOK_KEY = "hook-hmac-key-xyz"
 NOW = T0 + timedelta(hours=1)
 
@@ -110,7 +112,8 @@ def api(engine: Engine) -> Iterator[Api]:
         for role, client in (("support", None), ("client", "acme"), ("client", "orbit"))
     }
     tokens["tester"] = create_token(engine, role="tester", now=T0)[1]
-    with TestClient(create_app(engine, Settings(redis_url=None))) as client:
+    tokens["metrics"] = METRICS_TOKEN
+    with TestClient(create_app(engine, API_SETTINGS)) as client:
         api = Api(client, tokens)
         yield api
     # Nothing the API answered holds the partner's secret.
@@ -308,7 +311,7 @@ def test_readyz_checks_the_database(api: Api, tmp_path: Path) -> None:
 
 
 def test_metrics_are_prometheus_text(api: Api) -> None:
-    response = api.get("/metrics", as_=None)
+    response = api.get("/metrics", as_="metrics")
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/plain")
     assert 'intmon_tickets{status="open"} 2.0' in response.text

@@ -39,7 +39,8 @@ PATH_VALUES = {
     "run_id": ACME["run"],
     "name": ACME["window"],
 }
-# Served to anyone on purpose (no client data), or by signature rather than token.
+# Served to anyone on purpose (no client data), or by signature rather than token
+# (/metrics by a token of its own, tests/web/test_surfaces.py).
 PUBLIC = {"/healthz", "/readyz", "/metrics", "/callbacks/{run_id}/{name}"}
 
 

@@ -33,7 +33,7 @@ from intmon.migrations import upgrade
 from intmon.settings import Settings
 from tests.alerts.helpers import T0
 from tests.conftest import REDIS_URL
-from tests.test_api import Api
+from tests.test_api import API_SETTINGS, METRICS_TOKEN, Api
 
 PARTNER_SECRET = "echoed-partner-secret-77"
 REDIS_PASSWORD = "redis-password-not-for-output"
@@ -131,8 +131,8 @@ def tokens(engine: Engine) -> dict[str, str]:
 
 @pytest.fixture
 def api(engine: Engine) -> Iterator[Api]:
-    with TestClient(create_app(engine, Settings(redis_url=None))) as client:
-        api = Api(client, tokens(engine))
+    with TestClient(create_app(engine, API_SETTINGS)) as client:
+        api = Api(client, {**tokens(engine), "metrics": METRICS_TOKEN})
         yield api
     leaked = [text for text in api.seen if PARTNER_SECRET in text]
     assert not leaked, "the partner's secret appeared in an API answer"
@@ -169,7 +169,7 @@ def test_the_partner_secret_is_redacted_in_the_results(api: Api) -> None:
     assert '"authorization": "[redacted]"' in excerpts and '"x-key": "[redacted]"' in excerpts
     api.get("/api/integrations/a/results")
     api.get("/api/integrations/a")
-    api.get("/metrics", as_=None)
+    api.get("/metrics", as_="metrics")
     # The api fixture asserts that no answer, these included, holds the secret.
 
 
@@ -219,7 +219,7 @@ def test_failing_runs_open_an_incident_and_passing_runs_resolve_it(
 
 def test_the_api_exposes_the_results_it_recorded(api: Api) -> None:
     run(api, "o", as_="orbit")
-    page = api.get("/metrics", as_=None).text
+    page = api.get("/metrics", as_="metrics").text
     assert 'intmon_check_results_total{check="health",integration="o",outcome="ok"}' in page
     assert 'intmon_integration_up{integration="o"} 1.0' in page
 

@@ -132,6 +132,49 @@ def test_check_never_prints_a_secret(tmp_path: Path, monkeypatch: pytest.MonkeyP
             assert token not in result.output
 
 
+def test_validate_warns_about_secrets_it_cannot_read_here(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A valid file whose `${ENV}` is unset or `${file:}` unreadable where it runs:
+    exit 0 (the file may be for another machine), with a warning naming each."""
+    monkeypatch.delenv("PARTNER_TOKEN", raising=False)
+    missing = tmp_path / "secrets" / "api-key"
+    text = config_for("http://127.0.0.1:9").replace("retries: 0", "retries: 0\n" + AUTH_LINE)
+    text = text.replace(
+        "path: /health,", f'path: /health, headers: {{X-Key: "${{file:{missing}}}"}},'
+    )
+    path = write(tmp_path, text)
+    result = runner.invoke(app, ["validate", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "integrations[partner].auth.token: environment variable PARTNER_TOKEN is not set" in (
+        " ".join(result.output.split())
+    )
+    report = json.loads(runner.invoke(app, ["validate", str(path), "--json"]).stdout)
+    assert [w["reference"] for w in report["warnings"]] == ["PARTNER_TOKEN", f"file:{missing}"]
+    assert report["warnings"][1]["where"] == "integrations[partner].checks[0].headers.X-Key"
+
+    monkeypatch.setenv("PARTNER_TOKEN", "set-now")
+    missing.parent.mkdir()
+    missing.write_text("k3y\n")
+    report = json.loads(runner.invoke(app, ["validate", str(path), "--json"]).stdout)
+    assert report["warnings"] == []
+
+
+def test_check_says_which_secret_it_cannot_read_and_fails(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, partner: Partner
+) -> None:
+    monkeypatch.delenv("PARTNER_TOKEN", raising=False)
+    path = write(
+        tmp_path, config_for(partner.url).replace("retries: 0", "retries: 0\n" + AUTH_LINE)
+    )
+    result = runner.invoke(app, ["check", str(path)])
+    assert result.exit_code == 1
+    flat = " ".join(result.output.split())
+    assert "config_error" in flat and "PARTNER_TOKEN is not set" in flat
+    rows = json.loads(runner.invoke(app, ["check", str(path), "--json"]).stdout)
+    assert rows[0]["outcome"] == "config_error" and "PARTNER_TOKEN" in rows[0]["detail"]
+
+
 def test_status_needs_a_schema(tmp_path: Path) -> None:
     result = runner.invoke(app, ["status"])
     assert result.exit_code == 2 and "intmon migrate" in result.output

@@ -27,6 +27,7 @@ from typing import Any
 import pytest
 import yaml
 from fastapi.testclient import TestClient
+from pydantic import SecretStr
 from sqlalchemy import Engine, update
 
 from alerts import outbox
@@ -170,8 +171,11 @@ def test_the_api_metrics_page_passes_promtool(promtool: str, engine: Engine) -> 
     metrics.observe_results(results(datetime.now(UTC)))
     metrics.schedule_lag.observe(0.2)
     metrics.checks_skipped.labels(reason="in_flight").inc()
-    with TestClient(create_app(engine, Settings(redis_url=None))) as client:
-        page = client.get("/metrics").text
+    settings = Settings(redis_url=None, api_metrics_token=SecretStr("promtool-metrics-token"))
+    with TestClient(create_app(engine, settings)) as client:
+        page = client.get(
+            "/metrics", headers={"Authorization": "Bearer promtool-metrics-token"}
+        ).text
     for sample in (
         'intmon_check_results_total{check="health",integration="b",outcome="timeout"}',
         'intmon_incidents_open{family="auth",flapping="false"} 1.0',

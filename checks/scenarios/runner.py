@@ -168,7 +168,7 @@ class ScenarioRunner:
             else:
                 _error(report, Outcome.CONTRACT_VIOLATION, f"cannot build the request: {error}")
         except SecretUnavailable as error:
-            _error(report, Outcome.AUTH_FAILURE, f"credentials unavailable: {error}")
+            _error(report, Outcome.CONFIG_ERROR, f"credentials unavailable here: {error}")
         return None
 
     async def _send_until(

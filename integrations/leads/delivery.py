@@ -13,6 +13,8 @@ classified outcome differs:
     dns, refused, timeout, tls                 → failed_connection
     server_error, rate_limited                 → failed_server
     contract_violation                         → failed_contract
+    config_error                               → failed_config (intmon's side: a
+                                                 secret unset here; held and retried)
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ class LeadOutcome(enum.StrEnum):
     FAILED_CONNECTION = "failed_connection"
     FAILED_SERVER = "failed_server"
     FAILED_CONTRACT = "failed_contract"
+    FAILED_CONFIG = "failed_config"
     HELD = "held"
     EXPIRED = "expired"
 
@@ -69,6 +72,7 @@ FAILURE_OF: dict[Outcome, LeadOutcome] = {
     Outcome.RATE_LIMITED: LeadOutcome.FAILED_SERVER,
     Outcome.CLIENT_ERROR: LeadOutcome.REJECTED,
     Outcome.CONTRACT_VIOLATION: LeadOutcome.FAILED_CONTRACT,
+    Outcome.CONFIG_ERROR: LeadOutcome.FAILED_CONFIG,
 }
 
 

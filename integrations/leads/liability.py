@@ -3,25 +3,36 @@
 The platform is not liable for leads sent into an integration under declared
 maintenance, nor for leads sent into an integration broken by a broker-side
 change the broker did not announce at least 48 hours before it took effect.
-Applied to one failed (or expired) lead, first match wins:
+What it cannot prove the broker did stays `undetermined`, and what is intmon's
+own doing is the platform's. Applied to one failed (or expired) lead, first
+match wins:
 
-1. `broker`  the moment falls inside a declared maintenance window
-             (windows are half-open: the first second is inside, the end is not).
-2. the failure belongs to an incident (same integration, open at that moment)
+1. `platform` the failure is intmon's own: a secret unset or unreadable where
+              the delivery ran, a request it could not render (`failed_config`),
+              or a platform-side incident (family `platform`) open at that moment.
+2. `broker`   the moment falls inside a declared maintenance window
+              (windows are half-open: the first second is inside, the end is not).
+3. the failure belongs to an incident (same integration, open at that moment;
+   an incident begins at its own family's first failure outside maintenance)
    or, lacking one, is itself an auth or contract failure; and a *breaking*
    change notice took effect before the incident began (no earlier than
    `NOTICE_REACH` before it):
    `broker`   the notice's lead time (effective − announced) is under 48 h;
    `platform` it is 48 h or more: the platform had the time it is owed to adapt.
-3. `broker`  an auth or contract *incident* with no notice at all: an
-             "unannounced broker change".
-4. `platform` the broker refused the lead's data (rejected, not a duplicate):
-             the payload is the platform's.
-5. `undetermined` anything else (an outage or server errors outside any window,
-             a lone failure): the evidence does not decide.
+4. an auth or contract *incident* with no notice:
+   `broker`       with evidence the broker changed something: the failing answer
+                  differs from the contract learned from the passing ones
+                  ("`$.status` removed, `$.state` added"): an unannounced change;
+   `undetermined` without it: an expired token, a key rotated on our side, a
+                  credential we failed to refresh look the same from here.
+5. `platform` the broker refused the lead's data (rejected, not a duplicate):
+              the payload is the platform's.
+6. `undetermined` anything else (an outage or server errors outside any window,
+              a lone failure): the evidence does not decide.
 
-The moment judged is the attempt's time; for an expired lead, the time it was
-first held (what made it wait), else its last failed attempt.
+The moment judged is the attempt's time. An expired lead is judged at what made
+it expire: its last failed attempt, or, when it was still held when it expired,
+the moment it expired (the window or incident holding it then).
 """
 
 from __future__ import annotations
@@ -35,6 +46,9 @@ NOTICE_LEAD_TIME = timedelta(hours=48)
 # How long after taking effect a change can still explain an incident that begins.
 NOTICE_REACH = timedelta(days=7)
 CHANGE_FAMILIES = ("auth", "contract")
+# The lead outcome and incident family that are intmon's own side.
+PLATFORM_OUTCOME = "failed_config"
+PLATFORM = "platform"
 
 
 class Party(enum.StrEnum):
@@ -53,6 +67,13 @@ class Failure:
     outcome: str  # a LeadOutcome value
     attempt_ids: tuple[int, ...] = ()
     duplicate: bool = False
+    # The outcome of the row judged when it is not the lead's last one: for an
+    # expired lead, its last failed attempt's outcome, or "held".
+    cause: str | None = None
+
+    @property
+    def judged_outcome(self) -> str:
+        return self.cause or self.outcome
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +89,9 @@ class IncidentSpan:
     family: str
     first_seen: datetime
     resolved_at: datetime | None
+    # How the failing answer differs from the contract learned from passing ones;
+    # empty when there was no difference or nothing was learned.
+    changes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,7 +126,15 @@ def liable_party(
     notices: Sequence[Notice],
 ) -> Liability:
     attempts = [f"attempt:{i}" for i in failure.attempt_ids]
-    at = failure.at
+    at, outcome = failure.at, failure.judged_outcome
+    incident = _incident_at(incidents, at)
+    if outcome == PLATFORM_OUTCOME or (incident is not None and incident.family == PLATFORM):
+        return Liability(
+            Party.PLATFORM,
+            "intmon's own side: the request could not be made as configured "
+            "(a secret unset or unreadable where it ran, or a request it could not render)",
+            [*_incident_ref(incident), *attempts],
+        )
     for window in windows:
         if window.start <= at < window.end:
             return Liability(
@@ -111,9 +143,8 @@ def liable_party(
                 f"({window.start.isoformat()} – {window.end.isoformat()})",
                 [f"maintenance:{window.name}", *attempts],
             )
-    incident = _incident_at(incidents, at)
     begun = incident.first_seen if incident else at
-    change_failure = failure.outcome in ("failed_auth", "failed_contract")
+    change_failure = outcome in ("failed_auth", "failed_contract")
     if incident is not None or change_failure:
         notice = _explaining_notice(notices, begun)
         if notice is not None:
@@ -125,10 +156,20 @@ def liable_party(
             reason = f"breaking change {notice.name!r} announced {lead} ahead (≥ 48h)"
             return Liability(Party.PLATFORM, reason, evidence)
     if incident is not None and incident.family in CHANGE_FAMILIES:
+        evidence = [*_incident_ref(incident), *attempts]
+        if incident.changes:
+            changed = "; ".join(incident.changes)
+            return Liability(
+                Party.BROKER,
+                f"unannounced broker change: the partner's answer no longer matches its "
+                f"learned contract ({changed}), and no change notice covers it",
+                [*evidence, f"contract-diff:incident:{incident.id}"],
+            )
         return Liability(
-            Party.BROKER,
-            f"unannounced broker change: {incident.family} incident with no change notice",
-            [*_incident_ref(incident), *attempts],
+            Party.UNDETERMINED,
+            f"{incident.family} incident with no change notice and no evidence the broker "
+            "changed anything (the answer matches its learned contract, or none was learned)",
+            evidence,
         )
     if failure.outcome == "rejected" and not failure.duplicate:
         return Liability(Party.PLATFORM, "the broker refused the lead's data", attempts)
@@ -144,8 +185,15 @@ def _incident_at(incidents: Sequence[IncidentSpan], at: datetime) -> IncidentSpa
         for i in incidents
         if i.first_seen <= at and (i.resolved_at is None or at <= i.resolved_at)
     ]
-    # A change explains auth/contract failures best; prefer those incidents.
-    live.sort(key=lambda i: (i.family not in CHANGE_FAMILIES, -i.first_seen.timestamp()))
+    # intmon's own failure explains everything after it; then a change explains
+    # auth/contract failures best; then the incident that began last.
+    live.sort(
+        key=lambda i: (
+            i.family != PLATFORM,
+            i.family not in CHANGE_FAMILIES,
+            -i.first_seen.timestamp(),
+        )
+    )
     return live[0] if live else None
 
 

@@ -40,6 +40,7 @@ JUDGED = (
     "failed_connection",
     "failed_server",
     "failed_contract",
+    "failed_config",
 )
 
 
@@ -119,14 +120,21 @@ def _by_lead(rows: Iterable[Any]) -> dict[tuple[str, str], list[Any]]:
 
 
 def failure_of(history: Sequence[Any]) -> Failure:
-    """The moment that is judged: for an expired lead, when it was first held (what
-    made it wait), else its last failed attempt; otherwise the last row's time."""
+    """The moment that is judged: the last row's time, except for an expired lead,
+    judged at what made it expire: its last failed attempt (with that attempt's
+    outcome), or the moment it expired when it was still held then (what held it)."""
     last = history[-1]
-    at = last.at
+    at, cause = last.at, None
     if last.outcome == LeadOutcome.EXPIRED:
-        held = [r for r in history if r.outcome == LeadOutcome.HELD]
-        failed = [r for r in history if r.outcome.startswith("failed_")]
-        at = held[0].at if held else failed[-1].at if failed else at
+        before = [
+            r
+            for r in history[:-1]
+            if r.outcome == LeadOutcome.HELD or r.outcome.startswith("failed_")
+        ]
+        if before and before[-1].outcome != LeadOutcome.HELD:
+            at, cause = before[-1].at, before[-1].outcome
+        elif before:
+            cause = LeadOutcome.HELD.value
     return Failure(
         integration_id=last.integration_id,
         lead_id=last.lead_id,
@@ -134,6 +142,7 @@ def failure_of(history: Sequence[Any]) -> Failure:
         outcome=last.outcome,
         attempt_ids=tuple(r.id for r in history if r.outcome != LeadOutcome.HELD)[-3:],
         duplicate="duplicate" in (last.detail or ""),
+        cause=cause,
     )
 
 

@@ -18,6 +18,7 @@ from sqlalchemy import Connection, Engine
 from alerts import tickets
 from alerts.errors import TicketNotFound
 from integrations.registry import RegisteredIntegration, load_specs
+from intmon import db
 from intmon.api.auth import Principal, authenticate
 
 bearer = HTTPBearer(auto_error=False, description="An API token from `intmon tokens create`.")
@@ -34,7 +35,7 @@ def principal(
 ) -> Principal:
     """The caller, from `Authorization: Bearer <token>`; 401 without a valid token."""
     found = (
-        authenticate(engine_of(request), credentials.credentials)
+        authenticate(engine_of(request), credentials.credentials, db.utcnow())
         if credentials is not None and credentials.scheme.lower() == "bearer"
         else None
     )

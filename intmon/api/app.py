@@ -1,4 +1,4 @@
-"""`create_app(engine, settings)`: the FastAPI application (OpenAPI at /docs).
+"""`create_app(engine, settings)`: the FastAPI application (OpenAPI at /docs, served locally).
 
 Domain refusals become HTTP answers here, in one place, with the domain's own
 message as `detail`:
@@ -19,7 +19,7 @@ from sqlalchemy import Engine
 from alerts.errors import AlertsError, InvalidTicketInput, InvalidTransition, TicketNotFound
 from integrations.maintenance import MaintenanceError
 from intmon import web
-from intmon.api.routes import e2e, integrations, leads, service, sinks, tickets
+from intmon.api.routes import docs, e2e, integrations, leads, results, service, sinks, tickets
 from intmon.metrics import aggregate_registry
 from intmon.settings import Settings
 
@@ -29,12 +29,15 @@ def create_app(engine: Engine, settings: Settings) -> FastAPI:
         title="intmon",
         summary="Integration monitoring: integrations, incidents and tickets.",
         version="0.1.0",
+        docs_url=None,  # FastAPI's loads Swagger UI from a CDN: routes/docs.py serves it
+        redoc_url=None,
     )
     app.state.engine = engine
     app.state.settings = settings
     app.state.registry = aggregate_registry(engine=engine)
-    for module in (service, integrations, tickets, sinks, leads, e2e):
+    for module in (service, integrations, tickets, sinks, leads, e2e, results):
         app.include_router(module.router)
+    docs.install(app)
     app.add_exception_handler(AlertsError, _alerts_error)
     app.add_exception_handler(MaintenanceError, _maintenance_error)
     web.install(app)  # the web console: /login, /board, /tickets, /integrations/{id}

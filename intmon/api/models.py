@@ -33,3 +33,7 @@ class ApiToken(Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # None: never expires. Set with `intmon tokens create --expires-in 30d`.
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # When a request last carried it; moved at most once a minute per token.
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)

@@ -17,6 +17,7 @@ from intmon.cli import (
     maintenance_commands,
     notice_commands,
     notify_commands,
+    result_commands,
     service_commands,
     ticket_commands,
     token_commands,
@@ -42,6 +43,7 @@ notice_commands.register(app)
 notify_commands.register(app)
 token_commands.register(app)
 user_commands.register(app)
+result_commands.register(app)
 
 
 def main() -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from checks.outcomes import CheckResult
@@ -46,15 +47,44 @@ def _load(file: Path, as_json: bool) -> IntegrationsFile:
 
 
 def validate(file: FileArg, as_json: JsonOpt = False) -> None:
-    """Validate an integrations file: exit 0, or exit 2 listing every error with its line."""
+    """Validate an integrations file: exit 0, or exit 2 listing every error with its line.
+
+    Warnings (a secret that cannot be read here, …) are printed and do not fail it:
+    the file may be meant for machines with another environment."""
     config = _load(file, as_json)
     checks = sum(len(i.checks) for i in config.integrations)
+    warnings = _warnings(config)
     if as_json:
-        print_json({"valid": True, "integrations": len(config.integrations), "checks": checks})
+        print_json(
+            {
+                "valid": True,
+                "integrations": len(config.integrations),
+                "checks": checks,
+                "warnings": warnings,
+            }
+        )
         return
     console.print(
         f"[green]{file}: valid[/green] — {len(config.integrations)} integrations, {checks} checks"
     )
+    for warning in warnings:
+        text = escape(f"{warning['where']}: {warning['message']}")
+        console.print(f"[yellow]warning:[/yellow] {text}")
+
+
+def _warnings(config: IntegrationsFile) -> list[dict[str, str]]:
+    """What will not work where this runs, though the file is valid."""
+    from integrations.references import unreadable_references
+
+    return [
+        {
+            "where": found.where,
+            "message": f"{found.problem} (here, where this runs): its checks fail "
+            "with config_error, intmon's side, until it is fixed",
+            "reference": found.reference,
+        }
+        for found in unreadable_references(config.model_dump(mode="json"))
+    ]
 
 
 def apply(file: FileArg, as_json: JsonOpt = False) -> None:
@@ -96,6 +126,7 @@ def check(
         errors.print(f"[red]unknown integration(s): {', '.join(unknown)}[/red]")
         raise typer.Exit(EXIT_BAD_INPUT)
     items = [(spec, check_spec, None) for spec in selected for check_spec in spec.checks]
+    unreadable = _unreadable(selected)
 
     async def run_all() -> list[CheckResult]:
         engine = ProbeEngine(probe_settings(get_settings()))
@@ -111,8 +142,16 @@ def check(
         with console.status(f"running {len(items)} checks…"):
             results = asyncio.run(run_all())
         console.print(results_table(results))
-    if any(r.outcome != "ok" for r in results):
+        for found in unreadable:
+            errors.print(f"[red]cannot run as configured:[/red] {escape(str(found))}")
+    if unreadable or any(r.outcome != "ok" for r in results):
         raise typer.Exit(EXIT_FAILED)
+
+
+def _unreadable(specs: list[Any]) -> list[Any]:
+    from integrations.references import unreadable_references
+
+    return unreadable_references({"integrations": [s.model_dump(mode="json") for s in specs]})
 
 
 def status(

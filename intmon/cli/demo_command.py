@@ -20,6 +20,10 @@ from integrations.results import StateView
 from intmon.cli.output import EXIT_FAILED, console, outcome_text, print_json
 from intmon.demo.mailbox import Mail
 
+# pulse-crm's two contacts (intmon/demo/config.py): the platform's and the partner's.
+OPERATOR_MAIL = "ops@platform.example"
+PARTNER_MAIL = "alerts@pulse-crm.example"
+
 
 def register(app: typer.Typer) -> None:
     app.command()(demo)
@@ -107,9 +111,26 @@ def demo(
             def recovered() -> bool:
                 return any(i.state == "resolved" for i in story["incidents"])
 
+            def platform_side_told() -> bool:
+                """pulse-crm's missing secret: an internal incident with no client ticket,
+                told to the platform's operator and not to the partner."""
+                internal = [i for i in story["incidents"] if i.family == "platform"]
+                told = {m.to for m in mailbox.mails()}
+                return (
+                    bool(internal)
+                    and not any(i.ticket for i in internal)
+                    and OPERATOR_MAIL in told
+                    and PARTNER_MAIL not in told
+                )
+
             def finished() -> bool:
                 elapsed = time.monotonic() - started
-                complete = len(seen) == len(Outcome) and recovered() and bool(mailbox.mails())
+                complete = (
+                    len(seen) == len(Outcome)
+                    and recovered()
+                    and bool(mailbox.mails())
+                    and platform_side_told()
+                )
                 return elapsed >= duration or (not keep_going and complete)
 
             if as_json:
@@ -138,6 +159,8 @@ def demo(
         missing.append("a recovered incident")
     if not mails:
         missing.append("a notification e-mail")
+    if not platform_side_told():
+        missing.append("a platform-side incident told to the operator only, with no ticket")
     if not journey.passed:
         missing.append("a passing end-to-end scenario")
     if not leads.outcomes.get("delivered"):
@@ -204,7 +227,7 @@ def _incidents_table(incidents: list[IncidentView], tickets: list[TicketView]) -
             i.family + (" (flapping)" if i.flapping else ""),
             f"[{style}]{i.state}[/{style}]",
             str(i.failures),
-            i.ticket or "-",
+            i.ticket or ("- (platform side)" if i.family == "platform" else "-"),
             status.get(i.ticket or "", "-"),
         )
     return table

@@ -31,28 +31,45 @@ def tokens_create(
     role: Annotated[str, typer.Option(help="support, client or tester.", show_default=False)],
     client: Annotated[str | None, typer.Option(help="Required for --role client.")] = None,
     name: Annotated[str | None, typer.Option(help="Who holds it (shown as the author).")] = None,
+    expires_in: Annotated[
+        str | None,
+        typer.Option(help="Lifetime: 90m, 12h, 30d or 2w; without it the token never expires."),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Create a token and print it once: it cannot be shown again."""
     from intmon import db
-    from intmon.api.auth import TokenError, create_token
+    from intmon.api.auth import TokenError, create_token, parse_lifetime
     from intmon.cli.database import open_database
 
-    engine = open_database(migrate=False)
+    now = db.utcnow()
     try:
-        token_id, token = create_token(engine, role=role, client=client, name=name, now=db.utcnow())
+        expires_at = now + parse_lifetime(expires_in) if expires_in is not None else None
+        engine = open_database(migrate=False)
+        token_id, token = create_token(
+            engine, role=role, client=client, name=name, now=now, expires_at=expires_at
+        )
     except TokenError as error:
         fail(str(error))
     if as_json:
-        print_json({"id": token_id, "role": role, "client": client, "token": token})
+        print_json(
+            {
+                "id": token_id,
+                "role": role,
+                "client": client,
+                "expires_at": expires_at.isoformat() if expires_at else None,
+                "token": token,
+            }
+        )
         return
-    console.print(f"token {token_id} ({role}); shown once, store it now:")
+    until = f", expires {when(expires_at)}" if expires_at else ""
+    console.print(f"token {token_id} ({role}{until}); shown once, store it now:")
     console.print(token, markup=False, highlight=False, soft_wrap=True)
 
 
 @tokens_app.command("list")
 def tokens_list(as_json: JsonOpt = False) -> None:
-    """Tokens (never the token itself) and whether each is revoked."""
+    """Tokens (never the token itself): when each expires, was last used, was revoked."""
     from intmon.api.auth import list_tokens
     from intmon.cli.database import open_database
 
@@ -61,7 +78,7 @@ def tokens_list(as_json: JsonOpt = False) -> None:
         print_json(rows)
         return
     table = Table(title="API tokens")
-    for column in ("id", "name", "role", "client", "created", "revoked"):
+    for column in ("id", "name", "role", "client", "created", "expires", "last used", "revoked"):
         table.add_column(column)
     for row in rows:
         table.add_row(
@@ -70,6 +87,8 @@ def tokens_list(as_json: JsonOpt = False) -> None:
             row["role"],
             escape(row["client"] or "-"),
             when(row["created_at"]),
+            when(row["expires_at"]),
+            when(row["last_used_at"]),
             when(row["revoked_at"]),
         )
     console.print(table)
@@ -103,4 +122,7 @@ def api(
 
     settings = get_settings()
     setup_logging(settings.log_level)
-    uvicorn.run(create_app(open_database(migrate=False), settings), host=host, port=port)
+    # uvicorn would believe X-Forwarded-For from 127.0.0.1 by default; the app
+    # believes it only from INTMON_TRUSTED_PROXIES (intmon.web.throttle).
+    app = create_app(open_database(migrate=False), settings)
+    uvicorn.run(app, host=host, port=port, proxy_headers=False)

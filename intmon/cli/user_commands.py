@@ -1,4 +1,4 @@
-"""`intmon users create | list | disable`: the people who log in to the web console.
+"""`intmon users create | list | set-password | disable`: the people of the web console.
 
 The password is read from a hidden prompt (asked twice), a file
 (`--password-file`) or `INTMON_NEW_USER_PASSWORD`, and is never printed; the
@@ -106,7 +106,7 @@ def users_list(as_json: JsonOpt = False) -> None:
 
 @users_app.command("disable")
 def users_disable(username: Annotated[str, typer.Argument(help="The login name.")]) -> None:
-    """Disable a user: they cannot log in, and their open sessions end at the next request."""
+    """Disable a user: they cannot log in, and every session of theirs ends at once."""
     from intmon import db
     from intmon.cli.database import open_database
     from intmon.web.users import UserError, disable_user
@@ -116,3 +116,23 @@ def users_disable(username: Annotated[str, typer.Argument(help="The login name."
     except UserError as error:
         fail(str(error))
     console.print(f"user {escape(username.strip().lower())} disabled")
+
+
+@users_app.command("set-password")
+def users_set_password(
+    username: Annotated[str, typer.Argument(help="The login name.")],
+    password_file: Annotated[
+        Path | None,
+        typer.Option(help=f"Read the password from this file (else ${PASSWORD_ENV}, else ask)."),
+    ] = None,
+) -> None:
+    """Give a user a new password; every session of theirs ends at once."""
+    from intmon.cli.database import open_database
+    from intmon.web.users import UserError, set_password
+
+    try:
+        ended = set_password(open_database(migrate=False), username, _password(password_file))
+    except UserError as error:
+        fail(str(error))
+    name = escape(username.strip().lower())
+    console.print(f"password of {name} changed; {ended} session(s) ended")

@@ -12,9 +12,13 @@ one of intmon's eleven check outcomes appear within one cycle of the timeline
     stuck-partner   timeout (the sandbox accepts and never answers)
     secure-partner  tls_error (the sandbox's certificate is from a CA nobody trusts)
     catalog-api     client_error (404)
+    pulse-crm       config_error: its token's variable is deliberately left unset, so
+                    intmon cannot make the request; a platform-side incident that
+                    reaches the platform's operator and opens no client ticket
 
 The YAML names secrets only as `${DEMO_BROKER_TOKEN}` and `${DEMO_OAUTH_SECRET}`;
 their values are in `DemoConfig.environ`, to be put into the worker's environment.
+`${DEMO_PULSE_TOKEN}` is never given a value.
 """
 
 from __future__ import annotations
@@ -31,6 +35,8 @@ from intmon.demo.sandbox import Sandbox
 
 BROKER_TOKEN_ENV = "DEMO_BROKER_TOKEN"
 OAUTH_SECRET_ENV = "DEMO_OAUTH_SECRET"
+# Left unset on purpose: pulse-crm shows a secret missing where the checks run.
+UNSET_TOKEN_ENV = "DEMO_PULSE_TOKEN"
 GHOST_URL = "http://api.ghost-partner.invalid"
 
 # Which outcomes each demo integration is there to show.
@@ -49,6 +55,7 @@ SHOWCASE: dict[str, tuple[Outcome, ...]] = {
     "stuck-partner": (Outcome.TIMEOUT,),
     "secure-partner": (Outcome.TLS_ERROR,),
     "catalog-api": (Outcome.CLIENT_ERROR,),
+    "pulse-crm": (Outcome.CONFIG_ERROR,),
 }
 
 HEADER = """\
@@ -312,6 +319,38 @@ def demo_config(
                         "expect": {"status": [200]},
                     }
                 ],
+            },
+        ),
+        (
+            "Its token's variable is not set where intmon runs: intmon's side, not the partner's.",
+            {
+                "id": "pulse-crm",
+                "name": "Pulse CRM",
+                "kind": "other",
+                "client": "acme",
+                "tier": "standard",
+                "base_url": http,
+                "auth": {"type": "bearer", "token": f"${{{UNSET_TOKEN_ENV}}}"},
+                "interval_s": interval_s,
+                "timeout_s": quick_timeout,
+                "retries": 0,
+                "thresholds": lively,
+                "production": True,
+                "contacts": [
+                    # The partner's contact hears nothing of intmon's own problem ...
+                    {
+                        "name": "Pulse Alerts",
+                        "email": "alerts@pulse-crm.example",
+                        "roles": ["alert", "technical_emergency", "technical_non_emergency"],
+                    },
+                    # ... the platform's operator does.
+                    {
+                        "name": "Platform Operator",
+                        "email": "ops@platform.example",
+                        "roles": ["operational_internal"],
+                    },
+                ],
+                "checks": [{"name": "health", "method": "GET", "path": "/health"}],
             },
         ),
     ]

@@ -12,7 +12,7 @@ modules parse a request, call one function of `alerts/` or `integrations/`
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -30,18 +30,31 @@ def install(app: FastAPI) -> None:
     from intmon.web import pages_auth, pages_status, pages_tickets
     from intmon.web.errors import LoginRequired, PageError
     from intmon.web.render import STATIC, STATIC_URL, page, redirect
-    from intmon.web.session import SESSION_COOKIE, LoginThrottle, session_secret
+    from intmon.web.session import SESSION_COOKIE, session_secret
+    from intmon.web.throttle import LoginThrottle
 
     settings = app.state.settings
     app.add_middleware(
         SessionMiddleware,
         secret_key=session_secret(settings),
         session_cookie=SESSION_COOKIE,
+        # The server ends sessions (session_store.py); the cookie need not outlive them.
         max_age=settings.session_max_age_s,
         same_site="lax",
         https_only=settings.session_https_only,
     )
-    app.state.web_throttles = (LoginThrottle(limit=5), LoginThrottle(limit=20))
+    app.state.login_throttle = LoginThrottle()
+    if settings.session_https_only and settings.hsts_max_age_s:
+        # Browsers that once reached the console over HTTPS never try plain http
+        # again (where the cookie could be stripped of its protection by a downgrade).
+        hsts = f"max-age={settings.hsts_max_age_s}"
+
+        @app.middleware("http")
+        async def strict_transport(request: Request, call_next: Any) -> Response:
+            response: Response = await call_next(request)
+            response.headers.setdefault("Strict-Transport-Security", hsts)
+            return response
+
     for module in (pages_auth, pages_status, pages_tickets):
         app.include_router(module.router)
     app.mount(STATIC_URL, StaticFiles(directory=STATIC), name="web-static")

@@ -66,6 +66,7 @@ EN: dict[str, str] = {
     "family.rate_limit": "Rate limited",
     "family.degraded": "Slow",
     "family.e2e": "End-to-end test failed",
+    "family.platform": "intmon configuration (platform side)",
     # table columns
     "col.integration": "Integration",
     "col.client": "Client",
@@ -259,6 +260,7 @@ RU: dict[str, str] = {
     "family.rate_limit": "Превышен лимит запросов",
     "family.degraded": "Медленные ответы",
     "family.e2e": "Сквозной тест не прошёл",
+    "family.platform": "Конфигурация intmon (сторона платформы)",
     "col.integration": "Интеграция",
     "col.client": "Клиент",
     "col.state": "Состояние",

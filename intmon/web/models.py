@@ -1,6 +1,9 @@
-"""The `web_users` table: people who log in to the web console.
+"""The `web_users` table: people who log in to the web console, and their sessions.
 
-Kept free of FastAPI and Jinja2 so the migrations (and the CLI) import it cheaply.
+`web_sessions`: one row per logged-in browser, so a session can be ended from
+the server (logout, a new password, a disabled user) instead of living as long
+as its signed cookie. Kept free of FastAPI and Jinja2 so the migrations (and the
+CLI) import it cheaply.
 The password is stored as a salted scrypt hash (`intmon.web.users`), never as text.
 """
 
@@ -8,7 +11,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, String
+from sqlalchemy import CheckConstraint, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from integrations.models import BigId
@@ -35,3 +38,19 @@ class WebUser(Base):
     client: Mapped[str | None] = mapped_column(String(64), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class WebSession(Base):
+    """One login of one user. The cookie carries a random session key; only its
+    SHA-256 is kept here. Ending a session deletes its row: the cookie is then
+    worth nothing, whatever its signature says."""
+
+    __tablename__ = "web_sessions"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(BigId, ForeignKey("web_users.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # Moved at most once a minute (SESSION_TOUCH_S), so a busy console does not
+    # write on every click; the idle timeout is measured from it.
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -1,8 +1,9 @@
 """`/login`, `/logout` and `/`: who is at the console, and where they start.
 
 A failed login gets one message whatever was wrong (unknown user, wrong
-password, disabled user). Five failures for a username, or twenty from one
-address, within five minutes refuse further tries for a while.
+password, disabled user). Repeated failures slow down the (username, address)
+pair that made them, and an address spraying usernames (`throttle.py`); the
+right password from another address is never refused because of them.
 """
 
 from __future__ import annotations
@@ -13,13 +14,8 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 
 from intmon.web.i18n import language_of
 from intmon.web.render import page, redirect
-from intmon.web.session import (
-    Form,
-    LoginThrottle,
-    engine_of,
-    log_in,
-    optional_account,
-)
+from intmon.web.session import Form, engine_of, log_in, log_out, optional_account
+from intmon.web.throttle import LoginThrottle, client_address
 from intmon.web.users import WebAccount, authenticate, normalise_username
 
 router = APIRouter(include_in_schema=False)
@@ -58,37 +54,36 @@ def login_page(
 @router.post("/login")
 def login(request: Request, form: Form) -> Response:
     username = form.get("username", "")
-    throttles: tuple[LoginThrottle, LoginThrottle] = request.app.state.web_throttles
-    by_name, by_address = throttles
-    name_key = [normalise_username(username)]
-    address_key = [request.client.host if request.client else "unknown"]
-    error = None
-    if by_name.blocked(name_key) or by_address.blocked(address_key):
-        error = "login.throttled"
-    else:
+    throttle: LoginThrottle = request.app.state.login_throttle
+    name = normalise_username(username)
+    address = client_address(
+        request.client.host if request.client else None,
+        request.headers.get("x-forwarded-for"),
+        request.app.state.settings.trusted_proxy_networks,
+    )
+    wait_s = throttle.retry_after(name, address)
+    if not wait_s:
         found = authenticate(engine_of(request), username, form.get("password", ""))
         if found is not None:
-            by_name.succeeded(name_key)
+            throttle.succeeded(name, address)
             log_in(request, found)
             return redirect(local_path(form.get("next")) or home_of(found))
-        by_name.failed(name_key)
-        by_address.failed(address_key)
-        error = "login.failed"
-    return page(
+        throttle.failed(name, address)
+    response = page(
         request,
         "login.html",
         account=None,
-        status_code=401 if error == "login.failed" else 429,
-        error=error,
+        status_code=429 if wait_s else 401,
+        error="login.throttled" if wait_s else "login.failed",
         username=username,
         next=form.get("next", ""),
     )
+    if wait_s:
+        response.headers["Retry-After"] = str(max(1, round(wait_s)))
+    return response
 
 
 @router.post("/logout")
 def logout(request: Request, form: Form) -> Response:
-    language = request.session.get("lang")
-    request.session.clear()
-    if language:
-        request.session["lang"] = language
+    log_out(request)  # the session ends on the server: a copy of the cookie is worthless
     return redirect("/login")

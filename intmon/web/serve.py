@@ -36,7 +36,11 @@ class ConsoleServer:
         self._socket.bind((host, port))
         self.host, self.port = self._socket.getsockname()[:2]
         config = uvicorn.Config(
-            create_app(engine, settings), log_level="warning", access_log=False, lifespan="off"
+            create_app(engine, settings),
+            log_level="warning",
+            access_log=False,
+            lifespan="off",
+            proxy_headers=False,  # X-Forwarded-For is judged by the app (INTMON_TRUSTED_PROXIES)
         )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(
@@ -129,6 +133,12 @@ def demo_console(
             password=login.password,
             now=db.utcnow(),
         )
-    # Sessions need not outlive the demo: a key of its own, without the warning.
-    own = settings.model_copy(update={"session_secret": SecretStr(secrets.token_urlsafe(48))})
+    # Sessions need not outlive the demo: a key of its own, without the warning. It
+    # is served on plain http (127.0.0.1), so its cookie cannot be Secure-only.
+    own = settings.model_copy(
+        update={
+            "session_secret": SecretStr(secrets.token_urlsafe(48)),
+            "session_https_only": False,
+        }
+    )
     return ConsoleServer(engine, own).start(), logins

@@ -1,8 +1,11 @@
-"""Who is at the console: the signed session cookie, CSRF tokens, and login throttling.
+"""Who is at the console: the signed session cookie and CSRF tokens.
 
-The session is Starlette's signed cookie (HttpOnly, SameSite=Lax) holding the
-user's id, a CSRF token and the chosen language; nothing secret. Every request
-looks the user up again, so a disabled user's session ends at their next click.
+The cookie is Starlette's signed cookie (HttpOnly, SameSite=Lax, Secure unless
+the console is declared plain http) holding a session key, a CSRF token and the
+chosen language. The key names a row of `web_sessions` (`session_store.py`):
+every request looks it up, so logging out, a new password or a disabled user
+ends the session at once, and the session's lifetime and idle timeout are kept
+on the server, not by the cookie.
 Every form carries the session's CSRF token in a hidden field and every POST is
 refused (403) without it: a cookie alone never changes anything.
 """
@@ -12,18 +15,17 @@ from __future__ import annotations
 import hmac
 import logging
 import secrets
-import time
-from collections import deque
-from collections.abc import Callable, Iterable
 from typing import Annotated
 from urllib.parse import parse_qsl
 
 from fastapi import Depends, Request
 from sqlalchemy import Engine
 
+from intmon import db
 from intmon.settings import Settings
 from intmon.web.errors import LoginRequired, PageError, WebConfigError
-from intmon.web.users import WebAccount, active_account
+from intmon.web.session_store import SessionLimits, end_session, session_account, start_session
+from intmon.web.users import WebAccount
 
 log = logging.getLogger("intmon.web")
 
@@ -66,14 +68,19 @@ def engine_of(request: Request) -> Engine:
     return engine
 
 
+def session_limits(settings: Settings) -> SessionLimits:
+    return SessionLimits(settings.session_max_age_s, settings.session_idle_timeout_s)
+
+
 def optional_account(request: Request) -> WebAccount | None:
-    """The logged-in user, or None; a session whose user is gone or disabled is cleared."""
-    user_id = request.session.get("user")
-    if not isinstance(user_id, int):
+    """The logged-in user, or None; a cookie whose session has ended is cleared."""
+    key = request.session.get("sid")
+    if not isinstance(key, str):
         return None
-    account = active_account(engine_of(request), user_id)
+    limits = session_limits(request.app.state.settings)
+    account = session_account(engine_of(request), key, db.utcnow(), limits)
     if account is None:
-        request.session.clear()
+        _forget_session(request)
     return account
 
 
@@ -88,10 +95,25 @@ Account = Annotated[WebAccount, Depends(account)]
 
 
 def log_in(request: Request, found: WebAccount) -> None:
-    """A fresh session for the user: a new CSRF token, the language kept."""
+    """A fresh session for the user (a new key: a key planted before the login is
+    worth nothing after it) and a new CSRF token; the language kept."""
+    log_out(request)
+    limits = session_limits(request.app.state.settings)
+    key = start_session(engine_of(request), found.id, db.utcnow(), limits)
+    request.session.update(sid=key, csrf=secrets.token_urlsafe(32))
+
+
+def log_out(request: Request) -> None:
+    """End this browser's session on the server, and forget it in the cookie."""
+    key = request.session.get("sid")
+    if isinstance(key, str):
+        end_session(engine_of(request), key)
+    _forget_session(request)
+
+
+def _forget_session(request: Request) -> None:
     language = request.session.get("lang")
     request.session.clear()
-    request.session.update(user=found.id, csrf=secrets.token_urlsafe(32))
     if language:
         request.session["lang"] = language
 
@@ -132,49 +154,3 @@ async def form_fields(request: Request) -> dict[str, str]:
 
 
 Form = Annotated[dict[str, str], Depends(form_fields)]
-
-
-# --- guessing -------------------------------------------------------------------------
-
-
-class LoginThrottle:
-    """At most `limit` failed logins per username and per address within `window_s`.
-
-    In memory, per process: it slows a guesser down without a table to clean up;
-    the scrypt cost of every attempt does the rest.
-    """
-
-    def __init__(
-        self,
-        limit: int = 5,
-        window_s: float = 300.0,
-        clock: Callable[[], float] = time.monotonic,
-        max_keys: int = 10_000,
-    ) -> None:
-        self.limit = limit
-        self.window_s = window_s
-        self.clock = clock
-        self.max_keys = max_keys
-        self._failures: dict[str, deque[float]] = {}
-
-    def _recent(self, key: str, now: float) -> deque[float]:
-        failures = self._failures.get(key, deque())
-        while failures and failures[0] <= now - self.window_s:
-            failures.popleft()
-        return failures
-
-    def blocked(self, keys: Iterable[str]) -> bool:
-        now = self.clock()
-        return any(len(self._recent(key, now)) >= self.limit for key in keys)
-
-    def failed(self, keys: Iterable[str]) -> None:
-        now = self.clock()
-        if len(self._failures) >= self.max_keys:
-            self._failures = {k: v for k, v in self._failures.items() if self._recent(k, now)}
-        for key in keys:
-            self._failures[key] = self._recent(key, now)
-            self._failures[key].append(now)
-
-    def succeeded(self, keys: Iterable[str]) -> None:
-        for key in keys:
-            self._failures.pop(key, None)

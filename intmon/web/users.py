@@ -17,15 +17,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, insert, select, update
+from sqlalchemy import Connection, Engine, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from integrations.strict import SLUG
 from intmon.api.auth import Principal
 from intmon.db import table_of
-from intmon.web.models import WEB_ROLES, WebUser
+from intmon.web.models import WEB_ROLES, WebSession, WebUser
 
 USERS = table_of(WebUser)
+SESSIONS = table_of(WebSession)
 
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9_.@+-]{0,99}$")
 MIN_PASSWORD = 8
@@ -153,15 +154,41 @@ def list_users(engine: Engine) -> list[dict[str, Any]]:
 
 
 def disable_user(engine: Engine, username: str, now: datetime) -> None:
+    """The user cannot log in any more, and every session of theirs ends now."""
     name = normalise_username(username)
     with engine.begin() as connection:
-        done = connection.execute(
+        user_id = connection.execute(
             update(USERS)
             .where(USERS.c.username == name, USERS.c.disabled_at.is_(None))
             .values(disabled_at=now)
-        ).rowcount
-    if not done:
-        raise UserError("username", f"no active user {name!r}")
+            .returning(USERS.c.id)
+        ).scalar()
+        if user_id is None:
+            raise UserError("username", f"no active user {name!r}")
+        end_user_sessions(connection, int(user_id))
+
+
+def set_password(engine: Engine, username: str, password: str) -> int:
+    """A new password for an active user; every session of theirs ends (someone who
+    knew the old one may be logged in). Returns how many sessions ended."""
+    name = normalise_username(username)
+    check_password(password)
+    with engine.begin() as connection:
+        user_id = connection.execute(
+            update(USERS)
+            .where(USERS.c.username == name, USERS.c.disabled_at.is_(None))
+            .values(password_hash=hash_password(password))
+            .returning(USERS.c.id)
+        ).scalar()
+        if user_id is None:
+            raise UserError("username", f"no active user {name!r}")
+        return end_user_sessions(connection, int(user_id))
+
+
+def end_user_sessions(connection: Connection, user_id: int) -> int:
+    """Log the user out everywhere; returns how many sessions that ended."""
+    ended = connection.execute(delete(SESSIONS).where(SESSIONS.c.user_id == user_id)).rowcount
+    return int(ended or 0)
 
 
 def _account(row: Any) -> WebAccount:
@@ -178,12 +205,3 @@ def authenticate(engine: Engine, username: str, password: str) -> WebAccount | N
     if row is None or not matches or row.disabled_at is not None:
         return None
     return _account(row)
-
-
-def active_account(engine: Engine, user_id: int) -> WebAccount | None:
-    """The user behind a session, if they still exist and are not disabled."""
-    with engine.connect() as connection:
-        row = connection.execute(
-            select(USERS).where(USERS.c.id == user_id, USERS.c.disabled_at.is_(None))
-        ).first()
-    return None if row is None else _account(row)

@@ -56,7 +56,11 @@ def setup(engine: Engine, *ids: str, **kwargs: str) -> dict[str, IntegrationSpec
 
 
 def result(
-    outcome: Outcome, minute: float, integration: str = "a", check: str = "health"
+    outcome: Outcome,
+    minute: float,
+    integration: str = "a",
+    check: str = "health",
+    detail: str | None = None,
 ) -> CheckResult:
     at = T0 + timedelta(minutes=minute)
     return CheckResult(
@@ -66,7 +70,11 @@ def result(
         started_at=at,
         duration_s=0.05,
         http_status=STATUS.get(outcome),
-        detail="" if outcome is Outcome.OK else f"{outcome.value} at minute {minute:g}",
+        detail=detail
+        if detail is not None
+        else ""
+        if outcome is Outcome.OK
+        else f"{outcome.value} at minute {minute:g}",
         response_excerpt="" if outcome is Outcome.OK else '{"error": "nope"}',
         scheduled_at=at,
     )
@@ -81,6 +89,7 @@ def feed(
     integration: str = "a",
     check: str = "health",
     policy: Policy | None = None,
+    detail: str | None = None,
 ) -> Transitions:
     """One result a minute; `now` is each result's own time. Returns all transitions."""
     total = Transitions()
@@ -88,7 +97,7 @@ def feed(
         minute = start + offset
         done = ingest(
             engine,
-            [result(outcome, minute, integration, check)],
+            [result(outcome, minute, integration, check, detail)],
             specs,
             policy or Policy(),
             now=T0 + timedelta(minutes=minute),

@@ -328,3 +328,49 @@ def test_what_comes_within_the_digest_window_waits_and_goes_out_as_one(  # type:
     assert len(desk()) == 2  # b and c together, as one digest
     body = server.mailbox.delivered[-1].message.get_body(("plain",)).get_content()
     assert "INC-000002" in body and "INC-000003" in body
+
+
+def test_a_platform_side_failure_reaches_the_platforms_operators_only(  # type: ignore[no-untyped-def]
+    sqlite_engine: Engine,
+    smtp_server: Callable[..., SmtpServer],  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A secret unset where the checks run is intmon's problem: no ticket for the
+    client, no message to the partner's contacts; `operational_internal` hears."""
+    from sqlalchemy import select
+
+    from alerts.models import Incident, Ticket
+
+    server = smtp_server()
+    text = config(server.port).replace(
+        "      - {name: Olga Oncall",
+        "      - {name: Ivan Ops, email: ops@platform.example, roles: [operational_internal]}\n"
+        "      - {name: Olga Oncall",
+    )
+    apply_config(sqlite_engine, load_config_text(text))
+    specs = {i: r.spec for i, r in load_specs(sqlite_engine).items()}
+    done = feed(
+        sqlite_engine,
+        specs,
+        [Outcome.CONFIG_ERROR] * 3,
+        detail="environment variable PARTNER_TOKEN is not set",
+    )
+    assert len(done.opened) == 1 and done.tickets_opened == []
+    housekeep(sqlite_engine, Policy(), MONDAY + timedelta(minutes=3), sync=False)
+    assert set(inbox(server)) == {"ops@platform.example"}
+    with sqlite_engine.connect() as c:
+        (incident,) = c.execute(select(Incident)).all()
+        assert (incident.family, incident.ticket_id) == ("platform", None)
+        assert c.execute(select(Ticket)).first() is None
+    # It recovers like any incident, and tells the same people only.
+    feed(sqlite_engine, specs, [Outcome.OK] * 2, start=3)
+    housekeep(sqlite_engine, Policy(), MONDAY + timedelta(minutes=10), sync=False)
+    subjects = inbox(server)
+    assert set(subjects) == {"ops@platform.example"}
+    assert [s.split(":")[0] for s in subjects["ops@platform.example"]] == [
+        "[#1] Incident opened",
+        "[#1] Resolved",
+    ]
+    body = server.mailbox.delivered[0].message.get_body(("plain",)).get_content()
+    assert "opened internal incident #1" in body and "no client ticket" in body
+    assert "PARTNER_TOKEN" in body  # the detail names what to set

@@ -120,9 +120,10 @@ async def test_credentials_from_the_process_environment(
     assert result.outcome is Outcome.OK, result.detail
 
 
-async def test_missing_variable_is_auth_failure_naming_it(
+async def test_missing_variable_is_a_config_error_naming_it(
     engine: ProbeEngine, partners: Any, integration: Callable[..., IntegrationSpec]
 ) -> None:
+    """The platform's environment lacks the secret: intmon's side, not the partner's."""
     spec = integration(
         partners.http,
         auth=AUTH["bearer"],
@@ -131,9 +132,46 @@ async def test_missing_variable_is_auth_failure_naming_it(
 
     result = await engine.run_check(spec, spec.checks[0], environ={})
 
-    assert result.outcome is Outcome.AUTH_FAILURE
-    assert "PARTNER_TOKEN" in result.detail
+    assert result.outcome is Outcome.CONFIG_ERROR
+    assert "PARTNER_TOKEN" in result.detail and "not set" in result.detail
     assert partners.count("missing-var") == 0  # nothing was sent
+
+
+async def test_unreadable_secret_file_is_a_config_error_naming_it(
+    engine: ProbeEngine,
+    partners: Any,
+    integration: Callable[..., IntegrationSpec],
+    tmp_path: Any,
+) -> None:
+    missing = tmp_path / "nope" / "token"
+    spec = integration(
+        partners.http,
+        auth={"type": "bearer", "token": f"${{file:{missing}}}"},
+        checks=[{"name": "auth", "path": "/auth/bearer?key=missing-file"}],
+    )
+
+    result = await engine.run_check(spec, spec.checks[0], environ={})
+
+    assert result.outcome is Outcome.CONFIG_ERROR
+    assert str(missing) in result.detail
+    assert partners.count("missing-file") == 0
+
+
+async def test_a_secret_that_would_split_the_request_is_a_config_error(
+    engine: ProbeEngine, partners: Any, integration: Callable[..., IntegrationSpec]
+) -> None:
+    spec = integration(
+        partners.http,
+        auth=AUTH["bearer"],
+        checks=[{"name": "auth", "path": "/auth/bearer?key=split"}],
+    )
+
+    environ = {"PARTNER_TOKEN": "abc\r\nX-Injected: 1"}
+    result = await engine.run_check(spec, spec.checks[0], environ=environ)
+
+    assert result.outcome is Outcome.CONFIG_ERROR
+    assert "Authorization" in result.detail and "X-Injected" not in result.detail
+    assert partners.count("split") == 0
 
 
 async def test_secret_in_check_headers_and_query_is_resolved_and_redacted(
@@ -263,7 +301,7 @@ async def test_oauth2_missing_secret_names_the_variable(
 
     result = await engine.run_check(spec, spec.checks[0], environ={})
 
-    assert result.outcome is Outcome.AUTH_FAILURE
+    assert result.outcome is Outcome.CONFIG_ERROR
     assert "PARTNER_CLIENT_SECRET" in result.detail
 
 

@@ -130,12 +130,12 @@ def test_an_unreachable_partner_is_an_error_with_its_outcome_class(served: Serve
     assert report.status is StepStatus.ERROR and report.outcome is Outcome.CONNECTION_REFUSED
 
 
-def test_a_missing_secret_is_an_auth_failure_naming_the_variable(served: Served) -> None:
+def test_a_missing_secret_is_a_config_error_naming_the_variable(served: Served) -> None:
     environ = {"ACME_TOKEN": TOKEN}  # ACME_SIGNING_KEY is not set
     report = asyncio.run(run_once(spec_of(lead_flow(served.url)), environ=environ))
 
     assert report.steps[0].status is StepStatus.ERROR
-    assert report.steps[0].outcome is Outcome.AUTH_FAILURE
+    assert report.steps[0].outcome is Outcome.CONFIG_ERROR
     assert "ACME_SIGNING_KEY" in report.steps[0].detail
 
 

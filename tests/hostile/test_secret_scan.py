@@ -390,7 +390,9 @@ def test_the_demo_leaks_no_secret(
     engine = db.make_engine(f"sqlite:///{database}")
     try:
         token = create_token(engine, role="support", now=db.utcnow())[1]
-        with TestClient(create_app(engine, Settings(redis_url=None))) as client:
+        # The API's /metrics too: opened with the same token for this scan.
+        settings = Settings(redis_url=None, api_metrics_token=SecretStr(token))
+        with TestClient(create_app(engine, settings)) as client:
             answers = list(get_everything(client, token))
     finally:
         engine.dispose()
@@ -398,6 +400,7 @@ def test_the_demo_leaks_no_secret(
         scanner.scan(f"GET {url}", text)
 
     assert any(url.startswith("/api/tickets/INC-") for url, _ in answers)
+    assert any(url == "/metrics" and "intmon_" in text for url, text in answers)
     assert scanner.places > 100
     assert scanner.hits == []
 

@@ -24,7 +24,11 @@ S = timedelta(seconds=1)
 
 WINDOW = Window("nightly", T - H, T + H)  # [11:00, 13:00)
 AUTH_INCIDENT = IncidentSpan(7, "auth", T - 2 * H, None)
+# The same incident, with the diff of its failing answer against the learned contract.
+CHANGED_AUTH = IncidentSpan(7, "auth", T - 2 * H, None, ("401 now with WWW-Authenticate",))
+CONTRACT_CHANGED = IncidentSpan(9, "contract", T - 2 * H, None, ("`$.status` removed",))
 CONNECT_INCIDENT = IncidentSpan(8, "connectivity", T - 2 * H, T + H)
+PLATFORM_INCIDENT = IncidentSpan(10, "platform", T - 3 * H, None)
 
 
 def notice(lead: timedelta, effective: datetime = T - 3 * H, breaking: bool = True) -> Notice:
@@ -99,7 +103,7 @@ CASES = [
         "non-breaking notice does not count",
         failure(),
         [],
-        [AUTH_INCIDENT],
+        [CHANGED_AUTH],
         [notice(H, breaking=False)],
         Party.BROKER,
         "unannounced",
@@ -108,7 +112,7 @@ CASES = [
         "notice effective after the incident began",
         failure(),
         [],
-        [AUTH_INCIDENT],
+        [CHANGED_AUTH],
         [notice(H, effective=T - H)],
         Party.BROKER,
         "unannounced",
@@ -117,19 +121,64 @@ CASES = [
         "notice too old to explain it",
         failure(),
         [],
-        [AUTH_INCIDENT],
+        [CHANGED_AUTH],
         [notice(H, effective=T - 10 * 24 * H)],
         Party.BROKER,
         "unannounced",
     ),
     (
-        "auth incident, no notice",
+        "auth incident, no notice, the answer changed",
+        failure(),
+        [],
+        [CHANGED_AUTH],
+        [],
+        Party.BROKER,
+        "unannounced broker change",
+    ),
+    (
+        "contract incident, no notice, the answer changed",
+        failure(outcome="failed_contract"),
+        [],
+        [CONTRACT_CHANGED],
+        [],
+        Party.BROKER,
+        "`$.status` removed",
+    ),
+    (
+        "auth incident, no notice, no evidence of a change",
         failure(),
         [],
         [AUTH_INCIDENT],
         [],
-        Party.BROKER,
-        "unannounced broker change",
+        Party.UNDETERMINED,
+        "no evidence the broker changed anything",
+    ),
+    (
+        "non-breaking notice and no evidence of a change",
+        failure(),
+        [],
+        [AUTH_INCIDENT],
+        [notice(H, breaking=False)],
+        Party.UNDETERMINED,
+        "no evidence",
+    ),
+    (
+        "intmon could not make the request (a secret unset here)",
+        failure(outcome="failed_config"),
+        [WINDOW],
+        [],
+        [],
+        Party.PLATFORM,
+        "intmon's own side",
+    ),
+    (
+        "a platform-side incident covers the moment, even in maintenance",
+        failure(),
+        [WINDOW],
+        [PLATFORM_INCIDENT, CHANGED_AUTH],
+        [notice(H)],
+        Party.PLATFORM,
+        "intmon's own side",
     ),
     (
         "connectivity incident with a late notice",
@@ -216,6 +265,17 @@ def test_liability_rule(name, failed, windows, incidents, notices, party, reason
     assert liability.party is party, liability.reason
     assert reason in liability.reason
     assert "attempt:101" in liability.evidence
+
+
+def test_an_unannounced_change_cites_its_contract_diff() -> None:
+    liability = liable_party(failure(), [], [CHANGED_AUTH], [])
+    assert liability.evidence == ["incident:7", "attempt:101", "contract-diff:incident:7"]
+    assert "401 now with WWW-Authenticate" in liability.reason
+
+
+def test_an_expired_lead_is_judged_by_its_last_failure_not_by_expiring() -> None:
+    expired = Failure("broker-x", "L1", T, "expired", (101,), cause="failed_config")
+    assert liable_party(expired, [WINDOW], [], []).party is Party.PLATFORM
 
 
 def test_evidence_names_the_notice_and_incident() -> None:

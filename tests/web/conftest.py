@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +60,14 @@ def settings(**changes: Any) -> Settings:
 
 
 @pytest.fixture
+def clock(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> list[datetime]:
+    """The console's clock, as a one-item list a test moves forward."""
+    now = [NOW]
+    monkeypatch.setattr(db, "utcnow", lambda: now[0])
+    return now
+
+
+@pytest.fixture
 def app(engine: Engine) -> FastAPI:
     return create_app(engine, settings())
 
@@ -67,8 +76,9 @@ class Browser:
     """A TestClient with its own cookies that keeps the CSRF token of the last page
     and every page it saw (to look for leaked secrets and unescaped markup)."""
 
-    def __init__(self, app: FastAPI, seen: list[str]) -> None:
-        self.client = TestClient(app, base_url="http://console.test")
+    def __init__(self, app: FastAPI, seen: list[str], address: str = "10.0.0.1") -> None:
+        # HTTPS: by default the session cookie is Secure, as a browser would see it.
+        self.client = TestClient(app, base_url="https://console.test", client=(address, 50000))
         self.token = ""
         self.seen = seen
 
@@ -106,11 +116,12 @@ def seen() -> Iterator[list[str]]:
 
 @pytest.fixture
 def browser(app: FastAPI, seen: list[str]) -> Iterator[Any]:
-    """browser("sup") → a Browser logged in as that user (a fresh one per call)."""
+    """browser("sup") → a Browser logged in as that user (a fresh one per call),
+    coming from 10.0.0.1 unless `address` says otherwise."""
     made: list[Browser] = []
 
-    def make(username: str | None = None) -> Browser:
-        new = Browser(app, seen)
+    def make(username: str | None = None, address: str = "10.0.0.1") -> Browser:
+        new = Browser(app, seen, address)
         made.append(new)
         if username is not None:
             response = new.login(username)

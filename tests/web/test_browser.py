@@ -50,6 +50,7 @@ def chrome(tmp_path: Path) -> Iterator[Any]:
         f"--user-data-dir={tmp_path / 'chromium'}",
     ):
         options.add_argument(argument)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})  # to see CSP reports
     try:
         driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
     except Exception as error:
@@ -62,7 +63,8 @@ def chrome(tmp_path: Path) -> Iterator[Any]:
 @pytest.fixture
 def console(engine: Engine) -> Iterator[ConsoleServer]:
     # Auto-refresh every second, so the test sees it happen quickly.
-    with ConsoleServer(engine, settings(web_refresh_s=1)) as server:
+    # Plain http on 127.0.0.1: the one case where the cookie cannot be Secure-only.
+    with ConsoleServer(engine, settings(web_refresh_s=1, session_https_only=False)) as server:
         yield server
 
 
@@ -152,3 +154,28 @@ def test_a_client_opens_a_ticket_answers_and_sees_the_status_change(
     )
     detail = ticket_detail(engine, 3)
     assert [(c.author, c.body) for c in detail.comments] == [("ann", "Also since yesterday.")]
+
+
+@pytest.mark.slow
+def test_the_api_docs_render_offline_under_their_policy(
+    chrome: Any, console: ConsoleServer
+) -> None:
+    """Swagger UI draws the API from this server's own files; the browser reports no
+    resource refused by the page's Content-Security-Policy."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    chrome.get(f"{console.url}/docs")
+    WebDriverWait(chrome, WAIT_S).until(
+        lambda driver: driver.find_elements(By.CSS_SELECTOR, ".opblock-summary-path"),
+        message="the endpoints drawn by Swagger UI",
+    )
+    assert "intmon" in chrome.find_element(By.CSS_SELECTOR, ".info .title").text
+    paths = [e.text for e in chrome.find_elements(By.CSS_SELECTOR, ".opblock-summary-path")]
+    assert "/api/tickets" in " ".join(paths)
+    refused = [
+        entry["message"]
+        for entry in chrome.get_log("browser")
+        if "Content Security Policy" in entry["message"]
+    ]
+    assert refused == []

@@ -1,4 +1,5 @@
-"""`intmon users create | list | disable`: passwords never echoed, errors name the field."""
+"""`intmon users create | list | set-password | disable`: passwords never echoed,
+errors name the field."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from intmon import db
 from intmon.cli import app as cli
 from intmon.migrations import upgrade
 from intmon.settings import get_settings
+from intmon.web.session_store import SessionLimits, session_account, start_session
 from intmon.web.users import authenticate
 
 SECRET = "a-long-enough-password"
@@ -117,3 +119,23 @@ def test_list_and_disable(database: Engine) -> None:
     assert json.loads(run("users", "list", "--json").stdout)[1]["disabled_at"] is not None
     twice = run("users", "disable", "ann")
     assert twice.exit_code == 2 and "username: no active user 'ann'" in twice.stderr
+
+
+def test_set_password_ends_the_users_sessions(database: Engine, tmp_path: Path) -> None:
+    run("users", "create", "sup", "--role", "support", env={"INTMON_NEW_USER_PASSWORD": SECRET})
+    limits = SessionLimits(max_age_s=3600, idle_timeout_s=3600)
+    now = db.utcnow()
+    key = start_session(database, 1, now, limits)
+    new_password = tmp_path / "new"
+    new_password.write_text(SECRET + "-new\n")
+    changed = run("users", "set-password", "SUP", "--password-file", str(new_password))
+    assert changed.exit_code == 0, changed.output
+    assert "password of sup changed; 1 session(s) ended" in changed.stdout
+    assert SECRET not in changed.output
+    assert session_account(database, key, now, limits) is None
+    assert authenticate(database, "sup", SECRET) is None
+    assert authenticate(database, "sup", SECRET + "-new") is not None
+    short = run("users", "set-password", "sup", env={"INTMON_NEW_USER_PASSWORD": "short"})
+    assert short.exit_code == 2 and "password: must be at least 8" in short.stderr
+    nobody = run("users", "set-password", "nobody", env={"INTMON_NEW_USER_PASSWORD": SECRET})
+    assert nobody.exit_code == 2 and "username: no active user 'nobody'" in nobody.stderr

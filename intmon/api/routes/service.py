@@ -1,14 +1,18 @@
-"""`/healthz`, `/readyz` and `/metrics`: for the orchestrator and Prometheus, no token.
+"""`/healthz`, `/readyz` and `/metrics`: for the orchestrator and Prometheus.
 
 `/healthz` says the process answers; `/readyz` says it can do its work (the
 database answers, and Redis when one is configured) and names what failed.
+`/metrics` names every client's integrations, so on this port (the console's)
+it is off unless `INTMON_API_METRICS_TOKEN` is set, and then wants that token;
+`intmon metrics` serves the same on a port of its own for Prometheus.
 """
 
 from __future__ import annotations
 
+import hmac
 from typing import Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, HTTPException, Request, Response, status
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import Engine
@@ -33,7 +37,21 @@ def readyz(request: Request) -> JSONResponse:
 
 @router.get("/metrics", response_class=Response)
 def metrics(request: Request) -> Response:
-    """Prometheus exposition: incidents, tickets, SLA breaches and the outbox."""
+    """Prometheus exposition: incidents, tickets, SLA breaches and the outbox.
+
+    Off (404) unless INTMON_API_METRICS_TOKEN is set; then `Authorization: Bearer`
+    must carry it (401)."""
+    token = request.app.state.settings.api_metrics_token
+    if token is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "not found")
+    scheme, _, given = request.headers.get("authorization", "").partition(" ")
+    expected = token.get_secret_value().encode()
+    if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), expected):
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            "missing or invalid metrics token",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
     return Response(generate_latest(request.app.state.registry), media_type=CONTENT_TYPE_LATEST)
 
 
