@@ -642,7 +642,7 @@ class Records(logging.Handler):
             self.lines.append(self.format(record))
 
 
-@pytest.mark.slow  # 50 runs of the whole pipeline: about 25 s of CPU
+@pytest.mark.slow  # 50 runs of the whole pipeline: 20–70 s on 2 busy cores
 def test_every_form_of_any_secret_echoed_by_a_partner_is_redacted_everywhere(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -673,7 +673,7 @@ def test_every_form_of_any_secret_echoed_by_a_partner_is_redacted_everywhere(
         with (
             EchoPartner() as partner,
             mailbox_module.Mailbox() as mailbox,
-            TestClient(create_app(engine, console)) as client,
+            TestClient(create_app(engine, console), base_url="https://console.test") as client,
         ):
             log_in(client)
 
