@@ -13,18 +13,21 @@ from urllib.parse import urlencode
 
 from checks.outcomes import CheckResult
 from integrations.config import CheckSpec, IntegrationSpec
+from integrations.redaction import SENSITIVE_NAME
 from integrations.secrets import REDACTED, REFERENCE
 
 EXCERPT_CHARS = 2000
 
 
-def _hide(text: str) -> str:
-    return REFERENCE.sub(REDACTED, text)
+def _hide(name: str, value: str) -> str:
+    """A value as shown: a credential-like header or parameter written in the file
+    without a `${…}` reference is a secret all the same (the engine treats it so)."""
+    return REDACTED if SENSITIVE_NAME.search(name) else REFERENCE.sub(REDACTED, value)
 
 
 def request_of(spec: IntegrationSpec, check: CheckSpec) -> dict[str, Any]:
-    headers = {name: _hide(value) for name, value in check.headers.items()}
-    query = {name: _hide(value) for name, value in check.query.items()}
+    headers = {name: _hide(name, value) for name, value in check.headers.items()}
+    query = {name: _hide(name, value) for name, value in check.query.items()}
     auth = spec.auth
     if auth.type in ("bearer", "basic", "oauth2_client_credentials"):
         headers["Authorization"] = REDACTED

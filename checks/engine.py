@@ -25,11 +25,12 @@ import asyncio
 import logging
 import re
 import time
+import traceback
 from collections.abc import Awaitable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal, TypeVar
-from urllib.parse import quote, quote_plus, urlsplit
+from urllib.parse import urlsplit
 
 import httpx
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_none
@@ -53,6 +54,7 @@ from checks.redirects import Hop, describe_chain, send_following
 from checks.tls import CertificateProbe, expiry_warning
 from integrations.config import CheckSpec, IntegrationSpec
 from integrations.errors import SecretUnavailable
+from integrations.redaction import SENSITIVE_NAME, credential_values, redactor_for
 from integrations.secrets import has_reference, redact, resolve
 from intmon.egress import EgressPolicy
 
@@ -60,12 +62,6 @@ __all__ = ["ProbeEngine", "ProbeSettings"]
 
 log = logging.getLogger(__name__)
 
-# Header and query names whose values are scrubbed from details and excerpts.
-SENSITIVE_NAME = re.compile(
-    r"authorization|cookie|api[-_]?key|token|secret|password|passwd|signature|session",
-    re.IGNORECASE,
-)
-NEEDS_QUOTING = re.compile(r"[^A-Za-z0-9_.~-]")
 # A header value that would split the request on the wire (or be cut at a NUL).
 _UNSENDABLE = re.compile(r"[\r\n\x00]")
 T = TypeVar("T")
@@ -307,7 +303,9 @@ class ProbeEngine:
         except ProbeFailure as failure:
             outcome, detail = failure.outcome, failure.detail
         except Exception as exc:  # a bug or an unforeseen library error; still a result
-            log.exception("check %s/%s crashed", integration.id, run.check.name)
+            # The traceback's messages may quote a URL or a header: logged redacted.
+            trace = redact("".join(traceback.format_exception(exc)), run.secrets)
+            log.error("check %s/%s crashed\n%s", integration.id, run.check.name, trace)
             diagnosis = diagnose_exception(exc)
             outcome, detail = diagnosis.outcome, diagnosis.detail
         if len(run.chain) > 1:  # where the partner sent us: a ticket must show every hop
@@ -351,13 +349,9 @@ class ProbeEngine:
         )
 
     def _excerpt(self, body: bytes, secrets: set[str]) -> str:
-        size = self.settings.excerpt_bytes
-        excerpt = body[:size].decode("utf-8", errors="replace")
         if not secrets:
-            return excerpt
-        # Redact the whole (capped) body before cutting, so a secret that straddles
-        # the cut cannot leave its first half behind.
-        return redact(body.decode("utf-8", errors="replace"), secrets)[: len(excerpt)]
+            return body[: self.settings.excerpt_bytes].decode("utf-8", errors="replace")
+        return redactor_for(frozenset(secrets)).excerpt(body, self.settings.excerpt_bytes)
 
     def _host_slots(self, host: tuple[str, int]) -> asyncio.Semaphore:
         slots = self._per_host.get(host)
@@ -510,14 +504,12 @@ class _UrlCache:
 def collect_sensitive(
     headers: Mapping[str, str], params: Mapping[str, str], secrets: set[str]
 ) -> None:
-    """Values of credential-like headers and query parameters are secrets too,
-    and so are their URL-encoded spellings (a partner may echo them back)."""
+    """Values of credential-like headers and query parameters are secrets too, and
+    so are the credentials inside them (a Bearer token alone, a Basic password).
+    Their encoded spellings need not be added: redaction finds every form."""
     for name, value in (*headers.items(), *params.items()):
         if value and SENSITIVE_NAME.search(name):
-            secrets.add(value)
-    for value in [v for v in secrets if NEEDS_QUOTING.search(v)]:
-        secrets.add(quote(value, safe=""))
-        secrets.add(quote_plus(value))
+            secrets.update(credential_values(value))
 
 
 async def bounded_attempt(timeout_s: float, exchange: Awaitable[T]) -> T:

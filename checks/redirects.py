@@ -32,6 +32,7 @@ import httpx
 from checks.clients import MAX_REDIRECTS
 from checks.errors import ConfigError, ProbeFailure
 from checks.outcomes import Outcome
+from integrations.redaction import reveals
 from intmon.egress import ALLOW_VARIABLE, EgressDenied, denial_in
 
 __all__ = ["Hop", "describe_chain", "egress_failure", "send", "send_following"]
@@ -170,9 +171,9 @@ async def _without_credentials(request: httpx.Request, secrets: set[str]) -> htt
     """The request minus every header that holds a secret; None when its body holds one."""
     if secrets:
         body = (await request.aread()).decode("utf-8", errors="replace")
-        if any(secret in body for secret in secrets if secret):
+        if reveals(body, secrets):  # in any form: URL-encoded in a form body, say
             return None
     for name, value in list(request.headers.items()):
-        if name.lower() == "authorization" or any(s in value for s in secrets if s):
+        if name.lower() == "authorization" or reveals(value, secrets):
             del request.headers[name]
     return request

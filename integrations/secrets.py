@@ -2,7 +2,8 @@
 
 The configuration, the database and every message carry only the reference;
 the value is read where it is used (the worker) and every value read is also
-returned so the caller can redact it from whatever it prints or stores.
+returned so the caller can redact it, in every form, from whatever it prints or
+stores (`integrations.redaction.redact`, re-exported here).
 """
 
 from __future__ import annotations
@@ -13,9 +14,19 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from integrations.errors import SecretUnavailable
+from integrations.redaction import REDACTED, redact
+
+__all__ = [
+    "REDACTED",
+    "REFERENCE",
+    "has_reference",
+    "is_pure_reference",
+    "redact",
+    "references",
+    "resolve",
+]
 
 REFERENCE = re.compile(r"\$\{(?:file:(?P<file>[^}]+)|(?P<env>[A-Za-z_][A-Za-z0-9_]*))\}")
-REDACTED = "[REDACTED]"
 
 
 def has_reference(text: str) -> bool:
@@ -57,11 +68,3 @@ def resolve(text: str, secrets: set[str], environ: Mapping[str, str] | None = No
         return value
 
     return REFERENCE.sub(substitute, text)
-
-
-def redact(text: str, secrets: set[str] | frozenset[str]) -> str:
-    """Replace every known secret value in `text`; longest first so prefixes can't leak."""
-    for value in sorted(secrets, key=len, reverse=True):
-        if value and value in text:
-            text = text.replace(value, REDACTED)
-    return text

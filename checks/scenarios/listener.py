@@ -15,9 +15,9 @@ from types import TracebackType
 
 from aiohttp import web
 
-from checks.engine import SENSITIVE_NAME
 from checks.scenarios.clock import Clock, SystemClock
 from checks.scenarios.inbox import BODY_CAP_BYTES, Callback, MemoryInbox
+from integrations.redaction import SENSITIVE_NAME
 
 __all__ = ["CallbackListener", "callback_from"]
 

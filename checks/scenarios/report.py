@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from checks.outcomes import CheckResult, Outcome
-from integrations.secrets import redact
+from integrations.redaction import redact, redact_data
 
 __all__ = ["ScenarioReport", "StepReport", "StepStatus", "redact_data"]
 
@@ -168,14 +168,3 @@ class ScenarioReport:
 
 
 _BAD = (StepStatus.FAILED, StepStatus.ERROR)
-
-
-def redact_data(value: Any, secrets: frozenset[str]) -> Any:
-    """`value` with every secret replaced in every string (keys too)."""
-    if isinstance(value, str):
-        return redact(value, secrets)
-    if isinstance(value, dict):
-        return {redact_data(k, secrets): redact_data(v, secrets) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [redact_data(v, secrets) for v in value]
-    return value

@@ -23,11 +23,11 @@ from checks.classify import (
     classify,
     compile_expectation,
 )
-from checks.engine import SENSITIVE_NAME
 from checks.scenarios.errors import LoadRefused, TemplateProblem
 from checks.scenarios.http import OutgoingRequest
 from checks.scenarios.templating import is_template, render_text, render_value
 from integrations.config import CheckSpec, Expectation, IntegrationSpec
+from integrations.redaction import SENSITIVE_NAME
 from integrations.scenarios import Extraction, ScenarioSpec, StepExpect, StepSpec, TestMarker
 from integrations.secrets import REDACTED
 

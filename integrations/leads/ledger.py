@@ -8,11 +8,11 @@ is counted as a duplicate and not stored again.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import Connection, Engine
@@ -22,6 +22,13 @@ from integrations.config import IntegrationSpec
 from integrations.errors import IntegrationsError
 from integrations.leads.delivery import LeadDataError, LeadOutcome, validate_lead
 from integrations.leads.models import Lead, LeadAttempt
+from integrations.redaction import (
+    REDACTED,
+    SENSITIVE_NAME,
+    credential_values,
+    redact,
+    redact_data,
+)
 from integrations.results import storable
 from integrations.strict import SLUG, StorableAwareDatetime
 from intmon.db import table_of
@@ -29,9 +36,6 @@ from intmon.db import table_of
 LEADS = table_of(Lead)
 ATTEMPTS = table_of(LeadAttempt)
 LEAD_ID = r"^[A-Za-z0-9][A-Za-z0-9_.:@/-]{0,127}$"
-SENSITIVE_NAME = re.compile(
-    r"authorization|cookie|api[-_]?key|token|secret|password|passwd|signature|session", re.I
-)
 
 
 class LeadError(IntegrationsError):
@@ -141,8 +145,32 @@ def _ignore_duplicates(connection: Connection, table: Any, row: dict[str, Any]) 
     return module.insert(table).values(**row).on_conflict_do_nothing()
 
 
-def redact_request(request: dict[str, Any] | None) -> dict[str, Any] | None:
-    """Drop the values of credential-like headers and query parameters."""
+def request_secrets(request: Mapping[str, Any] | None) -> set[str]:
+    """The credentials a recorded request carries: the values of its credential-like
+    headers and query parameters (in `headers`, `params`, `query` or the URL's own
+    query), with the token or password inside each (`credential_values`)."""
+    if not request:
+        return set()
+    named: list[tuple[str, Any]] = []
+    for part in ("headers", "params", "query"):
+        values = request.get(part)
+        if isinstance(values, dict):
+            named += [(str(k), v) for k, v in values.items()]
+    url = request.get("url")
+    if isinstance(url, str):
+        named += parse_qsl(urlsplit(url).query, keep_blank_values=False)
+    found: set[str] = set()
+    for name, value in named:
+        if isinstance(value, str) and value and SENSITIVE_NAME.search(name):
+            found |= credential_values(value)
+    return found
+
+
+def redact_request(
+    request: dict[str, Any] | None, secrets: set[str] | frozenset[str]
+) -> dict[str, Any] | None:
+    """Drop the values of credential-like headers and query parameters, and every
+    form of `secrets` from every string of the request (URL, body, other headers)."""
     if request is None:
         return None
     clean = dict(request)
@@ -150,9 +178,10 @@ def redact_request(request: dict[str, Any] | None) -> dict[str, Any] | None:
         values = clean.get(part)
         if isinstance(values, dict):
             clean[part] = {
-                k: "[REDACTED]" if SENSITIVE_NAME.search(str(k)) else v for k, v in values.items()
+                k: REDACTED if SENSITIVE_NAME.search(str(k)) else v for k, v in values.items()
             }
-    return clean
+    redacted: dict[str, Any] = redact_data(clean, secrets)
+    return redacted
 
 
 def record(engine: Engine, attempts: Sequence[AttemptIn], known: set[str]) -> Accepted:
@@ -226,6 +255,9 @@ def _copy_attempts(connection: Connection, rows: Sequence[dict[str, Any]]) -> li
 
 
 def attempt_row(a: AttemptIn) -> dict[str, Any]:
+    # The platform's own request may carry its credentials, and the partner's answer
+    # echo them (JSON-escaped, URL-encoded…): stored redacted, in every form.
+    secrets = request_secrets(a.request)
     return {
         "integration_id": a.integration,
         "lead_id": a.lead_id,
@@ -237,9 +269,9 @@ def attempt_row(a: AttemptIn) -> dict[str, Any]:
         "http_status": a.http_status,
         "duration_s": a.duration_s,
         "broker_lead_id": a.broker_lead_id,
-        "request": redact_request(a.request),
-        "response_excerpt": storable(a.response_excerpt),
-        "detail": storable(a.detail),
+        "request": redact_request(a.request, secrets),
+        "response_excerpt": storable(redact(a.response_excerpt, secrets)),
+        "detail": storable(redact(a.detail, secrets)),
     }
 
 

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+import checks.engine
 from checks.engine import ProbeEngine, ProbeSettings
 from checks.outcomes import CheckResult, Outcome
 from integrations.config import IntegrationSpec
@@ -188,6 +189,30 @@ async def test_secret_in_check_headers_and_query_is_resolved_and_redacted(
 
     assert result.outcome is Outcome.OK, result.detail
     assert_redacted(result, ENV["PARTNER_API_KEY"], ENV["PARTNER_TOKEN"])
+
+
+async def test_a_crash_is_logged_without_the_credentials(
+    engine: ProbeEngine,
+    partners: Any,
+    integration: Callable[..., IntegrationSpec],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    def crash(observation: Any, *args: Any, **kwargs: Any) -> None:
+        raise RuntimeError(f"cannot read {observation.body.decode()}")  # the echoed header
+
+    monkeypatch.setattr(checks.engine, "classify", crash)
+    spec = integration(
+        partners.http, auth=AUTH["bearer"], checks=[{"name": "auth", "path": "/auth/bearer"}]
+    )
+
+    result = await engine.run_check(spec, spec.checks[0], environ=ENV)
+
+    (record,) = [r for r in caplog.records if "crashed" in r.getMessage()]
+    assert "RuntimeError: cannot read" in record.getMessage()
+    logged = caplog.handler.format(record)
+    assert ENV["PARTNER_TOKEN"] not in logged and "[REDACTED]" in logged
+    assert_redacted(result, ENV["PARTNER_TOKEN"])
 
 
 # --- OAuth2 client credentials -------------------------------------------------

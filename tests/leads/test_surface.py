@@ -16,13 +16,16 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, quote_plus
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 from typer.testing import CliRunner, Result
 
+from integrations.leads.ledger import ATTEMPTS
 from integrations.loader import load_text
+from integrations.redaction import REDACTED, reveals
 from integrations.registry import apply
 from intmon import db
 from intmon.api.app import create_app
@@ -318,3 +321,54 @@ def test_maintenance_windows_can_be_changed_through_the_api(world) -> None:  # t
         assert refused.status_code == 422 and "ends_at" in refused.text
         missing = client.put("/api/integrations/bx/maintenance/nope", json=longer, headers=headers)
         assert missing.status_code == 404
+
+
+PLATFORM_TOKEN = "plat-T0k/en+9x=="
+PLATFORM_KEY = "k3y&v=al/ue%20"
+
+
+def leaky_attempt(lead: str) -> dict[str, Any]:
+    """An attempt as a platform reports it: its own credentials in the request, and
+    a broker answer that echoes them JSON-escaped and URL-encoded."""
+    return attempt(
+        lead,
+        "failed_auth",
+        T0,
+        http_status=401,
+        request={
+            "method": "POST",
+            "url": f"https://broker.example/leads?api_key={quote(PLATFORM_KEY, safe='')}&v=1",
+            "headers": {"Authorization": f"Bearer {PLATFORM_TOKEN}", "X-Trace": PLATFORM_TOKEN},
+            "body": {"echo": f"token={quote_plus(PLATFORM_TOKEN)}"},
+        },
+        response_excerpt=json.dumps({"got": f"Bearer {PLATFORM_TOKEN}"}).replace("/", "\\/"),
+        detail=f"401 for key {quote(PLATFORM_KEY, safe='').lower()}",
+    )
+
+
+def test_recorded_attempts_are_stored_without_the_platforms_credentials(  # type: ignore[no-untyped-def]
+    world, tmp_path: Path
+) -> None:
+    engine, _fake = world
+    token = create_token(engine, role="client", client="acme", now=T0)[1]
+    with TestClient(create_app(engine, Settings(redis_url=None))) as client:
+        recorded = client.post(
+            "/api/lead-deliveries",
+            headers={"Authorization": f"Bearer {token}"},
+            json={"attempts": [leaky_attempt("L1")]},
+        )
+    assert recorded.status_code == 201 and recorded.json()["stored"] == 1
+    cli("leads", "record", jsonl(tmp_path / "a.jsonl", [leaky_attempt("L2")]), "--json")
+
+    with engine.connect() as connection:
+        rows = [dict(row._mapping) for row in connection.execute(select(ATTEMPTS))]
+    shown = [cli("leads", "show", lead, "-i", "bx", "--json").stdout for lead in ("L1", "L2")]
+    secrets = {PLATFORM_TOKEN, PLATFORM_KEY}
+    for text in (json.dumps(rows, default=str), *shown):
+        assert not reveals(text, secrets), text
+    assert len(rows) == 2
+    for row in rows:
+        assert row["request"]["headers"] == {"Authorization": REDACTED, "X-Trace": REDACTED}
+        assert row["request"]["url"].startswith("https://broker.example/leads?api_key=[REDACTED]")
+        assert row["response_excerpt"] == f'{{"got": "{REDACTED}"}}'  # the whole header value
+        assert row["detail"] == f"401 for key {REDACTED}"
