@@ -3,7 +3,9 @@
 One transaction stores the results, moves each check's streaks, and opens,
 updates or resolves incidents and their tickets, so a crash at any point
 leaves either all of it or none of it. Maintenance is decided here, from the
-windows in force when each check ran.
+windows in force when each check ran, and so is inhibition: a connectivity
+failure while a platform outage was open (intmon's own network failing) is
+stored but moves no streak and no incident (alerts/platform_outages.py).
 """
 
 from __future__ import annotations
@@ -12,13 +14,14 @@ import logging
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 from tenacity import retry, retry_if_exception, stop_after_attempt, wait_random
 
 from alerts import incidents
-from alerts.families import family_of
+from alerts.families import Family, family_of
 from alerts.incidents import RaceLost, Transitions
+from alerts.platform_outages import covered, outage_spans
 from alerts.policy import Policy
 from checks.outcomes import CheckResult
 from integrations.config import IntegrationSpec
@@ -60,14 +63,17 @@ def ingest(
     now = now or utcnow()
     with engine.begin() as connection:
         windows = windows_by_integration(connection, {r.integration_id for r in results})
+        families = [family_of(result.outcome, result.check_name) for result in results]
+        outages = _outages_over(connection, results, families)
         recorded = [
             Recorded(
                 result,
                 maintenance=active_window(windows.get(result.integration_id, ()), result.started_at)
                 is not None,
-                family=family_of(result.outcome, result.check_name),
+                family=family,
+                inhibited=family is Family.CONNECTIVITY and covered(outages, result.started_at),
             )
-            for result in results
+            for result, family in zip(results, families, strict=True)
         ]
         record_results(connection, recorded)
         done = incidents.process(connection, recorded, specs, policy, now)
@@ -80,3 +86,14 @@ def ingest(
             len(done.tickets_opened),
         )
     return done
+
+
+def _outages_over(
+    connection: Connection, results: Sequence[CheckResult], families: Sequence[Family | None]
+) -> list[tuple[datetime, datetime | None]]:
+    """The platform outages over the batch's connectivity failures; a healthy batch
+    (the common case) does not ask."""
+    moments = [
+        r.started_at for r, f in zip(results, families, strict=True) if f is Family.CONNECTIVITY
+    ]
+    return outage_spans(connection, min(moments), max(moments)) if moments else []
