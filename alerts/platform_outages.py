@@ -286,6 +286,9 @@ def _tell_operators(connection: Connection, event: str, outage: Row[Any], now: d
         "first_seen": outage.started_at.isoformat(),
         "outcome": outage.outcome,
         "detail": f"{outage.cause}: {outage.detail}",
+        # Every partner looks down when our network is: nobody waits for office hours.
+        "severity": "emergency",
+        "command": "intmon status",
         **({"resolved_at": now.isoformat()} if event == "incident.resolved" else {}),
     }
     deliveries = route(

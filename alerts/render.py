@@ -14,6 +14,9 @@ The context a caller passes (all events):
     integration_name, integration_id, family ("connectivity", …)
     first_seen        an aware datetime or ISO 8601 string
     outcome, detail   optional: the failure class ("timeout") and a detail line
+    severity          optional: "emergency" or "normal"; by default the family's
+    command           optional: for a platform-side notice, the command to look
+                      (by default `intmon incidents list`)
     timezone          optional: the contact's zone (ContactSpec.timezone); None = UTC
     base_url          optional: the web console; links go to <base_url>/tickets/INC-…
 
@@ -69,6 +72,8 @@ OPTIONAL: dict[str, Any] = {
     "close_reason": None,
     "max_reminders": None,
     "unacknowledged_minutes": None,
+    # A platform-side notice's command instead of `intmon incidents list`.
+    "command": None,
     "auto_close_days": int(Policy().auto_close_after_s // DAY),  # seed 001: 2 days
 }
 
@@ -80,8 +85,8 @@ TOPICS_RU: dict[Family, str] = {
     Family.RATE_LIMIT: "Превышен лимит запросов к API партнёра",
     Family.DEGRADED: "API партнёра отвечает медленно",
     Family.E2E: "Сквозной сценарий интеграции не проходит",
-    Family.PLATFORM: "intmon не может выполнять проверки с текущей конфигурацией "
-    "(сторона платформы)",
+    Family.PLATFORM: "intmon не может выполнять проверки: его конфигурация или его "
+    "собственная сеть (сторона платформы)",
 }
 TOPIC_TABLES: dict[str, Mapping[Family, str]] = {"en": TOPICS, "ru": TOPICS_RU}
 
@@ -200,6 +205,6 @@ def _notice(
     notice["internal"] = notice.get("ticket") is None and notice.get("incident") is not None
     if notice["internal"]:
         notice["ticket"] = f"#{notice['incident']}"
-    if notice.get("family"):
+    if notice.get("family") and "severity" not in data:
         notice["severity"] = severity_of(notice["family"])
     return notice

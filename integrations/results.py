@@ -191,6 +191,8 @@ class StateView:
     duration_s: float
     http_status: int | None
     detail: str
+    # Its latest result was a connectivity failure held back by a platform outage.
+    inhibited: bool = False
 
 
 def current_states(engine: Engine, integration_id: str | None = None) -> list[StateView]:
@@ -211,6 +213,7 @@ def current_states(engine: Engine, integration_id: str | None = None) -> list[St
             duration_s=row.duration_s,
             http_status=row.http_status,
             detail=row.detail,
+            inhibited=row.inhibited,
         )
         for row in rows
     ]

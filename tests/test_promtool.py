@@ -57,6 +57,7 @@ REQUIRED_ALERTS = {
     "IntmonOutboxBacklog",
     "IntmonTLSCertificateExpiring",
     "IntmonPlatformLiableLeadFailures",
+    "IntmonPlatformOutage",
 }
 
 

@@ -163,7 +163,10 @@ def status(
     as_json: JsonOpt = False,
 ) -> None:
     """Show the latest result of every check from the database (and, with
-    `-i ID --history N`, that integration's recent results)."""
+    `-i ID --history N`, that integration's recent results). An open platform
+    outage (intmon's own network failing) is shown above the table; `--json`
+    prints {"platform_outage": null or the outage, "checks": [...]}."""
+    from alerts.platform_outages import current_outage
     from integrations.results import current_states
     from intmon.cli.database import open_database
 
@@ -175,9 +178,17 @@ def status(
         _history(engine, integration, history, as_json)
         return
     states = current_states(engine, integration)
+    outage = current_outage(engine)
     if as_json:
-        print_json([dataclasses.asdict(s) for s in states])
+        print_json(
+            {
+                "platform_outage": outage_dict(outage),
+                "checks": [dataclasses.asdict(s) for s in states],
+            }
+        )
         return
+    if outage is not None:
+        console.print(outage_banner(outage))
     table = Table(title="Check state")
     for column in ("integration", "check", "outcome", "status", "ms", "streak", "since", "detail"):
         table.add_column(column)
@@ -190,9 +201,26 @@ def status(
             f"{s.duration_s * 1000:.0f}",
             str(s.streak),
             s.since.strftime("%Y-%m-%d %H:%M:%S"),
-            s.detail[:80],
+            ("[held back: platform outage] " if s.inhibited else "") + s.detail[:80],
         )
     console.print(table)
+
+
+def outage_dict(outage: dict[str, Any] | None) -> dict[str, Any] | None:
+    if outage is None:
+        return None
+    keys = ("id", "cause", "outcome", "started_at", "opened_at", "detail", "evidence")
+    return {key: outage[key] for key in keys}
+
+
+def outage_banner(outage: dict[str, Any]) -> str:
+    return (
+        f"[bold red]Platform outage #{outage['id']}[/bold red] since "
+        f"{outage['started_at']:%Y-%m-%d %H:%M:%S} UTC ({outage['cause']}, "
+        f"{outage['outcome']}): {escape(outage['detail'])}\n"
+        "intmon's own network or resolver is failing: partner connectivity incidents, "
+        "tickets and messages are held back until it clears."
+    )
 
 
 def _history(engine: Any, integration: str, limit: int, as_json: bool) -> None:

@@ -15,6 +15,8 @@ from alerts.housekeeping import housekeep
 from alerts.models import Incident, OutboxMessage, PlatformOutage, Ticket
 from alerts.platform_verdict import Action
 from alerts.policy import Policy
+from alerts.queries import alert_counts
+from alerts.render import render
 from checks.outcomes import Outcome
 from integrations.config import IntegrationSpec
 from integrations.leads.ledger import AttemptIn, record
@@ -99,6 +101,7 @@ def test_six_partners_refused_at_once_is_one_platform_outage(db_engine: Engine) 
     assert outage["started_at"] == T0  # the first failing result, not when it was noticed
     assert outage["detail"].startswith("6 of 6 partner endpoints")
     assert outage["evidence"]["examples"] == PARTNERS
+    assert alert_counts(db_engine).platform_outage == 1  # intmon_platform_outage
     # The operators hear once (one address, named four times); nobody else does.
     assert outbox_events(db_engine) == [("notify:email", "incident.opened", OPS)]
 
@@ -137,6 +140,15 @@ def test_six_partners_refused_at_once_is_one_platform_outage(db_engine: Engine) 
     (outage,) = rows(db_engine, PlatformOutage)
     assert (outage["state"], outage["ended_at"]) == ("ended", at(5.6))
     assert outbox_events(db_engine)[-1] == ("notify:email", "incident.resolved", OPS)
+    assert alert_counts(db_engine).platform_outage == 0
+    for row in rows(db_engine, OutboxMessage):
+        for locale in ("en", "ru"):
+            message = render(row["kind"], locale, row["payload"]["context"])
+            assert "#platform-outage-1" in message.subject and "connection_refused" in message.text
+        english = render(row["kind"], "en", row["payload"]["context"]).text
+        assert "Severity: emergency" in english or row["kind"] == "incident.resolved"
+        assert "Command:      intmon status" in english
+
     assert platform_outages.evaluate(db_engine, at(5.7)).action is Action.NOTHING
 
     # After it, one partner failing alone is that partner's incident, as ever.
