@@ -22,7 +22,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Annotated, Any
 
 import httpx
 from pydantic import Field, TypeAdapter
@@ -62,13 +62,19 @@ ENDED = "ended"
 PLATFORM_NAME = "intmon platform (its own network)"
 
 
+# A DNS name (labels of letters, digits, '-' and '_'), at most 253 characters.
+HOSTNAME = r"^[A-Za-z0-9_]([A-Za-z0-9_-]{0,62})(\.[A-Za-z0-9_-]{1,63})*\.?$"
+
+
 class SelfCheckConfig(Strict):
     """The `self_check:` block of the configuration file."""
 
     # HTTP(S) targets the platform itself must reach; all failing is an outage.
     canaries: list[CanarySpec] = Field(default_factory=list)
     # Names the checks' resolver must resolve; all failing is an outage.
-    dns_names: list[str] = Field(default_factory=list)
+    dns_names: list[Annotated[str, Field(pattern=HOSTNAME, max_length=253)]] = Field(
+        default_factory=list
+    )
     correlated: CorrelationRule = Field(default_factory=CorrelationRule)
 
 

@@ -237,6 +237,8 @@ def test_a_bad_self_check_block_names_the_field() -> None:
         load_config_text(
             config_text("a") + "self_check:\n  canaries: [{name: edge, url: 'ftp://x'}]\n"
         )
+    with pytest.raises(ConfigError, match=r"self_check\.dns_names\[0\]"):
+        load_config_text(config_text("a") + "self_check:\n  dns_names: ['no spaces.example']\n")
     with pytest.raises(ConfigError, match=r"self_check.*correlated.*share"):
         load_config_text(config_text("a") + "self_check:\n  correlated: {share: 2}\n")
 
