@@ -180,8 +180,7 @@ class AlertsCollector(Collector):
             ),
             GaugeMetricFamily(
                 "intmon_platform_outage",
-                "1 while intmon's own network or resolver is failing (an open platform "
-                "outage: partner connectivity incidents are held back).",
+                "1 while intmon's own network or resolver is failing (an open platform outage).",
             ),
         ]
 
