@@ -6,7 +6,10 @@ machine the checks run on, with bounded timeouts and all at once:
 - each operator-named canary URL answers at all (any HTTP status: the point is
   that the request reached a server, not what the server thinks of it);
 - each name in `dns_names` resolves through the resolver the checks use (the
-  event loop's `getaddrinfo`, as `checks.transport` connects).
+  system's `getaddrinfo`, which the event loop calls for `checks.transport`), in
+  threads of our own that nobody waits for: a resolver that hangs past the
+  timeout must not hold the housekeeping pass (asyncio.run would wait for the
+  loop's default executor).
 
 A failure is classified as a check's would be (`checks.classify`), so a canary
 that cannot connect says `connection_refused`, `timeout`, `dns_failure` or
@@ -20,6 +23,7 @@ import asyncio
 import socket
 import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import httpx
@@ -82,8 +86,13 @@ async def run_canaries(
     canaries: Sequence[CanarySpec], dns_names: Sequence[str]
 ) -> list[CanaryResult]:
     """Every canary and name at once; each bounded by its own timeout."""
-    jobs = [_probe(canary) for canary in canaries] + [_resolve(name) for name in dns_names]
-    return list(await asyncio.gather(*jobs))
+    resolver = ThreadPoolExecutor(max(len(dns_names), 1), thread_name_prefix="intmon-canary-dns")
+    try:
+        jobs = [_probe(canary) for canary in canaries]
+        jobs += [_resolve(name, resolver) for name in dns_names]
+        return list(await asyncio.gather(*jobs))
+    finally:
+        resolver.shutdown(wait=False, cancel_futures=True)
 
 
 async def _probe(canary: CanarySpec) -> CanaryResult:
@@ -100,12 +109,14 @@ async def _probe(canary: CanarySpec) -> CanaryResult:
     )
 
 
-async def _resolve(name: str) -> CanaryResult:
+async def _resolve(name: str, resolver: ThreadPoolExecutor) -> CanaryResult:
     started = time.perf_counter()
     loop = asyncio.get_running_loop()
     try:
         async with asyncio.timeout(DNS_TIMEOUT_S):
-            addresses = await loop.getaddrinfo(name, None, type=socket.SOCK_STREAM)
+            addresses = await loop.run_in_executor(
+                resolver, socket.getaddrinfo, name, None, 0, socket.SOCK_STREAM
+            )
     except TimeoutError:
         detail = f"DNS lookup of {name} timed out after {DNS_TIMEOUT_S:g}s"
         return CanaryResult("dns", name, Outcome.DNS_FAILURE, detail, _since(started))
