@@ -26,7 +26,7 @@ from typing import Annotated, Any
 
 import httpx
 from pydantic import Field, TypeAdapter
-from sqlalchemy import Connection, Engine, Row, func, select, update
+from sqlalchemy import Connection, Engine, Row, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from alerts import documents, outbox
@@ -251,14 +251,6 @@ def current_outage(engine: Engine) -> dict[str, Any] | None:
     with engine.connect() as connection:
         row = open_outage(connection)
     return None if row is None else dict(row._mapping)
-
-
-def count_open(connection: Connection) -> int:
-    return int(
-        connection.execute(
-            select(func.count()).select_from(OUTAGES).where(OUTAGES.c.state == OPEN)
-        ).scalar_one()
-    )
 
 
 # --- telling the operators ------------------------------------------------------

@@ -224,6 +224,11 @@ def test_status_shows_an_open_platform_outage_above_the_table(tmp_path: Path) ->
         "detail": "canary edge fails: timed out",
         "evidence": {"canary": {"edge": "timeout: timed out"}},
     }
+    listed = runner.invoke(app, ["outages"])
+    assert listed.exit_code == 0
+    assert "Platform outages" in listed.output and "canary" in listed.output
+    (row,) = json.loads(runner.invoke(app, ["outages", "--json"]).stdout)
+    assert (row["id"], row["state"], row["ended_at"]) == (1, "open", None)
 
 
 def test_production_processes_refuse_to_start_without_redis() -> None:
