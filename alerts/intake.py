@@ -19,7 +19,7 @@ from sqlalchemy.exc import DBAPIError
 from tenacity import retry, retry_if_exception, stop_after_attempt, wait_random
 
 from alerts import incidents
-from alerts.families import Family, family_of
+from alerts.families import FAMILY_OF, Family, family_of
 from alerts.incidents import RaceLost, Transitions
 from alerts.platform_outages import covered, outage_spans
 from alerts.policy import Policy
@@ -63,17 +63,16 @@ def ingest(
     now = now or utcnow()
     with engine.begin() as connection:
         windows = windows_by_integration(connection, {r.integration_id for r in results})
-        families = [family_of(result.outcome, result.check_name) for result in results]
-        outages = _outages_over(connection, results, families)
+        outages = _outages_over(connection, results)
         recorded = [
             Recorded(
                 result,
                 maintenance=active_window(windows.get(result.integration_id, ()), result.started_at)
                 is not None,
-                family=family,
-                inhibited=family is Family.CONNECTIVITY and covered(outages, result.started_at),
+                family=family_of(result.outcome, result.check_name),
+                inhibited=_unreachable(result) and covered(outages, result.started_at),
             )
-            for result, family in zip(results, families, strict=True)
+            for result in results
         ]
         record_results(connection, recorded)
         done = incidents.process(connection, recorded, specs, policy, now)
@@ -88,12 +87,16 @@ def ingest(
     return done
 
 
+def _unreachable(result: CheckResult) -> bool:
+    """A connectivity outcome (a scenario's step's too): what intmon's own network
+    failing looks like from here; a 401 or a 503 proves the network works."""
+    return FAMILY_OF[result.outcome] is Family.CONNECTIVITY
+
+
 def _outages_over(
-    connection: Connection, results: Sequence[CheckResult], families: Sequence[Family | None]
+    connection: Connection, results: Sequence[CheckResult]
 ) -> list[tuple[datetime, datetime | None]]:
-    """The platform outages over the batch's connectivity failures; a healthy batch
-    (the common case) does not ask."""
-    moments = [
-        r.started_at for r, f in zip(results, families, strict=True) if f is Family.CONNECTIVITY
-    ]
+    """The platform outages over the batch's connectivity failures; a batch without
+    any (the common case) does not ask."""
+    moments = [r.started_at for r in results if _unreachable(r)]
     return outage_spans(connection, min(moments), max(moments)) if moments else []

@@ -262,3 +262,17 @@ def _counts(engine: Engine) -> platform_outages.CorrelationCounts:
         return platform_outages.correlation_counts(
             connection, platform_outages.CorrelationRule(), at(0.5)
         )
+
+
+def test_a_scenario_step_that_cannot_connect_is_held_back_too(db_engine: Engine) -> None:
+    """A scenario's family is `e2e` whatever failed, but a refused connection while
+    intmon's own network fails is still us."""
+    specs = world(db_engine)
+    feed_all(db_engine, specs, [REFUSED], start=0)
+    assert platform_outages.evaluate(db_engine, at(0.5)).action is Action.OPEN
+    feed(db_engine, specs, [REFUSED] * 4, start=1, integration="p1", check="e2e:lead-flow")
+    assert rows(db_engine, Incident) == []
+    # A scenario failing another way proves the network works: that is the partner's.
+    feed(db_engine, specs, [Outcome.SERVER_ERROR] * 3, start=5, integration="p2", check="e2e:x")
+    (incident,) = rows(db_engine, Incident)
+    assert (incident["integration_id"], incident["family"]) == ("p2", "e2e")
