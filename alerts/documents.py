@@ -1,5 +1,6 @@
 """Configuration that is not per integration, as last applied by `intmon apply`:
-the ticket sinks, the clients' contacts, the notification rules and channels.
+the ticket sinks, the clients' contacts, the notification rules and channels,
+the platform's self-check (canaries and the correlation rule).
 
 Stored as JSON documents (table `config_documents`) so that every worker reads
 the same configuration as the database's transaction sees it. Code running
@@ -24,6 +25,7 @@ SINKS = "ticket_sinks"
 CLIENTS = "clients"
 NOTIFICATIONS = "notifications"
 CHANNELS = "channels"
+SELF_CHECK = "self_check"
 
 
 def store(connection: Connection, documents: Mapping[str, Any], now: datetime) -> None:

@@ -63,7 +63,8 @@ TOPICS: dict[Family, str] = {
     Family.RATE_LIMIT: "Partner API rate limit exceeded",
     Family.DEGRADED: "Partner API responding slowly",
     Family.E2E: "End-to-end scenario failing",
-    Family.PLATFORM: "intmon cannot run the checks as configured (platform side)",
+    Family.PLATFORM: "intmon cannot run the checks: its configuration or its own network "
+    "(platform side)",
 }
 
 # What a support engineer does first; goes into the ticket form.

@@ -1,4 +1,5 @@
-"""The leader's periodic job: SLA breaches, auto-close, outbox sends, sync-back.
+"""The leader's periodic job: the platform's self-check, SLA breaches, auto-close,
+outbox sends, sync-back.
 
 Each part is safe to run twice at once (conditional updates, leased outbox
 rows), so a fail-over moment where two schedulers both enqueue it is harmless.
@@ -13,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from alerts import documents, mirror
+from alerts import documents, mirror, platform_outages
 from alerts.channels import Channel, ChannelsConfig, build_channels
 from alerts.deliver import deliver
 from alerts.escalation import EscalationReport, escalate
@@ -32,6 +33,7 @@ class HousekeepingReport:
     sync: mirror.SyncReport | None = None
     notified: DispatchReport = field(default_factory=DispatchReport)
     escalation: EscalationReport = field(default_factory=EscalationReport)
+    self_check: platform_outages.Evaluation | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -47,14 +49,18 @@ class HousekeepingReport:
             "notifications_dead": self.notified.dead,
             "escalated_incidents": self.escalation.escalated,
             "reminded_incidents": self.escalation.reminded,
+            "platform_outage": self.self_check.action.value if self.self_check else None,
         }
 
 
 def housekeep(engine: Engine, policy: Policy, now: datetime, *, sync: bool) -> HousekeepingReport:
+    # First: an outage it opens holds back partner incidents from the next batch on,
+    # and its operators' message goes out with this pass's sends.
+    checked = platform_outages.evaluate(engine, now)
     swept = sweep(engine, policy, now)
     escalated = escalate(engine, now)
     report = send_pending(engine, policy, now, sync=sync)
-    report.sweep, report.escalation = swept, escalated
+    report.sweep, report.escalation, report.self_check = swept, escalated, checked
     if swept.breached or swept.auto_closed or report.dispatch.sent or report.notified.sent:
         log.info("housekeeping: %s", report.as_dict())
     return report

@@ -12,7 +12,9 @@ Rules, per (integration, family):
   resolves only once it has been quiet for a whole flap window;
 - resolves when every check that failed in it has passed `success_threshold`
   times in a row;
-- results inside a maintenance window count for nothing (they never reach here).
+- results inside a maintenance window count for nothing (they never reach here),
+  nor do connectivity failures while intmon's own network was failing (a
+  platform outage: `Recorded.inhibited`); an incident already open stays open.
 
 At most one open incident per (integration, family) is a partial unique index;
 two workers that both see a third failure race on the INSERT and the loser
@@ -70,7 +72,7 @@ def process(
     """Open, update and resolve incidents for a batch of stored results."""
     now = now or utcnow()
     done = Transitions()
-    live = [r for r in recorded if not r.maintenance and r.result.integration_id in specs]
+    live = [r for r in recorded if not r.paused and r.result.integration_id in specs]
     if not live:
         return done
     integration_ids = sorted({r.result.integration_id for r in live})

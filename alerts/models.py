@@ -211,3 +211,39 @@ class NotificationThrottle(Base):
     channel: Mapped[str] = mapped_column(String(16), primary_key=True)
     address: Mapped[str] = mapped_column(String(320), primary_key=True)
     last_sent_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class PlatformOutage(Base):
+    """A span when intmon's own network or resolver failed (README "Is it them or us?").
+
+    While one is open, connectivity failures of partners are recorded but open no
+    incident, and leads lost are the platform's. At most one is open: a partial
+    unique index, so two housekeeping passes that both see the failure open one.
+    """
+
+    __tablename__ = "platform_outages"
+    __table_args__ = (
+        Index(
+            "uq_platform_outages_open",
+            "state",
+            unique=True,
+            postgresql_where=text("state = 'open'"),
+            sqlite_where=text("state = 'open'"),
+        ),
+        Index("ix_platform_outages_started", "started_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    state: Mapped[str] = mapped_column(String(16))  # open | ended
+    # When the failure began (the earliest failing result that revealed it), not
+    # when the housekeeping pass noticed: leads lost in between are ours too.
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    cause: Mapped[str] = mapped_column(String(16))  # canary | dns | correlated
+    outcome: Mapped[str] = mapped_column(String(32))
+    detail: Mapped[str] = mapped_column(Text, default="")
+    # What was seen: the failing canaries and names, or the per-outcome counts.
+    evidence: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # Evaluations in a row that found everything well: it ends at CLEAR_AFTER.
+    clear_streak: Mapped[int] = mapped_column(Integer, default=0)

@@ -165,3 +165,7 @@ def _recipient(contact: ContactSpec) -> dict[str, Any]:
         "locale": data.get("locale", "en"),
         "timezone": (data.get("hours") or {}).get("timezone"),
     }
+
+
+# The outbox payload's recipient, for callers that route on their own (platform outages).
+recipient = _recipient

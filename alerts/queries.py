@@ -24,7 +24,14 @@ from sqlalchemy import Connection, Engine, Row, func, select
 from alerts import tickets
 from alerts.errors import InvalidTicketInput
 from alerts.escalation import IncidentNotFound
-from alerts.models import Incident, OutboxMessage, Ticket, TicketComment, TicketHistory
+from alerts.models import (
+    Incident,
+    OutboxMessage,
+    PlatformOutage,
+    Ticket,
+    TicketComment,
+    TicketHistory,
+)
 from alerts.policy import Policy
 from alerts.sweep import effective_due
 from alerts.ticket_pages import TicketFilter, decode_cursor, encode_cursor, page_rows
@@ -371,6 +378,7 @@ class AlertCounts:
     sla_breached_active: int
     outbox_pending: dict[str, int]  # target → count
     outbox_dead: dict[str, int]
+    platform_outage: int = 0  # 1 while intmon's own network is failing (an open outage)
 
 
 def alert_counts(engine: Engine) -> AlertCounts:
@@ -397,6 +405,9 @@ def alert_counts(engine: Engine) -> AlertCounts:
             .where(box.c.sent_at.is_(None))
             .group_by(box.c.target, box.c.dead_at.is_not(None))
         ).all()
+        outages = connection.execute(
+            select(func.count()).where(table_of(PlatformOutage).c.state == "open")
+        ).scalar_one()
     return AlertCounts(
         open_incidents={
             (str(family), "true" if flapping else "false"): int(count)
@@ -406,4 +417,5 @@ def alert_counts(engine: Engine) -> AlertCounts:
         sla_breached_active=int(breached),
         outbox_pending={str(t): int(n) for t, dead, n in outbox_rows if not dead},
         outbox_dead={str(t): int(n) for t, dead, n in outbox_rows if dead},
+        platform_outage=min(int(outages), 1),
     )

@@ -16,6 +16,9 @@ The context a caller passes (all events):
     outcome, detail   optional: the failure class ("timeout") and a detail line
     changes           optional: what changed in the partner's answer since the
                       check last passed ("`$.status` removed, `$.state` added")
+    severity          optional: "emergency" or "normal"; by default the family's
+    command           optional: for a platform-side notice, the command to look
+                      (by default `intmon incidents show ID`)
     timezone          optional: the contact's zone (ContactSpec.timezone); None = UTC
     base_url          optional: the web console; links go to <base_url>/tickets/INC-…
 
@@ -72,6 +75,8 @@ OPTIONAL: dict[str, Any] = {
     "close_reason": None,
     "max_reminders": None,
     "unacknowledged_minutes": None,
+    # A platform-side notice's command instead of `intmon incidents list`.
+    "command": None,
     "auto_close_days": int(Policy().auto_close_after_s // DAY),  # seed 001: 2 days
 }
 
@@ -83,8 +88,8 @@ TOPICS_RU: dict[Family, str] = {
     Family.RATE_LIMIT: "Превышен лимит запросов к API партнёра",
     Family.DEGRADED: "API партнёра отвечает медленно",
     Family.E2E: "Сквозной сценарий интеграции не проходит",
-    Family.PLATFORM: "intmon не может выполнять проверки с текущей конфигурацией "
-    "(сторона платформы)",
+    Family.PLATFORM: "intmon не может выполнять проверки: его конфигурация или его "
+    "собственная сеть (сторона платформы)",
 }
 TOPIC_TABLES: dict[str, Mapping[Family, str]] = {"en": TOPICS, "ru": TOPICS_RU}
 
@@ -203,6 +208,6 @@ def _notice(
     notice["internal"] = notice.get("ticket") is None and notice.get("incident") is not None
     if notice["internal"]:
         notice["ticket"] = f"#{notice['incident']}"
-    if notice.get("family"):
+    if notice.get("family") and "severity" not in data:
         notice["severity"] = severity_of(notice["family"])
     return notice

@@ -17,6 +17,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -78,6 +79,9 @@ class CheckResultRow(Base):
     # Ran inside a declared maintenance window: shown, but never counted
     # towards an incident.
     maintenance: Mapped[bool] = mapped_column(Boolean, default=False)
+    # A connectivity failure while intmon's own network was failing (a platform
+    # outage): shown, but it neither extends nor breaks a streak.
+    inhibited: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class CheckState(Base):
@@ -112,6 +116,8 @@ class CheckState(Base):
     # incident of the family begins (results in maintenance neither start nor break it).
     family_since: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     in_maintenance: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The latest result was held back by a platform outage (see CheckResultRow.inhibited).
+    inhibited: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class CheckContract(Base):

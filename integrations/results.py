@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Insert, case, func, insert, select
+from sqlalchemy import Connection, Engine, Insert, case, func, insert, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from checks.outcomes import CheckResult, Outcome
@@ -21,13 +21,20 @@ from integrations.models import CheckResultRow, CheckState
 
 @dataclass(frozen=True, slots=True)
 class Recorded:
-    """A result as stored: with whether it ran in maintenance and its failure family
-    (None when it passed). Both come from later stages; storing them here keeps
-    the per-check streaks that open and resolve incidents in the same upsert."""
+    """A result as stored: with whether it ran in maintenance, whether a platform
+    outage held it back (`inhibited`: intmon's own network was failing) and its
+    failure family (None when it passed). All come from later stages; storing them
+    here keeps the per-check streaks that open and resolve incidents in the same
+    upsert. A result in maintenance or inhibited neither extends nor breaks a streak."""
 
     result: CheckResult
     maintenance: bool = False
     family: str | None = None
+    inhibited: bool = False
+
+    @property
+    def paused(self) -> bool:
+        return self.maintenance or self.inhibited
 
 
 def record_results(target: Engine | Connection, results: Sequence[CheckResult | Recorded]) -> None:
@@ -68,6 +75,7 @@ RESULT_COLUMNS = (
     "response_excerpt",
     "warnings",
     "maintenance",
+    "inhibited",
 )
 
 
@@ -104,6 +112,7 @@ def _result_row(recorded: Recorded) -> dict[str, Any]:
         "response_excerpt": storable(result.response_excerpt),
         "warnings": list(result.warnings),
         "maintenance": recorded.maintenance,
+        "inhibited": recorded.inhibited,
     }
 
 
@@ -121,10 +130,11 @@ def _state_row(recorded: Recorded) -> dict[str, Any]:
         "http_status": result.http_status,
         "detail": storable(result.detail),
         "certificate_expires_at": result.certificate_expires_at,
-        "family": None if recorded.maintenance else recorded.family,
-        "family_streak": 0 if recorded.maintenance else 1,
-        "family_since": None if recorded.maintenance else result.started_at,
+        "family": None if recorded.paused else recorded.family,
+        "family_streak": 0 if recorded.paused else 1,
+        "family_since": None if recorded.paused else result.started_at,
         "in_maintenance": recorded.maintenance,
+        "inhibited": recorded.inhibited,
     }
 
 
@@ -134,8 +144,9 @@ def _state_upsert(dialect: str) -> Insert:
     stmt = module.insert(table)
     new = stmt.excluded
     same_state = table.c.up == new.up
-    # A result in maintenance neither extends nor breaks a failure streak.
-    paused = new.in_maintenance
+    # A result in maintenance, or held back by a platform outage, neither extends
+    # nor breaks a failure streak.
+    paused = or_(new.in_maintenance, new.inhibited)
     return stmt.on_conflict_do_update(
         index_elements=[table.c.integration_id, table.c.check_name],
         set_={
@@ -163,6 +174,7 @@ def _state_upsert(dialect: str) -> Insert:
                 else_=new.family_since,
             ),
             "in_maintenance": new.in_maintenance,
+            "inhibited": new.inhibited,
         },
     )
 
@@ -179,6 +191,8 @@ class StateView:
     duration_s: float
     http_status: int | None
     detail: str
+    # Its latest result was a connectivity failure held back by a platform outage.
+    inhibited: bool = False
 
 
 def current_states(engine: Engine, integration_id: str | None = None) -> list[StateView]:
@@ -199,6 +213,7 @@ def current_states(engine: Engine, integration_id: str | None = None) -> list[St
             duration_s=row.duration_s,
             http_status=row.http_status,
             detail=row.detail,
+            inhibited=row.inhibited,
         )
         for row in rows
     ]

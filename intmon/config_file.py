@@ -16,6 +16,7 @@ from alerts import documents
 from alerts.channels import ChannelsConfig
 from alerts.contacts import ContactSpec, NotificationsConfig, missing_roles, unreached_roles
 from alerts.mirror import sink_document
+from alerts.platform_outages import SelfCheckConfig
 from alerts.sinks import SinksSection
 from integrations.config import IntegrationsFile
 from integrations.loader import load_file, load_text
@@ -40,6 +41,8 @@ class ConfigFile(SinksSection, IntegrationsFile):
     notifications: NotificationsConfig = Field(default_factory=NotificationsConfig)
     # How notifications are sent: SMTP server, webhook signing key, Telegram bot.
     channels: ChannelsConfig = Field(default_factory=ChannelsConfig)
+    # Is it them or us: canaries, DNS names and the correlation rule (on by default).
+    self_check: SelfCheckConfig = Field(default_factory=SelfCheckConfig)
 
     def cross_problems(self) -> list[tuple[tuple[str | int, ...], str]]:
         """Integration contacts have the contact shape; an integration in production
@@ -122,6 +125,7 @@ def apply_config(
                 },
                 documents.NOTIFICATIONS: full.notifications.model_dump(mode="json"),
                 documents.CHANNELS: full.channels.model_dump(mode="json"),
+                documents.SELF_CHECK: full.self_check.model_dump(mode="json"),
             },
             now,
         )

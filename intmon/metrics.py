@@ -145,7 +145,7 @@ class AlertsCollector(Collector):
     def collect(self) -> Iterable[GaugeMetricFamily]:
         from alerts.queries import alert_counts
 
-        incidents, tickets, breached, pending, dead = self._families()
+        incidents, tickets, breached, pending, dead, outage = self._families()
         try:
             counts = alert_counts(self.engine)
         except Exception:  # a scrape must not fail because the database is down
@@ -159,7 +159,8 @@ class AlertsCollector(Collector):
             pending.add_metric([target], count)
         for target, count in counts.outbox_dead.items():
             dead.add_metric([target], count)
-        yield from (incidents, tickets, breached, pending, dead)
+        outage.add_metric([], counts.platform_outage)
+        yield from (incidents, tickets, breached, pending, dead, outage)
 
     @staticmethod
     def _families() -> list[GaugeMetricFamily]:
@@ -183,6 +184,10 @@ class AlertsCollector(Collector):
                 "intmon_outbox_dead",
                 "Messages given up on (see last_error), by target.",
                 labels=["target"],
+            ),
+            GaugeMetricFamily(
+                "intmon_platform_outage",
+                "1 while intmon's own network or resolver is failing (an open platform outage).",
             ),
         ]
 

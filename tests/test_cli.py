@@ -184,7 +184,55 @@ def test_status_needs_a_schema(tmp_path: Path) -> None:
     assert result.exit_code == 2 and "intmon migrate" in result.output
     assert runner.invoke(app, ["migrate"]).exit_code == 0
     result = runner.invoke(app, ["status", "--json"])
-    assert result.exit_code == 0 and json.loads(result.stdout) == []
+    assert result.exit_code == 0
+    assert json.loads(result.stdout) == {"platform_outage": None, "checks": []}
+
+
+def test_status_shows_an_open_platform_outage_above_the_table(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    from sqlalchemy import insert
+
+    from alerts.models import PlatformOutage
+    from intmon.db import make_engine
+
+    assert runner.invoke(app, ["migrate"]).exit_code == 0
+    engine = make_engine(f"sqlite:///{tmp_path / 'cli.db'}")
+    with engine.begin() as connection:
+        connection.execute(
+            insert(PlatformOutage).values(
+                state="open",
+                started_at=datetime(2026, 11, 23, 12, 0, tzinfo=UTC),
+                opened_at=datetime(2026, 11, 23, 12, 0, 30, tzinfo=UTC),
+                cause="canary",
+                outcome="timeout",
+                detail="canary edge fails: timed out",
+                evidence={"canary": {"edge": "timeout: timed out"}},
+                clear_streak=0,
+            )
+        )
+    engine.dispose()
+    result = runner.invoke(app, ["status"])
+    flat = " ".join(result.output.split())
+    assert result.exit_code == 0
+    assert "Platform outage #1 since 2026-11-23 12:00:00 UTC (canary, timeout)" in flat
+    assert flat.index("Platform outage") < flat.index("Check state")
+    shown = json.loads(runner.invoke(app, ["status", "--json"]).stdout)
+    assert shown["checks"] == []
+    assert shown["platform_outage"] == {
+        "id": 1,
+        "cause": "canary",
+        "outcome": "timeout",
+        "started_at": "2026-11-23T12:00:00+00:00",
+        "opened_at": "2026-11-23T12:00:30+00:00",
+        "detail": "canary edge fails: timed out",
+        "evidence": {"canary": {"edge": "timeout: timed out"}},
+    }
+    listed = runner.invoke(app, ["outages"])
+    assert listed.exit_code == 0
+    assert "Platform outages" in listed.output and "canary" in listed.output
+    (row,) = json.loads(runner.invoke(app, ["outages", "--json"]).stdout)
+    assert (row["id"], row["state"], row["ended_at"]) == (1, "open", None)
 
 
 def test_production_processes_refuse_to_start_without_redis() -> None:
@@ -235,4 +283,4 @@ def test_run_is_an_all_in_one_process(tmp_path: Path, partner: Partner) -> None:
     status = runner.invoke(
         app, ["status", "--json"], env={"INTMON_DATABASE_URL": env["INTMON_DATABASE_URL"]}
     )
-    assert json.loads(status.stdout)[0]["outcome"] == "ok"
+    assert json.loads(status.stdout)["checks"][0]["outcome"] == "ok"

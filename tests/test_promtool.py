@@ -58,6 +58,7 @@ REQUIRED_ALERTS = {
     "IntmonOutboxBacklog",
     "IntmonTLSCertificateExpiring",
     "IntmonPlatformLiableLeadFailures",
+    "IntmonPlatformOutage",
 }
 
 

@@ -239,7 +239,9 @@ def quiet_world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Engine:
 def test_status_shows_stale_checks_and_why(quiet_world: Engine) -> None:
     result = CliRunner().invoke(app, ["status", "--json"])
     assert result.exit_code == 0, result.output
-    rows = {(r["integration_id"], r["check_name"]): r for r in json.loads(result.output)}
+    report = json.loads(result.output)
+    assert report["platform_outage"] is None
+    rows = {(r["integration_id"], r["check_name"]): r for r in report["checks"]}
     a = rows[("slowbroker", "a")]
     assert (a["outcome"], a["stale"], a["stale_reason"]) == ("ok", True, "budget")
     assert 590 <= a["seconds_since_result"] < 700

@@ -9,7 +9,9 @@ match wins:
 
 1. `platform` the failure is intmon's own: a secret unset or unreadable where
               the delivery ran, a request it could not render (`failed_config`),
-              or a platform-side incident (family `platform`) open at that moment.
+              a platform-side incident (family `platform`) open at that moment,
+              or a platform outage (intmon's own network or resolver failing,
+              alerts/platform_outages.py) covering that moment.
 2. `broker`   the moment falls inside a declared maintenance window
               (windows are half-open: the first second is inside, the end is not).
 3. the failure belongs to an incident (same integration, open at that moment;
@@ -95,6 +97,20 @@ class IncidentSpan:
 
 
 @dataclass(frozen=True, slots=True)
+class OutageSpan:
+    """A platform outage: intmon's own network or resolver was failing."""
+
+    id: int
+    started_at: datetime
+    ended_at: datetime | None  # None: still open
+    cause: str  # canary | dns | correlated
+    detail: str
+
+    def covers(self, at: datetime) -> bool:
+        return self.started_at <= at and (self.ended_at is None or at < self.ended_at)
+
+
+@dataclass(frozen=True, slots=True)
 class Notice:
     id: int
     name: str
@@ -124,9 +140,18 @@ def liable_party(
     windows: Sequence[Window],
     incidents: Sequence[IncidentSpan],
     notices: Sequence[Notice],
+    outages: Sequence[OutageSpan] = (),
 ) -> Liability:
     attempts = [f"attempt:{i}" for i in failure.attempt_ids]
     at, outcome = failure.at, failure.judged_outcome
+    outage = next((o for o in outages if o.covers(at)), None)
+    if outage is not None:
+        return Liability(
+            Party.PLATFORM,
+            f"intmon's own network was failing (platform outage #{outage.id}: "
+            f"{outage.cause}: {outage.detail})",
+            [f"platform-outage:{outage.id}", *attempts],
+        )
     incident = _incident_at(incidents, at)
     if outcome == PLATFORM_OUTCOME or (incident is not None and incident.family == PLATFORM):
         return Liability(

@@ -3,7 +3,8 @@
 Read from the ledger alone, so it covers leads intmon delivered and leads the
 platform recorded. A lead's state is its latest ledger row in the period;
 each failed, expired or rejected lead is judged by `liability.liable_party`
-with the evidence (maintenance windows, incidents, change notices) loaded here.
+with the evidence (maintenance windows, incidents, change notices, platform
+outages) loaded here.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, select
 
-from alerts.models import Incident
+from alerts.models import Incident, PlatformOutage
 from integrations.contracts import change_evidence
 from integrations.leads.delivery import LeadOutcome
 from integrations.leads.ledger import ATTEMPTS
@@ -25,6 +26,7 @@ from integrations.leads.liability import (
     IncidentSpan,
     Liability,
     Notice,
+    OutageSpan,
     Party,
     Window,
     liable_party,
@@ -34,6 +36,7 @@ from integrations.maintenance import list_windows
 from intmon.db import table_of
 
 INCIDENTS = table_of(Incident)
+OUTAGES = table_of(PlatformOutage)
 JUDGED = (
     "rejected",
     "expired",
@@ -161,7 +164,7 @@ def _judged(failure: Failure, liability: Liability) -> JudgedLead:
 
 def load_evidence(
     connection: Connection, integration_id: str, start: datetime, end: datetime
-) -> tuple[list[Window], list[IncidentSpan], list[Notice]]:
+) -> tuple[list[Window], list[IncidentSpan], list[Notice], list[OutageSpan]]:
     """Everything the liability rule may need for one integration and period."""
     # Windows and incidents that began before the period can still cover it.
     since = start - timedelta(days=30)
@@ -188,7 +191,26 @@ def load_evidence(
         Notice(n.id, n.name, n.announced_at, n.effective_at, n.breaking)
         for n in list_notices(connection, [integration_id])
     ]
-    return windows, incidents, notices
+    return windows, incidents, notices, load_outages(connection, since, end)
+
+
+def load_outages(connection: Connection, start: datetime, end: datetime) -> list[OutageSpan]:
+    """The platform outages overlapping [start, end): the platform's, whatever the integration."""
+    return [
+        OutageSpan(row.id, row.started_at, row.ended_at, row.cause, row.detail)
+        for row in connection.execute(
+            select(
+                OUTAGES.c.id,
+                OUTAGES.c.started_at,
+                OUTAGES.c.ended_at,
+                OUTAGES.c.cause,
+                OUTAGES.c.detail,
+            )
+            .where(OUTAGES.c.started_at < end)
+            .where(OUTAGES.c.ended_at.is_(None) | (OUTAGES.c.ended_at > start))
+            .order_by(OUTAGES.c.started_at)
+        )
+    ]
 
 
 def _changes(incident: Any) -> tuple[str, ...]:

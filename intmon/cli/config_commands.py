@@ -159,7 +159,10 @@ def status(
     as_json: JsonOpt = False,
 ) -> None:
     """Show the latest result of every check from the database (and, with
-    `-i ID --history N`, that integration's recent results)."""
+    `-i ID --history N`, that integration's recent results). An open platform
+    outage (intmon's own network failing) is shown above the table; `--json`
+    prints {"platform_outage": null or the outage, "checks": [...]}."""
+    from alerts.platform_outages import current_outage
     from integrations.results import current_states
     from integrations.staleness import check_freshness, state_rows
     from intmon.cli.database import open_database
@@ -174,9 +177,12 @@ def status(
         return
     states = current_states(engine, integration)
     fresh = check_freshness(engine, utcnow(), integration)
+    outage = current_outage(engine)
     if as_json:
-        print_json(state_rows(states, fresh))
+        print_json({"platform_outage": outage_dict(outage), "checks": state_rows(states, fresh)})
         return
+    if outage is not None:
+        console.print(outage_banner(outage))
     shown = {(s.integration_id, s.check_name) for s in states}
     # Configured checks that never produced a result; listed once they are stale.
     silent = sorted(key for key, f in fresh.items() if f.stale and key not in shown)
@@ -193,7 +199,7 @@ def status(
             str(s.streak),
             s.since.strftime("%Y-%m-%d %H:%M:%S"),
             stale_text(fresh.get((s.integration_id, s.check_name))),
-            s.detail[:80],
+            ("[held back: platform outage] " if s.inhibited else "") + s.detail[:80],
         )
     for key in silent:
         table.add_row(*key, "-", "-", "-", "-", "-", stale_text(fresh[key]), "no result yet")
@@ -220,6 +226,23 @@ def stale_text(fresh: Freshness | None) -> str:
     minutes = int(fresh.seconds_since_result // 60)
     age = f"{minutes}m" if minutes < 120 else f"{minutes // 60}h"
     return f"[red]stale {age}: {fresh.reason.value}[/red]"
+
+
+def outage_dict(outage: dict[str, Any] | None) -> dict[str, Any] | None:
+    if outage is None:
+        return None
+    keys = ("id", "cause", "outcome", "started_at", "opened_at", "detail", "evidence")
+    return {key: outage[key] for key in keys}
+
+
+def outage_banner(outage: dict[str, Any]) -> str:
+    return (
+        f"[bold red]Platform outage #{outage['id']}[/bold red] since "
+        f"{outage['started_at']:%Y-%m-%d %H:%M:%S} UTC ({outage['cause']}, "
+        f"{outage['outcome']}): {escape(outage['detail'])}\n"
+        "intmon's own network or resolver is failing: partner connectivity incidents, "
+        "tickets and messages are held back until it clears."
+    )
 
 
 def _history(engine: Any, integration: str, limit: int, as_json: bool) -> None:

@@ -1,4 +1,5 @@
-"""`intmon incidents list | show | ack`: incidents opened by failing checks.
+"""`intmon incidents list | show | ack`: incidents opened by failing checks; `intmon
+outages`: the platform's own outages (README "Is it them or us?").
 
 Reads go through `alerts.queries`, the acknowledgement through
 `alerts.escalation`. Input they refuse (an unknown incident, a bad filter) is
@@ -25,6 +26,36 @@ incidents_app = typer.Typer(
 
 def register(app: typer.Typer) -> None:
     app.add_typer(incidents_app)
+    app.command("outages")(outages_list)
+
+
+def outages_list(limit: int = 20, as_json: JsonOpt = False) -> None:
+    """Platform outages (intmon's own network or resolver failing), newest first:
+    while one was open, partner connectivity failures opened no incident."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    from alerts.platform_outages import list_outages
+
+    engine, _now, _policy = _context()
+    outages = list_outages(engine, limit=limit)
+    if as_json:
+        print_json(outages)
+        return
+    table = Table(title="Platform outages")
+    for column in ("id", "state", "started", "ended", "cause", "outcome", "detail"):
+        table.add_column(column)
+    for outage in outages:
+        table.add_row(
+            str(outage["id"]),
+            outage["state"],
+            f"{outage['started_at']:%Y-%m-%d %H:%M:%S}",
+            f"{outage['ended_at']:%Y-%m-%d %H:%M:%S}" if outage["ended_at"] else "-",
+            outage["cause"],
+            outage["outcome"],
+            escape(outage["detail"][:100]),
+        )
+    console.print(table)
 
 
 @incidents_app.command("list")

@@ -18,6 +18,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from alerts.platform_outages import current_outage
 from alerts.queries import IncidentView, TicketView, list_incidents, list_tickets
 from alerts.tickets import ACTIVE
 from integrations.config import IntegrationSpec
@@ -87,6 +88,9 @@ class Board:
     integrations: list[IntegrationStatus]
     incidents: list[IncidentView]
     tickets: list[TicketView]  # active ones, in queue order
+    # The open platform outage (intmon's own network failing), shown as a banner;
+    # its detail only to those who see every client (it counts all of them).
+    outage: dict[str, Any] | None = None
 
     @property
     def counts(self) -> dict[str, int]:
@@ -128,7 +132,10 @@ def board(engine: Engine, caller: Principal, settings: Settings, now: datetime) 
         )
     ]
     tickets.sort(key=lambda t: (t.first_response_due_at, t.created_at, t.id))
-    return Board(statuses, incidents, tickets)
+    outage = current_outage(engine)
+    if outage is not None and not caller.sees_every_client:
+        outage = {**outage, "detail": "", "evidence": {}}
+    return Board(statuses, incidents, tickets, outage)
 
 
 @dataclass(frozen=True, slots=True)

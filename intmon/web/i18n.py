@@ -54,6 +54,9 @@ EN: dict[str, str] = {
     "board.no_integrations": "No integrations are watched yet.",
     "board.no_incidents": "No open incidents.",
     "board.no_tickets": "No active tickets.",
+    "board.platform_outage": "Platform outage #{id} since {since}: intmon's own network is "
+    "failing ({cause}, {outcome}). Partner connectivity failures are recorded but open no "
+    "incident or ticket until it clears.",
     # states, incidents, families
     "state.up": "up",
     "state.down": "down",
@@ -259,6 +262,9 @@ RU: dict[str, str] = {
     "board.no_integrations": "Интеграции пока не отслеживаются.",
     "board.no_incidents": "Открытых инцидентов нет.",
     "board.no_tickets": "Активных тикетов нет.",
+    "board.platform_outage": "Сбой платформы №{id} с {since}: не работает собственная сеть "
+    "intmon ({cause}, {outcome}). Сбои связи с партнёрами записываются, но инциденты и "
+    "тикеты по ним не открываются, пока сбой не закончится.",
     "state.up": "работает",
     "state.down": "сбой",
     "state.maintenance": "техработы",

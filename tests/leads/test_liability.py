@@ -12,6 +12,7 @@ from integrations.leads.liability import (
     Failure,
     IncidentSpan,
     Notice,
+    OutageSpan,
     Party,
     Window,
     liable_party,
@@ -305,3 +306,88 @@ def test_a_weekly_window_in_its_own_time_zone(local_moment: str, inside: bool) -
     ]
     liability = liable_party(failure(at, "failed_server"), windows, [], [])
     assert (liability.party is Party.BROKER) is inside
+
+
+# A platform outage (intmon's own network failing) over [11:30, 12:30), and one still open.
+OUTAGE = OutageSpan(3, T - H / 2, T + H / 2, "correlated", "6 of 8 partner endpoints fail")
+STILL_OPEN = OutageSpan(4, T - H / 2, None, "canary", "canary edge fails: timeout")
+
+OUTAGE_CASES = [
+    # name, failure, windows, incidents, notices, outages, party, reason fragment
+    (
+        "lost while intmon's network was failing",
+        failure(outcome="failed_connection"),
+        [],
+        [],
+        [],
+        [OUTAGE],
+        Party.PLATFORM,
+        "intmon's own network was failing (platform outage #3: correlated: 6 of 8",
+    ),
+    (
+        "an outage still open",
+        failure(outcome="failed_server"),
+        [],
+        [],
+        [],
+        [STILL_OPEN],
+        Party.PLATFORM,
+        "platform outage #4: canary: canary edge fails",
+    ),
+    (
+        "the outage's first second",
+        failure(T - H / 2, "failed_connection"),
+        [],
+        [],
+        [],
+        [OUTAGE],
+        Party.PLATFORM,
+        "platform outage #3",
+    ),
+    (
+        "the outage's end is outside it",
+        failure(T + H / 2, "failed_connection"),
+        [],
+        [],
+        [],
+        [OUTAGE],
+        Party.UNDETERMINED,
+        "no maintenance",
+    ),
+    (
+        "an outage beats maintenance and a partner's incident",
+        failure(outcome="failed_connection"),
+        [WINDOW],
+        [CONNECT_INCIDENT],
+        [notice(H)],
+        [OUTAGE],
+        Party.PLATFORM,
+        "platform outage #3",
+    ),
+    (
+        "before the outage, maintenance decides",
+        failure(T - H, "failed_connection"),
+        [WINDOW],
+        [],
+        [],
+        [OUTAGE],
+        Party.BROKER,
+        "maintenance",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("failed", "windows", "incidents", "notices", "outages", "party", "reason"),
+    [case[1:] for case in OUTAGE_CASES],
+    ids=[case[0] for case in OUTAGE_CASES],
+)
+def test_liability_in_a_platform_outage(
+    failed, windows, incidents, notices, outages, party, reason
+) -> None:  # type: ignore[no-untyped-def]
+    liability = liable_party(failed, windows, incidents, notices, outages)
+    assert liability.party is party, liability.reason
+    assert reason in liability.reason
+    assert "attempt:101" in liability.evidence
+    if party is Party.PLATFORM:
+        assert liability.evidence[0] == f"platform-outage:{outages[0].id}"

@@ -3,6 +3,7 @@ ticket list and its filters, creating a ticket, a ticket's thread, answering it.
 
 from __future__ import annotations
 
+import html
 import re
 from datetime import timedelta
 from typing import Any
@@ -417,3 +418,35 @@ def test_incidents_show_what_changed_in_the_partners_answer(browser: Any, engine
             assert expected in text_of(browser(who).get(url).text), (who, url)
     # The other client's incident has no diff and shows none.
     assert "changed:" not in text_of(browser("oli").get("/board").text)
+
+
+def open_outage(engine: Engine) -> None:
+    from sqlalchemy import insert
+
+    from alerts.models import PlatformOutage
+
+    with engine.begin() as connection:
+        connection.execute(
+            insert(PlatformOutage).values(
+                state="open",
+                started_at=NOW - timedelta(minutes=3),
+                opened_at=NOW - timedelta(minutes=2),
+                cause="correlated",
+                outcome="connection_refused",
+                detail="6 of 8 partner endpoints checked in the last 60s fail",
+                evidence={},
+                clear_streak=0,
+            )
+        )
+
+
+def test_the_board_shows_an_open_platform_outage(browser: Any, engine: Engine) -> None:
+    assert 'id="platform-outage"' not in browser("sup").get("/board").text
+    open_outage(engine)
+    words = html.unescape(text_of(browser("sup").get("/board").text))
+    assert "Platform outage #1 since" in words
+    assert "intmon's own network is failing (correlated, connection_refused)" in words
+    assert "6 of 8 partner endpoints" in words
+    # A client learns why everything looks down, not how many others are failing.
+    words = text_of(browser("ann").get("/board").text)
+    assert "Platform outage #1" in words and "6 of 8" not in words
