@@ -13,6 +13,7 @@ from typing import Annotated
 import typer
 from rich.console import Group
 from rich.live import Live
+from rich.markup import escape
 from rich.table import Table
 
 from alerts.queries import IncidentView, TicketView, list_incidents, list_tickets
@@ -214,7 +215,7 @@ def _states_table(states: list[StateView], phase: str, elapsed: float) -> Table:
             outcome_text(s.outcome),
             str(s.http_status or "-"),
             f"{s.duration_s * 1000:.0f}",
-            s.detail[:70],
+            escape(s.detail[:70]),
         )
     return table
 
@@ -222,8 +223,12 @@ def _states_table(states: list[StateView], phase: str, elapsed: float) -> Table:
 def _incidents_table(incidents: list[IncidentView], tickets: list[TicketView]) -> Table:
     status = {t.number: t.status for t in tickets}
     table = Table(title=f"incidents: {len(incidents)} (legacy-shop is under maintenance)")
-    for column in ("integration", "family", "state", "failures", "ticket", "ticket status"):
+    columns = ("integration", "family", "state", "failures", "ticket", "ticket status")
+    for column in columns:
         table.add_column(column)
+    # What the partner's failing answer changed against its learned contract: the
+    # evidence that the broker changed something (README, "The liability rule").
+    table.add_column("changed since it last passed", overflow="fold")
     for i in incidents:
         style = "red" if i.state == "open" else "green"
         table.add_row(
@@ -233,6 +238,7 @@ def _incidents_table(incidents: list[IncidentView], tickets: list[TicketView]) -
             str(i.failures),
             i.ticket or ("- (platform side)" if i.family == "platform" else "-"),
             status.get(i.ticket or "", "-"),
+            escape(", ".join(i.contract_changes)[:120]),
         )
     return table
 
@@ -242,7 +248,7 @@ def _mail_table(mails: list[Mail]) -> Table:
     table.add_column("to")
     table.add_column("subject")
     for mail in mails[-6:]:
-        table.add_row(mail.to, mail.subject[:90])
+        table.add_row(escape(mail.to), escape(mail.subject[:90]))
     return table
 
 
