@@ -32,7 +32,15 @@ from alerts.sinks import (
     build_sink,
 )
 from alerts.tickets import Actor, ticket_number
+from integrations.results import storable
 from intmon.db import table_of
+
+# What an external system sends back is stored as a comment: held to the columns
+# (and the API's own limit on a comment), NUL replaced, so one odd comment from
+# Jira or Zendesk cannot fail the whole sync-back on PostgreSQL.
+BODY_MAX = 64 * 1024
+AUTHOR_MAX = 200
+REF_MAX = 200
 
 log = logging.getLogger(__name__)
 
@@ -265,14 +273,14 @@ def apply_external(
             ).scalars()
         )
         for comment in sorted(state.comments, key=lambda c: c.created_at):
-            ref = f"{sink_name}:{comment.external_id}"
+            ref = _partner_text(f"{sink_name}:{comment.external_id}", REF_MAX)
             if ref in known:
                 continue
             tickets.comment(
                 connection,
                 row.id,
-                body=comment.body,
-                actor=Actor("support", comment.author or sink_name),
+                body=_partner_text(comment.body, BODY_MAX) or "(empty comment)",
+                actor=Actor("support", _partner_text(comment.author, AUTHOR_MAX) or sink_name),
                 now=now,
                 visibility="public" if comment.public else "internal",
                 external_ref=ref,
@@ -312,3 +320,10 @@ def _merge(part: SyncReport, into: SyncReport) -> None:
     into.status_changes += part.status_changes
     into.comments += part.comments
     into.errors += part.errors
+
+
+def _partner_text(text: str | None, limit: int) -> str:
+    if not text:
+        return ""
+    cleaned = storable(text)
+    return cleaned if len(cleaned) <= limit else cleaned[: limit - 1] + "…"

@@ -145,3 +145,32 @@ def test_sync_back_brings_status_and_comments_once_and_does_not_echo(
     # The imported comment and status are not sent back to Jira.
     assert mirror.dispatch(db_engine, jira, POLICY, LATER).sent == 0
     assert len(issue["comments"]) == 1
+
+
+def test_an_odd_comment_from_jira_is_stored_not_fatal(
+    db_engine: Engine,
+    jira: dict[str, TicketSink],
+    fakes: Fakes,  # noqa: F811
+) -> None:
+    """A NUL, a 100 KB body and a 300-character author from the external system:
+    stored within the columns (PostgreSQL refuses NUL in text), and the sync goes on."""
+    mirror.dispatch(db_engine, jira, POLICY, OPENED)
+    (issue,) = fakes.jira_issues.values()
+    issue["comments"].append(
+        {
+            "id": "901",
+            "author": {"displayName": "B" * 300},
+            "body": "token\x00rotated " + "x" * 100_000,
+            "created": "2026-11-23T12:30:00.000+0000",
+            "jsdPublic": True,
+        }
+    )
+    assert mirror.sync_back(db_engine, jira, POLICY, LATER).comments == 1
+    with db_engine.connect() as c:
+        author, body = c.execute(
+            select(TicketComment.author, TicketComment.body).where(
+                TicketComment.external_ref.is_not(None)
+            )
+        ).one()
+    assert len(author) == mirror.AUTHOR_MAX and author.endswith("…")
+    assert body.startswith("token\ufffdrotated ") and len(body) == mirror.BODY_MAX
