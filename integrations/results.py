@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import Connection, Engine, Insert, case, func, insert, or_, select
@@ -138,7 +139,10 @@ def _state_row(recorded: Recorded) -> dict[str, Any]:
     }
 
 
+@lru_cache(maxsize=4)
 def _state_upsert(dialect: str) -> Insert:
+    # Built once per dialect: a statement object memoizes its cache key, and building
+    # a new one every batch made SQLAlchemy walk the whole upsert each time.
     module: Any = postgresql if dialect == "postgresql" else sqlite
     table = CheckState.__table__
     stmt = module.insert(table)
