@@ -34,6 +34,7 @@ from checks.clients import USER_AGENT, ssl_context
 from checks.outcomes import Outcome
 from integrations.config import TLSSettings
 from integrations.strict import SLUG, Strict
+from intmon.egress_http import guarded_async_client
 
 DEFAULT_TIMEOUT_S = 5.0
 DNS_TIMEOUT_S = 5.0
@@ -71,9 +72,10 @@ class CanaryResult:
 
 
 def canary_client(timeout_s: float) -> httpx.AsyncClient:
-    """The one client every canary request goes through. An egress policy for
-    outbound requests wraps or replaces this function; nothing else makes one."""
-    return httpx.AsyncClient(
+    """The one client every canary request goes through; its connections obey the
+    egress policy like every other (a canary on an internal address needs its
+    range in INTMON_EGRESS_ALLOW, or it fails as refused)."""
+    return guarded_async_client(
         timeout=httpx.Timeout(timeout_s),
         verify=ssl_context(TLSSettings()),
         trust_env=False,  # the checks do not use environment proxies either

@@ -59,3 +59,11 @@ def test_a_hanging_resolver_is_a_dns_failure_and_does_not_hold_the_pass(
 def test_a_canary_url_must_be_http(url: str, problem: str) -> None:
     with pytest.raises(ValueError, match=re.escape(problem)):
         CanarySpec(name="edge", url=url)
+
+
+def test_a_canary_obeys_the_egress_policy(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The metadata service is link-local: refused before anything is sent."""
+    monkeypatch.delenv("INTMON_EGRESS_ALLOW", raising=False)
+    spec = CanarySpec(name="meta", url="http://169.254.169.254/latest/", timeout_s=2)
+    (refused,) = asyncio.run(run_canaries([spec], []))
+    assert not refused.ok and "egress policy" in refused.detail
