@@ -57,6 +57,10 @@ METRICS = frozenset(
         "intmon_outbox_pending",
         "intmon_outbox_dead",
         "intmon_leads_total",
+        "intmon_platform_outage",
+        "intmon_checks_stale",
+        "intmon_check_stale",
+        "intmon_check_last_result_age_seconds",
     }
 )
 METRICS_TARGET = "metrics:9464"
