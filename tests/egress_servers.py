@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import ssl
 import threading
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
+
+import pytest
 
 from intmon.egress import EgressPolicy
 
@@ -84,3 +87,21 @@ class Server:
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+# Fixtures for the modules that pit an allow-listed partner against an internal
+# address (import them with `# noqa: F401`): Linux routes all of 127/8 to loopback.
+@pytest.fixture(name="internal")
+def internal_server() -> Iterator[Server]:
+    """What must stay out of reach: 127.0.0.1, outside `PARTNER_ONLY`."""
+    server = Server("127.0.0.1")
+    yield server
+    server.close()
+
+
+@pytest.fixture(name="outside")
+def outside_partner() -> Iterator[Server]:
+    """The partner, on 127.0.0.2: the one address `PARTNER_ONLY` allows."""
+    server = Server("127.0.0.2")
+    yield server
+    server.close()

@@ -24,27 +24,13 @@ from intmon.api.app import create_app
 from intmon.migrations import upgrade
 from intmon.settings import Settings
 from tests.alerts.helpers import T0
-from tests.egress_servers import INTERNAL_BODY, Server
+from tests.egress_servers import INTERNAL_BODY, Server, internal_server, outside_partner  # noqa: F401  (fixtures)
 from tests.test_api import Api
 from tests.test_api_ops import tokens
 
 
 @pytest.fixture
-def internal() -> Iterator[Server]:
-    server = Server("127.0.0.1")
-    yield server
-    server.close()
-
-
-@pytest.fixture
-def partner() -> Iterator[Server]:
-    server = Server("127.0.0.2")
-    yield server
-    server.close()
-
-
-@pytest.fixture
-def engine(tmp_path: Path, partner: Server, internal: Server) -> Iterator[Engine]:
+def engine(tmp_path: Path, outside: Server, internal: Server) -> Iterator[Engine]:
     target = quote(f"http://127.0.0.1:{internal.port}/metrics", safe="")
     config = f"""version: 1
 integrations:
@@ -52,7 +38,7 @@ integrations:
     name: A Broker
     kind: broker
     client: acme
-    base_url: {partner.url}
+    base_url: {outside.url}
     interval_s: 60
     timeout_s: 2
     retries: 0
@@ -76,7 +62,7 @@ def api(engine: Engine) -> Iterator[Api]:
 
 
 def test_a_partners_redirect_inside_is_refused_and_nothing_internal_is_shown(
-    api: Api, internal: Server, partner: Server
+    api: Api, internal: Server, outside: Server
 ) -> None:
     response = api.post("/api/integrations/a/checks/run", as_="acme")
     assert response.status_code == 200, response.text
@@ -86,12 +72,12 @@ def test_a_partners_redirect_inside_is_refused_and_nothing_internal_is_shown(
     assert result["detail"].startswith(f"redirect 1 to {hop} → 127.0.0.1 is loopback")
     assert result["response_excerpt"] == ""
     assert internal.hits == []  # nothing was sent to the internal address
-    assert len(partner.hits) == 1
+    assert len(outside.hits) == 1
     stored = api.get("/api/integrations/a/results", as_="acme").json()
     assert [r["outcome"] for r in stored] == ["egress_denied"]
     # The ticket the failure opened shows every hop, the partner's first.
     (ticket,) = api.get("/api/tickets", as_="acme").json()
     shown = api.get(f"/api/tickets/{ticket['number']}", as_="acme").text
-    assert f"redirects: 302 {partner.url}/go?to=" in shown
+    assert f"redirects: 302 {outside.url}/go?to=" in shown
     assert f"no answer from {hop}" in shown
     assert INTERNAL_BODY.decode() not in "".join(api.seen)

@@ -7,10 +7,8 @@ not lost), with nothing sent there either way."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from urllib.parse import quote
 
-import pytest
 from sqlalchemy import Engine, select
 
 from checks.engine import ProbeSettings
@@ -21,24 +19,10 @@ from integrations.leads.ledger import ATTEMPTS, LeadIn, submit
 from integrations.loader import load_text
 from integrations.registry import apply, load_specs
 from tests.alerts.helpers import T0
-from tests.egress_servers import PARTNER_ONLY, Server
+from tests.egress_servers import PARTNER_ONLY, Server, internal_server, outside_partner  # noqa: F401  (fixtures)
 
 
-@pytest.fixture
-def internal() -> Iterator[Server]:
-    server = Server("127.0.0.1")
-    yield server
-    server.close()
-
-
-@pytest.fixture
-def broker() -> Iterator[Server]:
-    server = Server("127.0.0.2")
-    yield server
-    server.close()
-
-
-def config(broker: Server, internal: Server) -> str:
+def config(outside: Server, internal: Server) -> str:
     target = quote(f"http://127.0.0.1:{internal.port}/admin/leads", safe="")
     return f"""version: 1
 integrations:
@@ -46,7 +30,7 @@ integrations:
     name: Broker X
     kind: broker
     client: acme
-    base_url: {broker.url}
+    base_url: {outside.url}
     interval_s: 60
     retries: 0
     checks: [{{name: health, path: /ok}}]
@@ -70,9 +54,9 @@ integrations:
 
 
 def test_no_delivery_reaches_an_internal_address(
-    sqlite_engine: Engine, broker: Server, internal: Server
+    sqlite_engine: Engine, outside: Server, internal: Server
 ) -> None:
-    apply(sqlite_engine, load_text(config(broker, internal)), now=T0)
+    apply(sqlite_engine, load_text(config(outside, internal)), now=T0)
     specs = {i: r.spec for i, r in load_specs(sqlite_engine).items()}
     leads = [LeadIn(id=f"L-{i}", integration=i, fields={"email": "a@b.c"}) for i in specs]
     submit(sqlite_engine, leads, specs, T0)
@@ -88,4 +72,4 @@ def test_no_delivery_reaches_an_internal_address(
     assert attempts["by"].check_outcome == "config_error"
     assert "INTMON_EGRESS_ALLOW" in attempts["by"].detail
     assert internal.hits == []  # no lead reached the internal address
-    assert len(broker.hits) == 1
+    assert len(outside.hits) == 1
