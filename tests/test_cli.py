@@ -284,3 +284,32 @@ def test_run_is_an_all_in_one_process(tmp_path: Path, partner: Partner) -> None:
         app, ["status", "--json"], env={"INTMON_DATABASE_URL": env["INTMON_DATABASE_URL"]}
     )
     assert json.loads(status.stdout)["checks"][0]["outcome"] == "ok"
+
+
+def test_status_prints_partner_text_and_the_held_back_mark_as_text(tmp_path: Path) -> None:
+    """A detail holding `[bold]…` is the partner's words, not rich markup; the
+    held-back mark of a result inhibited by a platform outage is shown, not eaten."""
+    from datetime import UTC, datetime
+
+    from checks.outcomes import CheckResult, Outcome
+    from integrations.loader import load_text
+    from integrations.registry import apply
+    from integrations.results import Recorded, record_results
+    from intmon.db import make_engine
+
+    assert runner.invoke(app, ["migrate"]).exit_code == 0
+    engine = make_engine(f"sqlite:///{tmp_path / 'cli.db'}")
+    apply(engine, load_text(textwrap.dedent(config_for("http://127.0.0.1:9"))))
+    refused = CheckResult(
+        integration_id="partner",
+        check_name="health",
+        outcome=Outcome.CONNECTION_REFUSED,
+        started_at=datetime(2026, 11, 23, 12, 0, tzinfo=UTC),
+        duration_s=0.01,
+        detail="[bold]refused[/bold]",
+    )
+    record_results(engine, [Recorded(refused, family="connectivity", inhibited=True)])
+    engine.dispose()
+    result = runner.invoke(app, ["status"], env={"COLUMNS": "250"})
+    assert result.exit_code == 0, result.output
+    assert "[held back: platform outage] [bold]refused[/bold]" in result.output

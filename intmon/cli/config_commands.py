@@ -199,7 +199,8 @@ def status(
             str(s.streak),
             s.since.strftime("%Y-%m-%d %H:%M:%S"),
             stale_text(fresh.get((s.integration_id, s.check_name))),
-            ("[held back: platform outage] " if s.inhibited else "") + s.detail[:80],
+            # A partner's words are text, not rich markup (and "[held back…]" is not a style).
+            escape(("[held back: platform outage] " if s.inhibited else "") + s.detail[:80]),
         )
     for key in silent:
         table.add_row(*key, "-", "-", "-", "-", "-", stale_text(fresh[key]), "no result yet")
@@ -263,6 +264,6 @@ def _history(engine: Any, integration: str, limit: int, as_json: bool) -> None:
             str(row["http_status"] or "-"),
             f"{row['duration_s'] * 1000:.0f}",
             "yes" if row["maintenance"] else "",
-            row["detail"][:80],
+            escape(row["detail"][:80]),
         )
     console.print(table)
