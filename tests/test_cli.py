@@ -313,3 +313,20 @@ def test_status_prints_partner_text_and_the_held_back_mark_as_text(tmp_path: Pat
     result = runner.invoke(app, ["status"], env={"COLUMNS": "250"})
     assert result.exit_code == 0, result.output
     assert "[held back: platform outage] [bold]refused[/bold]" in result.output
+
+
+def test_the_results_table_prints_a_partners_words_as_text() -> None:
+    from datetime import UTC, datetime
+
+    from rich.console import Console
+
+    from checks.outcomes import CheckResult, Outcome
+    from intmon.cli.output import results_table
+
+    said = '$.status == "ok" failed: got "[red]down[/red]"'
+    result = CheckResult(
+        "p", "health", Outcome.CONTRACT_VIOLATION, datetime.now(UTC), 0.1, 200, said
+    )
+    console = Console(width=250, record=True)
+    console.print(results_table([result]))
+    assert said in console.export_text()

@@ -11,6 +11,7 @@ from typing import Any, NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from checks.outcomes import CheckResult, Outcome
@@ -124,6 +125,6 @@ def results_table(results: Sequence[CheckResult], title: str = "Check results") 
             outcome_text(r.outcome),
             str(r.http_status or "-"),
             f"{r.duration_s * 1000:.0f}",
-            detail[:120],
+            escape(detail[:120]),  # a partner's words, not rich markup
         )
     return table
