@@ -16,13 +16,14 @@ ENV PATH=/opt/venv/bin:$PATH
 WORKDIR /src
 
 # Dependencies first, read from pyproject.toml alone, so a code change reuses this layer.
-COPY pyproject.toml ./
+# The versions pinned in constraints.txt (`make lock`), the same ones CI tests.
+COPY pyproject.toml constraints.txt ./
 RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" > /tmp/requirements.txt \
- && pip install --no-cache-dir -r /tmp/requirements.txt
+ && pip install --no-cache-dir -c constraints.txt -r /tmp/requirements.txt
 
 # Then intmon itself (what .dockerignore leaves: pyproject.toml, README.md, the packages).
 COPY . .
-RUN pip install --no-cache-dir . \
+RUN pip install --no-cache-dir -c constraints.txt . \
  && intmon --help > /dev/null
 
 # --- runtime ---------------------------------------------------------------------------

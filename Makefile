@@ -5,13 +5,26 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint unit test-faults test-faults-full test-hostile bench bench-quick bench-peer clean
+.PHONY: lock demo test lint unit test-faults test-faults-full test-hostile bench bench-quick bench-peer clean
 
-$(BIN)/.installed: pyproject.toml
+# Installs the exact versions in constraints.txt, so an upstream release cannot change
+# what CI runs (warnings are errors in the tests) without a change here.
+$(BIN)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[test]'
 	touch $@
+
+# Re-resolves the dependencies from pyproject.toml in a scratch venv and pins them.
+lock:
+	rm -rf .lock-venv
+	$(PYTHON) -m venv .lock-venv
+	.lock-venv/bin/python -m pip install --quiet --upgrade pip
+	.lock-venv/bin/python -m pip install --quiet -e '.[test]'
+	{ sed -n '1,2p' constraints.txt; .lock-venv/bin/python -m pip freeze --exclude-editable \
+	  | grep -v '^intmon'; } > constraints.txt.new
+	mv constraints.txt.new constraints.txt
+	rm -rf .lock-venv
 
 demo: $(BIN)/.installed
 	$(BIN)/intmon demo

@@ -14,6 +14,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import redis
+from hypothesis import settings as hypothesis_settings
 from sqlalchemy import Engine, create_engine, text
 
 import alerts.models  # noqa: F401  (registers the tables to truncate)
@@ -35,6 +36,17 @@ PG_ADMIN_URL = os.environ.get(
 )
 REDIS_URL = os.environ.get("INTMON_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 REQUIRE_SERVICES = os.environ.get("INTMON_REQUIRE_SERVICES") == "1"
+
+# In CI hypothesis is derandomized: a red run is the code's doing, reproducible from the
+# same commit, never the luck of the draw. Locally it explores (and keeps its example
+# database in .hypothesis/, so a failure found once is replayed first next time).
+hypothesis_settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
+hypothesis_settings.register_profile("dev")
+hypothesis_settings.load_profile(
+    "ci"
+    if REQUIRE_SERVICES or os.environ.get("CI")
+    else os.environ.get("HYPOTHESIS_PROFILE", "dev")
+)
 
 
 def unavailable(what: str, error: Exception) -> None:

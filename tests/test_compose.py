@@ -513,7 +513,7 @@ def test_dockerfile() -> None:
     assert users and users[-1].split(":")[0] not in ("root", "0")
     (entrypoint,) = [json.loads(args) for op, args in final if op == "ENTRYPOINT"]
     assert entrypoint == ["intmon"]
-    assert "pip install --no-cache-dir ." in text
+    assert "pip install --no-cache-dir -c constraints.txt ." in text
 
 
 def test_dockerignore_keeps_the_package_and_drops_local_state() -> None:
