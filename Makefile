@@ -59,6 +59,7 @@ bench: $(BIN)/.installed
 	$(BIN)/python bench/tickets_api.py
 	$(BIN)/python bench/leads.py
 	$(BIN)/python bench/redaction.py
+	$(BIN)/python bench/cli.py
 	# Last: it needs Debian's prometheus-blackbox-exporter, wrk and nginx-light, and
 	# names whichever is missing.
 	$(BIN)/python bench/peer.py
@@ -71,6 +72,8 @@ bench-quick: $(BIN)/.installed
 	$(BIN)/python bench/tickets_api.py --quick
 	$(BIN)/python bench/leads.py --quick
 	$(BIN)/python bench/redaction.py --quick
+	# The command line's CPU budget: fails past twice it (issue 26).
+	$(BIN)/python bench/cli.py --quick --check
 	$(BIN)/python bench/peer.py --quick
 
 bench-peer: $(BIN)/.installed

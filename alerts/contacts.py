@@ -20,8 +20,9 @@ from typing import Literal, get_args
 from pydantic import Field, field_validator, model_validator
 
 from alerts.families import Family
-from integrations.config import SecretRef, Tier, http_url
+from integrations.config import SecretRef, http_url
 from integrations.strict import Strict
+from integrations.tiers import Tier
 from integrations.windows import (
     MaintenanceSpec,
     MaintenanceWindow,

@@ -22,10 +22,10 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Annotated, Any
+from typing import Any
 
 import httpx
-from pydantic import Field, TypeAdapter
+from pydantic import TypeAdapter
 from sqlalchemy import Connection, Engine, Row, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
@@ -45,10 +45,10 @@ from alerts.platform_verdict import (
     platform_verdict,
 )
 from alerts.routing import route
-from checks.canary import CanaryResult, CanarySpec, run_canaries
+from alerts.self_check_config import SelfCheckConfig
+from checks.canary import CanaryResult, run_canaries
 from checks.outcomes import Outcome
 from integrations.models import CheckState, Integration
-from integrations.strict import Strict
 from intmon.db import table_of
 
 log = logging.getLogger(__name__)
@@ -60,22 +60,6 @@ OPEN = "open"
 ENDED = "ended"
 # What the operators' messages name instead of an integration.
 PLATFORM_NAME = "intmon platform (its own network)"
-
-
-# A DNS name (labels of letters, digits, '-' and '_'), at most 253 characters.
-HOSTNAME = r"^[A-Za-z0-9_]([A-Za-z0-9_-]{0,62})(\.[A-Za-z0-9_-]{1,63})*\.?$"
-
-
-class SelfCheckConfig(Strict):
-    """The `self_check:` block of the configuration file."""
-
-    # HTTP(S) targets the platform itself must reach; all failing is an outage.
-    canaries: list[CanarySpec] = Field(default_factory=list)
-    # Names the checks' resolver must resolve; all failing is an outage.
-    dns_names: list[Annotated[str, Field(pattern=HOSTNAME, max_length=253)]] = Field(
-        default_factory=list
-    )
-    correlated: CorrelationRule = Field(default_factory=CorrelationRule)
 
 
 def load_config(engine: Engine) -> SelfCheckConfig:

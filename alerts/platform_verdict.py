@@ -30,13 +30,15 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
 
-from checks.canary import CanaryResult
 from checks.outcomes import Outcome
 from integrations.strict import Strict
+
+if TYPE_CHECKING:
+    from checks.canary import CanaryResult
 
 CONNECTIVITY_OUTCOMES: tuple[Outcome, ...] = (
     Outcome.DNS_FAILURE,

@@ -16,7 +16,7 @@ from datetime import datetime
 
 from alerts.contacts import EVENTS, ROLES, TICKET_EVENTS, ContactSpec, RoutingRule, Severity
 from alerts.families import Family
-from integrations.config import Tier
+from integrations.tiers import Tier
 from integrations.windows import aware, zone_of
 
 EMERGENCY_FAMILIES = (Family.CONNECTIVITY, Family.SERVER)  # the integration is down

@@ -27,33 +27,15 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import httpx
-from pydantic import Field, field_validator
 
+from checks.canary_spec import CanarySpec
 from checks.classify import classify_exception
 from checks.clients import USER_AGENT, ssl_context
 from checks.outcomes import Outcome
 from integrations.config import TLSSettings
-from integrations.strict import SLUG, Strict
 from intmon.egress_http import guarded_async_client
 
-DEFAULT_TIMEOUT_S = 5.0
 DNS_TIMEOUT_S = 5.0
-
-
-class CanarySpec(Strict):
-    """One target the platform itself must reach (`self_check.canaries[]`)."""
-
-    name: str = Field(pattern=SLUG)
-    url: str
-    timeout_s: float = Field(default=DEFAULT_TIMEOUT_S, gt=0, le=60)
-
-    @field_validator("url")
-    @classmethod
-    def _http_url(cls, value: str) -> str:
-        parsed = httpx.URL(value)
-        if parsed.scheme not in ("http", "https") or not parsed.host:
-            raise ValueError(f"{value!r} is not an http(s) URL with a host")
-        return value
 
 
 @dataclass(frozen=True, slots=True)

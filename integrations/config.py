@@ -23,6 +23,7 @@ from integrations.leads.spec import ChangeNoticeSpec, DeliverySpec
 from integrations.scenarios import E2E_CHECK_PREFIX, ScenarioSpec, iter_scenario_problems
 from integrations.secrets import is_pure_reference
 from integrations.strict import SLUG, Strict, compile_regex, status_patterns
+from integrations.tiers import Tier
 from integrations.windows import MaintenanceSpec
 
 HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
@@ -42,12 +43,6 @@ class Kind(enum.StrEnum):
     BROKER = "broker"
     SHOP = "shop"
     OTHER = "other"
-
-
-class Tier(enum.StrEnum):
-    SOCIAL = "social"
-    STANDARD = "standard"
-    PREMIUM = "premium"
 
 
 # --- auth schemes --------------------------------------------------------------

@@ -8,21 +8,24 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import Field, TypeAdapter, ValidationError
-from sqlalchemy import Engine
 
-from alerts import documents
 from alerts.channels import ChannelsConfig
 from alerts.contacts import ContactSpec, NotificationsConfig, missing_roles, unreached_roles
-from alerts.mirror import sink_document
-from alerts.platform_outages import SelfCheckConfig
+from alerts.self_check_config import SelfCheckConfig
 from alerts.sinks import SinksSection
 from integrations.config import IntegrationsFile
 from integrations.loader import load_file, load_text
-from integrations.registry import ApplyReport, apply
 from integrations.strict import Strict
-from intmon.db import utcnow
+
+if TYPE_CHECKING:
+    # What applying needs (the database) is imported there: `intmon validate` loads
+    # this module and should not pay for SQLAlchemy and the alerts' tables.
+    from sqlalchemy import Engine
+
+    from integrations.registry import ApplyReport
 
 _contact_list: TypeAdapter[list[ContactSpec]] = TypeAdapter(list[ContactSpec])
 
@@ -112,6 +115,11 @@ def apply_config(
     engine: Engine, file: IntegrationsFile, now: datetime | None = None
 ) -> ApplyReport:
     """Apply the integrations and, when the file is a full ConfigFile, its sinks."""
+    from alerts import documents
+    from alerts.mirror import sink_document
+    from integrations.registry import apply
+    from intmon.db import utcnow
+
     now = now or utcnow()
     report = apply(engine, file, now)
     full = file if isinstance(file, ConfigFile) else ConfigFile()

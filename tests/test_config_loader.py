@@ -6,9 +6,10 @@ import textwrap
 
 import pytest
 
-from integrations.config import BearerAuth, Tier
+from integrations.config import BearerAuth
 from integrations.errors import ConfigError
 from integrations.loader import load_text
+from integrations.tiers import Tier
 
 VALID = textwrap.dedent(
     """\

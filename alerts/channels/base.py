@@ -46,7 +46,6 @@ from integrations.errors import SecretUnavailable
 from integrations.secrets import redact, resolve
 from integrations.strict import Strict
 from intmon.egress import denial_in
-from intmon.egress_http import guarded_client
 
 log = logging.getLogger(__name__)
 
@@ -189,7 +188,12 @@ class HttpChannel(Channel):
     ) -> None:
         super().__init__(config, client=client, retry_wait_s=retry_wait_s)
         self._owns_client = client is None
-        self._client = guarded_client(timeout=config.timeout_s) if client is None else client
+        if client is None:
+            # Imported here: it loads the HTTP stacks, which validating a file never needs.
+            from intmon.egress_http import guarded_client
+
+            client = guarded_client(timeout=config.timeout_s)
+        self._client = client
 
     def close(self) -> None:
         if self._owns_client:

@@ -50,7 +50,6 @@ from integrations.errors import SecretUnavailable
 from integrations.secrets import redact, resolve
 from integrations.strict import SLUG, Strict
 from intmon.egress import denial_in
-from intmon.egress_http import guarded_client
 
 log = logging.getLogger(__name__)
 
@@ -223,7 +222,12 @@ class TicketSink(Sender, ABC):
         self.name = config.name
         self._timeout_s = config.timeout_s
         self._owns_client = client is None
-        self._client = guarded_client(timeout=config.timeout_s) if client is None else client
+        if client is None:
+            # Imported here: it loads the HTTP stacks, which validating a file never needs.
+            from intmon.egress_http import guarded_client
+
+            client = guarded_client(timeout=config.timeout_s)
+        self._client = client
 
     # The outbox's API.
 

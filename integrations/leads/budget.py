@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import math
 import threading
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-import redis
+if TYPE_CHECKING:  # redis costs ~0.1 s to import; `intmon validate` never needs it
+    import redis
 
 
 class PartnerBudget(Protocol):

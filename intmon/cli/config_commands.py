@@ -11,8 +11,6 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from checks.outcomes import CheckResult
-from integrations.config import IntegrationsFile
 from intmon.cli.output import (
     EXIT_BAD_INPUT,
     EXIT_FAILED,
@@ -26,6 +24,8 @@ from intmon.cli.output import (
 )
 
 if TYPE_CHECKING:
+    from checks.outcomes import CheckResult
+    from integrations.config import IntegrationsFile
     from integrations.staleness import Freshness
 
 FileArg = Annotated[Path, typer.Argument(help="Integrations YAML file.", show_default=False)]

@@ -8,7 +8,7 @@ import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Group
@@ -16,10 +16,12 @@ from rich.live import Live
 from rich.markup import escape
 from rich.table import Table
 
-from alerts.queries import IncidentView, TicketView, list_incidents, list_tickets
-from integrations.results import StateView
 from intmon.cli.output import EXIT_FAILED, console, outcome_text, print_json
-from intmon.demo.mailbox import Mail
+
+if TYPE_CHECKING:
+    from alerts.queries import IncidentView, TicketView
+    from integrations.results import StateView
+    from intmon.demo.mailbox import Mail
 
 # pulse-crm's two contacts (intmon/demo/config.py): the platform's and the partner's.
 OPERATOR_MAIL = "ops@platform.example"
@@ -50,6 +52,7 @@ def demo(
 ) -> None:
     """Watch a sandbox partner go healthy → expired token → slow → outage → changed contract,
     incidents and their tickets open, and recover when it is healthy again."""
+    from alerts.queries import list_incidents, list_tickets
     from checks.outcomes import Outcome
     from integrations.results import current_states, first_seen_by_outcome
     from intmon.cli.e2e_output import report_table

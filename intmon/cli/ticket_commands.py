@@ -16,7 +16,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from integrations.config import Tier
+from integrations.tiers import Tier
 from intmon.cli.alerts_common import _context, incidents_table
 from intmon.cli.output import console, errors, fail, print_json, refused, when
 

@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 
 from checks import canary
-from checks.canary import CanarySpec, run_canaries
+from checks.canary import run_canaries
+from checks.canary_spec import CanarySpec
 from checks.outcomes import Outcome
 from tests.conftest import Partner
 
