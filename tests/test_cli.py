@@ -82,6 +82,13 @@ def test_validate_ok_and_bad(tmp_path: Path) -> None:
     assert report["problems"][0]["field"] == "integrations[0].kind"
 
 
+def test_validate_reads_stdin_and_names_it_in_errors() -> None:
+    text = config_for("http://127.0.0.1:9")
+    assert runner.invoke(app, ["validate", "-"], input=text).exit_code == 0
+    bad = runner.invoke(app, ["validate", "-"], input=text.replace("kind: broker", "kind: bank"))
+    assert bad.exit_code == 2 and "<stdin>:5" in bad.output
+
+
 def test_validate_missing_file(tmp_path: Path) -> None:
     result = runner.invoke(app, ["validate", str(tmp_path / "nope.yaml")])
     assert result.exit_code == 2 and "cannot read file" in result.output

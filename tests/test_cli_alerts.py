@@ -490,7 +490,7 @@ def test_maintenance_windows_of_three_shapes(engine: Engine, clock: Clock) -> No
         "--end", (now + HOUR).isoformat(), "--reason", "database upgrade",
     )  # fmt: skip
     weekly = cli(
-        "maintenance", "add", "a", "--weekly", "mon,TUE", "--from", "02:00", "--to", "04:00",
+        "maintenance", "add", "a", "--weekly", "mon,TUE", "--from-time", "02:00", "--to-time", "04:00",
         "--timezone", "Europe/Moscow", "--id", "weekly-reindex",
     ).stdout  # fmt: skip
     assert "added window weekly-reindex" in weekly
@@ -543,8 +543,15 @@ def test_maintenance_refusals(engine: Engine) -> None:
         *add, "--start", "2026-11-23T13:00:00+00:00", "--end", "2026-11-23T12:00:00+00:00",
         message="--end: must be later than --start",
     )  # fmt: skip
-    refused(*add, "--weekly", "mon", "--from", "02:00", "--to", "25:00", message="--to: '25:00'")
-    refused(*add, "--weekly", "someday", "--from", "02:00", "--to", "03:00", message="--weekly:")
+    refused(*add, "--weekly", "mon", "--from-time", "02:00", "--to-time", "25:00",
+            message="--to-time: '25:00'")  # fmt: skip
+    refused(*add, "--weekly", "someday", "--from-time", "02:00", "--to-time", "03:00",
+            message="--weekly:")  # fmt: skip
+    # The names before: still understood, with a warning that says the new ones.
+    old = cli("maintenance", "add", "a", "--weekly", "sat", "--from", "01:00", "--to", "02:00",
+              "--id", "old-names")  # fmt: skip
+    assert "added window" in old.stdout and "--from-time/--to-time" in old.stderr
+    cli("maintenance", "remove", "a", "old-names")
     refused(*add, "--cron", "0 2 * * *", "--duration-minutes", "60", "--timezone", "Mars/Base",
             message="--timezone: unknown time zone 'Mars/Base'")  # fmt: skip
     refused(*add, message="give exactly one of")

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection, Engine, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 
 from integrations.config import IntegrationSpec
@@ -36,6 +36,7 @@ from intmon.db import table_of
 LEADS = table_of(Lead)
 ATTEMPTS = table_of(LeadAttempt)
 LEAD_ID = r"^[A-Za-z0-9][A-Za-z0-9_.:@/-]{0,127}$"
+MAX_ATTEMPT = 1000
 
 
 class LeadError(IntegrationsError):
@@ -61,7 +62,9 @@ class AttemptIn(BaseModel):
 
     lead_id: str = Field(pattern=LEAD_ID)
     integration: str = Field(pattern=SLUG)
-    attempt: int = Field(ge=1, le=1000)
+    # Omitted: the next number for this lead at this integration (an attempt already
+    # stored with the same `at` keeps its number, so a resent file is still a duplicate).
+    attempt: int | None = Field(default=None, ge=1, le=MAX_ATTEMPT)
     at: StorableAwareDatetime
     outcome: LeadOutcome
     http_status: int | None = Field(default=None, ge=100, le=599)
@@ -199,8 +202,8 @@ def record(engine: Engine, attempts: Sequence[AttemptIn], known: set[str]) -> Ac
     done = Accepted()
     if not attempts:
         return done
-    rows = [attempt_row(a) for a in attempts]
     with engine.begin() as connection:
+        rows = [attempt_row(a) for a in _numbered(connection, attempts)]
         if connection.dialect.name == "postgresql":
             done.stored.extend(_copy_attempts(connection, rows))
         else:
@@ -212,6 +215,63 @@ def record(engine: Engine, attempts: Sequence[AttemptIn], known: set[str]) -> Ac
         left = {r["lead_id"] for r in rows} - set(done.stored)
         done.duplicates.extend(sorted(left))
     return done
+
+
+def _numbered(connection: Connection, attempts: Sequence[AttemptIn]) -> list[AttemptIn]:
+    """Attempts with their numbers: one left out gets the next free number for its lead
+    at its integration, in the order they ran; one whose lead already has an attempt
+    at the same moment takes that number (and is then a duplicate, not a new row)."""
+    unnumbered = sorted(
+        (i for i, a in enumerate(attempts) if a.attempt is None), key=lambda i: attempts[i].at
+    )
+    if not unnumbered:
+        return list(attempts)
+    pairs = sorted({(attempts[i].integration, attempts[i].lead_id) for i in unnumbered})
+    if connection.dialect.name == "postgresql":
+        # Two recorders numbering the same lead at once would pick the same number and
+        # the second's row would be dropped as a duplicate: one numbers at a time.
+        # One statement, the keys in a fixed order: two batches never wait on each other
+        # in a cycle.
+        keys = [f"lead-attempt:{integration}:{lead}" for integration, lead in pairs]
+        connection.execute(
+            text(
+                "SELECT count(pg_advisory_xact_lock(hashtext(k))) "
+                "FROM (SELECT unnest(CAST(:keys AS text[])) AS k ORDER BY 1) AS ordered"
+            ),
+            {"keys": keys},
+        )
+    taken: dict[tuple[str, str], dict[datetime, int]] = {pair: {} for pair in pairs}
+    for chunk in (pairs[i : i + 500] for i in range(0, len(pairs), 500)):
+        rows = connection.execute(
+            select(
+                ATTEMPTS.c.integration_id, ATTEMPTS.c.lead_id, ATTEMPTS.c.attempt, ATTEMPTS.c.at
+            ).where(ATTEMPTS.c.lead_id.in_(sorted({lead for _, lead in chunk})))
+        )
+        for row in rows:
+            if (row.integration_id, row.lead_id) in taken:
+                taken[(row.integration_id, row.lead_id)][_utc(row.at)] = row.attempt
+    for given in attempts:  # numbers given explicitly in this batch are taken too
+        pair = (given.integration, given.lead_id)
+        if given.attempt is not None and pair in taken:
+            taken[pair][_utc(given.at)] = given.attempt
+    numbered = list(attempts)
+    problems = []
+    for index in unnumbered:
+        attempt = attempts[index]
+        numbers = taken[(attempt.integration, attempt.lead_id)]
+        number = numbers.get(_utc(attempt.at)) or max(numbers.values(), default=0) + 1
+        if number > MAX_ATTEMPT:
+            problems.append((index, "attempt", f"the lead already has {MAX_ATTEMPT} attempts"))
+            continue
+        numbers[_utc(attempt.at)] = number
+        numbered[index] = attempt.model_copy(update={"attempt": number})
+    if problems:
+        raise LeadError(problems)
+    return numbered
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 ATTEMPT_COLUMNS = (

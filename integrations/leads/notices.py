@@ -86,13 +86,16 @@ def parse_notice(data: dict[str, Any]) -> ChangeNoticeSpec:
 def add_notice(
     engine: Engine, integration_id: str, data: dict[str, Any], now: datetime, source: str = "cli"
 ) -> StoredNotice:
-    notice = parse_notice(data)
     with engine.begin() as connection:
         known = connection.execute(
             select(I.c.id).where(I.c.id == integration_id, I.c.removed_at.is_(None))
         ).first()
         if known is None:
             raise NoticeError(f"integration: {integration_id!r} is not registered")
+        if not data.get("id"):  # like a maintenance window's cli-N: a free notice-N
+            names = connection.execute(select(N.c.name).where(N.c.integration_id == integration_id))
+            data = {**data, "id": _free_name(set(names.scalars()))}
+        notice = parse_notice(data)
         taken = connection.execute(
             select(N.c.id).where(N.c.integration_id == integration_id, N.c.name == notice.id)
         ).first()
@@ -102,6 +105,13 @@ def add_notice(
             )
         connection.execute(insert(N).values(_row(integration_id, notice, source, now)))
     return next(n for n in list_notices(engine, [integration_id]) if n.name == notice.id)
+
+
+def _free_name(taken: set[str]) -> str:
+    index = 1
+    while f"notice-{index}" in taken:
+        index += 1
+    return f"notice-{index}"
 
 
 def replace_notice(

@@ -14,11 +14,13 @@ from rich.table import Table
 from intmon.cli.output import (
     EXIT_BAD_INPUT,
     EXIT_FAILED,
+    STDIN,
     console,
     errors,
     fail_config,
     outcome_text,
     print_json,
+    read_input,
     result_dict,
     results_table,
 )
@@ -28,7 +30,9 @@ if TYPE_CHECKING:
     from integrations.config import IntegrationsFile
     from integrations.staleness import Freshness
 
-FileArg = Annotated[Path, typer.Argument(help="Integrations YAML file.", show_default=False)]
+FileArg = Annotated[
+    Path, typer.Argument(help="Integrations YAML file, or - for stdin.", show_default=False)
+]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 
 
@@ -39,11 +43,14 @@ def register(app: typer.Typer) -> None:
     app.command()(status)
 
 
-def _load(file: Path, as_json: bool) -> IntegrationsFile:
+def load_config_arg(file: Path, as_json: bool) -> IntegrationsFile:
+    """The configuration a FILE argument names (`-`: stdin); exit 2 naming each problem."""
     from integrations.errors import ConfigError
-    from intmon.config_file import load_config
+    from intmon.config_file import load_config, load_config_text
 
     try:
+        if str(file) == STDIN:
+            return load_config_text(read_input(file), source="<stdin>")
         return load_config(file)
     except ConfigError as error:
         raise fail_config(error, as_json) from None
@@ -54,7 +61,7 @@ def validate(file: FileArg, as_json: JsonOpt = False) -> None:
 
     Warnings (valid but doubtful settings, e.g. an SLA breach routed to a role no
     contact holds) are printed and do not change the exit code."""
-    config = _load(file, as_json)
+    config = load_config_arg(file, as_json)
     checks = sum(len(i.checks) for i in config.integrations)
     warnings = config.warnings
     if as_json:
@@ -88,7 +95,7 @@ def apply(file: FileArg, as_json: JsonOpt = False) -> None:
     from intmon.cli.database import open_database
     from intmon.config_file import apply_config
 
-    config = _load(file, as_json)
+    config = load_config_arg(file, as_json)
     engine = open_database(migrate=True)
     report = apply_config(engine, config)
     if as_json:
@@ -115,7 +122,7 @@ def check(
     from intmon.settings import get_settings
     from worker.runtime import probe_settings
 
-    config = _load(file, as_json)
+    config = load_config_arg(file, as_json)
     selected = [i for i in config.integrations if not integration or i.id in integration]
     unknown = sorted(set(integration or []) - {i.id for i in config.integrations})
     if unknown:

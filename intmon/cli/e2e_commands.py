@@ -19,7 +19,7 @@ from typing import Annotated, Any
 import typer
 
 from intmon.cli.e2e_output import load_table, print_reports, runs_table
-from intmon.cli.output import EXIT_FAILED, console, fail, fail_config, print_json
+from intmon.cli.output import EXIT_FAILED, console, fail, print_json, write_output
 
 e2e_app = typer.Typer(
     name="e2e", help="End-to-end scenarios: run, load-test, history.", no_args_is_help=True
@@ -40,13 +40,9 @@ def register(app: typer.Typer) -> None:
 def _spec(integration: str, file: Path | None, as_json: bool) -> Any:
     """The integration from the file, or from the registry; exit 2 when unknown."""
     if file is not None:
-        from integrations.errors import ConfigError
-        from intmon.config_file import load_config
+        from intmon.cli.config_commands import load_config_arg
 
-        try:
-            config = load_config(file)
-        except ConfigError as error:
-            raise fail_config(error, as_json) from None
+        config = load_config_arg(file, as_json)
         found = next((i for i in config.integrations if i.id == integration), None)
     else:
         from integrations.registry import load_specs
@@ -66,7 +62,9 @@ def run(
     scenario: Annotated[
         list[str] | None, typer.Option("--scenario", "-s", help="Only this one (repeatable).")
     ] = None,
-    junit: Annotated[Path | None, typer.Option(help="Write a JUnit XML report here.")] = None,
+    junit: Annotated[
+        Path | None, typer.Option(help="Write a JUnit XML report here (- for stdout).")
+    ] = None,
     callback_host: Annotated[str, typer.Option(help="Address the listener binds.")] = "127.0.0.1",
     callback_port: Annotated[int, typer.Option(help="Its port (0: any free one).")] = 0,
     public_url: Annotated[
@@ -85,10 +83,11 @@ def run(
     else:
         with console.status(f"running {len(chosen)} scenario(s) of {spec.id}…"):
             reports = asyncio.run(_run_all(spec, chosen, listener, record=file is None))
-    if junit is not None:
-        junit.write_text(junit_xml(reports), encoding="utf-8")
+    to_stdout = junit is not None and write_output(junit, junit_xml(reports))
     passed = all(report.passed for report in reports)
-    if as_json:
+    if to_stdout:
+        pass  # the XML is the output
+    elif as_json:
         print_json({"passed": passed, "runs": [report.as_dict() for report in reports]})
     else:
         print_reports(reports)
@@ -323,7 +322,9 @@ def history(
 @e2e_app.command("show")
 def show(
     run_id: Annotated[str, typer.Argument(help="Run id (see `intmon e2e history`).")],
-    junit: Annotated[Path | None, typer.Option(help="Also write its JUnit XML here.")] = None,
+    junit: Annotated[
+        Path | None, typer.Option(help="Also write its JUnit XML here (- for stdout).")
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """One run: its status and its report, step by step."""
@@ -338,8 +339,8 @@ def show(
     except RunNotFound as error:
         fail(str(error))
     report = ScenarioReport.from_dict(run_view["report"]) if run_view["report"] else None
-    if junit is not None and report is not None:
-        junit.write_text(junit_xml([report]), encoding="utf-8")
+    if junit is not None and report is not None and write_output(junit, junit_xml([report])):
+        return
     if as_json:
         print_json(run_view)
     elif report is None:

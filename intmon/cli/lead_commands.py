@@ -18,13 +18,15 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from intmon.cli.output import console, fail, print_json, when
+from intmon.cli.output import console, fail, print_json, read_input, when
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
-FileArg = Annotated[Path, typer.Argument(help="A JSON Lines file (one object per line).")]
+FileArg = Annotated[
+    Path, typer.Argument(help="A JSON Lines file (one object per line), or - for stdin.")
+]
 
 leads_app = typer.Typer(
     name="leads", help="The lead-delivery ledger: deliver, record, report.", no_args_is_help=True
@@ -45,10 +47,7 @@ def _read_lines(path: Path, model: Any) -> list[Any]:
     """Parse a JSON Lines file into `model`s; LeadError problems become `line N`."""
     from integrations.leads.ledger import LeadError, parse
 
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        fail(f"{path}: cannot read: {exc}")
+    text = read_input(path)
     items, numbers, problems = [], [], []
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():

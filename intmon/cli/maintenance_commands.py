@@ -16,7 +16,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from intmon.cli.output import console, fail, print_json, refused, when
+from intmon.cli.output import console, errors, fail, print_json, refused, when
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -42,8 +42,8 @@ OPTION_OF = {
     "starts_at": "--start",
     "ends_at": "--end",
     "weekly.days": "--weekly",
-    "weekly.start": "--from",
-    "weekly.end": "--to",
+    "weekly.start": "--from-time",
+    "weekly.end": "--to-time",
     "weekly": "--weekly",
     "cron": "--cron",
     "duration_minutes": "--duration-minutes",
@@ -51,12 +51,15 @@ OPTION_OF = {
     "reason": "--reason",
     "id": "--id",
 }
-SHAPES = "give exactly one of: --start/--end, --weekly/--from/--to, or --cron/--duration-minutes"
+SHAPES = (
+    "give exactly one of: --start/--end, --weekly/--from-time/--to-time, "
+    "or --cron/--duration-minutes"
+)
 
 
 def in_option_words(message: str) -> str:
     """`weekly.start: …; duration_minutes: required when cron is given` →
-    `--from: …; --duration-minutes: required when --cron is given`."""
+    `--from-time: …; --duration-minutes: required when --cron is given`."""
 
     def option(match: re.Match[str]) -> str:
         loc = match.group(2)
@@ -111,8 +114,15 @@ def maintenance_add(
     start: Annotated[str | None, typer.Option(help="One-off: ISO start.")] = None,
     end: Annotated[str | None, typer.Option(help="One-off: ISO end.")] = None,
     weekly: Annotated[str | None, typer.Option(help="Weekly: days, e.g. mon,tue.")] = None,
-    from_: Annotated[str | None, typer.Option("--from", help="Weekly: start HH:MM.")] = None,
-    to: Annotated[str | None, typer.Option("--to", help="Weekly: end HH:MM.")] = None,
+    from_: Annotated[
+        str | None, typer.Option("--from-time", help="Weekly: start, wall clock HH:MM.")
+    ] = None,
+    to: Annotated[
+        str | None, typer.Option("--to-time", help="Weekly: end, wall clock HH:MM.")
+    ] = None,
+    # The names before 2026-12: `--from/--to` mean ISO moments everywhere else.
+    old_from: Annotated[str | None, typer.Option("--from", hidden=True)] = None,
+    old_to: Annotated[str | None, typer.Option("--to", hidden=True)] = None,
     cron: Annotated[str | None, typer.Option(help="Cron: e.g. '0 2 * * sun'.")] = None,
     duration_minutes: Annotated[int | None, typer.Option(help="Cron: window length.")] = None,
     timezone: Annotated[str | None, typer.Option(help="IANA zone (default UTC).")] = None,
@@ -122,6 +132,14 @@ def maintenance_add(
 ) -> None:
     """Declare a maintenance window (one-off, weekly or cron), kept until removed."""
     from integrations.maintenance import MaintenanceError, add_window
+
+    if old_from is not None or old_to is not None:
+        errors.print(
+            "warning: --from/--to of a weekly window are now --from-time/--to-time "
+            "(--from/--to take ISO moments in every other command)",
+            markup=False,
+        )
+        from_, to = from_ or old_from, to or old_to
 
     document = window_document(
         start=start,

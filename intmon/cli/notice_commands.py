@@ -40,7 +40,6 @@ def _database() -> Engine:
 @notices_app.command("add")
 def notices_add(
     integration: Annotated[str, typer.Argument(help="Integration id.")],
-    id_: Annotated[str, typer.Option("--id", help="A name for the notice.")],
     announced: Annotated[
         str, typer.Option("--announced", help="When the broker announced it (ISO, with offset).")
     ],
@@ -51,6 +50,9 @@ def notices_add(
     breaking: Annotated[
         bool, typer.Option("--breaking/--non-breaking", help="Whether it breaks the integration.")
     ] = True,
+    id_: Annotated[
+        str | None, typer.Option("--id", help="A name for the notice (default notice-N).")
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Record a broker's change notice."""

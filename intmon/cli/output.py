@@ -7,6 +7,7 @@ import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
+from pathlib import Path
 from typing import Any, NoReturn
 
 import typer
@@ -50,6 +51,34 @@ def fail(message: str) -> NoReturn:
     """One line on stderr and exit 2: the answer to input the domain refuses."""
     errors.print(f"error: {message}", markup=False, highlight=False, soft_wrap=True)
     raise typer.Exit(EXIT_BAD_INPUT)
+
+
+STDIN = "-"
+
+
+def read_input(file: str | Path) -> str:
+    """The text of a file argument; `-` reads standard input (every file argument
+    takes it, so a command can sit at the end of a pipe)."""
+    try:
+        if str(file) == STDIN:
+            return sys.stdin.read()
+        return Path(file).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        fail(f"{file}: cannot read: {exc}")
+
+
+def write_output(file: str | Path, text: str) -> bool:
+    """Write a report to a file argument; `-` writes it to standard output. True when
+    it went there, so the command prints nothing else (the output stays one document)."""
+    if str(file) == STDIN:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+        return True
+    try:
+        Path(file).write_text(text, encoding="utf-8")
+    except OSError as exc:
+        fail(f"{file}: cannot write: {exc}")
+    return False
 
 
 @contextmanager

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.progress import Progress
 
-from intmon.cli.output import EXIT_BAD_INPUT, console, errors, print_json
+from intmon.cli.output import EXIT_BAD_INPUT, console, errors, print_json, read_input
 
 results_app = typer.Typer(
     name="results", help="Check results: backfill past ones.", no_args_is_help=True
@@ -35,11 +33,7 @@ def results_import(
     from intmon.cli.database import open_database
     from intmon.settings import get_settings
 
-    try:
-        text = sys.stdin.read() if file == "-" else Path(file).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        errors.print(f"error: cannot read {file}: {exc}", markup=False)
-        raise typer.Exit(EXIT_BAD_INPUT) from None
+    text = read_input(file)
     engine = open_database(migrate=False)
     specs = {i: r.spec for i, r in load_specs(engine).items()}
     lines = text.splitlines()

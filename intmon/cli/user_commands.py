@@ -8,6 +8,7 @@ database keeps only its salted scrypt hash (`intmon.web.users`).
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -32,7 +33,8 @@ def register(app: typer.Typer) -> None:
 def _password(password_file: Path | None) -> str:
     if password_file is not None:
         try:
-            return password_file.read_text().rstrip("\r\n")
+            text = sys.stdin.read() if str(password_file) == "-" else password_file.read_text()
+            return text.rstrip("\r\n")
         except OSError as error:
             fail(f"password-file: cannot read {password_file}: {error.strerror}")
     if os.environ.get(PASSWORD_ENV):
@@ -51,7 +53,9 @@ def users_create(
     client: Annotated[str | None, typer.Option(help="Required for --role client.")] = None,
     password_file: Annotated[
         Path | None,
-        typer.Option(help=f"Read the password from this file (else ${PASSWORD_ENV}, else ask)."),
+        typer.Option(
+            help=f"Read the password from this file, - for stdin (else ${PASSWORD_ENV}, else ask)."
+        ),
     ] = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -123,7 +127,9 @@ def users_set_password(
     username: Annotated[str, typer.Argument(help="The login name.")],
     password_file: Annotated[
         Path | None,
-        typer.Option(help=f"Read the password from this file (else ${PASSWORD_ENV}, else ask)."),
+        typer.Option(
+            help=f"Read the password from this file, - for stdin (else ${PASSWORD_ENV}, else ask)."
+        ),
     ] = None,
 ) -> None:
     """Give a user a new password; every session of theirs ends at once."""

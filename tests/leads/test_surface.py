@@ -372,3 +372,35 @@ def test_recorded_attempts_are_stored_without_the_platforms_credentials(  # type
         assert row["request"]["url"].startswith("https://broker.example/leads?api_key=[REDACTED]")
         assert row["response_excerpt"] == f'{{"got": "{REDACTED}"}}'  # the whole header value
         assert row["detail"] == f"401 for key {REDACTED}"
+
+
+def test_files_from_stdin_attempts_numbered_and_notices_named(world) -> None:  # type: ignore[no-untyped-def]
+    """One vocabulary (issue 26): `-` reads stdin, an attempt number may be left out,
+    and a notice, like a maintenance window, gets a name when none is given."""
+    rows = [
+        attempt("S1", "failed_connection", T0),
+        attempt("S1", "delivered", T0 + timedelta(hours=1)),
+    ]
+    for row in rows:
+        del row["attempt"]
+    text = "".join(json.dumps(row) + "\n" for row in rows)
+    result = runner.invoke(app, ["leads", "record", "-", "--json"], input=text)
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["stored"] == 2
+    shown = json.loads(cli("leads", "show", "S1", "-i", "bx", "--json").stdout)
+    assert [(a["attempt"], a["outcome"]) for a in shown["ledger"]] == [
+        (1, "failed_connection"),
+        (2, "delivered"),
+    ]
+    again = runner.invoke(app, ["leads", "record", "-", "--json"], input=text)
+    assert json.loads(again.stdout) == {"stored": 0, "duplicates": ["S1"]}
+
+    bad = runner.invoke(app, ["leads", "import", "-"], input='{"id": "X"}\n')
+    assert bad.exit_code == 2 and "<stdin>" not in bad.stderr and "-:1: " in bad.stderr
+
+    announced = T0.isoformat()
+    for _ in range(2):
+        cli("notices", "add", "bx", "--announced", announced, "--effective", announced,
+            "--description", "v2")  # fmt: skip
+    names = [n["name"] for n in json.loads(cli("notices", "list", "bx", "--json").stdout)]
+    assert names == ["notice-1", "notice-2"]
