@@ -47,8 +47,8 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 RESULTS = table_of(CheckResultRow)
-# pg_advisory_xact_lock key of the retention pass ("intmon-rt" in ASCII).
-LOCK_KEY = 0x696E746D6F6E2D7274
+# pg_advisory_xact_lock key of the retention pass ("intmonrt" in ASCII: a bigint).
+LOCK_KEY = 0x696E746D6F6E7274
 # A DDL step waits at most this long for the table's lock: better to retry at the
 # next pass than to queue every writer behind a DETACH that waits on a long reader.
 LOCK_TIMEOUT = "5s"
