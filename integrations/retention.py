@@ -34,7 +34,7 @@ from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Engine, delete, func, select, text
+from sqlalchemy import ColumnElement, Connection, Engine, delete, func, select, text
 
 from integrations import partitions
 from integrations.models import CheckResultRow
@@ -219,6 +219,10 @@ def _delete_in_batches(engine: Engine, retention: Retention, report: RetentionRe
         report.rows_deleted = int(count)
         report.backlog = count > retention.batch_rows * retention.max_batches
         return
+    # Read first: housekeeping runs every few seconds, and most passes find
+    # nothing, so they need not take SQLite's write lock at all.
+    if not _any(engine, old):
+        return
     batch = select(RESULTS.c.id).where(old).limit(retention.batch_rows)
     for _ in range(retention.max_batches):
         with engine.begin() as connection:
@@ -226,9 +230,13 @@ def _delete_in_batches(engine: Engine, retention: Retention, report: RetentionRe
         report.rows_deleted += deleted
         if deleted < retention.batch_rows:
             return
+    report.backlog = _any(engine, old)
+
+
+def _any(engine: Engine, condition: ColumnElement[bool]) -> bool:
     with engine.connect() as connection:
-        left = connection.execute(select(RESULTS.c.id).where(old).limit(1)).first()
-    report.backlog = left is not None
+        found = connection.execute(select(RESULTS.c.id).where(condition).limit(1)).first()
+    return found is not None
 
 
 def oldest_result(engine: Engine) -> datetime | None:
