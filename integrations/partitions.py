@@ -107,14 +107,20 @@ def ensure_day(connection: Connection, day: datetime) -> int | None:
 
     PostgreSQL refuses a new partition while DEFAULT holds rows of its range, so
     the partition is built as a plain table, the rows are moved into it and it is
-    attached, all in the caller's transaction. DEFAULT is locked first: a batch
-    writing a row of this day meanwhile waits for the commit and then lands in the
-    new partition, rather than making the ATTACH fail."""
+    attached, all in the caller's transaction.
+
+    Writes to check_results wait for the commit (EXCLUSIVE still lets readers
+    read): a batch that chose its partitions before the ATTACH would otherwise
+    put a row of this day into DEFAULT after it, and fail on DEFAULT's new
+    constraint, losing the batch. Waiting, it routes to the new partition. The
+    lock is held for milliseconds, or while the rows of a day that waited in
+    DEFAULT are moved."""
     day = day_of(day)
     name = name_of(day)
     if exists(connection, name):
         return None
     lower, upper = _literal(day), _literal(day + DAY)
+    connection.exec_driver_sql(f"LOCK TABLE {PARENT} IN EXCLUSIVE MODE")
     connection.exec_driver_sql(f"LOCK TABLE {DEFAULT} IN ACCESS EXCLUSIVE MODE")
     connection.exec_driver_sql(f"CREATE TABLE {name} (LIKE {PARENT} INCLUDING DEFAULTS)")
     # ATTACH then need not scan the new table to prove its rows belong there.

@@ -131,6 +131,39 @@ def test_rows_that_landed_in_default_are_moved_to_their_new_partition(pg: Engine
     assert where(pg)[TODAY + timedelta(hours=6)] == "check_results_p20310319"
 
 
+def test_batches_written_while_their_day_is_moved_out_of_default_are_all_kept(
+    pg: Engine,
+) -> None:
+    """The pass locks DEFAULT before moving a day out of it: a batch of that day
+    written meanwhile waits, then lands in the new partition; none fails."""
+    apply(pg, config("a"))
+    record_results(pg, [result(TODAY + timedelta(hours=1, seconds=s)) for s in range(100)])
+    stop, errors, written = threading.Event(), [], []
+
+    def writer() -> None:
+        try:
+            while not stop.is_set() or len(written) < 10:
+                record_results(pg, [result(TODAY + timedelta(hours=2, seconds=len(written)))])
+                written.append(1)
+        except BaseException as error:
+            errors.append(error)
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    while len(written) < 5 and thread.is_alive():
+        pass
+    report = prune(pg, KEEP, NOW)
+    stop.set()
+    thread.join()
+    assert errors == []
+    assert report.rows_moved >= 105
+    with pg.connect() as connection:
+        counts = connection.execute(
+            text("SELECT tableoid::regclass::text, count(*) FROM check_results GROUP BY 1")
+        ).all()
+    assert dict(counts) == {"check_results_p20310319": 100 + len(written)}
+
+
 def test_a_row_far_ahead_stays_in_default_and_an_expired_one_there_is_deleted(pg: Engine) -> None:
     apply(pg, config("a"))
     far, expired = TODAY + 40 * DAY, TODAY - 30 * DAY
