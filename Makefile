@@ -60,6 +60,7 @@ bench: $(BIN)/.installed
 	$(BIN)/python bench/leads.py
 	$(BIN)/python bench/redaction.py
 	$(BIN)/python bench/cli.py
+	$(BIN)/python bench/retention.py
 	# Last: it needs Debian's prometheus-blackbox-exporter, wrk and nginx-light, and
 	# names whichever is missing.
 	$(BIN)/python bench/peer.py
@@ -74,6 +75,7 @@ bench-quick: $(BIN)/.installed
 	$(BIN)/python bench/redaction.py --quick
 	# The command line's CPU budget: fails past twice it (issue 26).
 	$(BIN)/python bench/cli.py --quick --check
+	$(BIN)/python bench/retention.py --quick
 	$(BIN)/python bench/peer.py --quick
 
 bench-peer: $(BIN)/.installed

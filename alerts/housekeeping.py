@@ -1,5 +1,5 @@
 """The leader's periodic job: the platform's self-check, SLA breaches, auto-close,
-outbox sends, sync-back.
+outbox sends, sync-back, and the retention of raw results.
 
 Each part is safe to run twice at once (conditional updates, leased outbox
 rows), so a fail-over moment where two schedulers both enqueue it is harmless.
@@ -22,6 +22,7 @@ from alerts.outbox import DispatchReport
 from alerts.policy import Policy
 from alerts.sender import close_all
 from alerts.sweep import SweepReport, sweep
+from integrations.retention import Retention, RetentionReport, prune
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +35,7 @@ class HousekeepingReport:
     notified: DispatchReport = field(default_factory=DispatchReport)
     escalation: EscalationReport = field(default_factory=EscalationReport)
     self_check: platform_outages.Evaluation | None = None
+    retention: RetentionReport | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -50,10 +52,20 @@ class HousekeepingReport:
             "escalated_incidents": self.escalation.escalated,
             "reminded_incidents": self.escalation.reminded,
             "platform_outage": self.self_check.action.value if self.self_check else None,
+            "retention": self.retention.as_dict() if self.retention else None,
         }
 
 
-def housekeep(engine: Engine, policy: Policy, now: datetime, *, sync: bool) -> HousekeepingReport:
+def housekeep(
+    engine: Engine,
+    policy: Policy,
+    now: datetime,
+    *,
+    sync: bool,
+    retention: Retention | None = None,
+) -> HousekeepingReport:
+    """One pass. `retention` (the worker passes the settings') also runs the
+    retention of raw results; without it, results are left alone."""
     # First: an outage it opens holds back partner incidents from the next batch on,
     # and its operators' message goes out with this pass's sends.
     checked = platform_outages.evaluate(engine, now)
@@ -61,7 +73,12 @@ def housekeep(engine: Engine, policy: Policy, now: datetime, *, sync: bool) -> H
     escalated = escalate(engine, now)
     report = send_pending(engine, policy, now, sync=sync)
     report.sweep, report.escalation, report.self_check = swept, escalated, checked
-    if swept.breached or swept.auto_closed or report.dispatch.sent or report.notified.sent:
+    # Last: it takes short table locks, and nothing above waits for it.
+    if retention is not None:
+        report.retention = prune(engine, retention, now)
+    pruned = report.retention is not None and report.retention.changed
+    sent = report.dispatch.sent or report.notified.sent
+    if swept.breached or swept.auto_closed or sent or pruned:
         log.info("housekeeping: %s", report.as_dict())
     return report
 

@@ -110,6 +110,12 @@ leads_total = Counter(
     "Lead ledger entries by outcome and liable party.",
     ["integration", "outcome", "liability"],
 )
+retention_deleted = Counter(
+    "intmon_retention_deleted",
+    "Raw check results removed by retention, by how: partition (a dropped day's "
+    "partition, PostgreSQL's row estimate) or delete (deleted rows).",
+    ["how"],
+)
 
 
 class QueueDepthCollector(Collector):
@@ -247,6 +253,40 @@ class FreshnessCollector(Collector):
         ]
 
 
+class RetentionCollector(Collector):
+    """The age of the oldest raw result, read when scraped: with retention working
+    it stays under `results_retention_days` plus a day; growing past that, the
+    retention pass is not running or failing."""
+
+    def __init__(self, engine: Engine, clock: Callable[[], datetime] | None = None) -> None:
+        self.engine = engine
+        self.clock = clock
+
+    def describe(self) -> Iterable[GaugeMetricFamily]:
+        return [self._family()]
+
+    def collect(self) -> Iterable[GaugeMetricFamily]:
+        from integrations.retention import oldest_result
+        from intmon.db import utcnow
+
+        family = self._family()
+        try:
+            oldest = oldest_result(self.engine)
+        except Exception:  # a scrape must not fail because the database is down
+            return
+        if oldest is not None:
+            family.add_metric([], ((self.clock or utcnow)() - oldest).total_seconds())
+        yield family
+
+    @staticmethod
+    def _family() -> GaugeMetricFamily:
+        return GaugeMetricFamily(
+            "intmon_results_oldest_seconds",
+            "Age of the oldest raw check result (retention keeps it within the "
+            "retention days plus one).",
+        )
+
+
 # This process's own check and scheduling metrics (in the default registry).
 PROCESS_METRICS: tuple[Collector, ...] = (
     check_duration,
@@ -258,6 +298,7 @@ PROCESS_METRICS: tuple[Collector, ...] = (
     certificate_expiry,
     scheduler_leader,
     leads_total,
+    retention_deleted,
 )
 
 
@@ -281,6 +322,7 @@ def aggregate_registry(
     if engine is not None:
         registry.register(AlertsCollector(engine))
         registry.register(FreshnessCollector(engine))
+        registry.register(RetentionCollector(engine))
     return registry
 
 

@@ -16,6 +16,7 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from alerts.policy import HOUR, Policy
+from integrations.retention import Retention
 from intmon.egress import EgressPolicy
 from intmon.limits import Rate, parse_rate
 
@@ -105,8 +106,13 @@ class Settings(BaseSettings):
     auto_close_recovered: bool = True
     # Base URL of the web console, for links in tickets.
     public_url: str | None = None
-    # How often the leader runs the SLA sweep, auto-close, outbox and sync-back.
+    # How often the leader runs the SLA sweep, auto-close, outbox, sync-back and retention.
     housekeeping_interval_s: float = Field(default=10.0, gt=0)
+
+    # Raw check results are kept this many whole UTC days (README, "Retention");
+    # on PostgreSQL a day's partition is created this many days ahead.
+    results_retention_days: int = Field(default=14, ge=1)
+    results_partitions_ahead_days: int = Field(default=3, ge=1, le=60)
 
     # End-to-end scenarios (README, "End-to-end scenarios"). Where the API's
     # /callbacks is reachable by partners; unset: a worker running a scenario
@@ -195,6 +201,11 @@ class Settings(BaseSettings):
     @property
     def embedded(self) -> bool:
         return self.redis_url is None
+
+    def retention(self) -> Retention:
+        return Retention(
+            days=self.results_retention_days, ahead_days=self.results_partitions_ahead_days
+        )
 
     def policy(self) -> Policy:
         return Policy(

@@ -46,7 +46,9 @@ def send_now_actor() -> None:
 
 def housekeep(sync: bool = False) -> None:
     rt = runtime()
-    run_housekeeping(rt.db, rt.settings.policy(), utcnow(), sync=sync)
+    run_housekeeping(
+        rt.db, rt.settings.policy(), utcnow(), sync=sync, retention=rt.settings.retention()
+    )
 
 
 def deliver_leads() -> None:

@@ -11,6 +11,7 @@ import integrations.models  # noqa: F401
 import intmon.api.models
 import intmon.web.models  # noqa: F401
 from intmon.db import Base
+from intmon.migrations import include_name
 
 config = context.config
 engine = config.attributes["engine"]
@@ -22,5 +23,6 @@ with engine.begin() as connection:
         # SQLite cannot ALTER most things; batch mode rebuilds tables instead.
         render_as_batch=True,
         compare_type=True,
+        include_name=include_name,
     )
     context.run_migrations()
