@@ -21,6 +21,8 @@ The context a caller passes (all events):
                       (by default `intmon incidents show ID`)
     timezone          optional: the contact's zone (ContactSpec.timezone); None = UTC
     base_url          optional: the web console; links go to <base_url>/tickets/INC-…
+                      and <base_url>/integrations/<id> (INTMON_PUBLIC_URL, set by
+                      alerts.deliver); without it the CLI command is named
 
 and per event: incident.resolved `resolved_at`; incident.reminder
 `reminder_number` (and optional `max_reminders`); escalation `level` (and optional
@@ -40,6 +42,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from urllib.parse import quote
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from jinja2.exceptions import UndefinedError
@@ -121,6 +124,11 @@ def ticket_url(ticket: str, base_url: str) -> str:
     return f"{base_url}/tickets/{ticket}"
 
 
+def integration_url(integration_id: str, base_url: str) -> str:
+    """The console's page of an integration (its incidents, results and contract)."""
+    return f"{base_url}/integrations/{quote(integration_id, safe='')}"
+
+
 def plural_ru(count: int, one: str, few: str, many: str) -> str:
     """The Russian form for `count`: 1 день, 2 дня, 5 дней (11–14 take `many`)."""
     tens, units = abs(count) % 100, abs(count) % 10
@@ -141,7 +149,13 @@ ENVIRONMENT = Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
-ENVIRONMENT.filters.update(moment=moment, topic=topic, ticket_url=ticket_url, plural_ru=plural_ru)
+ENVIRONMENT.filters.update(
+    moment=moment,
+    topic=topic,
+    ticket_url=ticket_url,
+    integration_url=integration_url,
+    plural_ru=plural_ru,
+)
 
 
 def render(event: str, locale: str, context: Mapping[str, Any]) -> Rendered:
