@@ -31,18 +31,15 @@ from dataclasses import dataclass
 from email.message import EmailMessage, Message
 from html.parser import HTMLParser
 
-from alerts.errors import AlertsError
+from alerts.errors import UnreadableMail
 
 BODY_MAX_CHARS = 64 * 1024  # a comment's size limit (the API's and the console's)
 
 # Headers of machines answering for people: auto-replies, bounces, lists (RFC 3834).
 _AUTO_PRECEDENCE = {"bulk", "auto_reply", "junk", "list"}
 _AUTO_HEADERS = ("X-Autoreply", "X-Autorespond", "List-Id", "List-Unsubscribe", "X-Loop")
+_ADDRESSED = ("To", "Cc", "Delivered-To", "X-Original-To")
 _DAEMON = re.compile(r"^(mailer-daemon|postmaster|no-?reply|do-?not-?reply)@", re.IGNORECASE)
-
-
-class UnreadableMail(AlertsError):
-    """The message cannot be read as a reply (permanent: the same bytes never will be)."""
 
 
 @dataclass(frozen=True)
@@ -54,6 +51,9 @@ class InboundMail:
     text: str  # what the person wrote, quotes and signature cut
     attachments: int  # files that came with it, ignored
     automatic: bool  # an auto-reply, bounce or list mail: never answered, never stored
+    # Addresses in To, Cc, Delivered-To and X-Original-To: a relay that forwards may
+    # rewrite the envelope's recipient, not these.
+    addressed_to: tuple[str, ...] = ()
 
 
 def read(raw: bytes, *, return_path: str | None = None) -> InboundMail:
@@ -64,6 +64,8 @@ def read(raw: bytes, *, return_path: str | None = None) -> InboundMail:
         sender_name, sender = email.utils.parseaddr(str(message.get("From", "")))
         subject = " ".join(str(message.get("Subject", "")).split())
         message_id = str(message.get("Message-ID", "")).strip() or None
+        headers = [str(value) for name in _ADDRESSED for value in message.get_all(name, [])]
+        addressed_to = tuple(address for _, address in email.utils.getaddresses(headers))
     except Exception as error:  # the standard library's parser raises many kinds on hostile input
         raise UnreadableMail(f"the message's headers cannot be read: {error}") from None
     automatic = _automatic(message, sender, return_path)
@@ -78,6 +80,7 @@ def read(raw: bytes, *, return_path: str | None = None) -> InboundMail:
         text=_bounded(reply_text(text)),
         attachments=attachments,
         automatic=automatic,
+        addressed_to=addressed_to,
     )
 
 

@@ -29,7 +29,9 @@ and per event: incident.resolved `resolved_at`; incident.reminder
 `unacknowledged_minutes`); ticket.commented `comment` (and optional `author`);
 ticket.waiting_for_reply optional `auto_close_days` (default from Policy);
 ticket.closed optional `close_reason`; ticket.sla_breached `due_at`, `tier`;
-test `contact_name`; digest `items`, a list of the contexts above each with its
+test `contact_name`; mail.reply `reason` (a `mail_replies.Verdict` or
+"attachments_ignored"), `subject`, `address`, `attachments`, and `ticket` (None
+when the sender must not learn it); digest `items`, a list of the contexts above each with its
 `event` (timezone and base_url are taken from the top level).
 
 A missing value is a ValueError naming it (from Jinja's StrictUndefined), never a
@@ -66,6 +68,9 @@ DIGESTIBLE = (
     "ticket.sla_breached",
 )
 EVENTS = (*DIGESTIBLE, "digest", "test")
+# Not notifications of an event but intmon answering a message that came by e-mail
+# (alerts.mail_replies): no ticket facts, never in a digest.
+ANSWERS = ("mail.reply",)
 SUBJECT_MAX = 200
 
 # Values a template may test for; every other value it uses must be given.
@@ -161,8 +166,8 @@ ENVIRONMENT.filters.update(
 def render(event: str, locale: str, context: Mapping[str, Any]) -> Rendered:
     """The message for `event` in `locale`; ValueError names an unknown event or
     locale, or the context value a template needed and did not get."""
-    if event not in EVENTS:
-        raise ValueError(f"unknown event {event!r}; one of {', '.join(EVENTS)}")
+    if event not in EVENTS and event not in ANSWERS:
+        raise ValueError(f"unknown event {event!r}; one of {', '.join((*EVENTS, *ANSWERS))}")
     if locale not in LOCALES:
         raise ValueError(f"unknown locale {locale!r}; one of {', '.join(LOCALES)}")
     variables = _variables(event, locale, context)
