@@ -22,7 +22,8 @@ QUOTED = "> Ticket INC-000042 is waiting for your reply.\n> Link: https://x/tick
         ),
         (
             "gmail attribution",
-            f"Rotated it.\n\nOn Mon, Dec 7, 2026 at 10:00 AM intmon <support@x.org> wrote:\n{QUOTED}",
+            "Rotated it.\n\nOn Mon, Dec 7, 2026 at 10:00 AM intmon <support@x.org> wrote:\n"
+            + QUOTED,
             "Rotated it.",
         ),
         (
@@ -38,7 +39,8 @@ QUOTED = "> Ticket INC-000042 is waiting for your reply.\n> Link: https://x/tick
         ),
         (
             "russian написал(а)",
-            f"Токен обновили, проверьте.\n\nпн, 7 дек. 2026 г. в 10:00, intmon написал(а):\n{QUOTED}",
+            "Токен обновили, проверьте.\n\nпн, 7 дек. 2026 г. в 10:00, intmon написал(а):\n"
+            + QUOTED,
             "Токен обновили, проверьте.",
         ),
         (
@@ -196,7 +198,8 @@ def test_a_person_is_not_automatic() -> None:
         ("no sender", b"To: a@b\r\nSubject: x\r\n\r\nhello\r\n", "no sender"),
         (
             "multipart without its parts",
-            b'From: a@acme.example\r\nContent-Type: multipart/mixed; boundary="zzz"\r\n\r\nno boundary here\r\n',
+            b'From: a@acme.example\r\nContent-Type: multipart/mixed; boundary="zzz"\r\n'
+            b"\r\nno boundary here\r\n",
             "no text",
         ),
         (
