@@ -40,7 +40,7 @@ from sqlalchemy import Connection, Engine, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from alerts import notify, outbox, reply_tokens, tickets
-from alerts.errors import UnreadableMail
+from alerts.errors import InvalidTicketInput, UnreadableMail
 from alerts.inbound_mail import InboundMail, read
 from alerts.models import NotificationThrottle, TicketComment
 from alerts.policy import Policy
@@ -128,7 +128,9 @@ def receive(
         return Received(Verdict.UNREADABLE, address, answered=answered, detail=str(error))
     if mail.automatic:
         return Received(Verdict.IGNORED, mail.sender, detail="an automatic message")
-    with engine.begin() as connection:
+    # Decided on a read-only connection; the write that follows is one short
+    # transaction (an embedded SQLite file is shared with busy worker threads).
+    with engine.connect() as connection:
         found = _ticket(connection, [*recipients, *mail.addressed_to])
         if found is None:
             verdict, ticket, actor = Verdict.UNKNOWN_TICKET, None, None
@@ -136,9 +138,13 @@ def receive(
             ticket = found
             actor = senders(connection, str(ticket.client)).get(mail.sender)
             verdict = _verdict(mail, ticket, actor)
-        if verdict is Verdict.COMMENTED:
-            assert ticket is not None and actor is not None
-            return _comment(connection, mail, ticket, actor, now, policy)
+    if verdict is Verdict.COMMENTED:
+        assert ticket is not None and actor is not None
+        with engine.begin() as connection:
+            received = _comment(connection, mail, ticket, actor, now, policy)
+        if received is not None:
+            return received
+        verdict = Verdict.REJECTED_TICKET  # rejected between the decision and the write
     number = ticket_number(ticket.id) if ticket is not None else None
     # An unknown sender learns nothing about the ticket they named.
     shown = None if verdict in (Verdict.UNKNOWN_SENDER, Verdict.UNKNOWN_TICKET) else number
@@ -161,7 +167,7 @@ def _ticket(connection: Connection, addresses: list[str]) -> Any:
     for address in addresses:
         tagged = reply_tokens.parse(address)
         if tagged is not None and reply_tokens.matches(connection, *tagged):
-            return tickets.load(connection, tagged[0], lock=True)
+            return tickets.load(connection, tagged[0])
     return None
 
 
@@ -172,7 +178,8 @@ def _comment(
     actor: Actor,
     now: datetime,
     policy: Policy,
-) -> Received:
+) -> Received | None:
+    """The comment, or None when the ticket was rejected meanwhile (nothing stored)."""
     number = ticket_number(ticket.id)
     reference = f"email:{mail.message_id}"[:200] if mail.message_id else None
     if (
@@ -195,6 +202,8 @@ def _comment(
             )
     except IntegrityError:  # the same message through a second server at the same moment
         return Received(Verdict.DUPLICATE, mail.sender, number)
+    except InvalidTicketInput:  # tickets.comment re-reads the ticket, locked: rejected now
+        return None
     answered = False
     if mail.attachments:
         _answer(connection, mail.sender, mail, now, "attachments_ignored", ticket=number)
