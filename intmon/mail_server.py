@@ -31,6 +31,8 @@ from intmon.db import table_of
 from intmon.web.models import WebUser
 
 log = logging.getLogger(__name__)
+# aiosmtpd logs every connection at INFO; intmon logs one line per message instead.
+logging.getLogger("mail.log").setLevel(logging.WARNING)
 USERS = table_of(WebUser)
 SESSION_TIMEOUT_S = 60.0  # an idle SMTP session is closed after this long
 
