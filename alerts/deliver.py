@@ -12,6 +12,13 @@ The e-mail's Message-ID is the row's idempotency key, so the rare resend after a
 worker died between the SMTP server's "250 OK" and our commit carries the same
 Message-ID and is collapsed by the receiving mail system. A digest's key is
 made of its messages' keys (`notice_key`), and its webhook body lists them.
+
+Links: with `base_url` (INTMON_PUBLIC_URL, the web console) every message links to
+the pages it talks about; without, it names the CLI command. A message about one
+ticket, sent by a channel that takes replies (e-mail with `reply_to` set), carries
+the ticket's reply tag (`alerts.reply_tokens`): the client's answer comes back to
+`intmon mail-in` and becomes a comment. A message that is not a notification of an
+event (`mail.reply`, intmon answering an e-mail) is never folded into a digest.
 """
 
 from __future__ import annotations
@@ -26,12 +33,12 @@ from typing import Any
 from sqlalchemy import Engine, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from alerts import documents, outbox
+from alerts import documents, outbox, reply_tokens
 from alerts.channels import Channel, ChannelError, Notice, Recipient
 from alerts.contacts import CHANNEL_FIELDS, NotificationsConfig
 from alerts.models import NotificationThrottle
 from alerts.notify import TARGET_PREFIX
-from alerts.render import render
+from alerts.render import DIGESTIBLE, render
 from integrations.secrets import resolve
 from intmon.db import table_of
 
@@ -41,16 +48,24 @@ THROTTLE = table_of(NotificationThrottle)
 
 
 def deliver(
-    engine: Engine, channels: Mapping[str, Channel], now: datetime, *, limit: int = 200
+    engine: Engine,
+    channels: Mapping[str, Channel],
+    now: datetime,
+    *,
+    limit: int = 200,
+    base_url: str | None = None,
 ) -> outbox.DispatchReport:
+    """Send what is due; `base_url` is the web console the messages link to."""
     report = outbox.DispatchReport()
     targets = [TARGET_PREFIX + kind for kind in channels]
     claimed = outbox.claim(engine, targets, now, limit=limit, lease_s=LEASE_S)
-    groups: dict[tuple[str, str], list[outbox.Claimed]] = defaultdict(list)
+    groups: dict[tuple[str, str, int], list[outbox.Claimed]] = defaultdict(list)
     for message in claimed:
-        groups[(message.target, _address(message))].append(message)
+        # An answer to an e-mail stands alone: a digest lists events, not answers.
+        alone = 0 if message.payload["event"] in DIGESTIBLE else message.id
+        groups[(message.target, _address(message), alone)].append(message)
     window = timedelta(seconds=_digest_window_s(engine))
-    for (target, address), messages in groups.items():
+    for (target, address, _alone), messages in groups.items():
         kind = target.removeprefix(TARGET_PREFIX)
         channel = channels[kind]
         resume = _throttled_until(engine, kind, address, now, window)
@@ -67,7 +82,10 @@ def deliver(
                 continue
         try:
             recipient = _recipient(messages[0].payload["recipient"])
-            channel.send(recipient, _notice(messages, recipient))
+            notice = _notice(messages, recipient, base_url)
+            if channel.takes_replies:
+                notice = reply_tokens.tagged(engine, notice, messages)
+            channel.send(recipient, notice)
         except (ChannelError, ValueError) as error:
             permanent = getattr(error, "permanent", True)
             wait = timedelta(seconds=getattr(error, "retry_after_s", None) or 0)
@@ -146,15 +164,18 @@ def _recipient(data: Mapping[str, Any]) -> Recipient:
     )
 
 
-def _notice(messages: list[outbox.Claimed], recipient: Recipient) -> Notice:
+def _notice(
+    messages: list[outbox.Claimed], recipient: Recipient, base_url: str | None = None
+) -> Notice:
     first = messages[0]
     if len(messages) == 1:
         event, context = first.payload["event"], first.payload["context"]
-        rendered = render(event, recipient.locale, _with_zone(context, first))
+        rendered = render(event, recipient.locale, _with_zone(context, first, base_url))
         data = {"event": event, **context}
     else:
         items = [{"event": m.payload["event"], **m.payload["context"]} for m in messages]
-        rendered = render("digest", recipient.locale, _with_zone({"items": items}, first))
+        framed = _with_zone({"items": items}, first, base_url)
+        rendered = render("digest", recipient.locale, framed)
         keys = [m.idempotency_key for m in messages]
         data = {"event": "digest", "items": items, "idempotency_keys": keys}
     return Notice(
@@ -179,5 +200,8 @@ def notice_key(messages: list[outbox.Claimed]) -> str:
     return "digest-" + hashlib.sha256(keys.encode()).hexdigest()[:40]
 
 
-def _with_zone(context: Mapping[str, Any], message: outbox.Claimed) -> dict[str, Any]:
-    return {**context, "timezone": message.payload["recipient"].get("timezone")}
+def _with_zone(
+    context: Mapping[str, Any], message: outbox.Claimed, base_url: str | None
+) -> dict[str, Any]:
+    zone = message.payload["recipient"].get("timezone")
+    return {**context, "timezone": zone, "base_url": base_url}

@@ -8,7 +8,9 @@
     ├── TicketNotFound       no ticket has that number (or the caller may not see it)
     ├── InvalidTransition    the status change is not allowed from the current status
     ├── InvalidTicketInput   a field has a value the ticket cannot take (names the field)
-    └── BackfillError        a results file refused as a whole: (line, message) per problem
+    ├── BackfillError        a results file refused as a whole: (line, message) per problem
+    └── UnreadableMail       a reply by e-mail that cannot be read (malformed MIME, an
+                             unknown charset, no text): refused with an answer
 
 All are permanent: retrying the same request gives the same answer. Callers
 (CLI, API) print `str(error)`, which names the ticket and the field.
@@ -67,3 +69,7 @@ class BackfillError(AlertsError):
     def __init__(self, problems: list[tuple[int, str]]) -> None:
         self.problems = problems
         super().__init__("\n".join(f"line {line}: {message}" for line, message in problems))
+
+
+class UnreadableMail(AlertsError):
+    """A message that came by e-mail cannot be read as a reply."""

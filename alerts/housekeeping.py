@@ -97,7 +97,11 @@ def send_pending(
         close_all(sinks)
     channels = open_channels(engine)
     try:
-        notified = deliver(engine, channels, now) if channels else DispatchReport()
+        notified = (
+            deliver(engine, channels, now, base_url=policy.public_url)
+            if channels
+            else DispatchReport()
+        )
     finally:
         close_all(channels)
     return HousekeepingReport(SweepReport(), sent, synced, notified=notified)

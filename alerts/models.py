@@ -120,6 +120,9 @@ class Ticket(Base):
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     close_reason: Mapped[str | None] = mapped_column(String(2048), nullable=True)
     reopened: Mapped[int] = mapped_column(Integer, default=0)
+    # Proves a reply by e-mail answers a mail about this ticket (alerts.reply_tokens);
+    # made when the first such mail is sent.
+    reply_token: Mapped[str | None] = mapped_column(String(32), nullable=True)
 
 
 class TicketComment(Base):
@@ -150,6 +153,8 @@ class TicketHistory(Base):
     action: Mapped[str] = mapped_column(String(32))
     old: Mapped[str | None] = mapped_column(Text, nullable=True)
     new: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # How the change came in when not through the console, CLI or API: "email".
+    via: Mapped[str | None] = mapped_column(String(16), nullable=True)
 
 
 class OutboxMessage(Base):

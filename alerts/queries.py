@@ -137,6 +137,7 @@ class HistoryEntry:
     action: str
     old: str | None
     new: str | None
+    via: str | None = None  # "email": the change came in by e-mail
 
     def as_dict(self) -> dict[str, Any]:
         return _flat(self)
@@ -302,6 +303,7 @@ def ticket_detail(
                 action=str(h.action),
                 old=h.old,
                 new=h.new,
+                via=h.via,
             )
             for h in connection.execute(history_query)
         ]

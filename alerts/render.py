@@ -21,13 +21,17 @@ The context a caller passes (all events):
                       (by default `intmon incidents show ID`)
     timezone          optional: the contact's zone (ContactSpec.timezone); None = UTC
     base_url          optional: the web console; links go to <base_url>/tickets/INC-…
+                      and <base_url>/integrations/<id> (INTMON_PUBLIC_URL, set by
+                      alerts.deliver); without it the CLI command is named
 
 and per event: incident.resolved `resolved_at`; incident.reminder
 `reminder_number` (and optional `max_reminders`); escalation `level` (and optional
 `unacknowledged_minutes`); ticket.commented `comment` (and optional `author`);
 ticket.waiting_for_reply optional `auto_close_days` (default from Policy);
 ticket.closed optional `close_reason`; ticket.sla_breached `due_at`, `tier`;
-test `contact_name`; digest `items`, a list of the contexts above each with its
+test `contact_name`; mail.reply `reason` (a `mail_replies.Verdict` or
+"attachments_ignored"), `subject`, `address`, `attachments`, and `ticket` (None
+when the sender must not learn it); digest `items`, a list of the contexts above each with its
 `event` (timezone and base_url are taken from the top level).
 
 A missing value is a ValueError naming it (from Jinja's StrictUndefined), never a
@@ -40,6 +44,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from urllib.parse import quote
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from jinja2.exceptions import UndefinedError
@@ -63,6 +68,9 @@ DIGESTIBLE = (
     "ticket.sla_breached",
 )
 EVENTS = (*DIGESTIBLE, "digest", "test")
+# Not notifications of an event but intmon answering a message that came by e-mail
+# (alerts.mail_replies): no ticket facts, never in a digest.
+ANSWERS = ("mail.reply",)
 SUBJECT_MAX = 200
 
 # Values a template may test for; every other value it uses must be given.
@@ -121,6 +129,11 @@ def ticket_url(ticket: str, base_url: str) -> str:
     return f"{base_url}/tickets/{ticket}"
 
 
+def integration_url(integration_id: str, base_url: str) -> str:
+    """The console's page of an integration (its incidents, results and contract)."""
+    return f"{base_url}/integrations/{quote(integration_id, safe='')}"
+
+
 def plural_ru(count: int, one: str, few: str, many: str) -> str:
     """The Russian form for `count`: 1 день, 2 дня, 5 дней (11–14 take `many`)."""
     tens, units = abs(count) % 100, abs(count) % 10
@@ -141,14 +154,20 @@ ENVIRONMENT = Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
-ENVIRONMENT.filters.update(moment=moment, topic=topic, ticket_url=ticket_url, plural_ru=plural_ru)
+ENVIRONMENT.filters.update(
+    moment=moment,
+    topic=topic,
+    ticket_url=ticket_url,
+    integration_url=integration_url,
+    plural_ru=plural_ru,
+)
 
 
 def render(event: str, locale: str, context: Mapping[str, Any]) -> Rendered:
     """The message for `event` in `locale`; ValueError names an unknown event or
     locale, or the context value a template needed and did not get."""
-    if event not in EVENTS:
-        raise ValueError(f"unknown event {event!r}; one of {', '.join(EVENTS)}")
+    if event not in EVENTS and event not in ANSWERS:
+        raise ValueError(f"unknown event {event!r}; one of {', '.join((*EVENTS, *ANSWERS))}")
     if locale not in LOCALES:
         raise ValueError(f"unknown locale {locale!r}; one of {', '.join(LOCALES)}")
     variables = _variables(event, locale, context)

@@ -176,9 +176,11 @@ def comment(
     external_ref: str | None = None,
     source_sink: str | None = None,
     policy: Policy | None = None,
+    via: str | None = None,
 ) -> int:
     """Add a comment. A support comment is the first response (SLA); a client
-    comment on a ticket waiting for them moves it back to in_progress."""
+    comment on a ticket waiting for them moves it back to in_progress. `via`
+    ("email") is recorded in the history with the comment and the moves it causes."""
     if visibility not in VISIBILITIES:
         raise InvalidTicketInput("visibility", f"must be one of {', '.join(VISIBILITIES)}")
     if not body.strip():
@@ -205,7 +207,9 @@ def comment(
     if actor.kind == "support" and visibility == "public" and ticket.first_responded_at is None:
         changes["first_responded_at"] = now
     connection.execute(update(T).where(T.c.id == ticket.id).values(**changes))
-    record(connection, ticket.id, now, actor, f"comment_{visibility}", None, str(comment_id))
+    record(
+        connection, ticket.id, now, actor, f"comment_{visibility}", None, str(comment_id), via=via
+    )
     # A comment that came from a sink is not echoed back to it.
     outbox.ticket_event(
         connection,
@@ -226,11 +230,11 @@ def comment(
             author=actor.name,
         )
     if actor.kind == "client" and ticket.status == Status.WAITING_FOR_REPLY:
-        set_status(connection, ticket.id, Status.IN_PROGRESS, actor=actor, now=now)
+        set_status(connection, ticket.id, Status.IN_PROGRESS, actor=actor, now=now, via=via)
     elif actor.kind == "client" and ticket.status == Status.CLOSED:
         # Seed 001: after an auto-close the client "can write to support to
         # refresh the request"; their reply reopens it.
-        set_status(connection, ticket.id, Status.OPEN, actor=actor, now=now, policy=policy)
+        set_status(connection, ticket.id, Status.OPEN, actor=actor, now=now, policy=policy, via=via)
     return int(comment_id)
 
 
@@ -244,6 +248,7 @@ def set_status(
     reason: str | None = None,
     policy: Policy | None = None,
     source_sink: str | None = None,
+    via: str | None = None,
 ) -> None:
     """Move a ticket to `status` if the lifecycle allows it, else InvalidTransition."""
     try:
@@ -278,7 +283,7 @@ def set_status(
     if actor.kind == "support" and ticket.first_responded_at is None and wanted != Status.OPEN:
         changes["first_responded_at"] = now
     connection.execute(update(T).where(T.c.id == ticket.id).values(**changes))
-    record(connection, ticket.id, now, actor, "status", current.value, wanted.value)
+    record(connection, ticket.id, now, actor, "status", current.value, wanted.value, via=via)
     if wanted == Status.WAITING_FOR_REPLY:
         announce.ticket_event(connection, ticket, "ticket.waiting_for_reply", now)
     elif wanted == Status.CLOSED:
@@ -355,6 +360,8 @@ def record(
     action: str,
     old: str | None,
     new: str | None,
+    *,
+    via: str | None = None,
 ) -> None:
     connection.execute(
         insert(H).values(
@@ -365,5 +372,6 @@ def record(
             action=action,
             old=old,
             new=new,
+            via=via,
         )
     )

@@ -104,8 +104,15 @@ class Settings(BaseSettings):
     flap_window_s: float = Field(default=3600.0, ge=0)
     flap_threshold: int = Field(default=3, ge=1)
     auto_close_recovered: bool = True
-    # Base URL of the web console, for links in tickets.
+    # Base URL of the web console (https://intmon.example.com): every e-mail links to
+    # the ticket and integration pages there; unset, mails name the CLI command.
     public_url: str | None = None
+    # `intmon mail-in`, where replies to intmon's e-mails arrive (README, "Replies by
+    # e-mail"): where it listens, and what it takes per message.
+    mail_in_host: str = "127.0.0.1"
+    mail_in_port: int = Field(default=2525, ge=0, le=65535)
+    mail_in_max_bytes: int = Field(default=10 * 1024 * 1024, ge=64 * 1024)
+    mail_in_max_recipients: int = Field(default=20, ge=1, le=1000)
     # How often the leader runs the SLA sweep, auto-close, outbox, sync-back and retention.
     housekeeping_interval_s: float = Field(default=10.0, gt=0)
 

@@ -37,6 +37,7 @@ SERVICES = {
     "worker",
     "metrics",
     "api",
+    "mail-in",
     "prometheus",
     "grafana",
 }
@@ -167,6 +168,7 @@ def test_intmon_services_share_the_anchor(
         "worker",
         "metrics",
         "api",
+        "mail-in",
     }
     for name, service in intmon_services(services).items():
         assert service["image"] == shared["image"], name
@@ -277,6 +279,7 @@ def test_compose_runs_the_expected_roles(services: dict[str, dict[str, Any]]) ->
     assert services["worker"]["command"][0] == "worker"
     assert services["metrics"]["command"] == ["metrics", "--port", "9464"]
     assert services["api"]["command"] == ["api", "--host", "0.0.0.0", "--port", "8080"]
+    assert services["mail-in"]["command"] == ["mail-in", "--host", "0.0.0.0", "--port", "2525"]
 
 
 # --- compose: ordering, health, scaling -------------------------------------------------
@@ -323,7 +326,7 @@ def test_long_running_services_are_checked_or_wait_for_healthy_ones(
 def test_intmon_long_running_services_wait_for_migrations_and_backends(
     services: dict[str, dict[str, Any]],
 ) -> None:
-    for name in ("scheduler", "worker", "metrics", "api"):
+    for name in ("scheduler", "worker", "metrics", "api", "mail-in"):
         assert depends_on(services[name]) == {
             "postgres": "service_healthy",
             "redis": "service_healthy",

@@ -81,6 +81,9 @@ class Notice:
     # Structured facts for machine channels: event, ticket, integration, failure_class,
     # first_seen, link, ... (datetimes are sent as ISO 8601).
     data: dict[str, Any] = field(default_factory=dict)
+    # "INC-000042.<token>": where a reply to this message goes (alerts.reply_tokens);
+    # only channels that take replies get one, and it is never put into `data`.
+    reply_tag: str | None = None
 
     def __post_init__(self) -> None:
         key = self.idempotency_key
@@ -124,6 +127,11 @@ class Channel(Sender, ABC):
     """
 
     kind: ClassVar[str]
+
+    @property
+    def takes_replies(self) -> bool:
+        """Whether a reply to this channel's messages reaches intmon (alerts.reply_tokens)."""
+        return False
 
     def __init__(
         self,

@@ -5,7 +5,10 @@ the notice has one, UTF-8 throughout (base64 or quoted-printable bodies and
 RFC 2047 headers, so it passes relays without 8BITMIME). Headers: From, To
 (display name and address), Subject, Date, `Message-ID: <{idempotency_key}@intmon>`
 and `X-Intmon-Idempotency-Key`; the Message-ID is the same on every retry, so a
-receiver that dedupes on it shows one message.
+receiver that dedupes on it shows one message. With `reply_to` (the address
+`intmon mail-in` receives), a message about one ticket says
+`Reply-To: <reply_to plus-addressed with the ticket's tag>` (alerts.reply_tokens),
+so the client's answer becomes a comment on that ticket.
 
 The session: connect (implicit TLS with `ssl`), EHLO, STARTTLS when configured
 (permanent error when the server does not offer it), AUTH when `username` is
@@ -47,6 +50,7 @@ import httpx
 from pydantic import Field, field_validator, model_validator
 
 from alerts.channels.base import Channel, ChannelConfigBase, Notice, Recipient
+from alerts.reply_tokens import reply_address
 from alerts.sinks.base import RETRY_WAIT_S
 from integrations.config import SecretRef
 from intmon.egress import EgressDenied, EgressPolicy, connect_socket
@@ -67,10 +71,15 @@ class SmtpConfig(ChannelConfigBase):
     from_address: str
     from_name: str = "intmon"
     ca_file: str | None = None  # CAs to trust instead of the system's (a private relay)
+    # Where replies go: an address delivered to `intmon mail-in` (README, "Replies by
+    # e-mail"); messages about a ticket carry it plus-addressed with the ticket's tag.
+    reply_to: str | None = None
 
-    @field_validator("from_address")
+    @field_validator("from_address", "reply_to")
     @classmethod
-    def _address(cls, value: str) -> str:
+    def _address(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
         if ADDRESS.fullmatch(value) is None:
             raise ValueError("must be an e-mail address like intmon@example.com")
         Address(addr_spec=value)  # raises ValueError naming the problem
@@ -147,6 +156,10 @@ class EmailChannel(Channel):
         self._server = f"{config.host}:{config.port}"
         self._egress = EgressPolicy.from_environment() if egress is None else egress
 
+    @property
+    def takes_replies(self) -> bool:
+        return self.config.reply_to is not None
+
     def can_reach(self, recipient: Recipient) -> bool:
         return recipient.email is not None and ADDRESS.fullmatch(recipient.email) is not None
 
@@ -163,6 +176,8 @@ class EmailChannel(Channel):
         message["Date"] = email.utils.format_datetime(moment, usegmt=True)
         message["Message-ID"] = f"<{notice.idempotency_key}@{MESSAGE_ID_DOMAIN}>"
         message["X-Intmon-Idempotency-Key"] = notice.idempotency_key
+        if self.config.reply_to is not None and notice.reply_tag is not None:
+            message["Reply-To"] = reply_address(self.config.reply_to, notice.reply_tag)
         message.set_content(notice.text)
         if notice.html is not None:
             message.add_alternative(notice.html, subtype="html")

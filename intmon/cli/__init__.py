@@ -14,6 +14,7 @@ from intmon.cli import (
     e2e_commands,
     incident_commands,
     lead_commands,
+    mail_commands,
     maintenance_commands,
     notice_commands,
     notify_commands,
@@ -39,6 +40,7 @@ incident_commands.register(app)
 ticket_commands.register(app)
 maintenance_commands.register(app)
 lead_commands.register(app)
+mail_commands.register(app)
 notice_commands.register(app)
 notify_commands.register(app)
 token_commands.register(app)

@@ -61,10 +61,12 @@ def demo(
     from intmon.demo.config import EGRESS_ALLOW, demo_config
     from intmon.demo.e2e import run_demo_scenario
     from intmon.demo.leads import LeadFeeder
+    from intmon.demo.mail_reply import reply_by_email
     from intmon.demo.mailbox import Mailbox
     from intmon.demo.sandbox import Sandbox
     from intmon.egress import ALLOW_VARIABLE
     from intmon.embedded import Embedded
+    from intmon.mail_server import MailInServer
     from intmon.settings import Settings
     from intmon.web.serve import demo_console, describe
 
@@ -84,14 +86,18 @@ def demo(
         (workdir / "integrations.yaml").write_text(config.yaml_text)
         os.environ.update(config.environ)  # the workers read secrets from the environment
         loaded = load_config_text(config.yaml_text)
-        with Embedded(settings, config=loaded, worker_threads=4) as embedded:
+        with (
+            Embedded(settings, config=loaded, worker_threads=4) as embedded,
+            MailInServer(embedded.db, settings.policy(), port=0) as mail_in,
+        ):
             metrics_server = embedded.serve_metrics(0)
             web, logins = demo_console(embedded.db, settings, client="acme")
+            settings.public_url = web.url  # every mail links to the console's pages
             if not as_json:
                 console.print(
                     f"[bold]intmon demo[/bold]  sandbox {sandbox.http_url}  "
                     f"metrics http://127.0.0.1:{metrics_server.port}/metrics  "
-                    f"files in {workdir}"
+                    f"replies by e-mail to 127.0.0.1:{mail_in.port}  files in {workdir}"
                 )
                 console.print(describe(web.url, logins), markup=False, soft_wrap=True)
             embedded.start()
@@ -150,6 +156,8 @@ def demo(
                     while not finished():
                         time.sleep(0.25)
                         live.update(frame())
+            # The client answers the ticket's mail; the reply becomes a comment.
+            arrived = reply_by_email(embedded.db, mailbox.mails(), mail_in.port)
             sandbox.set_phase("healthy")  # the broker recovers: held leads are replayed
             feeder.stop()
             feeder.settle(timeout_s=15.0)
@@ -158,6 +166,8 @@ def demo(
 
     if not as_json:
         console.print()  # a non-terminal Live leaves the cursor after the last frame
+        if arrived is not None:
+            console.print(escape(arrived.line()))
         console.print(report_table(journey))
         print_report(leads, evidence_rows=3)
     missing = [o.value for o in Outcome if o.value not in seen]
@@ -167,6 +177,8 @@ def demo(
         missing.append("a recovered incident")
     if not mails:
         missing.append("a notification e-mail")
+    if arrived is None:
+        missing.append("a client's reply by e-mail arriving as a comment")
     if not platform_side_told():
         missing.append("a platform-side incident told to the operator only, with no ticket")
     if not journey.passed:
@@ -182,6 +194,7 @@ def demo(
                 "missing": missing,
                 "incidents": [i.as_dict() for i in incidents],
                 "emails": [{"to": m.to, "subject": m.subject} for m in mails],
+                "reply_by_email": arrived.as_dict() if arrived is not None else None,
                 "database": str(workdir / "demo.db"),
                 "e2e": journey.as_dict(),
                 "leads": leads.as_dict(),

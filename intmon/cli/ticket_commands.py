@@ -146,7 +146,8 @@ def tickets_show(
         history.add_column(column)
     for h in detail.history:
         change = " → ".join(escape(v) for v in (h.old, h.new) if v is not None)
-        history.add_row(when(h.at), escape(f"{h.actor_kind} {h.actor}"), h.action, change)
+        action = f"{h.action} via {h.via}" if h.via else h.action
+        history.add_row(when(h.at), escape(f"{h.actor_kind} {h.actor}"), action, change)
     console.print(history)
     if detail.incidents:
         console.print(incidents_table(detail.incidents, "Incidents"))

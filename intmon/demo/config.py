@@ -405,6 +405,8 @@ def demo_config(
                     "host": "127.0.0.1",
                     "port": smtp_port,
                     "from_address": "intmon@demo.example",
+                    # Replies come back to the demo's `intmon mail-in` (intmon/demo/mail_reply.py).
+                    "reply_to": "support@intmon-demo.example",
                 }
             },
             # Ticket mail goes to the client's own contacts.

@@ -197,6 +197,7 @@ EN: dict[str, str] = {
     "action.comment_public": "answer",
     "action.comment_internal": "internal note",
     "action.sla_breached": "first response overdue",
+    "ticket.via_email": "by e-mail",
     # field names (form fields, and the fields the domain names in its messages)
     "field.status": "Status",
     "field.section": "Question type",
@@ -397,6 +398,7 @@ RU: dict[str, str] = {
     "action.comment_public": "ответ",
     "action.comment_internal": "внутренняя заметка",
     "action.sla_breached": "первый ответ просрочен",
+    "ticket.via_email": "по e-mail",
     "field.status": "Статус",
     "field.section": "Раздел вопроса",
     "field.subtype": "Подтип вопроса",

@@ -281,3 +281,31 @@ def test_unknown_time_zone_and_family_are_named() -> None:
         render("incident.opened", "en", context("incident.opened", timezone="Mars/Olympus"))
     with pytest.raises(ValueError, match="weather"):
         render("incident.opened", "en", context("incident.opened", family="weather"))
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+@pytest.mark.parametrize("event", ["incident.opened", "ticket.waiting_for_reply", "ticket.closed"])
+def test_with_a_public_url_mail_links_the_ticket_and_the_integration(
+    event: str, locale: str
+) -> None:
+    message = render(event, locale, context(event))
+    for part in (message.text, message.html):
+        assert LINK in part
+        assert "https://intmon.example/integrations/acme" in part
+        assert "intmon tickets show" not in part
+    bare = render(event, locale, context(event, base_url=None))
+    for part in (bare.text, bare.html):
+        assert "intmon tickets show INC-000042" in part
+        assert "https://" not in part
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_a_platform_side_incident_links_its_integration(locale: str) -> None:
+    message = render(
+        "incident.opened",
+        locale,
+        context("incident.opened", ticket=None, incident=7, family="platform"),
+    )
+    assert "intmon incidents show 7" in message.text
+    assert "https://intmon.example/integrations/acme" in message.text
+    assert "/tickets/" not in message.text
