@@ -490,8 +490,8 @@ def test_maintenance_windows_of_three_shapes(engine: Engine, clock: Clock) -> No
         "--end", (now + HOUR).isoformat(), "--reason", "database upgrade",
     )  # fmt: skip
     weekly = cli(
-        "maintenance", "add", "a", "--weekly", "mon,TUE", "--from-time", "02:00", "--to-time", "04:00",
-        "--timezone", "Europe/Moscow", "--id", "weekly-reindex",
+        "maintenance", "add", "a", "--weekly", "mon,TUE", "--from-time", "02:00",
+        "--to-time", "04:00", "--timezone", "Europe/Moscow", "--id", "weekly-reindex",
     ).stdout  # fmt: skip
     assert "added window weekly-reindex" in weekly
     cron = as_json("maintenance", "add", "a", "--cron", "0 2 * * sun", "--duration-minutes", "120")
