@@ -1,5 +1,5 @@
 """The leader's periodic job: the platform's self-check, SLA breaches, auto-close,
-outbox sends, sync-back.
+outbox sends, sync-back, and the rollups of check results.
 
 Each part is safe to run twice at once (conditional updates, leased outbox
 rows), so a fail-over moment where two schedulers both enqueue it is harmless.
@@ -22,6 +22,7 @@ from alerts.outbox import DispatchReport
 from alerts.policy import Policy
 from alerts.sender import close_all
 from alerts.sweep import SweepReport, sweep
+from integrations.rollups import RollupPass, RollupRetention, housekeep_rollups
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +35,7 @@ class HousekeepingReport:
     notified: DispatchReport = field(default_factory=DispatchReport)
     escalation: EscalationReport = field(default_factory=EscalationReport)
     self_check: platform_outages.Evaluation | None = None
+    rollups: RollupPass | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -50,10 +52,18 @@ class HousekeepingReport:
             "escalated_incidents": self.escalation.escalated,
             "reminded_incidents": self.escalation.reminded,
             "platform_outage": self.self_check.action.value if self.self_check else None,
+            "rollups": self.rollups.as_dict() if self.rollups else None,
         }
 
 
-def housekeep(engine: Engine, policy: Policy, now: datetime, *, sync: bool) -> HousekeepingReport:
+def housekeep(
+    engine: Engine,
+    policy: Policy,
+    now: datetime,
+    *,
+    sync: bool,
+    rollup_retention: RollupRetention | None = None,
+) -> HousekeepingReport:
     # First: an outage it opens holds back partner incidents from the next batch on,
     # and its operators' message goes out with this pass's sends.
     checked = platform_outages.evaluate(engine, now)
@@ -61,9 +71,22 @@ def housekeep(engine: Engine, policy: Policy, now: datetime, *, sync: bool) -> H
     escalated = escalate(engine, now)
     report = send_pending(engine, policy, now, sync=sync)
     report.sweep, report.escalation, report.self_check = swept, escalated, checked
+    report.rollups = roll_up_history(engine, now, rollup_retention)
     if swept.breached or swept.auto_closed or report.dispatch.sent or report.notified.sent:
         log.info("housekeeping: %s", report.as_dict())
     return report
+
+
+def roll_up_history(
+    engine: Engine, now: datetime, retention: RollupRetention | None
+) -> RollupPass | None:
+    """Rollups are derived data a later pass rewrites anyway: a failure is logged
+    and must not stop this pass's tickets and messages."""
+    try:
+        return housekeep_rollups(engine, now, retention)
+    except Exception:
+        log.exception("housekeeping: the rollup pass failed; the next pass retries it")
+        return None
 
 
 def send_pending(

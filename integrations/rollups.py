@@ -286,6 +286,26 @@ def rebuild(
 
 
 @dataclass(frozen=True, slots=True)
+class RollupRetention:
+    """Days rollups are kept (settings `rollup_hour_retention_days`, `…_day_…`)."""
+
+    hour_days: float = 90.0
+    day_days: float = 730.0
+
+
+def housekeep_rollups(
+    engine: Engine, now: datetime, retention: RollupRetention | None = None
+) -> RollupPass:
+    """The leader's housekeeping part: one rollup pass, then retention."""
+    done = roll_up(engine, now)
+    retention = retention or RollupRetention()
+    prune(
+        engine, now, hour_retention_days=retention.hour_days, day_retention_days=retention.day_days
+    )
+    return done
+
+
+@dataclass(frozen=True, slots=True)
 class Pruned:
     hours: int
     days: int

@@ -46,7 +46,13 @@ def send_now_actor() -> None:
 
 def housekeep(sync: bool = False) -> None:
     rt = runtime()
-    run_housekeeping(rt.db, rt.settings.policy(), utcnow(), sync=sync)
+    run_housekeeping(
+        rt.db,
+        rt.settings.policy(),
+        utcnow(),
+        sync=sync,
+        rollup_retention=rt.settings.rollup_retention(),
+    )
 
 
 def deliver_leads() -> None:

@@ -25,8 +25,10 @@ CONFIG = "version: 1\nintegrations:\n" + "".join(
     base_url: http://127.0.0.1:9
     interval_s: 60
     checks: [{{name: health, path: /health}}, {{name: orders, path: /orders}}]
-"""
-    for integration in INTEGRATIONS
+{slo}"""
+    for integration, slo in zip(
+        INTEGRATIONS, ("    slo: {target: 99.0, window_days: 7}\n", ""), strict=True
+    )
 )
 
 
