@@ -117,3 +117,45 @@ def slo_statuses(engine: Engine, now: datetime) -> list[SloStatus]:
             )
         )
     return statuses
+
+
+def uptime_summary(
+    engine: Engine,
+    now: datetime,
+    start: datetime,
+    end: datetime,
+    *,
+    integration_ids: Sequence[str],
+    per_check: bool = False,
+    windows: bool = False,
+) -> list[dict[str, object]]:
+    """One plain row per integration (or check) for the CLI and the API: the period's
+    figures, and with `windows` the 24 h / 7 d / 30 d ratios up to now."""
+    recent: dict[str, dict[tuple[str, str | None], float | None]] = {}
+    if windows:
+        for label, span in UPTIME_WINDOWS.items():
+            window = availability(
+                engine, now - span, now, integration_ids=integration_ids, per_check=per_check
+            )
+            recent[label] = {(a.integration_id, a.check_name): a.ratio for a in window}
+    rows: list[dict[str, object]] = []
+    for found in availability(
+        engine, start, end, integration_ids=integration_ids, per_check=per_check
+    ):
+        row: dict[str, object] = {
+            "integration": found.integration_id,
+            "check": found.check_name,
+            "from": found.start,
+            "to": found.end,
+            "total": found.total,
+            "up": found.up,
+            "down": found.down,
+            "maintenance": found.maintenance,
+            "inhibited": found.inhibited,
+            "ratio": found.ratio,
+        }
+        if windows:
+            at = (found.integration_id, found.check_name)
+            row["windows"] = {label: recent[label].get(at) for label in UPTIME_WINDOWS}
+        rows.append(row)
+    return rows
