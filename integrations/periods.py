@@ -8,6 +8,10 @@ import re
 from datetime import UTC, datetime, timedelta
 
 MONTH = re.compile(r"^(\d{4})-(\d{2})$")
+# Moments outside these are refused: the bucket arithmetic (a day either side, a
+# 30-day default span) must stay inside what a datetime can hold.
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(9000, 1, 1, tzinfo=UTC)
 
 
 def parse_moment(value: str, field: str) -> datetime:
@@ -15,7 +19,13 @@ def parse_moment(value: str, field: str) -> datetime:
         moment = datetime.fromisoformat(value)
     except ValueError:
         raise ValueError(f"{field}: not an ISO date or date-time: {value!r}") from None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    try:
+        moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    except OverflowError:
+        moment = EARLIEST if moment.year < 2000 else LATEST
+    if not EARLIEST <= moment < LATEST:
+        raise ValueError(f"{field}: must be between 1970 and 9000: {value!r}")
+    return moment
 
 
 def period(
@@ -35,6 +45,8 @@ def month_span(value: str, field: str = "month") -> tuple[datetime, datetime]:
     if not found or not 1 <= int(found.group(2)) <= 12:
         raise ValueError(f"{field}: a month as YYYY-MM, e.g. 2026-11; not {value!r}")
     year, month = int(found.group(1)), int(found.group(2))
+    if not EARLIEST.year <= year < LATEST.year:
+        raise ValueError(f"{field}: must be between 1970 and 9000: {value!r}")
     start = datetime(year, month, 1, tzinfo=UTC)
     end = datetime(year + month // 12, month % 12 + 1, 1, tzinfo=UTC)
     return start, end
