@@ -44,7 +44,7 @@ from integrations.models import RollupWatermark
 from integrations.monthly_report import monthly_report
 from integrations.registry import apply
 from integrations.rollup_buckets import DAY, HOUR, floor_to
-from integrations.rollups import roll_up, watermark
+from integrations.rollups import last_complete_hour, roll_up, watermark
 from integrations.uptime import availability
 from intmon.db import make_engine
 from intmon.migrations import upgrade
@@ -115,7 +115,7 @@ def generate(
                 .values(rolled_until=raw_start)
             )
         connection.execute(text("ANALYZE"))
-    while watermark(engine) != floor_to(now, HOUR):
+    while watermark(engine) != last_complete_hour(now):
         roll_up(engine, now)
     with engine.begin() as connection:
         connection.execute(text("ANALYZE"))
@@ -137,7 +137,7 @@ def steady_pass(engine: Engine, now: datetime, hours_back: int) -> None:
         connection.execute(
             update(RollupWatermark)
             .where(RollupWatermark.grain == "hour")
-            .values(rolled_until=floor_to(now, HOUR) - hours_back * HOUR)
+            .values(rolled_until=last_complete_hour(now) - hours_back * HOUR)
         )
     roll_up(engine, now)
 

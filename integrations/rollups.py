@@ -10,10 +10,11 @@ Each pass, in one transaction:
 
 1. claims the watermark rows (an UPDATE: PostgreSQL's row lock, SQLite's write
    lock), so passes of two schedulers at a fail-over moment run one after the other;
-2. deletes and re-inserts the hour rows of every complete hour since the hour
-   watermark, plus the two hours before it again (a check's result is stored when
-   it ends, so an hour's results can arrive after the hour), at most
-   `MAX_STEP` at a time: after downtime it catches up over a few passes;
+2. deletes and re-inserts the hour rows of every complete hour (ended `SETTLE`
+   ago) since the hour watermark, plus the two hours before it again (a check's
+   result is stored when it ends, so an hour's results can arrive after the
+   hour), at most `MAX_STEP` at a time: after downtime it catches up over a few
+   passes;
 3. does the same for day rows, from hour rows, for every day that is complete.
 
 Rewriting a bucket range from its sources is idempotent: a second pass, or a
@@ -43,6 +44,10 @@ from integrations.rollup_buckets import (
 )
 from intmon.db import table_of, utcnow
 
+# An hour is rolled up this long after it ends: a check's result is stored when the
+# check ends, so results of checks started late in the hour (timeout_s ≤ 300) are
+# in by then. Rarer later ones are counted by the next pass (REDO).
+SETTLE = timedelta(minutes=5)
 # Results stored this long after their hour ended are still counted by the next pass.
 REDO = 2 * HOUR
 # The most hours one pass rolls up: bounds a catch-up pass's transaction.
@@ -76,15 +81,16 @@ class RollupPass:
 def roll_up(engine: Engine, now: datetime, *, max_step: timedelta = MAX_STEP) -> RollupPass:
     """One pass: roll up the complete hours and days not yet rolled up (see module).
     Until another hour completes there is nothing to do, and the pass reads one row."""
+    complete = last_complete_hour(now)
     current = watermark(engine)
-    if current is not None and current >= floor_to(now, HOUR):
+    if current is not None and current >= complete:
         return RollupPass(None, None, current)
     _ensure_watermarks(engine)
     with engine.begin() as connection:
         _claim(connection, now)
         marks = _read_watermarks(connection)
         hour_mark = marks["hour"]
-        if hour_mark is not None and hour_mark >= floor_to(now, HOUR):
+        if hour_mark is not None and hour_mark >= complete:
             return RollupPass(None, None, hour_mark)  # a concurrent pass just did it
         if hour_mark is None:
             earliest = connection.execute(select(func.min(results.c.started_at))).scalar()
@@ -94,7 +100,7 @@ def roll_up(engine: Engine, now: datetime, *, max_step: timedelta = MAX_STEP) ->
         else:
             start = hour_mark - REDO
             last_done = hour_mark
-        until = min(floor_to(now, HOUR), last_done + max_step)
+        until = min(complete, last_done + max_step)
         hours = None
         if until > start:
             rewrite_hours(connection, start, until)
@@ -103,6 +109,11 @@ def roll_up(engine: Engine, now: datetime, *, max_step: timedelta = MAX_STEP) ->
         _set_watermark(connection, "hour", new_mark, now)
         days = _roll_up_days(connection, marks["day"], start, new_mark, now)
         return RollupPass(hours, days, new_mark)
+
+
+def last_complete_hour(now: datetime) -> datetime:
+    """The end of the last hour a pass at `now` rolls up (see SETTLE)."""
+    return floor_to(now - SETTLE, HOUR)
 
 
 def _roll_up_days(
@@ -267,7 +278,8 @@ def rebuild(
             return None
         first = floor_to(as_utc(earliest), HOUR)
         begin = max(floor_to(start, HOUR), first) if start else first
-        end = min(ceil_to(until, HOUR) if until else floor_to(now, HOUR), floor_to(now, HOUR))
+        complete = last_complete_hour(now)
+        end = min(ceil_to(until, HOUR), complete) if until else complete
         if end <= begin:
             return None
         rewrite_hours(connection, begin, end)

@@ -29,14 +29,14 @@ from intmon.settings import Settings, get_settings
 from tests.alerts.helpers import T0, feed, setup
 
 runner = CliRunner()
-NOW = datetime(2026, 12, 1, 6, 0, tzinfo=UTC)
+NOW = datetime(2026, 12, 1, 6, 10, tzinfo=UTC)
 
 
 @pytest.fixture
 def engine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Engine]:
     """acme's integrations a and b: a fails 3 times (an incident, resolved), then
     passes; b passes and had a 2.5-hour maintenance window; results a minute apart
-    from T0 (2026-11-23 12:00), rolled up until now (2026-12-01 06:00)."""
+    from T0 (2026-11-23 12:00), rolled up until 06:00 (now is 06:10)."""
     url = f"sqlite:///{tmp_path / 'history.db'}"
     monkeypatch.setenv("INTMON_DATABASE_URL", url)
     monkeypatch.delenv("INTMON_REDIS_URL", raising=False)
@@ -118,7 +118,7 @@ def test_bad_input_exits_2_naming_the_option(
 def test_rollups_status_and_rebuild(engine: Engine) -> None:
     status = json.loads(cli("rollups", "status", "--json").stdout)
     assert status["hour_watermark"] == "2026-12-01T06:00:00+00:00"
-    assert status["lag_seconds"] == 0
+    assert status["lag_seconds"] == 600
     rebuilt = json.loads(cli("rollups", "rebuild", "--json").stdout)
     assert rebuilt["rebuilt"] == ["2026-11-23T12:00:00+00:00", "2026-12-01T06:00:00+00:00"]
     assert "hours rolled up until 2026-12-01 06:00 UTC" in cli("rollups", "status").stdout

@@ -4,7 +4,7 @@ killed half-way or run twice at once, and pruned by its own retention."""
 from __future__ import annotations
 
 import threading
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -17,6 +17,11 @@ from integrations.rollup_buckets import DAY, HOUR
 from integrations.rollups import lag_seconds, prune, rebuild, roll_up, watermark
 from integrations.uptime import availability, latency_by_hour
 from tests.history.results_data import T0, Raw, brute_force, register, store
+
+
+def after(hours: int) -> datetime:
+    """When a pass rolls up the first `hours` hours: once the last one has settled."""
+    return T0 + hours * HOUR + rollups.SETTLE
 
 
 def every_minute(hours: int, **overrides: Any) -> list[Raw]:
@@ -89,10 +94,10 @@ def test_running_a_pass_twice_changes_nothing(engine: Engine) -> None:
 
 def test_late_results_within_two_hours_are_counted_by_the_next_pass(engine: Engine) -> None:
     store(engine, every_minute(3))
-    roll_up(engine, T0 + timedelta(hours=3))
+    roll_up(engine, after(3))
     late = [Raw("acme", "health", T0 + timedelta(hours=2, minutes=30), Outcome.SERVER_ERROR)]
     store(engine, late)
-    roll_up(engine, T0 + timedelta(hours=4))
+    roll_up(engine, after(4))
     with engine.begin() as connection:
         connection.execute(delete(CheckResultRow))
     assert as_tuple(engine, T0, T0 + timedelta(hours=3)) == {("acme", None): (181, 180, 1, 0, 0)}
@@ -100,8 +105,8 @@ def test_late_results_within_two_hours_are_counted_by_the_next_pass(engine: Engi
 
 def test_after_downtime_it_catches_up_in_bounded_steps(engine: Engine) -> None:
     store(engine, every_minute(1))
-    roll_up(engine, T0 + HOUR)
-    now = T0 + timedelta(days=5, minutes=3)
+    roll_up(engine, after(1))
+    now = T0 + timedelta(days=5, minutes=8)
     first = roll_up(engine, now)
     assert first.hours == (T0 - HOUR, T0 + HOUR + rollups.MAX_STEP)
     passes = 1
@@ -109,7 +114,7 @@ def test_after_downtime_it_catches_up_in_bounded_steps(engine: Engine) -> None:
         roll_up(engine, now)
         passes += 1
     assert passes == 3  # 119 hours at 48 per pass
-    assert lag_seconds(engine, now) == 180
+    assert lag_seconds(engine, now) == 480
 
 
 def test_a_pass_killed_mid_transaction_leaves_the_figures_exact(
@@ -117,7 +122,7 @@ def test_a_pass_killed_mid_transaction_leaves_the_figures_exact(
 ) -> None:
     rows = every_minute(5)
     store(engine, rows)
-    roll_up(engine, T0 + 2 * HOUR)
+    roll_up(engine, after(2))
     before = rollup_rows(engine)
 
     def killed(*_: Any) -> None:
@@ -125,12 +130,12 @@ def test_a_pass_killed_mid_transaction_leaves_the_figures_exact(
 
     monkeypatch.setattr(rollups, "_roll_up_days", killed)
     with pytest.raises(KeyboardInterrupt):
-        roll_up(engine, T0 + 5 * HOUR)
+        roll_up(engine, after(5))
     assert rollup_rows(engine) == before and watermark(engine) == T0 + 2 * HOUR
     for end in (T0 + HOUR, T0 + timedelta(hours=4, minutes=30)):
         assert as_tuple(engine, T0, end) == brute_force(rows, T0, end)
     monkeypatch.undo()
-    roll_up(engine, T0 + 5 * HOUR)
+    roll_up(engine, after(5))
     assert watermark(engine) == T0 + 5 * HOUR
     assert as_tuple(engine, T0, T0 + 5 * HOUR) == brute_force(rows, T0, T0 + 5 * HOUR)
 
@@ -164,10 +169,10 @@ def test_two_passes_at_once_are_exact(engine: Engine) -> None:
 
 def test_rebuild_never_zeroes_hours_whose_results_are_gone(engine: Engine) -> None:
     store(engine, every_minute(4))
-    roll_up(engine, T0 + 4 * HOUR)
+    roll_up(engine, after(4))
     with engine.begin() as connection:
         connection.execute(delete(CheckResultRow).where(CheckResultRow.started_at < T0 + 2 * HOUR))
-    rebuilt = rebuild(engine, T0 - DAY, None, T0 + 4 * HOUR)
+    rebuilt = rebuild(engine, T0 - DAY, None, after(4))
     assert rebuilt == (T0 + 2 * HOUR, T0 + 4 * HOUR)
     assert as_tuple(engine, T0, T0 + 4 * HOUR) == {("acme", None): (240, 240, 0, 0, 0)}
 
@@ -175,8 +180,8 @@ def test_rebuild_never_zeroes_hours_whose_results_are_gone(engine: Engine) -> No
 def test_retention_removes_old_rollups_in_batches(engine: Engine) -> None:
     store(engine, every_minute(72))
     now = T0 + timedelta(days=3)
-    roll_up(engine, now)
-    roll_up(engine, now)  # 72 hours: two passes
+    roll_up(engine, after(72))
+    roll_up(engine, after(72))  # 72 hours: two passes
     assert watermark(engine) == now
     pruned = prune(engine, now, hour_retention_days=1, day_retention_days=2, batch=5)
     assert (pruned.hours, pruned.days) == (48, 1)
@@ -200,7 +205,7 @@ def test_latency_quantiles_per_hour_from_rollups_and_raw_results(engine: Engine)
         for m in range(60)
     ]
     store(engine, rows)
-    roll_up(engine, T0 + 2 * HOUR)  # hours 0-1 rolled up, hour 2 raw
+    roll_up(engine, after(2))  # hours 0-1 rolled up, hour 2 raw
     points = latency_by_hour(engine, "acme", "health", T0, T0 + 4 * HOUR)
     assert [p.hour for p in points] == [T0 + h * HOUR for h in range(4)]
     assert [p.count for p in points] == [60, 60, 60, 0]

@@ -15,8 +15,7 @@ from hypothesis import strategies as st
 from sqlalchemy import Engine
 
 from checks.outcomes import Outcome
-from integrations.rollup_buckets import HOUR, floor_to
-from integrations.rollups import roll_up, watermark
+from integrations.rollups import last_complete_hour, roll_up, watermark
 from integrations.uptime import availability
 from tests.history.results_data import (
     CHECKS,
@@ -83,7 +82,7 @@ def test_availability_equals_a_count_over_raw_results(
     now = T0 + timedelta(seconds=now_offset)
     for _ in range(200):  # passes until caught up
         roll_up(db_engine, now, max_step=timedelta(hours=step_hours))
-        if rows and watermark(db_engine) == floor_to(now, HOUR):
+        if rows and watermark(db_engine) == last_complete_hour(now):
             break
     for a, b in windows:
         start, end = T0 + timedelta(seconds=min(a, b)), T0 + timedelta(seconds=max(a, b))
