@@ -297,6 +297,17 @@ def rebuild(
         return (begin, end)
 
 
+def roll_up_again(
+    engine: Engine, start: datetime, until: datetime, now: datetime
+) -> tuple[datetime, datetime] | None:
+    """After results were stored for a past span [start, until] (a backfill), rewrite
+    the hours of it already rolled up; later hours are the next pass's work."""
+    mark = watermark(engine)
+    if mark is None or start >= mark:
+        return None
+    return rebuild(engine, start, min(floor_to(until, HOUR) + HOUR, mark), now)
+
+
 @dataclass(frozen=True, slots=True)
 class RollupRetention:
     """Days rollups are kept (settings `rollup_hour_retention_days`, `…_day_…`)."""

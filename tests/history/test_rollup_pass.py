@@ -215,3 +215,34 @@ def test_latency_quantiles_per_hour_from_rollups_and_raw_results(engine: Engine)
     assert points[1].p99_s == pytest.approx(0.1 + 0.15 * (59.4 - 51) / 9)
     assert points[3].p50_s is None
     assert latency_by_hour(engine, "acme", None, T0, T0 + HOUR)[0].count == 60
+
+
+def test_a_backfill_older_than_the_watermark_is_rolled_up(engine: Engine) -> None:
+    """`intmon results import` stores a check's past results (its history only moves
+    forward, but another check's may already be rolled up beyond them)."""
+    import json
+
+    from alerts.backfill import backfill
+    from alerts.policy import Policy
+    from integrations.registry import load_specs
+
+    store(engine, every_minute(6))
+    roll_up(engine, after(6))
+    lines = [
+        json.dumps(
+            {
+                "integration": "orbit",
+                "check": "orders",
+                "started_at": (T0 + timedelta(hours=1, minutes=m)).isoformat(),
+                "outcome": "server_error" if m < 10 else "ok",
+            }
+        )
+        for m in range(30)
+    ]
+    specs = {i: r.spec for i, r in load_specs(engine).items()}
+    backfill(engine, lines, specs, Policy(), after(6))
+    with engine.begin() as connection:
+        connection.execute(delete(CheckResultRow))  # only the rollups are left to read
+    found = as_tuple(engine, T0, T0 + 6 * HOUR)
+    assert found[("orbit", None)] == (30, 20, 10, 0, 0)
+    assert found[("acme", None)] == (360, 360, 0, 0, 0)
