@@ -61,6 +61,7 @@ bench: $(BIN)/.installed
 	$(BIN)/python bench/redaction.py
 	$(BIN)/python bench/cli.py
 	$(BIN)/python bench/retention.py
+	$(BIN)/python bench/history.py
 	# Last: it needs Debian's prometheus-blackbox-exporter, wrk and nginx-light, and
 	# names whichever is missing.
 	$(BIN)/python bench/peer.py
@@ -76,6 +77,7 @@ bench-quick: $(BIN)/.installed
 	# The command line's CPU budget: fails past twice it (issue 26).
 	$(BIN)/python bench/cli.py --quick --check
 	$(BIN)/python bench/retention.py --quick
+	$(BIN)/python bench/history.py --quick
 	$(BIN)/python bench/peer.py --quick
 
 bench-peer: $(BIN)/.installed

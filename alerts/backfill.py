@@ -31,6 +31,7 @@ from alerts.policy import Policy
 from checks.outcomes import CheckResult, Outcome
 from integrations.config import IntegrationSpec
 from integrations.models import CheckState
+from integrations.rollups import roll_up_again
 
 MAX_LINES = 100_000
 Text = Annotated[str, Field(max_length=2000)]
@@ -129,6 +130,9 @@ def backfill(
             report.tickets_opened += done.tickets_opened
             if progress is not None:
                 progress(index, len(ordered))
+    if ordered:
+        # Results older than the rollup watermark would otherwise never be summed.
+        roll_up_again(engine, ordered[0].started_at, ordered[-1].started_at, now)
     return report
 
 

@@ -1,5 +1,5 @@
 """The leader's periodic job: the platform's self-check, SLA breaches, auto-close,
-outbox sends, sync-back, and the retention of raw results.
+outbox sends, sync-back, the rollups of check results and the retention of raw results.
 
 Each part is safe to run twice at once (conditional updates, leased outbox
 rows), so a fail-over moment where two schedulers both enqueue it is harmless.
@@ -8,7 +8,7 @@ rows), so a fail-over moment where two schedulers both enqueue it is harmless.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -23,8 +23,11 @@ from alerts.policy import Policy
 from alerts.sender import close_all
 from alerts.sweep import SweepReport, sweep
 from integrations.retention import Retention, RetentionReport, prune
+from integrations.rollups import RollupPass, RollupRetention, housekeep_rollups, watermark
 
 log = logging.getLogger(__name__)
+# Rollups have never run: no raw result is old enough to drop.
+NEVER_DAYS = 36_500
 
 
 @dataclass
@@ -35,6 +38,7 @@ class HousekeepingReport:
     notified: DispatchReport = field(default_factory=DispatchReport)
     escalation: EscalationReport = field(default_factory=EscalationReport)
     self_check: platform_outages.Evaluation | None = None
+    rollups: RollupPass | None = None
     retention: RetentionReport | None = None
 
     def as_dict(self) -> dict[str, Any]:
@@ -52,6 +56,7 @@ class HousekeepingReport:
             "escalated_incidents": self.escalation.escalated,
             "reminded_incidents": self.escalation.reminded,
             "platform_outage": self.self_check.action.value if self.self_check else None,
+            "rollups": self.rollups.as_dict() if self.rollups else None,
             "retention": self.retention.as_dict() if self.retention else None,
         }
 
@@ -62,6 +67,7 @@ def housekeep(
     now: datetime,
     *,
     sync: bool,
+    rollup_retention: RollupRetention | None = None,
     retention: Retention | None = None,
 ) -> HousekeepingReport:
     """One pass. `retention` (the worker passes the settings') also runs the
@@ -73,14 +79,50 @@ def housekeep(
     escalated = escalate(engine, now)
     report = send_pending(engine, policy, now, sync=sync)
     report.sweep, report.escalation, report.self_check = swept, escalated, checked
-    # Last: it takes short table locks, and nothing above waits for it.
+    report.rollups = roll_up_history(engine, now, rollup_retention)
+    # Last: it takes short table locks, and nothing above waits for it. After the
+    # rollups, and never past them: a raw result is dropped only once its hour is
+    # rolled up, so uptime over a period outlives the results it was counted from.
     if retention is not None:
-        report.retention = prune(engine, retention, now)
+        report.retention = prune(engine, within_rollups(engine, retention, now), now)
     pruned = report.retention is not None and report.retention.changed
     sent = report.dispatch.sent or report.notified.sent
     if swept.breached or swept.auto_closed or sent or pruned:
         log.info("housekeeping: %s", report.as_dict())
     return report
+
+
+def roll_up_history(
+    engine: Engine, now: datetime, retention: RollupRetention | None
+) -> RollupPass | None:
+    """Rollups are derived data a later pass rewrites anyway: a failure is logged
+    and must not stop this pass's tickets and messages."""
+    try:
+        return housekeep_rollups(engine, now, retention)
+    except Exception:
+        log.exception("housekeeping: the rollup pass failed; the next pass retries it")
+        return None
+
+
+def within_rollups(engine: Engine, retention: Retention, now: datetime) -> Retention:
+    """The retention, held back to the last day the rollups reach: a raw result is
+    dropped only once its hour is counted, so uptime outlives the results it came
+    from (the pass still creates the partitions ahead)."""
+    try:
+        mark = watermark(engine)
+    except Exception:
+        log.exception("housekeeping: cannot read the rollup watermark; nothing is dropped")
+        mark = None
+    if mark is not None and mark >= retention.keep_from(now):
+        return retention
+    days = NEVER_DAYS if mark is None else (now.date() - mark.date()).days
+    log.warning(
+        "housekeeping: rollups reach %s, before the retention cut %s: raw results are "
+        "kept until they catch up",
+        mark.isoformat() if mark else "nothing",
+        retention.keep_from(now).isoformat(),
+    )
+    return replace(retention, days=max(retention.days, days))
 
 
 def send_pending(

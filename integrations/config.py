@@ -193,6 +193,16 @@ class Thresholds(Strict):
     success_threshold: int = Field(default=2, ge=1)
 
 
+class SloSpec(Strict):
+    """A service level objective: `target` percent of counted results up over the
+    last `window_days` (results in maintenance or held back by a platform outage
+    do not count). What is left of the error budget and how fast it burns are
+    metrics (`integrations.slo`)."""
+
+    target: float = Field(gt=0, lt=100)
+    window_days: int = Field(default=30, ge=1, le=366)
+
+
 class IntegrationSpec(Strict):
     id: str = Field(pattern=SLUG)
     name: str = Field(min_length=1)
@@ -212,6 +222,7 @@ class IntegrationSpec(Strict):
     production: bool = False
     tls: TLSSettings = Field(default_factory=TLSSettings)
     thresholds: Thresholds = Field(default_factory=Thresholds)
+    slo: SloSpec | None = None
     checks: list[CheckSpec] = Field(min_length=1)
     # Reserved for the stages that build on the core pipeline; their shapes are
     # validated there. Listed here so a file that uses them is not rejected.

@@ -22,6 +22,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from intmon.db import Base, UTCDateTime
+from intmon.metrics import DURATION_BUCKETS
 
 # SQLite only auto-increments INTEGER PRIMARY KEY columns.
 BigId = BigInteger().with_variant(Integer, "sqlite")
@@ -168,3 +169,66 @@ class CheckSkip(Base):
     check_name: Mapped[str] = mapped_column(String(64), primary_key=True)
     reason: Mapped[str] = mapped_column(String(16))
     skipped_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+def latency_column(upper_s: float | None) -> str:
+    """The rollup column counting results whose duration falls in the latency bucket
+    ending at `upper_s` (None: above the last bound), e.g. `latency_le_250ms`."""
+    if upper_s is None:
+        return "latency_over_last"
+    return f"latency_le_{round(upper_s * 1000)}ms"
+
+
+# Non-cumulative buckets with the bounds of the duration metric's histogram, one
+# integer column each: set-based SQL sums columns the same way on SQLite and
+# PostgreSQL, which an array would not allow.
+LATENCY_BOUNDS: tuple[float | None, ...] = (*DURATION_BUCKETS, None)
+LATENCY_COLUMNS: tuple[str, ...] = tuple(latency_column(bound) for bound in LATENCY_BOUNDS)
+
+
+class CheckRollup(Base):
+    """Check results summed per (integration, check, hour or day, outcome).
+
+    Written by `integrations.rollups` (hour rows from raw results, day rows from
+    hour rows) and read by `integrations.uptime`. `maintenance` counts results in
+    a maintenance window; `inhibited` those held back by a platform outage
+    outside one: neither counts towards availability. Latency is a histogram
+    (columns `latency_*`, see LATENCY_COLUMNS) with the buckets of
+    `intmon_check_duration_seconds`, so p50/p95/p99 are read as Prometheus does.
+    """
+
+    __tablename__ = "check_rollups"
+    __table_args__ = (Index("ix_check_rollups_grain_bucket", "grain", "bucket_start"),)
+
+    grain: Mapped[str] = mapped_column(String(8), primary_key=True)  # hour | day
+    integration_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    check_name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    bucket_start: Mapped[datetime] = mapped_column(UTCDateTime(), primary_key=True)
+    outcome: Mapped[str] = mapped_column(String(32), primary_key=True)
+    count: Mapped[int] = mapped_column(Integer)
+    maintenance: Mapped[int] = mapped_column(Integer)
+    inhibited: Mapped[int] = mapped_column(Integer)
+    duration_sum_s: Mapped[float] = mapped_column(Float)
+    latency_le_50ms: Mapped[int] = mapped_column(Integer)
+    latency_le_100ms: Mapped[int] = mapped_column(Integer)
+    latency_le_250ms: Mapped[int] = mapped_column(Integer)
+    latency_le_500ms: Mapped[int] = mapped_column(Integer)
+    latency_le_1000ms: Mapped[int] = mapped_column(Integer)
+    latency_le_2500ms: Mapped[int] = mapped_column(Integer)
+    latency_le_5000ms: Mapped[int] = mapped_column(Integer)
+    latency_over_last: Mapped[int] = mapped_column(Integer)
+
+
+class RollupWatermark(Base):
+    """How far rollups are written: one row per grain. `rolled_until` is the end of
+    the last complete bucket written (everything before it is rolled up).
+
+    The rollup pass updates its grain's row first thing in its transaction: the
+    row lock (PostgreSQL) or the write lock (SQLite) makes concurrent passes run
+    one after the other."""
+
+    __tablename__ = "rollup_watermarks"
+
+    grain: Mapped[str] = mapped_column(String(8), primary_key=True)
+    rolled_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)

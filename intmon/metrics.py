@@ -287,6 +287,70 @@ class RetentionCollector(Collector):
         )
 
 
+class HistoryCollector(Collector):
+    """Uptime over 24 h, 7 d and 30 d, SLO error budgets and burn rates, and how far
+    behind the rollups are, read from the database when scraped (like
+    `AlertsCollector`): from rollups, so a scrape sums a few thousand rows."""
+
+    def __init__(self, engine: Engine, clock: Callable[[], datetime] | None = None) -> None:
+        self.engine = engine
+        self.clock = clock
+
+    def describe(self) -> Iterable[GaugeMetricFamily]:
+        return self._families()
+
+    def collect(self) -> Iterable[GaugeMetricFamily]:
+        from integrations.rollups import lag_seconds
+        from integrations.slo import active_integrations, slo_statuses, uptime_windows
+        from intmon.db import utcnow
+
+        uptime, budget, burn, lag = self._families()
+        now = (self.clock or utcnow)()
+        try:
+            windows = uptime_windows(self.engine, now, active_integrations(self.engine))
+            statuses = slo_statuses(self.engine, now)
+            behind = lag_seconds(self.engine, now)
+        except Exception:  # a scrape must not fail because the database is down
+            return
+        for window, found in windows.items():
+            for integration, availability in sorted(found.items()):
+                if availability.ratio is not None:
+                    uptime.add_metric([integration, window], availability.ratio)
+        for status in statuses:
+            if status.budget_remaining is not None:
+                budget.add_metric([status.integration_id], status.budget_remaining)
+            for window, rate in status.burn_rates.items():
+                if rate is not None:
+                    burn.add_metric([status.integration_id, window], rate)
+        if behind is not None:
+            lag.add_metric([], behind)
+        yield from (uptime, budget, burn, lag)
+
+    @staticmethod
+    def _families() -> list[GaugeMetricFamily]:
+        return [
+            GaugeMetricFamily(
+                "intmon_uptime_ratio",
+                "Share of counted results up (maintenance and platform outages excluded).",
+                labels=["integration", "window"],
+            ),
+            GaugeMetricFamily(
+                "intmon_slo_error_budget_remaining",
+                "Share of the SLO's error budget left over its window (negative: overspent).",
+                labels=["integration"],
+            ),
+            GaugeMetricFamily(
+                "intmon_slo_burn_rate",
+                "Failing share over the window divided by the SLO's allowed share.",
+                labels=["integration", "window"],
+            ),
+            GaugeMetricFamily(
+                "intmon_rollup_lag_seconds",
+                "Seconds since the end of the last hour rolled up (at least this hour's age).",
+            ),
+        ]
+
+
 # This process's own check and scheduling metrics (in the default registry).
 PROCESS_METRICS: tuple[Collector, ...] = (
     check_duration,
@@ -323,6 +387,7 @@ def aggregate_registry(
         registry.register(AlertsCollector(engine))
         registry.register(FreshnessCollector(engine))
         registry.register(RetentionCollector(engine))
+        registry.register(HistoryCollector(engine))
     return registry
 
 

@@ -10,15 +10,18 @@ from __future__ import annotations
 import ipaddress
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from alerts.policy import HOUR, Policy
 from integrations.retention import Retention
 from intmon.egress import EgressPolicy
 from intmon.limits import Rate, parse_rate
+
+if TYPE_CHECKING:
+    from integrations.rollups import RollupRetention
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -115,6 +118,10 @@ class Settings(BaseSettings):
     mail_in_max_recipients: int = Field(default=20, ge=1, le=1000)
     # How often the leader runs the SLA sweep, auto-close, outbox, sync-back and retention.
     housekeeping_interval_s: float = Field(default=10.0, gt=0)
+    # How long rollups of check results are kept (integrations/rollups.py): hour
+    # rows for the latency chart and recent uptime, day rows for long periods.
+    rollup_hour_retention_days: float = Field(default=90.0, gt=0)
+    rollup_day_retention_days: float = Field(default=730.0, gt=0)
 
     # Raw check results are kept this many whole UTC days (README, "Retention");
     # on PostgreSQL a day's partition is created this many days ahead.
@@ -204,6 +211,20 @@ class Settings(BaseSettings):
 
     def egress_policy(self) -> EgressPolicy:
         return EgressPolicy.parse(self.egress_allow)
+
+    @model_validator(mode="after")
+    def _day_rows_outlive_hour_rows(self) -> Settings:
+        if self.rollup_day_retention_days < self.rollup_hour_retention_days:
+            raise ValueError(
+                "rollup_day_retention_days must be at least rollup_hour_retention_days: "
+                "periods older than the hour rows are read from the day rows"
+            )
+        return self
+
+    def rollup_retention(self) -> RollupRetention:
+        from integrations.rollups import RollupRetention  # the database layer, only when asked
+
+        return RollupRetention(self.rollup_hour_retention_days, self.rollup_day_retention_days)
 
     @property
     def embedded(self) -> bool:

@@ -62,6 +62,10 @@ METRICS = frozenset(
         "intmon_checks_stale",
         "intmon_check_stale",
         "intmon_check_last_result_age_seconds",
+        "intmon_uptime_ratio",
+        "intmon_slo_error_budget_remaining",
+        "intmon_slo_burn_rate",
+        "intmon_rollup_lag_seconds",
     }
 )
 METRICS_TARGET = "metrics:9464"
@@ -606,6 +610,8 @@ def exposed_metric_names() -> set[str]:
     exposed |= {family.name for family in alerts.describe()}
     fresh = app_metrics.FreshnessCollector(create_engine("sqlite://"))
     exposed |= {family.name for family in fresh.describe()}
+    history = app_metrics.HistoryCollector(create_engine("sqlite://"))
+    exposed |= {family.name for family in history.describe()}
     return exposed | lead_metric_names()
 
 

@@ -47,7 +47,12 @@ def send_now_actor() -> None:
 def housekeep(sync: bool = False) -> None:
     rt = runtime()
     run_housekeeping(
-        rt.db, rt.settings.policy(), utcnow(), sync=sync, retention=rt.settings.retention()
+        rt.db,
+        rt.settings.policy(),
+        utcnow(),
+        sync=sync,
+        rollup_retention=rt.settings.rollup_retention(),
+        retention=rt.settings.retention(),
     )
 
 

@@ -12,6 +12,7 @@ from intmon.cli import (
     config_commands,
     demo_command,
     e2e_commands,
+    history_commands,
     incident_commands,
     lead_commands,
     mail_commands,
@@ -46,6 +47,7 @@ notify_commands.register(app)
 token_commands.register(app)
 user_commands.register(app)
 result_commands.register(app)
+history_commands.register(app)
 
 
 def main() -> None:
