@@ -15,10 +15,12 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context
+from jinja2.runtime import Context
 
 from intmon import db
-from intmon.web import i18n
+from intmon.web import i18n, zones
+from intmon.web.charts import percent_text, uptime_grade
 from intmon.web.headers import SECURITY_HEADERS
 from intmon.web.session import csrf_token
 from intmon.web.users import WebAccount
@@ -36,8 +38,22 @@ environment = Environment(
 )
 
 
-def when(moment: datetime | None) -> str:
-    return f"{moment:%Y-%m-%d %H:%M} UTC" if moment else "—"
+@pass_context
+def when(context: Context, moment: datetime | None) -> str:
+    """A time to the minute, in the viewer's zone (`zones.viewer_zone`)."""
+    return zones.minute(moment, context["zone"])
+
+
+@pass_context
+def stamp(context: Context, moment: datetime | None) -> str:
+    """A time to the second, in the viewer's zone: results every 2 s stay apart."""
+    return zones.stamp(moment, context["zone"])
+
+
+@pass_context
+def clock(context: Context, moment: datetime, pattern: str) -> str:
+    """A time in the viewer's zone as `pattern` (a chart's axis: "%H:%M", "%m-%d")."""
+    return zones.in_zone(moment, context["zone"], pattern)
 
 
 def without_credentials(url: str) -> str:
@@ -48,7 +64,16 @@ def without_credentials(url: str) -> str:
     return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
 
 
+def uptime_class(ratio: float) -> str:
+    """The CSS class an uptime is coloured by: the badge's grades."""
+    return f"uptime-{uptime_grade(ratio)}"
+
+
 environment.filters["when"] = when
+environment.filters["percent"] = percent_text
+environment.filters["uptime_class"] = uptime_class
+environment.filters["stamp"] = stamp
+environment.filters["clock"] = clock
 environment.filters["without_credentials"] = without_credentials
 
 
@@ -92,6 +117,7 @@ def page(
         static=STATIC_URL,
         language_links=language_links(request),
         now=db.utcnow(),
+        zone=zones.viewer_zone(request),
         **context,
     )
     return HTMLResponse(html, status_code=status_code, headers=SECURITY_HEADERS)
