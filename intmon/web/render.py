@@ -18,6 +18,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context
 from jinja2.runtime import Context
 
+from integrations.history import ResultMark
 from intmon import db
 from intmon.web import i18n, zones
 from intmon.web.charts import percent_text, uptime_grade
@@ -64,6 +65,39 @@ def without_credentials(url: str) -> str:
     return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
 
 
+@pass_context
+def duration(context: Context, seconds: float) -> str:
+    """A duration in the viewer's language: "250 ms", "1.5 s"."""
+    t: i18n.Translator = context["t"]
+    if seconds < 1:
+        return t("unit.ms", n=round(seconds * 1000))
+    return t("time.seconds", n=f"{round(seconds, 1):g}")
+
+
+@pass_context
+def mark_title(context: Context, mark: ResultMark) -> str:
+    """The tooltip of a result bar's mark: when (to the second, the date only when it
+    is not today), the outcome in words, duration, HTTP status, check. Built here,
+    not in the template: the board of 1,000 integrations has 50,000 of them."""
+    t: i18n.Translator = context["t"]
+    zone = context["zone"]
+    local = mark.started_at.astimezone(zone)
+    today = context["now"].astimezone(zone).date() == local.date()
+    parts = [
+        local.strftime("%H:%M:%S %Z" if today else "%Y-%m-%d %H:%M:%S %Z"),
+        t.word("outcome", mark.outcome.value),
+        duration(context, mark.duration_s),
+    ]
+    if mark.http_status:
+        parts.append(f"HTTP {mark.http_status}")
+    parts.append(mark.check_name)
+    if mark.maintenance:
+        parts.append(t("state.maintenance"))
+    elif mark.inhibited:
+        parts.append(t("bar.inhibited"))
+    return " · ".join(parts)
+
+
 def uptime_class(ratio: float) -> str:
     """The CSS class an uptime is coloured by: the badge's grades."""
     return f"uptime-{uptime_grade(ratio)}"
@@ -71,6 +105,8 @@ def uptime_class(ratio: float) -> str:
 
 environment.filters["when"] = when
 environment.filters["percent"] = percent_text
+environment.filters["duration"] = duration
+environment.filters["mark_title"] = mark_title
 environment.filters["uptime_class"] = uptime_class
 environment.filters["stamp"] = stamp
 environment.filters["clock"] = clock

@@ -78,11 +78,9 @@ def test_the_board_puts_down_first_with_its_bar_uptime_and_ticket(
     assert 'id="ticket-a">INC-000001<' in page and 'id="ticket-o">INC-000002<' in page
     bar_a = page.split('id="bar-a"')[1].split("</div>")[0]
     assert bar_a.count('class="mark o-auth_failure"') == 3
-    # The tooltip: time to the second, the outcome in words, duration, HTTP status.
-    assert (
-        'title="2026-11-23 12:00:00 UTC · authentication failed · 50 ms · HTTP 401 · health"'
-        in (bar_a)
-    )
+    # The tooltip: time to the second (today: no date), the outcome in words, duration,
+    # HTTP status, check.
+    assert 'title="12:00:00 UTC · authentication failed · 50 ms · HTTP 401 · health"' in bar_a
     bar_o = page.split('id="bar-o"')[1].split("</div>")[0]
     assert bar_o.count("mark o-ok") == 50 and "o-auth_failure" not in bar_o  # the last 50
     assert ">0%<" in page.split('id="uptime-a"')[1].split("</td>")[0]
@@ -253,3 +251,13 @@ def test_a_badge_of_an_integration_without_results_says_so(app: Any, engine: Eng
         patch.setattr(db, "utcnow", lambda: db_now)
         badge = client.get(f"/badge/{badge_token(app.state.badge_key, 'a')}.svg?window=30d")
     assert ">no data<" in badge.text and 'fill="#6b7385"' in badge.text
+
+
+def test_tooltips_in_russian_and_dated_when_not_today(browser: Any) -> None:
+    russian = browser("sup").get("/board?lang=ru").text
+    assert "Доступность за 24 ч" in russian
+    bar = russian.split('id="bar-a"')[1]
+    assert 'title="12:00:00 UTC · ошибка авторизации · 50 мс · HTTP 401 · health"' in bar
+    # In Nouméa (UTC+11) the results ran at 23:00 and the page is read after midnight.
+    noumea = browser("sup").get("/board?tz=Pacific/Noumea").text.split('id="bar-a"')[1]
+    assert 'title="2026-11-23 23:00:00 +11 · authentication failed' in noumea
