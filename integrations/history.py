@@ -13,10 +13,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import Engine, and_, func, or_, select
+from sqlalchemy import DateTime, Engine, and_, func, or_, select, type_coerce
 
 from checks.outcomes import Outcome
 from integrations.models import CheckResultRow
@@ -62,7 +62,9 @@ def latest_results(
         table.c.id,
         table.c.integration_id,
         table.c.check_name,
-        table.c.started_at,
+        # The driver's datetime as is (made UTC below): UTCDateTime's conversion per
+        # row was a third of the time of this query's 50,000 rows.
+        type_coerce(table.c.started_at, DateTime(timezone=True)).label("started_at"),
         table.c.outcome,
         table.c.duration_s,
         table.c.http_status,
@@ -96,7 +98,7 @@ def latest_results(
             ResultMark(
                 id_,
                 check_name,
-                started_at,
+                started_at if started_at.tzinfo is UTC else _utc(started_at),
                 OUTCOMES[outcome],
                 duration_s,
                 http_status,
@@ -105,6 +107,11 @@ def latest_results(
             )
         )
     return bars
+
+
+def _utc(moment: datetime) -> datetime:
+    # SQLite gives back naive UTC; PostgreSQL the session's zone (UTC unless set otherwise).
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 class ResultNotFound(LookupError):
