@@ -283,6 +283,8 @@ def test_board_and_integration_page_fit_the_screen_and_draw_bars_and_chart(
             message=f"{path} drawn: {chrome.current_url} {chrome.page_source[:2000]}",
         )
         fits()
+        # The script keeps the browser's time zone for the server (zones.py).
+        assert "intmon_tz=" in chrome.execute_script("return document.cookie")
         if name == "board":
             marks = chrome.find_elements(By.CSS_SELECTOR, "#bar-leadhub .mark")
             assert len(marks) == 50 and all(m.size["width"] >= 2 for m in marks[:3])
