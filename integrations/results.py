@@ -197,6 +197,8 @@ class StateView:
     detail: str
     # Its latest result was a connectivity failure held back by a platform outage.
     inhibited: bool = False
+    # Unix time the partner's TLS certificate expires, as last read (None: never read).
+    certificate_expires_at: float | None = None
 
 
 def current_states(engine: Engine, integration_id: str | None = None) -> list[StateView]:
@@ -218,6 +220,7 @@ def current_states(engine: Engine, integration_id: str | None = None) -> list[St
             http_status=row.http_status,
             detail=row.detail,
             inhibited=row.inhibited,
+            certificate_expires_at=row.certificate_expires_at,
         )
         for row in rows
     ]

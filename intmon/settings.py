@@ -152,6 +152,11 @@ class Settings(BaseSettings):
     # cookies are `Secure` and answers carry HSTS. Set it to false only to serve
     # the console on plain http (a local try-out; `intmon demo` does it itself).
     session_https_only: bool = True
+    # The key of the uptime badges' secret links (/badge/<token>.svg): a token is an
+    # HMAC of the integration id under it, so changing it revokes every link.
+    # Unset: a key derived from the session secret (with a random session secret,
+    # links change at every restart).
+    badge_secret: SecretStr | None = None
     # Strict-Transport-Security max-age while session_https_only is on (0: no header).
     hsts_max_age_s: int = Field(default=365 * 86400, ge=0)
     # A console session ends this long after its login, however busy...

@@ -7,6 +7,7 @@ like the API: `users.py` keeps the people and their password hashes,
 English and Russian, `board.py` what the status pages read, the `pages_*`
 modules parse a request, call one function of `alerts/` or `integrations/`
 (with the API's visibility rules) and render a template from `templates/`.
+`pages_badge.py` serves the public uptime badges (`badges.py`: their secret links).
 `serve.py` runs the whole app on a free local port (the demo, the browser test).
 """
 
@@ -29,16 +30,19 @@ def install(app: FastAPI) -> None:
     from starlette.middleware.sessions import SessionMiddleware
     from starlette.staticfiles import StaticFiles
 
-    from intmon.web import pages_auth, pages_status, pages_tickets
+    from intmon.web import pages_auth, pages_badge, pages_status, pages_tickets
+    from intmon.web.badges import badge_key
     from intmon.web.errors import LoginRequired, PageError
     from intmon.web.render import STATIC, STATIC_URL, page, redirect
     from intmon.web.session import SESSION_COOKIE, session_secret
     from intmon.web.throttle import LoginThrottle
 
     settings = app.state.settings
+    secret = session_secret(settings)
+    app.state.badge_key = badge_key(settings, secret)
     app.add_middleware(
         SessionMiddleware,
-        secret_key=session_secret(settings),
+        secret_key=secret,
         session_cookie=SESSION_COOKIE,
         # The server ends sessions (session_store.py); the cookie need not outlive them.
         max_age=settings.session_max_age_s,
@@ -51,7 +55,7 @@ def install(app: FastAPI) -> None:
         # again (where the cookie could be stripped of its protection by a downgrade).
         app.add_middleware(StrictTransport, max_age_s=settings.hsts_max_age_s)
 
-    for module in (pages_auth, pages_status, pages_tickets):
+    for module in (pages_auth, pages_status, pages_tickets, pages_badge):
         app.include_router(module.router)
     app.mount(STATIC_URL, StaticFiles(directory=STATIC), name="web-static")
 

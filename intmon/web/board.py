@@ -7,13 +7,20 @@ windows is on, `down` when a check's last result failed, `stale` when a check
 has produced no result for two intervals (`integrations.staleness`: an "up"
 shown then would be a lie, issue 21), `unknown` before any check has run, else
 `up`. Stale checks are named with their reason whatever the state.
+
+The board lists integrations down first, the longest down at the top, each with
+its open ticket, its 24 h uptime (`integrations.uptime`) and a bar of its last
+50 results (`integrations.history`, one query for all of them). The page of an
+integration adds uptime over 24 h / 7 d / 30 d, the latency chart, certificate
+days left and its results a keyset page at a time.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine
@@ -22,9 +29,11 @@ from alerts.platform_outages import current_outage
 from alerts.queries import IncidentView, TicketView, list_incidents, list_tickets
 from alerts.tickets import ACTIVE
 from integrations.config import IntegrationSpec
+from integrations.history import BAR_LENGTH, ResultMark, ResultPage, latest_results, results_page
 from integrations.maintenance import StoredWindow, list_windows, windows_by_integration
-from integrations.results import StateView, current_states, history
+from integrations.results import StateView, current_states
 from integrations.staleness import CheckId, Freshness, check_freshness
+from integrations.uptime import Availability, LatencyPoint, availability, latency_by_hour
 from integrations.windows import MaintenanceWindow, active_window
 from intmon.api.access import visible_integrations
 from intmon.api.auth import Principal
@@ -32,6 +41,14 @@ from intmon.settings import Settings
 
 STATES = ("up", "down", "stale", "maintenance", "unknown")
 MAX_ROWS = 500
+# The board's order: what needs someone first.
+BOARD_ORDER = {"down": 0, "stale": 1, "maintenance": 2, "unknown": 3, "up": 4}
+UPTIME_WINDOWS = {"24h": timedelta(hours=24), "7d": timedelta(days=7), "30d": timedelta(days=30)}
+CHART_WINDOWS = {"24h": timedelta(hours=24), "7d": timedelta(days=7)}
+# How far back the bars look: two bar-lengths of the slowest interval shown, so a
+# check that skipped a few runs still fills its bar, and the window function only
+# ranks a recent stretch of results, not weeks of them.
+BAR_LOOKBACK_MIN = timedelta(hours=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +62,12 @@ class IntegrationStatus:
     detail: str
     # Check name → why it went quiet (budget | in_flight | no_worker), when stale.
     stale: dict[str, str] = field(default_factory=dict)
+    # When its failing check began to fail (the earliest, if several), when down.
+    down_since: datetime | None = None
+    # The ticket of its open incident (the oldest one's, if several), by number.
+    ticket: str | None = None
+    uptime_24h: float | None = None  # None: nothing counted in the last 24 h
+    bar: tuple[ResultMark, ...] = ()  # its latest results, oldest first
 
 
 def integration_status(
@@ -80,7 +103,18 @@ def integration_status(
         at=shown.started_at if shown else None,
         detail=shown.detail if shown and failing else "",
         stale=stale,
+        down_since=min((s.since for s in failing), default=None) if state == "down" else None,
     )
+
+
+def board_order(status: IntegrationStatus) -> tuple[int, datetime | str, str]:
+    """Down first, the longest down at the top; then stale, maintenance, unknown, up."""
+    return (BOARD_ORDER.get(status.state, 9), status.down_since or "", status.name.lower())
+
+
+def bar_lookback(specs: Mapping[str, IntegrationSpec]) -> timedelta:
+    slowest = max((spec.interval_s for spec in specs.values()), default=0.0)
+    return max(BAR_LOOKBACK_MIN, timedelta(seconds=2 * BAR_LENGTH * slowest))
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,15 +143,34 @@ def board(engine: Engine, caller: Principal, settings: Settings, now: datetime) 
         states.setdefault(state.integration_id, []).append(state)
     windows = windows_by_integration(engine, list(specs))
     fresh = check_freshness(engine, now)
-    statuses = [
-        integration_status(spec, states.get(i, []), windows.get(i, []), now, fresh)
-        for i, spec in specs.items()
-    ]
     incidents = [
         view
         for view in list_incidents(engine, state="open", limit=MAX_ROWS)
         if view.integration_id in specs
     ]
+    tickets_of: dict[str, str] = {}
+    for incident in sorted(incidents, key=lambda view: view.opened_at):
+        if incident.ticket:
+            tickets_of.setdefault(incident.integration_id, incident.ticket)
+    # Support sees every integration: no list of ids to send (and to match) at all.
+    only = None if caller.sees_every_client else list(specs)
+    uptime = {
+        found.integration_id: found.ratio
+        for found in availability(engine, now - UPTIME_WINDOWS["24h"], now, integration_ids=only)
+    }
+    bars = latest_results(engine, now - bar_lookback(specs), integration_ids=only)
+    statuses = sorted(
+        (
+            replace(
+                integration_status(spec, states.get(i, []), windows.get(i, []), now, fresh),
+                ticket=tickets_of.get(i),
+                uptime_24h=uptime.get(i),
+                bar=tuple(bars.get(i, ())),
+            )
+            for i, spec in specs.items()
+        ),
+        key=board_order,
+    )
     client = None if caller.sees_every_client else caller.client
     tickets = [
         view
@@ -143,15 +196,30 @@ class IntegrationPage:
     spec: IntegrationSpec
     status: IntegrationStatus
     states: dict[str, StateView]  # by check name
-    results: list[dict[str, Any]]
+    results: ResultPage
     incidents: list[IncidentView]
     windows: list[dict[str, Any]]
+    uptime: dict[str, Availability | None]  # by window (24h, 7d, 30d); None: no results
+    chart_window: str
+    chart_start: datetime
+    chart_end: datetime
+    latency: list[LatencyPoint]
+    # Check name → days until its certificate expires (negative: expired), when read.
+    certificate_days: dict[str, int]
 
 
 def integration_page(
-    engine: Engine, caller: Principal, integration_id: str, now: datetime
+    engine: Engine,
+    caller: Principal,
+    integration_id: str,
+    now: datetime,
+    *,
+    before: int | None = None,
+    chart_window: str = "24h",
 ) -> IntegrationPage | None:
-    """One integration's page, or None when it does not exist or the caller may not see it."""
+    """One integration's page, or None when it does not exist or the caller may not see
+    it; `before` pages back through its results (`integrations.history.results_page`,
+    which raises ResultNotFound for a result not its own)."""
     registered = visible_integrations(engine, caller).get(integration_id)
     if registered is None:
         return None
@@ -159,14 +227,36 @@ def integration_page(
     states = current_states(engine, integration_id)
     stored = list_windows(engine, [integration_id])
     fresh = check_freshness(engine, now, integration_id)
+    uptime: dict[str, Availability | None] = {}
+    for name, period in UPTIME_WINDOWS.items():
+        found = availability(engine, now - period, now, integration_ids=[integration_id])
+        uptime[name] = found[0] if found else None
+    # The chart ends with the current hour, so its last point is the hour in progress.
+    chart_end = now.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+    chart_start = chart_end - CHART_WINDOWS[chart_window]
     return IntegrationPage(
         spec=spec,
         status=integration_status(spec, states, [s.window for s in stored], now, fresh),
         states={s.check_name: s for s in states},
-        results=history(engine, integration_id, limit=20),
+        results=results_page(engine, integration_id, before),
         incidents=list_incidents(engine, integration_id=integration_id, limit=20),
         windows=[_window(s, now) for s in stored],
+        uptime=uptime,
+        chart_window=chart_window,
+        chart_start=chart_start,
+        chart_end=chart_end,
+        latency=latency_by_hour(engine, integration_id, None, chart_start, chart_end),
+        certificate_days={
+            s.check_name: certificate_days(s.certificate_expires_at, now)
+            for s in states
+            if s.certificate_expires_at is not None
+        },
     )
+
+
+def certificate_days(expires_at: float, now: datetime) -> int:
+    """Whole days until a certificate expires: 0 on its last day, negative once expired."""
+    return math.floor((expires_at - now.timestamp()) / 86_400)
 
 
 def _window(stored: StoredWindow, now: datetime) -> dict[str, Any]:

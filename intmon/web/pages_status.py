@@ -2,6 +2,10 @@
 
 Support sees every integration; a client sees only their own, and any other
 integration is "not found", exactly like one that does not exist.
+
+An integration's page takes `?before=<result id>` (its older results, a keyset
+page at a time) and `?chart=24h|7d` (the latency chart's span); anything else
+there is a 400 page naming the parameter, never a 500.
 """
 
 from __future__ import annotations
@@ -9,13 +13,18 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 
 from integrations.e2e_store import list_runs
+from integrations.history import ResultNotFound
 from intmon import db
-from intmon.web.board import STATES, board, integration_page
+from intmon.web.badges import badge_token
+from intmon.web.board import CHART_WINDOWS, STATES, board, integration_page
+from intmon.web.charts import latency_chart
 from intmon.web.errors import PageError
 from intmon.web.render import page
 from intmon.web.session import Account, engine_of
 
 router = APIRouter(include_in_schema=False)
+
+MAX_RESULT_ID = 2**63 - 1
 
 
 @router.get("/board")
@@ -25,22 +34,53 @@ def status_board(request: Request, account: Account) -> Response:
     return page(request, "board.html", account=account, refresh=True, board=view, states=STATES)
 
 
+def result_id(text: str | None) -> int | None:
+    """`?before=`: the id of a result, a positive whole number."""
+    if text is None:
+        return None
+    if not text.isascii() or not text.isdigit() or not 0 < int(text) <= MAX_RESULT_ID:
+        raise PageError(
+            400, "error.bad_request", detail="before: give the id of a result (a whole number)"
+        )
+    return int(text)
+
+
 @router.get("/integrations/{integration_id}")
 def integration(request: Request, account: Account, integration_id: str) -> Response:
-    view = integration_page(engine_of(request), account.principal, integration_id, db.utcnow())
+    before = result_id(request.query_params.get("before"))
+    chart = request.query_params.get("chart", "24h")
+    if chart not in CHART_WINDOWS:
+        raise PageError(400, "error.bad_request", detail="chart: give 24h or 7d")
+    engine = engine_of(request)
+    try:
+        view = integration_page(
+            engine,
+            account.principal,
+            integration_id,
+            db.utcnow(),
+            before=before,
+            chart_window=chart,
+        )
+    except ResultNotFound as error:
+        raise PageError(404, "error.not_found", detail=str(error)) from None
     if view is None:
         raise PageError(404, "error.not_found", detail=f"integration {integration_id} not found")
+    badge = f"/badge/{badge_token(request.app.state.badge_key, integration_id)}.svg"
     return page(
         request,
         "integration.html",
         account=account,
         refresh=True,
+        view=view,
         spec=view.spec,
         status=view.status,
         states=view.states,
-        results=view.results,
         incidents=view.incidents,
         windows=view.windows,
+        chart=latency_chart(view.latency, view.chart_start, view.chart_end),
+        before=before,
+        badge_path=badge,
+        badge_url=str(request.base_url).rstrip("/") + badge,
         # The e2e history (issue 7): the latest runs of this integration's scenarios.
-        runs=list_runs(engine_of(request), integration_ids=[integration_id], limit=10),
+        runs=list_runs(engine, integration_ids=[integration_id], limit=10),
     )

@@ -15,10 +15,13 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context
+from jinja2.runtime import Context
 
+from integrations.history import ResultMark
 from intmon import db
-from intmon.web import i18n
+from intmon.web import i18n, zones
+from intmon.web.charts import percent_text, uptime_grade
 from intmon.web.headers import SECURITY_HEADERS
 from intmon.web.session import csrf_token
 from intmon.web.users import WebAccount
@@ -36,8 +39,22 @@ environment = Environment(
 )
 
 
-def when(moment: datetime | None) -> str:
-    return f"{moment:%Y-%m-%d %H:%M} UTC" if moment else "—"
+@pass_context
+def when(context: Context, moment: datetime | None) -> str:
+    """A time to the minute, in the viewer's zone (`zones.viewer_zone`)."""
+    return zones.minute(moment, context["zone"])
+
+
+@pass_context
+def stamp(context: Context, moment: datetime | None) -> str:
+    """A time to the second, in the viewer's zone: results every 2 s stay apart."""
+    return zones.stamp(moment, context["zone"])
+
+
+@pass_context
+def clock(context: Context, moment: datetime, pattern: str) -> str:
+    """A time in the viewer's zone as `pattern` (a chart's axis: "%H:%M", "%m-%d")."""
+    return zones.in_zone(moment, context["zone"], pattern)
 
 
 def without_credentials(url: str) -> str:
@@ -48,7 +65,51 @@ def without_credentials(url: str) -> str:
     return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
 
 
+@pass_context
+def duration(context: Context, seconds: float) -> str:
+    """A duration in the viewer's language: "250 ms", "1.5 s"."""
+    t: i18n.Translator = context["t"]
+    if seconds < 1:
+        return t("unit.ms", n=round(seconds * 1000))
+    return t("time.seconds", n=f"{round(seconds, 1):g}")
+
+
+@pass_context
+def mark_title(context: Context, mark: ResultMark) -> str:
+    """The tooltip of a result bar's mark: when (to the second, the date only when it
+    is not today), the outcome in words, duration, HTTP status, check. Built here,
+    not in the template: the board of 1,000 integrations has 50,000 of them."""
+    t: i18n.Translator = context["t"]
+    zone = context["zone"]
+    local = mark.started_at.astimezone(zone)
+    today = context["now"].astimezone(zone).date() == local.date()
+    parts = [
+        local.strftime("%H:%M:%S %Z" if today else "%Y-%m-%d %H:%M:%S %Z"),
+        t.word("outcome", mark.outcome.value),
+        duration(context, mark.duration_s),
+    ]
+    if mark.http_status:
+        parts.append(f"HTTP {mark.http_status}")
+    parts.append(mark.check_name)
+    if mark.maintenance:
+        parts.append(t("state.maintenance"))
+    elif mark.inhibited:
+        parts.append(t("bar.inhibited"))
+    return " · ".join(parts)
+
+
+def uptime_class(ratio: float) -> str:
+    """The CSS class an uptime is coloured by: the badge's grades."""
+    return f"uptime-{uptime_grade(ratio)}"
+
+
 environment.filters["when"] = when
+environment.filters["percent"] = percent_text
+environment.filters["duration"] = duration
+environment.filters["mark_title"] = mark_title
+environment.filters["uptime_class"] = uptime_class
+environment.filters["stamp"] = stamp
+environment.filters["clock"] = clock
 environment.filters["without_credentials"] = without_credentials
 
 
@@ -92,6 +153,7 @@ def page(
         static=STATIC_URL,
         language_links=language_links(request),
         now=db.utcnow(),
+        zone=zones.viewer_zone(request),
         **context,
     )
     return HTMLResponse(html, status_code=status_code, headers=SECURITY_HEADERS)

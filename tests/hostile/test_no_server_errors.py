@@ -225,6 +225,10 @@ WEB_CASES: list[tuple[str, str, str, dict[str, str] | None, int, str]] = [
     ("reason over 2 KiB", "POST", "/tickets/INC-000001/status",
      {"status": "closed", "reason": "r" * (REASON_MAX + 1)}, 422, "at most 2048"),
     ("unknown page", "GET", "/nowhere", None, 404, "Not found"),
+    ("huge result id", "GET", "/integrations/a?before=99999999999999999999", None, 400, "before:"),
+    ("result id not a number", "GET", "/integrations/a?before=1e3", None, 400, "before:"),
+    ("unknown chart span", "GET", "/integrations/a?chart=1y", None, 400, "chart:"),
+    ("NUL as a time zone", "GET", "/integrations/a?tz=%00", None, 422, "tz: must not contain NUL"),
 ]  # fmt: skip
 
 

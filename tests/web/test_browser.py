@@ -19,6 +19,7 @@ from alerts import tickets
 from alerts.policy import Policy
 from alerts.queries import ticket_detail
 from alerts.tickets import Actor
+from checks.outcomes import Outcome
 from intmon.web.serve import ConsoleServer
 from tests.conftest import unavailable
 from tests.web.conftest import NOW, PASSWORD, settings
@@ -179,3 +180,120 @@ def test_the_api_docs_render_offline_under_their_policy(
         if "Content Security Policy" in entry["message"]
     ]
     assert refused == []
+
+
+# --- history on the board and an integration's page (issue 23) -----------------------
+
+# Integrations with a day of results each, for a board and a chart worth looking at.
+FLEET = {
+    "leadhub": ("Lead Hub", "acme", Outcome.OK),
+    "shop-eu": ("Shop EU", "acme", Outcome.SERVER_ERROR),  # down for its last 40 min
+    "crm-north": ("CRM North", "orbit", Outcome.SLOW),
+}
+
+
+def seed_a_day_of_history(engine: Engine) -> None:
+    """Every 5 min over the day before NOW: latency rising and falling with the hour."""
+    import math
+    from datetime import timedelta
+
+    from checks.outcomes import CheckResult
+    from integrations.loader import load_text
+    from integrations.registry import apply
+    from integrations.results import record_results
+    from tests.test_api import CONFIG
+
+    extra = "".join(
+        f"""  - id: {fleet_id}
+    name: {name}
+    kind: broker
+    client: {client}
+    base_url: https://{fleet_id}.example
+    interval_s: 300
+    checks: [{{name: health, path: /health}}]
+"""
+        for fleet_id, (name, client, _) in FLEET.items()
+    )
+    apply(engine, load_text(CONFIG + extra), NOW)
+    expires = (NOW + timedelta(days=23)).timestamp()
+    rows = []
+    for step in range(288):
+        at = NOW - timedelta(minutes=5 * (288 - step))
+        wave = 0.18 + 0.12 * math.sin(step / 24) + (0.25 if step % 37 == 0 else 0)
+        for fleet_id, (_, _, last) in FLEET.items():
+            outcome = last if step >= 280 or (step % 53 == 7) else Outcome.OK
+            if outcome is Outcome.OK and fleet_id == "leadhub" and step % 61 == 5:
+                outcome = Outcome.TIMEOUT
+            rows.append(
+                CheckResult(
+                    integration_id=fleet_id,
+                    check_name="health",
+                    outcome=outcome,
+                    started_at=at + timedelta(seconds=7),
+                    duration_s=wave * (1.6 if outcome is Outcome.SLOW else 1.0),
+                    http_status=None
+                    if outcome is Outcome.TIMEOUT
+                    else 200
+                    if outcome.is_up
+                    else 503,
+                    certificate_expires_at=expires,
+                )
+            )
+    record_results(engine, rows)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("width", [390, 1440])
+def test_board_and_integration_page_fit_the_screen_and_draw_bars_and_chart(
+    chrome: Any, console: ConsoleServer, engine: Engine, width: int
+) -> None:
+    """No horizontal scroll at 390 px (tables become cards) nor at 1440 px; the bars
+    and the chart are drawn. With INTMON_SCREENSHOTS=<dir> the pages are saved there
+    (docs/screenshots/ in the README)."""
+    import os
+
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    seed_a_day_of_history(engine)
+    height = 1400 if width < 600 else 1100
+    chrome.execute_cdp_cmd(
+        "Emulation.setDeviceMetricsOverride",
+        {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": width < 600},
+    )
+    chrome.get(f"{console.url}/login")
+    chrome.find_element(By.NAME, "username").send_keys("sup")
+    chrome.find_element(By.NAME, "password").send_keys(PASSWORD)
+    chrome.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
+    WebDriverWait(chrome, WAIT_S).until(
+        lambda d: "/login" not in d.current_url, message="logged in"
+    )
+    saved = os.environ.get("INTMON_SCREENSHOTS")
+
+    def fits() -> None:
+        inner, scroll = chrome.execute_script(
+            "return [window.innerWidth, document.documentElement.scrollWidth]"
+        )
+        assert inner == width and scroll <= inner, (chrome.current_url, scroll, inner)
+
+    for path, name in (("/board", "board"), ("/integrations/leadhub", "integration")):
+        chrome.get(f"{console.url}{path}")
+        WebDriverWait(chrome, WAIT_S).until(
+            lambda d: d.find_elements(By.CSS_SELECTOR, "[data-refresh-region]"),
+            message=f"{path} drawn: {chrome.current_url} {chrome.page_source[:2000]}",
+        )
+        fits()
+        # The script keeps the browser's time zone for the server (zones.py).
+        assert "intmon_tz=" in chrome.execute_script("return document.cookie")
+        if name == "board":
+            marks = chrome.find_elements(By.CSS_SELECTOR, "#bar-leadhub .mark")
+            assert len(marks) == 50 and all(m.size["width"] >= 2 for m in marks[:3])
+            rows = chrome.find_elements(By.CSS_SELECTOR, "#integrations tbody tr")
+            assert rows[0].get_attribute("data-state") == "down"
+        else:
+            chart = chrome.find_element(By.ID, "latency-chart")
+            assert chart.size["width"] > 300 and chart.size["height"] > 80
+            # The chart's 24 hours end with the hour in progress (13:00, still empty).
+            assert len(chrome.find_elements(By.CSS_SELECTOR, "#latency-chart .dot.p50")) == 23
+        if saved:
+            chrome.save_screenshot(str(Path(saved) / f"{name}-{width}.png"))

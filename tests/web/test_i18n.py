@@ -10,7 +10,8 @@ import pytest
 
 from alerts.families import Family
 from alerts.tickets import AUTHOR_KINDS, SUBTYPES, TIERS, Section, Status
-from intmon.web.board import STATES
+from checks.outcomes import Outcome
+from intmon.web.board import STATES, UPTIME_WINDOWS
 from intmon.web.i18n import CATALOGUE, LANGUAGES, Translator, from_accept_language
 from intmon.web.models import WEB_ROLES
 
@@ -62,6 +63,8 @@ def test_every_key_the_pages_use_is_in_the_catalogue() -> None:
         ("tier", TIERS),
         ("family", [f.value for f in Family]),
         ("state", STATES),
+        ("outcome", [o.value for o in Outcome]),
+        ("window", list(UPTIME_WINDOWS)),
         ("incident", ["open", "resolved", "flapping"]),
         ("origin", ["manual", "incident"]),
         ("author", AUTHOR_KINDS),

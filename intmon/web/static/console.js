@@ -3,8 +3,13 @@
 // on) and swap in only its [data-refresh-region] sections (board, lists,
 // a ticket's status and thread). Forms sit outside those regions and are never
 // touched. Stops quietly when the session has ended (the fetch is redirected).
+//
+// Times are shown in the viewer's zone: the server reads it from the intmon_tz
+// cookie written here from the browser's own zone (intmon/web/zones.py). When
+// the cookie is new or the zone has changed, the regions are read again at once.
 (function () {
   "use strict";
+  var zoneChanged = rememberZone();
   var seconds = Number(document.body.getAttribute("data-refresh") || "0");
   if (!seconds || !window.fetch || !window.DOMParser) {
     return;
@@ -39,5 +44,30 @@
         }
       });
   }
-  schedule();
+  if (zoneChanged) {
+    refresh();
+  } else {
+    schedule();
+  }
+
+  function rememberZone() {
+    var zone = "";
+    try {
+      zone = Intl.DateTimeFormat().resolvedOptions().timeZone || "";
+    } catch (error) {
+      return false;
+    }
+    if (!/^[A-Za-z0-9_+\-\/]{1,64}$/.test(zone)) {
+      return false;
+    }
+    var kept = document.cookie.split("; ").filter(function (pair) {
+      return pair.indexOf("intmon_tz=") === 0;
+    })[0];
+    if (kept === "intmon_tz=" + zone) {
+      return false;
+    }
+    document.cookie = "intmon_tz=" + zone + "; path=/; max-age=31536000; SameSite=Lax" +
+      (window.location.protocol === "https:" ? "; Secure" : "");
+    return true;
+  }
 })();

@@ -1,0 +1,147 @@
+"""The status board with history (issue 23) on PostgreSQL: how long support waits.
+
+1,000 integrations (60 s interval) with `--results` results each (default 50,
+one every 60 s up to now, a tenth of the integrations failing lately) and one
+check state each. Measures, `--repeat` times, the median and worst of:
+
+  data   `intmon.web.board.board()` as support: states, incidents, tickets, the
+         24 h uptime of every integration and the last 50 results of each (one
+         window-function query);
+  page   GET /board through the whole app (session, rendering 50 marks per row
+         with their tooltips), as a logged-in support user;
+  client GET /board as a client who owns 20 of the integrations.
+
+Prints a rich table (and JSON with --json).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from pydantic import SecretStr
+from rich.console import Console
+from rich.table import Table
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.checks import database
+from checks.outcomes import CheckResult, Outcome
+from integrations.loader import load_text
+from integrations.registry import apply
+from integrations.results import record_results
+from intmon import db
+from intmon.api.auth import Principal
+from intmon.db import make_engine
+from intmon.migrations import upgrade
+from intmon.settings import Settings
+from intmon.web.board import board
+from intmon.web.users import create_user
+
+console = Console(stderr=True)
+NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+PASSWORD = "bench password of the board"
+
+
+def config_yaml(count: int) -> str:
+    rows = [
+        f"  - {{id: p{i:05d}, name: Partner {i}, kind: broker, client: c{i % 50:02d}, "
+        f"base_url: 'https://p{i}.example', interval_s: 60, "
+        "checks: [{name: health, path: /health}]}"
+        for i in range(count)
+    ]
+    return "version: 1\nintegrations:\n" + "\n".join(rows) + "\n"
+
+
+def seed(engine: Any, count: int, per_integration: int) -> None:
+    apply(engine, load_text(config_yaml(count)), NOW - timedelta(days=1))
+    for step in range(per_integration):
+        at = NOW - timedelta(minutes=per_integration - step, seconds=-3)
+        batch = [
+            CheckResult(
+                integration_id=f"p{i:05d}",
+                check_name="health",
+                outcome=Outcome.SERVER_ERROR
+                if i % 10 == 0 and step > per_integration - 8
+                else Outcome.OK,
+                started_at=at,
+                duration_s=0.05 + (i % 7) / 100,
+                http_status=200,
+            )
+            for i in range(count)
+        ]
+        record_results(engine, batch)
+
+
+def timed(run: Callable[[], Any], repeat: int) -> dict[str, float]:
+    run()  # warm: plans, template compilation, caches
+    samples = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        run()
+        samples.append((time.perf_counter() - started) * 1000)
+    return {"median_ms": statistics.median(samples), "max_ms": max(samples)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--integrations", type=int, default=1000)
+    parser.add_argument("--results", type=int, default=50, help="results per integration")
+    parser.add_argument("--repeat", type=int, default=15)
+    parser.add_argument("--quick", action="store_true", help="5 repeats")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    repeat = 5 if args.quick else args.repeat
+
+    from fastapi.testclient import TestClient
+
+    from intmon.api.app import create_app
+
+    db.utcnow = lambda: NOW  # the board's clock: the seeded results end now
+    figures: dict[str, dict[str, float]] = {}
+    with database() as url:
+        engine = make_engine(url)
+        upgrade(engine)
+        started = time.perf_counter()
+        seed(engine, args.integrations, args.results)
+        console.print(
+            f"seeded {args.integrations} × {args.results} results "
+            f"in {time.perf_counter() - started:.1f} s"
+        )
+        settings = Settings(redis_url=None, session_secret=SecretStr("b" * 40))
+        support = Principal("support", None, "bench")
+        figures["data"] = timed(lambda: board(engine, support, settings, NOW), repeat)
+        create_user(engine, "sup", role="support", client=None, password=PASSWORD, now=NOW)
+        create_user(engine, "cli", role="client", client="c07", password=PASSWORD, now=NOW)
+        app = create_app(engine, settings)
+        for who, name in (("sup", "page"), ("cli", "client")):
+            with TestClient(app, base_url="https://console.test") as client:
+                page = client.get("/login").text
+                csrf = page.split('name="csrf" value="')[1].split('"')[0]
+                client.post("/login", data={"csrf": csrf, "username": who, "password": PASSWORD})
+                response = client.get("/board")
+                assert response.status_code == 200 and 'id="bar-p' in response.text
+                figures[name] = timed(lambda client=client: client.get("/board"), repeat)
+                figures[name]["kb"] = len(response.content) / 1024
+        engine.dispose()
+    if args.json:
+        print(json.dumps(figures, indent=2))
+        return
+    table = Table(title=f"Board, {args.integrations} integrations × {args.results} results (PG)")
+    for column in ("what", "median ms", "max ms", "page KB"):
+        table.add_column(column, justify="right" if column != "what" else "left")
+    for name, found in figures.items():
+        kb = f"{found['kb']:.0f}" if "kb" in found else "—"
+        table.add_row(name, f"{found['median_ms']:.0f}", f"{found['max_ms']:.0f}", kb)
+    Console().print(table)
+
+
+if __name__ == "__main__":
+    main()
