@@ -351,9 +351,8 @@ def test_variables_in_the_trigger_reach_the_scenario_as_literal_text(
 ) -> None:
     client, queued = jobs
     given = {"email": "qa+{{ run_id }}@example.com"}  # text, never rendered as a template
-    answer = client.call(
-        "POST", "/api/integrations/acme/scenarios/lead-flow/runs", "tester", json={"variables": given}
-    )
+    url = "/api/integrations/acme/scenarios/lead-flow/runs"
+    answer = client.call("POST", url, "tester", json={"variables": given})
     assert answer.status_code == 202, answer.text
     assert queued[0].variables == given
     # Through the queue's payload (what Redis carries) to the runner.

@@ -91,7 +91,14 @@ def dispatcher(request: Request) -> Iterator[Dispatch]:
     response_model=schemas.TriggeredRun,
     dependencies=[limited("e2e_runs")],
     responses={
-        202: {"headers": {"Location": {"description": "The run's status (absolute URL)."}}},
+        202: {
+            "headers": {
+                "Location": {
+                    "description": "The run's status (absolute URL).",
+                    "schema": {"type": "string"},
+                }
+            }
+        },
         422: {"description": "A variable the scenario does not declare, or too long."},
         429: {"description": "Over INTMON_LIMIT_E2E_RUNS, or no free slot (Retry-After)."},
     },
