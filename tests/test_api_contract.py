@@ -344,3 +344,159 @@ def test_every_write_endpoint_answers_what_the_document_says(walk: Walk) -> None
     ran, _ = walk("POST", "/api/integrations/{integration_id}/checks/run", 200, A)
     # No PARTNER_TOKEN in this process: the check cannot be built, and says so.
     assert ran["results"][0]["outcome"] == "config_error" and ran["results"][0]["detail"]
+
+
+# --- one error shape ----------------------------------------------------------------------
+
+
+PROBLEM = {**DOCUMENT["components"]["schemas"]["Problem"], "components": DOCUMENT["components"]}
+SECURED = [(p, m, o) for p, m, o in operations() if o.get("security")]
+WITH_IDS = [(p, m, o) for p, m, o in operations() if "{" in p]
+WITH_BODY = [(p, m, o) for p, m, o in operations() if "requestBody" in o]
+MADE_UP = {
+    "integration_id": "zz-none",
+    "number": "INC-999999",
+    "run_id": "0" * 32,
+    "scenario": "zz-none",
+}
+
+
+def assert_problem(answer: httpx.Response, status: int) -> dict[str, Any]:
+    where = (answer.request.method, str(answer.request.url), answer.text[:300])
+    assert answer.status_code == status, where
+    assert answer.headers["content-type"] == "application/problem+json", where
+    body: dict[str, Any] = answer.json()
+    jsonschema.validate(body, PROBLEM)
+    assert body["status"] == status and body["title"] and body["detail"], where
+    assert body["type"] == "about:blank"
+    assert answer.headers["x-content-type-options"] == "nosniff"  # the security headers too
+    return body
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    with database("sqlite", tmp_path_factory.mktemp("errors")) as engine:
+        small = site_settings(api_max_body_bytes=64 * 1024, limit_checks_run="1/min")
+        site = Site(engine, small)
+        yield site
+        site.close()
+
+
+def _url(path: str, values: dict[str, str] | None = None) -> str:
+    return path.format(**{"name": "zz-none", **MADE_UP, **(values or {})})
+
+
+def test_no_token_is_a_401_problem_on_every_secured_operation(site: Site) -> None:
+    assert len(SECURED) >= 25
+    for path, method, _operation in SECURED:
+        answer = site.client.request(method, _url(path, {"integration_id": "a"}))
+        assert_problem(answer, 401)
+        assert answer.headers["www-authenticate"] == "Bearer"
+
+
+def test_a_role_without_the_right_is_a_403_problem(site: Site) -> None:
+    refused = []
+    for path, method, _operation in SECURED:
+        answer = site.client.request(
+            method, _url(path, {"integration_id": "a"}), headers=site.headers("tester")
+        )
+        if answer.status_code == 403:
+            assert_problem(answer, 403)
+            refused.append(f"{method.upper()} {path}")
+    assert "POST /api/results/import" in refused and "GET /api/tickets" in refused
+    assert len(refused) >= 10, refused
+
+
+def test_an_unknown_id_is_a_404_problem_on_every_operation_with_one(site: Site) -> None:
+    found_nothing = []
+    for path, method, _operation in WITH_IDS:
+        headers = site.headers("support")
+        body = {"json": {}} if method in ("post", "put") and "/callbacks/" not in path else {}
+        answer = site.client.request(method, _url(path), headers=headers, **body)
+        if answer.status_code == 422:  # the body was checked first: send it whole
+            continue
+        assert_problem(answer, 404)
+        found_nothing.append(f"{method.upper()} {path}")
+    assert len(found_nothing) >= 15, found_nothing
+    callback = assert_problem(site.client.post(f"/callbacks/{'0' * 32}/accepted", json={}), 404)
+    assert callback["callback"] == "unknown"  # an extension member of the callback route
+
+
+def test_an_unknown_path_and_a_method_not_allowed_are_problems(site: Site) -> None:
+    assert_problem(site.client.get("/api/nothing-here", headers=site.headers("support")), 404)
+    for path in DOCUMENT["paths"]:
+        answer = site.client.patch(_url(path, {"integration_id": "a"}))
+        assert_problem(answer, 405)
+        assert answer.headers["allow"]
+
+
+def test_invalid_input_is_a_422_problem_naming_each_field(site: Site) -> None:
+    headers = site.headers("support")
+    for path, method, operation in WITH_BODY:
+        media = next(iter(operation["requestBody"]["content"]))
+        if media != "application/json":
+            continue
+        answer = site.client.request(
+            method, _url(path, {"integration_id": "a"}), headers=headers, json=[1]
+        )
+        body = assert_problem(answer, 422)
+        assert body["field"] and body["errors"], (path, body)
+        assert {e["in"] for e in body["errors"]} <= {"body", "query", "path", "header"}
+    for url in ("/api/tickets?limit=0", "/api/incidents?limit=x", "/api/e2e/runs?limit=1001"):
+        body = assert_problem(site.client.get(url, headers=headers), 422)
+        assert body["field"] == "limit" and body["errors"][0]["in"] == "query"
+    nul = assert_problem(site.client.get("/api/tickets?status=a%00b", headers=headers), 422)
+    assert nul["field"] == "status"
+    junk = site.client.post(
+        "/api/tickets", headers={**headers, "Content-Type": "application/json"}, content=b"{oops"
+    )
+    assert assert_problem(junk, 422)["field"] == "body"
+
+
+def test_a_body_over_the_cap_is_a_413_problem(site: Site) -> None:
+    answer = site.client.post(
+        "/api/tickets", headers=site.headers("support"), content=b"x" * 70_000
+    )
+    assert_problem(answer, 413)
+
+
+def test_over_the_request_limit_is_a_429_problem_with_retry_after(site: Site) -> None:
+    url = "/api/integrations/a/checks/run"
+    site.client.post(url, headers=site.headers("tester"))
+    answer = site.client.post(url, headers=site.headers("tester"))
+    assert_problem(answer, 429)
+    assert int(answer.headers["retry-after"]) > 0
+
+
+def test_a_conflict_is_a_409_problem(site: Site) -> None:
+    run_id = new_run_id()  # a run that has not ended has no JUnit yet
+    with site.engine.begin() as connection:
+        connection.execute(
+            insert(E2ERun).values(
+                id=run_id,
+                integration_id="a",
+                scenario="s",
+                trigger="api",
+                status="queued",
+                detail="",
+                callbacks=[],
+                created_at=NOW,
+            )
+        )
+    answer = site.client.get(f"/api/e2e/runs/{run_id}/junit", headers=site.headers("support"))
+    assert "queued" in assert_problem(answer, 409)["detail"]
+
+
+def test_an_unexpected_failure_is_a_500_problem_that_tells_nothing(site: Site) -> None:
+    from intmon.api.access import engine_of
+
+    def broken() -> Engine:
+        raise RuntimeError("postgresql://user:secret@db/intmon is down")
+
+    site.app.dependency_overrides[engine_of] = broken
+    try:
+        answer = site.client.get("/api/incidents", headers=site.headers("support"))
+    finally:
+        site.app.dependency_overrides.clear()
+    body = assert_problem(answer, 500)
+    assert "secret" not in answer.text and "logged" in body["detail"]
