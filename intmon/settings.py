@@ -103,7 +103,7 @@ class Settings(BaseSettings):
     flap_window_s: float = Field(default=3600.0, ge=0)
     flap_threshold: int = Field(default=3, ge=1)
     auto_close_recovered: bool = True
-    # Base URL of the web console, for links in tickets.
+    # Base URL of the web console and the API, for links in tickets and the API's answers.
     public_url: str | None = None
     # How often the leader runs the SLA sweep, auto-close, outbox and sync-back.
     housekeeping_interval_s: float = Field(default=10.0, gt=0)

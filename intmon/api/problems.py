@@ -17,6 +17,10 @@ refusals (`AlertsError`, `MaintenanceError`) and, last, anything unexpected (a
 the web console get its HTML error page instead (`error_page` in the app's state,
 set by `intmon.web.install`). Every error answer carries the pages' security
 headers (`intmon.web.headers`).
+
+The OpenAPI document says so for every operation (`describe_errors`): each 4xx
+and 5xx it declares, a route's own `404: {"description": …}` included, has the
+problem as its `application/problem+json` content, the `Problem` component.
 """
 
 from __future__ import annotations
@@ -71,6 +75,15 @@ PROBLEM_SCHEMA: dict[str, Any] = {
                     "in": {"type": "string", "enum": ["body", "query", "path", "header"]},
                     "message": _string("What is wrong with it"),
                 },
+            },
+        },
+        "callback": _string("A postback's answer (extension): unknown or ended"),
+        "problems": {
+            "type": "array",
+            "description": "A refused results file's bad lines (extension)",
+            "items": {
+                "type": "object",
+                "properties": {"line": {"type": "integer"}, "message": {"type": "string"}},
             },
         },
     },
