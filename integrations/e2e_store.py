@@ -14,7 +14,7 @@ of a name counts" is a unique constraint, and a run that has ended (its
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -246,9 +246,10 @@ async def run_and_record(
     *,
     inbox: CallbackInbox,
     run_id: str,
+    variables: Mapping[str, str] | None = None,
 ) -> ScenarioReport:
     """Run a scenario whose row exists (queued or running) and store its report."""
     await asyncio.to_thread(start_run, engine, run_id, utcnow())
-    report = await runner.run(spec, scenario, inbox=inbox, run_id=run_id)
+    report = await runner.run(spec, scenario, inbox=inbox, run_id=run_id, variables=variables)
     await asyncio.to_thread(finish_run, engine, report, utcnow())
     return report

@@ -107,8 +107,10 @@ class Settings(BaseSettings):
     flap_window_s: float = Field(default=3600.0, ge=0)
     flap_threshold: int = Field(default=3, ge=1)
     auto_close_recovered: bool = True
-    # Base URL of the web console (https://intmon.example.com): every e-mail links to
-    # the ticket and integration pages there; unset, mails name the CLI command.
+    # Base URL of the web console and the API (https://intmon.example.com): every
+    # e-mail links to the ticket and integration pages there, and the API's answers
+    # carry absolute links from it; unset, mails name the CLI command and API links
+    # use the address the request came to.
     public_url: str | None = None
     # `intmon mail-in`, where replies to intmon's e-mails arrive (README, "Replies by
     # e-mail"): where it listens, and what it takes per message.

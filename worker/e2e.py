@@ -67,6 +67,8 @@ class Job:
     due: float | None = None  # Unix time a scheduled run was due
     claim: str | None = None  # the claim to release afterwards
     budget_s: float | None = None  # the longest the run may take
+    # Values for the scenario's variables given with an API trigger (checked there).
+    variables: dict[str, str] | None = None
 
     @property
     def deadline(self) -> float | None:
@@ -89,6 +91,7 @@ class Job:
             "due": self.due,
             "claim": self.claim,
             "budget_s": self.budget_s,
+            "variables": self.variables,
         }
 
     @classmethod
@@ -205,6 +208,7 @@ async def execute(
     scenario: ScenarioSpec,
     run_id: str,
     probe_settings: Any,
+    variables: dict[str, str] | None = None,
 ) -> ScenarioReport:
     """Run a recorded scenario with the inbox the settings choose."""
     client = StepClient(probe_settings)
@@ -212,10 +216,12 @@ async def execute(
     try:
         if settings.e2e_callback_url:
             inbox = DatabaseInbox(engine, settings.e2e_callback_url)
-            return await run_and_record(engine, runner, spec, scenario, inbox=inbox, run_id=run_id)
+            return await run_and_record(
+                engine, runner, spec, scenario, inbox=inbox, run_id=run_id, variables=variables
+            )
         async with CallbackListener(settings.e2e_callback_host) as listening:
             return await run_and_record(
-                engine, runner, spec, scenario, inbox=listening, run_id=run_id
+                engine, runner, spec, scenario, inbox=listening, run_id=run_id, variables=variables
             )
     finally:
         await client.aclose()
@@ -250,7 +256,9 @@ def run_job(rt: Any, payload: dict[str, Any]) -> tuple[ScenarioReport | None, bo
             create_run(rt.db, run_id, spec, scenario, trigger=job.trigger, now=utcnow())
         settings = rt.settings
         report = asyncio.run(
-            execute(settings, rt.db, spec, scenario, run_id, probe_settings(settings))
+            execute(
+                settings, rt.db, spec, scenario, run_id, probe_settings(settings), job.variables
+            )
         )
         changed = False
         if job.trigger == "schedule":

@@ -1,7 +1,8 @@
 """Running one scenario: its steps in order, then its cleanup, into a `ScenarioReport`.
 
     ScenarioRunner.run(integration, scenario, inbox=…)
-      → built-ins and `variables`                      (run_id, now, uuid, callback_url.*)
+      → built-ins and `variables`                      (run_id, now, uuid, callback_url.*;
+                                                        a run's given values replace defaults)
       → each step:  request  → judge → [poll until]  → extract
                     callback → wait in the inbox     → judge → extract
         the first step that fails stops the rest (they are `skipped`)
@@ -57,6 +58,9 @@ class _Run:
     environ: Mapping[str, str] | None
     variables: dict[str, Any] = field(default_factory=dict)
     secrets: set[str] = field(default_factory=set)
+    # Values the run was started with (the API's `variables`): literal text, never
+    # rendered as a template, in place of the scenario's own values of those names.
+    given: Mapping[str, str] = field(default_factory=dict)
 
 
 class ScenarioRunner:
@@ -78,10 +82,13 @@ class ScenarioRunner:
         *,
         inbox: CallbackInbox,
         run_id: str | None = None,
+        variables: Mapping[str, str] | None = None,
     ) -> ScenarioReport:
+        """`variables`: values for some of the scenario's `variables`, used as given."""
         run_id = run_id or new_run_id()
         started_at, started = self.clock.now(), self.clock.monotonic()
         run = _Run(integration, scenario, run_id, inbox, started + scenario.timeout_s, self.environ)
+        run.given = dict(variables or {})
         reports: list[StepReport] = []
         await inbox.open(run_id, scenario.callback_names)
         try:
@@ -115,6 +122,9 @@ class ScenarioRunner:
             callback_url={name: run.inbox.url(run.run_id, name) for name in names},
         )
         for name, value in run.scenario.variables.items():
+            if name in run.given:
+                run.variables[name] = run.given[name]
+                continue
             try:
                 run.variables[name] = render_value(
                     value, run.variables, run.secrets, run.environ, native=True

@@ -17,11 +17,16 @@ refusals (`AlertsError`, `MaintenanceError`) and, last, anything unexpected (a
 the web console get its HTML error page instead (`error_page` in the app's state,
 set by `intmon.web.install`). Every error answer carries the pages' security
 headers (`intmon.web.headers`).
+
+The OpenAPI document says so for every operation (`describe_errors`): each 4xx
+and 5xx it declares, a route's own `404: {"description": …}` included, has the
+problem as its `application/problem+json` content, the `Problem` component.
 """
 
 from __future__ import annotations
 
 import html
+import json
 import logging
 from collections.abc import Callable, Sequence
 from http import HTTPStatus
@@ -81,14 +86,28 @@ PROBLEM_SCHEMA: dict[str, Any] = {
                 },
             },
         },
+        "callback": _string("A postback's answer (extension): unknown or ended"),
+        "problems": {
+            "type": "array",
+            "description": "A refused results file's bad lines (extension)",
+            "items": {
+                "type": "object",
+                "properties": {"line": {"type": "integer"}, "message": {"type": "string"}},
+            },
+        },
     },
 }
+PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
 # Declared on every operation, in place of FastAPI's own 422 shape.
 RESPONSES: dict[int | str, dict[str, Any]] = {
     "4XX": {
         "description": "Refused: RFC 9457 problem details naming the field at fault.",
-        "content": {MEDIA_TYPE: {"schema": PROBLEM_SCHEMA}},
-    }
+        "content": {MEDIA_TYPE: {"schema": PROBLEM_REF}},
+    },
+    "5XX": {
+        "description": "Failed on our side; the cause is logged, never told.",
+        "content": {MEDIA_TYPE: {"schema": PROBLEM_REF}},
+    },
 }
 
 
@@ -132,9 +151,12 @@ def problem(
 
 
 def field_path(location: Sequence[str | int]) -> str:
-    """("leads", 0, "fields", "email") -> "leads[0].fields.email"."""
+    """("leads", 0, "fields", "email") -> "leads[0].fields.email"; a mapping's key at
+    fault, ("variables", "1st", "[key]"), is named as the entry: "variables.1st"."""
     path = ""
     for part in location:
+        if part == "[key]":
+            continue
         if isinstance(part, int):
             path += f"[{part}]"
         else:
@@ -244,7 +266,39 @@ def bare_page(status: int, detail: str) -> str:
     )
 
 
+def describe_errors(document: dict[str, Any]) -> dict[str, Any]:
+    """The OpenAPI document with the problem shape on every error answer: a 4xx or
+    5xx a route declares with a description only (`404: {"description": …}`) gets
+    the problem schema as its content, and FastAPI's own 422 shape is replaced."""
+    schemas = document.setdefault("components", {}).setdefault("schemas", {})
+    schemas["Problem"] = PROBLEM_SCHEMA
+    for operations in document.get("paths", {}).values():
+        for operation in operations.values():
+            for code, answer in operation.get("responses", {}).items():
+                content = answer.get("content") or {}
+                fastapi_422 = "HTTPValidationError" in str(content)
+                if str(code)[0] in "45" and (not content or fastapi_422):
+                    answer["content"] = {MEDIA_TYPE: {"schema": PROBLEM_REF}}
+    for name in ("HTTPValidationError", "ValidationError"):  # the first refers to the second
+        if f"#/components/schemas/{name}" not in json.dumps(document):
+            schemas.pop(name, None)
+    return document
+
+
+def document(app: FastAPI) -> None:
+    """Build the app's OpenAPI document (once, as FastAPI does) through `describe_errors`."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = describe_errors(build())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
 def install(app: FastAPI) -> None:
+    document(app)
     app.add_exception_handler(HTTPException, http_error)
     app.add_exception_handler(RequestValidationError, invalid_request)
     app.add_exception_handler(AlertsError, alerts_error)

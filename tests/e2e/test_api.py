@@ -137,7 +137,8 @@ def test_a_queued_run_is_run_by_the_worker_and_its_report_served(
     body = detail.json()
     assert body["status"] == "passed" and body["outcome"] == "ok" and body["trigger"] == "api"
     assert [s["status"] for s in body["report"]["steps"]] == ["passed"] * 4
-    assert body["junit_url"] == f"/api/e2e/runs/{run_id}/junit"
+    # Links are absolute, from the request's base URL without INTMON_PUBLIC_URL.
+    assert body["junit_url"] == f"http://testserver/api/e2e/runs/{run_id}/junit"
     junit = client.call("GET", body["junit_url"], "tester")
     assert junit.status_code == 200 and junit.headers["content-type"].startswith("application/xml")
     SCHEMA.validate(junit.text)
@@ -323,3 +324,100 @@ def test_with_redis_a_triggered_run_is_queued_for_the_workers_and_its_status_rea
 
         detail = client.call("GET", f"/api/e2e/runs/{run_id}", "acme").json()
         assert detail["status"] == "passed" and detail["trigger"] == "api"
+
+
+# --- the contract a test team codes against (issue 26): variables, ?wait=, links ---------
+
+
+def test_a_trigger_answers_absolute_links_from_the_public_url_and_a_location(
+    engine: Engine, tokens: dict[str, str]
+) -> None:
+    queued: list[Job] = []
+    app = create_app(engine, Settings(redis_url=None, public_url="https://intmon.example/ops/"))
+    app.dependency_overrides[dispatcher] = lambda: queued.append
+    with TestClient(app) as test_client:
+        answer = trigger(Client(test_client, tokens), "tester")
+    assert answer.status_code == 202, answer.text
+    body = answer.json()
+    run_id = body["run_id"]
+    assert len(run_id) == 32 and int(run_id, 16) >= 0  # 32 hex characters
+    assert body["url"] == f"https://intmon.example/ops/api/e2e/runs/{run_id}"
+    assert body["junit_url"] == body["url"] + "/junit"
+    assert answer.headers["location"] == body["url"]
+
+
+def test_variables_in_the_trigger_reach_the_scenario_as_literal_text(
+    jobs: tuple[Client, list[Job]], engine: Engine, served: Served
+) -> None:
+    client, queued = jobs
+    given = {"email": "qa+{{ run_id }}@example.com"}  # text, never rendered as a template
+    url = "/api/integrations/acme/scenarios/lead-flow/runs"
+    answer = client.call("POST", url, "tester", json={"variables": given})
+    assert answer.status_code == 202, answer.text
+    assert queued[0].variables == given
+    # Through the queue's payload (what Redis carries) to the runner.
+    report, _changed = run_job(Standalone(engine, Settings(redis_url=None)), queued[0].to_payload())
+    assert report is not None and report.passed, report and report.detail
+    assert [lead["email"] for lead in served.partner.leads.values()] == [given["email"]]
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"variables": {"emial": "x"}}, "variables.emial"),  # not declared by the scenario
+        ({"variables": {"run_id": "x"}}, "variables.run_id"),  # a built-in
+        ({"variables": {"1st": "x"}}, "variables.1st"),  # not a variable name
+        ({"variables": {"email": "x" * 4097}}, "variables.email"),
+        ({"variables": {"email": 5}}, "variables.email"),  # strings only
+        ({"variables": {f"v{i}": "x" for i in range(65)}}, "variables"),
+        ({"variables": ["email"]}, "variables"),
+    ],
+)
+def test_bad_variables_are_a_422_problem_naming_the_field(
+    jobs: tuple[Client, list[Job]], body: dict[str, Any], field: str
+) -> None:
+    client, queued = jobs
+    answer = client.call(
+        "POST", "/api/integrations/acme/scenarios/lead-flow/runs", "tester", json=body
+    )
+    assert answer.status_code == 422, answer.text
+    assert answer.headers["content-type"] == "application/problem+json"
+    assert answer.json()["field"] == field
+    assert queued == []
+
+
+def test_wait_returns_as_soon_as_the_run_ends(
+    engine: Engine, tokens: dict[str, str], served: Served
+) -> None:
+    with TestClient(create_app(engine, Settings(redis_url=None))) as raw:
+        client = Client(raw, tokens)
+        run_id = trigger(client, "tester").json()["run_id"]
+        started = time.monotonic()
+        answer = client.call("GET", f"/api/e2e/runs/{run_id}?wait=60", "tester")
+        took = time.monotonic() - started
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["status"] == "passed"
+    assert answer.json()["report"]["counts"]["passed"] == 4
+    assert took < 30  # it did not sit out the 60 s
+
+
+def test_wait_on_a_run_that_does_not_end_answers_when_the_wait_is_over(
+    jobs: tuple[Client, list[Job]],
+) -> None:
+    client, _queued = jobs
+    run_id = trigger(client, "acme").json()["run_id"]  # queued; nobody runs it
+    started = time.monotonic()
+    answer = client.call("GET", f"/api/e2e/runs/{run_id}?wait=1", "acme")
+    assert 1 <= time.monotonic() - started < 10
+    assert answer.status_code == 200 and answer.json()["status"] == "queued"
+    assert answer.json()["report"] is None
+
+
+@pytest.mark.parametrize("wait", ["61", "-1", "soon", "1.5"])
+def test_a_wait_out_of_bounds_is_a_422_problem(jobs: tuple[Client, list[Job]], wait: str) -> None:
+    client, _queued = jobs
+    run_id = trigger(client, "acme").json()["run_id"]
+    answer = client.call("GET", f"/api/e2e/runs/{run_id}", "acme", params={"wait": wait})
+    assert answer.status_code == 422
+    assert answer.headers["content-type"] == "application/problem+json"
+    assert answer.json()["field"] == "wait"

@@ -9,11 +9,9 @@ returned.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, HTTPException, Query, Request, Response, status
-from pydantic import BaseModel, Field
 
 from alerts.queries import list_incidents
 from integrations.config import IntegrationSpec
@@ -29,6 +27,7 @@ from integrations.staleness import CheckId, Freshness, check_freshness, state_ro
 from intmon import db
 from intmon.api.access import Caller, Db, Support, visible_integration, visible_integrations
 from intmon.api.auth import Principal
+from intmon.api.schemas import integrations as schemas
 from intmon.api.strict_json import StrictJsonRoute
 from intmon.api.throttle import limited
 from intmon.run_now import run_now
@@ -64,7 +63,7 @@ def with_states(
     return {**summary(spec), "states": state_rows(current_states(engine, spec.id), mine)}
 
 
-@router.get("/integrations")
+@router.get("/integrations", response_model=list[schemas.Integration])
 def integrations_list(engine: Db, caller: Caller) -> list[dict[str, Any]]:
     """Integrations the caller may see, with the current state of each check."""
     fresh = check_freshness(engine, db.utcnow())
@@ -73,13 +72,13 @@ def integrations_list(engine: Db, caller: Caller) -> list[dict[str, Any]]:
     ]
 
 
-@router.get("/integrations/{integration_id}")
+@router.get("/integrations/{integration_id}", response_model=schemas.Integration)
 def integration_detail(engine: Db, caller: Caller, integration_id: str) -> dict[str, Any]:
     spec = visible_integration(engine, caller, integration_id)
     return with_states(engine, spec, check_freshness(engine, db.utcnow(), spec.id))
 
 
-@router.get("/integrations/{integration_id}/results")
+@router.get("/integrations/{integration_id}/results", response_model=list[schemas.CheckResult])
 def integration_results(
     engine: Db,
     caller: Caller,
@@ -92,35 +91,10 @@ def integration_results(
     return history(engine, integration_id, check, limit=limit)
 
 
-class CheckRunResult(BaseModel):
-    check: str = Field(description="The check's name in the integrations file.")
-    outcome: str = Field(description="One of the outcomes (ok, slow, auth_failure, …).")
-    http_status: int | None = Field(description="The partner's status code, if it answered.")
-    duration_ms: float = Field(description="Wall time of the check, retries included.")
-    started_at: datetime = Field(description="When the check started (UTC).")
-    detail: str = Field(description="Why it got its outcome; secrets are redacted.")
-    response_excerpt: str = Field(description="The start of the answer; secrets redacted.")
-    warnings: list[str] = Field(description="Non-failing observations (certificate expiry).")
-    retry_after_s: float | None = Field(description="The partner's Retry-After on a 429.")
-
-
-class IncidentChanges(BaseModel):
-    opened: list[int] = Field(description="Incidents these results opened.")
-    reopened: list[int] = Field(description="Resolved incidents they reopened (flap window).")
-    resolved: list[int] = Field(description="Incidents they resolved.")
-    tickets_opened: list[str] = Field(description="Numbers of the tickets opened for them.")
-
-
-class CheckRun(BaseModel):
-    integration: str = Field(description="The integration id.")
-    results: list[CheckRunResult] = Field(description="One per check run, in file order.")
-    incidents: IncidentChanges = Field(description="What recording the results changed.")
-
-
 @router.post(
     "/integrations/{integration_id}/checks/run",
     summary="Run checks now",
-    response_model=CheckRun,
+    response_model=schemas.CheckRun,
     dependencies=[limited("checks_run")],
     responses={
         404: {"description": "No such integration (or another client's), or no such check."},
@@ -152,7 +126,7 @@ def integration_run_checks(
     return run_now(engine, request.app.state.settings, spec, checks).as_dict()
 
 
-@router.get("/incidents", tags=["incidents"])
+@router.get("/incidents", tags=["incidents"], response_model=list[schemas.Incident])
 def incidents_list(
     engine: Db,
     caller: Caller,
@@ -185,7 +159,11 @@ def window_view(stored: Any) -> dict[str, Any]:
     return view(stored, db.utcnow())
 
 
-@router.get("/integrations/{integration_id}/maintenance", tags=["maintenance"])
+@router.get(
+    "/integrations/{integration_id}/maintenance",
+    tags=["maintenance"],
+    response_model=list[schemas.MaintenanceWindow],
+)
 def maintenance_list(engine: Db, caller: Caller, integration_id: str) -> list[dict[str, Any]]:
     """Windows from the integrations file (config) and added by support (cli/api)."""
     visible_integration(engine, caller, integration_id)
@@ -196,6 +174,7 @@ def maintenance_list(engine: Db, caller: Caller, integration_id: str) -> list[di
     "/integrations/{integration_id}/maintenance",
     tags=["maintenance"],
     status_code=status.HTTP_201_CREATED,
+    response_model=schemas.MaintenanceWindow,
 )
 def maintenance_add(
     engine: Db,
@@ -229,7 +208,11 @@ def maintenance_remove(engine: Db, caller: Support, integration_id: str, name: s
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.put("/integrations/{integration_id}/maintenance/{name}", tags=["maintenance"])
+@router.put(
+    "/integrations/{integration_id}/maintenance/{name}",
+    tags=["maintenance"],
+    response_model=schemas.MaintenanceWindow,
+)
 def maintenance_replace(
     engine: Db,
     caller: Support,

@@ -35,6 +35,7 @@ from intmon.api.access import (
 from intmon.api.auth import Principal
 from intmon.api.fields import ID_MAX, TEXT_MAX, Input
 from intmon.api.problems import problem
+from intmon.api.schemas import leads as schemas
 from intmon.api.strict_json import StrictJsonRoute
 from intmon.api.throttle import limited
 from intmon.lead_metrics import publish
@@ -90,6 +91,7 @@ def _own(engine: Any, caller: Any, ids: set[str]) -> None:
     "/leads",
     status_code=status.HTTP_202_ACCEPTED,
     summary="Hand leads to intmon",
+    response_model=schemas.Accepted,
     dependencies=[limited("leads")],
     responses={429: {"description": "Over INTMON_LIMIT_LEADS for the caller; see Retry-After."}},
 )
@@ -108,6 +110,7 @@ def leads_submit(engine: Db, caller: LeadSender, batch: LeadBatch) -> Any:
     "/lead-deliveries",
     status_code=status.HTTP_201_CREATED,
     summary="Record delivery attempts",
+    response_model=schemas.Accepted,
     dependencies=[limited("lead_deliveries")],
     responses={429: {"description": "Over INTMON_LIMIT_LEAD_DELIVERIES; see Retry-After."}},
 )
@@ -131,7 +134,9 @@ def deliveries_record(engine: Db, caller: LeadSender, batch: AttemptBatch) -> An
     return done.as_dict()
 
 
-@router.get("/leads/report", summary="Lead outcomes and liability")
+@router.get(
+    "/leads/report", summary="Lead outcomes and liability", response_model=schemas.LeadReport
+)
 def leads_report(
     engine: Db,
     caller: Caller,
@@ -152,7 +157,11 @@ def leads_report(
     return build_report(engine, integration or visible, start, end).as_dict()
 
 
-@router.get("/integrations/{integration_id}/notices", tags=["change notices"])
+@router.get(
+    "/integrations/{integration_id}/notices",
+    tags=["change notices"],
+    response_model=list[schemas.Notice],
+)
 def notices_list(engine: Db, caller: Caller, integration_id: str) -> list[dict[str, Any]]:
     """The broker's change notices with their lead time."""
     visible_integration(engine, caller, integration_id)
@@ -163,6 +172,7 @@ def notices_list(engine: Db, caller: Caller, integration_id: str) -> list[dict[s
     "/integrations/{integration_id}/notices",
     tags=["change notices"],
     status_code=status.HTTP_201_CREATED,
+    response_model=schemas.Notice,
 )
 def notices_add(engine: Db, _caller: Support, integration_id: str, notice: NoticeIn) -> Any:
     """Record a change notice (support only)."""
@@ -175,7 +185,11 @@ def notices_add(engine: Db, _caller: Support, integration_id: str, notice: Notic
     return stored.as_dict()
 
 
-@router.put("/integrations/{integration_id}/notices/{name}", tags=["change notices"])
+@router.put(
+    "/integrations/{integration_id}/notices/{name}",
+    tags=["change notices"],
+    response_model=schemas.Notice,
+)
 def notices_replace(
     engine: Db, _caller: Support, integration_id: str, name: str, notice: NoticeIn
 ) -> Any:

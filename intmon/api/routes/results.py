@@ -13,6 +13,7 @@ from integrations.registry import load_specs
 from intmon import db
 from intmon.api.access import Support
 from intmon.api.problems import problem
+from intmon.api.schemas.service import Backfill
 
 router = APIRouter(prefix="/api/results", tags=["results"])
 MAX_BODY_BYTES = 16 * 1024 * 1024
@@ -22,6 +23,7 @@ MAX_BODY_BYTES = 16 * 1024 * 1024
     "/import",
     status_code=status.HTTP_201_CREATED,
     summary="Backfill past check results (support only)",
+    response_model=Backfill,
     openapi_extra={
         "requestBody": {
             "required": True,

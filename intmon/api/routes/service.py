@@ -17,17 +17,27 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import Engine
 
+from intmon.api.schemas.service import Health, Readiness
 from intmon.api.strict_json import StrictJsonRoute
 
 router = APIRouter(tags=["service"], route_class=StrictJsonRoute)
 
 
-@router.get("/healthz")
+@router.get("/healthz", response_model=Health)
 def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz", responses={503: {"description": "A dependency is not reachable."}})
+@router.get(
+    "/readyz",
+    response_model=Readiness,
+    responses={
+        503: {
+            "description": "A dependency is not reachable: the same body, naming it.",
+            "model": Readiness,
+        }
+    },
+)
 def readyz(request: Request) -> JSONResponse:
     checks = readiness(request.app.state.engine, request.app.state.settings.redis_url)
     ready = all(result == "ok" for result in checks.values())
@@ -37,7 +47,16 @@ def readyz(request: Request) -> JSONResponse:
     )
 
 
-@router.get("/metrics", response_class=Response)
+@router.get(
+    "/metrics",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "The Prometheus text exposition format.",
+            "content": {CONTENT_TYPE_LATEST: {"schema": {"type": "string"}}},
+        }
+    },
+)
 def metrics(request: Request) -> Response:
     """Prometheus exposition: incidents, tickets, SLA breaches and the outbox.
 

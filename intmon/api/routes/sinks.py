@@ -17,6 +17,7 @@ from alerts import mirror
 from alerts.sinks import SinkError, build_sink
 from alerts.sinks.webhook import SIGNATURE_HEADER, TIMESTAMP_HEADER, WebhookSink
 from intmon import db
+from intmon.api.schemas.service import SyncBack
 from intmon.api.strict_json import StrictJsonRoute
 
 router = APIRouter(prefix="/api/sinks", tags=["sinks"], route_class=StrictJsonRoute)
@@ -24,6 +25,7 @@ router = APIRouter(prefix="/api/sinks", tags=["sinks"], route_class=StrictJsonRo
 
 @router.post(
     "/{name}/callback",
+    response_model=SyncBack,
     responses={401: {"description": "Missing, stale or wrong signature."}},
 )
 async def sink_callback(request: Request, name: str) -> dict[str, Any]:

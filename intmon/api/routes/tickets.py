@@ -37,6 +37,8 @@ from intmon.api.fields import (
     TOPIC_MAX,
     Input,
 )
+from intmon.api.links import absolute
+from intmon.api.schemas import tickets as schemas
 from intmon.api.strict_json import StrictJsonRoute
 
 router = APIRouter(prefix="/api/tickets", tags=["tickets"], route_class=StrictJsonRoute)
@@ -89,13 +91,18 @@ def _policy(request: Request) -> Any:
 
 
 def _detail(engine: Engine, caller: Principal, reference: str | int, request: Request) -> Any:
-    return ticket_detail(
+    detail = ticket_detail(
         engine,
         reference,
         include_internal=caller.is_support,
         policy=_policy(request),
         now=db.utcnow(),
-    ).as_dict()
+    )
+    return {**detail.as_dict(), "url": ticket_url(request, detail.ticket.number)}
+
+
+def ticket_url(request: Request, number: str) -> str:
+    return absolute(request, f"/api/tickets/{number}")
 
 
 NEXT_CURSOR = "X-Next-Cursor"
@@ -109,11 +116,13 @@ PAGE_HEADERS = {
         "schema": {"type": "string"},
     },
 }
+LOCATION = {"description": "The new ticket (absolute URL).", "schema": {"type": "string"}}
 
 
 @router.get(
     "",
     summary="List tickets (queue order, keyset pages)",
+    response_model=list[schemas.Ticket],
     responses={
         200: {"headers": PAGE_HEADERS},
         422: {"description": "A filter or the cursor is invalid (`field` names it)."},
@@ -162,11 +171,12 @@ def tickets_list(
     if page.next_cursor is not None:
         response.headers[NEXT_CURSOR] = page.next_cursor
         following = request.url.include_query_params(cursor=page.next_cursor)
-        response.headers["Link"] = f'<{following}>; rel="next"'
-    return [view.as_dict() for view in page.items]
+        link = absolute(request, f"{router.prefix}?{following.query}")
+        response.headers["Link"] = f'<{link}>; rel="next"'
+    return [{**view.as_dict(), "url": ticket_url(request, view.number)} for view in page.items]
 
 
-@router.get("/{number}")
+@router.get("/{number}", response_model=schemas.TicketDetail)
 def ticket_show(engine: Db, caller: TicketReader, request: Request, number: str) -> Any:
     """One ticket with its form, comments, history and incidents."""
     with engine.connect() as connection:
@@ -174,14 +184,25 @@ def ticket_show(engine: Db, caller: TicketReader, request: Request, number: str)
     return _detail(engine, caller, number, request)
 
 
-@router.post("", status_code=status.HTTP_201_CREATED)
-def ticket_create(engine: Db, caller: TicketReader, request: Request, ticket: NewTicket) -> Any:
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=schemas.TicketDetail,
+    responses={201: {"headers": {"Location": LOCATION}}},
+)
+def ticket_create(
+    engine: Db, caller: TicketReader, request: Request, response: Response, ticket: NewTicket
+) -> Any:
     """Open a ticket by hand; a client token opens it for its own client."""
     ticket_id = file_ticket(engine, caller, ticket, _policy(request))
-    return _detail(engine, caller, ticket_id, request)
+    created = _detail(engine, caller, ticket_id, request)
+    response.headers["Location"] = created["url"]
+    return created
 
 
-@router.post("/{number}/comments", status_code=status.HTTP_201_CREATED)
+@router.post(
+    "/{number}/comments", status_code=status.HTTP_201_CREATED, response_model=schemas.TicketDetail
+)
 def ticket_comment(
     engine: Db, caller: TicketReader, request: Request, number: str, comment: NewComment
 ) -> Any:
@@ -200,7 +221,7 @@ def ticket_comment(
     return _detail(engine, caller, number, request)
 
 
-@router.post("/{number}/status")
+@router.post("/{number}/status", response_model=schemas.TicketDetail)
 def ticket_status(
     engine: Db, caller: TicketReader, request: Request, number: str, change: StatusChange
 ) -> Any:
@@ -219,7 +240,7 @@ def ticket_status(
     return _detail(engine, caller, number, request)
 
 
-@router.post("/{number}/section")
+@router.post("/{number}/section", response_model=schemas.TicketDetail)
 def ticket_section(
     engine: Db, caller: TicketReader, request: Request, number: str, change: SectionChange
 ) -> Any:
