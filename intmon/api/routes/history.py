@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query, status
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
@@ -20,6 +20,7 @@ from integrations.slo import uptime_summary
 from intmon import db
 from intmon.api.access import Db, TicketReader, visible_integrations
 from intmon.api.problems import problem
+from intmon.api.schemas.history import MonthlyReport
 from intmon.report_monthly import render_csv, render_html
 
 router = APIRouter(prefix="/api", tags=["history"])
@@ -96,10 +97,10 @@ async def uptime(
 @router.get(
     "/reports/monthly",
     summary="A client's month: availability, maintenance, incidents, lead liability",
+    response_model=MonthlyReport,
     responses={
         200: {
             "content": {
-                "application/json": {},
                 "text/csv": {"schema": {"type": "string"}},
                 "text/html": {"schema": {"type": "string"}},
             }
@@ -114,7 +115,7 @@ async def reports_monthly(
         str | None, Query(description="The client; a client token may leave it out.")
     ] = None,
     format: Annotated[Literal["json", "csv", "html"], Query()] = "json",
-) -> Response:
+) -> Any:
     wanted = client or caller.client
     if wanted is None:
         return problem(422, "client: name the client whose report this is", field="client")
@@ -135,4 +136,4 @@ async def reports_monthly(
         )
     if format == "html":
         return HTMLResponse(render_html(report), headers=REPORT_HEADERS)
-    return JSONResponse(report.as_dict())
+    return report.as_dict()  # checked against MonthlyReport on the way out

@@ -38,6 +38,9 @@ class CheckState(Answer):
     inhibited: bool | None = Field(
         default=None, description="Its latest result was held back by a platform outage."
     )
+    certificate_expires_at: float | None = Field(
+        default=None, description="Unix time the partner's TLS certificate expires, if seen."
+    )
     stale: bool
     stale_reason: QuietReason | None
     seconds_since_result: float | None = Field(

@@ -52,6 +52,10 @@ class HistoryEntry(Answer):
     action: str
     old: str | None
     new: str | None
+    via: str | None = Field(
+        description="How the change came in when not the console or the "
+        "API: `email` (a reply by e-mail)"
+    )
 
 
 class TicketDetail(Ticket):
