@@ -176,9 +176,17 @@ def comment(
     external_ref: str | None = None,
     source_sink: str | None = None,
     policy: Policy | None = None,
+    awaiting_client: bool = True,
 ) -> int:
     """Add a comment. A support comment is the first response (SLA); a client
-    comment on a ticket waiting for them moves it back to in_progress."""
+    comment on a ticket waiting for them moves it back to in_progress.
+
+    A public support answer on an open or in-progress ticket moves it on, so the
+    client sees where it stands: to waiting_for_reply (seed 004 "нужна
+    дополнительная информация от вас"; seed 001: unanswered for 2 days, it is
+    closed), or to in_progress when support says it keeps working on it
+    (`awaiting_client=False`). A comment mirrored from a sink leaves the status
+    to the sink, whose own status the mirror applies."""
     if visibility not in VISIBILITIES:
         raise InvalidTicketInput("visibility", f"must be one of {', '.join(VISIBILITIES)}")
     if not body.strip():
@@ -215,8 +223,11 @@ def comment(
         now,
         skip=source_sink,
     )
-    if actor.kind == "support" and visibility == "public":
-        # Seed 001: the client hears of every support comment by e-mail.
+    answered = actor.kind == "support" and visibility == "public"
+    moves_to = _after_answer(ticket, awaiting_client) if answered and not source_sink else None
+    if answered:
+        # Seed 001: the client hears of every support comment by e-mail; one mail,
+        # which also says when an unanswered ticket closes.
         announce.ticket_event(
             connection,
             ticket,
@@ -224,7 +235,11 @@ def comment(
             now,
             comment=body,
             author=actor.name,
+            awaiting_reply=moves_to == Status.WAITING_FOR_REPLY
+            or ticket.status == Status.WAITING_FOR_REPLY,
         )
+    if moves_to is not None:
+        set_status(connection, ticket.id, moves_to, actor=actor, now=now, announce_it=False)
     if actor.kind == "client" and ticket.status == Status.WAITING_FOR_REPLY:
         set_status(connection, ticket.id, Status.IN_PROGRESS, actor=actor, now=now)
     elif actor.kind == "client" and ticket.status == Status.CLOSED:
@@ -244,8 +259,10 @@ def set_status(
     reason: str | None = None,
     policy: Policy | None = None,
     source_sink: str | None = None,
+    announce_it: bool = True,
 ) -> None:
-    """Move a ticket to `status` if the lifecycle allows it, else InvalidTransition."""
+    """Move a ticket to `status` if the lifecycle allows it, else InvalidTransition.
+    `announce_it=False` when the caller's own message already tells the client."""
     try:
         wanted = Status(status)
     except ValueError:
@@ -279,9 +296,9 @@ def set_status(
         changes["first_responded_at"] = now
     connection.execute(update(T).where(T.c.id == ticket.id).values(**changes))
     record(connection, ticket.id, now, actor, "status", current.value, wanted.value)
-    if wanted == Status.WAITING_FOR_REPLY:
+    if announce_it and wanted == Status.WAITING_FOR_REPLY:
         announce.ticket_event(connection, ticket, "ticket.waiting_for_reply", now)
-    elif wanted == Status.CLOSED:
+    elif announce_it and wanted == Status.CLOSED:
         announce.ticket_event(
             connection, ticket, "ticket.closed", now, close_reason=changes["close_reason"]
         )
@@ -329,6 +346,15 @@ def set_section(
         .values(section=section, subtype=subtype, updated_at=now)
     )
     record(connection, ticket.id, now, actor, "section", old, new)
+
+
+def _after_answer(ticket: Row[Any], awaiting_client: bool) -> Status | None:
+    """Where a support answer moves a ticket; None when it stays (already waiting,
+    or finished: an answer on a closed ticket does not reopen it)."""
+    if ticket.status not in (Status.OPEN, Status.IN_PROGRESS):
+        return None
+    wanted = Status.WAITING_FOR_REPLY if awaiting_client else Status.IN_PROGRESS
+    return None if wanted == ticket.status else wanted
 
 
 def _valid_section(section: str, subtype: str | None) -> tuple[str, str | None]:

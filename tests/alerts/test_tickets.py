@@ -520,9 +520,9 @@ def test_the_section_is_fixed_once_work_starts(db_engine: Engine, started: str) 
         move(db_engine, ticket_id, Status.IN_PROGRESS, SYSTEM)
     elif started == "in_progress_by_support":
         move(db_engine, ticket_id, Status.IN_PROGRESS, SUPPORT)
-    elif started == "support_replied":  # still open, but answered
+    elif started == "support_replied":  # answered: now waiting for the client
         say(db_engine, ticket_id, SUPPORT, body="looking into it")
-        assert row(db_engine, ticket_id)["status"] == "open"
+        assert row(db_engine, ticket_id)["status"] == "waiting_for_reply"
     else:
         move(db_engine, ticket_id, started)
     with pytest.raises(InvalidTicketInput) as caught, db_engine.begin() as c:
@@ -590,3 +590,52 @@ def test_a_refused_change_leaves_no_history(db_engine: Engine) -> None:
         tickets.set_section(c, ticket_id, "app_help", actor=SUPPORT, now=T0 + MINUTE)
     assert history(db_engine, ticket_id) == before
     assert row(db_engine, ticket_id)["first_responded_at"] is None
+
+
+@pytest.mark.parametrize(
+    ("before", "actor", "visibility", "awaiting_client", "after"),
+    [
+        # Seed 004: support answered, the ticket waits for the client (not "Open").
+        ([], SUPPORT, "public", True, "waiting_for_reply"),
+        ([Status.IN_PROGRESS], SUPPORT, "public", True, "waiting_for_reply"),
+        # "We are on it": support keeps the ticket in hand.
+        ([], SUPPORT, "public", False, "in_progress"),
+        ([Status.IN_PROGRESS], SUPPORT, "public", False, "in_progress"),
+        ([Status.WAITING_FOR_REPLY], SUPPORT, "public", True, "waiting_for_reply"),
+        # A note among colleagues, the monitor's remarks, the client: no move.
+        ([], SUPPORT, "internal", True, "open"),
+        ([], SYSTEM, "public", True, "open"),
+        ([], CLIENT, "public", True, "open"),
+        # An answer on a finished ticket does not reopen it.
+        ([Status.CLOSED], SUPPORT, "public", True, "closed"),
+    ],
+)
+def test_a_support_answer_moves_the_ticket_on(
+    db_engine: Engine,
+    before: list[Status],
+    actor: Actor,
+    visibility: str,
+    awaiting_client: bool,
+    after: str,
+) -> None:
+    ticket_id = new(db_engine)
+    for status in before:
+        move(db_engine, ticket_id, status, SUPPORT)
+    say(db_engine, ticket_id, actor, visibility=visibility, awaiting_client=awaiting_client)
+    assert row(db_engine, ticket_id)["status"] == after
+    if after == "waiting_for_reply" and not before:
+        # The auto-close clock (seed 001) runs from the answer, and history says who.
+        assert row(db_engine, ticket_id)["waiting_since"] == T0 + MINUTE
+        assert history(db_engine, ticket_id)[-1][1:] == (
+            "support",
+            "anna",
+            "status",
+            "open",
+            "waiting_for_reply",
+        )
+
+
+def test_a_comment_mirrored_from_a_sink_leaves_the_status_to_the_sink(db_engine: Engine) -> None:
+    ticket_id = new(db_engine)
+    say(db_engine, ticket_id, SUPPORT, source_sink="jira", external_ref="jira:1")
+    assert row(db_engine, ticket_id)["status"] == "open"
