@@ -240,8 +240,16 @@ def tickets_comment(
     as_: Annotated[CommentAs, typer.Option("--as", help="Who writes.")] = CommentAs.SUPPORT,
     author: AuthorOpt = None,
     internal: Annotated[bool, typer.Option(help="Visible to support only.")] = False,
+    keep_working: Annotated[
+        bool,
+        typer.Option(
+            help="Support's answer keeps the ticket in progress instead of waiting for "
+            "the client's reply."
+        ),
+    ] = False,
 ) -> None:
-    """Add a comment. Support's first public comment answers the SLA clock."""
+    """Add a comment. Support's first public comment answers the SLA clock; a public
+    support answer moves the ticket to waiting for the client (or in progress)."""
     from alerts import tickets
 
     engine, now, policy = _context()
@@ -255,6 +263,7 @@ def tickets_comment(
             now=now,
             visibility="internal" if internal else "public",
             policy=policy,
+            awaiting_client=not keep_working,
         )
         status = tickets.load(connection, ticket.id).status
     console.print(f"{tickets.ticket_number(ticket.id)}: comment #{comment_id} added ({status})")

@@ -67,6 +67,11 @@ class NewTicket(Input):
 class NewComment(Input):
     body: str = Field(min_length=1, max_length=TEXT_MAX)
     internal: bool = Field(default=False, description="Support only: hidden from the client.")
+    keep_working: bool = Field(
+        default=False,
+        description="Support: the answer keeps the ticket in progress instead of moving it "
+        "to waiting for the client's reply.",
+    )
 
 
 class StatusChange(Input):
@@ -196,6 +201,7 @@ def ticket_comment(
             now=db.utcnow(),
             visibility="internal" if comment.internal else "public",
             policy=_policy(request),
+            awaiting_client=not comment.keep_working,
         )
     return _detail(engine, caller, number, request)
 
