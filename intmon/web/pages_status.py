@@ -12,6 +12,7 @@ from integrations.e2e_store import list_runs
 from intmon import db
 from intmon.web.board import STATES, board, integration_page
 from intmon.web.errors import PageError
+from intmon.web.i18n import Translator, language_of
 from intmon.web.render import page
 from intmon.web.session import Account, engine_of
 
@@ -29,7 +30,9 @@ def status_board(request: Request, account: Account) -> Response:
 def integration(request: Request, account: Account, integration_id: str) -> Response:
     view = integration_page(engine_of(request), account.principal, integration_id, db.utcnow())
     if view is None:
-        raise PageError(404, "error.not_found", detail=f"integration {integration_id} not found")
+        words = Translator(language_of(request))
+        detail = words("missing.integration", reference=integration_id)
+        raise PageError(404, "error.not_found", detail=detail)
     return page(
         request,
         "integration.html",

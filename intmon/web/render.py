@@ -15,7 +15,8 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context
+from jinja2.runtime import Context
 
 from intmon import db
 from intmon.web import i18n
@@ -36,8 +37,11 @@ environment = Environment(
 )
 
 
-def when(moment: datetime | None) -> str:
-    return f"{moment:%Y-%m-%d %H:%M} UTC" if moment else "—"
+@pass_context
+def when(context: Context, moment: datetime | str | None) -> str:
+    """A moment in the viewer's zone and language (`Translator.when`)."""
+    translator: i18n.Translator = context["t"]
+    return translator.when(moment)
 
 
 def without_credentials(url: str) -> str:
@@ -81,7 +85,7 @@ def page(
     language = i18n.language_of(request)
     settings = request.app.state.settings
     html = environment.get_template(template).render(
-        t=i18n.Translator(language),
+        t=i18n.Translator(language, i18n.zone_of(request)),
         lang=language,
         languages=i18n.LANGUAGES,
         account=account,

@@ -1,3 +1,17 @@
+// The browser's time zone, for the pages' times (intmon.web.i18n.zone_of): kept in a
+// cookie the server reads on the next page. IANA names need no escaping in a cookie.
+(function () {
+  "use strict";
+  try {
+    var zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+    if (zone && /^[A-Za-z0-9_+\/-]+$/.test(zone) && document.cookie.indexOf("tz=" + zone) === -1) {
+      document.cookie = "tz=" + zone + "; path=/; max-age=31536000; SameSite=Lax";
+    }
+  } catch (error) {
+    // No Intl: the pages stay in UTC, and say so.
+  }
+})();
+
 // Auto-refresh without losing what is being typed: every few seconds fetch this
 // page again (its data-refresh-url: after a refused form, the page the form was
 // on) and swap in only its [data-refresh-region] sections (board, lists,

@@ -1,0 +1,235 @@
+"""The words of a ticket told to people: what broke in plain language, what we do,
+what we need, where the ticket stands, and the refusals of the ticket forms.
+
+Kept apart from `i18n.py` (the console's labels) because these are sentences,
+not labels, and they grow with the domain: one per check outcome
+(`checks.outcomes.Outcome`), one per failure family (`alerts.families.Family`).
+`i18n.CATALOGUE` merges them; the same test checks both languages have every key.
+The client never reads a raw term here (`auth_failure`, `duration_ms`): the
+outcome is said as what happened.
+"""
+
+from __future__ import annotations
+
+EN: dict[str, str] = {
+    # the topic of an automatic ticket, with the partner's name
+    "topic.auth": "{partner}: the API refuses our credentials",
+    "topic.connectivity": "{partner}: the API cannot be reached",
+    "topic.server": "{partner}: the API answers with server errors",
+    "topic.contract": "{partner}: the API changed or rejects our requests",
+    "topic.rate_limit": "{partner}: the API limits our requests",
+    "topic.degraded": "{partner}: the API answers slowly",
+    "topic.e2e": "{partner}: the integration test does not pass end to end",
+    "topic.platform": "{partner}: our monitoring cannot run its checks",
+    # what broke: the last outcome, said as what happened
+    "outcome.ok": "The last check passed.",
+    "outcome.slow": "The partner's API answers, but slower than agreed.",
+    "outcome.auth_failure": "The partner's API refused our token or key.",
+    "outcome.dns_failure": "The partner's server address could not be found.",
+    "outcome.connection_refused": "The partner's server refused the connection.",
+    "outcome.timeout": "The partner's API did not answer in time.",
+    "outcome.tls_error": "The secure connection to the partner failed: its certificate "
+    "was not accepted.",
+    "outcome.server_error": "The partner's API answered with an error on its side.",
+    "outcome.client_error": "The partner's API rejected our request as wrong.",
+    "outcome.rate_limited": "The partner's API asked us to send fewer requests.",
+    "outcome.contract_violation": "The partner's API answered, but not in the agreed form.",
+    "outcome.egress_denied": "The partner's API sent us on to an address we may not call.",
+    "outcome.config_error": "Our own settings keep the check from running.",
+    # what we are doing, by failure family
+    "doing.auth": "We are checking the credentials with the partner. We keep trying and "
+    "write here when requests are accepted again.",
+    "doing.connectivity": "We keep trying to reach the partner's server and have asked the "
+    "partner to look at it. We write here when it answers again.",
+    "doing.server": "We have told the partner's technical contact and keep checking. We write "
+    "here when the API works again.",
+    "doing.contract": "We are comparing the answer with the agreed form and asking the partner "
+    "whether their API changed.",
+    "doing.rate_limit": "We are comparing how often we call with the partner's limit.",
+    "doing.degraded": "We keep measuring how long the partner takes to answer and have told "
+    "the partner.",
+    "doing.e2e": "We are reading the test's report to find the step that failed.",
+    "doing.platform": "We are fixing our own settings.",
+    # what we need from the client, by failure family
+    "need.auth": "Did you change the token or key at the partner recently? Tell us here "
+    "(never paste the token itself into the ticket).",
+    "need.connectivity": "Did the partner announce maintenance or a new address? Tell us here.",
+    "need.server": "Nothing for now. If the partner told you about work on their side, "
+    "tell us here.",
+    "need.contract": "Did the partner announce a change to their API? Forward us the notice.",
+    "need.rate_limit": "Did your plan with the partner or its request limit change? Tell us here.",
+    "need.degraded": "Nothing for now.",
+    "need.e2e": "Did you change the integration's settings recently? Tell us here.",
+    "need.platform": "Nothing: this is on our side.",
+    # where the ticket stands, said to the client and to support
+    "story.client.open": "Received — support will take it up soon",
+    "story.client.in_progress": "Support is working on it",
+    "story.client.waiting_for_reply": "Support answered — waiting for your reply",
+    "story.client.closed": "Closed — write here to reopen it",
+    "story.client.rejected": "Rejected by support",
+    "story.support.open": "New — nobody has answered yet",
+    "story.support.in_progress": "In progress — the next step is ours",
+    "story.support.waiting_for_reply": "Support answered — waiting for the client's reply",
+    "story.support.closed": "Closed",
+    "story.support.rejected": "Rejected",
+    # why a ticket closed (close_reason), when the system set it
+    "reason.recovered": "the checks pass again",
+    "reason.no_reply": "no reply from the client in time",
+    "reason.support": "closed by support",
+    "reason.client": "closed by the client",
+    "reason.system": "closed automatically",
+    # the client's view of an automatic ticket
+    "client.what_broke": "What broke",
+    "client.since": "Since",
+    "client.doing": "What we are doing",
+    "client.need": "What we need from you",
+    "client.evidence": "What we sent and what came back",
+    "client.request": "Our request (secrets hidden)",
+    "client.answer_code": "Answer code",
+    "client.answer": "The partner's answer",
+    "client.no_answer": "No answer came back.",
+    "client.curl": "To repeat the request yourself (put your own token in place of the "
+    "hidden part):",
+    "client.status_now": "Where it stands",
+    # the support view's extra pieces
+    "support.raw": "Everything the monitor recorded",
+    "support.duration": "{ms} ms",
+    "ticket.keep_working": "Keep the ticket in progress (do not wait for the client)",
+    # refusals of the forms, by pydantic's error type or the domain's rule
+    "invalid.missing": "is required",
+    "invalid.too_short": "must have at least {min} character(s)",
+    "invalid.too_long": "must have at most {max} characters",
+    "invalid.value": "is not valid",
+    "invalid.empty": "must not be empty",
+    "invalid.choice": "{value} is not one of the choices",
+    "invalid.date": "{value} is not a date (YYYY-MM-DD)",
+    "invalid.social_tier": "the social tariff is supported for system errors only",
+    "invalid.section_locked": "the question type can change only while the ticket is open "
+    "and unanswered",
+    "invalid.subtype_required": "choose a subtype for this question type",
+    "invalid.no_subtypes": "this question type has no subtypes",
+    "invalid.client_public": "a client's answer is always visible to support and the client",
+    "invalid.rejected": "the ticket is rejected; create a new one",
+    "invalid.transition": "cannot change the status from «{current}» to «{wanted}»",
+    "invalid.client_needed": "choose an integration or name the client",
+    "invalid.unknown_integration": "no such integration",
+    # 404 details
+    "missing.ticket": "There is no ticket {reference}, or it is not yours.",
+    "missing.integration": "There is no integration {reference}, or it is not yours.",
+    # the keys of the monitor's record, as support reads them
+    "field.method": "Method",
+    "field.url": "URL",
+    "field.headers": "Headers",
+    "field.excerpt": "Answer excerpt",
+    "field.detail": "Detail",
+    "field.duration_ms": "Duration, ms",
+    "field.cli": "Command",
+    "field.account": "Account",
+    "field.keep_working": "Keep in progress",
+}
+
+RU: dict[str, str] = {
+    "topic.auth": "{partner}: API партнёра не принимает наши ключи доступа",
+    "topic.connectivity": "{partner}: API партнёра недоступен",
+    "topic.server": "{partner}: API партнёра отвечает ошибками сервера",
+    "topic.contract": "{partner}: API партнёра изменился или отклоняет наши запросы",
+    "topic.rate_limit": "{partner}: API партнёра ограничивает наши запросы",
+    "topic.degraded": "{partner}: API партнёра отвечает медленно",
+    "topic.e2e": "{partner}: сквозной тест интеграции не проходит",
+    "topic.platform": "{partner}: наш мониторинг не может выполнить проверки",
+    "outcome.ok": "Последняя проверка прошла успешно.",
+    "outcome.slow": "API партнёра отвечает, но медленнее, чем договорено.",
+    "outcome.auth_failure": "API партнёра отклонил наш токен или ключ.",
+    "outcome.dns_failure": "Не удалось найти адрес сервера партнёра.",
+    "outcome.connection_refused": "Сервер партнёра отказал в соединении.",
+    "outcome.timeout": "API партнёра не ответил вовремя.",
+    "outcome.tls_error": "Не удалось установить защищённое соединение с партнёром: его "
+    "сертификат не принят.",
+    "outcome.server_error": "API партнёра ответил ошибкой на своей стороне.",
+    "outcome.client_error": "API партнёра отклонил наш запрос как неверный.",
+    "outcome.rate_limited": "API партнёра попросил присылать запросы реже.",
+    "outcome.contract_violation": "API партнёра ответил, но не в согласованном виде.",
+    "outcome.egress_denied": "API партнёра перенаправил нас на адрес, к которому нам "
+    "обращаться нельзя.",
+    "outcome.config_error": "Проверке мешают наши собственные настройки.",
+    "doing.auth": "Мы проверяем ключи доступа вместе с партнёром, продолжаем попытки и "
+    "напишем здесь, когда запросы снова будут приниматься.",
+    "doing.connectivity": "Мы продолжаем обращаться к серверу партнёра и попросили партнёра "
+    "его проверить. Напишем здесь, когда он снова ответит.",
+    "doing.server": "Мы сообщили техническому контакту партнёра и продолжаем проверки. "
+    "Напишем здесь, когда API снова заработает.",
+    "doing.contract": "Мы сравниваем ответ с согласованным видом и выясняем у партнёра, "
+    "не менялся ли его API.",
+    "doing.rate_limit": "Мы сравниваем частоту наших запросов с лимитом партнёра.",
+    "doing.degraded": "Мы продолжаем измерять время ответа партнёра и сообщили ему.",
+    "doing.e2e": "Мы разбираем отчёт теста, чтобы найти шаг, который не прошёл.",
+    "doing.platform": "Мы исправляем наши собственные настройки.",
+    "need.auth": "Вы недавно меняли токен или ключ у партнёра? Напишите нам здесь "
+    "(сам токен в тикет не вставляйте).",
+    "need.connectivity": "Партнёр объявлял техработы или новый адрес? Напишите нам здесь.",
+    "need.server": "Пока ничего. Если партнёр сообщал вам о работах на своей стороне, "
+    "напишите нам здесь.",
+    "need.contract": "Партнёр объявлял изменения своего API? Перешлите нам уведомление.",
+    "need.rate_limit": "Менялся ли ваш тариф у партнёра или лимит запросов? Напишите нам здесь.",
+    "need.degraded": "Пока ничего.",
+    "need.e2e": "Вы недавно меняли настройки интеграции? Напишите нам здесь.",
+    "need.platform": "Ничего: это на нашей стороне.",
+    "story.client.open": "Принят — поддержка скоро возьмёт его в работу",
+    "story.client.in_progress": "Поддержка работает над ним",
+    "story.client.waiting_for_reply": "Поддержка ответила — ждём вашего ответа",
+    "story.client.closed": "Закрыт — напишите здесь, чтобы возобновить обращение",
+    "story.client.rejected": "Отклонен поддержкой",
+    "story.support.open": "Новый — ещё никто не ответил",
+    "story.support.in_progress": "В работе — следующий шаг за нами",
+    "story.support.waiting_for_reply": "Поддержка ответила — ждём ответа клиента",
+    "story.support.closed": "Закрыт",
+    "story.support.rejected": "Отклонен",
+    "reason.recovered": "проверки снова проходят",
+    "reason.no_reply": "клиент не ответил вовремя",
+    "reason.support": "закрыт поддержкой",
+    "reason.client": "закрыт клиентом",
+    "reason.system": "закрыт автоматически",
+    "client.what_broke": "Что сломалось",
+    "client.since": "С какого времени",
+    "client.doing": "Что мы делаем",
+    "client.need": "Что нужно от вас",
+    "client.evidence": "Что мы отправили и что получили",
+    "client.request": "Наш запрос (секреты скрыты)",
+    "client.answer_code": "Код ответа",
+    "client.answer": "Ответ партнёра",
+    "client.no_answer": "Ответа не было.",
+    "client.curl": "Чтобы повторить запрос самостоятельно (подставьте свой токен вместо "
+    "скрытой части):",
+    "client.status_now": "Где сейчас тикет",
+    "support.raw": "Всё, что записал мониторинг",
+    "support.duration": "{ms} мс",
+    "ticket.keep_working": "Оставить тикет в работе (не ждать ответа клиента)",
+    "invalid.missing": "обязательное поле",
+    "invalid.too_short": "должно содержать не меньше {min} симв.",
+    "invalid.too_long": "должно содержать не больше {max} симв.",
+    "invalid.value": "недопустимое значение",
+    "invalid.empty": "не может быть пустым",
+    "invalid.choice": "{value} — нет среди вариантов",
+    "invalid.date": "{value} — не дата (ГГГГ-ММ-ДД)",
+    "invalid.social_tier": "на тарифе «Социальный» поддерживаются только ошибки системы",
+    "invalid.section_locked": "раздел вопроса можно изменить, только пока тикет открыт и "
+    "на него не ответили",
+    "invalid.subtype_required": "выберите подтип для этого раздела",
+    "invalid.no_subtypes": "у этого раздела нет подтипов",
+    "invalid.client_public": "ответ клиента всегда виден и клиенту, и поддержке",
+    "invalid.rejected": "тикет отклонен; создайте новый",
+    "invalid.transition": "нельзя изменить статус с «{current}» на «{wanted}»",
+    "invalid.client_needed": "выберите интеграцию или укажите клиента",
+    "invalid.unknown_integration": "такой интеграции нет",
+    "missing.ticket": "Тикета {reference} нет, или он не ваш.",
+    "missing.integration": "Интеграции {reference} нет, или она не ваша.",
+    "field.method": "Метод",
+    "field.url": "URL",
+    "field.headers": "Заголовки",
+    "field.excerpt": "Фрагмент ответа",
+    "field.detail": "Подробности",
+    "field.duration_ms": "Длительность, мс",
+    "field.cli": "Команда",
+    "field.account": "Учётная запись",
+    "field.keep_working": "Оставить в работе",
+}
