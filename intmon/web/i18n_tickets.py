@@ -11,6 +11,8 @@ outcome is said as what happened.
 
 from __future__ import annotations
 
+from alerts.families import FIRST_STEPS
+
 EN: dict[str, str] = {
     # the topic of an automatic ticket, with the partner's name
     "topic.auth": "{partner}: the API refuses our credentials",
@@ -116,6 +118,8 @@ EN: dict[str, str] = {
     # 404 details
     "missing.ticket": "There is no ticket {reference}, or it is not yours.",
     "missing.integration": "There is no integration {reference}, or it is not yours.",
+    # what support does first, by failure family (the ticket form's words)
+    **{f"first_steps.{family.value}": text for family, text in FIRST_STEPS.items()},
     # the keys of the monitor's record, as support reads them
     "field.method": "Method",
     "field.url": "URL",
@@ -223,6 +227,19 @@ RU: dict[str, str] = {
     "invalid.unknown_integration": "такой интеграции нет",
     "missing.ticket": "Тикета {reference} нет, или он не ваш.",
     "missing.integration": "Интеграции {reference} нет, или она не ваша.",
+    "first_steps.auth": "Проверьте с партнёром ключи доступа (срок токена, смена ключей).",
+    "first_steps.connectivity": "Проверьте хост партнёра: DNS, файрвол, TLS-сертификат, "
+    "работает ли он.",
+    "first_steps.server": "Сбоит сервер партнёра; обратитесь к техническому контакту партнёра.",
+    "first_steps.contract": "Сравните ответ с контрактом; спросите, не менялся ли API.",
+    "first_steps.rate_limit": "Сравните частоту наших запросов с лимитом партнёра; снизьте её "
+    "или договоритесь.",
+    "first_steps.degraded": "Партнёр отвечает, но медленнее заданного предела.",
+    "first_steps.e2e": "Прочитайте отчёт запуска (intmon e2e show RUN_ID): какой шаг не прошёл "
+    "и почему.",
+    "first_steps.platform": "Исправьте сторону intmon: задайте секрет или файл, названный в "
+    "подробностях, там, где работают воркеры (их перечисляет intmon validate), или исправьте "
+    "шаблон запроса.",
     "field.method": "Метод",
     "field.url": "URL",
     "field.headers": "Заголовки",

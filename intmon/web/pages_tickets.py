@@ -217,6 +217,7 @@ def _ticket_page(
         partner=partner,
         description=detail.form.get("description"),
         story=ticket_view.story(detail, account.role),
+        moments=ticket_view.MOMENTS,
         errors=errors or {},
         values=values or {},
         transitions=[s.value for s in TRANSITIONS[Status(detail.ticket.status)]],

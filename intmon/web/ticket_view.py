@@ -20,8 +20,18 @@ from alerts.evidence import curl_of
 from alerts.queries import TicketDetail, TicketView
 from intmon.web.i18n import Translator
 
-# Form entries the page shows elsewhere (the facts at the top, the story).
-SHOWN_ELSEWHERE = ("account", "integration_id", "incident_id", "description")
+# Form entries the page shows elsewhere (the facts at the top, the story, the
+# evidence, which retell the form's English summary and steps in the viewer's words).
+SHOWN_ELSEWHERE = (
+    "account",
+    "integration_id",
+    "incident_id",
+    "description",
+    "summary",
+    "steps_to_reproduce",
+)
+# Form entries that are moments (ISO strings), shown in the viewer's zone.
+MOMENTS = frozenset({"first_seen", "last_seen", "last_passed_at"})
 # What a client's page shows of a ticket made by hand: the form as they filled it.
 CLIENT_HIDDEN = ("first_steps", "history", "failure_class", "family", "steps_to_reproduce")
 
