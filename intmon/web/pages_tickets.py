@@ -100,6 +100,8 @@ def ticket_list(request: Request, account: Account) -> Response:
         )
     except InvalidTicketInput as error:
         errors = refusal(error, _t(request), "form")
+    integrations = _integrations(request, account)
+    words = _t(request)
     return page(
         request,
         "tickets.html",
@@ -111,7 +113,11 @@ def ticket_list(request: Request, account: Account) -> Response:
         errors=errors,
         statuses=STATUSES,
         sections=SECTIONS,
-        integrations=_integrations(request, account),
+        integrations=integrations,
+        topics={
+            view.number: ticket_view.topic(view, integrations.get(view.integration_id or ""), words)
+            for view in views
+        },
     )
 
 
