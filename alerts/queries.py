@@ -124,6 +124,8 @@ class CommentView:
     visibility: str
     body: str
     created_at: datetime
+    # A system comment's news as a key and values (tickets.comment); None otherwise.
+    message: dict[str, Any] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return _flat(self)
@@ -291,6 +293,7 @@ def ticket_detail(
                 visibility=str(c.visibility),
                 body=str(c.body),
                 created_at=c.created_at,
+                message=c.message,
             )
             for c in connection.execute(comment_query)
         ]

@@ -177,6 +177,7 @@ def comment(
     source_sink: str | None = None,
     policy: Policy | None = None,
     awaiting_client: bool = True,
+    message: dict[str, Any] | None = None,
 ) -> int:
     """Add a comment. A support comment is the first response (SLA); a client
     comment on a ticket waiting for them moves it back to in_progress.
@@ -186,7 +187,10 @@ def comment(
     дополнительная информация от вас"; seed 001: unanswered for 2 days, it is
     closed), or to in_progress when support says it keeps working on it
     (`awaiting_client=False`). A comment mirrored from a sink leaves the status
-    to the sink, whose own status the mirror applies."""
+    to the sink, whose own status the mirror applies.
+
+    `message`: a system comment's news as {"key": ..., **values} (the body says it
+    in English), so the console can say it in its reader's language."""
     if visibility not in VISIBILITIES:
         raise InvalidTicketInput("visibility", f"must be one of {', '.join(VISIBILITIES)}")
     if not body.strip():
@@ -206,6 +210,7 @@ def comment(
             body=body,
             created_at=now,
             external_ref=external_ref,
+            message=message,
         )
         .returning(C.c.id)
     ).scalar_one()

@@ -118,6 +118,16 @@ EN: dict[str, str] = {
     # 404 details
     "missing.ticket": "There is no ticket {reference}, or it is not yours.",
     "missing.integration": "There is no integration {reference}, or it is not yours.",
+    # the monitor's own comments (ticket_comments.message)
+    "system.failure_back": "The failure is back: {what}",
+    "system.reopened": "Reopened: the failure returned. {what}",
+    "system.flapping": "The integration is flapping: the failure came back {times} times "
+    "within {window} of recovering. It stays one ticket and closes after a quiet period "
+    "of the same length.",
+    "system.recovered": "Recovered at {at}: the checks pass again after {failures} failed "
+    "results (the problem lasted {lasted}).",
+    "system.auto_closed": "Closed automatically: no reply for more than {span}. Write a "
+    "comment here to reopen it.",
     # what support does first, by failure family (the ticket form's words)
     **{f"first_steps.{family.value}": text for family, text in FIRST_STEPS.items()},
     # the keys of the monitor's record, as support reads them
@@ -227,6 +237,15 @@ RU: dict[str, str] = {
     "invalid.unknown_integration": "такой интеграции нет",
     "missing.ticket": "Тикета {reference} нет, или он не ваш.",
     "missing.integration": "Интеграции {reference} нет, или она не ваша.",
+    "system.failure_back": "Сбой повторился: {what}",
+    "system.reopened": "Тикет возобновлён: сбой вернулся. {what}",
+    "system.flapping": "Интеграция работает нестабильно: за {window} после восстановления "
+    "сбой вернулся снова (повторов: {times}). Это остаётся одним тикетом; он закроется после "
+    "спокойного периода той же длины.",
+    "system.recovered": "Восстановлено {at}: проверки снова проходят после {failures} "
+    "неудачных результатов (проблема длилась {lasted}).",
+    "system.auto_closed": "Закрыт автоматически: ответа не было больше {span}. Напишите "
+    "комментарий здесь, чтобы возобновить обращение.",
     "first_steps.auth": "Проверьте с партнёром ключи доступа (срок токена, смена ключей).",
     "first_steps.connectivity": "Проверьте хост партнёра: DNS, файрвол, TLS-сертификат, "
     "работает ли он.",

@@ -210,6 +210,7 @@ def _ticket_page(
     )
     integrations = _integrations(request, account)
     partner = integrations.get(detail.ticket.integration_id or "")
+    words = _t(request)
     return page(
         request,
         "ticket.html",
@@ -219,7 +220,8 @@ def _ticket_page(
         refresh_url=f"/tickets/{detail.ticket.number}",
         detail=detail,
         ticket=detail.ticket,
-        topic=ticket_view.topic(detail.ticket, partner, _t(request)),
+        topic=ticket_view.topic(detail.ticket, partner, words),
+        said={comment.id: ticket_view.said(comment, words) for comment in detail.comments},
         partner=partner,
         description=detail.form.get("description"),
         story=ticket_view.story(detail, account.role),

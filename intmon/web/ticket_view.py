@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from alerts.evidence import curl_of
-from alerts.queries import TicketDetail, TicketView
+from alerts.queries import CommentView, TicketDetail, TicketView
 from intmon.web.i18n import Translator
 
 # Form entries the page shows elsewhere (the facts at the top, the story, the
@@ -97,3 +97,28 @@ def _evidence(form: dict[str, Any]) -> Evidence | None:
         excerpt=str(response.get("excerpt") or ""),
         curl=curl_of({"method": method, "url": str(request["url"]), "headers": headers}),
     )
+
+
+def said(comment: CommentView, t: Translator) -> str:
+    """A comment as the reader reads it: the monitor's news in their language
+    (its `message`), anyone else's words as written."""
+    message = comment.message or {}
+    key = message.get("key")
+    if key in ("failure_back", "reopened"):
+        return t(f"system.{key}", what=t.word("outcome", str(message.get("outcome"))))
+    if key == "flapping":
+        return t(
+            "system.flapping",
+            times=message.get("times"),
+            window=t.span(float(message.get("window_s", 0))),
+        )
+    if key == "recovered":
+        return t(
+            "system.recovered",
+            at=t.when(str(message.get("at"))),
+            failures=message.get("failures"),
+            lasted=t.span(float(message.get("lasted_s", 0))),
+        )
+    if key == "auto_closed":
+        return t("system.auto_closed", span=t.span(float(message.get("after_s", 0))))
+    return comment.body

@@ -10,6 +10,10 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine
 
+from alerts.queries import ticket_detail
+from checks.outcomes import Outcome
+from integrations.registry import load_specs
+from tests.alerts.helpers import feed
 from tests.web.conftest import PARTNER_SECRET
 
 
@@ -139,3 +143,19 @@ def test_validation_and_not_found_in_russian(browser: Any) -> None:
     assert "not found" not in missing.text
     other = client.get("/tickets/INC-000002")  # orbit's: not found for acme, same words
     assert other.status_code == 404 and "Тикета INC-000002 нет" in other.text
+
+
+def test_the_monitors_own_comments_are_said_in_the_readers_language(
+    browser: Any, engine: Engine
+) -> None:
+    specs = {i: r.spec for i, r in load_specs(engine).items()}
+    feed(engine, specs, [Outcome.OK] * 5, start=3, integration="a")  # recovers
+    feed(engine, specs, [Outcome.AUTH_FAILURE] * 3, start=10, integration="a")  # comes back
+    stored = [c.body for c in ticket_detail(engine, 1).comments]
+    assert any(body.startswith("Recovered at") for body in stored)  # English for API and CLI
+    ru = text_of(client_view(browser, "ru"))
+    assert "Восстановлено 23 нояб. 2026" in ru and "проверки снова проходят" in ru
+    assert "Recovered at" not in ru and "failure" not in ru.lower()
+    en = text_of(client_view(browser, "en"))
+    assert "Recovered at 23 Nov 2026" in en
+    assert "The partner&#39;s API refused our token or key." in en
