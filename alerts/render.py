@@ -49,6 +49,7 @@ from alerts.families import TOPICS, Family
 from alerts.policy import DAY, Policy
 from alerts.routing import severity_of
 from alerts.tickets import ticket_number
+from alerts.wording import said_outcome, said_reason
 from integrations.windows import aware, zone_of
 
 LOCALES = ("ru", "en")
@@ -143,7 +144,14 @@ ENVIRONMENT = Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
-ENVIRONMENT.filters.update(moment=moment, topic=topic, ticket_url=ticket_url, plural_ru=plural_ru)
+ENVIRONMENT.filters.update(
+    moment=moment,
+    topic=topic,
+    ticket_url=ticket_url,
+    plural_ru=plural_ru,
+    said_outcome=said_outcome,
+    said_reason=said_reason,
+)
 
 
 def render(event: str, locale: str, context: Mapping[str, Any]) -> Rendered:

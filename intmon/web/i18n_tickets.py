@@ -12,6 +12,7 @@ outcome is said as what happened.
 from __future__ import annotations
 
 from alerts.families import FIRST_STEPS
+from alerts.wording import CLOSE_REASONS, OUTCOME_WORDS
 
 EN: dict[str, str] = {
     # the topic of an automatic ticket, with the partner's name
@@ -23,21 +24,6 @@ EN: dict[str, str] = {
     "topic.degraded": "{partner}: the API answers slowly",
     "topic.e2e": "{partner}: the integration test does not pass end to end",
     "topic.platform": "{partner}: our monitoring cannot run its checks",
-    # what broke: the last outcome, said as what happened
-    "outcome.ok": "The last check passed.",
-    "outcome.slow": "The partner's API answers, but slower than agreed.",
-    "outcome.auth_failure": "The partner's API refused our token or key.",
-    "outcome.dns_failure": "The partner's server address could not be found.",
-    "outcome.connection_refused": "The partner's server refused the connection.",
-    "outcome.timeout": "The partner's API did not answer in time.",
-    "outcome.tls_error": "The secure connection to the partner failed: its certificate "
-    "was not accepted.",
-    "outcome.server_error": "The partner's API answered with an error on its side.",
-    "outcome.client_error": "The partner's API rejected our request as wrong.",
-    "outcome.rate_limited": "The partner's API asked us to send fewer requests.",
-    "outcome.contract_violation": "The partner's API answered, but not in the agreed form.",
-    "outcome.egress_denied": "The partner's API sent us on to an address we may not call.",
-    "outcome.config_error": "Our own settings keep the check from running.",
     # what we are doing, by failure family
     "doing.auth": "We are checking the credentials with the partner. We keep trying and "
     "write here when requests are accepted again.",
@@ -74,12 +60,6 @@ EN: dict[str, str] = {
     "story.support.waiting_for_reply": "Support answered — waiting for the client's reply",
     "story.support.closed": "Closed",
     "story.support.rejected": "Rejected",
-    # why a ticket closed (close_reason), when the system set it
-    "reason.recovered": "the checks pass again",
-    "reason.no_reply": "no reply from the client in time",
-    "reason.support": "closed by support",
-    "reason.client": "closed by the client",
-    "reason.system": "closed automatically",
     # the client's view of an automatic ticket
     "client.what_broke": "What broke",
     "client.since": "Since",
@@ -118,6 +98,9 @@ EN: dict[str, str] = {
     # 404 details
     "missing.ticket": "There is no ticket {reference}, or it is not yours.",
     "missing.integration": "There is no integration {reference}, or it is not yours.",
+    # what broke, said as what happened; why a ticket closed (alerts.wording)
+    **{f"outcome.{key}": text for key, text in OUTCOME_WORDS["en"].items()},
+    **{f"reason.{key}": text for key, text in CLOSE_REASONS["en"].items()},
     # the monitor's own comments (ticket_comments.message)
     "system.failure_back": "The failure is back: {what}",
     "system.reopened": "Reopened: the failure returned. {what}",
@@ -151,21 +134,6 @@ RU: dict[str, str] = {
     "topic.degraded": "{partner}: API партнёра отвечает медленно",
     "topic.e2e": "{partner}: сквозной тест интеграции не проходит",
     "topic.platform": "{partner}: наш мониторинг не может выполнить проверки",
-    "outcome.ok": "Последняя проверка прошла успешно.",
-    "outcome.slow": "API партнёра отвечает, но медленнее, чем договорено.",
-    "outcome.auth_failure": "API партнёра отклонил наш токен или ключ.",
-    "outcome.dns_failure": "Не удалось найти адрес сервера партнёра.",
-    "outcome.connection_refused": "Сервер партнёра отказал в соединении.",
-    "outcome.timeout": "API партнёра не ответил вовремя.",
-    "outcome.tls_error": "Не удалось установить защищённое соединение с партнёром: его "
-    "сертификат не принят.",
-    "outcome.server_error": "API партнёра ответил ошибкой на своей стороне.",
-    "outcome.client_error": "API партнёра отклонил наш запрос как неверный.",
-    "outcome.rate_limited": "API партнёра попросил присылать запросы реже.",
-    "outcome.contract_violation": "API партнёра ответил, но не в согласованном виде.",
-    "outcome.egress_denied": "API партнёра перенаправил нас на адрес, к которому нам "
-    "обращаться нельзя.",
-    "outcome.config_error": "Проверке мешают наши собственные настройки.",
     "doing.auth": "Мы проверяем ключи доступа вместе с партнёром, продолжаем попытки и "
     "напишем здесь, когда запросы снова будут приниматься.",
     "doing.connectivity": "Мы продолжаем обращаться к серверу партнёра и попросили партнёра "
@@ -198,11 +166,6 @@ RU: dict[str, str] = {
     "story.support.waiting_for_reply": "Поддержка ответила — ждём ответа клиента",
     "story.support.closed": "Закрыт",
     "story.support.rejected": "Отклонен",
-    "reason.recovered": "проверки снова проходят",
-    "reason.no_reply": "клиент не ответил вовремя",
-    "reason.support": "закрыт поддержкой",
-    "reason.client": "закрыт клиентом",
-    "reason.system": "закрыт автоматически",
     "client.what_broke": "Что сломалось",
     "client.since": "С какого времени",
     "client.doing": "Что мы делаем",
@@ -237,6 +200,8 @@ RU: dict[str, str] = {
     "invalid.unknown_integration": "такой интеграции нет",
     "missing.ticket": "Тикета {reference} нет, или он не ваш.",
     "missing.integration": "Интеграции {reference} нет, или она не ваша.",
+    **{f"outcome.{key}": text for key, text in OUTCOME_WORDS["ru"].items()},
+    **{f"reason.{key}": text for key, text in CLOSE_REASONS["ru"].items()},
     "system.failure_back": "Сбой повторился: {what}",
     "system.reopened": "Тикет возобновлён: сбой вернулся. {what}",
     "system.flapping": "Интеграция работает нестабильно: за {window} после восстановления "
