@@ -24,8 +24,9 @@ The context a caller passes (all events):
 
 and per event: incident.resolved `resolved_at`; incident.reminder
 `reminder_number` (and optional `max_reminders`); escalation `level` (and optional
-`unacknowledged_minutes`); ticket.commented `comment` (and optional `author`, and `awaiting_reply`: the
-answer moved the ticket to waiting for the client, so the mail says when it closes);
+`unacknowledged_minutes`); ticket.commented `comment` (and optional `author`, and
+`awaiting_reply`: the answer moved the ticket to waiting for the client, so the
+mail says when it closes);
 ticket.waiting_for_reply optional `auto_close_days` (default from Policy);
 ticket.closed optional `close_reason`; ticket.sla_breached `due_at`, `tier`;
 test `contact_name`; digest `items`, a list of the contexts above each with its

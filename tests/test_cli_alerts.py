@@ -221,7 +221,12 @@ def test_sla_met_and_not_applicable(engine: Engine, clock: Clock) -> None:
 def test_comments_and_status_changes_show_in_the_ticket(engine: Engine, clock: Clock) -> None:
     incident_ticket(engine)
     result = cli(
-        "tickets", "comment", "INC-000001", "--body", "Looking [bold]into[/bold] it", "--keep-working"
+        "tickets",
+        "comment",
+        "INC-000001",
+        "--body",
+        "Looking [bold]into[/bold] it",
+        "--keep-working",
     )
     assert "comment" in result.stdout and "INC-000001" in result.stdout
     assert "(in_progress)" in result.stdout  # answered, and still support's to do

@@ -475,14 +475,13 @@ class Translator:
         zone; an ISO string (a ticket form's) is read first; "—" for none."""
         if moment is None or moment == "":
             return "—"
-        if isinstance(moment, str):
-            try:
-                moment = datetime.fromisoformat(moment)
-            except ValueError:
-                return moment
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=UTC)
-        local = moment.astimezone(ZoneInfo(self.zone))
+        try:
+            at = datetime.fromisoformat(moment) if isinstance(moment, str) else moment
+        except ValueError:
+            return str(moment)
+        if at.tzinfo is None:
+            at = at.replace(tzinfo=UTC)
+        local = at.astimezone(ZoneInfo(self.zone))
         month = MONTHS[self.language][local.month - 1]
         return f"{local.day} {month} {local.year}, {local:%H:%M:%S} {local.tzname()}"
 
@@ -572,6 +571,4 @@ def zone_of(request: Request) -> str:
     if asked:
         request.session["tz"] = asked
         return asked
-    return (
-        known_zone(request.session.get("tz")) or known_zone(request.cookies.get("tz")) or "UTC"
-    )
+    return known_zone(request.session.get("tz")) or known_zone(request.cookies.get("tz")) or "UTC"

@@ -58,7 +58,7 @@ def in_words(error: AlertsError | ValidationError, t: Translator) -> dict[str, s
         }
     if isinstance(error, InvalidTicketInput):
         return {error.field: _domain(str(error).removeprefix(f"{error.field}: "), t)}
-    return {"form": str(error)}
+    return {"form": str(error)}  # a refusal no rule here names a field for
 
 
 def refusal(
@@ -69,9 +69,8 @@ def refusal(
 ) -> dict[str, str]:
     """`in_words`, with a field the form does not show (`shown`, when given)
     reported under `default` and its translated name in the message."""
-    found = in_words(error, t)
-    if isinstance(error, AlertsError) and not isinstance(error, InvalidTicketInput):
-        found = {default: message for message in found.values()}
+    known = (ValidationError, InvalidTicketInput, InvalidTransition)
+    found = in_words(error, t) if isinstance(error, known) else {default: str(error)}
     if not shown:
         return found
     return {

@@ -82,7 +82,7 @@ def test_the_check_sees_english() -> None:
     prose, and leaves data and Russian alone."""
     assert english_in("<p>Support answered — waiting for your reply</p>")
     assert english_in("<p>Nothing here is translated at all</p>")
-    assert not english_in('<p>Поддержка ответила</p><pre>GET /health HTTP/1.1 from us</pre>')
+    assert not english_in("<p>Поддержка ответила</p><pre>GET /health HTTP/1.1 from us</pre>")
     assert not english_in("<p>A Broker: API партнёра недоступен (auth_failure)</p>")
 
 
@@ -94,7 +94,7 @@ def pages_of(browser: Any, engine: Engine) -> dict[str, str]:
     feed(engine, specs, [Outcome.TIMEOUT] * 3, start=10, integration="a")
     support, client = browser("sup"), browser("ann")
     pages: dict[str, str] = {}
-    for who, session in (("support", support), ("client", client)):
+    for session in (support, client):
         session.get("/tickets?lang=ru")
     support.post("/tickets/INC-000001/comments", {"body": "Paged the partner.", "internal": "1"})
     support.post("/tickets/INC-000001/comments", {"body": "Rotate the token, please."})

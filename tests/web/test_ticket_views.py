@@ -122,7 +122,12 @@ def test_a_hand_made_ticket_shows_the_clients_own_words(browser: Any) -> None:
     client = browser("ann")
     made = client.post(
         "/tickets/new",
-        {"section": "app_help", "integration": "a", "topic": "Where are my leads?", "description": "Empty."},
+        {
+            "section": "app_help",
+            "integration": "a",
+            "topic": "Where are my leads?",
+            "description": "Empty.",
+        },
     )
     words = text_of(made.text)
     assert "INC-000003 · Where are my leads?" in words
