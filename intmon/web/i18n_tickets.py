@@ -101,6 +101,11 @@ EN: dict[str, str] = {
     # what broke, said as what happened; why a ticket closed (alerts.wording)
     **{f"outcome.{key}": text for key, text in OUTCOME_WORDS["en"].items()},
     **{f"reason.{key}": text for key, text in CLOSE_REASONS["en"].items()},
+    # a ticket like one the client already has open (seed 003)
+    "new.duplicate": "You already have an open ticket like this one (same integration and "
+    "question type, opened in the last 24 hours). Duplicate requests slow everything down: "
+    "please add to it instead.",
+    "new.duplicate_ok": "It is a different problem: send it anyway",
     # the monitor's own comments (ticket_comments.message)
     "system.failure_back": "The failure is back: {what}",
     "system.reopened": "Reopened: the failure returned. {what}",
@@ -202,6 +207,10 @@ RU: dict[str, str] = {
     "missing.integration": "Интеграции {reference} нет, или она не ваша.",
     **{f"outcome.{key}": text for key, text in OUTCOME_WORDS["ru"].items()},
     **{f"reason.{key}": text for key, text in CLOSE_REASONS["ru"].items()},
+    "new.duplicate": "У вас уже есть открытый похожий тикет (та же интеграция и раздел "
+    "вопроса, создан за последние 24 часа). Дублирующие обращения замедляют работу: "
+    "лучше дополните его.",
+    "new.duplicate_ok": "Это другая проблема: всё равно отправить",
     "system.failure_back": "Сбой повторился: {what}",
     "system.reopened": "Тикет возобновлён: сбой вернулся. {what}",
     "system.flapping": "Интеграция работает нестабильно: за {window} после восстановления "

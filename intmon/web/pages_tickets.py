@@ -18,7 +18,7 @@ from fastapi import APIRouter, Request, Response
 from pydantic import ValidationError
 from sqlalchemy import Connection
 
-from alerts import tickets
+from alerts import manual_tickets, tickets
 from alerts.errors import InvalidTicketInput, InvalidTransition, TicketNotFound
 from alerts.queries import list_tickets, ticket_detail
 from alerts.tickets import SUBTYPES, TIERS, TRANSITIONS, Actor, Section, Status, ticket_number
@@ -129,12 +129,15 @@ def _new_page(
     account: WebAccount,
     values: dict[str, str],
     errors: dict[str, str],
+    *,
+    duplicate: str | None = None,
 ) -> Response:
     return page(
         request,
         "ticket_new.html",
         account=account,
-        status_code=422 if errors else 200,
+        status_code=422 if errors else 409 if duplicate else 200,
+        duplicate=duplicate,
         values={name: values.get(name, "") for name in NEW_FIELDS},
         errors=errors,
         sections=SECTIONS,
@@ -168,12 +171,30 @@ def new_ticket(request: Request, account: Account, form: Form) -> Response:
                 "tier": values["tier"] or None,
             }
         )
+        earlier = None if form.get("duplicate_ok") else _duplicate_of(request, account, ticket)
+        if earlier is not None:
+            return _new_page(request, account, values, {}, duplicate=ticket_number(earlier))
         ticket_id = file_ticket(engine_of(request), account.principal, ticket, _policy(request))
     except (ValidationError, InvalidTicketInput) as error:
         shown = [f for f in NEW_FIELDS if account.role == "support" or f not in SUPPORT_FIELDS]
         errors = refusal(error, _t(request), "form", ("form", *shown))
         return _new_page(request, account, values, errors)
     return redirect(f"/tickets/{ticket_number(ticket_id)}")
+
+
+def _duplicate_of(request: Request, account: WebAccount, ticket: NewTicket) -> int | None:
+    """A client's active ticket this one would duplicate (seed 003); the client is
+    warned and may send it anyway. Support files for others and is not asked."""
+    if account.role == "support" or account.client is None:
+        return None
+    with engine_of(request).connect() as connection:
+        return manual_tickets.similar_active(
+            connection,
+            client=account.client,
+            integration_id=ticket.integration,
+            section=ticket.section,
+            now=db.utcnow(),
+        )
 
 
 # --- one ticket ----------------------------------------------------------------------------

@@ -5,12 +5,13 @@ viewer's zone."""
 from __future__ import annotations
 
 import re
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
 from sqlalchemy import Engine
 
-from alerts.queries import ticket_detail
+from alerts.queries import list_tickets, ticket_detail
 from checks.outcomes import Outcome
 from integrations.registry import load_specs
 from tests.alerts.helpers import feed
@@ -164,3 +165,33 @@ def test_the_monitors_own_comments_are_said_in_the_readers_language(
     en = text_of(client_view(browser, "en"))
     assert "Recovered at 23 Nov 2026" in en
     assert "The partner&#39;s API refused our token or key." in en
+
+
+def test_a_client_is_warned_of_a_ticket_like_one_already_open(
+    browser: Any, engine: Engine, clock: list[datetime]
+) -> None:
+    client = browser("ann")
+    like_monitoring = {"section": "system_errors", "integration": "a", "topic": "Down?"}
+    warned = client.post("/tickets/new", {**like_monitoring, "description": "Leads stuck."})
+    assert warned.status_code == 409 and 'id="duplicate"' in warned.text
+    assert 'href="/tickets/INC-000001"' in warned.text
+    assert "Leads stuck." in warned.text  # what was typed is kept
+    assert len(list_tickets(engine, client="acme")) == 1
+    sent = client.post(
+        "/tickets/new", {**like_monitoring, "description": "Other.", "duplicate_ok": "1"}
+    )
+    assert sent.url.path == "/tickets/INC-000003"
+    # Another integration or question type is not alike; nor is a day-old ticket.
+    other = client.post(
+        "/tickets/new", {"section": "app_help", "topic": "How?", "description": "?"}
+    )
+    assert other.url.path == "/tickets/INC-000004"
+    clock[0] += timedelta(hours=25)
+    later = browser("ann").post(
+        "/tickets/new", {"section": "app_help", "topic": "How?", "description": "?"}
+    )
+    assert later.url.path == "/tickets/INC-000005"
+    # Support files for clients and is not asked.
+    support = browser("sup")
+    filed = support.post("/tickets/new", {**like_monitoring, "client": "acme", "description": "x"})
+    assert filed.url.path == "/tickets/INC-000006"
