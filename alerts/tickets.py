@@ -325,15 +325,26 @@ def set_section(
     actor: Actor,
     now: datetime,
     subtype: str | None = None,
+    reason: str | None = None,
 ) -> None:
-    """Seed 004: the section may change only before work on the ticket starts."""
+    """Seed 004: the section may change before work on the ticket starts. After
+    that, support may still move it (by agreement with the specialist, issue 24),
+    at any status but rejected, with a `reason`; the move is told in a comment."""
     section, subtype = _valid_section(section, subtype)
     ticket = load(connection, reference, lock=True)
-    if ticket.status != Status.OPEN or ticket.first_responded_at is not None:
+    if ticket.status == Status.REJECTED:  # final: nothing about it changes
+        raise InvalidTicketInput("status", f"ticket {ticket_number(ticket.id)} is rejected")
+    started = ticket.status != Status.OPEN or ticket.first_responded_at is not None
+    reason = (reason or "").strip() or None
+    if started and actor.kind != "support":
         raise InvalidTicketInput(
             "section",
             f"ticket {ticket_number(ticket.id)} is already being worked on; "
             "the section can change only while it is open and unanswered",
+        )
+    if started and reason is None:
+        raise InvalidTicketInput(
+            "reason", "required to change the section once work on the ticket started"
         )
     # Seed 003 holds for a moved ticket too: create() alone would let a social
     # ticket be re-filed into a section its tier is not supported for.
@@ -351,6 +362,16 @@ def set_section(
         .values(section=section, subtype=subtype, updated_at=now)
     )
     record(connection, ticket.id, now, actor, "section", old, new)
+    if reason is not None:
+        # Said by the system, so it is not support's answer and moves no status.
+        comment(
+            connection,
+            ticket.id,
+            body=f"{actor.name} changed the question type from {old} to {new}: {reason}",
+            actor=SYSTEM,
+            now=now,
+            message={"key": "section_changed", "old": old, "new": new, "reason": reason},
+        )
 
 
 def _after_answer(ticket: Row[Any], awaiting_client: bool) -> Status | None:

@@ -273,7 +273,12 @@ def tickets_comment(
 def tickets_set(
     number: NumberArg,
     status: Annotated[str | None, typer.Option(help="The new status.")] = None,
-    reason: Annotated[str | None, typer.Option(help="Why it is closed or rejected.")] = None,
+    reason: Annotated[
+        str | None,
+        typer.Option(
+            help="Why it is closed or rejected, or why the section changes after work started."
+        ),
+    ] = None,
     section: Annotated[str | None, typer.Option(help="Move to this section.")] = None,
     subtype: Annotated[str | None, typer.Option(help="The section's subtype.")] = None,
     as_: Annotated[ActAs, typer.Option("--as", help="Who makes the change.")] = ActAs.SUPPORT,
@@ -292,11 +297,17 @@ def tickets_set(
     with refused(), engine.begin() as connection:
         ticket = tickets.load(connection, number)
         actor = _actor(as_.value, author, ticket.client)
-        # The section first: it may change only before work starts, and a
-        # status change by support counts as starting work.
+        # The section first: without a reason it may change only before work
+        # starts, and a status change by support counts as starting work.
         if section is not None:
             tickets.set_section(
-                connection, ticket.id, section, actor=actor, now=now, subtype=subtype
+                connection,
+                ticket.id,
+                section,
+                actor=actor,
+                now=now,
+                subtype=subtype,
+                reason=reason,
             )
         if status is not None:
             tickets.set_status(

@@ -101,6 +101,8 @@ EN: dict[str, str] = {
     # what broke, said as what happened; why a ticket closed (alerts.wording)
     **{f"outcome.{key}": text for key, text in OUTCOME_WORDS["en"].items()},
     **{f"reason.{key}": text for key, text in CLOSE_REASONS["en"].items()},
+    "system.section_changed": "Support changed the question type from «{old}» to «{new}»: {reason}",
+    "ticket.section_reason_hint": "(needed once work started)",
     # a ticket like one the client already has open (seed 003)
     "new.duplicate": "You already have an open ticket like this one (same integration and "
     "question type, opened in the last 24 hours). Duplicate requests slow everything down: "
@@ -207,6 +209,8 @@ RU: dict[str, str] = {
     "missing.integration": "Интеграции {reference} нет, или она не ваша.",
     **{f"outcome.{key}": text for key, text in OUTCOME_WORDS["ru"].items()},
     **{f"reason.{key}": text for key, text in CLOSE_REASONS["ru"].items()},
+    "system.section_changed": "Поддержка изменила раздел вопроса с «{old}» на «{new}»: {reason}",
+    "ticket.section_reason_hint": "(нужна, если работа уже началась)",
     "new.duplicate": "У вас уже есть открытый похожий тикет (та же интеграция и раздел "
     "вопроса, создан за последние 24 часа). Дублирующие обращения замедляют работу: "
     "лучше дополните его.",

@@ -339,7 +339,7 @@ def ticket_section(request: Request, account: Account, number: str, form: Form) 
         account,
         number,
         form,
-        ("section", "subtype"),
+        ("section", "subtype", "reason"),
         lambda connection, row, actor, now: tickets.set_section(
             connection,
             row.id,
@@ -347,6 +347,7 @@ def ticket_section(request: Request, account: Account, number: str, form: Form) 
             subtype=change.subtype,
             actor=actor,
             now=now,
+            reason=change.reason,
         ),
         support_only=True,
     )
@@ -360,4 +361,7 @@ def _status_change(form: dict[str, str]) -> StatusChange:
 
 def _section_change(form: dict[str, str]) -> SectionChange:
     subtype = form.get("subtype") or None
-    return SectionChange.model_validate({"section": form.get("section", ""), "subtype": subtype})
+    reason = form.get("section_reason", "").strip() or None
+    return SectionChange.model_validate(
+        {"section": form.get("section", ""), "subtype": subtype, "reason": reason}
+    )

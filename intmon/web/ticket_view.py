@@ -119,6 +119,20 @@ def said(comment: CommentView, t: Translator) -> str:
             failures=message.get("failures"),
             lasted=t.span(float(message.get("lasted_s", 0))),
         )
+    if key == "section_changed":
+        return t(
+            "system.section_changed",
+            old=_section_words(str(message.get("old")), t),
+            new=_section_words(str(message.get("new")), t),
+            reason=message.get("reason"),
+        )
     if key == "auto_closed":
         return t("system.auto_closed", span=t.span(float(message.get("after_s", 0))))
     return comment.body
+
+
+def _section_words(path: str, t: Translator) -> str:
+    """`documents_finance/other` → "Documents/Finance / Other"."""
+    section, _, subtype = path.partition("/")
+    words = t.word("section", section)
+    return f"{words} / {t.word('subtype', subtype)}" if subtype else words

@@ -511,10 +511,11 @@ def test_the_section_changes_while_open_and_unanswered(db_engine: Engine) -> Non
         "waiting_for_reply",
         "support_replied",
         "closed",
-        "rejected",
     ],
 )
-def test_the_section_is_fixed_once_work_starts(db_engine: Engine, started: str) -> None:
+def test_once_work_starts_only_support_moves_the_section_with_a_reason(
+    db_engine: Engine, started: str
+) -> None:
     ticket_id = new(db_engine)
     if started == "in_progress_by_system":  # no response recorded: the status alone counts
         move(db_engine, ticket_id, Status.IN_PROGRESS, SYSTEM)
@@ -525,11 +526,39 @@ def test_the_section_is_fixed_once_work_starts(db_engine: Engine, started: str) 
         assert row(db_engine, ticket_id)["status"] == "waiting_for_reply"
     else:
         move(db_engine, ticket_id, started)
+    # Nobody but support moves it now; support, only with a reason.
     with pytest.raises(InvalidTicketInput) as caught, db_engine.begin() as c:
-        tickets.set_section(c, ticket_id, "app_help", actor=SUPPORT, now=T0 + MINUTE)
+        tickets.set_section(c, ticket_id, "app_help", actor=CLIENT, now=T0 + MINUTE)
     assert caught.value.field == "section"
     assert tickets.ticket_number(ticket_id) in str(caught.value)
     assert row(db_engine, ticket_id)["section"] == "system_errors"
+    with pytest.raises(InvalidTicketInput) as caught, db_engine.begin() as c:
+        tickets.set_section(c, ticket_id, "app_help", actor=SUPPORT, now=T0 + MINUTE)
+    assert caught.value.field == "reason"
+    status = row(db_engine, ticket_id)["status"]
+    with db_engine.begin() as c:
+        tickets.set_section(
+            c,
+            ticket_id,
+            "app_help",
+            actor=SUPPORT,
+            now=T0 + 2 * MINUTE,
+            reason="agreed with the specialist",
+        )
+    after = row(db_engine, ticket_id)
+    assert (after["section"], after["status"]) == ("app_help", status)
+    assert history(db_engine, ticket_id)[-2][1:] == (
+        "support",
+        "anna",
+        "section",
+        "system_errors",
+        "app_help",
+    )
+    said = comment_rows(db_engine, ticket_id)[-1]
+    assert said[1:3] == ("system", "public")
+    assert said[3] == "anna changed the question type from system_errors to app_help: " + (
+        "agreed with the specialist"
+    )
 
 
 # --- history ----------------------------------------------------------------------
@@ -639,3 +668,11 @@ def test_a_comment_mirrored_from_a_sink_leaves_the_status_to_the_sink(db_engine:
     ticket_id = new(db_engine)
     say(db_engine, ticket_id, SUPPORT, source_sink="jira", external_ref="jira:1")
     assert row(db_engine, ticket_id)["status"] == "open"
+
+
+def test_a_rejected_ticket_keeps_its_section(db_engine: Engine) -> None:
+    ticket_id = new(db_engine)
+    move(db_engine, ticket_id, Status.REJECTED, SUPPORT)
+    with pytest.raises(InvalidTicketInput) as caught, db_engine.begin() as c:
+        tickets.set_section(c, ticket_id, "app_help", actor=SUPPORT, now=T0, reason="agreed")
+    assert caught.value.field == "status"

@@ -254,8 +254,15 @@ def test_domain_refusals_are_shown_on_the_form(browser: Any) -> None:
     support = browser("sup")
     support.post("/tickets/INC-000001/status", {"status": "in_progress"})
     late = support.post("/tickets/INC-000001/section", {"section": "app_help"})
-    assert late.status_code == 422 and 'id="error-section"' in late.text
-    assert "can change only while the ticket is open and unanswered" in late.text
+    assert late.status_code == 422 and 'id="error-reason"' in late.text
+    assert "Reason</strong>: is required" not in late.text
+    agreed = support.post(
+        "/tickets/INC-000001/section",
+        {"section": "app_help", "section_reason": "agreed with the specialist"},
+    )
+    words = text_of(agreed.text)
+    assert "Support changed the question type from «System errors» to «Application help»" in words
+    assert 'data-status="in_progress"' in agreed.text
     support.post("/tickets/INC-000001/status", {"status": "rejected"})
     again = support.post("/tickets/INC-000001/status", {"status": "open"})
     assert again.status_code == 422 and 'id="error-status"' in again.text

@@ -87,6 +87,11 @@ class StatusChange(Input):
 class SectionChange(Input):
     section: str = Field(max_length=SECTION_MAX)
     subtype: str | None = Field(default=None, max_length=ID_MAX)
+    reason: str | None = Field(
+        default=None,
+        max_length=REASON_MAX,
+        description="Required once work on the ticket started; told in a comment.",
+    )
 
 
 def _policy(request: Request) -> Any:
@@ -239,6 +244,7 @@ def ticket_section(
             subtype=change.subtype,
             actor=Actor("support", caller.name),
             now=db.utcnow(),
+            reason=change.reason,
         )
     return _detail(engine, caller, number, request)
 
