@@ -232,11 +232,15 @@ def list_tickets(
     cursor: str | None = None,
     policy: Policy | None = None,
     now: datetime | None = None,
+    order: str = "due",
 ) -> list[TicketView]:
-    """Tickets in queue order; `created_from <= created_at < created_to` when given.
+    """Tickets in queue order (`order`: "due" or "arrival" for the active ones);
+    `created_from <= created_at < created_to` when given.
 
     One page of `ticket_page`: with `cursor`, the page after the one that returned it."""
-    filters = TicketFilter(status, section, client, integration_id, created_from, created_to)
+    filters = TicketFilter(
+        status, section, client, integration_id, created_from, created_to, order
+    )
     return ticket_page(engine, filters, limit=limit, cursor=cursor, policy=policy, now=now).items
 
 

@@ -103,6 +103,11 @@ EN: dict[str, str] = {
     **{f"reason.{key}": text for key, text in CLOSE_REASONS["en"].items()},
     "system.section_changed": "Support changed the question type from «{old}» to «{new}»: {reason}",
     "ticket.section_reason_hint": "(needed once work started)",
+    # the queue's order (seed 003) and its deadline column
+    "field.order": "Order",
+    "order.arrival": "in order of arrival",
+    "order.due": "by first-response deadline",
+    "col.due": "Answer due by",
     # a ticket like one the client already has open (seed 003)
     "new.duplicate": "You already have an open ticket like this one (same integration and "
     "question type, opened in the last 24 hours). Duplicate requests slow everything down: "
@@ -211,6 +216,10 @@ RU: dict[str, str] = {
     **{f"reason.{key}": text for key, text in CLOSE_REASONS["ru"].items()},
     "system.section_changed": "Поддержка изменила раздел вопроса с «{old}» на «{new}»: {reason}",
     "ticket.section_reason_hint": "(нужна, если работа уже началась)",
+    "field.order": "Порядок",
+    "order.arrival": "по времени поступления",
+    "order.due": "по сроку первого ответа",
+    "col.due": "Ответить до",
     "new.duplicate": "У вас уже есть открытый похожий тикет (та же интеграция и раздел "
     "вопроса, создан за последние 24 часа). Дублирующие обращения замедляют работу: "
     "лучше дополните его.",

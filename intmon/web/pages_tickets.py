@@ -45,7 +45,7 @@ router = APIRouter(include_in_schema=False)
 STATUSES = [s.value for s in Status]
 SECTIONS = [s.value for s in Section]
 ALL_SUBTYPES = [subtype for subtypes in SUBTYPES.values() for subtype in subtypes]
-FILTERS = ("status", "section", "integration", "client", "created_from", "created_to")
+FILTERS = ("status", "section", "integration", "client", "created_from", "created_to", "order")
 
 
 def _t(request: Request) -> Translator:
@@ -97,6 +97,8 @@ def ticket_list(request: Request, account: Account) -> Response:
             created_to=_day("created_to", filters["created_to"], after=True),
             policy=_policy(request),
             now=db.utcnow(),
+            # Seed 003: in order of arrival; by the first-response deadline on request.
+            order=filters["order"] or "arrival",
         )
     except InvalidTicketInput as error:
         errors = refusal(error, _t(request), "form")

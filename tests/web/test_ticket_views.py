@@ -195,3 +195,30 @@ def test_a_client_is_warned_of_a_ticket_like_one_already_open(
     support = browser("sup")
     filed = support.post("/tickets/new", {**like_monitoring, "client": "acme", "description": "x"})
     assert filed.url.path == "/tickets/INC-000006"
+
+
+def test_the_queue_in_order_of_arrival_or_by_deadline_with_the_deadline_shown(
+    browser: Any, engine: Engine
+) -> None:
+    # A premium ticket filed later is due first (3 h against 24 h).
+    support = browser("sup")
+    support.post(
+        "/tickets/new",
+        {
+            "section": "app_help",
+            "client": "acme",
+            "tier": "premium",
+            "topic": "Urgent?",
+            "description": "x",
+        },
+    )
+
+    def order(url: str) -> list[str]:
+        return re.findall(r'<tr id="row-(INC-\d+)"', support.get(url).text)
+
+    assert order("/tickets") == ["INC-000001", "INC-000002", "INC-000003"]
+    assert order("/tickets?order=due") == ["INC-000003", "INC-000001", "INC-000002"]
+    page = support.get("/tickets?order=due&lang=ru").text
+    assert "Ответить до" in page and "23 нояб. 2026, 16:00:00 UTC" in text_of(page)
+    bad = support.get("/tickets?order=random")
+    assert bad.status_code == 422 and 'id="error-order"' in bad.text
