@@ -238,9 +238,7 @@ def list_tickets(
     `created_from <= created_at < created_to` when given.
 
     One page of `ticket_page`: with `cursor`, the page after the one that returned it."""
-    filters = TicketFilter(
-        status, section, client, integration_id, created_from, created_to, order
-    )
+    filters = TicketFilter(status, section, client, integration_id, created_from, created_to, order)
     return ticket_page(engine, filters, limit=limit, cursor=cursor, policy=policy, now=now).items
 
 

@@ -95,6 +95,8 @@ EN: dict[str, str] = {
     "invalid.transition": "cannot change the status from «{current}» to «{wanted}»",
     "invalid.client_needed": "choose an integration or name the client",
     "invalid.unknown_integration": "no such integration",
+    "invalid.own_client": "you file tickets for your own company only",
+    "invalid.tier_by_support": "the tariff is set by support",
     # 404 details
     "missing.ticket": "There is no ticket {reference}, or it is not yours.",
     "missing.integration": "There is no integration {reference}, or it is not yours.",
@@ -210,6 +212,8 @@ RU: dict[str, str] = {
     "invalid.transition": "нельзя изменить статус с «{current}» на «{wanted}»",
     "invalid.client_needed": "выберите интеграцию или укажите клиента",
     "invalid.unknown_integration": "такой интеграции нет",
+    "invalid.own_client": "вы можете создавать тикеты только для своей компании",
+    "invalid.tier_by_support": "тариф устанавливает поддержка",
     "missing.ticket": "Тикета {reference} нет, или он не ваш.",
     "missing.integration": "Интеграции {reference} нет, или она не ваша.",
     **{f"outcome.{key}": text for key, text in OUTCOME_WORDS["ru"].items()},

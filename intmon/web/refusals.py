@@ -36,6 +36,8 @@ DOMAIN_RULES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"^'(?P<value>[^']*)' is not a date", "invalid.date"),
         (r"^required when no integration is given$", "invalid.client_needed"),
         (r"^integration '[^']*' is not registered$", "invalid.unknown_integration"),
+        (r"^a client token files tickets for its own client$", "invalid.own_client"),
+        (r"^the tier is set by support$", "invalid.tier_by_support"),
     )
 )
 
