@@ -346,13 +346,19 @@ def test_the_section_changes_only_before_work_starts(engine: Engine, clock: Cloc
     assert (show(number)["section"], show(number)["status"]) == ("app_help", "in_progress")
     refused(
         "tickets", "set", number, "--section", "system_errors",
+        message="reason: required to change the section once work on the ticket started",
+    )  # fmt: skip
+    refused(
+        "tickets", "set", number, "--section", "system_errors", "--as", "client",
         message=f"section: ticket {number} is already being worked on",
     )  # fmt: skip
+    cli("tickets", "set", number, "--section", "system_errors", "--reason", "agreed")
+    assert show(number)["section"] == "system_errors"
 
-    # Answered but still open counts as started too.
+    # Answered counts as started too.
     other = create()
     cli("tickets", "comment", other, "--body", "Top right corner.")
-    refused("tickets", "set", other, "--section", "system_errors", message="already being worked")
+    refused("tickets", "set", other, "--section", "system_errors", message="reason: required")
 
 
 def test_a_social_ticket_stays_in_system_errors(engine: Engine) -> None:

@@ -289,8 +289,8 @@ def tickets_set(
 
     if subtype is not None and section is None:
         fail("--subtype: only valid together with --section")
-    if reason is not None and status is None:
-        fail("--reason: only valid together with --status")
+    if reason is not None and status is None and section is None:
+        fail("--reason: only valid together with --status or --section")
     if status is None and section is None:
         fail("give --status and/or --section")
     engine, now, policy = _context()
