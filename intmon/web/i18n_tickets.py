@@ -97,6 +97,7 @@ EN: dict[str, str] = {
     "invalid.unknown_integration": "no such integration",
     "invalid.own_client": "you file tickets for your own company only",
     "invalid.tier_by_support": "the tariff is set by support",
+    "invalid.nul": "must not contain the NUL character (\\u0000)",
     # 404 details
     "missing.ticket": "There is no ticket {reference}, or it is not yours.",
     "missing.integration": "There is no integration {reference}, or it is not yours.",
@@ -214,6 +215,7 @@ RU: dict[str, str] = {
     "invalid.unknown_integration": "такой интеграции нет",
     "invalid.own_client": "вы можете создавать тикеты только для своей компании",
     "invalid.tier_by_support": "тариф устанавливает поддержка",
+    "invalid.nul": "не должно содержать символ NUL (\\u0000)",
     "missing.ticket": "Тикета {reference} нет, или он не ваш.",
     "missing.integration": "Интеграции {reference} нет, или она не ваша.",
     **{f"outcome.{key}": text for key, text in OUTCOME_WORDS["ru"].items()},

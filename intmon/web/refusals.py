@@ -38,6 +38,7 @@ DOMAIN_RULES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"^integration '[^']*' is not registered$", "invalid.unknown_integration"),
         (r"^a client token files tickets for its own client$", "invalid.own_client"),
         (r"^the tier is set by support$", "invalid.tier_by_support"),
+        (r"must not contain NUL", "invalid.nul"),  # intmon.api.fields
     )
 )
 
@@ -92,6 +93,8 @@ def _pydantic(error: ErrorDetails, t: Translator) -> str:
         return t("invalid.empty") if least == 1 else t("invalid.too_short", min=least)
     if error["type"] == "string_too_long":
         return t("invalid.too_long", max=context.get("max_length"))
+    if error["type"] == "value_error":  # the API's own validators (intmon.api.fields)
+        return _domain(str(error["msg"]).removeprefix("Value error, "), t)
     return t("invalid.value")
 
 
