@@ -36,6 +36,7 @@ class InvalidTransition(AlertsError):
             f"ticket {number}: cannot change status from {current} to {wanted}; "
             f"allowed from {current}: {allowed_text}"
         )
+        self.current, self.wanted = str(current), str(wanted)
 
 
 class InvalidTicketInput(AlertsError):

@@ -51,6 +51,7 @@ def on_opened(
             ticket_id,
             now,
             f"The failure is back: {_what(incident)}.{_changes_sentence(incident)}",
+            {"key": "failure_back", "outcome": incident["last_outcome"]},
         )
     elif earlier is not None:
         ticket_id = int(earlier.id)
@@ -95,6 +96,11 @@ def on_reopened(
             f"The integration is flapping: the failure came back {incident['reopened']} times "
             f"within {policy.flap_window_s / 60:g} minutes of recovering. It stays one incident "
             "and resolves after a quiet period of the same length.",
+            {
+                "key": "flapping",
+                "times": int(incident["reopened"]),
+                "window_s": float(policy.flap_window_s),
+            },
         )
 
 
@@ -121,6 +127,12 @@ def on_resolved(
         now,
         f"Recovered at {now:%Y-%m-%d %H:%M:%S} UTC: checks pass again after "
         f"{incident['failures']} failed results (incident open for {_duration(lasted)}).",
+        {
+            "key": "recovered",
+            "at": now.isoformat(),
+            "failures": int(incident["failures"]),
+            "lasted_s": lasted.total_seconds(),
+        },
     )
     untouched = ticket.status == Status.OPEN and ticket.first_responded_at is None
     if policy.auto_close_recovered and untouched:
@@ -185,6 +197,7 @@ def _reopen(
         ticket_id,
         now,
         f"Reopened: the failure returned ({_what(incident)}).{_changes_sentence(incident)}",
+        {"key": "reopened", "outcome": incident["last_outcome"]},
     )
 
 
@@ -286,8 +299,15 @@ def _what(incident: dict[str, Any]) -> str:
     return f"{incident['last_outcome']}{detail}"
 
 
-def _say(connection: Connection, ticket_id: int, now: datetime, body: str) -> None:
-    tickets.comment(connection, ticket_id, body=body, actor=SYSTEM, now=now)
+def _say(
+    connection: Connection,
+    ticket_id: int,
+    now: datetime,
+    body: str,
+    message: dict[str, Any],
+) -> None:
+    """A system comment: `body` in English, `message` for the console's languages."""
+    tickets.comment(connection, ticket_id, body=body, actor=SYSTEM, now=now, message=message)
 
 
 def _duration(delta: timedelta) -> str:

@@ -5,15 +5,21 @@ registered and the client's, and its tier gives the SLA unless one is set."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, select
 
 from alerts import tickets
 from alerts.errors import InvalidTicketInput
+from alerts.models import Ticket
 from alerts.policy import Policy
-from alerts.tickets import Actor
+from alerts.tickets import ACTIVE, Actor
 from integrations.models import Integration
+
+# Seed 003: "duplicate requests slow everything down". A ticket like an active one
+# of the same client (same integration and section) opened this recently is
+# probably the same request.
+DUPLICATE_WINDOW = timedelta(hours=24)
 
 
 def file(
@@ -73,3 +79,35 @@ def _integration(
     if row is None or not sees(row.client):
         raise InvalidTicketInput("integration", f"integration {integration_id!r} is not registered")
     return str(row.client), str(row.tier)
+
+
+def similar_active(
+    connection: Connection,
+    *,
+    client: str,
+    integration_id: str | None,
+    section: str,
+    now: datetime,
+    within: timedelta = DUPLICATE_WINDOW,
+) -> int | None:
+    """The newest active ticket of `client` for the same integration (or none) and
+    section, opened within `within` before `now` (by hand or by monitoring): the
+    ticket a new one would duplicate. None when there is none."""
+    same_integration = (
+        Ticket.integration_id.is_(None)
+        if integration_id is None
+        else Ticket.integration_id == integration_id
+    )
+    found = connection.execute(
+        select(Ticket.id)
+        .where(
+            Ticket.client == client,
+            same_integration,
+            Ticket.section == section,
+            Ticket.status.in_([status.value for status in ACTIVE]),
+            Ticket.created_at >= now - within,
+        )
+        .order_by(Ticket.created_at.desc(), Ticket.id.desc())
+        .limit(1)
+    ).scalar_one_or_none()
+    return None if found is None else int(found)

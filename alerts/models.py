@@ -138,6 +138,9 @@ class TicketComment(Base):
     # Set when the comment came back from an external system (sync-back), so
     # the same external comment is never imported twice.
     external_ref: Mapped[str | None] = mapped_column(String(200), nullable=True, unique=True)
+    # A system comment's news as {"key": ..., **values}, so a surface can say it in
+    # its reader's language (`body` holds it in English); None for people's comments.
+    message: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
 
 
 class TicketHistory(Base):

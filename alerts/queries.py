@@ -124,6 +124,8 @@ class CommentView:
     visibility: str
     body: str
     created_at: datetime
+    # A system comment's news as a key and values (tickets.comment); None otherwise.
+    message: dict[str, Any] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return _flat(self)
@@ -231,11 +233,13 @@ def list_tickets(
     cursor: str | None = None,
     policy: Policy | None = None,
     now: datetime | None = None,
+    order: str = "due",
 ) -> list[TicketView]:
-    """Tickets in queue order; `created_from <= created_at < created_to` when given.
+    """Tickets in queue order (`order`: "due" or "arrival" for the active ones);
+    `created_from <= created_at < created_to` when given.
 
     One page of `ticket_page`: with `cursor`, the page after the one that returned it."""
-    filters = TicketFilter(status, section, client, integration_id, created_from, created_to)
+    filters = TicketFilter(status, section, client, integration_id, created_from, created_to, order)
     return ticket_page(engine, filters, limit=limit, cursor=cursor, policy=policy, now=now).items
 
 
@@ -292,6 +296,7 @@ def ticket_detail(
                 visibility=str(c.visibility),
                 body=str(c.body),
                 created_at=c.created_at,
+                message=c.message,
             )
             for c in connection.execute(comment_query)
         ]

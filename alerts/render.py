@@ -26,7 +26,9 @@ The context a caller passes (all events):
 
 and per event: incident.resolved `resolved_at`; incident.reminder
 `reminder_number` (and optional `max_reminders`); escalation `level` (and optional
-`unacknowledged_minutes`); ticket.commented `comment` (and optional `author`);
+`unacknowledged_minutes`); ticket.commented `comment` (and optional `author`, and
+`awaiting_reply`: the answer moved the ticket to waiting for the client, so the
+mail says when it closes);
 ticket.waiting_for_reply optional `auto_close_days` (default from Policy);
 ticket.closed optional `close_reason`; ticket.sla_breached `due_at`, `tier`;
 test `contact_name`; mail.reply `reason` (a `mail_replies.Verdict` or
@@ -53,6 +55,7 @@ from alerts.families import TOPICS, Family
 from alerts.policy import DAY, Policy
 from alerts.routing import severity_of
 from alerts.tickets import ticket_number
+from alerts.wording import said_outcome, said_reason
 from integrations.windows import aware, zone_of
 
 LOCALES = ("ru", "en")
@@ -80,6 +83,7 @@ OPTIONAL: dict[str, Any] = {
     "detail": None,
     "changes": None,
     "author": None,
+    "awaiting_reply": False,
     "close_reason": None,
     "max_reminders": None,
     "unacknowledged_minutes": None,
@@ -160,6 +164,8 @@ ENVIRONMENT.filters.update(
     ticket_url=ticket_url,
     integration_url=integration_url,
     plural_ru=plural_ru,
+    said_outcome=said_outcome,
+    said_reason=said_reason,
 )
 
 

@@ -129,6 +129,7 @@ def _auto_close(connection: Connection, policy: Policy, now: datetime) -> list[s
             ),
             actor=SYSTEM,
             now=now,
+            message={"key": "auto_closed", "after_s": float(policy.auto_close_after_s)},
         )
         tickets.set_status(
             connection, ticket_id, Status.CLOSED, actor=SYSTEM, now=now, reason="no_reply"

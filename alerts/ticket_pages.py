@@ -1,8 +1,9 @@
 """Pages of the ticket queue by keyset: the filters, the queue order, and the cursor.
 
 The queue order (seed 003) is two runs: active tickets by first-response
-deadline, then arrival (created_at, id); after them, finished tickets newest
-first. A page is read as at most two index range scans, never an OFFSET, so
+deadline, then arrival (created_at, id) — or, with `order="arrival"`, by
+arrival alone ("tickets are handled in order of arrival"); after them, finished
+tickets newest first. A page is read as at most two index range scans, never an OFFSET, so
 page 2,000 costs what page 1 costs:
 
     cursor in the active run (or none)  → active tickets after it, then, if the
@@ -35,6 +36,7 @@ from alerts.tickets import ACTIVE, Section, Status
 from intmon.db import table_of
 
 T = table_of(Ticket)
+ORDERS = ("due", "arrival")
 ACTIVE_STATUSES = tuple(s.value for s in ACTIVE)
 IS_ACTIVE = T.c.status.in_(ACTIVE_STATUSES)
 
@@ -50,8 +52,10 @@ class TicketFilter:
     integration_id: str | None = None
     created_from: datetime | None = None
     created_to: datetime | None = None
+    order: str = "due"  # the active run: "due" (deadline, then arrival) or "arrival"
 
     def __post_init__(self) -> None:
+        _choice("order", self.order, list(ORDERS))
         if self.status is not None:
             _choice("status", self.status, [s.value for s in Status])
         if self.section is not None:
@@ -141,7 +145,7 @@ def page_rows(
     rows: list[Row[Any]] = []
     # One row more than asked tells whether another page follows.
     if filters.wants_active and (after is None or after.active):
-        rows += connection.execute(_active_run(where, after, limit + 1)).all()
+        rows += connection.execute(_active_run(where, after, limit + 1, filters.order)).all()
     if filters.wants_finished and len(rows) <= limit:
         finished_after = after if after is not None and not after.active else None
         rows += connection.execute(
@@ -153,13 +157,18 @@ def page_rows(
 
 
 def _active_run(
-    where: Sequence[ColumnElement[bool]], after: Position | None, limit: int
+    where: Sequence[ColumnElement[bool]], after: Position | None, limit: int, order: str
 ) -> Select[Any]:
-    key = (T.c.first_response_due_at, T.c.created_at, T.c.id)
+    if order == "arrival":
+        key: tuple[Any, ...] = (T.c.created_at, T.c.id)
+        last: tuple[Any, ...] = (after.created_at, after.id) if after else ()
+    else:
+        key = (T.c.first_response_due_at, T.c.created_at, T.c.id)
+        last = (after.due_at, after.created_at, after.id) if after else ()
     query = select(T).where(IS_ACTIVE, *where).order_by(*key).limit(limit)
     if after is not None:
         # A plain tuple on the right is bound with the columns' types (UTC normalised).
-        query = query.where(tuple_(*key) > (after.due_at, after.created_at, after.id))
+        query = query.where(tuple_(*key) > last)
     return query
 
 

@@ -176,11 +176,23 @@ def comment(
     external_ref: str | None = None,
     source_sink: str | None = None,
     policy: Policy | None = None,
+    awaiting_client: bool = True,
+    message: dict[str, Any] | None = None,
     via: str | None = None,
 ) -> int:
     """Add a comment. A support comment is the first response (SLA); a client
     comment on a ticket waiting for them moves it back to in_progress. `via`
-    ("email") is recorded in the history with the comment and the moves it causes."""
+    ("email") is recorded in the history with the comment and the moves it causes.
+
+    A public support answer on an open or in-progress ticket moves it on, so the
+    client sees where it stands: to waiting_for_reply (seed 004 "нужна
+    дополнительная информация от вас"; seed 001: unanswered for 2 days, it is
+    closed), or to in_progress when support says it keeps working on it
+    (`awaiting_client=False`). A comment mirrored from a sink leaves the status
+    to the sink, whose own status the mirror applies.
+
+    `message`: a system comment's news as {"key": ..., **values} (the body says it
+    in English), so the console can say it in its reader's language."""
     if visibility not in VISIBILITIES:
         raise InvalidTicketInput("visibility", f"must be one of {', '.join(VISIBILITIES)}")
     if not body.strip():
@@ -200,6 +212,7 @@ def comment(
             body=body,
             created_at=now,
             external_ref=external_ref,
+            message=message,
         )
         .returning(C.c.id)
     ).scalar_one()
@@ -219,8 +232,11 @@ def comment(
         now,
         skip=source_sink,
     )
-    if actor.kind == "support" and visibility == "public":
-        # Seed 001: the client hears of every support comment by e-mail.
+    answered = actor.kind == "support" and visibility == "public"
+    moves_to = _after_answer(ticket, awaiting_client) if answered and not source_sink else None
+    if answered:
+        # Seed 001: the client hears of every support comment by e-mail; one mail,
+        # which also says when an unanswered ticket closes.
         announce.ticket_event(
             connection,
             ticket,
@@ -228,6 +244,12 @@ def comment(
             now,
             comment=body,
             author=actor.name,
+            awaiting_reply=moves_to == Status.WAITING_FOR_REPLY
+            or ticket.status == Status.WAITING_FOR_REPLY,
+        )
+    if moves_to is not None:
+        set_status(
+            connection, ticket.id, moves_to, actor=actor, now=now, announce_it=False, via=via
         )
     if actor.kind == "client" and ticket.status == Status.WAITING_FOR_REPLY:
         set_status(connection, ticket.id, Status.IN_PROGRESS, actor=actor, now=now, via=via)
@@ -249,8 +271,10 @@ def set_status(
     policy: Policy | None = None,
     source_sink: str | None = None,
     via: str | None = None,
+    announce_it: bool = True,
 ) -> None:
-    """Move a ticket to `status` if the lifecycle allows it, else InvalidTransition."""
+    """Move a ticket to `status` if the lifecycle allows it, else InvalidTransition.
+    `announce_it=False` when the caller's own message already tells the client."""
     try:
         wanted = Status(status)
     except ValueError:
@@ -284,9 +308,9 @@ def set_status(
         changes["first_responded_at"] = now
     connection.execute(update(T).where(T.c.id == ticket.id).values(**changes))
     record(connection, ticket.id, now, actor, "status", current.value, wanted.value, via=via)
-    if wanted == Status.WAITING_FOR_REPLY:
+    if announce_it and wanted == Status.WAITING_FOR_REPLY:
         announce.ticket_event(connection, ticket, "ticket.waiting_for_reply", now)
-    elif wanted == Status.CLOSED:
+    elif announce_it and wanted == Status.CLOSED:
         announce.ticket_event(
             connection, ticket, "ticket.closed", now, close_reason=changes["close_reason"]
         )
@@ -308,15 +332,26 @@ def set_section(
     actor: Actor,
     now: datetime,
     subtype: str | None = None,
+    reason: str | None = None,
 ) -> None:
-    """Seed 004: the section may change only before work on the ticket starts."""
+    """Seed 004: the section may change before work on the ticket starts. After
+    that, support may still move it (by agreement with the specialist, issue 24),
+    at any status but rejected, with a `reason`; the move is told in a comment."""
     section, subtype = _valid_section(section, subtype)
     ticket = load(connection, reference, lock=True)
-    if ticket.status != Status.OPEN or ticket.first_responded_at is not None:
+    if ticket.status == Status.REJECTED:  # final: nothing about it changes
+        raise InvalidTicketInput("status", f"ticket {ticket_number(ticket.id)} is rejected")
+    started = ticket.status != Status.OPEN or ticket.first_responded_at is not None
+    reason = (reason or "").strip() or None
+    if started and actor.kind != "support":
         raise InvalidTicketInput(
             "section",
             f"ticket {ticket_number(ticket.id)} is already being worked on; "
             "the section can change only while it is open and unanswered",
+        )
+    if started and reason is None:
+        raise InvalidTicketInput(
+            "reason", "required to change the section once work on the ticket started"
         )
     # Seed 003 holds for a moved ticket too: create() alone would let a social
     # ticket be re-filed into a section its tier is not supported for.
@@ -334,6 +369,25 @@ def set_section(
         .values(section=section, subtype=subtype, updated_at=now)
     )
     record(connection, ticket.id, now, actor, "section", old, new)
+    if reason is not None:
+        # Said by the system, so it is not support's answer and moves no status.
+        comment(
+            connection,
+            ticket.id,
+            body=f"{actor.name} changed the question type from {old} to {new}: {reason}",
+            actor=SYSTEM,
+            now=now,
+            message={"key": "section_changed", "old": old, "new": new, "reason": reason},
+        )
+
+
+def _after_answer(ticket: Row[Any], awaiting_client: bool) -> Status | None:
+    """Where a support answer moves a ticket; None when it stays (already waiting,
+    or finished: an answer on a closed ticket does not reopen it)."""
+    if ticket.status not in (Status.OPEN, Status.IN_PROGRESS):
+        return None
+    wanted = Status.WAITING_FOR_REPLY if awaiting_client else Status.IN_PROGRESS
+    return None if wanted == ticket.status else wanted
 
 
 def _valid_section(section: str, subtype: str | None) -> tuple[str, str | None]:

@@ -252,12 +252,18 @@ def test_an_unknown_status_is_422_naming_status(api: Api) -> None:
     assert missing.status_code == 422 and "status" in json.dumps(missing.json())
 
 
-def test_the_section_changes_only_before_work_starts(api: Api) -> None:
+def test_the_section_changes_before_work_starts_or_with_a_reason(api: Api) -> None:
     moved = api.post("/api/tickets/INC-000002/section", json={"section": "app_help"})
     assert moved.status_code == 200 and moved.json()["section"] == "app_help"
     api.post("/api/tickets/INC-000001/status", json={"status": "in_progress"})
     late = api.post("/api/tickets/INC-000001/section", json={"section": "app_help"})
-    assert late.status_code == 422 and late.json()["field"] == "section"
+    assert late.status_code == 422 and late.json()["field"] == "reason"
+    agreed = api.post(
+        "/api/tickets/INC-000001/section",
+        json={"section": "app_help", "reason": "agreed with the specialist"},
+    )
+    assert agreed.status_code == 200 and agreed.json()["section"] == "app_help"
+    assert agreed.json()["comments"][-1]["body"].endswith(": agreed with the specialist")
     own = api.post("/api/tickets/INC-000002/section", as_="orbit", json={"section": "app_help"})
     assert own.status_code == 403
 

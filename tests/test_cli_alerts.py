@@ -220,8 +220,16 @@ def test_sla_met_and_not_applicable(engine: Engine, clock: Clock) -> None:
 
 def test_comments_and_status_changes_show_in_the_ticket(engine: Engine, clock: Clock) -> None:
     incident_ticket(engine)
-    result = cli("tickets", "comment", "INC-000001", "--body", "Looking [bold]into[/bold] it")
+    result = cli(
+        "tickets",
+        "comment",
+        "INC-000001",
+        "--body",
+        "Looking [bold]into[/bold] it",
+        "--keep-working",
+    )
     assert "comment" in result.stdout and "INC-000001" in result.stdout
+    assert "(in_progress)" in result.stdout  # answered, and still support's to do
     clock.now += MINUTE
     cli(
         "tickets", "comment", "1", "--body", "Partner contact paged", "--internal", "--author", "bo"
@@ -243,8 +251,9 @@ def test_comments_and_status_changes_show_in_the_ticket(engine: Engine, clock: C
     assert [(h["actor"], h["action"], h["old"], h["new"]) for h in detail["history"]] == [
         ("intmon", "created", None, "open"),
         ("support", "comment_public", None, "1"),
+        ("support", "status", "open", "in_progress"),
         ("bo", "comment_internal", None, "2"),
-        ("anna", "status", "open", "waiting_for_reply"),
+        ("anna", "status", "in_progress", "waiting_for_reply"),
         ("acme", "comment_public", None, "3"),
         ("acme", "status", "waiting_for_reply", "in_progress"),
     ]
@@ -337,13 +346,19 @@ def test_the_section_changes_only_before_work_starts(engine: Engine, clock: Cloc
     assert (show(number)["section"], show(number)["status"]) == ("app_help", "in_progress")
     refused(
         "tickets", "set", number, "--section", "system_errors",
+        message="reason: required to change the section once work on the ticket started",
+    )  # fmt: skip
+    refused(
+        "tickets", "set", number, "--section", "system_errors", "--as", "client",
         message=f"section: ticket {number} is already being worked on",
     )  # fmt: skip
+    cli("tickets", "set", number, "--section", "system_errors", "--reason", "agreed")
+    assert show(number)["section"] == "system_errors"
 
-    # Answered but still open counts as started too.
+    # Answered counts as started too.
     other = create()
     cli("tickets", "comment", other, "--body", "Top right corner.")
-    refused("tickets", "set", other, "--section", "system_errors", message="already being worked")
+    refused("tickets", "set", other, "--section", "system_errors", message="reason: required")
 
 
 def test_a_social_ticket_stays_in_system_errors(engine: Engine) -> None:

@@ -241,8 +241,16 @@ def tickets_comment(
     as_: Annotated[CommentAs, typer.Option("--as", help="Who writes.")] = CommentAs.SUPPORT,
     author: AuthorOpt = None,
     internal: Annotated[bool, typer.Option(help="Visible to support only.")] = False,
+    keep_working: Annotated[
+        bool,
+        typer.Option(
+            help="Support's answer keeps the ticket in progress instead of waiting for "
+            "the client's reply."
+        ),
+    ] = False,
 ) -> None:
-    """Add a comment. Support's first public comment answers the SLA clock."""
+    """Add a comment. Support's first public comment answers the SLA clock; a public
+    support answer moves the ticket to waiting for the client (or in progress)."""
     from alerts import tickets
 
     engine, now, policy = _context()
@@ -256,6 +264,7 @@ def tickets_comment(
             now=now,
             visibility="internal" if internal else "public",
             policy=policy,
+            awaiting_client=not keep_working,
         )
         status = tickets.load(connection, ticket.id).status
     console.print(f"{tickets.ticket_number(ticket.id)}: comment #{comment_id} added ({status})")
@@ -265,7 +274,12 @@ def tickets_comment(
 def tickets_set(
     number: NumberArg,
     status: Annotated[str | None, typer.Option(help="The new status.")] = None,
-    reason: Annotated[str | None, typer.Option(help="Why it is closed or rejected.")] = None,
+    reason: Annotated[
+        str | None,
+        typer.Option(
+            help="Why it is closed or rejected, or why the section changes after work started."
+        ),
+    ] = None,
     section: Annotated[str | None, typer.Option(help="Move to this section.")] = None,
     subtype: Annotated[str | None, typer.Option(help="The section's subtype.")] = None,
     as_: Annotated[ActAs, typer.Option("--as", help="Who makes the change.")] = ActAs.SUPPORT,
@@ -276,19 +290,25 @@ def tickets_set(
 
     if subtype is not None and section is None:
         fail("--subtype: only valid together with --section")
-    if reason is not None and status is None:
-        fail("--reason: only valid together with --status")
+    if reason is not None and status is None and section is None:
+        fail("--reason: only valid together with --status or --section")
     if status is None and section is None:
         fail("give --status and/or --section")
     engine, now, policy = _context()
     with refused(), engine.begin() as connection:
         ticket = tickets.load(connection, number)
         actor = _actor(as_.value, author, ticket.client)
-        # The section first: it may change only before work starts, and a
-        # status change by support counts as starting work.
+        # The section first: without a reason it may change only before work
+        # starts, and a status change by support counts as starting work.
         if section is not None:
             tickets.set_section(
-                connection, ticket.id, section, actor=actor, now=now, subtype=subtype
+                connection,
+                ticket.id,
+                section,
+                actor=actor,
+                now=now,
+                subtype=subtype,
+                reason=reason,
             )
         if status is not None:
             tickets.set_status(

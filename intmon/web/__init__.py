@@ -76,8 +76,13 @@ def install(app: FastAPI) -> None:
         )
 
     def error_page(request: Request, status_code: int, detail: str) -> Response:
+        from intmon.web.i18n import DEFAULT, language_of
+
         key = MESSAGE_KEYS.get(status_code, "error.bad_request")
-        return error_html(request, status_code, key, detail)
+        # The framework's own detail ("Not Found", a validation message) is English
+        # only: another language gets the translated message alone.
+        shown = detail if language_of(request) == DEFAULT else ""
+        return error_html(request, status_code, key, shown)
 
     def page_error(request: Request, error: Exception) -> Response:
         assert isinstance(error, PageError)

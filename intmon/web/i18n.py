@@ -3,16 +3,24 @@
 The language comes from `?lang=` (then kept in the session), else the browser's
 Accept-Language, else English. The Russian names of sections, subtypes and
 statuses are the ones of the help page the ticket pages follow (seed 004).
-Both languages have exactly the same keys (a test compares them); domain
-messages (from `alerts`) stay in English and are shown next to the translated
-field name.
+Both languages have exactly the same keys (a test compares them); the ticket's
+sentences (`i18n_tickets`) are merged in, and the domain's refusals are put in
+words by `refusals`.
+
+Times are shown in the viewer's zone: `?tz=` (kept in the session), else the
+`tz` cookie the console's script sets from the browser's own zone, else UTC;
+to the second, with the zone named, month names in the page's language.
 """
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from fastapi import Request
+
+from intmon.web import i18n_tickets
 
 LANGUAGES = ("en", "ru")
 DEFAULT = "en"
@@ -516,16 +524,60 @@ RU: dict[str, str] = {
     "outcome.config_error": "ошибка настройки intmon",
 }
 
+EN.update(i18n_tickets.EN)
+RU.update(i18n_tickets.RU)
 CATALOGUE: dict[str, dict[str, str]] = {"en": EN, "ru": RU}
+
+MONTHS = {
+    "en": ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"),
+    "ru": (
+        "янв.",
+        "февр.",
+        "мар.",
+        "апр.",
+        "мая",
+        "июн.",
+        "июл.",
+        "авг.",
+        "сент.",
+        "окт.",
+        "нояб.",
+        "дек.",
+    ),
+}
+# The thousands and decimal separators (ru: a narrow no-break space and a comma).
+SEPARATORS = {"en": (",", "."), "ru": ("\u202f", ",")}
 
 
 class Translator:
     """`t("key", **values)` in templates; `t.field(name)` and `t.action(name)` fall back
     to the name itself for fields and history entries the catalogue does not know."""
 
-    def __init__(self, language: str) -> None:
+    def __init__(self, language: str, zone: str = "UTC") -> None:
         self.language = language
         self.messages = CATALOGUE[language]
+        self.zone = zone
+
+    def when(self, moment: datetime | str | None) -> str:
+        """`7 Dec 2026, 09:08:15 MSK` / `7 дек. 2026, 09:08:15 MSK` in the viewer's
+        zone; an ISO string (a ticket form's) is read first; "—" for none."""
+        if moment is None or moment == "":
+            return "—"
+        try:
+            at = datetime.fromisoformat(moment) if isinstance(moment, str) else moment
+        except ValueError:
+            return str(moment)
+        if at.tzinfo is None:
+            at = at.replace(tzinfo=UTC)
+        local = at.astimezone(ZoneInfo(self.zone))
+        month = MONTHS[self.language][local.month - 1]
+        return f"{local.day} {month} {local.year}, {local:%H:%M:%S} {local.tzname()}"
+
+    def number(self, value: float, digits: int = 0) -> str:
+        """`1,234.5` / `1 234,5`."""
+        thousands, decimal = SEPARATORS[self.language]
+        text = f"{value:,.{digits}f}"
+        return text.replace(",", "\0").replace(".", decimal).replace("\0", thousands)
 
     def __call__(self, key: str, **values: Any) -> str:
         text = self.messages[key]
@@ -587,3 +639,12 @@ def language_of(request: Request) -> str:
     if kept in LANGUAGES:
         return str(kept)
     return from_accept_language(request.headers.get("accept-language", "")) or DEFAULT
+
+
+def zone_of(request: Request) -> str:
+    """The viewer's zone by name (`intmon.web.zones.viewer_zone`: `?tz=`, kept in the
+    session, else the browser's cookie, else UTC)."""
+    from intmon.web.zones import viewer_zone
+
+    zone = viewer_zone(request)
+    return getattr(zone, "key", None) or "UTC"

@@ -19,6 +19,7 @@ from intmon.web.badges import badge_token
 from intmon.web.board import CHART_WINDOWS, STATES, board, integration_page
 from intmon.web.charts import latency_chart
 from intmon.web.errors import PageError
+from intmon.web.i18n import Translator, language_of
 from intmon.web.render import page
 from intmon.web.session import Account, engine_of
 
@@ -64,7 +65,9 @@ def integration(request: Request, account: Account, integration_id: str) -> Resp
     except ResultNotFound as error:
         raise PageError(404, "error.not_found", detail=str(error)) from None
     if view is None:
-        raise PageError(404, "error.not_found", detail=f"integration {integration_id} not found")
+        words = Translator(language_of(request))
+        detail = words("missing.integration", reference=integration_id)
+        raise PageError(404, "error.not_found", detail=detail)
     badge = f"/badge/{badge_token(request.app.state.badge_key, integration_id)}.svg"
     return page(
         request,

@@ -18,8 +18,8 @@ from fastapi import APIRouter, Request, Response
 from pydantic import ValidationError
 from sqlalchemy import Connection
 
-from alerts import tickets
-from alerts.errors import AlertsError, InvalidTicketInput, InvalidTransition, TicketNotFound
+from alerts import manual_tickets, tickets
+from alerts.errors import InvalidTicketInput, InvalidTransition, TicketNotFound
 from alerts.queries import list_tickets, ticket_detail
 from alerts.tickets import SUBTYPES, TIERS, TRANSITIONS, Actor, Section, Status, ticket_number
 from integrations.strict import storable_moment
@@ -32,7 +32,10 @@ from intmon.api.routes.tickets import (
     StatusChange,
     file_ticket,
 )
+from intmon.web import ticket_view
 from intmon.web.errors import PageError
+from intmon.web.i18n import Translator, language_of, zone_of
+from intmon.web.refusals import refusal
 from intmon.web.render import page, redirect
 from intmon.web.session import Account, Form, engine_of
 from intmon.web.users import WebAccount
@@ -42,31 +45,11 @@ router = APIRouter(include_in_schema=False)
 STATUSES = [s.value for s in Status]
 SECTIONS = [s.value for s in Section]
 ALL_SUBTYPES = [subtype for subtypes in SUBTYPES.values() for subtype in subtypes]
-FILTERS = ("status", "section", "integration", "client", "created_from", "created_to")
-# The API's field names where the form's differ.
-FORM_FIELD = {"body": "description"}
+FILTERS = ("status", "section", "integration", "client", "created_from", "created_to", "order")
 
 
-def refusal(
-    error: AlertsError | ValidationError, default: str, shown: tuple[str, ...] = ()
-) -> dict[str, str]:
-    """The domain's refusal as {form field: message}; a field the form does not show
-    (`shown`, when given) is reported under `default`, with its name in the message."""
-    if isinstance(error, ValidationError):
-        found = {
-            FORM_FIELD.get(str(e["loc"][0]), str(e["loc"][0])): str(e["msg"])
-            for e in error.errors()
-        }
-    elif isinstance(error, InvalidTicketInput):
-        found = {error.field: str(error).removeprefix(f"{error.field}: ")}
-    else:
-        found = {default: str(error)}
-    if not shown:
-        return found
-    return {
-        field if field in shown else default: message if field in shown else f"{field}: {message}"
-        for field, message in found.items()
-    }
+def _t(request: Request) -> Translator:
+    return Translator(language_of(request), zone_of(request))
 
 
 def _policy(request: Request) -> Any:
@@ -114,9 +97,13 @@ def ticket_list(request: Request, account: Account) -> Response:
             created_to=_day("created_to", filters["created_to"], after=True),
             policy=_policy(request),
             now=db.utcnow(),
+            # Seed 003: in order of arrival; by the first-response deadline on request.
+            order=filters["order"] or "arrival",
         )
     except InvalidTicketInput as error:
-        errors = refusal(error, "form")
+        errors = refusal(error, _t(request), "form")
+    integrations = _integrations(request, account)
+    words = _t(request)
     return page(
         request,
         "tickets.html",
@@ -128,7 +115,11 @@ def ticket_list(request: Request, account: Account) -> Response:
         errors=errors,
         statuses=STATUSES,
         sections=SECTIONS,
-        integrations=_integrations(request, account),
+        integrations=integrations,
+        topics={
+            view.number: ticket_view.topic(view, integrations.get(view.integration_id or ""), words)
+            for view in views
+        },
     )
 
 
@@ -140,12 +131,15 @@ def _new_page(
     account: WebAccount,
     values: dict[str, str],
     errors: dict[str, str],
+    *,
+    duplicate: str | None = None,
 ) -> Response:
     return page(
         request,
         "ticket_new.html",
         account=account,
-        status_code=422 if errors else 200,
+        status_code=422 if errors else 409 if duplicate else 200,
+        duplicate=duplicate,
         values={name: values.get(name, "") for name in NEW_FIELDS},
         errors=errors,
         sections=SECTIONS,
@@ -179,21 +173,44 @@ def new_ticket(request: Request, account: Account, form: Form) -> Response:
                 "tier": values["tier"] or None,
             }
         )
+        earlier = None if form.get("duplicate_ok") else _duplicate_of(request, account, ticket)
+        if earlier is not None:
+            return _new_page(request, account, values, {}, duplicate=ticket_number(earlier))
         ticket_id = file_ticket(engine_of(request), account.principal, ticket, _policy(request))
     except (ValidationError, InvalidTicketInput) as error:
         shown = [f for f in NEW_FIELDS if account.role == "support" or f not in SUPPORT_FIELDS]
-        return _new_page(request, account, values, refusal(error, "form", ("form", *shown)))
+        errors = refusal(error, _t(request), "form", ("form", *shown))
+        return _new_page(request, account, values, errors)
     return redirect(f"/tickets/{ticket_number(ticket_id)}")
+
+
+def _duplicate_of(request: Request, account: WebAccount, ticket: NewTicket) -> int | None:
+    """A client's active ticket this one would duplicate (seed 003); the client is
+    warned and may send it anyway. Support files for others and is not asked."""
+    if account.role == "support" or account.client is None:
+        return None
+    with engine_of(request).connect() as connection:
+        return manual_tickets.similar_active(
+            connection,
+            client=account.client,
+            integration_id=ticket.integration,
+            section=ticket.section,
+            now=db.utcnow(),
+        )
 
 
 # --- one ticket ----------------------------------------------------------------------------
 
 
-def _visible(connection: Connection, account: WebAccount, number: str) -> Any:
+def _not_found(request: Request, number: str) -> PageError:
+    return PageError(404, "error.not_found", detail=_t(request)("missing.ticket", reference=number))
+
+
+def _visible(request: Request, connection: Connection, account: WebAccount, number: str) -> Any:
     try:
         return visible_ticket(connection, account.principal, number)
-    except TicketNotFound as error:
-        raise PageError(404, "error.not_found", detail=str(error)) from None
+    except TicketNotFound:
+        raise _not_found(request, number) from None
 
 
 def _ticket_page(
@@ -206,7 +223,7 @@ def _ticket_page(
 ) -> Response:
     engine = engine_of(request)
     with engine.connect() as connection:
-        _visible(connection, account, number)
+        _visible(request, connection, account, number)
     detail = ticket_detail(
         engine,
         number,
@@ -214,10 +231,9 @@ def _ticket_page(
         policy=_policy(request),
         now=db.utcnow(),
     )
-    form = dict(detail.form)
-    description = form.pop("description", None)
-    for shown_elsewhere in ("account", "integration_id", "incident_id"):
-        form.pop(shown_elsewhere, None)
+    integrations = _integrations(request, account)
+    partner = integrations.get(detail.ticket.integration_id or "")
+    words = _t(request)
     return page(
         request,
         "ticket.html",
@@ -227,8 +243,12 @@ def _ticket_page(
         refresh_url=f"/tickets/{detail.ticket.number}",
         detail=detail,
         ticket=detail.ticket,
-        description=description,
-        details=form,
+        topic=ticket_view.topic(detail.ticket, partner, words),
+        said={comment.id: ticket_view.said(comment, words) for comment in detail.comments},
+        partner=partner,
+        description=detail.form.get("description"),
+        story=ticket_view.story(detail, account.role),
+        moments=ticket_view.MOMENTS,
         errors=errors or {},
         values=values or {},
         transitions=[s.value for s in TRANSITIONS[Status(detail.ticket.status)]],
@@ -257,14 +277,14 @@ def _change(
     else the first of them), or back to the ticket."""
     try:
         with engine_of(request).begin() as connection:
-            row = _visible(connection, account, number)
+            row = _visible(request, connection, account, number)
             if support_only and account.role != "support":
                 raise PageError(403, "error.forbidden")
             apply(connection, row, Actor(account.role, account.username), db.utcnow())
-    except TicketNotFound as error:
-        raise PageError(404, "error.not_found", detail=str(error)) from None
+    except TicketNotFound:
+        raise _not_found(request, number) from None
     except (InvalidTicketInput, InvalidTransition, ValidationError) as error:
-        errors = refusal(error, shown[0], shown)
+        errors = refusal(error, _t(request), shown[0], shown)
         return _ticket_page(request, account, number, errors=errors, values=form)
     return redirect(f"/tickets/{ticket_number(row.id)}")
 
@@ -288,6 +308,7 @@ def ticket_comment(request: Request, account: Account, number: str, form: Form) 
             now=now,
             visibility="internal" if internal else "public",
             policy=_policy(request),
+            awaiting_client=not form.get("keep_working"),
         ),
     )
 
@@ -320,7 +341,7 @@ def ticket_section(request: Request, account: Account, number: str, form: Form) 
         account,
         number,
         form,
-        ("section", "subtype"),
+        ("section", "subtype", "reason"),
         lambda connection, row, actor, now: tickets.set_section(
             connection,
             row.id,
@@ -328,6 +349,7 @@ def ticket_section(request: Request, account: Account, number: str, form: Form) 
             subtype=change.subtype,
             actor=actor,
             now=now,
+            reason=change.reason,
         ),
         support_only=True,
     )
@@ -341,4 +363,7 @@ def _status_change(form: dict[str, str]) -> StatusChange:
 
 def _section_change(form: dict[str, str]) -> SectionChange:
     subtype = form.get("subtype") or None
-    return SectionChange.model_validate({"section": form.get("section", ""), "subtype": subtype})
+    reason = form.get("section_reason", "").strip() or None
+    return SectionChange.model_validate(
+        {"section": form.get("section", ""), "subtype": subtype, "reason": reason}
+    )

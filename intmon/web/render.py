@@ -40,9 +40,10 @@ environment = Environment(
 
 
 @pass_context
-def when(context: Context, moment: datetime | None) -> str:
-    """A time to the minute, in the viewer's zone (`zones.viewer_zone`)."""
-    return zones.minute(moment, context["zone"])
+def when(context: Context, moment: datetime | str | None) -> str:
+    """A moment in the viewer's zone and language, to the second (`Translator.when`)."""
+    translator: i18n.Translator = context["t"]
+    return translator.when(moment)
 
 
 @pass_context
@@ -142,7 +143,7 @@ def page(
     language = i18n.language_of(request)
     settings = request.app.state.settings
     html = environment.get_template(template).render(
-        t=i18n.Translator(language),
+        t=i18n.Translator(language, i18n.zone_of(request)),
         lang=language,
         languages=i18n.LANGUAGES,
         account=account,

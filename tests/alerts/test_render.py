@@ -123,7 +123,7 @@ def test_russian_messages_are_in_russian(event: str) -> None:
         ),
         ("escalation", "ru", "Эскалация на уровень 2", "в течение 30 минут"),
         ("incident.reminder", "ru", "Напоминание 2 из 3: тикет INC-000042", "всё ещё открыт"),
-        ("ticket.closed", "ru", "Тикет INC-000042 закрыт", "Причина: recovered."),
+        ("ticket.closed", "ru", "Тикет INC-000042 закрыт", "Причина: проверки снова проходят."),
         ("ticket.sla_breached", "en", "SLA breached", "no first response from support"),
         ("test", "en", "[intmon] Test notification for Ops desk", "intmon notify test"),
         ("digest", "en", "[intmon] 9 notifications: INC-000042", "9 new events for you"),

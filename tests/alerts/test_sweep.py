@@ -352,7 +352,8 @@ def test_a_window_added_after_the_ticket_still_counts(db_engine: Engine) -> None
 
 def waiting(engine: Engine, at: Any) -> int:
     ticket_id = new(engine)
-    say(engine, ticket_id, SUPPORT, T0 + MINUTE, body="Which order number?")
+    # Support answers but keeps the ticket in hand, then asks the client later.
+    say(engine, ticket_id, SUPPORT, T0 + MINUTE, body="Looking into it", awaiting_client=False)
     move(engine, ticket_id, Status.WAITING_FOR_REPLY, SUPPORT, at)
     return ticket_id
 

@@ -56,13 +56,18 @@ def seed(engine: Engine, count: int = 45) -> list[dict[str, object]]:
     return rows
 
 
-def queue_order(rows: list[dict[str, object]], **match: object) -> list[int]:
+def queue_order(rows: list[dict[str, object]], order: str = "due", **match: object) -> list[int]:
     """The queue order computed in Python from the rows themselves (ids start at 1)."""
     numbered = [dict(row, id=i + 1) for i, row in enumerate(rows)]
     chosen = [r for r in numbered if all(r[k] == v for k, v in match.items())]
+    by_arrival = order == "arrival"
     active = sorted(
         (r for r in chosen if r["status"] in ACTIVE),
-        key=lambda r: (r["first_response_due_at"], r["created_at"], r["id"]),
+        key=lambda r: (
+            (r["created_at"], r["id"])
+            if by_arrival
+            else (r["first_response_due_at"], r["created_at"], r["id"])
+        ),
     )
     finished = sorted(
         (r for r in chosen if r["status"] not in ACTIVE),
@@ -97,6 +102,17 @@ def test_the_first_page_is_the_queue_order(db_engine: Engine) -> None:
 def test_pages_put_together_are_the_queue(db_engine: Engine, limit: int) -> None:
     rows = seed(db_engine)
     assert all_pages(db_engine, TicketFilter(), limit) == queue_order(rows)
+
+
+@pytest.mark.parametrize("limit", [1, 7, 45])
+def test_pages_in_order_of_arrival_put_together_are_that_queue(
+    db_engine: Engine, limit: int
+) -> None:
+    """Seed 003: "tickets are handled in order of arrival", the console's default."""
+    rows = seed(db_engine)
+    expected = queue_order(rows, order="arrival")
+    assert expected != queue_order(rows), "the seed's deadlines differ from arrival"
+    assert all_pages(db_engine, TicketFilter(order="arrival"), limit) == expected
 
 
 @pytest.mark.parametrize(

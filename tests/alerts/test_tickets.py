@@ -511,25 +511,54 @@ def test_the_section_changes_while_open_and_unanswered(db_engine: Engine) -> Non
         "waiting_for_reply",
         "support_replied",
         "closed",
-        "rejected",
     ],
 )
-def test_the_section_is_fixed_once_work_starts(db_engine: Engine, started: str) -> None:
+def test_once_work_starts_only_support_moves_the_section_with_a_reason(
+    db_engine: Engine, started: str
+) -> None:
     ticket_id = new(db_engine)
     if started == "in_progress_by_system":  # no response recorded: the status alone counts
         move(db_engine, ticket_id, Status.IN_PROGRESS, SYSTEM)
     elif started == "in_progress_by_support":
         move(db_engine, ticket_id, Status.IN_PROGRESS, SUPPORT)
-    elif started == "support_replied":  # still open, but answered
+    elif started == "support_replied":  # answered: now waiting for the client
         say(db_engine, ticket_id, SUPPORT, body="looking into it")
-        assert row(db_engine, ticket_id)["status"] == "open"
+        assert row(db_engine, ticket_id)["status"] == "waiting_for_reply"
     else:
         move(db_engine, ticket_id, started)
+    # Nobody but support moves it now; support, only with a reason.
     with pytest.raises(InvalidTicketInput) as caught, db_engine.begin() as c:
-        tickets.set_section(c, ticket_id, "app_help", actor=SUPPORT, now=T0 + MINUTE)
+        tickets.set_section(c, ticket_id, "app_help", actor=CLIENT, now=T0 + MINUTE)
     assert caught.value.field == "section"
     assert tickets.ticket_number(ticket_id) in str(caught.value)
     assert row(db_engine, ticket_id)["section"] == "system_errors"
+    with pytest.raises(InvalidTicketInput) as caught, db_engine.begin() as c:
+        tickets.set_section(c, ticket_id, "app_help", actor=SUPPORT, now=T0 + MINUTE)
+    assert caught.value.field == "reason"
+    status = row(db_engine, ticket_id)["status"]
+    with db_engine.begin() as c:
+        tickets.set_section(
+            c,
+            ticket_id,
+            "app_help",
+            actor=SUPPORT,
+            now=T0 + 2 * MINUTE,
+            reason="agreed with the specialist",
+        )
+    after = row(db_engine, ticket_id)
+    assert (after["section"], after["status"]) == ("app_help", status)
+    assert history(db_engine, ticket_id)[-2][1:] == (
+        "support",
+        "anna",
+        "section",
+        "system_errors",
+        "app_help",
+    )
+    said = comment_rows(db_engine, ticket_id)[-1]
+    assert said[1:3] == ("system", "public")
+    assert said[3] == "anna changed the question type from system_errors to app_help: " + (
+        "agreed with the specialist"
+    )
 
 
 # --- history ----------------------------------------------------------------------
@@ -546,6 +575,7 @@ def test_every_change_is_in_the_history_in_order(db_engine: Engine) -> None:
         )
     move(db_engine, ticket_id, Status.IN_PROGRESS, SUPPORT, now=at[4])
     c3 = say(db_engine, ticket_id, SUPPORT, body="which invoice?", now=at[5])
+    # The answer already put it in waiting_for_reply: this is a no-op.
     move(db_engine, ticket_id, Status.WAITING_FOR_REPLY, SUPPORT, now=at[6])
     c4 = say(db_engine, ticket_id, CLIENT, body="number 17", now=at[7])
     move(db_engine, ticket_id, Status.CLOSED, SUPPORT, now=at[8], reason="answered")
@@ -558,7 +588,7 @@ def test_every_change_is_in_the_history_in_order(db_engine: Engine) -> None:
         (at[3], "support", "anna", "section", "app_help", "documents_finance/other"),
         (at[4], "support", "anna", "status", "open", "in_progress"),
         (at[5], "support", "anna", "comment_public", None, str(c3)),
-        (at[6], "support", "anna", "status", "in_progress", "waiting_for_reply"),
+        (at[5], "support", "anna", "status", "in_progress", "waiting_for_reply"),
         (at[7], "client", "acme-owner", "comment_public", None, str(c4)),
         (at[7], "client", "acme-owner", "status", "waiting_for_reply", "in_progress"),
         (at[8], "support", "anna", "status", "in_progress", "closed"),
@@ -590,3 +620,60 @@ def test_a_refused_change_leaves_no_history(db_engine: Engine) -> None:
         tickets.set_section(c, ticket_id, "app_help", actor=SUPPORT, now=T0 + MINUTE)
     assert history(db_engine, ticket_id) == before
     assert row(db_engine, ticket_id)["first_responded_at"] is None
+
+
+@pytest.mark.parametrize(
+    ("before", "actor", "visibility", "awaiting_client", "after"),
+    [
+        # Seed 004: support answered, the ticket waits for the client (not "Open").
+        ([], SUPPORT, "public", True, "waiting_for_reply"),
+        ([Status.IN_PROGRESS], SUPPORT, "public", True, "waiting_for_reply"),
+        # "We are on it": support keeps the ticket in hand.
+        ([], SUPPORT, "public", False, "in_progress"),
+        ([Status.IN_PROGRESS], SUPPORT, "public", False, "in_progress"),
+        ([Status.WAITING_FOR_REPLY], SUPPORT, "public", True, "waiting_for_reply"),
+        # A note among colleagues, the monitor's remarks, the client: no move.
+        ([], SUPPORT, "internal", True, "open"),
+        ([], SYSTEM, "public", True, "open"),
+        ([], CLIENT, "public", True, "open"),
+        # An answer on a finished ticket does not reopen it.
+        ([Status.CLOSED], SUPPORT, "public", True, "closed"),
+    ],
+)
+def test_a_support_answer_moves_the_ticket_on(
+    db_engine: Engine,
+    before: list[Status],
+    actor: Actor,
+    visibility: str,
+    awaiting_client: bool,
+    after: str,
+) -> None:
+    ticket_id = new(db_engine)
+    for status in before:
+        move(db_engine, ticket_id, status, SUPPORT)
+    say(db_engine, ticket_id, actor, visibility=visibility, awaiting_client=awaiting_client)
+    assert row(db_engine, ticket_id)["status"] == after
+    if after == "waiting_for_reply" and not before:
+        # The auto-close clock (seed 001) runs from the answer, and history says who.
+        assert row(db_engine, ticket_id)["waiting_since"] == T0 + MINUTE
+        assert history(db_engine, ticket_id)[-1][1:] == (
+            "support",
+            "anna",
+            "status",
+            "open",
+            "waiting_for_reply",
+        )
+
+
+def test_a_comment_mirrored_from_a_sink_leaves_the_status_to_the_sink(db_engine: Engine) -> None:
+    ticket_id = new(db_engine)
+    say(db_engine, ticket_id, SUPPORT, source_sink="jira", external_ref="jira:1")
+    assert row(db_engine, ticket_id)["status"] == "open"
+
+
+def test_a_rejected_ticket_keeps_its_section(db_engine: Engine) -> None:
+    ticket_id = new(db_engine)
+    move(db_engine, ticket_id, Status.REJECTED, SUPPORT)
+    with pytest.raises(InvalidTicketInput) as caught, db_engine.begin() as c:
+        tickets.set_section(c, ticket_id, "app_help", actor=SUPPORT, now=T0, reason="agreed")
+    assert caught.value.field == "status"

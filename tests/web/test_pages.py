@@ -82,7 +82,7 @@ def test_the_integration_page_shows_checks_results_incidents_and_windows(
         assert "A Broker" in words and "GET /health" in words
         assert words.count("auth_failure") >= 4  # the check's state and three results
         assert "Authentication" in words and "INC-000001" in words
-        assert "partner upgrade" in words and "on until 2026-11-23 14:00 UTC" in words
+        assert "partner upgrade" in words and "on until 23 Nov 2026, 14:00:00 UTC" in words
         assert "maintenance" in words  # the window is on: the integration's state
     board = browser("sup").get("/board").text
     assert 'id="count-maintenance">1<' in board
@@ -214,7 +214,7 @@ def test_a_client_creates_a_ticket_the_form_keeps_what_was_typed_on_error(
     refused = client.post("/tickets/new", typed)
     assert refused.status_code == 422
     assert 'id="error-subtype"' in refused.text
-    assert "required for documents_finance: one of metric_billing, other" in refused.text
+    assert "choose a subtype for this question type" in refused.text
     assert "The act is missing." in refused.text and 'value="Invoice for November"' in refused.text
     empty = client.post("/tickets/new", {"section": "app_help", "topic": "", "description": ""})
     assert 'id="error-topic"' in empty.text and 'id="error-description"' in empty.text
@@ -254,14 +254,21 @@ def test_domain_refusals_are_shown_on_the_form(browser: Any) -> None:
     support = browser("sup")
     support.post("/tickets/INC-000001/status", {"status": "in_progress"})
     late = support.post("/tickets/INC-000001/section", {"section": "app_help"})
-    assert late.status_code == 422 and 'id="error-section"' in late.text
-    assert "is already being worked on" in late.text
+    assert late.status_code == 422 and 'id="error-reason"' in late.text
+    assert "Reason</strong>: is required" not in late.text
+    agreed = support.post(
+        "/tickets/INC-000001/section",
+        {"section": "app_help", "section_reason": "agreed with the specialist"},
+    )
+    words = text_of(agreed.text)
+    assert "Support changed the question type from «System errors» to «Application help»" in words
+    assert 'data-status="in_progress"' in agreed.text
     support.post("/tickets/INC-000001/status", {"status": "rejected"})
     again = support.post("/tickets/INC-000001/status", {"status": "open"})
     assert again.status_code == 422 and 'id="error-status"' in again.text
-    assert "cannot change status from rejected to open" in again.text
+    assert "cannot change the status from «Rejected» to «Open»" in again.text
     unknown = support.post("/tickets/INC-000002/status", {"status": "done", "reason": "x"})
-    assert "unknown status &#39;done&#39;" in unknown.text
+    assert "done is not one of the choices" in unknown.text
     empty = support.post("/tickets/INC-000002/comments", {"body": "   "})
     assert 'id="error-body"' in empty.text and "must not be empty" in empty.text
     moved = support.post(
@@ -274,7 +281,7 @@ def test_domain_refusals_are_shown_on_the_form(browser: Any) -> None:
 
 def test_a_client_cannot_write_an_internal_note(browser: Any, engine: Engine) -> None:
     refused = browser("ann").post("/tickets/INC-000001/comments", {"body": "x", "internal": "1"})
-    assert refused.status_code == 422 and "a client&#39;s comment is always public" in refused.text
+    assert refused.status_code == 422 and "a client&#39;s answer is always visible" in refused.text
     assert ticket_detail(engine, 1).comments == []
 
 

@@ -69,6 +69,11 @@ class NewTicket(Input):
 class NewComment(Input):
     body: str = Field(min_length=1, max_length=TEXT_MAX)
     internal: bool = Field(default=False, description="Support only: hidden from the client.")
+    keep_working: bool = Field(
+        default=False,
+        description="Support: the answer keeps the ticket in progress instead of moving it "
+        "to waiting for the client's reply.",
+    )
 
 
 class StatusChange(Input):
@@ -84,6 +89,11 @@ class StatusChange(Input):
 class SectionChange(Input):
     section: str = Field(max_length=SECTION_MAX)
     subtype: str | None = Field(default=None, max_length=ID_MAX)
+    reason: str | None = Field(
+        default=None,
+        max_length=REASON_MAX,
+        description="Required once work on the ticket started; told in a comment.",
+    )
 
 
 def _policy(request: Request) -> Any:
@@ -217,6 +227,7 @@ def ticket_comment(
             now=db.utcnow(),
             visibility="internal" if comment.internal else "public",
             policy=_policy(request),
+            awaiting_client=not comment.keep_working,
         )
     return _detail(engine, caller, number, request)
 
@@ -254,6 +265,7 @@ def ticket_section(
             subtype=change.subtype,
             actor=Actor("support", caller.name),
             now=db.utcnow(),
+            reason=change.reason,
         )
     return _detail(engine, caller, number, request)
 
