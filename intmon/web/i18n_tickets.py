@@ -102,7 +102,7 @@ EN: dict[str, str] = {
     "missing.ticket": "There is no ticket {reference}, or it is not yours.",
     "missing.integration": "There is no integration {reference}, or it is not yours.",
     # what broke, said as what happened; why a ticket closed (alerts.wording)
-    **{f"outcome.{key}": text for key, text in OUTCOME_WORDS["en"].items()},
+    **{f"said_outcome.{key}": text for key, text in OUTCOME_WORDS["en"].items()},
     **{f"reason.{key}": text for key, text in CLOSE_REASONS["en"].items()},
     "system.section_changed": "Support changed the question type from «{old}» to «{new}»: {reason}",
     "ticket.section_reason_hint": "(needed once work started)",
@@ -218,7 +218,7 @@ RU: dict[str, str] = {
     "invalid.nul": "не должно содержать символ NUL (\\u0000)",
     "missing.ticket": "Тикета {reference} нет, или он не ваш.",
     "missing.integration": "Интеграции {reference} нет, или она не ваша.",
-    **{f"outcome.{key}": text for key, text in OUTCOME_WORDS["ru"].items()},
+    **{f"said_outcome.{key}": text for key, text in OUTCOME_WORDS["ru"].items()},
     **{f"reason.{key}": text for key, text in CLOSE_REASONS["ru"].items()},
     "system.section_changed": "Поддержка изменила раздел вопроса с «{old}» на «{new}»: {reason}",
     "ticket.section_reason_hint": "(нужна, если работа уже началась)",

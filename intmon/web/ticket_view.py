@@ -105,7 +105,7 @@ def said(comment: CommentView, t: Translator) -> str:
     message = comment.message or {}
     key = message.get("key")
     if key in ("failure_back", "reopened"):
-        return t(f"system.{key}", what=t.word("outcome", str(message.get("outcome"))))
+        return t(f"system.{key}", what=t.word("said_outcome", str(message.get("outcome"))))
     if key == "flapping":
         return t(
             "system.flapping",

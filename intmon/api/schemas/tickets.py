@@ -43,6 +43,10 @@ class Comment(Answer):
     visibility: str = Field(description="public, or internal (support only)")
     body: str
     created_at: Timestamp
+    message: dict[str, Any] | None = Field(
+        description="A system comment's news as {key, values…} (its body says it in English), "
+        "for a client to say it in its own language; null for a person's comment."
+    )
 
 
 class HistoryEntry(Answer):
