@@ -24,7 +24,17 @@ from sqlalchemy import Engine
 from intmon import web
 from intmon.api import problems, throttle
 from intmon.api.middleware import BodyCap, ErrorHeaders, UrlGuard
-from intmon.api.routes import docs, e2e, integrations, leads, results, service, sinks, tickets
+from intmon.api.routes import (
+    docs,
+    e2e,
+    heartbeats,
+    integrations,
+    leads,
+    results,
+    service,
+    sinks,
+    tickets,
+)
 from intmon.metrics import aggregate_registry
 from intmon.settings import Settings
 
@@ -41,7 +51,8 @@ def create_app(engine: Engine, settings: Settings) -> FastAPI:
     app.state.settings = settings
     app.state.registry = aggregate_registry(engine=engine)
     throttle.install(app, settings)  # request limits; where triggered scenarios run
-    for module in (service, integrations, tickets, sinks, leads, e2e, results):
+    heartbeats.install(app)  # the ping endpoint's batched writer
+    for module in (service, integrations, tickets, sinks, leads, e2e, results, heartbeats):
         app.include_router(module.router, responses=problems.RESPONSES)
     docs.install(app)
     problems.install(app)

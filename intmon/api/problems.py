@@ -40,7 +40,16 @@ log = logging.getLogger(__name__)
 
 MEDIA_TYPE = "application/problem+json"
 # Paths that are the API (JSON for machines); everything else is the web console.
-API_PATHS = ("/api/", "/callbacks/", "/healthz", "/readyz", "/metrics", "/openapi.json", "/docs")
+API_PATHS = (
+    "/api/",
+    "/callbacks/",
+    "/ping/",
+    "/healthz",
+    "/readyz",
+    "/metrics",
+    "/openapi.json",
+    "/docs",
+)
 
 # (request, status, detail) -> the console's HTML error page; set by intmon.web.install.
 ErrorPage = Callable[[Request, int, str], Response]

@@ -77,6 +77,7 @@ EN: dict[str, str] = {
     "family.degraded": "Slow",
     "family.e2e": "End-to-end test failed",
     "family.platform": "intmon configuration (platform side)",
+    "family.heartbeat": "Heartbeat missed or job failed",
     # table columns
     "col.integration": "Integration",
     "col.client": "Client",
@@ -284,6 +285,7 @@ RU: dict[str, str] = {
     "family.degraded": "Медленные ответы",
     "family.e2e": "Сквозной тест не прошёл",
     "family.platform": "Конфигурация intmon (сторона платформы)",
+    "family.heartbeat": "Нет сигнала от задания или задание сообщило об ошибке",
     "col.integration": "Интеграция",
     "col.client": "Клиент",
     "col.state": "Состояние",

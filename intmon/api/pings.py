@@ -1,0 +1,111 @@
+"""Group commit for the ping endpoint: many requests, one transaction.
+
+Each `/ping/...` request appends its ping to this process's `PingBuffer` and
+awaits a future. One flusher task takes whatever has gathered — after
+`flush_s` (20 ms) from the first waiting ping, or at once when `max_batch`
+(500) are waiting — and writes it with `integrations.heartbeats.pings.record_pings`
+(one SELECT and one set-based UPDATE) in a worker thread. The futures are
+resolved after the commit, so an answer of 200 means the ping is stored. Results
+the pings produced (a heartbeat back after a miss, a `/fail`) go through the
+alerts intake before the answers, so the incident has moved too.
+
+While one batch is being written the next one gathers: at most one write per
+process is in flight, and its size grows with the load (bench/pings.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+
+from sqlalchemy import Engine
+from starlette.concurrency import run_in_threadpool
+
+from alerts.heartbeat_watch import ingest_heartbeat_results
+from alerts.policy import Policy
+from integrations.heartbeats.pings import Ping, record_pings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class _Pending:
+    pings: list[Ping] = field(default_factory=list)
+    waiters: list[asyncio.Future[bool]] = field(default_factory=list)
+
+
+class PingBuffer:
+    def __init__(
+        self, engine: Engine, policy: Policy, *, flush_s: float = 0.02, max_batch: int = 500
+    ) -> None:
+        self.engine = engine
+        self.policy = policy
+        self.flush_s = flush_s
+        self.max_batch = max_batch
+        self._pending = _Pending()
+        self._wake: asyncio.Event | None = None
+        self._full: asyncio.Event | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    async def submit(self, ping: Ping) -> bool:
+        """Store `ping` with the next batch; True once committed, False for an
+        unknown key. A database error propagates (the caller answers 503)."""
+        self._ensure_flusher()
+        assert self._wake is not None and self._full is not None
+        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._pending.pings.append(ping)
+        self._pending.waiters.append(future)
+        self._wake.set()
+        if len(self._pending.pings) >= self.max_batch:
+            self._full.set()
+        return await future
+
+    def _ensure_flusher(self) -> None:
+        # One flusher per event loop: a test client may run the app on a new loop.
+        loop = asyncio.get_running_loop()
+        if self._loop is loop and self._task is not None and not self._task.done():
+            return
+        self._loop = loop
+        self._wake, self._full = asyncio.Event(), asyncio.Event()
+        self._task = loop.create_task(self._flush_forever(), name="ping-flusher")
+
+    async def _flush_forever(self) -> None:
+        assert self._wake is not None and self._full is not None
+        while True:
+            await self._wake.wait()
+            if len(self._pending.pings) < self.max_batch:
+                try:  # gather for flush_s, unless the batch fills first
+                    await asyncio.wait_for(self._full.wait(), self.flush_s)
+                except TimeoutError:
+                    pass
+            batch, self._pending = self._pending, _Pending()
+            self._wake.clear()
+            self._full.clear()
+            if batch.pings:
+                await self._flush(batch)
+
+    async def _flush(self, batch: _Pending) -> None:
+        try:
+            found = await run_in_threadpool(self._write, batch.pings)
+        except Exception as error:
+            log.exception("could not store %d pings", len(batch.pings))
+            for waiter in batch.waiters:
+                if not waiter.done():
+                    waiter.set_exception(error)
+            return
+        for ping, waiter in zip(batch.pings, batch.waiters, strict=True):
+            if not waiter.done():  # the client may have gone away
+                waiter.set_result(ping.key in found)
+
+    def _write(self, pings: list[Ping]) -> set[str]:
+        written = record_pings(self.engine, pings)
+        if written.results:
+            try:
+                ingest_heartbeat_results(self.engine, written.results, self.policy)
+            except Exception:
+                # The pings are stored; the heartbeat's next transition brings the
+                # incident up to date.
+                log.exception("could not hand %d heartbeat results to intake", len(written.results))
+        return written.found
