@@ -18,7 +18,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, Row, select, update
+from sqlalchemy import Engine, select, update
 
 from checks.outcomes import CheckResult, Outcome
 from integrations.heartbeats.models import Heartbeat, HeartbeatState
@@ -66,7 +66,7 @@ def detect_missed(engine: Engine, now: datetime, limit: int = BATCH) -> list[Che
     return results
 
 
-def _missed_periods(row: Row[Any], now: datetime) -> tuple[list[CheckResult], datetime, datetime]:
+def _missed_periods(row: Any, now: datetime) -> tuple[list[CheckResult], datetime, datetime]:
     """The results for each period missed by `now`, and the next due and alert times."""
     period_s, schedule, zone = row.period_s, row.schedule, row.timezone
     grace = timedelta(seconds=row.grace_s)

@@ -16,6 +16,7 @@ process is in flight, and its size grows with the load (bench/pings.py).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from dataclasses import dataclass, field
 
@@ -76,10 +77,9 @@ class PingBuffer:
         while True:
             await self._wake.wait()
             if len(self._pending.pings) < self.max_batch:
-                try:  # gather for flush_s, unless the batch fills first
+                # Gather for flush_s, unless the batch fills first.
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._full.wait(), self.flush_s)
-                except TimeoutError:
-                    pass
             batch, self._pending = self._pending, _Pending()
             self._wake.clear()
             self._full.clear()
