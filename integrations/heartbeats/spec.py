@@ -43,7 +43,7 @@ def cron_expression(value: str) -> str:
 
 class HeartbeatSpec(Strict):
     name: str = Field(pattern=HEARTBEAT_NAME)
-    period_s: float | None = Field(default=None, ge=10, le=86_400 * 35)
+    period_s: float | None = Field(default=None, ge=1, le=86_400 * 35)
     schedule: str | None = None
     timezone: str | None = None
     grace_s: float = Field(ge=1, le=86_400 * 7)
