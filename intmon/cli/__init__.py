@@ -12,6 +12,7 @@ from intmon.cli import (
     config_commands,
     demo_command,
     e2e_commands,
+    heartbeat_commands,
     incident_commands,
     lead_commands,
     maintenance_commands,
@@ -44,6 +45,7 @@ notify_commands.register(app)
 token_commands.register(app)
 user_commands.register(app)
 result_commands.register(app)
+heartbeat_commands.register(app)
 
 
 def main() -> None:

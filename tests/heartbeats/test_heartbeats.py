@@ -258,3 +258,86 @@ def test_api_lists_heartbeats_with_ping_urls_a_client_only_its_own(
     ]
     assert seen[1]["ping_url"] == f"https://intmon.example/ping/{key_of(engine)}"
     assert len(everything.json()) == 4
+
+
+def test_cli_lists_and_rotates(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from intmon.cli import app
+    from intmon.settings import get_settings
+
+    monkeypatch.setenv("INTMON_DATABASE_URL", engine.url.render_as_string(hide_password=False))
+    monkeypatch.setenv("INTMON_PUBLIC_URL", "https://intmon.example")
+    get_settings.cache_clear()
+    try:
+        runner = CliRunner()
+        listed = runner.invoke(app, ["heartbeats", "list", "--json"])
+        assert listed.exit_code == 0, listed.output
+        rows = json.loads(listed.stdout)
+        assert [(r["name"], r["state"]) for r in rows] == [("hourly", "new"), ("nightly", "new")]
+        assert rows[1]["ping_url"] == f"https://intmon.example/ping/{key_of(engine)}"
+        table = runner.invoke(app, ["heartbeats", "list", "-i", "exporter"])
+        assert table.exit_code == 0 and "every 3600 s, grace 300 s" in table.stdout
+        old = key_of(engine)
+        rotated = runner.invoke(
+            app, ["heartbeats", "rotate", "nightly", "-i", "exporter", "--json"]
+        )
+        assert rotated.exit_code == 0, rotated.output
+        assert json.loads(rotated.stdout)["ping_url"].endswith(key_of(engine))
+        assert key_of(engine) != old
+        missing = runner.invoke(app, ["heartbeats", "rotate", "nope", "-i", "exporter"])
+        assert missing.exit_code == 2 and "has no heartbeat 'nope'" in missing.stderr
+    finally:
+        get_settings.cache_clear()
+
+
+@pytest.mark.parametrize(
+    ("entry", "field", "message"),
+    [
+        ("{name: a, grace_s: 60}", "heartbeats[0]", "give exactly one of: period_s, or schedule"),
+        ("{name: a, period_s: 60, schedule: '* * * * *', grace_s: 60}", "heartbeats[0]", "exactly"),
+        ("{name: a, schedule: '61 * * * *', grace_s: 60}", "heartbeats[0].schedule", "five-field"),
+        ("{name: a, schedule: '0 0 30 2 *', grace_s: 60}", "heartbeats[0].schedule", "never fires"),
+        (
+            "{name: a, schedule: '0 2 * * *', timezone: Mars/Base, grace_s: 60}",
+            "heartbeats[0].timezone",
+            "unknown time zone",
+        ),
+        ("{name: a, period_s: 60, timezone: UTC, grace_s: 60}", "heartbeats[0]", "timezone"),
+        ("{name: a, period_s: 60}", "heartbeats[0].grace_s", "required field is missing"),
+        ("{name: 'Bad Name', period_s: 60, grace_s: 1}", "heartbeats[0].name", "pattern"),
+        ("{name: a, period_s: 60, grace_s: 1, extra: 1}", "heartbeats[0].extra", "unknown field"),
+    ],
+)
+def test_bad_heartbeat_config_names_the_field_and_line(
+    entry: str, field: str, message: str
+) -> None:
+    from integrations.errors import ConfigError
+
+    text = CONFIG.split("    heartbeats:")[0] + f"    heartbeats:\n      - {entry}\n"
+    with pytest.raises(ConfigError) as raised:
+        load_text(text, "hb.yaml")
+    [problem] = raised.value.problems
+    assert problem.field.endswith(field), problem
+    assert message in problem.message, problem
+    assert problem.line == 10
+
+
+def test_apply_keeps_keys_and_removes_heartbeats_gone_from_the_file(
+    engine: Engine, client: TestClient
+) -> None:
+    key = key_of(engine)
+    assert client.get(f"/ping/{key}").status_code == 200
+    changed = CONFIG.replace("period_s: 3600", "period_s: 7200")
+    apply(engine, load_text(changed), T0)
+    assert key_of(engine) == key  # the job's cron line keeps working
+    assert beat(engine).next_due_at == T0 + timedelta(hours=2)
+    without = changed.replace("      - {name: nightly, period_s: 7200, grace_s: 300}\n", "")
+    apply(engine, load_text(without), T0)
+    assert [v.name for v in list_heartbeats(engine)] == ["hourly"]
+    assert client.get(f"/ping/{key}").status_code == 404
+    assert not watch_heartbeats(engine, POLICY, T0 + timedelta(days=1))  # never alerts
+    apply(engine, load_text(changed), T0)  # back: same key, waiting for its next ping
+    assert (key_of(engine), beat(engine).state) == (key, "new")
