@@ -52,7 +52,9 @@ def create_app(engine: Engine, settings: Settings) -> FastAPI:
     app.state.registry = aggregate_registry(engine=engine)
     throttle.install(app, settings)  # request limits; where triggered scenarios run
     heartbeats.install(app)  # the ping endpoint's batched writer
-    for module in (service, integrations, tickets, sinks, leads, e2e, results, heartbeats):
+    # The ping endpoint first: routes are matched in order, and pings are the
+    # API's hottest path (thousands a second; bench/pings.py).
+    for module in (heartbeats, service, integrations, tickets, sinks, leads, e2e, results):
         app.include_router(module.router, responses=problems.RESPONSES)
     docs.install(app)
     problems.install(app)

@@ -1,16 +1,21 @@
 """Group commit for the ping endpoint: many requests, one transaction.
 
 Each `/ping/...` request appends its ping to this process's `PingBuffer` and
-awaits a future. One flusher task takes whatever has gathered — after
-`flush_s` (20 ms) from the first waiting ping, or at once when `max_batch`
-(500) are waiting — and writes it with `integrations.heartbeats.pings.record_pings`
-(one SELECT and one set-based UPDATE) in a worker thread. The futures are
-resolved after the commit, so an answer of 200 means the ping is stored. Results
-the pings produced (a heartbeat back after a miss, a `/fail`) go through the
-alerts intake before the answers, so the incident has moved too.
+awaits a future. One flusher task writes whatever has gathered with
+`integrations.heartbeats.pings.record_pings` (one SELECT and one set-based
+UPDATE, in a worker thread), at most `max_batch` (500) pings at a time. The
+futures are resolved after the commit, so an answer of 200 means the ping is
+stored. Results the pings produced (a heartbeat back after a miss, a `/fail`)
+go through the alerts intake before the answers, so the incident has moved too.
 
-While one batch is being written the next one gathers: at most one write per
-process is in flight, and its size grows with the load (bench/pings.py).
+Group commit without a timer: while `max_writes` (3) batches are being written
+the next one gathers, so the batch grows with the load by itself, and an idle
+buffer waits only `gather_s` (2 ms) for company. A fixed 20 ms window with one
+write at a time was tried first and capped the endpoint at ~600 pings/s on a
+busy machine: jobs (and wrk's 64 connections) wait for their answer before the
+next ping, so every millisecond a batch waits is throughput lost
+(bench/pings.py, docs/benchmarks.md). Concurrent batches that share a heartbeat
+take its row lock in turn (rows are locked in id order: no deadlock).
 """
 
 from __future__ import annotations
@@ -38,12 +43,21 @@ class _Pending:
 
 class PingBuffer:
     def __init__(
-        self, engine: Engine, policy: Policy, *, flush_s: float = 0.02, max_batch: int = 500
+        self,
+        engine: Engine,
+        policy: Policy,
+        *,
+        gather_s: float = 0.002,
+        max_batch: int = 500,
+        max_writes: int = 3,
     ) -> None:
         self.engine = engine
         self.policy = policy
-        self.flush_s = flush_s
+        self.gather_s = gather_s
         self.max_batch = max_batch
+        self.max_writes = max_writes
+        self._writes: asyncio.Semaphore | None = None
+        self._flushing: set[asyncio.Task[None]] = set()
         self._pending = _Pending()
         self._wake: asyncio.Event | None = None
         self._full: asyncio.Event | None = None
@@ -70,23 +84,37 @@ class PingBuffer:
             return
         self._loop = loop
         self._wake, self._full = asyncio.Event(), asyncio.Event()
+        self._writes = asyncio.Semaphore(self.max_writes)
         self._task = loop.create_task(self._flush_forever(), name="ping-flusher")
 
     async def _flush_forever(self) -> None:
-        assert self._wake is not None and self._full is not None
+        assert self._wake is not None and self._full is not None and self._writes is not None
+        loop = asyncio.get_running_loop()
         while True:
             await self._wake.wait()
+            await self._writes.acquire()  # a free write slot; meanwhile the batch gathers
             if len(self._pending.pings) < self.max_batch:
-                # Gather for flush_s, unless the batch fills first.
+                # Gather for gather_s, unless the batch fills first.
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._full.wait(), self.flush_s)
-            batch, self._pending = self._pending, _Pending()
-            self._wake.clear()
-            self._full.clear()
-            if batch.pings:
-                await self._flush(batch)
+                    await asyncio.wait_for(self._full.wait(), self.gather_s)
+            pending = self._pending
+            batch = _Pending(pending.pings[: self.max_batch], pending.waiters[: self.max_batch])
+            self._pending = _Pending(
+                pending.pings[self.max_batch :], pending.waiters[self.max_batch :]
+            )
+            if not self._pending.pings:
+                self._wake.clear()
+            if len(self._pending.pings) < self.max_batch:
+                self._full.clear()
+            if not batch.pings:
+                self._writes.release()
+                continue
+            task = loop.create_task(self._flush(batch))
+            self._flushing.add(task)  # a running task needs a reference
+            task.add_done_callback(self._flushing.discard)
 
     async def _flush(self, batch: _Pending) -> None:
+        assert self._writes is not None
         try:
             found = await run_in_threadpool(self._write, batch.pings)
         except Exception as error:
@@ -95,6 +123,8 @@ class PingBuffer:
                 if not waiter.done():
                     waiter.set_exception(error)
             return
+        finally:
+            self._writes.release()
         for ping, waiter in zip(batch.pings, batch.waiters, strict=True):
             if not waiter.done():  # the client may have gone away
                 waiter.set_result(ping.key in found)

@@ -29,7 +29,7 @@ import logging
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 import redis
@@ -64,6 +64,7 @@ class Throttle:
     limiter: Limiter
     settings: Settings
     clock: Callable[[], float] = time.time
+    _key_rates: dict[str, Rate | None] = field(default_factory=dict)
 
     def charge(self, action: str, caller: Principal, token: str) -> None:
         """Count one request of `action`; HTTPException 429 when over the limit."""
@@ -95,8 +96,11 @@ class Throttle:
 
     def charge_key(self, action: str, key: str) -> None:
         """Count one unauthenticated request of `action` against `key`'s bucket (a
-        digest of it: the key is a secret); HTTPException 429 over the limit."""
-        rate = self.settings.limit(action)
+        digest of it: the key is a secret); HTTPException 429 over the limit.
+        The rate is parsed once per action: this runs on every ping."""
+        if action not in self._key_rates:
+            self._key_rates[action] = self.settings.limit(action)
+        rate = self._key_rates[action]
         if rate is None:
             return
         digest = hashlib.sha256(f"{action}:{key}".encode()).hexdigest()[:24]
