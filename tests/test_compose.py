@@ -603,6 +603,8 @@ def exposed_metric_names() -> set[str]:
     exposed |= {family.name for family in alerts.describe()}
     fresh = app_metrics.FreshnessCollector(create_engine("sqlite://"))
     exposed |= {family.name for family in fresh.describe()}
+    beats = app_metrics.HeartbeatCollector(create_engine("sqlite://"))
+    exposed |= {family.name for family in beats.describe()}
     return exposed | lead_metric_names()
 
 

@@ -341,3 +341,23 @@ def test_apply_keeps_keys_and_removes_heartbeats_gone_from_the_file(
     assert not watch_heartbeats(engine, POLICY, T0 + timedelta(days=1))  # never alerts
     apply(engine, load_text(changed), T0)  # back: same key, waiting for its next ping
     assert (key_of(engine), beat(engine).state) == (key, "new")
+
+
+def test_metrics_age_of_the_last_ping_and_up(engine: Engine, client: TestClient) -> None:
+    from intmon.metrics import HeartbeatCollector
+
+    assert client.get(f"/ping/{key_of(engine)}").status_code == 200
+    collector = HeartbeatCollector(engine, clock=lambda: T0 + timedelta(seconds=90))
+    samples = {
+        (family.name, tuple(sample.labels.values())): sample.value
+        for family in collector.collect()
+        for sample in family.samples
+    }
+    assert samples == {
+        ("intmon_heartbeat_last_seconds", ("exporter", "nightly")): 90.0,
+        ("intmon_heartbeat_up", ("exporter", "nightly")): 1.0,
+    }  # `hourly` was never pinged: no sample yet
+    watch_heartbeats(engine, POLICY, T0 + timedelta(hours=2))
+    late = HeartbeatCollector(engine, clock=lambda: T0 + timedelta(hours=2))
+    ups = [s.value for f in late.collect() if f.name == "intmon_heartbeat_up" for s in f.samples]
+    assert ups == [0.0]
