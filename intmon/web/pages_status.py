@@ -9,6 +9,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 
 from integrations.e2e_store import list_runs
+from integrations.heartbeats.store import list_heartbeats
 from intmon import db
 from intmon.web.board import STATES, board, integration_page
 from intmon.web.errors import PageError
@@ -41,6 +42,8 @@ def integration(request: Request, account: Account, integration_id: str) -> Resp
         results=view.results,
         incidents=view.incidents,
         windows=view.windows,
+        # Push monitors: state, last ping, next due (the ping URL stays off the page).
+        heartbeats=list_heartbeats(engine_of(request), [integration_id]),
         # The e2e history (issue 7): the latest runs of this integration's scenarios.
         runs=list_runs(engine_of(request), integration_ids=[integration_id], limit=10),
     )
