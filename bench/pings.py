@@ -35,8 +35,7 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy import func, select
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.checks import database
 from integrations.heartbeats.models import Heartbeat
@@ -47,6 +46,7 @@ from integrations.registry import apply
 from intmon.db import make_engine
 from intmon.migrations import upgrade
 
+ROOT = Path(__file__).resolve().parent.parent
 console = Console(stderr=True)
 TARGET_RATE = 2000.0
 TARGET_P99_MS = 50.0

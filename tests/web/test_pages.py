@@ -460,8 +460,8 @@ def test_the_integration_page_shows_its_heartbeats(browser: Any, engine: Engine)
     from tests.test_api import CONFIG
 
     beating = CONFIG.replace(
-        "checks: [{name: health, path: /health, headers: {X-Key: \"${PARTNER_TOKEN}\"}}]\n",
-        "checks: [{name: health, path: /health, headers: {X-Key: \"${PARTNER_TOKEN}\"}}]\n"
+        'checks: [{name: health, path: /health, headers: {X-Key: "${PARTNER_TOKEN}"}}]\n',
+        'checks: [{name: health, path: /health, headers: {X-Key: "${PARTNER_TOKEN}"}}]\n'
         "    heartbeats: [{name: nightly-export, period_s: 86400, grace_s: 600}]\n",
         1,
     )
