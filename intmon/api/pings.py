@@ -59,7 +59,6 @@ class PingBuffer:
         self._writes: asyncio.Semaphore | None = None
         self._flushing: set[asyncio.Task[None]] = set()
         self._pending = _Pending()
-        self._wake: asyncio.Event | None = None
         self._full: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task[None] | None = None
@@ -67,31 +66,32 @@ class PingBuffer:
     async def submit(self, ping: Ping) -> bool:
         """Store `ping` with the next batch; True once committed, False for an
         unknown key. A database error propagates (the caller answers 503)."""
-        self._ensure_flusher()
-        assert self._wake is not None and self._full is not None
         future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
         self._pending.pings.append(ping)
         self._pending.waiters.append(future)
-        self._wake.set()
+        self._ensure_flusher()
+        assert self._full is not None
         if len(self._pending.pings) >= self.max_batch:
             self._full.set()
         return await future
 
     def _ensure_flusher(self) -> None:
-        # One flusher per event loop: a test client may run the app on a new loop.
+        """Start the flusher if it is not running. It runs while pings wait and ends
+        when none do, so no task outlives its event loop (a test client may run the
+        app on a new loop per request)."""
         loop = asyncio.get_running_loop()
-        if self._loop is loop and self._task is not None and not self._task.done():
-            return
-        self._loop = loop
-        self._wake, self._full = asyncio.Event(), asyncio.Event()
-        self._writes = asyncio.Semaphore(self.max_writes)
-        self._task = loop.create_task(self._flush_forever(), name="ping-flusher")
+        if self._loop is not loop:
+            self._loop = loop
+            self._full = asyncio.Event()
+            self._writes = asyncio.Semaphore(self.max_writes)
+            self._task = None
+        if self._task is None or self._task.done():
+            self._task = loop.create_task(self._flush_while_pending(), name="ping-flusher")
 
-    async def _flush_forever(self) -> None:
-        assert self._wake is not None and self._full is not None and self._writes is not None
+    async def _flush_while_pending(self) -> None:
+        assert self._full is not None and self._writes is not None
         loop = asyncio.get_running_loop()
-        while True:
-            await self._wake.wait()
+        while self._pending.pings:
             await self._writes.acquire()  # a free write slot; meanwhile the batch gathers
             if len(self._pending.pings) < self.max_batch:
                 # Gather for gather_s, unless the batch fills first.
@@ -102,8 +102,6 @@ class PingBuffer:
             self._pending = _Pending(
                 pending.pings[self.max_batch :], pending.waiters[self.max_batch :]
             )
-            if not self._pending.pings:
-                self._wake.clear()
             if len(self._pending.pings) < self.max_batch:
                 self._full.clear()
             if not batch.pings:

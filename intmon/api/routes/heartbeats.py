@@ -72,37 +72,35 @@ async def _body_head(request: Request) -> bytes:
     return bytes(head)
 
 
-@router.api_route(
-    "/ping/{key}",
-    methods=["GET", "POST"],
-    response_class=PlainTextResponse,
-    responses=PING_RESPONSES,
-    summary="Ping a heartbeat: the job ran and succeeded (no login: the key is the secret)",
-)
 async def ping_success(request: Request, key: str) -> PlainTextResponse:
     return await _ping(request, key, PingKind.SUCCESS)
 
 
-@router.api_route(
-    "/ping/{key}/start",
-    methods=["GET", "POST"],
-    response_class=PlainTextResponse,
-    responses=PING_RESPONSES,
-    summary="Ping a heartbeat: the job started",
-)
 async def ping_start(request: Request, key: str) -> PlainTextResponse:
     return await _ping(request, key, PingKind.START)
 
 
-@router.api_route(
-    "/ping/{key}/fail",
-    methods=["GET", "POST"],
-    response_class=PlainTextResponse,
-    responses=PING_RESPONSES,
-    summary="Ping a heartbeat: the job ran and failed (send its log as the body)",
-)
 async def ping_fail(request: Request, key: str) -> PlainTextResponse:
     return await _ping(request, key, PingKind.FAIL)
+
+
+PING_ROUTES = (
+    ("/ping/{key}", ping_success, "success", "the job ran and succeeded (no login: the key)"),
+    ("/ping/{key}/start", ping_start, "start", "the job started"),
+    ("/ping/{key}/fail", ping_fail, "fail", "the job ran and failed (send its log as the body)"),
+)
+# GET and POST each (cron lines use either), with an operation id of their own.
+for path, endpoint, kind, what in PING_ROUTES:
+    for method in ("GET", "POST"):
+        router.add_api_route(
+            path,
+            endpoint,
+            methods=[method],
+            operation_id=f"ping_{kind}_{method.lower()}",
+            response_class=PlainTextResponse,
+            responses=PING_RESPONSES,
+            summary=f"Ping a heartbeat: {what}",
+        )
 
 
 @router.get("/api/heartbeats", summary="Heartbeats with their ping URLs (a client: its own)")
