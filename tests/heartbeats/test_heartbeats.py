@@ -94,6 +94,18 @@ def test_a_ping_is_stored_and_sets_the_next_due_time(
     # The first ping is an `ok` result of the check `heartbeat:nightly`.
     rows = history(engine, "exporter", "heartbeat:nightly")
     assert [r["outcome"] for r in rows] == ["ok"]
+    # The next ping of a heartbeat that is up (PostgreSQL's one-statement path):
+    # the due time moves, the body is kept, and no result is needed.
+    clock.now = T0 + timedelta(minutes=50)
+    key = key_of(engine)
+    assert client.post(f"/ping/{key}", content=f"done, see /ping/{key}").status_code == 200
+    stored = beat(engine)
+    assert (stored.state, stored.last_ping_at) == ("up", clock.now)
+    assert stored.next_due_at == clock.now + timedelta(hours=1)
+    assert stored.last_body == "done, see /ping/[REDACTED]"
+    assert len(history(engine, "exporter", "heartbeat:nightly")) == 1
+    watch_heartbeats(engine, POLICY, T0 + timedelta(hours=1, minutes=10))  # not late yet
+    assert list_incidents(engine) == []
 
 
 def test_start_and_fail_with_a_body(engine: Engine, client: TestClient, clock: Clock) -> None:
