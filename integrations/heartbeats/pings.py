@@ -37,6 +37,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, Engine, bindparam, select, text, update
+from sqlalchemy.exc import DBAPIError
+from tenacity import retry, retry_if_exception, stop_after_attempt, wait_random
 
 from checks.outcomes import CheckResult, Outcome
 from integrations.heartbeats.models import Heartbeat, HeartbeatState
@@ -46,6 +48,8 @@ from integrations.results import storable
 from intmon.db import table_of
 
 HB = table_of(Heartbeat)
+# Deadlock and serialisation failures: the batch can run again (see alerts.intake).
+RETRYABLE_SQLSTATES = {"40P01", "40001"}
 EXCERPT_CHARS = 1000
 
 
@@ -176,6 +180,21 @@ def _run_time(row: HeartbeatRow, at: datetime) -> float:
     return (at - start).total_seconds()
 
 
+def _retryable(error: BaseException) -> bool:
+    code = getattr(getattr(error, "orig", None), "sqlstate", None)
+    return isinstance(error, DBAPIError) and code in RETRYABLE_SQLSTATES
+
+
+# Rows are locked in key order on both paths, so two writers should not wait on
+# each other in a circle; PostgreSQL's join order is not a promise, though, and
+# a deadlock (40P01) costs only a rerun: nothing of the losing batch was committed
+# but fast-path successes, which write the same values again.
+@retry(
+    retry=retry_if_exception(_retryable),
+    stop=stop_after_attempt(4),
+    wait=wait_random(0.005, 0.05),
+    reraise=True,
+)
 def record_pings(engine: Engine, pings: Sequence[Ping]) -> Written:
     """Apply a batch of pings in one transaction; pings of unknown (or removed) keys
     change nothing and are left out of `found`."""
@@ -195,7 +214,7 @@ def record_pings(engine: Engine, pings: Sequence[Ping]) -> Written:
         query = (
             select(*(HB.c[name] for name in HeartbeatRow.COLUMNS))
             .where(HB.c.ping_key.in_(list(by_key)), HB.c.removed_at.is_(None))
-            .order_by(HB.c.id)  # two writers lock shared rows in the same order
+            .order_by(HB.c.ping_key)  # every writer locks shared rows in key order
         )
         if connection.dialect.name == "postgresql":
             query = query.with_for_update()
@@ -228,7 +247,7 @@ def _fast_successes(engine: Engine, by_key: dict[str, list[Ping]]) -> set[str]:
     heartbeat is up with a period; the keys it stored."""
     latest = {
         key: max(group, key=lambda ping: ping.at)
-        for key, group in by_key.items()
+        for key, group in sorted(by_key.items())  # in key order, as the fold locks them
         if all(ping.kind is PingKind.SUCCESS for ping in group)
     }
     if not latest:
