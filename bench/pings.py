@@ -12,7 +12,14 @@
 
 Prints pings/s, p50/p99 and non-2xx answers against the target (>= 2,000 pings/s,
 p99 < 50 ms), then checks in the database that the pings were stored (every key
-pinged during the run has its `last_ping_at` in the run). Needs wrk (Debian: wrk).
+pinged during the run has its `last_ping_at` in the run), and the same server's
+`/healthz` rate and the load average, for scale. Needs wrk (Debian: wrk).
+
+Then the detector (`alerts.heartbeat_watch.watch_heartbeats`) at 10,000 heartbeats
+(100 integrations x 100): one pass when none is late, and one when every one is
+(10,000 missed_heartbeat results, 100 incidents and tickets). A miss is recorded
+within INTMON_HEARTBEAT_CHECK_INTERVAL_S (2 s) + the pass of its grace running out;
+the target is grace + 5 s.
 """
 
 from __future__ import annotations
@@ -27,7 +34,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +44,8 @@ from sqlalchemy import func, select
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from alerts.heartbeat_watch import watch_heartbeats
+from alerts.policy import Policy
 from bench.checks import database
 from integrations.heartbeats.models import Heartbeat
 from integrations.heartbeats.pings import Ping, PingKind, record_pings
@@ -71,7 +80,7 @@ def make_app() -> Any:
     return create_app(engine_for(settings.database_url), settings)
 
 
-def config_yaml() -> str:
+def config_yaml(integrations: int = INTEGRATIONS) -> str:
     beats = ", ".join(
         f"{{name: job{j:03d}, period_s: 3600, grace_s: 600}}" for j in range(PER_INTEGRATION)
     )
@@ -79,7 +88,7 @@ def config_yaml() -> str:
         f"  - {{id: p{i:03d}, name: P{i}, kind: other, client: c{i % 10}, "
         f"base_url: 'http://127.0.0.1:9', checks: [{{name: health, path: /health}}], "
         f"heartbeats: [{beats}]}}"
-        for i in range(INTEGRATIONS)
+        for i in range(integrations)
     ]
     return "version: 1\nintegrations:\n" + "\n".join(rows) + "\n"
 
@@ -188,6 +197,44 @@ def main() -> None:
             ).scalar_one()
         engine.dispose()
     report(args, figures, ceiling, int(fresh), len(keys))
+    detector(args)
+
+
+def detector(args: argparse.Namespace) -> None:
+    """Seconds per detector pass at 10,000 heartbeats: none late, then all late."""
+    with database() as url:
+        engine = make_engine(url)
+        upgrade(engine)
+        apply(engine, load_text(config_yaml(100)))
+        keys = [view.ping_key for view in list_heartbeats(engine)]
+        pinged = datetime.now(UTC)
+        for start in range(0, len(keys), 500):
+            batch = keys[start : start + 500]
+            record_pings(engine, [Ping(k, PingKind.SUCCESS, pinged) for k in batch])
+        policy = Policy()
+        started = time.perf_counter()
+        quiet = watch_heartbeats(engine, policy, pinged)
+        idle_s = time.perf_counter() - started
+        late = pinged + timedelta(seconds=3600 + 600 + 1)
+        started = time.perf_counter()
+        opened = tickets = passes = 0
+        while True:  # a pass takes at most detector.BATCH heartbeats; the next the rest
+            done = watch_heartbeats(engine, policy, late)
+            if not done:
+                break
+            passes += 1
+            opened += len(done.opened)
+            tickets += len(done.tickets_opened)
+        all_late_s = time.perf_counter() - started
+        engine.dispose()
+    assert not quiet and opened == 100, opened
+    Console().print(
+        f"detector at {len(keys):,} heartbeats: a pass with none late {idle_s * 1000:.1f} ms; "
+        f"with all late {all_late_s:.2f} s in {passes} passes ({len(keys):,} "
+        f"missed_heartbeat results, {opened} incidents and {tickets} tickets opened)"
+    )
+    if args.json:
+        print(json.dumps({"detector_idle_ms": idle_s * 1000, "detector_all_late_s": all_late_s}))
 
 
 def report(
