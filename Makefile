@@ -46,6 +46,7 @@ bench: $(BIN)/.installed
 	$(BIN)/python bench/tickets_api.py
 	$(BIN)/python bench/leads.py
 	$(BIN)/python bench/redaction.py
+	$(BIN)/python bench/pings.py
 	# Last: it needs Debian's prometheus-blackbox-exporter, wrk and nginx-light, and
 	# names whichever is missing.
 	$(BIN)/python bench/peer.py
@@ -58,6 +59,7 @@ bench-quick: $(BIN)/.installed
 	$(BIN)/python bench/tickets_api.py --quick
 	$(BIN)/python bench/leads.py --quick
 	$(BIN)/python bench/redaction.py --quick
+	$(BIN)/python bench/pings.py --quick
 	$(BIN)/python bench/peer.py --quick
 
 bench-peer: $(BIN)/.installed
