@@ -75,13 +75,15 @@ def sync_config_heartbeats(
             HeartbeatState.UP,
             HeartbeatState.FAILED,
         ):
+            # Due again counted from its last ping under the new schedule. A missed
+            # heartbeat keeps the period it is counting (one result per missed period).
             due = next_due(
                 row.last_ping_at,
                 period_s=beat.period_s,
                 schedule=beat.schedule,
                 timezone=beat.timezone,
             )
-            values.update(next_due_at=due, alert_at=_alert_at(due, beat.grace_s, row.state))
+            values.update(next_due_at=due, alert_at=due + timedelta(seconds=beat.grace_s))
         connection.execute(update(HB).where(HB.c.id == row.id).values(**values))
     gone = [row.id for key, row in existing.items() if key not in wanted and row.removed_at is None]
     if gone:
@@ -90,11 +92,6 @@ def sync_config_heartbeats(
             .where(HB.c.id.in_(gone))
             .values(removed_at=now, next_due_at=None, alert_at=None)
         )
-
-
-def _alert_at(due: datetime, grace_s: float, state: str) -> datetime | None:
-    # A missed heartbeat keeps counting periods (one result per missed period).
-    return due + timedelta(seconds=grace_s) if state != HeartbeatState.NEW else None
 
 
 class HeartbeatNotFound(LookupError):
