@@ -62,6 +62,7 @@ bench: $(BIN)/.installed
 	$(BIN)/python bench/cli.py
 	$(BIN)/python bench/retention.py
 	$(BIN)/python bench/history.py
+	$(BIN)/python bench/pings.py
 	# Last: it needs Debian's prometheus-blackbox-exporter, wrk and nginx-light, and
 	# names whichever is missing.
 	$(BIN)/python bench/peer.py
@@ -78,6 +79,7 @@ bench-quick: $(BIN)/.installed
 	$(BIN)/python bench/cli.py --quick --check
 	$(BIN)/python bench/retention.py --quick
 	$(BIN)/python bench/history.py --quick
+	$(BIN)/python bench/pings.py --quick
 	$(BIN)/python bench/peer.py --quick
 
 bench-peer: $(BIN)/.installed

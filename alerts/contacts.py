@@ -184,7 +184,8 @@ def _rule(event: Event, roles: list[Role], severity: Severity | None = None) -> 
 #   incident.*                  emergency   technical_emergency      (connectivity, server:
 #                                                                     the integration is down)
 #   incident.*                  normal      technical_non_emergency  (auth, contract,
-#                                                                     rate_limit, degraded, e2e)
+#                                                                     rate_limit, degraded, e2e,
+#                                                                     heartbeat)
 #   ticket.sla_breached         any         operational_internal
 #   escalation                  any         operational_internal
 #   escalation                  emergency   technical_emergency      (the next line of the

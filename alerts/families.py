@@ -9,6 +9,10 @@ outcome: a lead that does not travel through the partner's API is one problem
 ("the integration does not work end to end"), found by the test team's
 scenario, and its ticket says which step broke.
 
+`heartbeat` is a job that pings intmon and went quiet past its grace, or
+pinged `/fail` (`integrations.heartbeats`): one problem ("the job does not do its
+work"), whichever of the two it was; the detail says which.
+
 `platform` is intmon's own side (a secret unset where the check runs, a request
 that cannot be rendered): an internal incident for the platform's operators
 (role `operational_internal`), never a client ticket, never a message to the
@@ -32,6 +36,7 @@ class Family(enum.StrEnum):
     DEGRADED = "degraded"
     E2E = "e2e"
     PLATFORM = "platform"
+    HEARTBEAT = "heartbeat"
 
 
 # Families that are the platform's own problem: no client ticket, no partner contact.
@@ -52,6 +57,7 @@ FAMILY_OF: dict[Outcome, Family | None] = {
     Outcome.EGRESS_DENIED: Family.CONTRACT,
     Outcome.RATE_LIMITED: Family.RATE_LIMIT,
     Outcome.CONFIG_ERROR: Family.PLATFORM,
+    Outcome.MISSED_HEARTBEAT: Family.HEARTBEAT,
 }
 
 # The ticket topic a client reads in the list (seed 001: category → topic → form).
@@ -65,6 +71,7 @@ TOPICS: dict[Family, str] = {
     Family.E2E: "End-to-end scenario failing",
     Family.PLATFORM: "intmon cannot run the checks: its configuration or its own network "
     "(platform side)",
+    Family.HEARTBEAT: "A scheduled job stopped reporting or reported a failure (heartbeat)",
 }
 
 # What a support engineer does first; goes into the ticket form.
@@ -78,6 +85,8 @@ FIRST_STEPS: dict[Family, str] = {
     Family.E2E: "Read the run's report (intmon e2e show RUN_ID): which step failed and why.",
     Family.PLATFORM: "Fix intmon's side: set the secret or file the detail names where the "
     "workers run (intmon validate lists them), or correct the request template.",
+    Family.HEARTBEAT: "Check the job on the partner's side: did it run (cron, scheduler), did it "
+    "fail (the last /fail body is in the detail), can it reach intmon's ping URL.",
 }
 
 

@@ -97,7 +97,8 @@ def process(
         incident = incidents.get(key)
         if incident is None:
             state = states.get((result.integration_id, result.check_name))
-            if state is None or state.streak < spec.thresholds.failure_threshold:
+            needed = spec.thresholds_for(result.check_name).failure_threshold
+            if state is None or state.streak < needed:
                 continue
             # "First seen" is when this family's own streak began: not an earlier
             # failure of another kind, nor an outage inside a maintenance window.
@@ -343,7 +344,8 @@ def _recovered(
         state = states.get((spec.id, name))
         if state is None:
             return False
-        if state.family is not None or state.streak < spec.thresholds.success_threshold:
+        needed = spec.thresholds_for(name).success_threshold
+        if state.family is not None or state.streak < needed:
             return False
     if incident["flapping"]:
         quiet: timedelta = now - incident["last_seen"]

@@ -102,6 +102,7 @@ TOPICS_RU: dict[Family, str] = {
     Family.E2E: "Сквозной сценарий интеграции не проходит",
     Family.PLATFORM: "intmon не может выполнять проверки: его конфигурация или его "
     "собственная сеть (сторона платформы)",
+    Family.HEARTBEAT: "Плановое задание перестало отчитываться или сообщило об ошибке (heartbeat)",
 }
 TOPIC_TABLES: dict[str, Mapping[Family, str]] = {"en": TOPICS, "ru": TOPICS_RU}
 

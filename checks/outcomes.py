@@ -11,6 +11,10 @@ describes intmon's side: the request could not be made as configured (a secret
 that is unset or unreadable where the check runs, a rendered request that is
 not valid). It is never the partner's fault, and `alerts.families` keeps it
 away from clients and partners.
+
+`missed_heartbeat` is the one outcome no probe produces: a heartbeat (a job
+that pings intmon, `integrations.heartbeats`) stayed silent past its grace, or
+the job pinged `/fail` to say it failed (the detail says which).
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ class Outcome(enum.StrEnum):
     CONTRACT_VIOLATION = "contract_violation"
     EGRESS_DENIED = "egress_denied"
     CONFIG_ERROR = "config_error"
+    MISSED_HEARTBEAT = "missed_heartbeat"
 
     @property
     def is_up(self) -> bool:

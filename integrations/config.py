@@ -18,6 +18,7 @@ from pydantic import AfterValidator, Field, PrivateAttr, field_validator, model_
 
 from checks.assertions import compile_assertion
 from integrations.errors import ConfigProblem
+from integrations.heartbeats.spec import HEARTBEAT_CHECK_PREFIX, HeartbeatSpec
 from integrations.leads.budget import allowance, window_of
 from integrations.leads.spec import ChangeNoticeSpec, DeliverySpec
 from integrations.scenarios import E2E_CHECK_PREFIX, ScenarioSpec, iter_scenario_problems
@@ -203,6 +204,11 @@ class SloSpec(Strict):
     window_days: int = Field(default=30, ge=1, le=366)
 
 
+# A heartbeat opens its incident at the first miss and resolves at the first ping:
+# its grace is the tolerance.
+HEARTBEAT_THRESHOLDS = Thresholds(failure_threshold=1, success_threshold=1)
+
+
 class IntegrationSpec(Strict):
     id: str = Field(pattern=SLUG)
     name: str = Field(min_length=1)
@@ -235,6 +241,8 @@ class IntegrationSpec(Strict):
     e2e: dict[str, Any] | None = None
     # End-to-end scenarios (integrations/scenarios.py), run on request or on a schedule.
     scenarios: list[ScenarioSpec] = Field(default_factory=list)
+    # Push monitors: jobs that ping intmon (integrations/heartbeats).
+    heartbeats: list[HeartbeatSpec] = Field(default_factory=list)
 
     @field_validator("base_url")
     @classmethod
@@ -255,6 +263,10 @@ class IntegrationSpec(Strict):
         repeated = sorted({name for name in notices if notices.count(name) > 1})
         if repeated:
             raise ValueError(f"change notice ids must be unique; repeated: {', '.join(repeated)}")
+        beats = [heartbeat.name for heartbeat in self.heartbeats]
+        repeated = sorted({name for name in beats if beats.count(name) > 1})
+        if repeated:
+            raise ValueError(f"heartbeat names must be unique; repeated: {', '.join(repeated)}")
         return self
 
     def check(self, name: str) -> CheckSpec | None:
@@ -264,14 +276,28 @@ class IntegrationSpec(Strict):
     def scenario(self, name: str) -> ScenarioSpec | None:
         return next((scenario for scenario in self.scenarios if scenario.name == name), None)
 
+    def heartbeat(self, name: str) -> HeartbeatSpec | None:
+        return next((heartbeat for heartbeat in self.heartbeats if heartbeat.name == name), None)
+
     def watches(self, check_name: str) -> bool:
-        """Whether results named `check_name` still come: a check, or the `e2e:<name>`
-        results of a scheduled scenario (incidents wait for these to recover)."""
+        """Whether results named `check_name` still come: a check, the `e2e:<name>`
+        results of a scheduled scenario or the `heartbeat:<name>` results of a
+        heartbeat (incidents wait for these to recover)."""
         if self.check(check_name) is not None:
             return True
+        if check_name.startswith(HEARTBEAT_CHECK_PREFIX):
+            return self.heartbeat(check_name.removeprefix(HEARTBEAT_CHECK_PREFIX)) is not None
         name = check_name.removeprefix(E2E_CHECK_PREFIX)
         scenario = self.scenario(name) if name != check_name else None
         return scenario is not None and scenario.schedule_s is not None
+
+    def thresholds_for(self, check_name: str) -> Thresholds:
+        """The streaks that open and resolve an incident for `check_name`. A heartbeat's
+        tolerance is its grace: one missed period opens the incident, and one ping
+        after it resolves it (a daily job must not take three days to alert)."""
+        if check_name.startswith(HEARTBEAT_CHECK_PREFIX):
+            return HEARTBEAT_THRESHOLDS
+        return self.thresholds
 
 
 def checks_starved(spec: IntegrationSpec) -> str | None:

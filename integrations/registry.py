@@ -15,6 +15,7 @@ from datetime import datetime
 from sqlalchemy import Engine, select
 
 from integrations.config import IntegrationsFile, IntegrationSpec
+from integrations.heartbeats.store import sync_config_heartbeats
 from integrations.leads.notices import sync_config_notices
 from integrations.maintenance import sync_config_windows
 from integrations.models import Integration
@@ -81,6 +82,7 @@ def apply(engine: Engine, file: IntegrationsFile, now: datetime | None = None) -
         session.flush()
         sync_config_windows(session.connection(), file.integrations, now)
         sync_config_notices(session.connection(), file.integrations, now)
+        sync_config_heartbeats(session.connection(), file.integrations, now)
     return report
 
 

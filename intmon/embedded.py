@@ -79,6 +79,7 @@ class Embedded:
             takeover_lookback_s=self.settings.leader_ttl_s,
             housekeeping_s=self.settings.housekeeping_interval_s,
             leads_s=self.settings.lead_dispatch_interval_s,
+            heartbeats_s=self.settings.heartbeat_check_interval_s,
         )
         self.scheduler.refresh()
         return self

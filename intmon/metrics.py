@@ -351,6 +351,55 @@ class HistoryCollector(Collector):
         ]
 
 
+class HeartbeatCollector(Collector):
+    """Heartbeats (`integrations.heartbeats`), read from the database when scraped:
+    the seconds since each one's last ping, and whether it is up. A job that stops
+    pinging changes nothing in any process, so only a reading at scrape time can
+    show the silence growing."""
+
+    def __init__(self, engine: Engine, clock: Callable[[], datetime] | None = None) -> None:
+        self.engine = engine
+        self.clock = clock
+
+    def describe(self) -> Iterable[GaugeMetricFamily]:
+        return self._families()
+
+    def collect(self) -> Iterable[GaugeMetricFamily]:
+        from integrations.heartbeats.models import HeartbeatState
+        from integrations.heartbeats.store import list_heartbeats
+        from intmon.db import utcnow
+
+        last, up = self._families()
+        try:
+            views = list_heartbeats(self.engine)
+        except Exception:  # a scrape must not fail because the database is down
+            return
+        now = (self.clock or utcnow)()
+        for view in views:
+            labels = [view.integration_id, view.name]
+            if view.last_ping_at is not None:
+                last.add_metric(labels, (now - view.last_ping_at).total_seconds())
+            if view.state != HeartbeatState.NEW:
+                up.add_metric(labels, 1 if view.state == HeartbeatState.UP else 0)
+        yield from (last, up)
+
+    @staticmethod
+    def _families() -> list[GaugeMetricFamily]:
+        return [
+            GaugeMetricFamily(
+                "intmon_heartbeat_last_seconds",
+                "Seconds since a heartbeat's last successful ping (none before the first).",
+                labels=["integration", "heartbeat"],
+            ),
+            GaugeMetricFamily(
+                "intmon_heartbeat_up",
+                "1 while a heartbeat pings on time; 0 once it missed its due time plus grace "
+                "or its job pinged /fail (none before its first ping).",
+                labels=["integration", "heartbeat"],
+            ),
+        ]
+
+
 # This process's own check and scheduling metrics (in the default registry).
 PROCESS_METRICS: tuple[Collector, ...] = (
     check_duration,
@@ -388,6 +437,7 @@ def aggregate_registry(
         registry.register(FreshnessCollector(engine))
         registry.register(RetentionCollector(engine))
         registry.register(HistoryCollector(engine))
+        registry.register(HeartbeatCollector(engine))
     return registry
 
 

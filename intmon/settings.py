@@ -129,6 +129,9 @@ class Settings(BaseSettings):
     # on PostgreSQL a day's partition is created this many days ahead.
     results_retention_days: int = Field(default=14, ge=1)
     results_partitions_ahead_days: int = Field(default=3, ge=1, le=60)
+    # How often the leader looks for heartbeats past due + grace: a miss is
+    # recorded at most this long (plus the alerts queue's wait) after the grace.
+    heartbeat_check_interval_s: float = Field(default=2.0, gt=0, le=60)
 
     # End-to-end scenarios (README, "End-to-end scenarios"). Where the API's
     # /callbacks is reachable by partners; unset: a worker running a scenario
@@ -184,19 +187,24 @@ class Settings(BaseSettings):
     limit_e2e_runs: str = "10/min"
     limit_leads: str = "600/min"
     limit_lead_deliveries: str = "600/min"
+    # Per ping key (heartbeats: no login, the key pays); a job pings a few times a run.
+    limit_pings: str = "120/min"
     limit_support_factor: int = Field(default=10, ge=1)
     # Without Redis the API runs triggered scenarios in its own threads: at most this
     # many at once (429 beyond); with Redis they queue for the workers.
     e2e_api_concurrency: int = Field(default=4, ge=1)
 
-    @field_validator("limit_checks_run", "limit_e2e_runs", "limit_leads", "limit_lead_deliveries")
+    @field_validator(
+        "limit_checks_run", "limit_e2e_runs", "limit_leads", "limit_lead_deliveries", "limit_pings"
+    )
     @classmethod
     def _a_rate(cls, value: str) -> str:
         parse_rate(value)  # refuses at start-up, naming the setting, rather than per request
         return value
 
     def limit(self, action: str) -> Rate | None:
-        """The limit on `action` (checks_run, e2e_runs, leads, lead_deliveries); None: off."""
+        """The limit on `action` (checks_run, e2e_runs, leads, lead_deliveries, pings);
+        None: off."""
         text: str = getattr(self, f"limit_{action}")
         return parse_rate(text)
 

@@ -19,6 +19,7 @@ from sqlalchemy import Engine, create_engine, text
 
 import alerts.models  # noqa: F401  (registers the tables to truncate)
 import integrations.e2e_models
+import integrations.heartbeats.models
 import integrations.leads.models
 import integrations.models  # noqa: F401
 import intmon.api.models

@@ -42,8 +42,17 @@ PATH_VALUES = {
 # Query parameters an endpoint requires, naming acme's things where it takes them.
 REQUIRED_QUERY = {"/api/reports/monthly": "?month=2026-12&client=acme"}
 # Served to anyone on purpose (no client data), or by signature rather than token
-# (/metrics by a token of its own, tests/web/test_surfaces.py).
-PUBLIC = {"/healthz", "/readyz", "/metrics", "/callbacks/{run_id}/{name}"}
+# (/metrics by a token of its own, tests/web/test_surfaces.py), or by a capability in
+# the path (a heartbeat's ping key, tests/heartbeats/test_heartbeats.py).
+PUBLIC = {
+    "/healthz",
+    "/readyz",
+    "/metrics",
+    "/callbacks/{run_id}/{name}",
+    "/ping/{key}",
+    "/ping/{key}/start",
+    "/ping/{key}/fail",
+}
 
 
 @pytest.fixture

@@ -612,6 +612,8 @@ def exposed_metric_names() -> set[str]:
     exposed |= {family.name for family in fresh.describe()}
     history = app_metrics.HistoryCollector(create_engine("sqlite://"))
     exposed |= {family.name for family in history.describe()}
+    beats = app_metrics.HeartbeatCollector(create_engine("sqlite://"))
+    exposed |= {family.name for family in beats.describe()}
     return exposed | lead_metric_names()
 
 

@@ -19,6 +19,7 @@ from intmon.demo.config import (
     BROKER_TOKEN_ENV,
     EGRESS_ALLOW,
     OAUTH_SECRET_ENV,
+    PUSHED,
     SHOWCASE,
     DemoConfig,
     demo_config,
@@ -417,7 +418,8 @@ def test_demo_shows_every_outcome_within_one_cycle(sandbox: Sandbox) -> None:
         return seen
 
     try:
-        assert asyncio.run(run_all()) == set(Outcome)
+        # Pushed outcomes (a missed heartbeat) come from the demo's job, not a probe.
+        assert asyncio.run(run_all()) == set(Outcome) - PUSHED
     finally:
         sandbox.set_phase(None)
 

@@ -302,3 +302,24 @@ def test_the_leader_sends_housekeeping_on_its_interval(sqlite_engine: Engine) ->
 class _Deposed(MemoryCoordinator):
     def ensure_leadership(self) -> bool:
         return False
+
+
+def test_the_leader_asks_for_the_heartbeat_detector_on_its_interval(sqlite_engine: Engine) -> None:
+    apply(sqlite_engine, config("a"))
+    broker = StubBroker()
+    clock = Clock()
+    leader = Scheduler(sqlite_engine, broker, MemoryCoordinator(), heartbeats_s=2, clock=clock)
+    leader.refresh()
+    sent = 0
+    for _ in range(100):  # 10 s in 0.1 s ticks
+        leader.tick()
+        queue = broker.queues["alerts"]
+        while not queue.empty():
+            assert Message.decode(queue.get_nowait()).actor_name == "watch_heartbeats"
+            sent += 1
+        clock.now += 0.1
+    assert sent == 5  # every 2 s: a miss is recorded within 2 s of its grace running out
+    standby = Scheduler(sqlite_engine, broker, _Deposed(), heartbeats_s=2, clock=clock)
+    standby.tick()
+    assert broker.queues["alerts"].empty()
+    broker.close()

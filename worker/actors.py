@@ -10,6 +10,7 @@ from typing import Any
 
 import dramatiq
 
+from alerts.heartbeat_watch import watch_heartbeats
 from alerts.housekeeping import housekeep as run_housekeeping
 from alerts.housekeeping import send_pending
 from integrations.leads.dispatch import deliver_due
@@ -18,6 +19,7 @@ from intmon.lead_metrics import publish_leads
 from worker.batch import (
     ACTOR_NAME,
     CHECKS_QUEUE,
+    HEARTBEATS_ACTOR,
     HOUSEKEEPING_ACTOR,
     HOUSEKEEPING_QUEUE,
     LEADS_ACTOR,
@@ -56,6 +58,12 @@ def housekeep(sync: bool = False) -> None:
     )
 
 
+def watch_heartbeats_actor() -> None:
+    rt = runtime()
+    if watch_heartbeats(rt.db, rt.settings.policy(), utcnow()):
+        send_pending(rt.db, rt.settings.policy(), utcnow())  # the incident's messages, now
+
+
 def deliver_leads() -> None:
     rt = runtime()
     report = deliver_due(
@@ -68,6 +76,7 @@ def declare(broker: dramatiq.Broker) -> dramatiq.Actor[Any, Any]:
     declare_actor(broker, housekeep, HOUSEKEEPING_ACTOR, HOUSEKEEPING_QUEUE, minutes=10)
     declare_actor(broker, send_now_actor, SEND_ACTOR, HOUSEKEEPING_QUEUE, minutes=10)
     declare_actor(broker, deliver_leads, LEADS_ACTOR, LEADS_QUEUE, minutes=10)
+    declare_actor(broker, watch_heartbeats_actor, HEARTBEATS_ACTOR, HOUSEKEEPING_QUEUE, minutes=5)
     declare_e2e(broker)
     return declare_actor(broker, run_checks, ACTOR_NAME, CHECKS_QUEUE, minutes=20)
 

@@ -25,6 +25,9 @@ SEND_ACTOR = "send_pending"
 # never delays checks or ticket mail.
 LEADS_ACTOR = "deliver_leads"
 LEADS_QUEUE = "leads"
+# Records a miss for each heartbeat past due + grace (alerts/heartbeat_watch.py); on
+# the alerts queue, every few seconds, apart from housekeeping's slower tick.
+HEARTBEATS_ACTOR = "watch_heartbeats"
 
 # Seconds a worker needs beyond the partner's timeouts to classify and store.
 STORE_MARGIN_S = 5.0

@@ -32,6 +32,7 @@ from intmon import metrics
 from worker.batch import (
     ACTOR_NAME,
     CHECKS_QUEUE,
+    HEARTBEATS_ACTOR,
     HOUSEKEEPING_ACTOR,
     HOUSEKEEPING_QUEUE,
     LEADS_ACTOR,
@@ -90,6 +91,7 @@ class Scheduler:
         housekeeping_s: float | None = None,
         sync_every: int = 6,
         leads_s: float | None = None,
+        heartbeats_s: float | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.engine = engine
@@ -117,13 +119,17 @@ class Scheduler:
         # are sent at once by whoever submitted them).
         self.leads_s = leads_s
         self._next_leads = 0.0
+        # The heartbeat detector (alerts/heartbeat_watch.py): a miss is recorded
+        # within `heartbeats_s` (plus its queue wait) of a heartbeat's grace running out.
+        self.heartbeats_s = heartbeats_s
+        self._next_heartbeats = 0.0
         broker.declare_queue(queue_name)
         # Scheduled end-to-end scenarios (worker/e2e.py) ride on the same ticks.
         self.scenarios = ScenarioSchedule(broker, coordinator, spread=spread)
         # Checks skipped because their previous run is still in flight, written in
         # batches: `intmon status` names the reason once they go stale.
         self.skips = SkipLog()
-        if housekeeping_s is not None:
+        if housekeeping_s is not None or heartbeats_s is not None:
             broker.declare_queue(HOUSEKEEPING_QUEUE)
         if leads_s is not None:
             broker.declare_queue(LEADS_QUEUE)
@@ -232,6 +238,7 @@ class Scheduler:
         self._maybe_housekeep(now)
         self.scenarios.dispatch(now)
         self._maybe_dispatch_leads(now)
+        self._maybe_watch_heartbeats(now)
         sent = 0
         for group in _by_budget(self.due(now)):
             sent += self._dispatch(group, now)
@@ -323,6 +330,20 @@ class Scheduler:
         self._next_leads = now + self.leads_s
         self.broker.enqueue(
             Message(queue_name=LEADS_QUEUE, actor_name=LEADS_ACTOR, args=(), kwargs={}, options={})
+        )
+
+    def _maybe_watch_heartbeats(self, now: float) -> None:
+        if self.heartbeats_s is None or now < self._next_heartbeats:
+            return
+        self._next_heartbeats = now + self.heartbeats_s
+        self.broker.enqueue(
+            Message(
+                queue_name=HOUSEKEEPING_QUEUE,
+                actor_name=HEARTBEATS_ACTOR,
+                args=(),
+                kwargs={},
+                options={},
+            )
         )
 
     # --- running -------------------------------------------------------------

@@ -27,6 +27,7 @@ from intmon.api.middleware import BodyCap, ErrorHeaders, UrlGuard
 from intmon.api.routes import (
     docs,
     e2e,
+    heartbeats,
     history,
     integrations,
     leads,
@@ -51,7 +52,10 @@ def create_app(engine: Engine, settings: Settings) -> FastAPI:
     app.state.settings = settings
     app.state.registry = aggregate_registry(engine=engine)
     throttle.install(app, settings)  # request limits; where triggered scenarios run
-    for module in (service, integrations, tickets, sinks, leads, e2e, results, history):
+    heartbeats.install(app)  # the ping endpoint's batched writer
+    # The ping endpoint first: routes are matched in order, and pings are the
+    # API's hottest path (thousands a second; bench/pings.py).
+    for module in (heartbeats, service, integrations, tickets, sinks, leads, e2e, results, history):
         app.include_router(module.router, responses=problems.RESPONSES)
     docs.install(app)
     problems.install(app)

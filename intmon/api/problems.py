@@ -48,6 +48,7 @@ MEDIA_TYPE = "application/problem+json"
 API_PATHS = (
     "/api/",
     "/callbacks/",
+    "/ping/",
     "/healthz",
     "/readyz",
     "/metrics",

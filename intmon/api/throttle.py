@@ -4,6 +4,7 @@
     POST …/scenarios/{name}/runs e2e_runs          INTMON_LIMIT_E2E_RUNS          10/min
     POST /api/leads              leads             INTMON_LIMIT_LEADS             600/min
     POST /api/lead-deliveries    lead_deliveries   INTMON_LIMIT_LEAD_DELIVERIES   600/min
+    GET|POST /ping/{key}[/…]     pings             INTMON_LIMIT_PINGS             120/min
 
 Who pays: a client token's requests are charged to its client, so a client
 with five tokens has one budget, not five. A support or tester token without a
@@ -11,6 +12,8 @@ client pays for itself. Support tokens get `INTMON_LIMIT_SUPPORT_FACTOR` (10)
 times the limit: a person at the console never meets it, a runaway script with
 a leaked support token still does. Every request to a limited route counts,
 including those refused afterwards (404, 422): probing costs budget too.
+The ping endpoint needs no login: there the ping key pays (`charge_key`), known
+or not, so a job stuck in a loop is slowed down without touching its neighbours.
 
 The buckets live in Redis when it is configured (every API process shares them)
 and in this process otherwise, like the scheduler's coordination. Over the
@@ -26,7 +29,7 @@ import logging
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 import redis
@@ -50,6 +53,7 @@ ACTIONS = {
     "e2e_runs": "triggering scenario runs",
     "leads": "submitting leads",
     "lead_deliveries": "recording lead deliveries",
+    "pings": "pinging this heartbeat",
 }
 
 
@@ -60,6 +64,7 @@ class Throttle:
     limiter: Limiter
     settings: Settings
     clock: Callable[[], float] = time.time
+    _key_rates: dict[str, Rate | None] = field(default_factory=dict)
 
     def charge(self, action: str, caller: Principal, token: str) -> None:
         """Count one request of `action`; HTTPException 429 when over the limit."""
@@ -86,6 +91,34 @@ class Throttle:
             raise HTTPException(
                 status.HTTP_429_TOO_MANY_REQUESTS,
                 f"limit {named} reached for {payer}: try {ACTIONS[action]} again in {wait} s",
+                headers={"Retry-After": str(wait)},
+            )
+
+    def charge_key(self, action: str, key: str) -> None:
+        """Count one unauthenticated request of `action` against `key`'s bucket (a
+        digest of it: the key is a secret); HTTPException 429 over the limit.
+        The rate is parsed once per action: this runs on every ping."""
+        if action not in self._key_rates:
+            self._key_rates[action] = self.settings.limit(action)
+        rate = self._key_rates[action]
+        if rate is None:
+            return
+        digest = hashlib.sha256(f"{action}:{key}".encode()).hexdigest()[:24]
+        try:
+            decision = self.limiter.hit(f"{action}:key:{digest}", rate, self.clock())
+        except redis.RedisError as error:
+            log.error("rate limiter unavailable: %s", type(error).__name__)
+            raise HTTPException(
+                status.HTTP_503_SERVICE_UNAVAILABLE,
+                f"cannot check the limit on {ACTIONS[action]}: Redis did not answer",
+            ) from None
+        if not decision.allowed:
+            metrics.api_requests_limited.labels(action).inc()
+            wait = max(1, math.ceil(round(decision.retry_after_s, 3)))
+            raise HTTPException(
+                status.HTTP_429_TOO_MANY_REQUESTS,
+                f"limit INTMON_LIMIT_{action.upper()}={rate.text} reached for this ping key: "
+                f"try {ACTIONS[action]} again in {wait} s",
                 headers={"Retry-After": str(wait)},
             )
 

@@ -12,6 +12,7 @@ from intmon.cli import (
     config_commands,
     demo_command,
     e2e_commands,
+    heartbeat_commands,
     history_commands,
     incident_commands,
     lead_commands,
@@ -48,6 +49,7 @@ token_commands.register(app)
 user_commands.register(app)
 result_commands.register(app)
 history_commands.register(app)
+heartbeat_commands.register(app)
 
 
 def main() -> None:

@@ -58,8 +58,14 @@ def demo(
     from intmon.cli.e2e_output import report_table
     from intmon.cli.lead_commands import print_report
     from intmon.config_file import load_config_text
-    from intmon.demo.config import EGRESS_ALLOW, demo_config
+    from intmon.demo.config import (
+        EGRESS_ALLOW,
+        HEARTBEAT_NAME,
+        HEARTBEAT_PERIOD_S,
+        demo_config,
+    )
     from intmon.demo.e2e import run_demo_scenario
+    from intmon.demo.heartbeat import DemoJob
     from intmon.demo.leads import LeadFeeder
     from intmon.demo.mail_reply import reply_by_email
     from intmon.demo.mailbox import Mailbox
@@ -102,6 +108,10 @@ def demo(
                 console.print(describe(web.url, logins), markup=False, soft_wrap=True)
             embedded.start()
             feeder = LeadFeeder(embedded.db).start()  # leads through the outage
+            # export-job's nightly export: pings its heartbeat three times, then stops.
+            job = DemoJob(
+                embedded.db, web.url, "export-job", HEARTBEAT_NAME, every_s=HEARTBEAT_PERIOD_S / 2
+            ).start(times=3)
             started = time.monotonic()
             began = datetime.now(UTC)
             seen: dict[str, float] = {}
@@ -156,6 +166,7 @@ def demo(
                     while not finished():
                         time.sleep(0.25)
                         live.update(frame())
+            job.stop()
             # The client answers the ticket's mail; the reply becomes a comment.
             arrived = reply_by_email(embedded.db, mailbox.mails(), mail_in.port)
             sandbox.set_phase("healthy")  # the broker recovers: held leads are replayed

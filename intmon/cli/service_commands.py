@@ -99,6 +99,7 @@ def scheduler() -> None:
         takeover_lookback_s=settings.leader_ttl_s,
         housekeeping_s=settings.housekeeping_interval_s,
         leads_s=settings.lead_dispatch_interval_s,
+        heartbeats_s=settings.heartbeat_check_interval_s,
     )
     tune_gc()
     console.print("scheduler started; waiting for the leader lock")

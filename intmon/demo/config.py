@@ -17,6 +17,8 @@ one of intmon's check outcomes appear within one cycle of the timeline
                     reaches the platform's operator and opens no client ticket
     moved-partner   egress_denied (redirects to the cloud metadata service)
     intranet-crm    config_error (an internal address nobody allow-listed)
+    export-job      missed_heartbeat: its nightly export (sped up to every few
+                    seconds) pings intmon a few times, then stops
 
 The sandbox lives on 127.0.0.1, which intmon's egress policy refuses by
 default: the demo allows `EGRESS_ALLOW` (loopback) explicitly, as an operator
@@ -68,7 +70,15 @@ SHOWCASE: dict[str, tuple[Outcome, ...]] = {
     "pulse-crm": (Outcome.CONFIG_ERROR,),
     "moved-partner": (Outcome.EGRESS_DENIED,),
     "intranet-crm": (Outcome.CONFIG_ERROR,),
+    "export-job": (Outcome.OK, Outcome.MISSED_HEARTBEAT),
 }
+# Outcomes no probe produces: the partner's job pushes them (a heartbeat), and the
+# demo's job (intmon/demo/heartbeat.py) shows them by pinging and then stopping.
+PUSHED: frozenset[Outcome] = frozenset({Outcome.MISSED_HEARTBEAT})
+# export-job's heartbeat: due every HEARTBEAT_PERIOD_S, late HEARTBEAT_GRACE_S after.
+HEARTBEAT_NAME = "export"
+HEARTBEAT_PERIOD_S = 4.0
+HEARTBEAT_GRACE_S = 2.0
 
 HEADER = """\
 # intmon demo: partners that all point at the local sandbox (127.0.0.1).
@@ -329,6 +339,38 @@ def demo_config(
                         "method": "GET",
                         "path": "/missing",
                         "expect": {"status": [200]},
+                    }
+                ],
+            },
+        ),
+        (
+            "A partner's nightly export job that pings intmon when it ran (a heartbeat); "
+            "the demo's job pings a few times, then stops.",
+            {
+                "id": "export-job",
+                "name": "Northwind Export",
+                "kind": "shop",
+                "client": "northwind",
+                "tier": "standard",
+                "base_url": http,
+                "interval_s": interval_s,
+                "timeout_s": quick_timeout,
+                "retries": 0,
+                "thresholds": lively,
+                # The export host only has to answer; a 404 for a path it lacks is an answer.
+                "checks": [
+                    {
+                        "name": "host",
+                        "method": "GET",
+                        "path": "/missing",
+                        "expect": {"status": [404]},
+                    }
+                ],
+                "heartbeats": [
+                    {
+                        "name": HEARTBEAT_NAME,
+                        "period_s": HEARTBEAT_PERIOD_S,
+                        "grace_s": HEARTBEAT_GRACE_S,
                     }
                 ],
             },

@@ -6,6 +6,7 @@ from alembic import context
 
 import alerts.models  # noqa: F401  (registers the tables on the metadata)
 import integrations.e2e_models
+import integrations.heartbeats.models
 import integrations.leads.models
 import integrations.models  # noqa: F401
 import intmon.api.models

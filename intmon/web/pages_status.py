@@ -13,6 +13,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 
 from integrations.e2e_store import list_runs
+from integrations.heartbeats.store import list_heartbeats
 from integrations.history import ResultNotFound
 from intmon import db
 from intmon.web.badges import badge_token
@@ -84,6 +85,8 @@ def integration(request: Request, account: Account, integration_id: str) -> Resp
         before=before,
         badge_path=badge,
         badge_url=str(request.base_url).rstrip("/") + badge,
+        # Push monitors: state, last ping, next due (the ping URL stays off the page).
+        heartbeats=list_heartbeats(engine_of(request), [integration_id]),
         # The e2e history (issue 7): the latest runs of this integration's scenarios.
         runs=list_runs(engine, integration_ids=[integration_id], limit=10),
     )

@@ -457,3 +457,28 @@ def test_the_board_shows_an_open_platform_outage(browser: Any, engine: Engine) -
     # A client learns why everything looks down, not how many others are failing.
     words = text_of(browser("ann").get("/board").text)
     assert "Platform outage #1" in words and "6 of 8" not in words
+
+
+def test_the_integration_page_shows_its_heartbeats(browser: Any, engine: Engine) -> None:
+    from integrations.heartbeats.pings import Ping, PingKind, record_pings
+    from integrations.heartbeats.store import list_heartbeats
+    from integrations.loader import load_text
+    from integrations.registry import apply
+    from tests.test_api import CONFIG
+
+    beating = CONFIG.replace(
+        'checks: [{name: health, path: /health, headers: {X-Key: "${PARTNER_TOKEN}"}}]\n',
+        'checks: [{name: health, path: /health, headers: {X-Key: "${PARTNER_TOKEN}"}}]\n'
+        "    heartbeats: [{name: nightly-export, period_s: 86400, grace_s: 600}]\n",
+        1,
+    )
+    apply(engine, load_text(beating), NOW)
+    [beat] = list_heartbeats(engine)
+    record_pings(engine, [Ping(beat.ping_key, PingKind.SUCCESS, NOW)])
+    page = browser("ann").get("/integrations/a")
+    words = text_of(page.text)
+    assert "Heartbeats (jobs that ping intmon)" in words
+    assert "nightly-export (every 86400 s, grace 600 s)" in words
+    assert "on time" in words and "2026-11-24 13:00" in words  # next due: a day later
+    assert beat.ping_key not in page.text  # the ping URL stays off the page
+    assert "Heartbeats" not in text_of(browser("sup").get("/integrations/o").text)

@@ -1,0 +1,272 @@
+"""The heartbeat ping endpoint under load, into PostgreSQL: pings/s and p99.
+
+  data     a fresh PostgreSQL database on 127.0.0.1 (created and dropped here),
+           migrated; 50 integrations with 100 heartbeats each (5,000 ping keys),
+           each already pinged once (state `up`), as in production.
+  server   the real API (`intmon.api.app.create_app`) under uvicorn with two
+           worker processes (one per core), httptools and uvloop, the default
+           per-key limit (INTMON_LIMIT_PINGS) in force, batched writes
+           (`intmon.api.pings`: one transaction per ~20 ms or 500 pings).
+  load     wrk, 2 threads, 64 connections, `GET /ping/<key>` with a random key of
+           the 5,000 per request; 10 s (5 s with --quick) after a 2 s warm-up.
+
+Prints pings/s, p50/p99 and non-2xx answers against the target (>= 2,000 pings/s,
+p99 < 50 ms), then checks in the database that the pings were stored (every key
+pinged during the run has its `last_ping_at` in the run), and the same server's
+`/healthz` rate and the load average, for scale. Needs wrk (Debian: wrk).
+
+Then the detector (`alerts.heartbeat_watch.watch_heartbeats`) at 10,000 heartbeats
+(100 integrations x 100): one pass when none is late, and one when every one is
+(10,000 missed_heartbeat results, 100 incidents and tickets). A miss is recorded
+within INTMON_HEARTBEAT_CHECK_INTERVAL_S (2 s) + the pass of its grace running out;
+the target is grace + 5 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy import func, select
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from alerts.heartbeat_watch import watch_heartbeats
+from alerts.policy import Policy
+from bench.checks import database
+from integrations.heartbeats.models import Heartbeat
+from integrations.heartbeats.pings import Ping, PingKind, record_pings
+from integrations.heartbeats.store import list_heartbeats
+from integrations.loader import load_text
+from integrations.registry import apply
+from intmon.db import make_engine
+from intmon.migrations import upgrade
+
+ROOT = Path(__file__).resolve().parent.parent
+console = Console(stderr=True)
+TARGET_RATE = 2000.0
+TARGET_P99_MS = 50.0
+INTEGRATIONS, PER_INTEGRATION = 50, 100
+WRK_SCRIPT = """
+local keys = {}
+for line in io.lines("%s") do keys[#keys + 1] = line end
+math.randomseed(os.time())
+request = function()
+  return wrk.format("GET", "/ping/" .. keys[math.random(#keys)])
+end
+"""
+
+
+def make_app() -> Any:
+    """The app factory uvicorn's workers call (`--factory bench.pings:make_app`)."""
+    from intmon.api.app import create_app
+    from intmon.db import engine_for
+    from intmon.settings import get_settings
+
+    settings = get_settings()
+    return create_app(engine_for(settings.database_url), settings)
+
+
+def config_yaml(integrations: int = INTEGRATIONS) -> str:
+    beats = ", ".join(
+        f"{{name: job{j:03d}, period_s: 3600, grace_s: 600}}" for j in range(PER_INTEGRATION)
+    )
+    rows = [
+        f"  - {{id: p{i:03d}, name: P{i}, kind: other, client: c{i % 10}, "
+        f"base_url: 'http://127.0.0.1:9', checks: [{{name: health, path: /health}}], "
+        f"heartbeats: [{beats}]}}"
+        for i in range(integrations)
+    ]
+    return "version: 1\nintegrations:\n" + "\n".join(rows) + "\n"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def wait_ready(port: int, server: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise RuntimeError("uvicorn exited")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError("uvicorn did not start")
+
+
+def run_wrk(url: str, script: Path, seconds: int) -> dict[str, float]:
+    done = subprocess.run(
+        ["wrk", "-t2", "-c64", f"-d{seconds}s", "--latency", "-s", str(script), url],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    out = done.stdout
+    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    non_2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    errors = re.search(r"Socket errors:.*", out)
+
+    def cut(label: str) -> float:
+        value, unit = re.search(rf"\s{label}%\s+([\d.]+)(us|ms|s)", out).groups()  # type: ignore[union-attr]
+        return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+    return {
+        "pings_per_s": rate,
+        "p50_ms": cut("50"),
+        "p99_ms": cut("99"),
+        "non_2xx": float(non_2xx.group(1)) if non_2xx else 0.0,
+        "socket_errors": 1.0 if errors else 0.0,
+    }
+
+
+def script_for_healthz(tmp: Path) -> Path:
+    script = tmp / "healthz.lua"
+    script.write_text("")
+    return script
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--quick", action="store_true", help="5 s of load")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    if args.quick:
+        args.seconds = 5
+    if shutil.which("wrk") is None:
+        sys.exit("bench/pings.py needs wrk (Debian: apt-get install wrk)")
+    with database() as url, tempfile.TemporaryDirectory() as tmp:
+        engine = make_engine(url)
+        upgrade(engine)
+        apply(engine, load_text(config_yaml()))
+        keys = [view.ping_key for view in list_heartbeats(engine)]
+        record_pings(engine, [Ping(k, PingKind.SUCCESS, datetime.now(UTC)) for k in keys])
+        (Path(tmp) / "keys.txt").write_text("\n".join(keys) + "\n")
+        script = Path(tmp) / "pings.lua"
+        script.write_text(WRK_SCRIPT % (Path(tmp) / "keys.txt"))
+        port = free_port()
+        env = {
+            **os.environ,
+            "INTMON_DATABASE_URL": url,
+            "INTMON_SESSION_SECRET": "bench-session-secret-0123456789abcdef",
+            "INTMON_LOG_LEVEL": "WARNING",
+        }
+        env.pop("INTMON_REDIS_URL", None)
+        command = [sys.executable, "-m", "uvicorn", "--factory", "bench.pings:make_app"]
+        command += ["--host", "127.0.0.1", "--port", str(port), "--workers", str(args.workers)]
+        command += ["--http", "httptools", "--loop", "uvloop", "--no-access-log"]
+        command += ["--log-level", "warning"]
+        server = subprocess.Popen(command, cwd=ROOT, env=env)
+        try:
+            wait_ready(port, server)
+            base = f"http://127.0.0.1:{port}/"
+            run_wrk(base, script, 2)  # warm-up: connections, caches, plans
+            started = datetime.now(UTC)
+            figures = run_wrk(base, script, args.seconds)
+            # The same server's ceiling on this machine, now: /healthz does no work.
+            ceiling = run_wrk(base + "healthz", script_for_healthz(Path(tmp)), args.seconds)
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+        table = Heartbeat.__table__
+        with engine.connect() as connection:
+            fresh = connection.execute(
+                select(func.count()).select_from(table).where(table.c.last_ping_at >= started)
+            ).scalar_one()
+        engine.dispose()
+    report(args, figures, ceiling, int(fresh), len(keys))
+    detector(args)
+
+
+def detector(args: argparse.Namespace) -> None:
+    """Seconds per detector pass at 10,000 heartbeats: none late, then all late."""
+    with database() as url:
+        engine = make_engine(url)
+        upgrade(engine)
+        apply(engine, load_text(config_yaml(100)))
+        keys = [view.ping_key for view in list_heartbeats(engine)]
+        pinged = datetime.now(UTC)
+        for start in range(0, len(keys), 500):
+            batch = keys[start : start + 500]
+            record_pings(engine, [Ping(k, PingKind.SUCCESS, pinged) for k in batch])
+        policy = Policy()
+        started = time.perf_counter()
+        quiet = watch_heartbeats(engine, policy, pinged)
+        idle_s = time.perf_counter() - started
+        late = pinged + timedelta(seconds=3600 + 600 + 1)
+        started = time.perf_counter()
+        opened = tickets = passes = 0
+        while True:  # a pass takes at most detector.BATCH heartbeats; the next the rest
+            done = watch_heartbeats(engine, policy, late)
+            if not done:
+                break
+            passes += 1
+            opened += len(done.opened)
+            tickets += len(done.tickets_opened)
+        all_late_s = time.perf_counter() - started
+        engine.dispose()
+    assert not quiet and opened == 100, opened
+    Console().print(
+        f"detector at {len(keys):,} heartbeats: a pass with none late {idle_s * 1000:.1f} ms; "
+        f"with all late {all_late_s:.2f} s in {passes} passes ({len(keys):,} "
+        f"missed_heartbeat results, {opened} incidents and {tickets} tickets opened)"
+    )
+    if args.json:
+        print(json.dumps({"detector_idle_ms": idle_s * 1000, "detector_all_late_s": all_late_s}))
+
+
+def report(
+    args: argparse.Namespace, f: dict[str, float], ceiling: dict[str, float], fresh: int, keys: int
+) -> None:
+    passed = f["pings_per_s"] >= TARGET_RATE and f["p99_ms"] < TARGET_P99_MS and not f["non_2xx"]
+    table = Table(
+        title=f"GET /ping/<key> into PostgreSQL: uvicorn x{args.workers}, wrk -t2 -c64, "
+        f"{args.seconds} s, {keys:,} keys"
+    )
+    for column in ("pings/s", "p50 ms", "p99 ms", "non-2xx", "keys stored in the run", "target"):
+        table.add_column(column, justify="right")
+    table.add_row(
+        f"{f['pings_per_s']:,.0f}",
+        f"{f['p50_ms']:.1f}",
+        f"{f['p99_ms']:.1f}",
+        f"{f['non_2xx']:.0f}",
+        f"{fresh:,}/{keys:,}",
+        "[green]pass[/green]" if passed else "[red]FAIL[/red]",
+    )
+    Console().print(table)
+    load = os.getloadavg()[0]
+    Console().print(
+        f"same server, GET /healthz (no work): {ceiling['pings_per_s']:,.0f} req/s, "
+        f"p99 {ceiling['p99_ms']:.1f} ms; load average {load:.1f} on {os.cpu_count()} cores"
+    )
+    if args.json:
+        out = {**f, "keys": keys, "keys_stored": fresh, "passed": passed}
+        out["healthz_per_s"] = ceiling["pings_per_s"]
+        out["load_average"] = load
+        print(json.dumps(out))
+
+
+if __name__ == "__main__":
+    main()

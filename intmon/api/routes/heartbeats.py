@@ -1,0 +1,114 @@
+"""Heartbeats over HTTP: the ping endpoint jobs call, and `GET /api/heartbeats`.
+
+    GET|POST /ping/{key}         the job ran and succeeded
+    GET|POST /ping/{key}/start   the job started (optional; gives run times)
+    GET|POST /ping/{key}/fail    the job ran and failed (a `missed_heartbeat` result)
+
+The ping key is the only credential (no login, as healthchecks.io does), so the
+endpoint answers an unknown key exactly like a malformed one: 404, without
+saying which. A body (a log excerpt, say) is optional; its first `BODY_BYTES`
+are kept, redacted, and the rest is read and dropped, so a job sending its whole
+log still gets its ping recorded. Writes are batched per process
+(`intmon.api.pings`); 200 means stored.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Request, status
+from fastapi.responses import PlainTextResponse
+from starlette.concurrency import run_in_threadpool
+
+from integrations.heartbeats.pings import Ping, PingKind
+from integrations.heartbeats.store import list_heartbeats
+from intmon import db
+from intmon.api.access import Caller, Db, visible_integrations
+from intmon.api.pings import PingBuffer
+from intmon.api.strict_json import StrictJsonRoute
+
+router = APIRouter(tags=["heartbeats"], route_class=StrictJsonRoute)
+BODY_BYTES = 10 * 1024
+# What `intmon` issues (secrets.token_urlsafe); anything else cannot be a key.
+KEY = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
+PING_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"description": "Stored.", "content": {"text/plain": {"schema": {"type": "string"}}}},
+    404: {"description": "No heartbeat has this ping key."},
+    429: {"description": "This key pinged too often (INTMON_LIMIT_PINGS)."},
+}
+
+
+def install(app: Any) -> None:
+    settings = app.state.settings
+    app.state.pings = PingBuffer(app.state.engine, settings.policy())
+
+
+async def _ping(request: Request, key: str, kind: PingKind) -> PlainTextResponse:
+    if not KEY.match(key):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no heartbeat has this ping key")
+    request.app.state.throttle.charge_key("pings", key)
+    body = await _body_head(request)
+    buffer: PingBuffer = request.app.state.pings
+    ping = Ping(key, kind, db.utcnow(), body.decode("utf-8", errors="replace"))
+    try:
+        stored = await buffer.submit(ping)
+    except Exception:  # logged by the buffer; the job should retry (curl --retry)
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE, "the ping could not be stored; try again"
+        ) from None
+    if not stored:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no heartbeat has this ping key")
+    return PlainTextResponse("OK")
+
+
+async def _body_head(request: Request) -> bytes:
+    if request.method != "POST":
+        return b""
+    head = bytearray()
+    async for chunk in request.stream():
+        if len(head) < BODY_BYTES:
+            head += chunk[: BODY_BYTES - len(head)]
+    return bytes(head)
+
+
+async def ping_success(request: Request, key: str) -> PlainTextResponse:
+    return await _ping(request, key, PingKind.SUCCESS)
+
+
+async def ping_start(request: Request, key: str) -> PlainTextResponse:
+    return await _ping(request, key, PingKind.START)
+
+
+async def ping_fail(request: Request, key: str) -> PlainTextResponse:
+    return await _ping(request, key, PingKind.FAIL)
+
+
+PING_ROUTES = (
+    ("/ping/{key}", ping_success, "success", "the job ran and succeeded (no login: the key)"),
+    ("/ping/{key}/start", ping_start, "start", "the job started"),
+    ("/ping/{key}/fail", ping_fail, "fail", "the job ran and failed (send its log as the body)"),
+)
+# GET and POST each (cron lines use either), with an operation id of their own.
+for path, endpoint, kind, what in PING_ROUTES:
+    for method in ("GET", "POST"):
+        router.add_api_route(
+            path,
+            endpoint,
+            methods=[method],
+            operation_id=f"ping_{kind}_{method.lower()}",
+            response_class=PlainTextResponse,
+            responses=PING_RESPONSES,
+            summary=f"Ping a heartbeat: {what}",
+        )
+
+
+@router.get("/api/heartbeats", summary="Heartbeats with their ping URLs (a client: its own)")
+async def heartbeats(request: Request, caller: Caller, engine: Db) -> list[dict[str, Any]]:
+    public_url = request.app.state.settings.public_url
+
+    def read() -> list[dict[str, Any]]:
+        ids = list(visible_integrations(engine, caller))
+        return [view.as_dict(public_url) for view in list_heartbeats(engine, ids)]
+
+    return await run_in_threadpool(read)
