@@ -1,8 +1,11 @@
 """Storing check results a batch at a time, and reading history and state back.
 
-One transaction per batch: the result rows (one multi-row INSERT) and the
-per-check state (one upsert). A row per commit would cap the pipeline at a few
-hundred checks/s on PostgreSQL; a batch of 50 costs about the same as one row.
+One transaction per batch: the result rows (COPY on PostgreSQL, one multi-row
+INSERT on SQLite) and the per-check state (one upsert). A row per commit would
+cap the pipeline at a few hundred checks/s on PostgreSQL; a batch of 50 costs
+about the same as one row. On PostgreSQL the state upsert is one statement per
+batch over arrays (`INSERT … SELECT FROM unnest(…) ON CONFLICT`), a third of
+the CPU of the same upsert sent row by row (`executemany`).
 """
 
 from __future__ import annotations
@@ -13,11 +16,23 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Insert, case, func, insert, or_, select
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Insert,
+    bindparam,
+    case,
+    column,
+    func,
+    insert,
+    or_,
+    select,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 
 from checks.outcomes import CheckResult, Outcome
 from integrations.models import CheckResultRow, CheckState
+from intmon.db import table_of
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,7 +76,12 @@ def _write(connection: Connection, rows: list[Recorded]) -> None:
         _copy_results(connection, rows)
     else:
         connection.execute(insert(CheckResultRow), [_result_row(r) for r in rows])
-    connection.execute(_state_upsert(dialect), [_state_row(r) for r in rows])
+    states = [_state_row(r) for r in rows]
+    if dialect == "postgresql":
+        for round_ in _rounds(states):
+            connection.execute(_state_upsert_unnest(), _as_arrays(round_))
+    else:
+        connection.execute(_state_upsert(dialect), states)
 
 
 RESULT_COLUMNS = (
@@ -139,13 +159,83 @@ def _state_row(recorded: Recorded) -> dict[str, Any]:
     }
 
 
+STATE_COLUMNS = (
+    "integration_id",
+    "check_name",
+    "outcome",
+    "up",
+    "streak",
+    "since",
+    "started_at",
+    "duration_s",
+    "http_status",
+    "detail",
+    "certificate_expires_at",
+    "family",
+    "family_streak",
+    "family_since",
+    "in_maintenance",
+    "inhibited",
+)
+
+
+def _rounds(states: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    """Split a batch's state rows so no check appears twice in one statement.
+
+    One `INSERT … ON CONFLICT DO UPDATE` may not touch a row twice (PostgreSQL
+    refuses), while the rows of one check must apply in batch order, each on top
+    of the one before, as row-by-row statements would. Round k holds the k-th row
+    of every check: one round in the usual batch (one run per check), and the
+    rounds run in order. Within a round the rows are sorted by key, so two
+    transactions upserting the same checks lock them in the same order.
+    """
+    rounds: list[list[dict[str, Any]]] = []
+    seen: dict[tuple[str, str], int] = {}
+    for state in states:
+        key = (state["integration_id"], state["check_name"])
+        k = seen.get(key, 0)
+        seen[key] = k + 1
+        if k == len(rounds):
+            rounds.append([])
+        rounds[k].append(state)
+    for round_ in rounds:
+        round_.sort(key=lambda state: (state["integration_id"], state["check_name"]))
+    return rounds
+
+
+def _as_arrays(states: list[dict[str, Any]]) -> dict[str, list[Any]]:
+    """Column name → the round's values of it, in row order (one array parameter each)."""
+    return {name: [state[name] for state in states] for name in STATE_COLUMNS}
+
+
+@lru_cache(maxsize=1)
+def _state_upsert_unnest() -> Insert:
+    """PostgreSQL: the state upsert for a whole round of rows in one statement,
+    the rows passed as one typed array per column and turned back into rows by
+    `unnest`; on conflict the same per-row update as `_state_upsert`."""
+    table = table_of(CheckState)
+    # psycopg renders each as `%(name)s::TYPE[]`: typed even when all its values are NULL.
+    arrays = [bindparam(name, type_=postgresql.ARRAY(table.c[name].type)) for name in STATE_COLUMNS]
+    rows = (
+        func.unnest(*arrays)
+        .table_valued(*(column(name, table.c[name].type) for name in STATE_COLUMNS))
+        .render_derived(name="given")
+    )
+    stmt = postgresql.insert(table).from_select(list(STATE_COLUMNS), select(*rows.c))
+    return _on_conflict_update(stmt)
+
+
 @lru_cache(maxsize=4)
 def _state_upsert(dialect: str) -> Insert:
     # Built once per dialect: a statement object memoizes its cache key, and building
     # a new one every batch made SQLAlchemy walk the whole upsert each time.
     module: Any = postgresql if dialect == "postgresql" else sqlite
+    return _on_conflict_update(module.insert(CheckState.__table__))
+
+
+def _on_conflict_update(stmt: Any) -> Insert:
+    """Move a check's state forward by one result (the row `excluded` holds)."""
     table = CheckState.__table__
-    stmt = module.insert(table)
     new = stmt.excluded
     same_state = table.c.up == new.up
     # A result in maintenance, or held back by a platform outage, neither extends
