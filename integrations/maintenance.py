@@ -8,10 +8,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import Connection, Engine, delete, insert, select, update
+from sqlalchemy import Connection, Engine, Select, any_, bindparam, delete, insert, select, update
+from sqlalchemy.dialects import postgresql
 
 from integrations.config import IntegrationSpec
 from integrations.errors import IntegrationsError
@@ -156,10 +158,11 @@ def _problem(loc: tuple[int | str, ...], kind: str, message: str) -> str:
 def list_windows(
     target: Engine | Connection, integration_ids: Iterable[str] | None = None
 ) -> list[StoredWindow]:
-    query = select(W).order_by(W.c.integration_id, W.c.name)
-    if integration_ids is not None:
-        query = query.where(W.c.integration_id.in_(list(integration_ids)))
-    rows = fetch_all(target, query)
+    if integration_ids is None:
+        rows = fetch_all(target, select(W).order_by(W.c.integration_id, W.c.name))
+    else:
+        query = _windows_of(target.dialect.name)
+        rows = fetch_all(target, query, {"ids": list(integration_ids)})
     return [
         StoredWindow(
             row.integration_id,
@@ -170,6 +173,20 @@ def list_windows(
         )
         for row in rows
     ]
+
+
+@lru_cache(maxsize=4)
+def _windows_of(dialect: str) -> Select[Any]:
+    """The windows of some integrations, built once per dialect. Every batch a
+    worker stores asks it for the batch's integrations: on PostgreSQL they go as
+    one array parameter (`= ANY(:ids)`), one statement text whatever their number,
+    where an expanding `IN` renders and sends one parameter per id."""
+    if dialect == "postgresql":
+        ids = any_(bindparam("ids", type_=postgresql.ARRAY(W.c.integration_id.type)))
+        wanted = W.c.integration_id == ids
+    else:
+        wanted = W.c.integration_id.in_(bindparam("ids", expanding=True))
+    return select(W).where(wanted).order_by(W.c.integration_id, W.c.name)
 
 
 def windows_by_integration(

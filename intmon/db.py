@@ -6,7 +6,7 @@ migration and every query runs on both.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -104,10 +104,12 @@ def table_of(model: type[Base]) -> Table:
     return table
 
 
-def fetch_all(target: Engine | Connection, query: Executable) -> list[Row[Any]]:
-    """The rows of `query`, on the caller's connection (inside its transaction) or,
-    given an engine, on a connection of its own."""
+def fetch_all(
+    target: Engine | Connection, query: Executable, params: Mapping[str, Any] | None = None
+) -> list[Row[Any]]:
+    """The rows of `query` (with its bound `params`), on the caller's connection
+    (inside its transaction) or, given an engine, on a connection of its own."""
     if isinstance(target, Connection):
-        return list(target.execute(query).all())
+        return list(target.execute(query, params).all())
     with target.connect() as connection:
-        return list(connection.execute(query).all())
+        return list(connection.execute(query, params).all())
