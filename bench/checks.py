@@ -40,7 +40,7 @@ from pathlib import Path
 import redis
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import Engine, create_engine, select, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -79,6 +79,10 @@ class Figures:
     target: str
     keepalive: bool
     batch_size: int
+    # CPU time of the PostgreSQL backends serving the bench's database in the window
+    # per stored check (backends that exited during the window are not counted);
+    # 0 without PostgreSQL. Much of the cost of a state upsert is spent there.
+    db_cpu_ms_per_check: float = 0.0
 
 
 def free_port() -> int:
@@ -243,6 +247,19 @@ def cpu_seconds(pids: list[int]) -> float:
     return total / ticks
 
 
+def backend_cpu(engine: Engine) -> dict[int, float]:
+    """PostgreSQL backend pid → its CPU seconds so far, for the backends of this
+    engine's database (the server may serve other databases meanwhile)."""
+    with engine.connect() as connection:
+        pids = connection.execute(
+            text(
+                "SELECT pid FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        ).scalars()
+        return {pid: cpu_seconds([pid]) for pid in pids}
+
+
 def run_scenario(
     args: argparse.Namespace, name: str, count: int, interval: float, duration: float, warmup: float
 ) -> Figures:
@@ -281,6 +298,7 @@ def run_scenario(
         )
         rss_peak = 0.0
         cpu_at_window: float | None = None
+        db_at_window: dict[int, float] = {}
         window_start = time.time() + warmup
         try:
             console.print(
@@ -296,10 +314,14 @@ def run_scenario(
                 elapsed = time.time() - started
                 if cpu_at_window is None and elapsed >= warmup:
                     cpu_at_window, window_start = cpu_seconds(workers), time.time()
+                    db_at_window = backend_cpu(engine)
                 console.print(f"  {elapsed:5.1f} s  worker RSS max {rss_peak:5.0f} MB", end="\r")
             window_end = time.time()
             worker_cpu = cpu_seconds([worker.pid, *descendants(worker.pid)])
             worker_cpu -= cpu_at_window or 0.0
+            db_cpu = sum(
+                spent - db_at_window.get(pid, 0.0) for pid, spent in backend_cpu(engine).items()
+            )
             console.print()
         finally:
             for process in (scheduler, worker):
@@ -361,6 +383,7 @@ def run_scenario(
         target=kind,
         keepalive=args.keepalive,
         batch_size=args.batch_size,
+        db_cpu_ms_per_check=round(1000 * db_cpu / max(1, row[0]), 3),
     )
 
 
@@ -586,6 +609,7 @@ def median_of(runs: list[Figures]) -> Figures:
         "lag_p99_s",
         "worker_rss_max_mb",
         "worker_cpu_ms_per_check",
+        "db_cpu_ms_per_check",
     )
     return Figures(
         **{**asdict(best), **{f: statistics.median(getattr(r, f) for r in runs) for f in fields}}
