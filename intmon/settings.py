@@ -72,6 +72,11 @@ class Settings(BaseSettings):
     # Each poll is a Lua call costing the worker about 0.5 ms of CPU; polling all
     # eight queues every 50 ms cost an idle worker process 10% of a core.
     worker_idle_poll_ms: int = Field(default=250, ge=10, le=5000)
+    # Threads per worker process for the alerts, leads and e2e queues, beside the
+    # checks queue's own (`intmon worker --threads`): a long lead pass or scenario
+    # never holds a check thread (worker/middleware/other_queues.py). 0 serves
+    # every queue on the checks' threads, as dramatiq does by default.
+    other_queue_threads: int = Field(default=2, ge=0, le=64)
     # Each check runs at a stable offset inside its interval (a hash of its key),
     # so checks sharing an interval spread out instead of firing together. The
     # offsets cover this fraction of the interval: 1.0 spreads them evenly.

@@ -16,8 +16,8 @@ from dramatiq.brokers.redis import RedisBroker
 from dramatiq.brokers.stub import StubBroker
 
 from intmon.settings import Settings, get_settings
-from worker.batch import CHECKS_QUEUE
-from worker.middleware import CheckMetrics, ReleaseClaims, TuneGC
+from worker.batch import CHECKS_QUEUE, HOUSEKEEPING_QUEUE, LEADS_QUEUE
+from worker.middleware import CheckMetrics, OtherQueues, ReleaseClaims, TuneGC
 
 _lock = threading.Lock()
 _broker: dramatiq.Broker | None = None
@@ -61,7 +61,16 @@ def build_broker(settings: Settings) -> dramatiq.Broker:
         # A worker process's own; the embedded mode's caller tunes its process itself
         # (`intmon run`), so a test process that embeds intmon keeps Python's defaults.
         broker.add_middleware(TuneGC())
+        if settings.other_queue_threads > 0:
+            broker.add_middleware(OtherQueues(other_queues(), settings.other_queue_threads))
     return broker
+
+
+def other_queues() -> set[str]:
+    """Every queue a worker serves but the checks queue."""
+    from worker.e2e import E2E_QUEUE  # worker.e2e declares its actor on this module's broker
+
+    return {HOUSEKEEPING_QUEUE, LEADS_QUEUE, E2E_QUEUE}
 
 
 def get_broker() -> dramatiq.Broker:

@@ -111,12 +111,26 @@ def scheduler() -> None:
 
 def worker(
     processes: Annotated[int, typer.Option(help="Worker processes.")] = 2,
-    threads: Annotated[int, typer.Option(help="Threads per process (each runs one batch).")] = 8,
+    threads: Annotated[
+        int, typer.Option(help="Threads per process for the checks (each runs one batch).")
+    ] = 8,
+    other_threads: Annotated[
+        int | None,
+        typer.Option(
+            help="Threads per process for the alerts, leads and e2e queues "
+            "(default INTMON_OTHER_QUEUE_THREADS, 2; 0: they share the checks' threads).",
+            min=0,
+        ),
+    ] = None,
 ) -> None:
     """dramatiq worker processes on Redis (production)."""
     from intmon.settings import get_settings
 
     _require_redis()
+    if other_threads is not None:
+        # Read by each worker process when it builds its broker (worker.broker).
+        os.environ["INTMON_OTHER_QUEUE_THREADS"] = str(other_threads)
+        get_settings.cache_clear()
     settings = get_settings()
     # Read by dramatiq when its worker module is imported, so set before that. The
     # broker gives each queue's consumer its own poll (worker.broker); this is how
@@ -127,23 +141,16 @@ def worker(
     from dramatiq.cli import main as dramatiq_main
     from dramatiq.cli import make_argument_parser
 
-    from worker.batch import CHECKS_QUEUE, HOUSEKEEPING_QUEUE, LEADS_QUEUE
-    from worker.e2e import E2E_QUEUE
+    from worker.batch import CHECKS_QUEUE
+    from worker.broker import other_queues
 
-    args = make_argument_parser().parse_args(
-        [
-            "worker.actors",
-            "--processes",
-            str(processes),
-            "--threads",
-            str(threads),
-            "--queues",
-            CHECKS_QUEUE,
-            HOUSEKEEPING_QUEUE,
-            LEADS_QUEUE,
-            E2E_QUEUE,
-        ]
-    )
+    # The other queues get threads of their own in each process when asked for
+    # (worker/middleware/other_queues.py); dramatiq's own threads then serve checks.
+    queues = [CHECKS_QUEUE]
+    if settings.other_queue_threads == 0:
+        queues += sorted(other_queues())
+    command = ["worker.actors", "--processes", str(processes), "--threads", str(threads)]
+    args = make_argument_parser().parse_args([*command, "--queues", *queues])
     raise typer.Exit(dramatiq_main(args))
 
 
