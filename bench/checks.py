@@ -503,8 +503,8 @@ def main() -> None:
         "--repeat", type=int, help="runs per scenario; medians are reported (default 1)"
     )
     parser.add_argument("--processes", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=8)
-    parser.add_argument("--batch-size", type=int, default=50)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--batch-size", type=int, default=200)
     parser.add_argument("--keepalive", action=argparse.BooleanOptionalAction, default=True)
     parser.add_argument(
         "--integrations", type=int, help="override the scenario's integration count"

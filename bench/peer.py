@@ -135,8 +135,8 @@ def main() -> None:
         "its capacity, not the offer",
     )
     parser.add_argument("--processes", type=int, default=2, help="intmon worker processes")
-    parser.add_argument("--threads", type=int, default=8, help="threads per worker process")
-    parser.add_argument("--batch-size", type=int, default=50, help="checks per message")
+    parser.add_argument("--threads", type=int, default=2, help="check threads per worker process")
+    parser.add_argument("--batch-size", type=int, default=200, help="checks per message")
     parser.add_argument(
         "--warmup",
         type=float,

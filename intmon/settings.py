@@ -49,13 +49,17 @@ class Settings(BaseSettings):
     # (or test runs) can share one Redis.
     namespace: str = "intmon"
 
-    # Checks per dramatiq message; chosen by bench/checks.py (see README).
-    batch_size: int = Field(default=50, ge=1, le=1000)
+    # Checks per dramatiq message. Every batch has a fixed cost (a message, two Lua
+    # calls for its claims, a transaction, metric writes): 200 a batch cost a worker
+    # a quarter less CPU per check than 50 (docs/benchmarks.md, issue 27).
+    batch_size: int = Field(default=200, ge=1, le=1000)
     # How long a batch's thread waits for its checks. Those still running then
     # (a partner slow to answer, or not answering at all) are stored by the
     # process's late-result writer when they end, and the thread takes the next
-    # message: a dead partner holds its own check, not the batch.
-    batch_wait_s: float = Field(default=1.0, gt=0, le=60)
+    # message: a dead partner holds its own check, not the batch. Short, because a
+    # worker has few check threads (`intmon worker --threads`, 2): a thread held a
+    # second by one slow answer is half a process's checks held with it.
+    batch_wait_s: float = Field(default=0.25, gt=0, le=60)
     # The most checks a worker process keeps running past their batch's wait.
     # Beyond it a batch waits for its own checks, so a process whose partners
     # are all slow stops taking messages instead of piling up runs.

@@ -113,7 +113,7 @@ def worker(
     processes: Annotated[int, typer.Option(help="Worker processes.")] = 2,
     threads: Annotated[
         int, typer.Option(help="Threads per process for the checks (each runs one batch).")
-    ] = 8,
+    ] = 2,
     other_threads: Annotated[
         int | None,
         typer.Option(
