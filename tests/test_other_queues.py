@@ -8,8 +8,10 @@
 from __future__ import annotations
 
 import threading
+from types import SimpleNamespace
 
 import dramatiq
+import pytest
 import redis
 from dramatiq.brokers.stub import StubBroker
 
@@ -18,7 +20,7 @@ from tests.conftest import REDIS_URL
 from worker.batch import CHECKS_QUEUE, HOUSEKEEPING_QUEUE, LEADS_QUEUE
 from worker.broker import build_broker, other_queues
 from worker.e2e import E2E_QUEUE
-from worker.middleware import OtherQueues
+from worker.middleware import OtherQueues, ReleaseClaims
 
 
 def test_a_long_job_on_another_queue_does_not_hold_the_check_thread() -> None:
@@ -76,3 +78,23 @@ def test_production_broker_serves_the_other_queues_beside_the_checks(
     finally:
         broker.close()
         shared.close()
+
+
+def test_the_late_writer_closes_with_the_checks_worker_only(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The other queues' worker stops first, while check threads may still hand
+    stragglers to the late writer: its shutdown must not close it."""
+    closed: list[float] = []
+    runtime = SimpleNamespace(
+        late=SimpleNamespace(close=lambda timeout: closed.append(timeout)),
+        settings=SimpleNamespace(batch_wait_s=0.25),
+    )
+    monkeypatch.setattr("worker.runtime.current_runtime", lambda: runtime)
+    broker = StubBroker()
+    broker.add_middleware(ReleaseClaims())
+    broker.add_middleware(OtherQueues({HOUSEKEEPING_QUEUE}, threads=1))
+    worker = dramatiq.Worker(broker, queues={CHECKS_QUEUE}, worker_threads=1)
+    worker.start()
+    worker.stop()
+    assert closed == [0.25 + 5.0]  # once, for the checks' worker

@@ -19,7 +19,7 @@ import dramatiq
 from dramatiq import Middleware
 from dramatiq.broker import MessageProxy
 
-from worker.batch import ACTOR_NAME, Batch
+from worker.batch import ACTOR_NAME, CHECKS_QUEUE, Batch
 from worker.pipeline import late_claims, published_outcome, reset_outcome, started_claims
 
 log = logging.getLogger(__name__)
@@ -47,6 +47,11 @@ class ReleaseClaims(Middleware):
         self._release(message, not_before, started_claims(), late_claims())
 
     def after_worker_shutdown(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
+        queues = worker.consumer_whitelist
+        if queues is not None and CHECKS_QUEUE not in queues:
+            # The other queues' worker (OtherQueues) stops first, while the check
+            # threads may still hand stragglers to the late writer.
+            return
         from worker.runtime import current_runtime
 
         rt = current_runtime()
