@@ -15,6 +15,10 @@ away from clients and partners.
 `missed_heartbeat` is the one outcome no probe produces: a heartbeat (a job
 that pings intmon, `integrations.heartbeats`) stayed silent past its grace, or
 the job pinged `/fail` to say it failed (the detail says which).
+
+`missed_postbacks` is not a probe's either: over a postback monitor's window, too
+small a share of the leads a broker accepted got a postback (a status or
+conversion callback) from it, or none did (`integrations.postbacks`).
 """
 
 from __future__ import annotations
@@ -43,6 +47,7 @@ class Outcome(enum.StrEnum):
     EGRESS_DENIED = "egress_denied"
     CONFIG_ERROR = "config_error"
     MISSED_HEARTBEAT = "missed_heartbeat"
+    MISSED_POSTBACKS = "missed_postbacks"
 
     @property
     def is_up(self) -> bool:

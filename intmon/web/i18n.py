@@ -86,6 +86,7 @@ EN: dict[str, str] = {
     "family.e2e": "End-to-end test failed",
     "family.platform": "intmon configuration (platform side)",
     "family.heartbeat": "Heartbeat missed or job failed",
+    "family.postback": "Broker's postbacks missing",
     # table columns
     "col.integration": "Integration",
     "col.client": "Client",
@@ -289,6 +290,7 @@ EN: dict[str, str] = {
     "outcome.contract_violation": "contract violated",
     "outcome.egress_denied": "refused by the egress policy",
     "outcome.config_error": "intmon configuration error",
+    "outcome.missed_postbacks": "postbacks missing",
 }
 
 RU: dict[str, str] = {
@@ -347,6 +349,7 @@ RU: dict[str, str] = {
     "family.e2e": "Сквозной тест не прошёл",
     "family.platform": "Конфигурация intmon (сторона платформы)",
     "family.heartbeat": "Нет сигнала от задания или задание сообщило об ошибке",
+    "family.postback": "Нет постбэков от брокера",
     "col.integration": "Интеграция",
     "col.client": "Клиент",
     "col.state": "Состояние",
@@ -542,6 +545,7 @@ RU: dict[str, str] = {
     "outcome.contract_violation": "нарушен контракт",
     "outcome.egress_denied": "запрещено политикой исходящих запросов",
     "outcome.config_error": "ошибка настройки intmon",
+    "outcome.missed_postbacks": "нет постбэков",
 }
 
 EN.update(i18n_tickets.EN)

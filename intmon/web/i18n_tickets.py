@@ -252,6 +252,9 @@ RU: dict[str, str] = {
     "first_steps.platform": "Исправьте сторону intmon: задайте секрет или файл, названный в "
     "подробностях, там, где работают воркеры (их перечисляет intmon validate), или исправьте "
     "шаблон запроса.",
+    "first_steps.postback": "Спросите брокера, отправляет ли он постбэки (статусы лидов) и на "
+    "какой адрес; сравните intmon postbacks list с лидами, которые он принял "
+    "(intmon leads report).",
     "field.method": "Метод",
     "field.url": "URL",
     "field.headers": "Заголовки",
