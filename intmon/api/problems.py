@@ -49,6 +49,7 @@ API_PATHS = (
     "/api/",
     "/callbacks/",
     "/ping/",
+    "/postbacks/",
     "/healthz",
     "/readyz",
     "/metrics",
