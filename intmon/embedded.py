@@ -80,6 +80,7 @@ class Embedded:
             housekeeping_s=self.settings.housekeeping_interval_s,
             leads_s=self.settings.lead_dispatch_interval_s,
             heartbeats_s=self.settings.heartbeat_check_interval_s,
+            postbacks_s=self.settings.postback_check_interval_s,
         )
         self.scheduler.refresh()
         return self

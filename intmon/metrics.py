@@ -400,6 +400,45 @@ class HeartbeatCollector(Collector):
         ]
 
 
+class PostbackCollector(Collector):
+    """Postback monitors (`integrations.postbacks`), read from the database when
+    scraped: the share of the leads each broker accepted in its window that it sent
+    a postback about. No sample while no lead was accepted in the window (a ratio
+    of nothing); `intmon postbacks list` says why."""
+
+    def __init__(self, engine: Engine, clock: Callable[[], datetime] | None = None) -> None:
+        self.engine = engine
+        self.clock = clock
+
+    def describe(self) -> Iterable[GaugeMetricFamily]:
+        return [self._family()]
+
+    def collect(self) -> Iterable[GaugeMetricFamily]:
+        from integrations.postbacks.monitor import monitor_views
+        from integrations.registry import load_specs
+        from intmon.db import utcnow
+
+        ratio = self._family()
+        try:
+            specs = [registered.spec for registered in load_specs(self.engine).values()]
+            views = monitor_views(self.engine, specs, (self.clock or utcnow)())
+        except Exception:  # a scrape must not fail because the database is down
+            return
+        for view in views:
+            if view.ratio is not None:
+                ratio.add_metric([view.integration_id], view.ratio)
+        yield ratio
+
+    @staticmethod
+    def _family() -> GaugeMetricFamily:
+        return GaugeMetricFamily(
+            "intmon_postback_ratio",
+            "Share (0-1) of the leads a broker accepted in its postback window that it sent "
+            "a postback about (none while no lead was accepted in the window).",
+            labels=["integration"],
+        )
+
+
 # This process's own check and scheduling metrics (in the default registry).
 PROCESS_METRICS: tuple[Collector, ...] = (
     check_duration,
@@ -438,6 +477,7 @@ def aggregate_registry(
         registry.register(RetentionCollector(engine))
         registry.register(HistoryCollector(engine))
         registry.register(HeartbeatCollector(engine))
+        registry.register(PostbackCollector(engine))
     return registry
 
 

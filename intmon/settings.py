@@ -132,6 +132,8 @@ class Settings(BaseSettings):
     # How often the leader looks for heartbeats past due + grace: a miss is
     # recorded at most this long (plus the alerts queue's wait) after the grace.
     heartbeat_check_interval_s: float = Field(default=2.0, gt=0, le=60)
+    # How often the leader judges each broker's postback window (alerts/postback_watch.py).
+    postback_check_interval_s: float = Field(default=60.0, gt=0, le=3600)
 
     # End-to-end scenarios (README, "End-to-end scenarios"). Where the API's
     # /callbacks is reachable by partners; unset: a worker running a scenario

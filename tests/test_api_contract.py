@@ -358,6 +358,7 @@ MADE_UP = {
     "number": "INC-999999",
     "run_id": "0" * 32,
     "scenario": "zz-none",
+    "key": "0" * 24,  # a heartbeat's ping key (/ping/{key})
 }
 
 

@@ -52,6 +52,7 @@ PUBLIC = {
     "/ping/{key}",
     "/ping/{key}/start",
     "/ping/{key}/fail",
+    "/postbacks/{integration_id}",  # a broker's postback: the shared secret (HMAC)
 }
 
 

@@ -614,6 +614,8 @@ def exposed_metric_names() -> set[str]:
     exposed |= {family.name for family in history.describe()}
     beats = app_metrics.HeartbeatCollector(create_engine("sqlite://"))
     exposed |= {family.name for family in beats.describe()}
+    postbacks = app_metrics.PostbackCollector(create_engine("sqlite://"))
+    exposed |= {family.name for family in postbacks.describe()}
     return exposed | lead_metric_names()
 
 

@@ -323,3 +323,24 @@ def test_the_leader_asks_for_the_heartbeat_detector_on_its_interval(sqlite_engin
     standby.tick()
     assert broker.queues["alerts"].empty()
     broker.close()
+
+
+def test_the_leader_asks_for_the_postback_monitors_on_their_interval(sqlite_engine: Engine) -> None:
+    apply(sqlite_engine, config("a"))
+    broker = StubBroker()
+    clock = Clock()
+    leader = Scheduler(sqlite_engine, broker, MemoryCoordinator(), postbacks_s=60, clock=clock)
+    leader.refresh()
+    sent = 0
+    for _ in range(300):  # 300 s in 1 s ticks
+        leader.tick()
+        queue = broker.queues["alerts"]
+        while not queue.empty():
+            assert Message.decode(queue.get_nowait()).actor_name == "watch_postbacks"
+            sent += 1
+        clock.now += 1
+    assert sent == 5  # every 60 s
+    standby = Scheduler(sqlite_engine, broker, _Deposed(), postbacks_s=60, clock=clock)
+    standby.tick()
+    assert broker.queues["alerts"].empty()
+    broker.close()

@@ -13,6 +13,7 @@ import dramatiq
 from alerts.heartbeat_watch import watch_heartbeats
 from alerts.housekeeping import housekeep as run_housekeeping
 from alerts.housekeeping import send_pending
+from alerts.postback_watch import watch_postbacks
 from integrations.leads.dispatch import deliver_due
 from intmon.db import utcnow
 from intmon.lead_metrics import publish_leads
@@ -24,6 +25,7 @@ from worker.batch import (
     HOUSEKEEPING_QUEUE,
     LEADS_ACTOR,
     LEADS_QUEUE,
+    POSTBACKS_ACTOR,
     SEND_ACTOR,
 )
 from worker.broker import declare_actor, get_broker, send_now
@@ -64,6 +66,12 @@ def watch_heartbeats_actor() -> None:
         send_pending(rt.db, rt.settings.policy(), utcnow())  # the incident's messages, now
 
 
+def watch_postbacks_actor() -> None:
+    rt = runtime()
+    if watch_postbacks(rt.db, rt.settings.policy(), utcnow()):
+        send_pending(rt.db, rt.settings.policy(), utcnow())  # the incident's messages, now
+
+
 def deliver_leads() -> None:
     rt = runtime()
     report = deliver_due(
@@ -77,6 +85,7 @@ def declare(broker: dramatiq.Broker) -> dramatiq.Actor[Any, Any]:
     declare_actor(broker, send_now_actor, SEND_ACTOR, HOUSEKEEPING_QUEUE, minutes=10)
     declare_actor(broker, deliver_leads, LEADS_ACTOR, LEADS_QUEUE, minutes=10)
     declare_actor(broker, watch_heartbeats_actor, HEARTBEATS_ACTOR, HOUSEKEEPING_QUEUE, minutes=5)
+    declare_actor(broker, watch_postbacks_actor, POSTBACKS_ACTOR, HOUSEKEEPING_QUEUE, minutes=5)
     declare_e2e(broker)
     return declare_actor(broker, run_checks, ACTOR_NAME, CHECKS_QUEUE, minutes=20)
 

@@ -100,6 +100,7 @@ def scheduler() -> None:
         housekeeping_s=settings.housekeeping_interval_s,
         leads_s=settings.lead_dispatch_interval_s,
         heartbeats_s=settings.heartbeat_check_interval_s,
+        postbacks_s=settings.postback_check_interval_s,
     )
     tune_gc()
     console.print("scheduler started; waiting for the leader lock")

@@ -15,6 +15,7 @@ from fastapi import APIRouter, Request, Response
 from integrations.e2e_store import list_runs
 from integrations.heartbeats.store import list_heartbeats
 from integrations.history import ResultNotFound
+from integrations.postbacks.monitor import monitor_views
 from intmon import db
 from intmon.web.badges import badge_token
 from intmon.web.board import CHART_WINDOWS, STATES, board, integration_page
@@ -87,6 +88,8 @@ def integration(request: Request, account: Account, integration_id: str) -> Resp
         badge_url=str(request.base_url).rstrip("/") + badge,
         # Push monitors: state, last ping, next due (the ping URL stays off the page).
         heartbeats=list_heartbeats(engine_of(request), [integration_id]),
+        # The broker's postback monitor: its window, ratio and state.
+        postbacks=monitor_views(engine, [view.spec], db.utcnow()),
         # The e2e history (issue 7): the latest runs of this integration's scenarios.
         runs=list_runs(engine, integration_ids=[integration_id], limit=10),
     )

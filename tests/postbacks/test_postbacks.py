@@ -284,3 +284,86 @@ def test_maintenance_window_holds_back_the_incident(
     assert list_incidents(engine) == []
     [missed] = history(engine, "broker", "postbacks:ratio")
     assert (missed["outcome"], missed["maintenance"]) == ("missed_postbacks", True)
+
+
+# --- surfaces ------------------------------------------------------------------------------
+
+
+def test_api_lists_monitors_a_client_only_its_own(engine: Engine, clock: Clock) -> None:
+    from intmon.api.auth import create_token
+
+    other = CONFIG.replace("id: broker", "id: broker2").replace("client: acme", "client: orbit")
+    apply(
+        engine, load_text(CONFIG + other.split("integrations:\n", 1)[1].split("  - id: quiet")[0])
+    )
+    deliver(engine, 4, T0 - timedelta(minutes=10))
+    acme = create_token(engine, role="client", client="acme", name="acme", now=T0)[1]
+    orbit = create_token(engine, role="client", client="orbit", name="orbit", now=T0)[1]
+    support = create_token(engine, role="support", name="s", now=T0)[1]
+    with TestClient(create_app(engine, Settings(redis_url=None))) as client:
+        assert post(client, body("E-1", "B-1")).status_code == 201
+
+        def read(token: str, query: str = "") -> Any:
+            answer = client.get(
+                f"/api/postbacks{query}", headers={"Authorization": f"Bearer {token}"}
+            )
+            assert answer.status_code == 200, answer.text
+            return answer.json()
+
+        [mine] = read(acme)
+        assert read(orbit, "?integration_id=broker") == []  # not theirs: nothing
+        assert [m["integration_id"] for m in read(support)] == ["broker", "broker2"]
+        assert read(support, "?integration_id=broker2")[0]["leads"] == 0
+    assert mine == {
+        "integration_id": "broker",
+        "check_name": "postbacks:ratio",
+        "window_s": 7200.0,
+        "min_ratio": 0.5,
+        "min_leads": 4,
+        "leads": 4,
+        "with_postback": 1,
+        "ratio": 0.25,
+        "received": 1,
+        "last_received_at": T0.isoformat(),
+        "state": "missed",
+        "detail": "postbacks for 1 of 4 leads accepted in the last 2 h (25%), under min_ratio 50%",
+    }
+    assert SECRET not in json.dumps(mine)
+
+
+def test_cli_lists_monitors(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from intmon.cli import app
+    from intmon.settings import get_settings
+
+    deliver(engine, 2, db.utcnow() - timedelta(minutes=5))
+    monkeypatch.setenv("INTMON_DATABASE_URL", engine.url.render_as_string(hide_password=False))
+    get_settings.cache_clear()
+    try:
+        runner = CliRunner()
+        listed = runner.invoke(app, ["postbacks", "list", "--format", "json"])
+        assert listed.exit_code == 0, listed.output
+        [row] = json.loads(listed.stdout)
+        assert (row["integration_id"], row["leads"], row["state"]) == ("broker", 2, "too_few_leads")
+        table = runner.invoke(app, ["postbacks", "list", "-i", "broker"], env={"COLUMNS": "200"})
+        assert table.exit_code == 0, table.output
+        assert "too_few_leads" in table.stdout and "7200 s" in table.stdout
+        assert SECRET not in table.stdout
+        unknown = runner.invoke(app, ["postbacks", "list", "-i", "nope"])
+        assert unknown.exit_code == 2 and "unknown integration 'nope'" in unknown.stderr
+        bad = runner.invoke(app, ["postbacks", "list", "--format", "csv"])
+        assert bad.exit_code == 2 and "--format" in bad.stderr
+    finally:
+        get_settings.cache_clear()
+
+
+def test_metric_is_the_ratio_per_integration(engine: Engine, client: TestClient) -> None:
+    from intmon.metrics import PostbackCollector
+
+    collector = PostbackCollector(engine, clock=lambda: T0 + timedelta(minutes=1))
+    assert [s for f in collector.collect() for s in f.samples] == []  # no lead: no ratio
+    deliver(engine, 4, T0)
+    assert post(client, body("E-1", "B-1")).status_code == 201
+    samples = [(s.name, s.labels, s.value) for f in collector.collect() for s in f.samples]
+    assert samples == [("intmon_postback_ratio", {"integration": "broker"}, 0.25)]

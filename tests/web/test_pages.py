@@ -482,3 +482,43 @@ def test_the_integration_page_shows_its_heartbeats(browser: Any, engine: Engine)
     assert "on time" in words and "2026-11-24 13:00" in words  # next due: a day later
     assert beat.ping_key not in page.text  # the ping URL stays off the page
     assert "Heartbeats" not in text_of(browser("sup").get("/integrations/o").text)
+
+
+def test_the_integration_page_shows_its_postback_monitor(browser: Any, engine: Engine) -> None:
+    from integrations.leads.delivery import LeadOutcome
+    from integrations.leads.ledger import AttemptIn, record
+    from integrations.loader import load_text
+    from integrations.postbacks.store import PostbackIn, record_postback
+    from integrations.registry import apply
+    from tests.test_api import CONFIG
+
+    watched = CONFIG.replace(
+        'checks: [{name: health, path: /health, headers: {X-Key: "${PARTNER_TOKEN}"}}]\n',
+        'checks: [{name: health, path: /health, headers: {X-Key: "${PARTNER_TOKEN}"}}]\n'
+        '    postbacks: {secret: "${PB_SECRET}", window_s: 7200, min_ratio: 0.5, min_leads: 2}\n',
+        1,
+    )
+    apply(engine, load_text(watched), NOW)
+    attempts = [
+        AttemptIn(
+            lead_id=f"L-{n}",
+            integration="a",
+            attempt=1,
+            at=NOW - timedelta(minutes=30),
+            outcome=LeadOutcome.DELIVERED,
+            broker_lead_id=f"B-{n}",
+        )
+        for n in range(4)
+    ]
+    record(engine, attempts, {"a"})
+    postback = PostbackIn(event_id="E-1", lead_id="B-1", status="converted")
+    record_postback(engine, "a", postback, NOW - timedelta(minutes=10))
+    words = html.unescape(text_of(browser("ann").get("/integrations/a").text))
+    assert "Postbacks (the broker's status callbacks about accepted leads)" in words
+    assert "last 7200 s" in words and "1 of 4 (25 %) (at least 50 %)" in words
+    assert "postbacks missing" in words
+    assert "23 Nov 2026, 12:50:00 UTC" in words  # the last postback, ten minutes ago
+    russian = text_of(browser("ann").get("/integrations/a?lang=ru").text)
+    assert "Постбэки (уведомления брокера о статусах принятых лидов)" in russian
+    assert "1 из 4 (25 %) (не менее 50 %)" in russian and "нет постбэков" in russian
+    assert "Postbacks" not in text_of(browser("sup").get("/integrations/o").text)
