@@ -25,6 +25,7 @@ OUTCOME_WORDS: dict[str, dict[str, str]] = {
         "contract_violation": "The partner's API answered, but not in the agreed form.",
         "egress_denied": "The partner's API sent us on to an address we may not call.",
         "config_error": "Our own settings keep the check from running.",
+        "missed_heartbeat": "A scheduled job did not report on time, or reported a failure.",
         "missed_postbacks": "The broker stopped sending status updates (postbacks) for "
         "many of the leads it accepted.",
     },
@@ -44,6 +45,7 @@ OUTCOME_WORDS: dict[str, dict[str, str]] = {
         "egress_denied": "API партнёра перенаправил нас на адрес, к которому нам "
         "обращаться нельзя.",
         "config_error": "Проверке мешают наши собственные настройки.",
+        "missed_heartbeat": "Плановое задание не отчиталось вовремя или сообщило об ошибке.",
         "missed_postbacks": "Брокер перестал присылать статусы (постбэки) по многим "
         "принятым им лидам.",
     },

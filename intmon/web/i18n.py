@@ -301,6 +301,7 @@ EN: dict[str, str] = {
     "outcome.contract_violation": "contract violated",
     "outcome.egress_denied": "refused by the egress policy",
     "outcome.config_error": "intmon configuration error",
+    "outcome.missed_heartbeat": "heartbeat missed",
     "outcome.missed_postbacks": "postbacks missing",
 }
 
@@ -567,6 +568,7 @@ RU: dict[str, str] = {
     "outcome.contract_violation": "нарушен контракт",
     "outcome.egress_denied": "запрещено политикой исходящих запросов",
     "outcome.config_error": "ошибка настройки intmon",
+    "outcome.missed_heartbeat": "нет сигнала heartbeat",
     "outcome.missed_postbacks": "нет постбэков",
 }
 
