@@ -149,8 +149,9 @@ class MonitorView:
 def monitor_views(
     engine: Engine, specs: Iterable[IntegrationSpec], now: datetime
 ) -> list[MonitorView]:
-    """The monitor of each of `specs` that has a `postbacks:` block, by integration id."""
-    watched = sorted((s for s in specs if s.postbacks is not None), key=lambda s: s.id)
+    """The monitor of each of `specs` that has a `postbacks:` block and is enabled (a
+    disabled integration is not watched at all), by integration id."""
+    watched = sorted((s for s in specs if s.postbacks and s.enabled), key=lambda s: s.id)
     views = []
     with engine.connect() as connection:
         for spec in watched:

@@ -126,3 +126,29 @@ def test_bad_postbacks_block_names_the_field(block: str, field: str, message: st
     assert problem.field.endswith(field), problem
     assert message in problem.message, problem
     assert problem.line == 9
+
+
+def test_a_disabled_integration_is_not_judged(db_engine: Engine) -> None:
+    disabled = CONFIG.replace(
+        "    kind: broker\n    client: acme\n",
+        "    kind: broker\n    client: acme\n    enabled: false\n",
+        1,
+    )
+    assert "enabled: false" in disabled
+    apply(db_engine, load_text(disabled), T0)
+    specs = {k: r.spec for k, r in load_specs(db_engine).items()}
+    record(
+        db_engine,
+        [
+            AttemptIn(
+                lead_id=f"L-{n}",
+                integration="broker",
+                attempt=1,
+                at=T0,
+                outcome=LeadOutcome.DELIVERED,
+            )
+            for n in range(10)
+        ],
+        {"broker"},
+    )
+    assert detect(db_engine, specs, T0 + timedelta(minutes=5)) == []

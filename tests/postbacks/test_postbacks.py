@@ -367,3 +367,27 @@ def test_metric_is_the_ratio_per_integration(engine: Engine, client: TestClient)
     assert post(client, body("E-1", "B-1")).status_code == 201
     samples = [(s.name, s.labels, s.value) for f in collector.collect() for s in f.samples]
     assert samples == [("intmon_postback_ratio", {"integration": "broker"}, 0.25)]
+
+
+def test_the_readme_signature_example_is_accepted(engine: Engine, client: TestClient) -> None:
+    """The README's lines that compute the signature with openssl, run by a shell; the
+    body and signature they make are accepted by the endpoint."""
+    import re
+    import shutil
+    import subprocess
+    from pathlib import Path
+
+    if shutil.which("openssl") is None:
+        pytest.fail("openssl is needed to check the README's example")
+    readme = Path(__file__).parents[2].joinpath("README.md").read_text(encoding="utf-8")
+    section = readme.split("\n## Postbacks\n", 1)[1].split("\n## ", 1)[0]
+    script = re.search(r"```sh\n(.*?)```", section, re.S)
+    assert script is not None
+    lines = [line for line in script.group(1).splitlines() if line.startswith(("BODY=", "SIG="))]
+    shell = "\n".join([*lines, 'printf "%s\\n%s" "$BODY" "$SIG"'])
+    env = {"PATH": "/usr/bin:/bin", "BROKER_POSTBACK_SECRET": SECRET}
+    made = subprocess.run(["bash", "-c", shell], capture_output=True, text=True, env=env)
+    raw, signature = made.stdout.split("\n")
+    assert "/postbacks/acme-broker" in section and "X-Intmon-Signature: sha256=$SIG" in section
+    answer = post(client, raw.encode(), **{"X-Intmon-Signature": f"sha256={signature}"})
+    assert answer.status_code == 201, answer.text
