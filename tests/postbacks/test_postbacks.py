@@ -391,3 +391,24 @@ def test_the_readme_signature_example_is_accepted(engine: Engine, client: TestCl
     assert "/postbacks/acme-broker" in section and "X-Intmon-Signature: sha256=$SIG" in section
     answer = post(client, raw.encode(), **{"X-Intmon-Signature": f"sha256={signature}"})
     assert answer.status_code == 201, answer.text
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"X-Intmon-Signature": "sha256="},
+        {"X-Intmon-Signature": "sha256=zz"},
+        {"X-Intmon-Signature": "md5=" + "0" * 32},
+        {"X-Intmon-Signature": "sha256=" + "f" * 10_000},
+        {"X-Intmon-Signature": "sha256=\u00fc".encode("latin-1")},
+        {"token": "\u00ff\u00fe".encode("latin-1")},
+        {"token": " "},
+        {"X-Intmon-Signature": "", "token": ""},
+    ],
+)
+def test_hostile_credentials_are_refused_never_a_server_error(
+    client: TestClient, engine: Engine, headers: dict[str, Any]
+) -> None:
+    answer = post(client, body("E-1", "B-1"), **headers)
+    assert answer.status_code in (401, 404), answer.text
+    assert stored(engine) == []
