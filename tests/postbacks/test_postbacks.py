@@ -356,6 +356,9 @@ def test_cli_lists_monitors(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> 
         assert bad.exit_code == 2 and "--format" in bad.stderr
     finally:
         get_settings.cache_clear()
+        # The CLI's cached engine: its pooled connection is closed here, not whenever
+        # the cache lets go of it (a ResourceWarning in some later test).
+        db.engine_for(engine.url.render_as_string(hide_password=False)).dispose()
 
 
 def test_metric_is_the_ratio_per_integration(engine: Engine, client: TestClient) -> None:
