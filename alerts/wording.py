@@ -25,6 +25,7 @@ OUTCOME_WORDS: dict[str, dict[str, str]] = {
         "contract_violation": "The partner's API answered, but not in the agreed form.",
         "egress_denied": "The partner's API sent us on to an address we may not call.",
         "config_error": "Our own settings keep the check from running.",
+        "missed_heartbeat": "A scheduled job stopped reporting to us, or reported a failure.",
     },
     "ru": {
         "ok": "Последняя проверка прошла успешно.",
@@ -42,6 +43,8 @@ OUTCOME_WORDS: dict[str, dict[str, str]] = {
         "egress_denied": "API партнёра перенаправил нас на адрес, к которому нам "
         "обращаться нельзя.",
         "config_error": "Проверке мешают наши собственные настройки.",
+        "missed_heartbeat": "Задание по расписанию перестало сообщать о себе или сообщило "
+        "об ошибке.",
     },
 }
 

@@ -358,6 +358,7 @@ MADE_UP = {
     "number": "INC-999999",
     "run_id": "0" * 32,
     "scenario": "zz-none",
+    "key": "z" * 22,  # a well-formed ping key no heartbeat has
 }
 
 

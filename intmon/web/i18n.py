@@ -289,6 +289,7 @@ EN: dict[str, str] = {
     "outcome.contract_violation": "contract violated",
     "outcome.egress_denied": "refused by the egress policy",
     "outcome.config_error": "intmon configuration error",
+    "outcome.missed_heartbeat": "heartbeat missed",
 }
 
 RU: dict[str, str] = {
@@ -542,6 +543,7 @@ RU: dict[str, str] = {
     "outcome.contract_violation": "нарушен контракт",
     "outcome.egress_denied": "запрещено политикой исходящих запросов",
     "outcome.config_error": "ошибка настройки intmon",
+    "outcome.missed_heartbeat": "нет сигнала от задания",
 }
 
 EN.update(i18n_tickets.EN)

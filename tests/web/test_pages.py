@@ -479,6 +479,6 @@ def test_the_integration_page_shows_its_heartbeats(browser: Any, engine: Engine)
     words = text_of(page.text)
     assert "Heartbeats (jobs that ping intmon)" in words
     assert "nightly-export (every 86400 s, grace 600 s)" in words
-    assert "on time" in words and "2026-11-24 13:00" in words  # next due: a day later
+    assert "on time" in words and "24 Nov 2026, 13:00" in words  # next due: a day later
     assert beat.ping_key not in page.text  # the ping URL stays off the page
     assert "Heartbeats" not in text_of(browser("sup").get("/integrations/o").text)

@@ -26,6 +26,7 @@ from integrations.heartbeats.store import list_heartbeats
 from intmon import db
 from intmon.api.access import Caller, Db, visible_integrations
 from intmon.api.pings import PingBuffer
+from intmon.api.schemas.heartbeats import Heartbeat
 from intmon.api.strict_json import StrictJsonRoute
 
 router = APIRouter(tags=["heartbeats"], route_class=StrictJsonRoute)
@@ -103,8 +104,12 @@ for path, endpoint, kind, what in PING_ROUTES:
         )
 
 
-@router.get("/api/heartbeats", summary="Heartbeats with their ping URLs (a client: its own)")
-async def heartbeats(request: Request, caller: Caller, engine: Db) -> list[dict[str, Any]]:
+@router.get(
+    "/api/heartbeats",
+    response_model=list[Heartbeat],
+    summary="Heartbeats with their ping URLs (a client: its own)",
+)
+async def heartbeats(request: Request, caller: Caller, engine: Db) -> Any:
     public_url = request.app.state.settings.public_url
 
     def read() -> list[dict[str, Any]]:
