@@ -37,7 +37,13 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.exceptions import HTTPException
 
-from alerts.errors import AlertsError, InvalidTicketInput, InvalidTransition, TicketNotFound
+from alerts.errors import (
+    AlertsError,
+    InvalidFormFields,
+    InvalidTicketInput,
+    InvalidTransition,
+    TicketNotFound,
+)
 from integrations.maintenance import MaintenanceError
 from intmon.web.headers import SECURITY_HEADERS
 
@@ -233,6 +239,13 @@ async def alerts_error(request: Request, error: Exception) -> Response:
     detail = str(error)
     if isinstance(error, TicketNotFound):
         return _refuse(request, 404, detail)
+    if isinstance(error, InvalidFormFields):  # every field of the form it refuses
+        where = _input_of(request)
+        errors = [
+            {"field": f"fields.{p.field}", "in": where, "message": p.english()}
+            for p in error.problems
+        ]
+        return _refuse(request, 422, detail, errors=errors)
     if isinstance(error, InvalidTicketInput):
         errors = [{"field": error.field, "in": _input_of(request), "message": detail}]
         return _refuse(request, 422, detail, errors=errors)

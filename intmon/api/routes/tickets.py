@@ -14,14 +14,18 @@ callers that read one page keep working unchanged.
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal
+from urllib.parse import quote
 
-from fastapi import APIRouter, Query, Request, Response, status
+from fastapi import APIRouter, File, Path, Query, Request, Response, UploadFile, status
 from pydantic import Field
 from sqlalchemy import Engine
 
-from alerts import manual_tickets, tickets
-from alerts.errors import InvalidTicketInput
+from alerts import attachments, documents, manual_tickets, tickets
+from alerts.attachments import Upload
+from alerts.errors import InvalidTicketInput, TicketNotFound
+from alerts.manual_tickets import FilledForm
 from alerts.queries import ticket_detail, ticket_page
+from alerts.ticket_forms import forms_of
 from alerts.ticket_pages import TicketFilter
 from alerts.tickets import Actor
 from integrations.strict import StorableDatetime
@@ -44,9 +48,15 @@ from intmon.api.strict_json import StrictJsonRoute
 router = APIRouter(prefix="/api/tickets", tags=["tickets"], route_class=StrictJsonRoute)
 
 
+FieldValue = Annotated[str, Field(max_length=TEXT_MAX)] | int | float
+
+
 class NewTicket(Input):
     section: str = Field(
-        max_length=SECTION_MAX, description="system_errors, app_help or documents_finance"
+        default="",
+        max_length=SECTION_MAX,
+        description="system_errors, app_help or documents_finance; "
+        "required unless `category` gives it.",
     )
     subtype: str | None = Field(
         default=None, max_length=ID_MAX, description="Required for documents_finance."
@@ -63,6 +73,22 @@ class NewTicket(Input):
     )
     tier: Literal["social", "standard", "premium"] | None = Field(
         default=None, description="Support only; default: the integration's tier, else standard."
+    )
+    category: str | None = Field(
+        default=None,
+        max_length=ID_MAX,
+        description="Seed 001's form: a category of `ticket_forms` (it gives the section).",
+    )
+    topic_id: str | None = Field(
+        default=None,
+        max_length=ID_MAX,
+        description="A topic of the category (it gives the subtype); required with `category`.",
+    )
+    fields: dict[Annotated[str, Field(max_length=ID_MAX)], FieldValue] | None = Field(
+        default=None,
+        max_length=50,
+        description="The topic's fields by name, checked against its form (422 names "
+        "the field as `fields.<name>`).",
     )
 
 
@@ -270,6 +296,86 @@ def ticket_section(
     return _detail(engine, caller, number, request)
 
 
+ATTACHMENT_FILE = {
+    "description": "The file's bytes, as the type it was recognised as.",
+    "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+}
+
+
+@router.post(
+    "/{number}/attachments",
+    status_code=status.HTTP_201_CREATED,
+    response_model=list[schemas.Attachment],
+    responses={
+        413: {"description": "The request is larger than the API takes."},
+        422: {
+            "description": "A file is refused (`field`: attachments): too large, too "
+            "many, or not an accepted type (executables, scripts, archives never are)."
+        },
+    },
+)
+def ticket_attach(
+    engine: Db,
+    caller: TicketReader,
+    request: Request,
+    number: str,
+    files: Annotated[list[UploadFile], File(description="png, jpeg, gif, webp, pdf, text, json")],
+) -> Any:
+    """Attach files to the ticket (multipart, field `files`); its client and support may."""
+    uploads = [Upload(upload.filename or "", upload.file.read()) for upload in files]
+    limits = forms_of(documents.load(engine, documents.TICKET_FORMS)).attachments
+    with engine.begin() as connection:
+        row = visible_ticket(connection, caller, number)
+        ids = attachments.attach(
+            connection,
+            row.id,
+            uploads,
+            limits=limits,
+            actor=Actor(caller.role, caller.name),
+            now=db.utcnow(),
+        )
+        listed = attachments.listed(connection, row.id, include_internal=caller.is_support)
+    return [a.as_dict() for a in listed if a.id in ids]
+
+
+@router.get(
+    "/{number}/attachments/{attachment_id}",
+    response_class=Response,
+    responses={200: ATTACHMENT_FILE, 404: {"description": "No such file on a ticket you see."}},
+)
+def ticket_attachment(
+    engine: Db,
+    caller: TicketReader,
+    number: str,
+    attachment_id: Annotated[int, Path(ge=1, lt=2**63)],
+) -> Response:
+    """Download one of the ticket's files: only its client and support (404 otherwise)."""
+    with engine.connect() as connection:
+        row = visible_ticket(connection, caller, number)
+        found = attachments.content_of(
+            connection, row.id, attachment_id, include_internal=caller.is_support
+        )
+    if found is None:
+        raise TicketNotFound(f"{number} attachment {attachment_id}")
+    return attachment_response(*found)
+
+
+def attachment_response(name: str, content_type: str, content: bytes) -> Response:
+    """The answer that hands a stored file over: always as a download, never shown
+    in the page (a text file holding HTML stays text), with the stored type."""
+    ascii_name = name.encode("ascii", "replace").decode().replace("?", "_").replace('"', "_")
+    disposition = f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name)}"
+    return Response(
+        content,
+        media_type=content_type,
+        headers={
+            "Content-Disposition": disposition,
+            "X-Content-Type-Options": "nosniff",
+            "Cache-Control": "private, no-store",
+        },
+    )
+
+
 def file_ticket(engine: Engine, caller: Principal, ticket: NewTicket, policy: Any) -> int:
     """Open a hand-made ticket as `caller`; InvalidTicketInput names a field it refuses."""
     if caller.role == "client":
@@ -277,6 +383,14 @@ def file_ticket(engine: Engine, caller: Principal, ticket: NewTicket, policy: An
             raise InvalidTicketInput("client", "a client token files tickets for its own client")
         if ticket.tier is not None:
             raise InvalidTicketInput("tier", "the tier is set by support")
+    form = None
+    if ticket.category is not None:
+        forms = forms_of(documents.load(engine, documents.TICKET_FORMS))
+        form = FilledForm(forms, ticket.category, ticket.topic_id, dict(ticket.fields or {}))
+    elif ticket.topic_id is not None or ticket.fields is not None:
+        raise InvalidTicketInput("category", "required with topic_id or fields")
+    elif not ticket.section:
+        raise InvalidTicketInput("section", "required when no category is given")
     with engine.begin() as connection:
         return manual_tickets.file(
             connection,
@@ -291,4 +405,5 @@ def file_ticket(engine: Engine, caller: Principal, ticket: NewTicket, policy: An
             policy=policy,
             tier=ticket.tier,
             sees=caller.sees_client,
+            form=form,
         )
