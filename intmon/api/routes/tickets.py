@@ -297,8 +297,15 @@ def ticket_section(
 
 
 ATTACHMENT_FILE = {
-    "description": "The file's bytes, as the type it was recognised as.",
-    "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+    "description": "The file's bytes, with the type recognised from them when it was "
+    "attached (always as a download: `Content-Disposition: attachment`).",
+    "content": {
+        media: {"schema": {"type": "string", "format": "binary"}}
+        for media in sorted({t.split(";")[0] for t in attachments.CONTENT_TYPES.values()})
+        if media != "application/json"
+    }
+    # A JSON file is the client's data, not an answer of this API: any JSON.
+    | {"application/json": {"schema": {"description": "The JSON file as attached."}}},
 }
 
 
