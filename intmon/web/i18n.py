@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 
 from fastapi import Request
 
-from intmon.web import i18n_tickets
+from intmon.web import i18n_forms, i18n_tickets
 
 LANGUAGES = ("en", "ru")
 DEFAULT = "en"
@@ -548,6 +548,8 @@ RU: dict[str, str] = {
 
 EN.update(i18n_tickets.EN)
 RU.update(i18n_tickets.RU)
+EN.update(i18n_forms.EN)
+RU.update(i18n_forms.RU)
 CATALOGUE: dict[str, dict[str, str]] = {"en": EN, "ru": RU}
 
 MONTHS = {

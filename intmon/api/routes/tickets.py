@@ -13,6 +13,7 @@ callers that read one page keep working unchanged.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Annotated, Any, Literal
 from urllib.parse import quote
 
@@ -383,23 +384,34 @@ def attachment_response(name: str, content_type: str, content: bytes) -> Respons
     )
 
 
-def file_ticket(engine: Engine, caller: Principal, ticket: NewTicket, policy: Any) -> int:
-    """Open a hand-made ticket as `caller`; InvalidTicketInput names a field it refuses."""
+def file_ticket(
+    engine: Engine,
+    caller: Principal,
+    ticket: NewTicket,
+    policy: Any,
+    *,
+    form: FilledForm | None = None,
+    files: Sequence[Upload] = (),
+) -> int:
+    """Open a hand-made ticket as `caller`, with its files; InvalidTicketInput names a
+    field it refuses. `form`: seed 001's form when the caller read it already (the
+    console), else the one `ticket.category` names."""
     if caller.role == "client":
         if ticket.client not in (None, caller.client):
             raise InvalidTicketInput("client", "a client token files tickets for its own client")
         if ticket.tier is not None:
             raise InvalidTicketInput("tier", "the tier is set by support")
-    form = None
-    if ticket.category is not None:
-        forms = forms_of(documents.load(engine, documents.TICKET_FORMS))
+    forms = forms_of(documents.load(engine, documents.TICKET_FORMS))
+    if form is None and ticket.category is not None:
         form = FilledForm(forms, ticket.category, ticket.topic_id, dict(ticket.fields or {}))
-    elif ticket.topic_id is not None or ticket.fields is not None:
+    elif form is None and (ticket.topic_id is not None or ticket.fields is not None):
         raise InvalidTicketInput("category", "required with topic_id or fields")
-    elif not ticket.section:
+    elif form is None and not ticket.section:
         raise InvalidTicketInput("section", "required when no category is given")
+    actor = Actor(caller.role, caller.name)
+    now = db.utcnow()
     with engine.begin() as connection:
-        return manual_tickets.file(
+        ticket_id = manual_tickets.file(
             connection,
             client=caller.client if caller.role == "client" else ticket.client,
             integration_id=ticket.integration,
@@ -407,10 +419,14 @@ def file_ticket(engine: Engine, caller: Principal, ticket: NewTicket, policy: An
             subtype=ticket.subtype,
             topic=ticket.topic,
             body=ticket.body,
-            actor=Actor(caller.role, caller.name),
-            now=db.utcnow(),
+            actor=actor,
+            now=now,
             policy=policy,
             tier=ticket.tier,
             sees=caller.sees_client,
             form=form,
         )
+        attachments.attach(
+            connection, ticket_id, list(files), limits=forms.attachments, actor=actor, now=now
+        )
+    return ticket_id
