@@ -160,7 +160,7 @@ DEFAULT: dict[str, Any] = {
         {
             "id": "app_help",
             "section": "app_help",
-            "label": _l("Help with the application", "Помощь по приложению"),
+            "label": _l("Application help", "Помощь по приложению"),
             "hint": _l("How do I…", "Как сделать…"),
             "topics": [
                 {
@@ -187,7 +187,7 @@ DEFAULT: dict[str, Any] = {
         {
             "id": "documents_finance",
             "section": "documents_finance",
-            "label": _l("Documents and finance", "Документы/Финансы"),
+            "label": _l("Documents/Finance", "Документы/Финансы"),
             "hint": _l("Billing and documents", "Биллинг и документы"),
             "topics": [
                 {
