@@ -355,14 +355,17 @@ def ticket_attachment(
     engine: Db,
     caller: TicketReader,
     number: str,
-    attachment_id: Annotated[int, Path(ge=1, lt=2**63)],
+    attachment_id: Annotated[str, Path(max_length=40, description="The file's id.")],
 ) -> Response:
-    """Download one of the ticket's files: only its client and support (404 otherwise)."""
+    """Download one of the ticket's files: only its client and support (404 otherwise,
+    as for an id that names no file: the answer tells nothing of what exists)."""
     with engine.connect() as connection:
         row = visible_ticket(connection, caller, number)
-        found = attachments.content_of(
-            connection, row.id, attachment_id, include_internal=caller.is_support
-        )
+        found = None
+        if attachment_id.isdigit() and len(attachment_id) <= 18:
+            found = attachments.content_of(
+                connection, row.id, int(attachment_id), include_internal=caller.is_support
+            )
     if found is None:
         raise TicketNotFound(f"{number} attachment {attachment_id}")
     return attachment_response(*found)
