@@ -22,8 +22,8 @@ from alerts.contacts import MAX_LEVEL
 from alerts.errors import AlertsError
 from alerts.models import Incident, Ticket
 from alerts.routing import EMERGENCY_FAMILIES
+from core.db import table_of
 from integrations.registry import load_specs
-from intmon.db import table_of
 
 INC = table_of(Incident)
 T = table_of(Ticket)

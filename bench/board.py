@@ -34,14 +34,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.checks import database
 from checks.outcomes import CheckResult, Outcome
+from core import db
+from core.db import make_engine
+from core.settings import Settings
 from integrations.loader import load_text
 from integrations.registry import apply
 from integrations.results import record_results
-from intmon import db
 from intmon.api.auth import Principal
-from intmon.db import make_engine
 from intmon.migrations import upgrade
-from intmon.settings import Settings
 from intmon.web.board import board
 from intmon.web.users import create_user
 

@@ -5,7 +5,7 @@ contract (metrics labels, JSON output, the database), so never rename them.
 
 Twelve outcomes describe the partner's answer (or its absence); among them
 `egress_denied`: a redirect (or the DNS answer of a redirect's host) pointed
-somewhere intmon's egress policy will not go (`intmon.egress`), so nothing was
+somewhere intmon's egress policy will not go (`core.egress`), so nothing was
 sent there. `config_error`
 describes intmon's side: the request could not be made as configured (a secret
 that is unset or unreadable where the check runs, a rendered request that is

@@ -14,12 +14,12 @@ from datetime import datetime
 
 from sqlalchemy import Engine, select
 
+from core.db import session_scope, utcnow
 from integrations.config import IntegrationsFile, IntegrationSpec
 from integrations.heartbeats.store import sync_config_heartbeats
 from integrations.leads.notices import sync_config_notices
 from integrations.maintenance import sync_config_windows
 from integrations.models import Integration
-from intmon.db import session_scope, utcnow
 
 
 @dataclass

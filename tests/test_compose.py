@@ -595,12 +595,13 @@ def exposed_metric_names() -> set[str]:
     from prometheus_client import Counter, Gauge, Histogram
     from sqlalchemy import create_engine
 
+    import core.metrics as process_metrics
     import intmon.metrics as app_metrics
 
     suffix = {"counter": "_total", "histogram": "_bucket", "gauge": ""}
     exposed = {
         family.name + suffix[family.type]
-        for metric in vars(app_metrics).values()
+        for metric in vars(process_metrics).values()
         if isinstance(metric, Counter | Gauge | Histogram)
         for family in metric.describe()
     }
@@ -623,8 +624,8 @@ def test_dashboard_metric_names_are_what_the_app_exposes() -> None:
 
 
 def lead_metric_names() -> set[str]:
-    """The lead ledger's counter (intmon/lead_metrics.py), as exposed."""
-    from intmon.lead_metrics import leads_total
+    """The lead ledger's counter (integrations/leads/metrics.py), as exposed."""
+    from integrations.leads.metrics import leads_total
 
     return {family.name + "_total" for family in leads_total.describe()}
 

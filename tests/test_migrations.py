@@ -8,7 +8,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import Engine, inspect
 
 import integrations.models  # noqa: F401  (registers the tables)
-from intmon.db import Base
+from core.db import Base
 from intmon.migrations import alembic_config, current_revision, include_name, upgrade
 
 

@@ -16,6 +16,7 @@ from rich.live import Live
 from rich.markup import escape
 from rich.table import Table
 
+from alerts.policy import policy_of
 from intmon.cli.output import EXIT_FAILED, console, outcome_text, print_json
 
 if TYPE_CHECKING:
@@ -54,6 +55,8 @@ def demo(
     incidents and their tickets open, and recover when it is healthy again."""
     from alerts.queries import list_incidents, list_tickets
     from checks.outcomes import Outcome
+    from core.egress import ALLOW_VARIABLE
+    from core.settings import Settings
     from integrations.results import current_states, first_seen_by_outcome
     from intmon.cli.e2e_output import report_table
     from intmon.cli.lead_commands import print_report
@@ -70,10 +73,8 @@ def demo(
     from intmon.demo.mail_reply import reply_by_email
     from intmon.demo.mailbox import Mailbox
     from intmon.demo.sandbox import Sandbox
-    from intmon.egress import ALLOW_VARIABLE
     from intmon.embedded import Embedded
     from intmon.mail_server import MailInServer
-    from intmon.settings import Settings
     from intmon.web.serve import demo_console, describe
 
     workdir = Path(tempfile.mkdtemp(prefix="intmon-demo-"))
@@ -94,7 +95,7 @@ def demo(
         loaded = load_config_text(config.yaml_text)
         with (
             Embedded(settings, config=loaded, worker_threads=4) as embedded,
-            MailInServer(embedded.db, settings.policy(), port=0) as mail_in,
+            MailInServer(embedded.db, policy_of(settings), port=0) as mail_in,
         ):
             metrics_server = embedded.serve_metrics(0)
             web, logins = demo_console(embedded.db, settings, client="acme")

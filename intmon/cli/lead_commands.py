@@ -80,9 +80,9 @@ def leads_import(
     as_json: JsonOpt = False,
 ) -> None:
     """Queue leads for delivery (each object: id, integration, fields[, test])."""
+    from core.db import utcnow
     from integrations.leads.ledger import LeadError, LeadIn, submit
     from integrations.registry import load_specs
-    from intmon.db import utcnow
 
     engine = _database()
     numbered = _read_lines(file, LeadIn)
@@ -104,9 +104,9 @@ def leads_import(
 
 def _deliver(engine: Engine) -> dict[str, Any]:
     from checks.loop import EngineThread
+    from core.db import utcnow
+    from core.settings import get_settings
     from integrations.leads.dispatch import deliver_due
-    from intmon.db import utcnow
-    from intmon.settings import get_settings
     from worker.runtime import budget_for, probe_settings
 
     settings = get_settings()
@@ -184,9 +184,9 @@ def leads_report(
     format_: Annotated[str, typer.Option("--format", help="table, csv or json.")] = "table",
 ) -> None:
     """Delivered, failed, held and expired leads, and who is liable for each lost one."""
+    from core.db import utcnow
     from integrations.leads.report import build_report
     from integrations.registry import load_specs
-    from intmon.db import utcnow
 
     if format_ not in ("table", "csv", "json"):
         fail(f"--format: one of table, csv, json; not {format_!r}")

@@ -26,8 +26,10 @@ from typing import Any
 from sqlalchemy import Engine
 
 from alerts.platform_outages import current_outage
+from alerts.policy import policy_of
 from alerts.queries import IncidentView, TicketView, list_incidents, list_tickets
 from alerts.tickets import ACTIVE
+from core.settings import Settings
 from integrations.config import IntegrationSpec
 from integrations.history import BAR_LENGTH, ResultMark, ResultPage, latest_results, results_page
 from integrations.maintenance import StoredWindow, list_windows, windows_by_integration
@@ -37,7 +39,6 @@ from integrations.uptime import Availability, LatencyPoint, availability, latenc
 from integrations.windows import MaintenanceWindow, active_window
 from intmon.api.access import visible_integrations
 from intmon.api.auth import Principal
-from intmon.settings import Settings
 
 STATES = ("up", "down", "stale", "maintenance", "unknown")
 MAX_ROWS = 500
@@ -180,7 +181,7 @@ def board(engine: Engine, caller: Principal, settings: Settings, now: datetime) 
             status=status.value,
             client=client,
             limit=MAX_ROWS,
-            policy=settings.policy(),
+            policy=policy_of(settings),
             now=now,
         )
     ]

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 
+from core import db
 from integrations.e2e_store import list_runs
 from integrations.heartbeats.store import list_heartbeats
 from integrations.history import ResultNotFound
-from intmon import db
 from intmon.web.badges import badge_token
 from intmon.web.board import CHART_WINDOWS, STATES, board, integration_page
 from intmon.web.charts import latency_chart

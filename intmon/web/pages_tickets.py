@@ -20,10 +20,11 @@ from sqlalchemy import Connection
 
 from alerts import manual_tickets, tickets
 from alerts.errors import InvalidTicketInput, InvalidTransition, TicketNotFound
+from alerts.policy import policy_of
 from alerts.queries import list_tickets, ticket_detail
 from alerts.tickets import SUBTYPES, TIERS, TRANSITIONS, Actor, Section, Status, ticket_number
+from core import db
 from integrations.strict import storable_moment
-from intmon import db
 from intmon.api.access import visible_integrations, visible_ticket
 from intmon.api.routes.tickets import (
     NewComment,
@@ -53,7 +54,7 @@ def _t(request: Request) -> Translator:
 
 
 def _policy(request: Request) -> Any:
-    return request.app.state.settings.policy()
+    return policy_of(request.app.state.settings)
 
 
 def _integrations(request: Request, account: WebAccount) -> dict[str, str]:

@@ -18,11 +18,11 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context
 from jinja2.runtime import Context
 
+from core import db
 from integrations.history import ResultMark
-from intmon import db
+from intmon.headers import SECURITY_HEADERS
 from intmon.web import i18n, zones
 from intmon.web.charts import percent_text, uptime_grade
-from intmon.web.headers import SECURITY_HEADERS
 from intmon.web.session import csrf_token
 from intmon.web.users import WebAccount
 

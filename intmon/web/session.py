@@ -21,8 +21,8 @@ from urllib.parse import parse_qsl
 from fastapi import Depends, Request
 from sqlalchemy import Engine
 
-from intmon import db
-from intmon.settings import Settings
+from core import db
+from core.settings import Settings
 from intmon.web.errors import LoginRequired, PageError, WebConfigError
 from intmon.web.session_store import SessionLimits, end_session, session_account, start_session
 from intmon.web.users import WebAccount

@@ -25,7 +25,7 @@ import pytest
 from starlette.types import Message
 
 from intmon.api.fields import REASON_MAX, TEXT_MAX
-from intmon.web.headers import SECURITY_HEADERS
+from intmon.headers import SECURITY_HEADERS
 from tests.hostile.site import Site, database, settings
 
 MiB = 1024 * 1024

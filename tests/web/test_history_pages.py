@@ -20,10 +20,10 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
 from checks.outcomes import CheckResult, Outcome
+from core import db
 from integrations.loader import load_text
 from integrations.registry import apply, load_specs
 from integrations.results import record_results
-from intmon import db
 from intmon.web.badges import badge_token
 from intmon.web.board import IntegrationStatus, board_order
 from intmon.web.users import create_user

@@ -37,11 +37,11 @@ from checks.scenarios.junit import junit_xml
 from checks.scenarios.listener import callback_from
 from checks.scenarios.report import ScenarioReport
 from checks.scenarios.runner import new_run_id
+from core import db
 from integrations.e2e_store import ENDED, create_run, deliver_callback, list_runs, load_run
 from integrations.errors import RunNotFound
 from integrations.models import Integration
 from integrations.scenarios import VARIABLE, ScenarioSpec
-from intmon import db
 from intmon.api.access import Caller, Db, require, visible_integration, visible_integrations
 from intmon.api.auth import Principal
 from intmon.api.fields import Input

@@ -13,7 +13,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Query, Response, status
 from pydantic import BaseModel, Field
 
+from core import db
 from integrations.leads import ledger
+from integrations.leads.metrics import publish
 from integrations.leads.notices import (
     NoticeError,
     add_notice,
@@ -23,7 +25,6 @@ from integrations.leads.notices import (
 )
 from integrations.leads.report import build_report
 from integrations.strict import StorableDatetime
-from intmon import db
 from intmon.api.access import (
     Caller,
     Db,
@@ -38,7 +39,6 @@ from intmon.api.problems import problem
 from intmon.api.schemas import leads as schemas
 from intmon.api.strict_json import StrictJsonRoute
 from intmon.api.throttle import limited
-from intmon.lead_metrics import publish
 
 router = APIRouter(prefix="/api", tags=["leads"], route_class=StrictJsonRoute)
 # Real leads come from the platform: support or a client token, never a tester's.

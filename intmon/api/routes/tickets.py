@@ -21,11 +21,12 @@ from sqlalchemy import Engine
 
 from alerts import manual_tickets, tickets
 from alerts.errors import InvalidTicketInput
+from alerts.policy import policy_of
 from alerts.queries import ticket_detail, ticket_page
 from alerts.ticket_pages import TicketFilter
 from alerts.tickets import Actor
+from core import db
 from integrations.strict import StorableDatetime
-from intmon import db
 from intmon.api.access import Db, TicketReader, visible_ticket
 from intmon.api.auth import Principal
 from intmon.api.fields import (
@@ -97,7 +98,7 @@ class SectionChange(Input):
 
 
 def _policy(request: Request) -> Any:
-    return request.app.state.settings.policy()
+    return policy_of(request.app.state.settings)
 
 
 def _detail(engine: Engine, caller: Principal, reference: str | int, request: Request) -> Any:
