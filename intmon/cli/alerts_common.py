@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING
 from rich.markup import escape
 from rich.table import Table
 
-from alerts.policy import policy_of
 from intmon.cli.output import when
 
 if TYPE_CHECKING:
@@ -25,6 +24,7 @@ if TYPE_CHECKING:
 
 def _context() -> tuple[Engine, datetime, Policy]:
     """The database, the clock and the policy every command runs with."""
+    from alerts.policy import policy_of
     from core import db
     from core.settings import get_settings
     from intmon.cli.database import open_database

@@ -16,7 +16,6 @@ from rich.live import Live
 from rich.markup import escape
 from rich.table import Table
 
-from alerts.policy import policy_of
 from intmon.cli.output import EXIT_FAILED, console, outcome_text, print_json
 
 if TYPE_CHECKING:
@@ -53,6 +52,7 @@ def demo(
 ) -> None:
     """Watch a sandbox partner go healthy → expired token → slow → outage → changed contract,
     incidents and their tickets open, and recover when it is healthy again."""
+    from alerts.policy import policy_of
     from alerts.queries import list_incidents, list_tickets
     from checks.outcomes import Outcome
     from core.egress import ALLOW_VARIABLE

@@ -6,7 +6,6 @@ from typing import Annotated
 
 import typer
 
-from alerts.policy import policy_of
 from core.logs import setup_logging
 from intmon.cli.output import console
 
@@ -25,6 +24,7 @@ def mail_in(
     ] = None,
 ) -> None:
     """Receive replies by e-mail: a client's answer becomes a comment on its ticket."""
+    from alerts.policy import policy_of
     from core.settings import get_settings
     from intmon.cli.database import open_database
     from intmon.cli.service_commands import _stop_on_signals

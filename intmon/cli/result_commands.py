@@ -11,8 +11,6 @@ from rich.markup import escape
 from rich.progress import Progress
 from rich.table import Table
 
-from alerts.policy import policy_of
-from integrations.retention import retention_of
 from intmon.cli.output import EXIT_BAD_INPUT, console, errors, print_json, read_input
 
 results_app = typer.Typer(
@@ -36,6 +34,7 @@ def results_import(
     line refuses the whole file (exit 2, each bad line named)."""
     from alerts.backfill import backfill
     from alerts.errors import BackfillError
+    from alerts.policy import policy_of
     from core import db
     from core.settings import get_settings
     from integrations.registry import load_specs
@@ -85,7 +84,7 @@ def results_prune(
     SQLite delete old rows in batches."""
     from core import db
     from core.settings import get_settings
-    from integrations.retention import prune
+    from integrations.retention import prune, retention_of
     from intmon.cli.database import open_database
 
     engine = open_database(migrate=False)
