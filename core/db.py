@@ -6,10 +6,11 @@ migration and every query runs on both.
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import (
@@ -62,9 +63,25 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-@lru_cache(maxsize=8)
+# One engine per database URL, shared by everything in the process. A process uses one
+# URL, but tests and tools open many: an engine pushed out of the cache is disposed,
+# so its pooled connections are closed rather than left to the garbage collector.
+_ENGINES: OrderedDict[str, Engine] = OrderedDict()
+_ENGINES_MAX = 8
+_ENGINES_LOCK = threading.Lock()
+
+
 def engine_for(url: str) -> Engine:
-    return make_engine(url)
+    with _ENGINES_LOCK:
+        engine = _ENGINES.get(url)
+        if engine is not None:
+            _ENGINES.move_to_end(url)
+            return engine
+        engine = _ENGINES[url] = make_engine(url)
+        while len(_ENGINES) > _ENGINES_MAX:
+            _, oldest = _ENGINES.popitem(last=False)
+            oldest.dispose()
+        return engine
 
 
 @contextmanager
