@@ -107,6 +107,18 @@ leads_total = Counter(
     "Lead ledger entries by outcome and liable party.",
     ["integration", "outcome", "liability"],
 )
+lead_acceptance = Gauge(
+    "intmon_lead_acceptance_ratio",
+    "Leads the broker accepted / answered in the last lead-flow window (lead_flow).",
+    ["integration"],
+    multiprocess_mode="mostrecent",
+)
+lead_acceptance_usual = Gauge(
+    "intmon_lead_acceptance_usual_ratio",
+    "The same ratio over the same hours of the past weeks (the lead-flow baseline).",
+    ["integration"],
+    multiprocess_mode="mostrecent",
+)
 retention_deleted = Counter(
     "intmon_retention_deleted",
     "Raw check results removed by retention, by how: partition (a dropped day's "
@@ -125,6 +137,8 @@ PROCESS_METRICS: tuple[Collector, ...] = (
     certificate_expiry,
     scheduler_leader,
     leads_total,
+    lead_acceptance,
+    lead_acceptance_usual,
     retention_deleted,
 )
 

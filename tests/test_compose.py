@@ -66,6 +66,10 @@ METRICS = frozenset(
         "intmon_slo_error_budget_remaining",
         "intmon_slo_burn_rate",
         "intmon_rollup_lag_seconds",
+        "intmon_heartbeat_up",
+        "intmon_heartbeat_last_seconds",
+        "intmon_lead_acceptance_ratio",
+        "intmon_lead_acceptance_usual_ratio",
     }
 )
 METRICS_TARGET = "metrics:9464"

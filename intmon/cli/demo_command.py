@@ -69,6 +69,7 @@ def demo(
     )
     from intmon.demo.e2e import run_demo_scenario
     from intmon.demo.heartbeat import DemoJob
+    from intmon.demo.lead_flow import seed_lead_history
     from intmon.demo.leads import LeadFeeder
     from intmon.demo.mail_reply import reply_by_email
     from intmon.demo.mailbox import Mailbox
@@ -107,6 +108,9 @@ def demo(
                     f"replies by e-mail to 127.0.0.1:{mail_in.port}  files in {workdir}"
                 )
                 console.print(describe(web.url, logins), markup=False, soft_wrap=True)
+            # drift-broker's ledger: four ordinary weeks and a bad last hour, judged by the
+            # worker's first housekeeping pass.
+            seed_lead_history(embedded.db, datetime.now(UTC))
             embedded.start()
             feeder = LeadFeeder(embedded.db).start()  # leads through the outage
             # export-job's nightly export: pings its heartbeat three times, then stops.

@@ -86,6 +86,7 @@ EN: dict[str, str] = {
     "family.e2e": "End-to-end test failed",
     "family.platform": "intmon configuration (platform side)",
     "family.heartbeat": "Heartbeat missed or job failed",
+    "family.lead_flow": "Lead acceptance or delivery time off its usual",
     # table columns
     "col.integration": "Integration",
     "col.client": "Client",
@@ -290,6 +291,7 @@ EN: dict[str, str] = {
     "outcome.egress_denied": "refused by the egress policy",
     "outcome.config_error": "intmon configuration error",
     "outcome.missed_heartbeat": "heartbeat missed",
+    "outcome.lead_flow_anomaly": "lead flow off its usual",
 }
 
 RU: dict[str, str] = {
@@ -348,6 +350,7 @@ RU: dict[str, str] = {
     "family.e2e": "Сквозной тест не прошёл",
     "family.platform": "Конфигурация intmon (сторона платформы)",
     "family.heartbeat": "Нет сигнала от задания или задание сообщило об ошибке",
+    "family.lead_flow": "Доля принятых лидов или время доставки не как обычно",
     "col.integration": "Интеграция",
     "col.client": "Клиент",
     "col.state": "Состояние",
@@ -544,6 +547,7 @@ RU: dict[str, str] = {
     "outcome.egress_denied": "запрещено политикой исходящих запросов",
     "outcome.config_error": "ошибка настройки intmon",
     "outcome.missed_heartbeat": "нет сигнала от задания",
+    "outcome.lead_flow_anomaly": "поток лидов не как обычно",
 }
 
 EN.update(i18n_tickets.EN)

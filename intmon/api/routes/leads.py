@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field
 
 from core import db
 from integrations.leads import ledger
+from integrations.leads.flow import verdicts
 from integrations.leads.metrics import publish
 from integrations.leads.notices import (
     NoticeError,
@@ -155,6 +156,30 @@ def leads_report(
         if moment.tzinfo is None:
             raise HTTPException(422, {"field": name, "message": "give a time zone offset"})
     return build_report(engine, integration or visible, start, end).as_dict()
+
+
+@router.get(
+    "/leads/flow",
+    summary="Lead acceptance and delivery time against the broker's usual",
+    response_model=list[schemas.LeadFlow],
+)
+def leads_flow(
+    engine: Db,
+    caller: Caller,
+    integration: Annotated[
+        list[str] | None, Query(description="Repeatable; default all with lead_flow.")
+    ] = None,
+    at: Annotated[StorableDatetime | None, Query(description="Window end; default now.")] = None,
+) -> Any:
+    """The last `window_s` of each broker with a `lead_flow` block against the same hours
+    of the past weeks: acceptance, median delivery time, top rejection reasons."""
+    visible = visible_integrations(engine, caller)
+    if integration:
+        _own(engine, caller, set(integration))
+    if at is not None and at.tzinfo is None:
+        raise HTTPException(422, {"field": "at", "message": "give a time zone offset"})
+    chosen = [visible[key].spec for key in (integration or visible) if key in visible]
+    return [v.as_dict() for v in verdicts(engine, chosen, at or db.utcnow())]
 
 
 @router.get(
