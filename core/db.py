@@ -52,6 +52,11 @@ def make_engine(url: str) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     kwargs.update(pool_size=10, max_overflow=10, pool_pre_ping=True)
+    # Sessions in UTC whatever the server's default: day and hour buckets (partitions,
+    # rollups) are UTC days and hours, and psycopg hands back datetimes in
+    # `datetime.timezone.utc`, which cost nothing to normalise (a zone such as Etc/UTC
+    # made `astimezone` a third of the board's bars).
+    kwargs["connect_args"] = {"options": "-c TimeZone=UTC"}
     return create_engine(url, **kwargs)
 
 

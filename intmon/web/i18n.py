@@ -60,6 +60,9 @@ EN: dict[str, str] = {
     "board.active_tickets": "active tickets",
     "board.sla_breached": "SLA breached",
     "board.no_integrations": "No integrations are watched yet.",
+    "board.page_of": "Page {page} of {pages} ({total} integrations, what needs someone first)",
+    "board.previous": "← Previous page",
+    "board.next": "Next page →",
     "board.no_incidents": "No open incidents.",
     "board.no_tickets": "No active tickets.",
     "board.platform_outage": "Platform outage #{id} since {since}: intmon's own network is "
@@ -325,6 +328,9 @@ RU: dict[str, str] = {
     "board.active_tickets": "активных тикетов",
     "board.sla_breached": "SLA нарушен",
     "board.no_integrations": "Интеграции пока не отслеживаются.",
+    "board.page_of": "Страница {page} из {pages} (интеграций: {total}, сначала требующие внимания)",
+    "board.previous": "← Предыдущая страница",
+    "board.next": "Следующая страница →",
     "board.no_incidents": "Открытых инцидентов нет.",
     "board.no_tickets": "Активных тикетов нет.",
     "board.platform_outage": "Сбой платформы №{id} с {since}: не работает собственная сеть "

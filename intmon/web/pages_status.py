@@ -3,7 +3,8 @@
 Support sees every integration; a client sees only their own, and any other
 integration is "not found", exactly like one that does not exist.
 
-An integration's page takes `?before=<result id>` (its older results, a keyset
+The board takes `?page=N` (`intmon.web.board.PAGE_ROWS` integrations a page). An
+integration's page takes `?before=<result id>` (its older results, a keyset
 page at a time) and `?chart=24h|7d` (the latency chart's span); anything else
 there is a 400 page naming the parameter, never a 500.
 """
@@ -27,13 +28,26 @@ from intmon.web.session import Account, engine_of
 router = APIRouter(include_in_schema=False)
 
 MAX_RESULT_ID = 2**63 - 1
+MAX_PAGE = 100_000
 
 
 @router.get("/board")
 def status_board(request: Request, account: Account) -> Response:
+    number = page_number(request.query_params.get("page"))
     now = db.utcnow()
-    view = board(engine_of(request), account.principal, request.app.state.settings, now)
+    view = board(
+        engine_of(request), account.principal, request.app.state.settings, now, page=number
+    )
     return page(request, "board.html", account=account, refresh=True, board=view, states=STATES)
+
+
+def page_number(text: str | None) -> int:
+    """`?page=`: a page of the board, from 1."""
+    if text is None:
+        return 1
+    if not text.isascii() or not text.isdigit() or not 0 < int(text) <= MAX_PAGE:
+        raise PageError(400, "error.bad_request", detail="page: give a page number (1, 2, …)")
+    return int(text)
 
 
 def result_id(text: str | None) -> int | None:
