@@ -25,6 +25,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from alerts.escalation import Acknowledgement, acknowledgements
 from alerts.platform_outages import current_outage
 from alerts.policy import policy_of
 from alerts.queries import IncidentView, TicketView, list_incidents, list_tickets
@@ -126,6 +127,10 @@ class Board:
     # The open platform outage (intmon's own network failing), shown as a banner;
     # its detail only to those who see every client (it counts all of them).
     outage: dict[str, Any] | None = None
+    # Integration id → (name, client): the incidents table says who, not an id.
+    names: dict[str, tuple[str, str]] = field(default_factory=dict)
+    # Incident id → who acknowledged it and when (support's "Acknowledge" button).
+    acks: dict[int, Acknowledgement] = field(default_factory=dict)
 
     @property
     def counts(self) -> dict[str, int]:
@@ -189,7 +194,9 @@ def board(engine: Engine, caller: Principal, settings: Settings, now: datetime) 
     outage = current_outage(engine)
     if outage is not None and not caller.sees_every_client:
         outage = {**outage, "detail": "", "evidence": {}}
-    return Board(statuses, incidents, tickets, outage)
+    names = {i: (spec.name, spec.client) for i, spec in specs.items()}
+    acks = acknowledgements(engine, [incident.id for incident in incidents])
+    return Board(statuses, incidents, tickets, outage, names, acks)
 
 
 @dataclass(frozen=True, slots=True)
@@ -265,6 +272,13 @@ def _window(stored: StoredWindow, now: datetime) -> dict[str, Any]:
     return {
         "name": stored.name,
         "source": stored.source,
+        "window": stored.window,
+        "kind": stored.window.kind,
+        # Support changes a one-off window added at the console, CLI or API here; one
+        # from the integrations file changes there, a recurring one with the CLI.
+        "editable": stored.source != "config" and stored.window.kind == "once",
+        "endable": stored.source != "config"
+        and (current is not None or stored.window.next_start(now) is not None),
         "description": stored.window.describe(),
         "reason": stored.window.reason,
         "active_until": current[1] if current else None,
