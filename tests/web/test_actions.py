@@ -374,3 +374,43 @@ def test_a_run_not_ended_has_no_report_yet(browser: Any, world: Engine, app: Fas
     assert 'data-refresh="15"' in page.text and "/junit" not in page.text
     assert support.get("/e2e/runs/run-waiting/junit").status_code == 409
     assert "Запуск ещё не закончился" in support.get("/e2e/runs/run-waiting/report?lang=ru").text
+
+
+def test_what_the_actions_add_is_all_russian_on_a_russian_page(
+    browser: Any, world: Engine, app: FastAPI
+) -> None:
+    from tests.web.test_russian_complete import english_in
+
+    support = browser("sup")
+    support.get("/board?lang=ru")
+    pieces: dict[str, str] = {}
+
+    def part(name: str, page: Any, pattern: str) -> None:
+        found = re.search(pattern, page.text, re.S)
+        assert found, (name, pattern)
+        pieces[name] = found.group(0)
+
+    flash_of = r'<div class="flash.*?</div>'
+    part("ack", support.post("/incidents/1/ack", {"back": "/board"}), flash_of)
+    part("ack again", support.post("/incidents/1/ack", {"back": "/board"}), flash_of)
+    part(
+        "board incidents", support.get("/board"), r'<table class="cards" id="incidents">.*?</table>'
+    )
+    part("run now", support.post("/integrations/a/checks/run", {}), flash_of)
+    part("declared", support.post("/integrations/a/maintenance", ACTIONS[1][1]), flash_of)
+    refused = support.post("/integrations/a/maintenance", {"starts_at": "x", "ends_at": ""})
+    part("refused form", refused, r'<section id="window-form">.*?</section>')
+    part("cancelled", support.post("/integrations/a/maintenance/cli-1/end", {}), flash_of)
+    part("unknown check", support.post("/integrations/a/checks/run", {"check": "x"}), flash_of)
+    page = support.get("/integrations/a?window=planned")
+    part("windows", page, r'<table class="cards" id="windows">.*?</table>')
+    part("edit form", page, r'<section id="window-form">.*?</section>')
+    part("trail", page, r'<table class="cards" id="actions">.*?</table>')
+    ran = support.post("/integrations/s/scenarios/ping-flow/run", {})
+    part("scenario", ran, flash_of)
+    app.state.e2e_runs.join(timeout=30)
+    pieces["run page"] = support.get(str(ran.url)).text
+    pieces["forbidden"] = browser("ann").post("/integrations/a/checks/run?lang=ru", {}).text
+    assert [name for name, text in pieces.items() if not re.search("[а-я]", text)] == []
+    left = {name: english_in(text) for name, text in pieces.items()}
+    assert {name: found for name, found in left.items() if found} == {}
