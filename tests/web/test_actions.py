@@ -414,3 +414,30 @@ def test_what_the_actions_add_is_all_russian_on_a_russian_page(
     assert [name for name, text in pieces.items() if not re.search("[а-я]", text)] == []
     left = {name: english_in(text) for name, text in pieces.items()}
     assert {name: found for name, found in left.items() if found} == {}
+
+
+def test_an_emergency_acknowledged_at_the_console_stops_escalating(
+    browser: Any, world: Engine
+) -> None:
+    from alerts.escalation import escalate
+    from checks.outcomes import Outcome
+    from integrations.registry import load_specs
+    from tests.alerts.helpers import feed
+
+    specs = {i: r.spec for i, r in load_specs(world).items()}
+    for integration in ("a", "o"):  # both partners down: emergencies (connectivity)
+        feed(world, specs, [Outcome.CONNECTION_REFUSED] * 3, start=10, integration=integration)
+    with world.connect() as connection:
+        down = dict(
+            connection.execute(
+                select(Incident.integration_id, Incident.id).where(
+                    Incident.family == "connectivity"
+                )
+            ).all()
+        )
+    page = browser("sup").post(f"/incidents/{down['a']}/ack", {"back": "/board"})
+    assert f"Incident #{down['a']} acknowledged" in flash(page)
+
+    report = escalate(world, NOW + timedelta(hours=2))
+    assert down["o"] in report.escalated and down["o"] in report.reminded
+    assert down["a"] not in report.escalated and down["a"] not in report.reminded
