@@ -441,3 +441,17 @@ def test_an_emergency_acknowledged_at_the_console_stops_escalating(
     report = escalate(world, NOW + timedelta(hours=2))
     assert down["o"] in report.escalated and down["o"] in report.reminded
     assert down["a"] not in report.escalated and down["a"] not in report.reminded
+
+
+def test_a_resolved_incident_is_not_acknowledged(browser: Any, world: Engine) -> None:
+    from checks.outcomes import Outcome
+    from integrations.registry import load_specs
+    from tests.alerts.helpers import feed
+
+    specs = {i: r.spec for i, r in load_specs(world).items()}
+    feed(world, specs, [Outcome.OK] * 5, start=3, integration="a")  # INC-000001 recovers
+    support = browser("sup")
+    assert 'action="/incidents/1/ack"' not in support.get("/integrations/a").text
+    page = support.post("/incidents/1/ack", {"back": "/integrations/a"})
+    assert flash(page) == "Acknowledging incident #1: refused — the incident has already resolved."
+    assert acknowledged_by(world, 1) is None
