@@ -29,6 +29,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from alerts.escalation import Acknowledgement, acknowledgements
 from alerts.platform_outages import current_outage
 from alerts.policy import policy_of
 from alerts.queries import IncidentView, TicketView, list_incidents, list_tickets
@@ -136,6 +137,10 @@ class Board:
     page: int = 1
     pages: int = 1
     total: int = 0
+    # Integration id → (name, client): the incidents table says who, not an id.
+    names: dict[str, tuple[str, str]] = field(default_factory=dict)
+    # Incident id → who acknowledged it and when (support's "Acknowledge" button).
+    acks: dict[int, Acknowledgement] = field(default_factory=dict)
 
     @property
     def breached(self) -> int:
@@ -216,7 +221,20 @@ def board(
     outage = current_outage(engine)
     if outage is not None and not caller.sees_every_client:
         outage = {**outage, "detail": "", "evidence": {}}
-    return Board(statuses, incidents, tickets, outage, counts, page, pages, len(ordered))
+    names = {i: (spec.name, spec.client) for i, spec in specs.items()}
+    acks = acknowledgements(engine, [incident.id for incident in incidents])
+    return Board(
+        statuses,
+        incidents,
+        tickets,
+        outage,
+        counts,
+        page,
+        pages,
+        len(ordered),
+        names,
+        acks,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -292,6 +310,13 @@ def _window(stored: StoredWindow, now: datetime) -> dict[str, Any]:
     return {
         "name": stored.name,
         "source": stored.source,
+        "window": stored.window,
+        "kind": stored.window.kind,
+        # Support changes a one-off window added at the console, CLI or API here; one
+        # from the integrations file changes there, a recurring one with the CLI.
+        "editable": stored.source != "config" and stored.window.kind == "once",
+        "endable": stored.source != "config"
+        and (current is not None or stored.window.next_start(now) is not None),
         "description": stored.window.describe(),
         "reason": stored.window.reason,
         "active_until": current[1] if current else None,

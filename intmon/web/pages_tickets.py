@@ -20,6 +20,7 @@ from sqlalchemy import Connection
 
 from alerts import manual_tickets, tickets
 from alerts.errors import InvalidTicketInput, InvalidTransition, TicketNotFound
+from alerts.escalation import acknowledgements
 from alerts.policy import policy_of
 from alerts.queries import list_tickets, ticket_detail
 from alerts.tickets import SUBTYPES, TIERS, TRANSITIONS, Actor, Section, Status, ticket_number
@@ -255,6 +256,8 @@ def _ticket_page(
         transitions=[s.value for s in TRANSITIONS[Status(detail.ticket.status)]],
         sections=SECTIONS,
         subtypes=ALL_SUBTYPES,
+        # Support acknowledges the ticket's open incident here too (pages_actions.py).
+        acks=acknowledgements(engine, [incident.id for incident in detail.incidents]),
     )
 
 
