@@ -30,7 +30,7 @@ from alerts.errors import InvalidTicketInput
 from alerts.models import Attachment, TicketComment
 from alerts.ticket_forms import AttachmentLimits
 from alerts.tickets import Actor, record
-from intmon.db import table_of
+from core.db import table_of
 
 A = table_of(Attachment)
 C = table_of(TicketComment)

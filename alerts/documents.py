@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, delete, insert, select
 
 from alerts.models import ConfigDocument
-from intmon.db import table_of
+from core.db import table_of
 
 DOC = table_of(ConfigDocument)
 

@@ -37,6 +37,7 @@ class Family(enum.StrEnum):
     E2E = "e2e"
     PLATFORM = "platform"
     HEARTBEAT = "heartbeat"
+    LEAD_FLOW = "lead_flow"
 
 
 # Families that are the platform's own problem: no client ticket, no partner contact.
@@ -58,6 +59,7 @@ FAMILY_OF: dict[Outcome, Family | None] = {
     Outcome.RATE_LIMITED: Family.RATE_LIMIT,
     Outcome.CONFIG_ERROR: Family.PLATFORM,
     Outcome.MISSED_HEARTBEAT: Family.HEARTBEAT,
+    Outcome.LEAD_FLOW_ANOMALY: Family.LEAD_FLOW,
 }
 
 # The ticket topic a client reads in the list (seed 001: category → topic → form).
@@ -72,6 +74,7 @@ TOPICS: dict[Family, str] = {
     Family.PLATFORM: "intmon cannot run the checks: its configuration or its own network "
     "(platform side)",
     Family.HEARTBEAT: "A scheduled job stopped reporting or reported a failure (heartbeat)",
+    Family.LEAD_FLOW: "The broker accepts far fewer leads, or answers far slower, than usual",
 }
 
 # What a support engineer does first; goes into the ticket form.
@@ -87,6 +90,8 @@ FIRST_STEPS: dict[Family, str] = {
     "workers run (intmon validate lists them), or correct the request template.",
     Family.HEARTBEAT: "Check the job on the partner's side: did it run (cron, scheduler), did it "
     "fail (the last /fail body is in the detail), can it reach intmon's ping URL.",
+    Family.LEAD_FLOW: "Read the top rejection reasons (intmon leads flow -i ID): ask the broker "
+    "what changed (validation, caps, duplicates), and whether our lead data changed.",
 }
 
 

@@ -37,10 +37,10 @@ from alerts.policy import Policy
 from alerts.sweep import effective_due
 from alerts.ticket_pages import TicketFilter, decode_cursor, encode_cursor, page_rows
 from alerts.tickets import ACTIVE, ticket_number
+from core.db import table_of, utcnow
 from integrations.contracts import change_evidence
 from integrations.maintenance import windows_by_integration
 from integrations.windows import MaintenanceWindow
-from intmon.db import table_of, utcnow
 
 INC = table_of(Incident)
 C = table_of(TicketComment)

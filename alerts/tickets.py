@@ -20,7 +20,7 @@ from alerts import announce, outbox
 from alerts.errors import InvalidTicketInput, InvalidTransition, TicketNotFound
 from alerts.models import Ticket, TicketComment, TicketHistory
 from alerts.policy import Policy
-from intmon.db import table_of
+from core.db import table_of
 
 T = table_of(Ticket)
 C = table_of(TicketComment)

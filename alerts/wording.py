@@ -26,6 +26,8 @@ OUTCOME_WORDS: dict[str, dict[str, str]] = {
         "egress_denied": "The partner's API sent us on to an address we may not call.",
         "config_error": "Our own settings keep the check from running.",
         "missed_heartbeat": "A scheduled job stopped reporting to us, or reported a failure.",
+        "lead_flow_anomaly": "The partner accepts far fewer of our leads, or answers far "
+        "slower, than it usually does at this time.",
     },
     "ru": {
         "ok": "Последняя проверка прошла успешно.",
@@ -45,6 +47,8 @@ OUTCOME_WORDS: dict[str, dict[str, str]] = {
         "config_error": "Проверке мешают наши собственные настройки.",
         "missed_heartbeat": "Задание по расписанию перестало сообщать о себе или сообщило "
         "об ошибке.",
+        "lead_flow_anomaly": "Партнёр принимает намного меньше наших лидов или отвечает "
+        "намного медленнее, чем обычно в это время.",
     },
 }
 

@@ -20,7 +20,12 @@ from checks.assertions import compile_assertion
 from integrations.errors import ConfigProblem
 from integrations.heartbeats.spec import HEARTBEAT_CHECK_PREFIX, HeartbeatSpec
 from integrations.leads.budget import allowance, window_of
-from integrations.leads.spec import ChangeNoticeSpec, DeliverySpec
+from integrations.leads.spec import (
+    LEAD_FLOW_CHECK,
+    ChangeNoticeSpec,
+    DeliverySpec,
+    LeadFlowSpec,
+)
 from integrations.scenarios import E2E_CHECK_PREFIX, ScenarioSpec, iter_scenario_problems
 from integrations.secrets import is_pure_reference
 from integrations.strict import SLUG, Strict, compile_regex, status_patterns
@@ -207,6 +212,9 @@ class SloSpec(Strict):
 # A heartbeat opens its incident at the first miss and resolves at the first ping:
 # its grace is the tolerance.
 HEARTBEAT_THRESHOLDS = Thresholds(failure_threshold=1, success_threshold=1)
+# A lead-flow judgement already sums up a whole window: one anomalous window opens the
+# incident; two normal judgements in a row (integrations.leads.flow.EVERY_S apart) close it.
+LEAD_FLOW_THRESHOLDS = Thresholds(failure_threshold=1, success_threshold=2)
 
 
 class IntegrationSpec(Strict):
@@ -238,6 +246,8 @@ class IntegrationSpec(Strict):
     change_notices: list[ChangeNoticeSpec] = Field(default_factory=list)
     # How leads are sent to this partner (integrations/leads).
     delivery: DeliverySpec | None = None
+    # Bounds on the broker's acceptance rate and delivery time (integrations.leads.flow).
+    lead_flow: LeadFlowSpec | None = None
     e2e: dict[str, Any] | None = None
     # End-to-end scenarios (integrations/scenarios.py), run on request or on a schedule.
     scenarios: list[ScenarioSpec] = Field(default_factory=list)
@@ -285,6 +295,8 @@ class IntegrationSpec(Strict):
         heartbeat (incidents wait for these to recover)."""
         if self.check(check_name) is not None:
             return True
+        if check_name == LEAD_FLOW_CHECK:
+            return self.lead_flow is not None
         if check_name.startswith(HEARTBEAT_CHECK_PREFIX):
             return self.heartbeat(check_name.removeprefix(HEARTBEAT_CHECK_PREFIX)) is not None
         name = check_name.removeprefix(E2E_CHECK_PREFIX)
@@ -297,6 +309,8 @@ class IntegrationSpec(Strict):
         after it resolves it (a daily job must not take three days to alert)."""
         if check_name.startswith(HEARTBEAT_CHECK_PREFIX):
             return HEARTBEAT_THRESHOLDS
+        if check_name == LEAD_FLOW_CHECK:
+            return LEAD_FLOW_THRESHOLDS
         return self.thresholds
 
 

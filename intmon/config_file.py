@@ -121,8 +121,8 @@ def apply_config(
     """Apply the integrations and, when the file is a full ConfigFile, its sinks."""
     from alerts import documents
     from alerts.mirror import sink_document
+    from core.db import utcnow
     from integrations.registry import apply
-    from intmon.db import utcnow
 
     now = now or utcnow()
     report = apply(engine, file, now)

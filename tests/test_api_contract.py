@@ -27,10 +27,10 @@ from openapi_spec_validator import validate as validate_openapi
 from sqlalchemy import Engine, insert
 
 from checks.scenarios.runner import new_run_id
+from core import db
 from integrations.e2e_models import E2ERun
 from integrations.leads.delivery import LeadOutcome
 from integrations.leads.ledger import AttemptIn, record
-from intmon import db
 from intmon.api.app import create_app
 from tests.alerts.helpers import T0
 from tests.hostile.site import Site, database

@@ -7,12 +7,12 @@ from datetime import timedelta
 from alembic import command
 from sqlalchemy import Engine, text
 
+from core.db import utcnow
 from integrations import partitions
 from integrations.partitions import day_of, list_partitions
 from integrations.registry import apply
 from integrations.results import record_results
 from integrations.retention import Retention, prune
-from intmon.db import utcnow
 from intmon.migrations import alembic_config, upgrade
 from tests.test_registry import config
 from tests.test_retention import result

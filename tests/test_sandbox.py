@@ -15,6 +15,7 @@ import yaml
 
 from checks.engine import ProbeEngine, ProbeSettings
 from checks.outcomes import Outcome
+from core.egress import EgressPolicy
 from intmon.demo.config import (
     BROKER_TOKEN_ENV,
     EGRESS_ALLOW,
@@ -25,7 +26,6 @@ from intmon.demo.config import (
     demo_config,
 )
 from intmon.demo.sandbox import PHASES, RETRY_AFTER_S, SLOW_DELAY_S, Phase, Sandbox
-from intmon.egress import EgressPolicy
 
 TOKEN = "test-broker-token-5f1c"
 CLIENT_ID = "orbit-test"

@@ -16,7 +16,7 @@ refusals (`AlertsError`, `MaintenanceError`) and, last, anything unexpected (a
 500 that says nothing of the cause; the traceback goes to the log). Requests for
 the web console get its HTML error page instead (`error_page` in the app's state,
 set by `intmon.web.install`). Every error answer carries the pages' security
-headers (`intmon.web.headers`).
+headers (`intmon.headers`).
 
 The OpenAPI document says so for every operation (`describe_errors`): each 4xx
 and 5xx it declares, a route's own `404: {"description": …}` included, has the
@@ -45,7 +45,7 @@ from alerts.errors import (
     TicketNotFound,
 )
 from integrations.maintenance import MaintenanceError
-from intmon.web.headers import SECURITY_HEADERS
+from intmon.headers import SECURITY_HEADERS
 
 log = logging.getLogger(__name__)
 

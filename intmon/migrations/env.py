@@ -11,7 +11,7 @@ import integrations.leads.models
 import integrations.models  # noqa: F401
 import intmon.api.models
 import intmon.web.models  # noqa: F401
-from intmon.db import Base
+from core.db import Base
 from intmon.migrations import include_name
 
 config = context.config

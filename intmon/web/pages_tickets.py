@@ -20,12 +20,14 @@ from sqlalchemy import Connection
 
 from alerts import attachments, documents, manual_tickets, tickets
 from alerts.errors import InvalidFormFields, InvalidTicketInput, InvalidTransition, TicketNotFound
+from alerts.escalation import acknowledgements
 from alerts.manual_tickets import FilledForm
+from alerts.policy import policy_of
 from alerts.queries import list_tickets, ticket_detail
 from alerts.ticket_forms import TicketFormsConfig, Topic, forms_of
 from alerts.tickets import SUBTYPES, TIERS, TRANSITIONS, Actor, Section, Status, ticket_number
+from core import db
 from integrations.strict import storable_moment
-from intmon import db
 from intmon.api.access import visible_integrations, visible_ticket
 from intmon.api.routes.tickets import (
     NewComment,
@@ -56,7 +58,7 @@ def _t(request: Request) -> Translator:
 
 
 def _policy(request: Request) -> Any:
-    return request.app.state.settings.policy()
+    return policy_of(request.app.state.settings)
 
 
 def _integrations(request: Request, account: WebAccount) -> dict[str, str]:
@@ -333,6 +335,8 @@ def _ticket_page(
         transitions=[s.value for s in TRANSITIONS[Status(detail.ticket.status)]],
         sections=SECTIONS,
         subtypes=ALL_SUBTYPES,
+        # Support acknowledges the ticket's open incident here too (pages_actions.py).
+        acks=acknowledgements(engine, [incident.id for incident in detail.incidents]),
     )
 
 

@@ -24,8 +24,8 @@ from starlette.datastructures import UploadFile as StarletteUpload
 from starlette.exceptions import HTTPException
 
 from alerts.attachments import Upload
-from intmon import db
-from intmon.settings import Settings
+from core import db
+from core.settings import Settings
 from intmon.web.errors import LoginRequired, PageError, WebConfigError
 from intmon.web.session_store import SessionLimits, end_session, session_account, start_session
 from intmon.web.users import WebAccount

@@ -16,9 +16,9 @@ from alerts import tickets
 from alerts.policy import Policy
 from alerts.queries import ticket_detail
 from alerts.tickets import Actor
+from core import db
 from integrations.maintenance import add_window
 from integrations.staleness import Freshness, QuietReason
-from intmon import db
 from intmon.web.board import integration_status
 from intmon.web.serve import ConsoleServer, demo_console, describe
 from tests.alerts.helpers import T0

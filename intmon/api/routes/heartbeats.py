@@ -21,9 +21,10 @@ from fastapi import APIRouter, HTTPException, Request, status
 from fastapi.responses import PlainTextResponse
 from starlette.concurrency import run_in_threadpool
 
+from alerts.policy import policy_of
+from core import db
 from integrations.heartbeats.pings import Ping, PingKind
 from integrations.heartbeats.store import list_heartbeats
-from intmon import db
 from intmon.api.access import Caller, Db, visible_integrations
 from intmon.api.pings import PingBuffer
 from intmon.api.schemas.heartbeats import Heartbeat
@@ -42,7 +43,7 @@ PING_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 def install(app: Any) -> None:
     settings = app.state.settings
-    app.state.pings = PingBuffer(app.state.engine, settings.policy())
+    app.state.pings = PingBuffer(app.state.engine, policy_of(settings))
 
 
 async def _ping(request: Request, key: str, kind: PingKind) -> PlainTextResponse:

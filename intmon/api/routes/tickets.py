@@ -25,12 +25,13 @@ from alerts import attachments, documents, manual_tickets, tickets
 from alerts.attachments import Upload
 from alerts.errors import InvalidTicketInput, TicketNotFound
 from alerts.manual_tickets import FilledForm
+from alerts.policy import policy_of
 from alerts.queries import ticket_detail, ticket_page
 from alerts.ticket_forms import forms_of
 from alerts.ticket_pages import TicketFilter
 from alerts.tickets import Actor
+from core import db
 from integrations.strict import StorableDatetime
-from intmon import db
 from intmon.api.access import Db, TicketReader, visible_ticket
 from intmon.api.auth import Principal
 from intmon.api.fields import (
@@ -124,7 +125,7 @@ class SectionChange(Input):
 
 
 def _policy(request: Request) -> Any:
-    return request.app.state.settings.policy()
+    return policy_of(request.app.state.settings)
 
 
 def _detail(engine: Engine, caller: Principal, reference: str | int, request: Request) -> Any:

@@ -2,9 +2,6 @@
 
 Revision ID: 0022
 Revises: 0021
-
-down_revision is "0020" on the forms branch only, because 0021 (another branch) did
-not exist yet when this was written: re-chain it to "0021" when both are merged.
 """
 
 from __future__ import annotations
@@ -13,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = '0022'
-down_revision = '0020'
+down_revision = '0021'
 branch_labels = None
 depends_on = None
 
