@@ -42,6 +42,7 @@ class Family(enum.StrEnum):
     PLATFORM = "platform"
     HEARTBEAT = "heartbeat"
     POSTBACK = "postback"
+    LEAD_FLOW = "lead_flow"
 
 
 # Families that are the platform's own problem: no client ticket, no partner contact.
@@ -64,6 +65,7 @@ FAMILY_OF: dict[Outcome, Family | None] = {
     Outcome.CONFIG_ERROR: Family.PLATFORM,
     Outcome.MISSED_HEARTBEAT: Family.HEARTBEAT,
     Outcome.MISSED_POSTBACKS: Family.POSTBACK,
+    Outcome.LEAD_FLOW_ANOMALY: Family.LEAD_FLOW,
 }
 
 # The ticket topic a client reads in the list (seed 001: category → topic → form).
@@ -79,6 +81,7 @@ TOPICS: dict[Family, str] = {
     "(platform side)",
     Family.HEARTBEAT: "A scheduled job stopped reporting or reported a failure (heartbeat)",
     Family.POSTBACK: "The broker's postbacks about delivered leads stopped or thinned out",
+    Family.LEAD_FLOW: "The broker accepts far fewer leads, or answers far slower, than usual",
 }
 
 # What a support engineer does first; goes into the ticket form.
@@ -96,6 +99,8 @@ FIRST_STEPS: dict[Family, str] = {
     "fail (the last /fail body is in the detail), can it reach intmon's ping URL.",
     Family.POSTBACK: "Ask the broker whether its postbacks (status callbacks) are sent and to "
     "which URL; compare intmon postbacks list with the leads it accepted (intmon leads report).",
+    Family.LEAD_FLOW: "Read the top rejection reasons (intmon leads flow -i ID): ask the broker "
+    "what changed (validation, caps, duplicates), and whether our lead data changed.",
 }
 
 

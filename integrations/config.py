@@ -20,7 +20,12 @@ from checks.assertions import compile_assertion
 from integrations.errors import ConfigProblem
 from integrations.heartbeats.spec import HEARTBEAT_CHECK_PREFIX, HeartbeatSpec
 from integrations.leads.budget import allowance, window_of
-from integrations.leads.spec import ChangeNoticeSpec, DeliverySpec
+from integrations.leads.spec import (
+    LEAD_FLOW_CHECK,
+    ChangeNoticeSpec,
+    DeliverySpec,
+    LeadFlowSpec,
+)
 from integrations.postbacks.spec import POSTBACK_CHECK, PostbackSpec
 from integrations.scenarios import E2E_CHECK_PREFIX, ScenarioSpec, iter_scenario_problems
 from integrations.secrets import SecretRef as SecretRef
@@ -204,6 +209,10 @@ HEARTBEAT_THRESHOLDS = Thresholds(failure_threshold=1, success_threshold=1)
 # too few postbacks opens the incident, one that finds enough resolves it.
 POSTBACK_THRESHOLDS = Thresholds(failure_threshold=1, success_threshold=1)
 
+# A lead-flow judgement already sums up a whole window: one anomalous window opens the
+# incident; two normal judgements in a row (integrations.leads.flow.EVERY_S apart) close it.
+LEAD_FLOW_THRESHOLDS = Thresholds(failure_threshold=1, success_threshold=2)
+
 
 class IntegrationSpec(Strict):
     id: str = Field(pattern=SLUG)
@@ -234,6 +243,8 @@ class IntegrationSpec(Strict):
     change_notices: list[ChangeNoticeSpec] = Field(default_factory=list)
     # How leads are sent to this partner (integrations/leads).
     delivery: DeliverySpec | None = None
+    # Bounds on the broker's acceptance rate and delivery time (integrations.leads.flow).
+    lead_flow: LeadFlowSpec | None = None
     e2e: dict[str, Any] | None = None
     # End-to-end scenarios (integrations/scenarios.py), run on request or on a schedule.
     scenarios: list[ScenarioSpec] = Field(default_factory=list)
@@ -285,6 +296,8 @@ class IntegrationSpec(Strict):
             return True
         if check_name == POSTBACK_CHECK:
             return self.postbacks is not None
+        if check_name == LEAD_FLOW_CHECK:
+            return self.lead_flow is not None
         if check_name.startswith(HEARTBEAT_CHECK_PREFIX):
             return self.heartbeat(check_name.removeprefix(HEARTBEAT_CHECK_PREFIX)) is not None
         name = check_name.removeprefix(E2E_CHECK_PREFIX)
@@ -299,6 +312,8 @@ class IntegrationSpec(Strict):
             return HEARTBEAT_THRESHOLDS
         if check_name == POSTBACK_CHECK:
             return POSTBACK_THRESHOLDS
+        if check_name == LEAD_FLOW_CHECK:
+            return LEAD_FLOW_THRESHOLDS
         return self.thresholds
 
 

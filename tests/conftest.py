@@ -25,7 +25,7 @@ import integrations.models
 import integrations.postbacks.models  # noqa: F401
 import intmon.api.models
 import intmon.web.models  # noqa: F401
-from intmon.db import Base, make_engine
+from core.db import Base, make_engine
 from intmon.migrations import upgrade
 
 # Every test server listens on 127.0.0.1, which the egress policy refuses by
@@ -89,7 +89,7 @@ def pg_engine(pg_url: str) -> Iterator[Engine]:
 
 @pytest.fixture
 def sqlite_engine(tmp_path) -> Iterator[Engine]:  # type: ignore[no-untyped-def]
-    engine = make_engine(f"sqlite:///{tmp_path / 'intmon.db'}")
+    engine = make_engine(f"sqlite:///{tmp_path / 'core.db'}")
     upgrade(engine)
     yield engine
     engine.dispose()

@@ -181,7 +181,7 @@ def test_not_leader_sends_nothing(setup) -> None:  # type: ignore[no-untyped-def
 def test_default_settings_spread_checks_over_the_whole_interval(sqlite_engine: Engine) -> None:
     """Regression: a default that spread phases over a tenth of the interval made
     10,000 checks fire within 3 s of every 30 s and lag by seconds."""
-    from intmon.settings import Settings
+    from core.settings import Settings
 
     apply(sqlite_engine, config(*[f"p{i:03d}" for i in range(300)], interval=30))
     broker = StubBroker()

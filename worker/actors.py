@@ -13,10 +13,13 @@ import dramatiq
 from alerts.heartbeat_watch import watch_heartbeats
 from alerts.housekeeping import housekeep as run_housekeeping
 from alerts.housekeeping import send_pending
+from alerts.policy import policy_of
 from alerts.postback_watch import watch_postbacks
+from core.db import utcnow
 from integrations.leads.dispatch import deliver_due
-from intmon.db import utcnow
-from intmon.lead_metrics import publish_leads
+from integrations.leads.metrics import publish_leads
+from integrations.retention import retention_of
+from integrations.rollups import rollup_retention_of
 from worker.batch import (
     ACTOR_NAME,
     CHECKS_QUEUE,
@@ -45,31 +48,31 @@ def run_checks(payload: dict[str, Any]) -> None:
 
 def send_now_actor() -> None:
     rt = runtime()
-    send_pending(rt.db, rt.settings.policy(), utcnow())
+    send_pending(rt.db, policy_of(rt.settings), utcnow())
 
 
 def housekeep(sync: bool = False) -> None:
     rt = runtime()
     run_housekeeping(
         rt.db,
-        rt.settings.policy(),
+        policy_of(rt.settings),
         utcnow(),
         sync=sync,
-        rollup_retention=rt.settings.rollup_retention(),
-        retention=rt.settings.retention(),
+        rollup_retention=rollup_retention_of(rt.settings),
+        retention=retention_of(rt.settings),
     )
 
 
 def watch_heartbeats_actor() -> None:
     rt = runtime()
-    if watch_heartbeats(rt.db, rt.settings.policy(), utcnow()):
-        send_pending(rt.db, rt.settings.policy(), utcnow())  # the incident's messages, now
+    if watch_heartbeats(rt.db, policy_of(rt.settings), utcnow()):
+        send_pending(rt.db, policy_of(rt.settings), utcnow())  # the incident's messages, now
 
 
 def watch_postbacks_actor() -> None:
     rt = runtime()
-    if watch_postbacks(rt.db, rt.settings.policy(), utcnow()):
-        send_pending(rt.db, rt.settings.policy(), utcnow())  # the incident's messages, now
+    if watch_postbacks(rt.db, policy_of(rt.settings), utcnow()):
+        send_pending(rt.db, policy_of(rt.settings), utcnow())  # the incident's messages, now
 
 
 def deliver_leads() -> None:

@@ -24,11 +24,11 @@ import dramatiq
 from dramatiq import Message
 from sqlalchemy import Engine
 
+from core import metrics
 from integrations.config import IntegrationSpec
 from integrations.registry import active_revisions, load_specs
 from integrations.skips import SkipLog
 from integrations.staleness import QuietReason
-from intmon import metrics
 from worker.batch import (
     ACTOR_NAME,
     CHECKS_QUEUE,

@@ -26,8 +26,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
+from core.db import Base, UTCDateTime
 from integrations.models import BigId
-from intmon.db import Base, UTCDateTime
 
 LEAD_STATES = ("queued", "held", "delivered", "rejected", "expired")
 

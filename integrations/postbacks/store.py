@@ -19,10 +19,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Connection, Engine, select
 from sqlalchemy.dialects import postgresql, sqlite
 
+from core.db import table_of
 from integrations.leads.models import LeadAttempt
 from integrations.postbacks.models import Postback
 from integrations.strict import StorableAwareDatetime
-from intmon.db import table_of
 
 POSTBACKS = table_of(Postback)
 ATTEMPTS = table_of(LeadAttempt)

@@ -21,6 +21,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 from sqlalchemy import Engine
 
+from core.settings import Settings
 from intmon import web
 from intmon.api import problems, throttle
 from intmon.api.middleware import BodyCap, ErrorHeaders, UrlGuard
@@ -38,7 +39,6 @@ from intmon.api.routes import (
     tickets,
 )
 from intmon.metrics import aggregate_registry
-from intmon.settings import Settings
 
 
 def create_app(engine: Engine, settings: Settings) -> FastAPI:

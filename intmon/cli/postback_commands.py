@@ -38,10 +38,10 @@ def postbacks_list(
     format_: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
 ) -> None:
     """Each postback monitor: leads accepted in the window, with a postback, ratio, state."""
+    from core.db import utcnow
     from integrations.postbacks.monitor import monitor_views
     from integrations.registry import load_specs
     from intmon.cli.database import open_database
-    from intmon.db import utcnow
 
     if format_ not in ("table", "json"):
         fail(f"--format: one of table, json; not {format_!r}")

@@ -12,7 +12,7 @@ import integrations.models
 import integrations.postbacks.models  # noqa: F401
 import intmon.api.models
 import intmon.web.models  # noqa: F401
-from intmon.db import Base
+from core.db import Base
 from intmon.migrations import include_name
 
 config = context.config

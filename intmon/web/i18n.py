@@ -4,8 +4,8 @@ The language comes from `?lang=` (then kept in the session), else the browser's
 Accept-Language, else English. The Russian names of sections, subtypes and
 statuses are the ones of the help page the ticket pages follow (seed 004).
 Both languages have exactly the same keys (a test compares them); the ticket's
-sentences (`i18n_tickets`) are merged in, and the domain's refusals are put in
-words by `refusals`.
+sentences (`i18n_tickets`) and support's actions (`i18n_actions`) are merged in,
+and the domain's refusals are put in words by `refusals`.
 
 Times are shown in the viewer's zone: `?tz=` (kept in the session), else the
 `tz` cookie the console's script sets from the browser's own zone, else UTC;
@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 
 from fastapi import Request
 
-from intmon.web import i18n_tickets
+from intmon.web import i18n_actions, i18n_forms, i18n_tickets
 
 LANGUAGES = ("en", "ru")
 DEFAULT = "en"
@@ -60,6 +60,9 @@ EN: dict[str, str] = {
     "board.active_tickets": "active tickets",
     "board.sla_breached": "SLA breached",
     "board.no_integrations": "No integrations are watched yet.",
+    "board.page_of": "Page {page} of {pages} ({total} integrations, what needs someone first)",
+    "board.previous": "← Previous page",
+    "board.next": "Next page →",
     "board.no_incidents": "No open incidents.",
     "board.no_tickets": "No active tickets.",
     "board.platform_outage": "Platform outage #{id} since {since}: intmon's own network is "
@@ -87,6 +90,7 @@ EN: dict[str, str] = {
     "family.platform": "intmon configuration (platform side)",
     "family.heartbeat": "Heartbeat missed or job failed",
     "family.postback": "Broker's postbacks missing",
+    "family.lead_flow": "Lead acceptance or delivery time off its usual",
     # table columns
     "col.integration": "Integration",
     "col.client": "Client",
@@ -303,6 +307,7 @@ EN: dict[str, str] = {
     "outcome.config_error": "intmon configuration error",
     "outcome.missed_heartbeat": "heartbeat missed",
     "outcome.missed_postbacks": "postbacks missing",
+    "outcome.lead_flow_anomaly": "lead flow off its usual",
 }
 
 RU: dict[str, str] = {
@@ -336,6 +341,9 @@ RU: dict[str, str] = {
     "board.active_tickets": "активных тикетов",
     "board.sla_breached": "SLA нарушен",
     "board.no_integrations": "Интеграции пока не отслеживаются.",
+    "board.page_of": "Страница {page} из {pages} (интеграций: {total}, сначала требующие внимания)",
+    "board.previous": "← Предыдущая страница",
+    "board.next": "Следующая страница →",
     "board.no_incidents": "Открытых инцидентов нет.",
     "board.no_tickets": "Активных тикетов нет.",
     "board.platform_outage": "Сбой платформы №{id} с {since}: не работает собственная сеть "
@@ -362,6 +370,7 @@ RU: dict[str, str] = {
     "family.platform": "Конфигурация intmon (сторона платформы)",
     "family.heartbeat": "Нет сигнала от задания или задание сообщило об ошибке",
     "family.postback": "Нет постбэков от брокера",
+    "family.lead_flow": "Доля принятых лидов или время доставки не как обычно",
     "col.integration": "Интеграция",
     "col.client": "Клиент",
     "col.state": "Состояние",
@@ -568,12 +577,17 @@ RU: dict[str, str] = {
     "outcome.contract_violation": "нарушен контракт",
     "outcome.egress_denied": "запрещено политикой исходящих запросов",
     "outcome.config_error": "ошибка настройки intmon",
-    "outcome.missed_heartbeat": "нет сигнала heartbeat",
     "outcome.missed_postbacks": "нет постбэков",
+    "outcome.missed_heartbeat": "нет сигнала от задания",
+    "outcome.lead_flow_anomaly": "поток лидов не как обычно",
 }
 
 EN.update(i18n_tickets.EN)
 RU.update(i18n_tickets.RU)
+EN.update(i18n_forms.EN)
+RU.update(i18n_forms.RU)
+EN.update(i18n_actions.EN)
+RU.update(i18n_actions.RU)
 CATALOGUE: dict[str, dict[str, str]] = {"en": EN, "ru": RU}
 
 MONTHS = {

@@ -258,6 +258,9 @@ RU: dict[str, str] = {
     "first_steps.postback": "Спросите брокера, отправляет ли он постбэки (статусы лидов) и на "
     "какой адрес; сравните intmon postbacks list с лидами, которые он принял "
     "(intmon leads report).",
+    "first_steps.lead_flow": "Посмотрите главные причины отказов (intmon leads flow -i ID): "
+    "спросите брокера, что изменилось (проверки, лимиты, дубликаты), и не изменились ли наши "
+    "данные лидов.",
     "field.method": "Метод",
     "field.url": "URL",
     "field.headers": "Заголовки",

@@ -2,7 +2,7 @@
 with the token, stored once, linked to the ledger's lead; a broker that goes quiet
 while leads flow opens an incident, and its postbacks coming back resolve it.
 
-The API's clock (`intmon.db.utcnow`) and the detector's `now` are moved by the
+The API's clock (`core.db.utcnow`) and the detector's `now` are moved by the
 tests, never slept on.
 """
 
@@ -20,6 +20,8 @@ from sqlalchemy import Engine, select
 from alerts.policy import Policy
 from alerts.postback_watch import watch_postbacks
 from alerts.queries import list_incidents
+from core import db
+from core.settings import Settings
 from integrations.leads.delivery import LeadOutcome
 from integrations.leads.ledger import AttemptIn, record
 from integrations.loader import load_text
@@ -27,9 +29,7 @@ from integrations.postbacks.models import Postback
 from integrations.postbacks.signature import signature_of
 from integrations.registry import apply
 from integrations.results import history
-from intmon import db
 from intmon.api.app import create_app
-from intmon.settings import Settings
 from tests.alerts.helpers import T0
 
 SECRET = "s3cret-postback-key"
@@ -334,8 +334,8 @@ def test_api_lists_monitors_a_client_only_its_own(engine: Engine, clock: Clock) 
 def test_cli_lists_monitors(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
     from typer.testing import CliRunner
 
+    from core.settings import get_settings
     from intmon.cli import app
-    from intmon.settings import get_settings
 
     deliver(engine, 2, db.utcnow() - timedelta(minutes=5))
     monkeypatch.setenv("INTMON_DATABASE_URL", engine.url.render_as_string(hide_password=False))
@@ -362,7 +362,7 @@ def test_cli_lists_monitors(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> 
 
 
 def test_metric_is_the_ratio_per_integration(engine: Engine, client: TestClient) -> None:
-    from intmon.metrics import PostbackCollector
+    from core.metrics import PostbackCollector
 
     collector = PostbackCollector(engine, clock=lambda: T0 + timedelta(minutes=1))
     assert [s for f in collector.collect() for s in f.samples] == []  # no lead: no ratio

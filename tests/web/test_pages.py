@@ -16,9 +16,9 @@ from alerts import tickets
 from alerts.policy import Policy
 from alerts.queries import ticket_detail
 from alerts.tickets import Actor
+from core import db
 from integrations.maintenance import add_window
 from integrations.staleness import Freshness, QuietReason
-from intmon import db
 from intmon.web.board import integration_status
 from intmon.web.serve import ConsoleServer, demo_console, describe
 from tests.alerts.helpers import T0
@@ -204,21 +204,24 @@ def test_a_client_creates_a_ticket_the_form_keeps_what_was_typed_on_error(
     form = client.get("/tickets/new").text
     for label in ("Application help", "System errors", "Documents/Finance", "Metric billing"):
         assert label in form
-    assert 'name="client"' not in form and 'name="tier"' not in form  # support's fields
+    billing = client.get("/tickets/new?category=documents_finance&topic_id=metric_billing").text
+    assert 'name="f_period"' in billing
+    assert 'name="client"' not in billing and 'name="tier"' not in billing  # support's fields
     typed = {
-        "section": "documents_finance",
+        "category": "documents_finance",
+        "topic_id": "metric_billing",
         "topic": "Invoice for November",
         "description": "The act is missing.",
         "integration": "a",
+        "f_account_number": "42",
     }
     refused = client.post("/tickets/new", typed)
     assert refused.status_code == 422
-    assert 'id="error-subtype"' in refused.text
-    assert "choose a subtype for this question type" in refused.text
+    assert 'id="error-f_period"' in refused.text and "is required" in refused.text
     assert "The act is missing." in refused.text and 'value="Invoice for November"' in refused.text
-    empty = client.post("/tickets/new", {"section": "app_help", "topic": "", "description": ""})
+    empty = client.post("/tickets/new", {**typed, "topic": "", "description": ""})
     assert 'id="error-topic"' in empty.text and 'id="error-description"' in empty.text
-    created = client.post("/tickets/new", {**typed, "subtype": "metric_billing"})
+    created = client.post("/tickets/new", {**typed, "f_period": "2026-11"})
     assert created.status_code == 200 and created.url.path == "/tickets/INC-000003"
     words = text_of(created.text)
     assert "Invoice for November" in words and "The act is missing." in words
@@ -479,7 +482,7 @@ def test_the_integration_page_shows_its_heartbeats(browser: Any, engine: Engine)
     words = text_of(page.text)
     assert "Heartbeats (jobs that ping intmon)" in words
     assert "nightly-export (every 86400 s, grace 600 s)" in words
-    assert "on time" in words and "2026-11-24 13:00" in words  # next due: a day later
+    assert "on time" in words and "24 Nov 2026, 13:00" in words  # next due: a day later
     assert beat.ping_key not in page.text  # the ping URL stays off the page
     assert "Heartbeats" not in text_of(browser("sup").get("/integrations/o").text)
 

@@ -25,13 +25,13 @@ from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
+from core import db
 from integrations.errors import SecretUnavailable
 from integrations.postbacks.monitor import monitor_views
 from integrations.postbacks.signature import has_credentials, is_authentic
 from integrations.postbacks.store import PostbackIn, Stored, record_postback
 from integrations.registry import load_specs
 from integrations.secrets import resolve
-from intmon import db
 from intmon.api.access import Caller, Db, visible_integrations
 from intmon.api.schemas import postbacks as schemas
 from intmon.api.strict_json import StrictJsonRoute, strict_loads
