@@ -362,7 +362,7 @@ def test_cli_lists_monitors(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> 
 
 
 def test_metric_is_the_ratio_per_integration(engine: Engine, client: TestClient) -> None:
-    from core.metrics import PostbackCollector
+    from intmon.metrics import PostbackCollector
 
     collector = PostbackCollector(engine, clock=lambda: T0 + timedelta(minutes=1))
     assert [s for f in collector.collect() for s in f.samples] == []  # no lead: no ratio
