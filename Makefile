@@ -33,6 +33,7 @@ lint: $(BIN)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-cache
 
 unit: $(BIN)/.installed
 	$(BIN)/python -m pytest
@@ -86,4 +87,4 @@ bench-peer: $(BIN)/.installed
 	$(BIN)/python bench/peer.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache intmon.db* .intmon
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache core.db* .intmon

@@ -185,7 +185,8 @@ def _rule(event: Event, roles: list[Role], severity: Severity | None = None) -> 
 #                                                                     the integration is down)
 #   incident.*                  normal      technical_non_emergency  (auth, contract,
 #                                                                     rate_limit, degraded, e2e,
-#                                                                     heartbeat)
+#                                                                     heartbeat, postback,
+#                                                                     lead_flow)
 #   ticket.sla_breached         any         operational_internal
 #   escalation                  any         operational_internal
 #   escalation                  emergency   technical_emergency      (the next line of the

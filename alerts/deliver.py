@@ -39,8 +39,8 @@ from alerts.contacts import CHANNEL_FIELDS, NotificationsConfig
 from alerts.models import NotificationThrottle
 from alerts.notify import TARGET_PREFIX
 from alerts.render import DIGESTIBLE, render
+from core.db import table_of
 from integrations.secrets import resolve
-from intmon.db import table_of
 
 log = logging.getLogger(__name__)
 LEASE_S = 120.0

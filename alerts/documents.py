@@ -1,6 +1,6 @@
 """Configuration that is not per integration, as last applied by `intmon apply`:
 the ticket sinks, the clients' contacts, the notification rules and channels,
-the platform's self-check (canaries and the correlation rule).
+the platform's self-check (canaries and the correlation rule), the ticket forms.
 
 Stored as JSON documents (table `config_documents`) so that every worker reads
 the same configuration as the database's transaction sees it. Code running
@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, delete, insert, select
 
 from alerts.models import ConfigDocument
-from intmon.db import table_of
+from core.db import table_of
 
 DOC = table_of(ConfigDocument)
 
@@ -26,6 +26,7 @@ CLIENTS = "clients"
 NOTIFICATIONS = "notifications"
 CHANNELS = "channels"
 SELF_CHECK = "self_check"
+TICKET_FORMS = "ticket_forms"  # alerts.ticket_forms: categories, topics, fields, limits
 
 
 def store(connection: Connection, documents: Mapping[str, Any], now: datetime) -> None:

@@ -8,6 +8,7 @@
     ├── TicketNotFound       no ticket has that number (or the caller may not see it)
     ├── InvalidTransition    the status change is not allowed from the current status
     ├── InvalidTicketInput   a field has a value the ticket cannot take (names the field)
+    │   └── InvalidFormFields  seed 001's form fields refused, every problem at once
     ├── BackfillError        a results file refused as a whole: (line, message) per problem
     └── UnreadableMail       a reply by e-mail that cannot be read (malformed MIME, an
                              unknown charset, no text): refused with an answer
@@ -17,6 +18,9 @@ All are permanent: retrying the same request gives the same answer. Callers
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
 
 
 class AlertsError(Exception):
@@ -43,6 +47,20 @@ class InvalidTicketInput(AlertsError):
     def __init__(self, field: str, message: str) -> None:
         super().__init__(f"{field}: {message}")
         self.field = field
+
+
+class InvalidFormFields(InvalidTicketInput):
+    """The topic's fields of a ticket form are refused: `problems` lists each field
+    with its rule (`alerts.ticket_forms.FieldProblem`), so a surface can say every
+    one in its reader's language; the message names them in English."""
+
+    def __init__(self, problems: Sequence[Any]) -> None:
+        first = problems[0]
+        super().__init__(
+            f"fields.{first.field}",
+            "; ".join(f"fields.{p.field} {p.english()}" for p in problems),
+        )
+        self.problems = list(problems)
 
 
 class DeliveryError(Exception):

@@ -11,6 +11,7 @@ once send each step once.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -22,8 +23,8 @@ from alerts.contacts import MAX_LEVEL
 from alerts.errors import AlertsError
 from alerts.models import Incident, Ticket
 from alerts.routing import EMERGENCY_FAMILIES
+from core.db import table_of
 from integrations.registry import load_specs
-from intmon.db import table_of
 
 INC = table_of(Incident)
 T = table_of(Ticket)
@@ -103,17 +104,39 @@ def _step(
     return bool(connection.execute(update(INC).where(*condition).values(**values)).rowcount)
 
 
-def acknowledge(engine: Engine, incident_id: int, who: str, now: datetime) -> None:
-    """Someone has it in hand: no further escalation or reminders."""
+def acknowledge(engine: Engine, incident_id: int, who: str, now: datetime) -> bool:
+    """Someone has it in hand: no further escalation or reminders. False when it was
+    acknowledged already (the first one's name and time are kept)."""
     with engine.begin() as connection:
         row = connection.execute(select(INC.c.state).where(INC.c.id == incident_id)).first()
         if row is None:
             raise IncidentNotFound(incident_id)
-        connection.execute(
+        changed = connection.execute(
             update(INC)
             .where(INC.c.id == incident_id, INC.c.acknowledged_at.is_(None))
             .values(acknowledged_at=now, acknowledged_by=who)
-        )
+        ).rowcount
+    return bool(changed)
+
+
+@dataclass(frozen=True, slots=True)
+class Acknowledgement:
+    at: datetime
+    by: str
+
+
+def acknowledgements(engine: Engine, incident_ids: Iterable[int]) -> dict[int, Acknowledgement]:
+    """Who took each of these incidents and when; an incident nobody took is absent."""
+    wanted = sorted(set(incident_ids))
+    if not wanted:
+        return {}
+    with engine.connect() as connection:
+        rows = connection.execute(
+            select(INC.c.id, INC.c.acknowledged_at, INC.c.acknowledged_by).where(
+                INC.c.id.in_(wanted), INC.c.acknowledged_at.is_not(None)
+            )
+        ).all()
+    return {row.id: Acknowledgement(row.acknowledged_at, row.acknowledged_by or "") for row in rows}
 
 
 class IncidentNotFound(AlertsError):

@@ -13,6 +13,10 @@ scenario, and its ticket says which step broke.
 pinged `/fail` (`integrations.heartbeats`): one problem ("the job does not do its
 work"), whichever of the two it was; the detail says which.
 
+`postback` is a broker whose postbacks (status or conversion callbacks about
+the leads it accepted) stopped or thinned out (`integrations.postbacks`): the
+broker's API may still answer every probe while its callbacks are broken.
+
 `platform` is intmon's own side (a secret unset where the check runs, a request
 that cannot be rendered): an internal incident for the platform's operators
 (role `operational_internal`), never a client ticket, never a message to the
@@ -37,6 +41,8 @@ class Family(enum.StrEnum):
     E2E = "e2e"
     PLATFORM = "platform"
     HEARTBEAT = "heartbeat"
+    POSTBACK = "postback"
+    LEAD_FLOW = "lead_flow"
 
 
 # Families that are the platform's own problem: no client ticket, no partner contact.
@@ -58,6 +64,8 @@ FAMILY_OF: dict[Outcome, Family | None] = {
     Outcome.RATE_LIMITED: Family.RATE_LIMIT,
     Outcome.CONFIG_ERROR: Family.PLATFORM,
     Outcome.MISSED_HEARTBEAT: Family.HEARTBEAT,
+    Outcome.MISSED_POSTBACKS: Family.POSTBACK,
+    Outcome.LEAD_FLOW_ANOMALY: Family.LEAD_FLOW,
 }
 
 # The ticket topic a client reads in the list (seed 001: category → topic → form).
@@ -72,6 +80,8 @@ TOPICS: dict[Family, str] = {
     Family.PLATFORM: "intmon cannot run the checks: its configuration or its own network "
     "(platform side)",
     Family.HEARTBEAT: "A scheduled job stopped reporting or reported a failure (heartbeat)",
+    Family.POSTBACK: "The broker's postbacks about delivered leads stopped or thinned out",
+    Family.LEAD_FLOW: "The broker accepts far fewer leads, or answers far slower, than usual",
 }
 
 # What a support engineer does first; goes into the ticket form.
@@ -87,6 +97,10 @@ FIRST_STEPS: dict[Family, str] = {
     "workers run (intmon validate lists them), or correct the request template.",
     Family.HEARTBEAT: "Check the job on the partner's side: did it run (cron, scheduler), did it "
     "fail (the last /fail body is in the detail), can it reach intmon's ping URL.",
+    Family.POSTBACK: "Ask the broker whether its postbacks (status callbacks) are sent and to "
+    "which URL; compare intmon postbacks list with the leads it accepted (intmon leads report).",
+    Family.LEAD_FLOW: "Read the top rejection reasons (intmon leads flow -i ID): ask the broker "
+    "what changed (validation, caps, duplicates), and whether our lead data changed.",
 }
 
 

@@ -18,6 +18,7 @@ from alerts import documents, mirror, platform_outages
 from alerts.channels import Channel, ChannelsConfig, build_channels
 from alerts.deliver import deliver
 from alerts.escalation import EscalationReport, escalate
+from alerts.lead_flow_watch import watch_lead_flow
 from alerts.outbox import DispatchReport
 from alerts.policy import Policy
 from alerts.sender import close_all
@@ -40,6 +41,7 @@ class HousekeepingReport:
     self_check: platform_outages.Evaluation | None = None
     rollups: RollupPass | None = None
     retention: RetentionReport | None = None
+    lead_flow_anomalies: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -58,6 +60,7 @@ class HousekeepingReport:
             "platform_outage": self.self_check.action.value if self.self_check else None,
             "rollups": self.rollups.as_dict() if self.rollups else None,
             "retention": self.retention.as_dict() if self.retention else None,
+            "lead_flow_anomalies": self.lead_flow_anomalies,
         }
 
 
@@ -75,10 +78,13 @@ def housekeep(
     # First: an outage it opens holds back partner incidents from the next batch on,
     # and its operators' message goes out with this pass's sends.
     checked = platform_outages.evaluate(engine, now)
+    # Before the sends: an anomaly's incident and ticket go out with this pass.
+    flow = judge_lead_flow(engine, policy, now)
     swept = sweep(engine, policy, now)
     escalated = escalate(engine, now)
     report = send_pending(engine, policy, now, sync=sync)
     report.sweep, report.escalation, report.self_check = swept, escalated, checked
+    report.lead_flow_anomalies = flow
     report.rollups = roll_up_history(engine, now, rollup_retention)
     # Last: it takes short table locks, and nothing above waits for it. After the
     # rollups, and never past them: a raw result is dropped only once its hour is
@@ -102,6 +108,17 @@ def roll_up_history(
     except Exception:
         log.exception("housekeeping: the rollup pass failed; the next pass retries it")
         return None
+
+
+def judge_lead_flow(engine: Engine, policy: Policy, now: datetime) -> list[str]:
+    """The lead-flow judgement of this slot (alerts.lead_flow_watch); like the rollups,
+    a failure is logged and must not stop this pass's tickets and messages."""
+    try:
+        verdicts = watch_lead_flow(engine, policy, now)
+    except Exception:
+        log.exception("housekeeping: the lead-flow judgement failed; the next pass retries it")
+        return []
+    return [verdict.integration_id for verdict in verdicts if verdict.anomalous]
 
 
 def within_rollups(engine: Engine, retention: Retention, now: datetime) -> Retention:

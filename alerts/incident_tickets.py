@@ -19,8 +19,8 @@ from alerts.families import FIRST_STEPS, TOPICS, Family, is_internal
 from alerts.models import Incident, Ticket
 from alerts.policy import Policy
 from alerts.tickets import SYSTEM, Section, Status
+from core.db import table_of
 from integrations.config import IntegrationSpec
-from intmon.db import table_of
 
 T = table_of(Ticket)
 INC = table_of(Incident)

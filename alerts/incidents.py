@@ -37,11 +37,11 @@ from alerts.evidence import evidence_of
 from alerts.families import Family
 from alerts.models import Incident
 from alerts.policy import Policy
+from core.db import table_of, utcnow
 from integrations.config import IntegrationSpec
 from integrations.contracts import incident_diff
 from integrations.models import CheckState
 from integrations.results import Recorded
-from intmon.db import table_of, utcnow
 
 INC = table_of(Incident)
 S = table_of(CheckState)

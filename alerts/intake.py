@@ -24,12 +24,12 @@ from alerts.incidents import RaceLost, Transitions
 from alerts.platform_outages import covered, outage_spans
 from alerts.policy import Policy
 from checks.outcomes import CheckResult
+from core.db import utcnow
 from integrations.config import IntegrationSpec
 from integrations.contracts import learn
 from integrations.maintenance import windows_by_integration
 from integrations.results import Recorded, record_results
 from integrations.windows import active_window
-from intmon.db import utcnow
 
 log = logging.getLogger(__name__)
 

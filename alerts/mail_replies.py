@@ -45,11 +45,11 @@ from alerts.inbound_mail import InboundMail, read
 from alerts.models import NotificationThrottle, TicketComment
 from alerts.policy import Policy
 from alerts.tickets import Actor, Status, ticket_number
+from core.db import table_of
 from integrations.errors import SecretUnavailable
 from integrations.models import Integration
 from integrations.redaction import SENSITIVE_NAME, credential_values, redact
 from integrations.secrets import REFERENCE, resolve
-from intmon.db import table_of
 
 log = logging.getLogger(__name__)
 

@@ -1,18 +1,25 @@
 """Tickets opened by hand (a client or support, through the CLI or the API), as
 `incident_tickets` opens them for incidents: the integration, if named, must be
-registered and the client's, and its tier gives the SLA unless one is set."""
+registered and the client's, and its tier gives the SLA unless one is set.
+
+Seed 001: a ticket filed through a form names its category and topic; the
+category gives the section (and the topic the subtype), and the topic's fields
+are checked here, every problem at once (`InvalidFormFields`)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import Connection, select
 
 from alerts import tickets
-from alerts.errors import InvalidTicketInput
+from alerts.errors import InvalidFormFields, InvalidTicketInput
 from alerts.models import Ticket
 from alerts.policy import Policy
+from alerts.ticket_forms import TicketFormsConfig, check_values
 from alerts.tickets import ACTIVE, Actor
 from integrations.models import Integration
 
@@ -36,9 +43,14 @@ def file(
     policy: Policy,
     tier: str | None = None,
     sees: Callable[[str], bool] = lambda client: True,
+    form: FilledForm | None = None,
 ) -> int:
     """Open the ticket; returns its id. `sees` hides integrations the caller may
-    not know of (they read as unregistered). InvalidTicketInput names the field."""
+    not know of (they read as unregistered). InvalidTicketInput names the field.
+    With a `form`, its category files the ticket (`section` may be left empty)."""
+    fields: dict[str, str] | None = None
+    if form is not None:
+        section, subtype, fields = form.resolve(section, subtype)
     owner, own_tier = _integration(connection, integration_id, sees)
     client = client or owner
     if client is None:
@@ -47,9 +59,9 @@ def file(
         raise InvalidTicketInput(
             "client", f"integration {integration_id!r} belongs to client {owner!r}"
         )
-    form = {"account": client, "description": body}
+    filed = {"account": client, "description": body}
     if integration_id is not None:
-        form["integration_id"] = integration_id
+        filed["integration_id"] = integration_id
     return tickets.create(
         connection,
         client=client,
@@ -57,12 +69,56 @@ def file(
         section=section,
         subtype=subtype,
         topic=topic,
-        form=form,
+        form=filed,
         now=now,
         policy=policy,
         actor=actor,
         integration_id=integration_id,
+        category=None if form is None else form.category,
+        topic_id=None if form is None else form.topic_id,
+        fields=fields,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class FilledForm:
+    """Seed 001's choice and values as sent, and the forms they are checked against."""
+
+    forms: TicketFormsConfig
+    category: str
+    topic_id: str | None
+    values: dict[str, Any]
+
+    def resolve(self, section: str, subtype: str | None) -> tuple[str, str | None, dict[str, str]]:
+        """(section, subtype, the values to store); InvalidTicketInput naming the field."""
+        category = self.forms.category(self.category)
+        if category is None:
+            known = ", ".join(c.id for c in self.forms.categories)
+            raise InvalidTicketInput(
+                "category", f"unknown category {self.category!r}; one of {known}"
+            )
+        topics = ", ".join(t.id for t in category.topics)
+        if not self.topic_id:
+            raise InvalidTicketInput(
+                "topic_id", f"a topic of {category.id} is required: one of {topics}"
+            )
+        topic = category.topic(self.topic_id)
+        if topic is None:
+            raise InvalidTicketInput(
+                "topic_id", f"unknown topic {self.topic_id!r}; one of {topics}"
+            )
+        if section and section != category.section:
+            raise InvalidTicketInput(
+                "section", f"category {category.id} files tickets in section {category.section}"
+            )
+        if subtype and subtype != topic.subtype:
+            raise InvalidTicketInput(
+                "subtype", f"topic {topic.id} files tickets as {topic.subtype}"
+            )
+        clean, problems = check_values(topic, self.values)
+        if problems:
+            raise InvalidFormFields(problems)
+        return category.section, topic.subtype, clean
 
 
 def _integration(

@@ -32,8 +32,8 @@ from alerts.sinks import (
     build_sink,
 )
 from alerts.tickets import Actor, ticket_number
+from core.db import table_of
 from integrations.results import storable
-from intmon.db import table_of
 
 # What an external system sends back is stored as a comment: held to the columns
 # (and the API's own limit on a comment), NUL replaced, so one odd comment from

@@ -11,11 +11,21 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
+from core.db import Base, UTCDateTime
 from integrations.models import BigId
-from intmon.db import Base, UTCDateTime
 
 ACTIVE_TICKET = "status IN ('open', 'in_progress', 'waiting_for_reply')"
 
@@ -123,6 +133,33 @@ class Ticket(Base):
     # Proves a reply by e-mail answers a mail about this ticket (alerts.reply_tokens);
     # made when the first such mail is sent.
     reply_token: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    # Seed 001's form (alerts.ticket_forms): the category and topic chosen, and the
+    # topic's fields as filled ({name: text}); None for tickets filed without one.
+    category: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    topic_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    fields: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+
+
+class Attachment(Base):
+    """A file on a ticket (seed 001 "Вложение"), kept in the database: it commits with
+    the ticket or comment it came with, is backed up with it, and every API process
+    reads it without a shared volume. Sizes are capped (alerts.ticket_forms), so a
+    row stays small. `content_type` was sniffed from the bytes, never the name."""
+
+    __tablename__ = "attachments"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), index=True)
+    # The comment it came with; None when it came with the ticket itself.
+    comment_id: Mapped[int | None] = mapped_column(ForeignKey("ticket_comments.id"), nullable=True)
+    name: Mapped[str] = mapped_column(String(120))  # sanitized original name
+    content_type: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    author_kind: Mapped[str] = mapped_column(String(16))
+    author: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
 class TicketComment(Base):

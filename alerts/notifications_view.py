@@ -18,8 +18,8 @@ from alerts.errors import AlertsError
 from alerts.models import OutboxMessage
 from alerts.notify import TARGET_PREFIX
 from alerts.tickets import ticket_number
+from core.db import table_of
 from integrations.windows import aware
-from intmon.db import table_of
 
 OUT = table_of(OutboxMessage)
 

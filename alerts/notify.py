@@ -33,8 +33,8 @@ from alerts.contacts import (
 )
 from alerts.families import is_internal
 from alerts.routing import Delivery, route
+from core.db import table_of
 from integrations.models import Integration
-from intmon.db import table_of
 
 INTEGRATIONS = table_of(Integration)
 TARGET_PREFIX = "notify:"

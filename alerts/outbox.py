@@ -21,7 +21,7 @@ from sqlalchemy.orm import aliased
 
 from alerts import documents
 from alerts.models import OutboxMessage
-from intmon.db import table_of
+from core.db import table_of
 
 log = logging.getLogger(__name__)
 

@@ -48,8 +48,8 @@ from alerts.routing import route
 from alerts.self_check_config import SelfCheckConfig
 from checks.canary import CanaryResult, run_canaries
 from checks.outcomes import Outcome
+from core.db import table_of
 from integrations.models import CheckState, Integration
-from intmon.db import table_of
 
 log = logging.getLogger(__name__)
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
+from core.settings import Settings
+
 HOUR = 3600.0
 DAY = 24 * HOUR
 
@@ -34,3 +36,17 @@ class Policy:
 
     def sla(self, tier: str) -> timedelta:
         return timedelta(seconds=self.sla_premium_s if tier == "premium" else self.sla_standard_s)
+
+
+def policy_of(settings: Settings) -> Policy:
+    """The alerting policy the operator set (`INTMON_SLA_*`, `INTMON_AUTO_CLOSE_*`, …)."""
+    return Policy(
+        sla_standard_s=settings.sla_standard_h * HOUR,
+        sla_premium_s=settings.sla_premium_h * HOUR,
+        auto_close_after_s=settings.auto_close_after_h * HOUR,
+        reopen_window_s=settings.reopen_window_h * HOUR,
+        flap_window_s=settings.flap_window_s,
+        flap_threshold=settings.flap_threshold,
+        auto_close_recovered=settings.auto_close_recovered,
+        public_url=settings.public_url,
+    )

@@ -15,13 +15,14 @@ integration's maintenance windows, as the SLA sweep judges it.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine, Row, func, select
 
-from alerts import tickets
+from alerts import attachments, tickets
+from alerts.attachments import AttachmentView
 from alerts.errors import InvalidTicketInput
 from alerts.escalation import IncidentNotFound
 from alerts.models import (
@@ -36,10 +37,10 @@ from alerts.policy import Policy
 from alerts.sweep import effective_due
 from alerts.ticket_pages import TicketFilter, decode_cursor, encode_cursor, page_rows
 from alerts.tickets import ACTIVE, ticket_number
+from core.db import table_of, utcnow
 from integrations.contracts import change_evidence
 from integrations.maintenance import windows_by_integration
 from integrations.windows import MaintenanceWindow
-from intmon.db import table_of, utcnow
 
 INC = table_of(Incident)
 C = table_of(TicketComment)
@@ -152,11 +153,21 @@ class TicketDetail:
     comments: list[CommentView]
     history: list[HistoryEntry]
     incidents: list[IncidentView]
+    # Seed 001's form (alerts.ticket_forms): the category and topic chosen and the
+    # topic's fields as filled; None and {} for a ticket filed without one.
+    category: str | None = None
+    topic_id: str | None = None
+    fields: dict[str, Any] = field(default_factory=dict)
+    attachments: list[AttachmentView] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return {
             **self.ticket.as_dict(),
             "form": self.form,
+            "category": self.category,
+            "topic_id": self.topic_id,
+            "fields": self.fields,
+            "attachments": [a.as_dict() for a in self.attachments],
             "comments": [c.as_dict() for c in self.comments],
             "history": [h.as_dict() for h in self.history],
             "incidents": [i.as_dict() for i in self.incidents],
@@ -318,7 +329,18 @@ def ticket_detail(
                 select(INC).where(INC.c.ticket_id == row.id).order_by(INC.c.opened_at, INC.c.id)
             )
         ]
-    return TicketDetail(view, dict(row.form or {}), comments, history, incidents)
+        files = attachments.listed(connection, int(row.id), include_internal=include_internal)
+    return TicketDetail(
+        view,
+        dict(row.form or {}),
+        comments,
+        history,
+        incidents,
+        category=row.category,
+        topic_id=row.topic_id,
+        fields=dict(row.fields or {}),
+        attachments=files,
+    )
 
 
 def _ticket_views(

@@ -103,6 +103,9 @@ TOPICS_RU: dict[Family, str] = {
     Family.PLATFORM: "intmon не может выполнять проверки: его конфигурация или его "
     "собственная сеть (сторона платформы)",
     Family.HEARTBEAT: "Плановое задание перестало отчитываться или сообщило об ошибке (heartbeat)",
+    Family.POSTBACK: "Постбэки брокера о переданных лидах прекратились или стали редкими",
+    Family.LEAD_FLOW: "Брокер принимает намного меньше лидов или отвечает намного медленнее "
+    "обычного",
 }
 TOPIC_TABLES: dict[str, Mapping[Family, str]] = {"en": TOPICS, "ru": TOPICS_RU}
 

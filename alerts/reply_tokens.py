@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Connection, Engine, select, update
 
 from alerts.models import Ticket
-from intmon.db import table_of
+from core.db import table_of
 
 if TYPE_CHECKING:  # the e-mail channel imports this module: no cycle at run time
     from alerts.channels.base import Notice

@@ -18,9 +18,9 @@ from alerts import announce, outbox, tickets
 from alerts.models import Ticket
 from alerts.policy import Policy
 from alerts.tickets import SYSTEM, Status, ticket_number
+from core.db import table_of
 from integrations.maintenance import windows_by_integration
 from integrations.windows import shift_past_windows
-from intmon.db import table_of
 
 T = table_of(Ticket)
 

@@ -33,7 +33,7 @@ from sqlalchemy import ColumnElement, Connection, Row, Select, not_, select, tup
 from alerts.errors import InvalidTicketInput
 from alerts.models import Ticket
 from alerts.tickets import ACTIVE, Section, Status
-from intmon.db import table_of
+from core.db import table_of
 
 T = table_of(Ticket)
 ORDERS = ("due", "arrival")

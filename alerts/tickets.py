@@ -20,7 +20,7 @@ from alerts import announce, outbox
 from alerts.errors import InvalidTicketInput, InvalidTransition, TicketNotFound
 from alerts.models import Ticket, TicketComment, TicketHistory
 from alerts.policy import Policy
-from intmon.db import table_of
+from core.db import table_of
 
 T = table_of(Ticket)
 C = table_of(TicketComment)
@@ -126,8 +126,13 @@ def create(
     integration_id: str | None = None,
     family: str | None = None,
     origin: str = "manual",
+    category: str | None = None,
+    topic_id: str | None = None,
+    fields: dict[str, Any] | None = None,
 ) -> int:
-    """Open a ticket; returns its id. Raises InvalidTicketInput naming the field."""
+    """Open a ticket; returns its id. Raises InvalidTicketInput naming the field.
+    `category`, `topic_id` and `fields`: seed 001's form, checked by the caller
+    (alerts.manual_tickets)."""
     section, subtype = _valid_section(section, subtype)
     if tier not in TIERS:
         # A typo would silently get the standard SLA instead of premium's.
@@ -152,6 +157,9 @@ def create(
             topic=topic,
             status=Status.OPEN.value,
             form=form,
+            category=category,
+            topic_id=topic_id,
+            fields=fields,
             created_at=now,
             updated_at=now,
             first_response_due_at=now + policy.sla(tier),

@@ -25,6 +25,11 @@ OUTCOME_WORDS: dict[str, dict[str, str]] = {
         "contract_violation": "The partner's API answered, but not in the agreed form.",
         "egress_denied": "The partner's API sent us on to an address we may not call.",
         "config_error": "Our own settings keep the check from running.",
+        "missed_postbacks": "The broker stopped sending status updates (postbacks) for "
+        "many of the leads it accepted.",
+        "missed_heartbeat": "A scheduled job stopped reporting to us, or reported a failure.",
+        "lead_flow_anomaly": "The partner accepts far fewer of our leads, or answers far "
+        "slower, than it usually does at this time.",
     },
     "ru": {
         "ok": "Последняя проверка прошла успешно.",
@@ -42,6 +47,12 @@ OUTCOME_WORDS: dict[str, dict[str, str]] = {
         "egress_denied": "API партнёра перенаправил нас на адрес, к которому нам "
         "обращаться нельзя.",
         "config_error": "Проверке мешают наши собственные настройки.",
+        "missed_postbacks": "Брокер перестал присылать статусы (постбэки) по многим "
+        "принятым им лидам.",
+        "missed_heartbeat": "Задание по расписанию перестало сообщать о себе или сообщило "
+        "об ошибке.",
+        "lead_flow_anomaly": "Партнёр принимает намного меньше наших лидов или отвечает "
+        "намного медленнее, чем обычно в это время.",
     },
 }
 

@@ -44,10 +44,10 @@ from sqlalchemy import Engine, create_engine, select, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from core.db import make_engine
 from integrations.loader import load_text
 from integrations.models import CheckResultRow
 from integrations.registry import apply
-from intmon.db import make_engine
 from intmon.migrations import upgrade
 
 PG_ADMIN_URL = os.environ.get(
@@ -395,7 +395,7 @@ def run_embedded(
     with target(workdir) as (url, kind):
         config = workdir / "integrations.yaml"
         config.write_text(integrations_yaml(count, interval, url))
-        db_url = f"sqlite:///{workdir / 'intmon.db'}"
+        db_url = f"sqlite:///{workdir / 'core.db'}"
         env = {
             key: value
             for key, value in os.environ.items()

@@ -40,9 +40,9 @@ from alerts.models import Ticket
 from alerts.policy import Policy
 from bench.checks import database
 from checks.outcomes import CheckResult, Outcome
+from core.db import make_engine
 from integrations.loader import load_text
 from integrations.registry import apply, load_specs
-from intmon.db import make_engine
 from intmon.migrations import upgrade
 
 console = Console(stderr=True)
@@ -151,8 +151,8 @@ def throughput(count: int, writers: int) -> dict[str, float]:
 
 
 def latency(interval: float, threshold: int) -> float:
+    from core.settings import Settings
     from intmon.embedded import Embedded
-    from intmon.settings import Settings
 
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

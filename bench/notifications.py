@@ -33,8 +33,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from alerts.models import Ticket
 from alerts.tickets import ticket_number
 from bench.checks import REDIS_URL, database
+from core.db import make_engine
 from intmon.config_file import apply_config, load_config_text
-from intmon.db import make_engine
 from intmon.demo.mailbox import Mailbox
 from intmon.migrations import upgrade
 

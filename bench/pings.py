@@ -47,12 +47,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from alerts.heartbeat_watch import watch_heartbeats
 from alerts.policy import Policy
 from bench.checks import database
+from core.db import make_engine
 from integrations.heartbeats.models import Heartbeat
 from integrations.heartbeats.pings import Ping, PingKind, record_pings
 from integrations.heartbeats.store import list_heartbeats
 from integrations.loader import load_text
 from integrations.registry import apply
-from intmon.db import make_engine
 from intmon.migrations import upgrade
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -72,9 +72,9 @@ end
 
 def make_app() -> Any:
     """The app factory uvicorn's workers call (`--factory bench.pings:make_app`)."""
+    from core.db import engine_for
+    from core.settings import get_settings
     from intmon.api.app import create_app
-    from intmon.db import engine_for
-    from intmon.settings import get_settings
 
     settings = get_settings()
     return create_app(engine_for(settings.database_url), settings)

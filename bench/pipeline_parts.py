@@ -29,20 +29,20 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-# Multiprocess metrics are chosen when intmon.metrics is imported: set the dir first.
+# Multiprocess metrics are chosen when core.metrics is imported: set the dir first.
 os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="intmon-parts-"))
 
 from sqlalchemy import Engine, create_engine, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from checks import metrics
 from checks.outcomes import CheckResult, Outcome
+from core.db import make_engine
 from integrations.loader import load_text
 from integrations.maintenance import windows_by_integration
 from integrations.registry import apply
 from integrations.results import Recorded, record_results
-from intmon import metrics
-from intmon.db import make_engine
 from intmon.migrations import upgrade
 
 PG_ADMIN_URL = os.environ.get(

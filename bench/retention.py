@@ -32,11 +32,11 @@ from rich.table import Table
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.checks import database
+from core.db import make_engine
 from integrations import partitions
 from integrations.loader import load_text
 from integrations.registry import apply
 from integrations.retention import Retention, prune
-from intmon.db import make_engine
 from intmon.migrations import upgrade
 
 DAY = timedelta(days=1)

@@ -42,10 +42,10 @@ from sqlalchemy import Engine
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.checks import database
+from core.db import make_engine
 from integrations.loader import load_text
 from integrations.registry import apply
 from intmon.api.auth import create_token
-from intmon.db import make_engine
 from intmon.migrations import upgrade
 
 console = Console(stderr=True)
@@ -144,8 +144,8 @@ def serve(engine: Engine) -> Iterator[str]:
     """The API on a free port of 127.0.0.1, in a thread; yields its base URL."""
     import uvicorn
 
+    from core.settings import Settings
     from intmon.api.app import create_app
-    from intmon.settings import Settings
 
     app = create_app(engine, Settings(redis_url=None))
     config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", access_log=False)

@@ -32,8 +32,8 @@ from checks.canary_spec import CanarySpec
 from checks.classify import classify_exception
 from checks.clients import USER_AGENT, ssl_context
 from checks.outcomes import Outcome
+from core.egress_http import guarded_async_client
 from integrations.config import TLSSettings
-from intmon.egress_http import guarded_async_client
 
 DNS_TIMEOUT_S = 5.0
 

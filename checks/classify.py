@@ -42,8 +42,8 @@ from checks._identity import IdentityCache
 from checks.assertions import JsonAssertion, compile_assertion
 from checks.errors import ProbeFailure
 from checks.outcomes import Outcome
+from core.egress import ALLOW_VARIABLE, EgressDenied
 from integrations.config import Expectation
-from intmon.egress import ALLOW_VARIABLE, EgressDenied
 
 __all__ = [
     "CompiledExpectation",

@@ -17,7 +17,7 @@ Three transports, picked by `ProbeSettings.transport`:
   limit of its own; the engine's per-host semaphore provides it).
 
 Each connects only where the egress policy (`ProbeSettings.egress`) permits,
-judged on the resolved address at connect time (`intmon.egress_http`). The
+judged on the resolved address at connect time (`core.egress_http`). The
 outcome suite runs on all three, so classification cannot drift with the
 choice. Cookies are never kept between checks, proxies from the environment
 are not used, and redirects are capped at `MAX_REDIRECTS`.
@@ -37,8 +37,8 @@ import httpx_aiohttp
 from checks.errors import ProbeFailure
 from checks.outcomes import Outcome
 from checks.transport import NativeTransport
+from core.egress_http import LiteralGuard, guard_transport, guarded_connector
 from integrations.config import TLSSettings
-from intmon.egress_http import LiteralGuard, guard_transport, guarded_connector
 
 if TYPE_CHECKING:
     from checks.engine import ProbeSettings

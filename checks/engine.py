@@ -52,11 +52,11 @@ from checks.errors import ConfigError, ProbeFailure, TransportFailure
 from checks.outcomes import CheckResult, Outcome
 from checks.redirects import Hop, describe_chain, send_following
 from checks.tls import CertificateProbe, expiry_warning
+from core.egress import EgressPolicy
 from integrations.config import CheckSpec, IntegrationSpec
 from integrations.errors import SecretUnavailable
 from integrations.redaction import SENSITIVE_NAME, credential_values, redactor_for
 from integrations.secrets import has_reference, redact, resolve
-from intmon.egress import EgressPolicy
 
 __all__ = ["ProbeEngine", "ProbeSettings"]
 
@@ -86,7 +86,7 @@ class ProbeSettings:
     # per check; auth and contract failures are always shaped (checks.contract).
     contract_sample_s: float = 300.0
     # Which internal ranges a check (and each redirect hop) may connect to; by
-    # default INTMON_EGRESS_ALLOW from the environment (intmon.egress).
+    # default INTMON_EGRESS_ALLOW from the environment (core.egress).
     egress: EgressPolicy = field(default_factory=EgressPolicy.from_environment)
 
     def __post_init__(self) -> None:

@@ -5,7 +5,7 @@ contract (metrics labels, JSON output, the database), so never rename them.
 
 Twelve outcomes describe the partner's answer (or its absence); among them
 `egress_denied`: a redirect (or the DNS answer of a redirect's host) pointed
-somewhere intmon's egress policy will not go (`intmon.egress`), so nothing was
+somewhere intmon's egress policy will not go (`core.egress`), so nothing was
 sent there. `config_error`
 describes intmon's side: the request could not be made as configured (a secret
 that is unset or unreadable where the check runs, a rendered request that is
@@ -15,6 +15,14 @@ away from clients and partners.
 `missed_heartbeat` is the one outcome no probe produces: a heartbeat (a job
 that pings intmon, `integrations.heartbeats`) stayed silent past its grace, or
 the job pinged `/fail` to say it failed (the detail says which).
+
+`missed_postbacks` is not a probe's either: over a postback monitor's window, too
+small a share of the leads a broker accepted got a postback (a status or
+conversion callback) from it, or none did (`integrations.postbacks`).
+
+`lead_flow_anomaly` is not one either: the lead ledger's judgement that a
+broker accepts far fewer leads, or answers far slower, than it usually does at
+this hour of the week (`integrations.leads.flow`).
 """
 
 from __future__ import annotations
@@ -43,6 +51,10 @@ class Outcome(enum.StrEnum):
     EGRESS_DENIED = "egress_denied"
     CONFIG_ERROR = "config_error"
     MISSED_HEARTBEAT = "missed_heartbeat"
+    MISSED_POSTBACKS = "missed_postbacks"
+    # A broker answers, but accepts far fewer leads (or far slower) than it usually does
+    # (integrations.leads.flow): not a probe's outcome, the lead ledger's.
+    LEAD_FLOW_ANOMALY = "lead_flow_anomaly"
 
     @property
     def is_up(self) -> bool:

@@ -16,7 +16,7 @@ httpx. More than `MAX_REDIRECTS` hops raises `httpx.TooManyRedirects`, which
 `checks.classify` reports as a redirect loop.
 
 Every hop is judged by the egress policy as its connection is made (the
-transport does it, `intmon.egress`). A refused hop ends the check before a byte
+transport does it, `core.egress`). A refused hop ends the check before a byte
 is sent there: `egress_denied` for a redirect (the partner sent us somewhere we
 will not go), `config_error` for the configured URL itself (an internal partner
 nobody allow-listed). Each hop's URL and status are written to `chain`, which
@@ -32,8 +32,8 @@ import httpx
 from checks.clients import MAX_REDIRECTS
 from checks.errors import ConfigError, ProbeFailure
 from checks.outcomes import Outcome
+from core.egress import ALLOW_VARIABLE, EgressDenied, denial_in
 from integrations.redaction import reveals
-from intmon.egress import ALLOW_VARIABLE, EgressDenied, denial_in
 
 __all__ = ["Hop", "describe_chain", "egress_failure", "send", "send_following"]
 

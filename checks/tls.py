@@ -6,7 +6,7 @@ without verifying it (a date needs no trust), so a partner whose certificate
 is untrusted or already expired still gets `certificate_expires_at` — the
 verifying request is what decides the outcome. A failed probe only means
 "unknown": it never changes a check's outcome. It connects only where the
-egress policy permits (`intmon.egress`), like the request it accompanies.
+egress policy permits (`core.egress`), like the request it accompanies.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 
 from cryptography import x509
 
-from intmon.egress import EgressPolicy, resolve_checked_async
+from core.egress import EgressPolicy, resolve_checked_async
 
 __all__ = ["CertificateProbe", "expiry_warning", "read_certificate_expiry"]
 

@@ -12,7 +12,7 @@ What it does:
 
 - HTTP/1.1 over TCP, `http` and `https` (the given SSL context, SNI set to
   the URL's host); the response parsed by httptools (llhttp, in C).
-- The egress policy (`intmon.egress`): the host is resolved here, each address
+- The egress policy (`core.egress`): the host is resolved here, each address
   judged, and the connection made to a permitted address itself, so what was
   judged is what is connected to (`EgressDenied`, as the ConnectError's cause).
 - Keep-alive: idle connections per origin, reused within `keepalive_expiry_s`
@@ -43,7 +43,7 @@ from typing import cast
 import httptools
 import httpx
 
-from intmon.egress import EgressPolicy, resolve_checked_async
+from core.egress import EgressPolicy, resolve_checked_async
 
 __all__ = ["NativeTransport"]
 

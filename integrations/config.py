@@ -14,29 +14,27 @@ import enum
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, Field, PrivateAttr, field_validator, model_validator
+from pydantic import Field, PrivateAttr, field_validator, model_validator
 
 from checks.assertions import compile_assertion
 from integrations.errors import ConfigProblem
 from integrations.heartbeats.spec import HEARTBEAT_CHECK_PREFIX, HeartbeatSpec
 from integrations.leads.budget import allowance, window_of
-from integrations.leads.spec import ChangeNoticeSpec, DeliverySpec
+from integrations.leads.spec import (
+    LEAD_FLOW_CHECK,
+    ChangeNoticeSpec,
+    DeliverySpec,
+    LeadFlowSpec,
+)
+from integrations.postbacks.spec import POSTBACK_CHECK, PostbackSpec
 from integrations.scenarios import E2E_CHECK_PREFIX, ScenarioSpec, iter_scenario_problems
-from integrations.secrets import is_pure_reference
+from integrations.secrets import SecretRef as SecretRef
+from integrations.secrets import secret_reference as secret_reference
 from integrations.strict import SLUG, Strict, compile_regex, status_patterns
 from integrations.tiers import Tier
 from integrations.windows import MaintenanceSpec
 
 HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
-
-
-def secret_reference(value: str) -> str:
-    if not is_pure_reference(value):
-        raise ValueError("write secrets as ${ENV_VAR} or ${file:/path/to/secret}, never inline")
-    return value
-
-
-SecretRef = Annotated[str, AfterValidator(secret_reference)]
 
 
 class Kind(enum.StrEnum):
@@ -207,6 +205,13 @@ class SloSpec(Strict):
 # A heartbeat opens its incident at the first miss and resolves at the first ping:
 # its grace is the tolerance.
 HEARTBEAT_THRESHOLDS = Thresholds(failure_threshold=1, success_threshold=1)
+# A postback monitor's window is its tolerance in the same way: one pass that finds
+# too few postbacks opens the incident, one that finds enough resolves it.
+POSTBACK_THRESHOLDS = Thresholds(failure_threshold=1, success_threshold=1)
+
+# A lead-flow judgement already sums up a whole window: one anomalous window opens the
+# incident; two normal judgements in a row (integrations.leads.flow.EVERY_S apart) close it.
+LEAD_FLOW_THRESHOLDS = Thresholds(failure_threshold=1, success_threshold=2)
 
 
 class IntegrationSpec(Strict):
@@ -238,11 +243,15 @@ class IntegrationSpec(Strict):
     change_notices: list[ChangeNoticeSpec] = Field(default_factory=list)
     # How leads are sent to this partner (integrations/leads).
     delivery: DeliverySpec | None = None
+    # Bounds on the broker's acceptance rate and delivery time (integrations.leads.flow).
+    lead_flow: LeadFlowSpec | None = None
     e2e: dict[str, Any] | None = None
     # End-to-end scenarios (integrations/scenarios.py), run on request or on a schedule.
     scenarios: list[ScenarioSpec] = Field(default_factory=list)
     # Push monitors: jobs that ping intmon (integrations/heartbeats).
     heartbeats: list[HeartbeatSpec] = Field(default_factory=list)
+    # A broker's status callbacks about delivered leads (integrations/postbacks).
+    postbacks: PostbackSpec | None = None
 
     @field_validator("base_url")
     @classmethod
@@ -281,10 +290,14 @@ class IntegrationSpec(Strict):
 
     def watches(self, check_name: str) -> bool:
         """Whether results named `check_name` still come: a check, the `e2e:<name>`
-        results of a scheduled scenario or the `heartbeat:<name>` results of a
-        heartbeat (incidents wait for these to recover)."""
+        results of a scheduled scenario, the `heartbeat:<name>` results of a
+        heartbeat or the postback monitor's (incidents wait for these to recover)."""
         if self.check(check_name) is not None:
             return True
+        if check_name == POSTBACK_CHECK:
+            return self.postbacks is not None
+        if check_name == LEAD_FLOW_CHECK:
+            return self.lead_flow is not None
         if check_name.startswith(HEARTBEAT_CHECK_PREFIX):
             return self.heartbeat(check_name.removeprefix(HEARTBEAT_CHECK_PREFIX)) is not None
         name = check_name.removeprefix(E2E_CHECK_PREFIX)
@@ -297,6 +310,10 @@ class IntegrationSpec(Strict):
         after it resolves it (a daily job must not take three days to alert)."""
         if check_name.startswith(HEARTBEAT_CHECK_PREFIX):
             return HEARTBEAT_THRESHOLDS
+        if check_name == POSTBACK_CHECK:
+            return POSTBACK_THRESHOLDS
+        if check_name == LEAD_FLOW_CHECK:
+            return LEAD_FLOW_THRESHOLDS
         return self.thresholds
 
 

@@ -27,8 +27,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from checks.contract import Change, Shape, describe, diff
 from checks.outcomes import CheckResult, Outcome
+from core.db import table_of
 from integrations.models import CheckContract, CheckResultRow
-from intmon.db import table_of
 
 CONTRACTS = table_of(CheckContract)
 RESULTS = table_of(CheckResultRow)

@@ -24,12 +24,12 @@ from sqlalchemy.dialects import postgresql, sqlite
 from checks.scenarios.inbox import Callback, CallbackInbox, Delivery
 from checks.scenarios.report import ScenarioReport
 from checks.scenarios.runner import ScenarioRunner
+from core.db import table_of, utcnow
 from integrations.config import IntegrationSpec
 from integrations.e2e_models import E2ECallback, E2ERun
 from integrations.errors import RunNotFound
 from integrations.results import storable
 from integrations.scenarios import ScenarioSpec
-from intmon.db import table_of, utcnow
 
 RUNS = table_of(E2ERun)
 CALLBACKS = table_of(E2ECallback)

@@ -15,11 +15,11 @@ from pydantic import ValidationError
 from sqlalchemy import Connection, Engine, Select, any_, bindparam, delete, insert, select, update
 from sqlalchemy.dialects import postgresql
 
+from core.db import fetch_all, table_of
 from integrations.config import IntegrationSpec
 from integrations.errors import IntegrationsError
 from integrations.models import Integration, MaintenanceWindowRow
 from integrations.windows import MaintenanceSpec, MaintenanceWindow, window_from_spec
-from intmon.db import fetch_all, table_of
 
 W = table_of(MaintenanceWindowRow)
 
@@ -35,6 +35,32 @@ class StoredWindow:
     source: str
     window: MaintenanceWindow
     spec: dict[str, Any]
+
+
+def as_view(stored: StoredWindow, now: datetime) -> dict[str, Any]:
+    """A stored window as the CLI and the API show it: on now and until when, or when it
+    next starts."""
+    window = stored.window
+    current = window.current(now)
+    upcoming = window.next_start(now)
+    if current is not None:
+        state = f"active until {current[1]:%Y-%m-%d %H:%M} UTC"
+    elif upcoming is not None:
+        state = f"next {upcoming:%Y-%m-%d %H:%M} UTC"
+    else:
+        state = "over"
+    return {
+        "integration": stored.integration_id,
+        "name": stored.name,
+        "source": stored.source,
+        "description": window.describe(),
+        "reason": window.reason,
+        "active": current is not None,
+        "active_until": current[1].isoformat() if current else None,
+        "next_start": upcoming.isoformat() if upcoming else None,
+        "now": state,
+        "spec": dict(stored.spec),
+    }
 
 
 def window_name(spec: MaintenanceSpec, index: int) -> str:

@@ -21,8 +21,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from intmon.db import Base, UTCDateTime
-from intmon.metrics import DURATION_BUCKETS
+from core.db import Base, UTCDateTime
+from core.metrics import DURATION_BUCKETS
 
 # SQLite only auto-increments INTEGER PRIMARY KEY columns.
 BigId = BigInteger().with_variant(Integer, "sqlite")

@@ -20,8 +20,8 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Connection, text
 
+from core.db import table_of
 from integrations.models import CheckResultRow
-from intmon.db import table_of
 
 PARENT = "check_results"
 DEFAULT = "check_results_default"

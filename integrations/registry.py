@@ -9,17 +9,18 @@ from __future__ import annotations
 
 import hashlib
 import json
+import weakref
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import Engine, select
 
+from core.db import session_scope, utcnow
 from integrations.config import IntegrationsFile, IntegrationSpec
 from integrations.heartbeats.store import sync_config_heartbeats
 from integrations.leads.notices import sync_config_notices
 from integrations.maintenance import sync_config_windows
 from integrations.models import Integration
-from intmon.db import session_scope, utcnow
 
 
 @dataclass
@@ -119,19 +120,56 @@ def active_revisions(engine: Engine) -> dict[str, int]:
         return {row.id: row.revision for row in connection.execute(query)}
 
 
+# Validated specs by engine, then id: (revision, spec hash, the spec). Every page and
+# API call asks for the specs it may show; parsing a thousand JSON documents and
+# validating them each time was most of the board's time, so only what changed since
+# (a new revision or hash) is read and validated again. Specs are frozen models.
+_VALIDATED: weakref.WeakKeyDictionary[Engine, dict[str, tuple[int, str, IntegrationSpec]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
 def load_specs(engine: Engine, ids: list[str] | None = None) -> dict[str, RegisteredIntegration]:
     """Validated specs of active integrations (all, or just `ids`)."""
-    query = select(Integration.id, Integration.spec, Integration.revision).where(
+    query = select(Integration.id, Integration.revision, Integration.spec_hash).where(
         Integration.removed_at.is_(None)
     )
     if ids is not None:
         query = query.where(Integration.id.in_(ids))
+    known = _VALIDATED.setdefault(engine, {})
     with engine.connect() as connection:
-        rows = connection.execute(query).all()
-    return {
-        row.id: RegisteredIntegration(IntegrationSpec.model_validate(row.spec), row.revision)
-        for row in rows
-    }
+        current = connection.execute(query).all()
+        stale = [
+            row.id
+            for row in current
+            if (held := known.get(row.id)) is None or held[:2] != (row.revision, row.spec_hash)
+        ]
+        if stale:
+            documents = select(
+                Integration.id, Integration.revision, Integration.spec_hash, Integration.spec
+            ).where(Integration.id.in_(stale))
+            for row in connection.execute(documents):
+                spec = IntegrationSpec.model_validate(row.spec)
+                known[row.id] = (row.revision, row.spec_hash, spec)
+    found = {}
+    for row in current:
+        held = known.get(row.id)
+        if held is not None and held[:2] == (row.revision, row.spec_hash):
+            found[row.id] = RegisteredIntegration(held[2], row.revision)
+        else:  # changed again between the two reads: the newer one, read alone
+            found.update(_read_specs(engine, [row.id]))
+    return found
+
+
+def _read_specs(engine: Engine, ids: list[str]) -> dict[str, RegisteredIntegration]:
+    query = select(Integration.id, Integration.spec, Integration.revision).where(
+        Integration.removed_at.is_(None), Integration.id.in_(ids)
+    )
+    with engine.connect() as connection:
+        return {
+            row.id: RegisteredIntegration(IntegrationSpec.model_validate(row.spec), row.revision)
+            for row in connection.execute(query)
+        }
 
 
 class SpecCache:

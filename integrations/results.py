@@ -32,8 +32,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 
 from checks.outcomes import CheckResult, Outcome
+from core.db import table_of
 from integrations.models import CheckResultRow, CheckState
-from intmon.db import table_of
 
 
 @dataclass(frozen=True, slots=True)

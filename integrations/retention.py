@@ -36,11 +36,12 @@ from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, Connection, Engine, delete, func, select, text
 
+from core import metrics
+from core.db import table_of
+from core.settings import Settings
 from integrations import partitions
 from integrations.models import CheckResultRow
 from integrations.partitions import DAY, DEFAULT, Partition, day_of
-from intmon import metrics
-from intmon.db import table_of
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +75,13 @@ class Retention:
     def keep_from(self, now: datetime) -> datetime:
         """The oldest moment still kept: the start of the oldest kept day."""
         return day_of(now) - timedelta(days=self.days)
+
+
+def retention_of(settings: Settings) -> Retention:
+    """What the operator set (`INTMON_RESULTS_RETENTION_DAYS`, `…_PARTITIONS_AHEAD_DAYS`)."""
+    return Retention(
+        days=settings.results_retention_days, ahead_days=settings.results_partitions_ahead_days
+    )
 
 
 @dataclass

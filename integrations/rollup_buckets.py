@@ -14,8 +14,8 @@ from typing import Any, Literal
 
 from sqlalchemy import ColumnElement, case, func, literal_column, type_coerce
 
+from core.db import UTCDateTime
 from integrations.models import LATENCY_BOUNDS, LATENCY_COLUMNS
-from intmon.db import UTCDateTime
 
 Grain = Literal["hour", "day"]
 HOUR = timedelta(hours=1)

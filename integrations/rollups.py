@@ -31,6 +31,8 @@ from typing import Any
 from sqlalchemy import Connection, Engine, case, delete, func, insert, literal, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from core.db import table_of, utcnow
+from core.settings import Settings
 from integrations.models import LATENCY_COLUMNS, CheckResultRow, CheckRollup, RollupWatermark
 from integrations.rollup_buckets import (
     DAY,
@@ -42,7 +44,6 @@ from integrations.rollup_buckets import (
     floor_to,
     latency_counts,
 )
-from intmon.db import table_of, utcnow
 
 # An hour is rolled up this long after it ends: a check's result is stored when the
 # check ends, so results of checks started late in the hour (timeout_s ≤ 300) are
@@ -314,6 +315,11 @@ class RollupRetention:
 
     hour_days: float = 90.0
     day_days: float = 730.0
+
+
+def rollup_retention_of(settings: Settings) -> RollupRetention:
+    """What the operator set (`INTMON_ROLLUP_HOUR_RETENTION_DAYS`, `…_DAY_…`)."""
+    return RollupRetention(settings.rollup_hour_retention_days, settings.rollup_day_retention_days)
 
 
 def housekeep_rollups(

@@ -12,6 +12,9 @@ import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Annotated
+
+from pydantic import AfterValidator
 
 from integrations.errors import SecretUnavailable
 from integrations.redaction import REDACTED, redact
@@ -19,6 +22,7 @@ from integrations.redaction import REDACTED, redact
 __all__ = [
     "REDACTED",
     "REFERENCE",
+    "SecretRef",
     "has_reference",
     "is_pure_reference",
     "redact",
@@ -40,6 +44,17 @@ def references(text: str) -> list[str]:
 
 def is_pure_reference(text: str) -> bool:
     return REFERENCE.fullmatch(text.strip()) is not None
+
+
+def secret_reference(value: str) -> str:
+    """A configuration field that holds a secret: only a reference, never the value."""
+    if not is_pure_reference(value):
+        raise ValueError("write secrets as ${ENV_VAR} or ${file:/path/to/secret}, never inline")
+    return value
+
+
+# A configuration field holding a secret (auth, a postback's shared secret).
+SecretRef = Annotated[str, AfterValidator(secret_reference)]
 
 
 def resolve(text: str, secrets: set[str], environ: Mapping[str, str] | None = None) -> str:

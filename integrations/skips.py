@@ -18,9 +18,9 @@ from typing import Any
 from sqlalchemy import Engine, Insert
 from sqlalchemy.dialects import postgresql, sqlite
 
+from core.db import table_of
 from integrations.models import CheckSkip
 from integrations.staleness import CheckId, QuietReason
-from intmon.db import table_of
 
 SKIPS = table_of(CheckSkip)
 

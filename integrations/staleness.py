@@ -25,7 +25,9 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 
+from integrations.config import IntegrationSpec
 from integrations.models import CheckSkip, CheckState, Integration
+from integrations.registry import load_specs
 from integrations.results import StateView
 
 STALE_AFTER_INTERVALS = 2
@@ -81,9 +83,9 @@ def check_freshness(
     engine: Engine, now: datetime, integration_id: str | None = None
 ) -> dict[CheckId, Freshness]:
     """Every configured check of the active, enabled integrations (or of one) → its
-    freshness at `now`. Three queries; the specs are read as stored, unvalidated,
-    since only each one's interval and check names are needed."""
-    integrations = select(Integration.id, Integration.spec, Integration.updated_at).where(
+    freshness at `now`. The specs come from the registry's cache of validated specs
+    (`load_specs`: only those changed since are read again)."""
+    integrations = select(Integration.id, Integration.updated_at).where(
         Integration.removed_at.is_(None), Integration.enabled.is_(True)
     )
     states = select(CheckState.integration_id, CheckState.check_name, CheckState.started_at)
@@ -99,9 +101,11 @@ def check_freshness(
             (r.integration_id, r.check_name): Skip(QuietReason(r.reason), r.skipped_at)
             for r in connection.execute(skips)
         }
+    specs = load_specs(engine, None if integration_id is None else [integration_id])
     out: dict[CheckId, Freshness] = {}
     for row in registered:
-        for name, interval_s in _checks(row.spec):
+        spec = specs.get(row.id)
+        for name, interval_s in _checks(spec.spec) if spec is not None else ():
             key = (row.id, name)
             # A check that never ran counts from when its integration last changed.
             since = last.get(key) or row.updated_at
@@ -109,9 +113,8 @@ def check_freshness(
     return out
 
 
-def _checks(spec: Mapping[str, Any]) -> list[tuple[str, float]]:
-    interval_s = float(spec["interval_s"])  # stored specs carry every field
-    return [(str(check["name"]), interval_s) for check in spec.get("checks") or []]
+def _checks(spec: IntegrationSpec) -> list[tuple[str, float]]:
+    return [(check.name, spec.interval_s) for check in spec.checks]
 
 
 def state_rows(

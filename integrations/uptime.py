@@ -21,6 +21,7 @@ from typing import Any, Literal
 from sqlalchemy import Connection, Engine, and_, case, func, select
 
 from checks.outcomes import Outcome
+from core.db import table_of
 from integrations.models import LATENCY_COLUMNS, CheckResultRow, CheckRollup, RollupWatermark
 from integrations.rollup_buckets import (
     DAY,
@@ -32,7 +33,6 @@ from integrations.rollup_buckets import (
     latency_counts,
     quantile,
 )
-from intmon.db import table_of
 
 UP_OUTCOMES = tuple(outcome.value for outcome in Outcome if outcome.is_up)
 

@@ -1,7 +1,8 @@
-"""intmon glue: settings, database, metrics registry and the command line.
+"""intmon's surfaces: the command line, the HTTP API, the web console and the demo.
 
-The stages live in their own top-level packages (integrations → worker →
-checks → alerts); this package only wires them together.
+They sit on top of everything: the foundation (`core`: settings, database,
+metrics, logging, egress) and the stages (integrations, checks, alerts, worker),
+which never import from here.
 """
 
 __version__ = "0.1.0"

@@ -1,5 +1,5 @@
 """The whole configuration file: the integrations (integrations/) plus the blocks
-of later stages that are not per integration (ticket sinks, alerts/).
+of later stages that are not per integration (ticket sinks, ticket forms, alerts/).
 
 Composed here, in the glue, so that `integrations/` never imports `alerts/`.
 """
@@ -16,6 +16,7 @@ from alerts.channels import ChannelsConfig
 from alerts.contacts import ContactSpec, NotificationsConfig, missing_roles, unreached_roles
 from alerts.self_check_config import SelfCheckConfig
 from alerts.sinks import SinksSection
+from alerts.ticket_forms import TicketFormsConfig
 from integrations.config import IntegrationsFile
 from integrations.loader import load_file, load_text
 from integrations.strict import Strict
@@ -46,6 +47,9 @@ class ConfigFile(SinksSection, IntegrationsFile):
     channels: ChannelsConfig = Field(default_factory=ChannelsConfig)
     # Is it them or us: canaries, DNS names and the correlation rule (on by default).
     self_check: SelfCheckConfig = Field(default_factory=SelfCheckConfig)
+    # Seed 001's ticket creation: categories → topics → fields, attachment limits
+    # (default: the built-in forms, alerts.ticket_forms_default).
+    ticket_forms: TicketFormsConfig = Field(default_factory=TicketFormsConfig)
 
     def cross_problems(self) -> list[tuple[tuple[str | int, ...], str]]:
         """Integration contacts have the contact shape; an integration in production
@@ -117,8 +121,8 @@ def apply_config(
     """Apply the integrations and, when the file is a full ConfigFile, its sinks."""
     from alerts import documents
     from alerts.mirror import sink_document
+    from core.db import utcnow
     from integrations.registry import apply
-    from intmon.db import utcnow
 
     now = now or utcnow()
     report = apply(engine, file, now)
@@ -134,6 +138,7 @@ def apply_config(
                 documents.NOTIFICATIONS: full.notifications.model_dump(mode="json"),
                 documents.CHANNELS: full.channels.model_dump(mode="json"),
                 documents.SELF_CHECK: full.self_check.model_dump(mode="json"),
+                documents.TICKET_FORMS: full.ticket_forms.model_dump(mode="json"),
             },
             now,
         )

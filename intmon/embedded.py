@@ -14,14 +14,14 @@ from types import TracebackType
 import dramatiq
 from prometheus_client import REGISTRY
 
+from core.db import engine_for
+from core.settings import Settings
 from integrations.config import IntegrationsFile
 from integrations.registry import ApplyReport
 from intmon.config_file import apply_config, load_config
-from intmon.db import engine_for
 from intmon.metrics import AlertsCollector, QueueDepthCollector
 from intmon.metrics_server import MetricsServer
 from intmon.migrations import upgrade
-from intmon.settings import Settings
 from worker.batch import CHECKS_QUEUE, HOUSEKEEPING_QUEUE, LEADS_QUEUE
 from worker.broker import build_broker, get_broker, install_broker, queue_depths
 from worker.e2e import E2E_QUEUE
@@ -80,6 +80,7 @@ class Embedded:
             housekeeping_s=self.settings.housekeeping_interval_s,
             leads_s=self.settings.lead_dispatch_interval_s,
             heartbeats_s=self.settings.heartbeat_check_interval_s,
+            postbacks_s=self.settings.postback_check_interval_s,
         )
         self.scheduler.refresh()
         return self

@@ -26,8 +26,8 @@ from sqlalchemy import Connection, Engine, select
 from alerts.mail_replies import Verdict, contact_senders, receive
 from alerts.policy import Policy
 from alerts.tickets import Actor
-from intmon import db
-from intmon.db import table_of
+from core import db
+from core.db import table_of
 from intmon.web.models import WebUser
 
 log = logging.getLogger(__name__)

@@ -1,140 +1,20 @@
-"""Prometheus metrics, correct across many worker processes.
-
-With `PROMETHEUS_MULTIPROC_DIR` set (production: many dramatiq processes, maybe in
-several containers sharing one volume), each process writes its samples to
-files there and `intmon metrics` aggregates them. Files are named by host and
-pid so containers whose processes share pid numbers do not collide. Without
-it (embedded mode, tests) the default in-process registry is used.
-
-Labels are bounded: integration and check ids come from the config file;
-never a URL, a lead id or free text.
+"""What `intmon metrics` and the API's /metrics serve: every process's samples plus
+collectors that read the database and the queues when scraped (so their numbers
+are never stale). The metric objects themselves are `core.metrics`.
 """
 
 from __future__ import annotations
 
-import math
 import os
-import re
-import socket
-from bisect import bisect_left
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable
 from datetime import datetime
-from typing import Any
 
-from prometheus_client import values
+from prometheus_client import CollectorRegistry, multiprocess
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy import Engine
 
-from checks.outcomes import CheckResult
-
-MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
-
-
-# prometheus-client splits file names on "_", so the identifier must not contain one.
-_HOST = re.sub(r"[^A-Za-z0-9.-]", "-", socket.gethostname())
-
-
-def _identify() -> str:
-    return f"{_HOST}-{os.getpid()}"
-
-
-_identifier = _identify()
-
-
-def _reidentify_after_fork() -> None:
-    global _identifier
-    _identifier = _identify()
-
-
-# prometheus-client asks for the identifier on every sample write, to notice a
-# fork; os.getpid() is a system call, so it is computed once and again in a child.
-os.register_at_fork(after_in_child=_reidentify_after_fork)
-
-
-def process_identifier(pid: int | None = None) -> str:
-    return _identifier if pid is None else f"{_HOST}-{pid}"
-
-
-if os.environ.get(MULTIPROC_ENV):
-    values.ValueClass = values.MultiProcessValue(process_identifier)
-
-from prometheus_client import (  # noqa: E402  (after choosing the value class)
-    CollectorRegistry,
-    Counter,
-    Gauge,
-    Histogram,
-    multiprocess,
-)
-
-# In multiprocess mode every series costs a Python object and an mmap entry that
-# repeats the help text; at 10,000 integrations the duration histogram is most of a
-# worker's memory, so its buckets and the per-series metrics' help are kept short.
-DURATION_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5)
-LAG_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
-
-check_duration = Histogram(
-    "intmon_check_duration_seconds",
-    "Check duration.",
-    ["integration", "check", "outcome"],
-    buckets=DURATION_BUCKETS,
-)
-check_results = Counter(
-    "intmon_check_results",
-    "Check results.",
-    ["integration", "check", "outcome"],
-)
-integration_up = Gauge(
-    "intmon_integration_up",
-    "1 if all checks last ended ok or slow.",
-    ["integration"],
-    multiprocess_mode="mostrecent",
-)
-schedule_lag = Histogram(
-    "intmon_schedule_lag_seconds",
-    "How late a check started compared to when it was due.",
-    buckets=LAG_BUCKETS,
-)
-checks_scheduled = Counter(
-    "intmon_checks_scheduled",
-    "Checks claimed and sent to workers by the scheduler.",
-)
-checks_skipped = Counter(
-    "intmon_checks_skipped",
-    "Due checks not run: in_flight (previous run not finished), behind (scheduler "
-    "was paused), stale (claim expired before a worker started it), removed, budget "
-    "(the partner's request budget left no room for checks).",
-    ["reason"],
-)
-certificate_expiry = Gauge(
-    "intmon_tls_certificate_expiry_timestamp_seconds",
-    "TLS certificate expiry (Unix time).",
-    ["integration"],
-    multiprocess_mode="mostrecent",
-)
-scheduler_leader = Gauge(
-    "intmon_scheduler_leader",
-    "1 while this scheduler process holds the leader lock.",
-    multiprocess_mode="livemax",
-)
-
-api_requests_limited = Counter(
-    "intmon_api_requests_limited",
-    "API requests refused with 429 by a limit (INTMON_LIMIT_*, INTMON_E2E_API_CONCURRENCY).",
-    ["action"],
-)
-
-leads_total = Counter(
-    "intmon_leads",
-    "Lead ledger entries by outcome and liable party.",
-    ["integration", "outcome", "liability"],
-)
-retention_deleted = Counter(
-    "intmon_retention_deleted",
-    "Raw check results removed by retention, by how: partition (a dropped day's "
-    "partition, PostgreSQL's row estimate) or delete (deleted rows).",
-    ["how"],
-)
+from core.metrics import MULTIPROC_ENV, PROCESS_METRICS
 
 
 class QueueDepthCollector(Collector):
@@ -232,8 +112,8 @@ class FreshnessCollector(Collector):
         return self._families()
 
     def collect(self) -> Iterable[GaugeMetricFamily]:
+        from core.db import utcnow
         from integrations.staleness import QuietReason, check_freshness
-        from intmon.db import utcnow
 
         stale, age, by_reason = self._families()
         try:
@@ -285,8 +165,8 @@ class RetentionCollector(Collector):
         return [self._family()]
 
     def collect(self) -> Iterable[GaugeMetricFamily]:
+        from core.db import utcnow
         from integrations.retention import oldest_result
-        from intmon.db import utcnow
 
         family = self._family()
         try:
@@ -319,9 +199,9 @@ class HistoryCollector(Collector):
         return self._families()
 
     def collect(self) -> Iterable[GaugeMetricFamily]:
+        from core.db import utcnow
         from integrations.rollups import lag_seconds
         from integrations.slo import active_integrations, slo_statuses, uptime_windows
-        from intmon.db import utcnow
 
         uptime, budget, burn, lag = self._families()
         now = (self.clock or utcnow)()
@@ -384,9 +264,9 @@ class HeartbeatCollector(Collector):
         return self._families()
 
     def collect(self) -> Iterable[GaugeMetricFamily]:
+        from core.db import utcnow
         from integrations.heartbeats.models import HeartbeatState
         from integrations.heartbeats.store import list_heartbeats
-        from intmon.db import utcnow
 
         last, up = self._families()
         try:
@@ -419,19 +299,46 @@ class HeartbeatCollector(Collector):
         ]
 
 
+class PostbackCollector(Collector):
+    """Postback monitors (`integrations.postbacks`), read from the database when
+    scraped: the share of the leads each broker accepted in its window that it sent
+    a postback about. No sample while no lead was accepted in the window (a ratio
+    of nothing); `intmon postbacks list` says why."""
+
+    def __init__(self, engine: Engine, clock: Callable[[], datetime] | None = None) -> None:
+        self.engine = engine
+        self.clock = clock
+
+    def describe(self) -> Iterable[GaugeMetricFamily]:
+        return [self._family()]
+
+    def collect(self) -> Iterable[GaugeMetricFamily]:
+        from core.db import utcnow
+        from integrations.postbacks.monitor import monitor_views
+        from integrations.registry import load_specs
+
+        ratio = self._family()
+        try:
+            specs = [registered.spec for registered in load_specs(self.engine).values()]
+            views = monitor_views(self.engine, specs, (self.clock or utcnow)())
+        except Exception:  # a scrape must not fail because the database is down
+            return
+        for view in views:
+            if view.ratio is not None:
+                ratio.add_metric([view.integration_id], view.ratio)
+        yield ratio
+
+    @staticmethod
+    def _family() -> GaugeMetricFamily:
+        return GaugeMetricFamily(
+            "intmon_postback_ratio",
+            "Share (0-1) of the leads a broker accepted in its postback window that it sent "
+            "a postback about (none while no lead was accepted in the window).",
+            labels=["integration"],
+        )
+
+
 # This process's own check and scheduling metrics (in the default registry).
-PROCESS_METRICS: tuple[Collector, ...] = (
-    check_duration,
-    check_results,
-    integration_up,
-    schedule_lag,
-    checks_scheduled,
-    checks_skipped,
-    certificate_expiry,
-    scheduler_leader,
-    leads_total,
-    retention_deleted,
-)
 
 
 def aggregate_registry(
@@ -457,119 +364,5 @@ def aggregate_registry(
         registry.register(RetentionCollector(engine))
         registry.register(HistoryCollector(engine))
         registry.register(HeartbeatCollector(engine))
+        registry.register(PostbackCollector(engine))
     return registry
-
-
-def mark_process_dead(pid: int) -> None:
-    """Drop a finished process's live gauges (the scheduler calls it on exit)."""
-    if os.environ.get(MULTIPROC_ENV):
-        multiprocess.mark_process_dead(process_identifier(pid))
-
-
-class Children:
-    """A labelled metric's children, looked up by `labels()` once per label set.
-
-    `labels()` takes a lock and turns every value into a string on each call; the
-    hot path asks for the same few thousand label sets in every batch. A child
-    stays valid as long as nothing removes it from its metric (intmon never does).
-    """
-
-    def __init__(self, metric: Any) -> None:
-        self.metric = metric
-        self.known: dict[tuple[str, ...], Any] = {}
-
-    def __call__(self, *labels: str) -> Any:
-        child = self.known.get(labels)
-        if child is None:
-            child = self.known[labels] = self.metric.labels(*labels)
-        return child
-
-
-_results_of = Children(check_results)
-_durations_of = Children(check_duration)
-_up_of = Children(integration_up)
-_expiry_of = Children(certificate_expiry)
-_skipped_of = Children(checks_skipped)
-
-
-def observe_many(histogram: Any, amounts: Sequence[float]) -> None:
-    """Observe `amounts` on one histogram (or child) with one write per bucket hit
-    and one for the sum, the same samples as `observe()` for each: in multiprocess
-    mode every write is a lock, a fork check and an mmap update. Reaches into
-    prometheus-client's histogram (`_upper_bounds`, `_buckets`, `_sum`; pinned in
-    constraints.txt, and tests/test_metrics_batch.py compares with `observe`)."""
-    if not amounts:
-        return
-    bounds = histogram._upper_bounds
-    hits = [0] * len(bounds)
-    for amount in amounts:
-        if amount == amount:  # observe() puts a NaN in no bucket, only in the sum
-            hits[bisect_left(bounds, amount)] += 1
-    histogram._sum.inc(math.fsum(amounts))
-    for index, count in enumerate(hits):
-        if count:
-            histogram._buckets[index].inc(count)
-
-
-def observe_results(
-    results: Sequence[CheckResult],
-    *,
-    every_check: bool = True,
-    up_unknown: Collection[str] = (),
-) -> None:
-    """Update the check metrics for one batch of results, counted per label set
-    first: one write per series touched, not per result.
-
-    The up gauge is set from the batch's results: the scheduler keeps an
-    integration's checks in one batch, so it sees all of them at once. A batch
-    of some of an integration's checks (`every_check=False`) leaves it alone,
-    and so do the integrations in `up_unknown` (some of their checks are still
-    running).
-    """
-    durations: dict[tuple[str, str, str], list[float]] = {}
-    expiry: dict[str, float] = {}
-    for result in results:
-        labels = (result.integration_id, result.check_name, result.outcome.value)
-        durations.setdefault(labels, []).append(result.duration_s)
-        if result.certificate_expires_at is not None:
-            expiry[result.integration_id] = result.certificate_expires_at  # the last one wins
-    for labels, amounts in durations.items():
-        _results_of(*labels).inc(len(amounts))
-        observe_many(_durations_of(*labels), amounts)
-    for integration, expires_at in expiry.items():
-        _expiry_of(integration).set(expires_at)
-    if not every_check:
-        return
-    for integration, is_up in up_by_integration(results).items():
-        if integration not in up_unknown:
-            _up_of(integration).set(1 if is_up else 0)
-
-
-def up_by_integration(results: Iterable[CheckResult]) -> dict[str, bool]:
-    """Integration id → whether every one of its results here is up."""
-    up: dict[str, bool] = {}
-    for result in results:
-        up[result.integration_id] = up.get(result.integration_id, True) and result.outcome.is_up
-    return up
-
-
-def observe_checks(
-    results: Sequence[CheckResult],
-    *,
-    skipped: Mapping[str, int] | None = None,
-    up_unknown: Collection[str] = (),
-    up: Mapping[str, bool] | None = None,
-) -> None:
-    """What a worker records for results it stored: counts, durations, schedule
-    lag, skips, and the up gauge (from the results, or `up` where known better)."""
-    observe_results(results, up_unknown=up_unknown)
-    for integration, is_up in (up or {}).items():
-        _up_of(integration).set(1 if is_up else 0)
-    lags = [
-        max(0.0, (check.started_at - check.scheduled_at).total_seconds())
-        for check in results
-        if check.scheduled_at is not None
-    ]
-    observe_many(schedule_lag, lags)
-    for reason, count in (skipped or {}).items():
-        _skipped_of(reason).inc(count)

@@ -25,12 +25,13 @@ from sqlalchemy import Engine
 
 from alerts.incidents import Transitions
 from alerts.intake import ingest
+from alerts.policy import policy_of
 from alerts.tickets import ticket_number
 from checks.engine import ProbeEngine
+from checks.metrics import observe_results
 from checks.outcomes import CheckResult
+from core.settings import Settings
 from integrations.config import CheckSpec, IntegrationSpec
-from intmon.metrics import observe_results
-from intmon.settings import Settings
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +83,7 @@ def run_now(
             await probes.aclose()
 
     results = asyncio.run(probe())
-    transitions = ingest(engine, results, {spec.id: spec}, settings.policy())
+    transitions = ingest(engine, results, {spec.id: spec}, policy_of(settings))
     # The up gauge means "every check of the integration": only a full run may set it.
     observe_results(results, every_check=len(checks) == len(spec.checks))
     return RunReport(spec.id, results, transitions)

@@ -21,10 +21,11 @@ import alerts.models  # noqa: F401  (registers the tables to truncate)
 import integrations.e2e_models
 import integrations.heartbeats.models
 import integrations.leads.models
-import integrations.models  # noqa: F401
+import integrations.models
+import integrations.postbacks.models  # noqa: F401
 import intmon.api.models
 import intmon.web.models  # noqa: F401
-from intmon.db import Base, make_engine
+from core.db import Base, make_engine
 from intmon.migrations import upgrade
 
 # Every test server listens on 127.0.0.1, which the egress policy refuses by
@@ -88,7 +89,7 @@ def pg_engine(pg_url: str) -> Iterator[Engine]:
 
 @pytest.fixture
 def sqlite_engine(tmp_path) -> Iterator[Engine]:  # type: ignore[no-untyped-def]
-    engine = make_engine(f"sqlite:///{tmp_path / 'intmon.db'}")
+    engine = make_engine(f"sqlite:///{tmp_path / 'core.db'}")
     upgrade(engine)
     yield engine
     engine.dispose()

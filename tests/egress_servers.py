@@ -17,7 +17,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from intmon.egress import EgressPolicy
+from core.egress import EgressPolicy
 
 INTERNAL_BODY = b"internal-metrics intmon_secret_gauge 42"
 PARTNER_ONLY = EgressPolicy.parse("127.0.0.2/32")

@@ -3,7 +3,7 @@
 FastAPI's TestClient on a SQLite file in tmp_path, migrated with Alembic; two
 clients (acme owns integration `a`, orbit owns `o`), each with a ticket opened
 by three authentication failures fed through the alerts helpers. The API's
-clock (`intmon.db.utcnow`) is moved by the tests, never slept on.
+clock (`core.db.utcnow`) is moved by the tests, never slept on.
 """
 
 from __future__ import annotations
@@ -25,13 +25,13 @@ from alerts.models import ExternalRef
 from alerts.sinks import SinkConfig
 from alerts.sinks.webhook import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
 from checks.outcomes import Outcome
+from core import db
+from core.settings import Settings
 from integrations.loader import load_text
 from integrations.registry import apply, load_specs
-from intmon import db
 from intmon.api.app import create_app
 from intmon.api.auth import create_token
 from intmon.migrations import upgrade
-from intmon.settings import Settings
 from tests.alerts.helpers import T0, feed
 
 PARTNER_SECRET = "partner-secret-value-42"
@@ -450,8 +450,8 @@ def test_tokens_are_created_listed_and_revoked_from_the_cli(
 ) -> None:
     from typer.testing import CliRunner
 
+    from core.settings import get_settings
     from intmon.cli import app as cli
-    from intmon.settings import get_settings
 
     monkeypatch.setenv("INTMON_DATABASE_URL", str(engine.url))
     get_settings.cache_clear()

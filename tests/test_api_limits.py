@@ -19,17 +19,17 @@ from fastapi.testclient import TestClient
 from prometheus_client import REGISTRY
 from sqlalchemy import Engine
 
+from core import db
+from core.limits import Limiter
+from core.limits.memory import MemoryLimiter
+from core.limits.redis import RedisLimiter
+from core.settings import Settings
 from integrations.loader import load_text
 from integrations.registry import apply
-from intmon import db
 from intmon.api.app import create_app
 from intmon.api.auth import Principal, create_token
 from intmon.api.throttle import Throttle
-from intmon.limits import Limiter
-from intmon.limits.memory import MemoryLimiter
-from intmon.limits.redis import RedisLimiter
 from intmon.migrations import upgrade
-from intmon.settings import Settings
 from tests.alerts.helpers import T0
 from tests.test_api_ops import PARTNER_SECRET, EchoPartner, config
 

@@ -38,6 +38,7 @@ PATH_VALUES = {
     "number": ACME["ticket"],
     "run_id": ACME["run"],
     "name": ACME["window"],
+    "attachment_id": "1",
 }
 # Query parameters an endpoint requires, naming acme's things where it takes them.
 REQUIRED_QUERY = {"/api/reports/monthly": "?month=2026-12&client=acme"}
@@ -52,6 +53,7 @@ PUBLIC = {
     "/ping/{key}",
     "/ping/{key}/start",
     "/ping/{key}/fail",
+    "/postbacks/{integration_id}",  # a broker's postback: the shared secret (HMAC)
 }
 
 

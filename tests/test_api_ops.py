@@ -24,13 +24,13 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, insert
 
 from alerts.models import Ticket
+from core import db
+from core.settings import Settings
 from integrations.loader import load_text
 from integrations.registry import apply
-from intmon import db
 from intmon.api.app import create_app
 from intmon.api.auth import create_token
 from intmon.migrations import upgrade
-from intmon.settings import Settings
 from tests.alerts.helpers import T0
 from tests.conftest import REDIS_URL
 from tests.test_api import API_SETTINGS, METRICS_TOKEN, Api

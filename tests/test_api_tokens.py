@@ -12,12 +12,12 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from typer.testing import CliRunner
 
-from intmon import db
+from core import db
+from core.settings import Settings, get_settings
 from intmon.api.app import create_app
 from intmon.api.auth import TokenError, create_token, list_tokens, parse_lifetime
 from intmon.cli import app as cli
 from intmon.migrations import upgrade
-from intmon.settings import Settings, get_settings
 from tests.alerts.helpers import T0
 
 

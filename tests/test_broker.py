@@ -5,7 +5,7 @@ from __future__ import annotations
 import dramatiq
 import redis
 
-from intmon.settings import Settings
+from core.settings import Settings
 from tests.conftest import REDIS_URL
 from worker.batch import CHECKS_QUEUE, HOUSEKEEPING_QUEUE, LEADS_QUEUE
 from worker.broker import PolledRedisBroker, build_broker

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 
+from core.settings import Settings
 from integrations.loader import load_text
 from integrations.registry import apply
 from integrations.results import count_results
-from intmon.settings import Settings
 from tests.conftest import Partner
 from worker.batch import Batch, BatchItem
 from worker.coordination import claim_value

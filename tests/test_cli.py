@@ -17,8 +17,8 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
+from core.settings import get_settings
 from intmon.cli import app
-from intmon.settings import get_settings
 from tests.conftest import Partner
 
 runner = CliRunner()
@@ -201,7 +201,7 @@ def test_status_shows_an_open_platform_outage_above_the_table(tmp_path: Path) ->
     from sqlalchemy import insert
 
     from alerts.models import PlatformOutage
-    from intmon.db import make_engine
+    from core.db import make_engine
 
     assert runner.invoke(app, ["migrate"]).exit_code == 0
     engine = make_engine(f"sqlite:///{tmp_path / 'cli.db'}")
@@ -299,10 +299,10 @@ def test_status_prints_partner_text_and_the_held_back_mark_as_text(tmp_path: Pat
     from datetime import UTC, datetime
 
     from checks.outcomes import CheckResult, Outcome
+    from core.db import make_engine
     from integrations.loader import load_text
     from integrations.registry import apply
     from integrations.results import Recorded, record_results
-    from intmon.db import make_engine
 
     assert runner.invoke(app, ["migrate"]).exit_code == 0
     engine = make_engine(f"sqlite:///{tmp_path / 'cli.db'}")

@@ -2,7 +2,7 @@
 
 The commands run through typer's CliRunner on a SQLite file in tmp_path;
 incidents and tickets come from results fed by the alerts helpers, and the
-CLI's clock (`intmon.db.utcnow`) is moved by the tests, never slept on.
+CLI's clock (`core.db.utcnow`) is moved by the tests, never slept on.
 """
 
 from __future__ import annotations
@@ -20,10 +20,10 @@ from typer.testing import CliRunner, Result
 from alerts import queries
 from alerts.policy import Policy
 from checks.outcomes import Outcome
-from intmon import db
+from core import db
+from core.settings import get_settings
 from intmon.cli import app
 from intmon.migrations import upgrade
-from intmon.settings import get_settings
 from tests.alerts.helpers import T0, feed, setup
 
 runner = CliRunner()

@@ -23,12 +23,12 @@ from alerts.housekeeping import housekeep
 from alerts.notify import _recipient as notify_recipient
 from alerts.policy import Policy
 from checks.outcomes import Outcome
+from core import db
+from core.settings import get_settings
 from integrations.config import IntegrationSpec
 from integrations.registry import load_specs
-from intmon import db
 from intmon.cli import app, notify_commands
 from intmon.migrations import upgrade
-from intmon.settings import get_settings
 from tests.alerts.helpers import feed
 from tests.alerts.test_channels import (  # noqa: F401  (smtp_server is a fixture)
     PASSWORD,

@@ -11,13 +11,13 @@ import pytest
 from sqlalchemy import Engine
 from typer.testing import CliRunner, Result
 
+from core import db
+from core.settings import get_settings
 from integrations.registry import apply
 from integrations.results import count_results, record_results
 from integrations.retention import Retention, prune
-from intmon import db
 from intmon.cli import app
 from intmon.migrations import upgrade
-from intmon.settings import get_settings
 from tests.test_registry import config
 from tests.test_retention import NOW, TODAY, drop_day_partitions, result
 

@@ -66,6 +66,10 @@ METRICS = frozenset(
         "intmon_slo_error_budget_remaining",
         "intmon_slo_burn_rate",
         "intmon_rollup_lag_seconds",
+        "intmon_heartbeat_up",
+        "intmon_heartbeat_last_seconds",
+        "intmon_lead_acceptance_ratio",
+        "intmon_lead_acceptance_usual_ratio",
     }
 )
 METRICS_TARGET = "metrics:9464"
@@ -595,12 +599,13 @@ def exposed_metric_names() -> set[str]:
     from prometheus_client import Counter, Gauge, Histogram
     from sqlalchemy import create_engine
 
+    import core.metrics as process_metrics
     import intmon.metrics as app_metrics
 
     suffix = {"counter": "_total", "histogram": "_bucket", "gauge": ""}
     exposed = {
         family.name + suffix[family.type]
-        for metric in vars(app_metrics).values()
+        for metric in vars(process_metrics).values()
         if isinstance(metric, Counter | Gauge | Histogram)
         for family in metric.describe()
     }
@@ -614,6 +619,8 @@ def exposed_metric_names() -> set[str]:
     exposed |= {family.name for family in history.describe()}
     beats = app_metrics.HeartbeatCollector(create_engine("sqlite://"))
     exposed |= {family.name for family in beats.describe()}
+    postbacks = app_metrics.PostbackCollector(create_engine("sqlite://"))
+    exposed |= {family.name for family in postbacks.describe()}
     return exposed | lead_metric_names()
 
 
@@ -623,8 +630,8 @@ def test_dashboard_metric_names_are_what_the_app_exposes() -> None:
 
 
 def lead_metric_names() -> set[str]:
-    """The lead ledger's counter (intmon/lead_metrics.py), as exposed."""
-    from intmon.lead_metrics import leads_total
+    """The lead ledger's counter (integrations/leads/metrics.py), as exposed."""
+    from integrations.leads.metrics import leads_total
 
     return {family.name + "_total" for family in leads_total.describe()}
 

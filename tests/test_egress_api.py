@@ -17,12 +17,12 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
+from core import db
+from core.settings import Settings
 from integrations.loader import load_text
 from integrations.registry import apply
-from intmon import db
 from intmon.api.app import create_app
 from intmon.migrations import upgrade
-from intmon.settings import Settings
 from tests.alerts.helpers import T0
 from tests.egress_servers import INTERNAL_BODY, Server, internal_server, outside_partner  # noqa: F401  (fixtures)
 from tests.test_api import Api

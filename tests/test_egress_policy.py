@@ -14,14 +14,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from intmon.egress import (
+from core.egress import (
     EgressDenied,
     EgressPolicy,
     denial_in,
     literal_address,
     refusal_reason,
 )
-from intmon.settings import Settings
+from core.settings import Settings
 
 REFUSED = [
     # (address, the reason the detail names)

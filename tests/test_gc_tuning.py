@@ -5,8 +5,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from intmon.gc_tuning import THRESHOLDS
-from intmon.settings import Settings
+from core.gc_tuning import THRESHOLDS
+from core.settings import Settings
 from tests.conftest import REDIS_URL
 from worker.broker import build_broker
 from worker.middleware import TuneGC
@@ -15,7 +15,7 @@ from worker.middleware import TuneGC
 _BOOT_A_WORKER = """
 import gc, json
 import dramatiq
-from intmon.settings import Settings
+from core.settings import Settings
 from worker.broker import build_broker
 
 before = gc.get_threshold()

@@ -17,13 +17,13 @@ from dramatiq import Message
 from prometheus_client import REGISTRY
 
 from checks.outcomes import CheckResult, Outcome
+from core.db import engine_for
+from core.settings import Settings
 from integrations.config import IntegrationSpec
 from integrations.loader import load_text
 from integrations.registry import apply
 from integrations.results import current_states
-from intmon.db import engine_for
 from intmon.migrations import upgrade
-from intmon.settings import Settings
 from tests.conftest import Partner
 from worker.batch import ACTOR_NAME, CHECKS_QUEUE, Batch, BatchItem
 from worker.broker import build_broker, get_broker, install_broker

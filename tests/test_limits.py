@@ -10,10 +10,10 @@ import pytest
 import redis
 from pydantic import ValidationError
 
-from intmon.limits import Limiter, Rate, parse_rate
-from intmon.limits.memory import MemoryLimiter
-from intmon.limits.redis import RedisLimiter
-from intmon.settings import Settings
+from core.limits import Limiter, Rate, parse_rate
+from core.limits.memory import MemoryLimiter
+from core.limits.redis import RedisLimiter
+from core.settings import Settings
 
 T0 = 1_795_000_000.0
 

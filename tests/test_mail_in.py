@@ -24,9 +24,9 @@ from alerts.policy import Policy
 from alerts.queries import ticket_detail
 from alerts.sender import close_all
 from alerts.tickets import Actor
-from intmon import db
+from core import db
+from core.db import table_of
 from intmon.config_file import apply_config, load_config_text
-from intmon.db import table_of
 from intmon.mail_server import MailInLimits, MailInServer
 from intmon.web.users import create_user
 from tests.alerts.test_channels import SmtpServer, smtp_server  # noqa: F401  (fixture)

@@ -15,8 +15,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram, Metric
 
+from checks import metrics
 from checks.outcomes import CheckResult, Outcome
-from intmon import metrics
+from core import metrics as process_metrics
 
 T0 = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
 
@@ -72,7 +73,7 @@ def reference(results: list[CheckResult]) -> CollectorRegistry:
         "intmon_check_duration_seconds",
         "d",
         labels,
-        buckets=metrics.DURATION_BUCKETS,
+        buckets=process_metrics.DURATION_BUCKETS,
         registry=registry,
     )
     counts = Counter("intmon_check_results", "c", labels, registry=registry)
@@ -120,8 +121,8 @@ def test_batch_metrics_equal_per_check_counts() -> None:
 )
 def test_observe_many_equals_observe_each(amounts: list[float]) -> None:
     registry = CollectorRegistry()
-    each = Histogram("each", "e", buckets=metrics.LAG_BUCKETS, registry=registry)
-    many = Histogram("many", "m", buckets=metrics.LAG_BUCKETS, registry=registry)
+    each = Histogram("each", "e", buckets=process_metrics.LAG_BUCKETS, registry=registry)
+    many = Histogram("many", "m", buckets=process_metrics.LAG_BUCKETS, registry=registry)
     for amount in amounts:
         each.observe(amount)
     metrics.observe_many(many, amounts)
@@ -140,11 +141,15 @@ def test_the_process_identifier_is_renewed_in_a_forked_child() -> None:
     read, write = os.pipe()
     pid = os.fork()
     if pid == 0:  # the child: report what prometheus-client would be told
-        os.write(write, metrics.process_identifier().encode())
+        os.write(write, process_metrics.process_identifier().encode())
         os._exit(0)
     os.close(write)
     child = os.read(read, 256).decode()
     os.close(read)
     os.waitpid(pid, 0)
-    assert child == metrics.process_identifier(pid)
-    assert metrics.process_identifier() == metrics.process_identifier(os.getpid()) != child
+    assert child == process_metrics.process_identifier(pid)
+    assert (
+        process_metrics.process_identifier()
+        == process_metrics.process_identifier(os.getpid())
+        != child
+    )

@@ -15,7 +15,7 @@ import pytest
 import redis
 from dramatiq.brokers.stub import StubBroker
 
-from intmon.settings import Settings
+from core.settings import Settings
 from tests.conftest import REDIS_URL
 from worker.batch import CHECKS_QUEUE, HOUSEKEEPING_QUEUE, LEADS_QUEUE
 from worker.broker import build_broker, other_queues

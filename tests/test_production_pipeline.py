@@ -24,9 +24,9 @@ import httpx
 import pytest
 from sqlalchemy import text
 
+from core.db import make_engine
 from integrations.loader import load_text
 from integrations.registry import apply
-from intmon.db import make_engine
 from intmon.migrations import upgrade
 from tests.conftest import REDIS_URL, Partner
 

@@ -32,11 +32,12 @@ from sqlalchemy import Engine, update
 
 from alerts import outbox
 from alerts.models import OutboxMessage
+from checks.metrics import observe_results
 from checks.outcomes import CheckResult, Outcome
-from intmon import db, metrics
+from core import db, metrics
+from core.settings import Settings
 from intmon.api.app import create_app
 from intmon.migrations import upgrade
-from intmon.settings import Settings
 from tests.alerts.helpers import T0, feed, setup
 from tests.conftest import unavailable
 from tests.test_compose import exposed_metric_names, metric_names
@@ -169,7 +170,7 @@ def check_metrics(promtool: str, page: str) -> None:
 
 
 def test_the_api_metrics_page_passes_promtool(promtool: str, engine: Engine) -> None:
-    metrics.observe_results(results(datetime.now(UTC)))
+    observe_results(results(datetime.now(UTC)))
     metrics.schedule_lag.observe(0.2)
     metrics.checks_skipped.labels(reason="in_flight").inc()
     settings = Settings(redis_url=None, api_metrics_token=SecretStr("promtool-metrics-token"))
@@ -197,12 +198,14 @@ MULTIPROCESS_PAGE = textwrap.dedent(
 
     from prometheus_client import generate_latest
 
+    from checks.metrics import observe_results
     from checks.outcomes import CheckResult, Outcome
-    from intmon import metrics
-    from intmon.db import make_engine
+    from core import metrics
+    from core.db import make_engine
+    from intmon.metrics import aggregate_registry
 
     now = datetime.now(UTC)
-    metrics.observe_results(
+    observe_results(
         [
             CheckResult("a", "health", Outcome.OK, now, 0.05, certificate_expires_at=2e9),
             CheckResult("b", "health", Outcome.SLOW, now, 0.9),
@@ -213,7 +216,7 @@ MULTIPROCESS_PAGE = textwrap.dedent(
     metrics.checks_scheduled.inc(3)
     metrics.checks_skipped.labels(reason="stale").inc()
     metrics.scheduler_leader.set(1)
-    registry = metrics.aggregate_registry(lambda: {"checks": 3}, make_engine(sys.argv[1]))
+    registry = aggregate_registry(lambda: {"checks": 3}, make_engine(sys.argv[1]))
     sys.stdout.write(generate_latest(registry).decode())
     """
 )

@@ -13,13 +13,14 @@ from sqlalchemy import Engine, text
 from alerts.housekeeping import housekeep
 from alerts.policy import Policy
 from checks.outcomes import CheckResult, Outcome
+from core import metrics
+from core.db import utcnow
 from integrations import partitions, retention
 from integrations.partitions import DEFAULT, list_partitions
 from integrations.registry import apply
 from integrations.results import count_results, record_results
 from integrations.retention import Retention, oldest_result, prune
-from intmon import metrics
-from intmon.db import utcnow
+from intmon.metrics import RetentionCollector
 from tests.test_registry import config
 
 # A Wednesday noon far from the real today, so the partitions the tests make are theirs.
@@ -332,7 +333,7 @@ def test_the_oldest_result_metric(engine: Engine) -> None:
     apply(engine, config("a"))
     assert oldest_result(engine) is None
     record_results(engine, [result(NOW - timedelta(hours=3)), result(NOW)])
-    collector = metrics.RetentionCollector(engine, clock=lambda: NOW)
+    collector = RetentionCollector(engine, clock=lambda: NOW)
     (family,) = list(collector.collect())
     assert family.name == "intmon_results_oldest_seconds"
     assert [sample.value for sample in family.samples] == [3 * 3600]
@@ -341,7 +342,7 @@ def test_the_oldest_result_metric(engine: Engine) -> None:
 def test_bad_retention_settings_name_the_field() -> None:
     from pydantic import ValidationError
 
-    from intmon.settings import Settings
+    from core.settings import Settings
 
     with pytest.raises(ValidationError, match="results_retention_days"):
         Settings(results_retention_days=0)

@@ -7,12 +7,12 @@ from datetime import timedelta
 from alembic import command
 from sqlalchemy import Engine, text
 
+from core.db import utcnow
 from integrations import partitions
 from integrations.partitions import day_of, list_partitions
 from integrations.registry import apply
 from integrations.results import record_results
 from integrations.retention import Retention, prune
-from intmon.db import utcnow
 from intmon.migrations import alembic_config, upgrade
 from tests.test_registry import config
 from tests.test_retention import result
@@ -43,9 +43,9 @@ def relkind(engine: Engine) -> str:
 
 
 def test_an_installation_with_results_is_partitioned_and_back(pg_engine: Engine) -> None:
+    apply(pg_engine, config("a"))  # at head: today's registry writes today's tables
     command.downgrade(alembic_config(pg_engine), "0015")
     assert relkind(pg_engine) == "r"
-    apply(pg_engine, config("a"))
     now = utcnow()
     today = day_of(now)
     record_results(pg_engine, [result(now - 20 * DAY), result(now - DAY), result(now)])

@@ -10,10 +10,10 @@ from sqlalchemy import Engine, select
 
 from checks.engine import ProbeSettings
 from checks.loop import EngineThread
+from core.db import Base, utcnow
 from integrations.leads.report import build_report, judge_lead
 from integrations.results import count_results
 from integrations.retention import Retention, prune
-from intmon.db import Base, utcnow
 from tests.alerts.test_contract_changes import AFTER, BEFORE, register, run, the_incident
 from tests.alerts.test_contract_changes import verdict_for_a_lead_lost_now as lead_lost_now
 from tests.conftest import Partner

@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from intmon.settings import Settings
+from core.settings import Settings
 from worker import runtime as runtime_module
 from worker.runtime import build_runtime, install, runtime
 

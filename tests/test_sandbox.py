@@ -15,17 +15,18 @@ import yaml
 
 from checks.engine import ProbeEngine, ProbeSettings
 from checks.outcomes import Outcome
+from core.egress import EgressPolicy
 from intmon.demo.config import (
     BROKER_TOKEN_ENV,
     EGRESS_ALLOW,
     OAUTH_SECRET_ENV,
+    POSTBACK_SECRET_ENV,
     PUSHED,
     SHOWCASE,
     DemoConfig,
     demo_config,
 )
 from intmon.demo.sandbox import PHASES, RETRY_AFTER_S, SLOW_DELAY_S, Phase, Sandbox
-from intmon.egress import EgressPolicy
 
 TOKEN = "test-broker-token-5f1c"
 CLIENT_ID = "orbit-test"
@@ -315,12 +316,17 @@ def test_demo_config_parses_and_validates(sandbox: Sandbox) -> None:
 def test_demo_config_only_references_secrets(sandbox: Sandbox) -> None:
     config = demo_config(sandbox)
     assert isinstance(config, DemoConfig)
-    assert config.environ == {BROKER_TOKEN_ENV: TOKEN, OAUTH_SECRET_ENV: CLIENT_SECRET}
+    assert config.environ == {
+        BROKER_TOKEN_ENV: TOKEN,
+        OAUTH_SECRET_ENV: CLIENT_SECRET,
+        POSTBACK_SECRET_ENV: CLIENT_SECRET + "-postbacks",
+    }
     for value in config.environ.values():
         assert value not in config.yaml_text
         assert value not in repr(config)
     assert "${DEMO_BROKER_TOKEN}" in config.yaml_text
     assert "${DEMO_OAUTH_SECRET}" in config.yaml_text
+    assert "${DEMO_POSTBACK_SECRET}" in config.yaml_text
 
 
 def test_demo_config_structure(sandbox: Sandbox) -> None:

@@ -181,7 +181,7 @@ def test_not_leader_sends_nothing(setup) -> None:  # type: ignore[no-untyped-def
 def test_default_settings_spread_checks_over_the_whole_interval(sqlite_engine: Engine) -> None:
     """Regression: a default that spread phases over a tenth of the interval made
     10,000 checks fire within 3 s of every 30 s and lag by seconds."""
-    from intmon.settings import Settings
+    from core.settings import Settings
 
     apply(sqlite_engine, config(*[f"p{i:03d}" for i in range(300)], interval=30))
     broker = StubBroker()
@@ -320,6 +320,27 @@ def test_the_leader_asks_for_the_heartbeat_detector_on_its_interval(sqlite_engin
         clock.now += 0.1
     assert sent == 5  # every 2 s: a miss is recorded within 2 s of its grace running out
     standby = Scheduler(sqlite_engine, broker, _Deposed(), heartbeats_s=2, clock=clock)
+    standby.tick()
+    assert broker.queues["alerts"].empty()
+    broker.close()
+
+
+def test_the_leader_asks_for_the_postback_monitors_on_their_interval(sqlite_engine: Engine) -> None:
+    apply(sqlite_engine, config("a"))
+    broker = StubBroker()
+    clock = Clock()
+    leader = Scheduler(sqlite_engine, broker, MemoryCoordinator(), postbacks_s=60, clock=clock)
+    leader.refresh()
+    sent = 0
+    for _ in range(300):  # 300 s in 1 s ticks
+        leader.tick()
+        queue = broker.queues["alerts"]
+        while not queue.empty():
+            assert Message.decode(queue.get_nowait()).actor_name == "watch_postbacks"
+            sent += 1
+        clock.now += 1
+    assert sent == 5  # every 60 s
+    standby = Scheduler(sqlite_engine, broker, _Deposed(), postbacks_s=60, clock=clock)
     standby.tick()
     assert broker.queues["alerts"].empty()
     broker.close()

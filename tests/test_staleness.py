@@ -18,6 +18,7 @@ from sqlalchemy import Engine
 from typer.testing import CliRunner
 
 from checks.outcomes import CheckResult, Outcome
+from core.settings import Settings
 from integrations.loader import load_text
 from integrations.registry import apply
 from integrations.results import record_results
@@ -31,7 +32,6 @@ from integrations.staleness import (
 )
 from intmon import metrics
 from intmon.cli import app
-from intmon.settings import Settings
 from tests.conftest import Partner
 from worker.batch import Batch, BatchItem
 from worker.coordination import claim_value
@@ -212,12 +212,12 @@ def test_the_skip_log_writes_the_latest_skip_per_check_in_batches(db_engine: Eng
 @pytest.fixture
 def quiet_world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Engine:
     """slowbroker/a skipped by the budget for 10 minutes; calm/health ran just now."""
-    from intmon.db import engine_for
+    from core.db import engine_for
     from intmon.migrations import upgrade
 
     url = f"sqlite:///{tmp_path / 'status.db'}"
     monkeypatch.setenv("INTMON_DATABASE_URL", url)
-    from intmon.settings import get_settings
+    from core.settings import get_settings
 
     get_settings.cache_clear()
     engine = engine_for(url)

@@ -13,9 +13,13 @@ import dramatiq
 from alerts.heartbeat_watch import watch_heartbeats
 from alerts.housekeeping import housekeep as run_housekeeping
 from alerts.housekeeping import send_pending
+from alerts.policy import policy_of
+from alerts.postback_watch import watch_postbacks
+from core.db import utcnow
 from integrations.leads.dispatch import deliver_due
-from intmon.db import utcnow
-from intmon.lead_metrics import publish_leads
+from integrations.leads.metrics import publish_leads
+from integrations.retention import retention_of
+from integrations.rollups import rollup_retention_of
 from worker.batch import (
     ACTOR_NAME,
     CHECKS_QUEUE,
@@ -24,6 +28,7 @@ from worker.batch import (
     HOUSEKEEPING_QUEUE,
     LEADS_ACTOR,
     LEADS_QUEUE,
+    POSTBACKS_ACTOR,
     SEND_ACTOR,
 )
 from worker.broker import declare_actor, get_broker, send_now
@@ -43,25 +48,31 @@ def run_checks(payload: dict[str, Any]) -> None:
 
 def send_now_actor() -> None:
     rt = runtime()
-    send_pending(rt.db, rt.settings.policy(), utcnow())
+    send_pending(rt.db, policy_of(rt.settings), utcnow())
 
 
 def housekeep(sync: bool = False) -> None:
     rt = runtime()
     run_housekeeping(
         rt.db,
-        rt.settings.policy(),
+        policy_of(rt.settings),
         utcnow(),
         sync=sync,
-        rollup_retention=rt.settings.rollup_retention(),
-        retention=rt.settings.retention(),
+        rollup_retention=rollup_retention_of(rt.settings),
+        retention=retention_of(rt.settings),
     )
 
 
 def watch_heartbeats_actor() -> None:
     rt = runtime()
-    if watch_heartbeats(rt.db, rt.settings.policy(), utcnow()):
-        send_pending(rt.db, rt.settings.policy(), utcnow())  # the incident's messages, now
+    if watch_heartbeats(rt.db, policy_of(rt.settings), utcnow()):
+        send_pending(rt.db, policy_of(rt.settings), utcnow())  # the incident's messages, now
+
+
+def watch_postbacks_actor() -> None:
+    rt = runtime()
+    if watch_postbacks(rt.db, policy_of(rt.settings), utcnow()):
+        send_pending(rt.db, policy_of(rt.settings), utcnow())  # the incident's messages, now
 
 
 def deliver_leads() -> None:
@@ -77,6 +88,7 @@ def declare(broker: dramatiq.Broker) -> dramatiq.Actor[Any, Any]:
     declare_actor(broker, send_now_actor, SEND_ACTOR, HOUSEKEEPING_QUEUE, minutes=10)
     declare_actor(broker, deliver_leads, LEADS_ACTOR, LEADS_QUEUE, minutes=10)
     declare_actor(broker, watch_heartbeats_actor, HEARTBEATS_ACTOR, HOUSEKEEPING_QUEUE, minutes=5)
+    declare_actor(broker, watch_postbacks_actor, POSTBACKS_ACTOR, HOUSEKEEPING_QUEUE, minutes=5)
     declare_e2e(broker)
     return declare_actor(broker, run_checks, ACTOR_NAME, CHECKS_QUEUE, minutes=20)
 

@@ -28,6 +28,8 @@ LEADS_QUEUE = "leads"
 # Records a miss for each heartbeat past due + grace (alerts/heartbeat_watch.py); on
 # the alerts queue, every few seconds, apart from housekeeping's slower tick.
 HEARTBEATS_ACTOR = "watch_heartbeats"
+# Judges each broker's postback window (alerts/postback_watch.py); on the alerts queue.
+POSTBACKS_ACTOR = "watch_postbacks"
 
 # Seconds a worker needs beyond the partner's timeouts to classify and store.
 STORE_MARGIN_S = 5.0

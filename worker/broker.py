@@ -15,7 +15,7 @@ from dramatiq.broker import Consumer
 from dramatiq.brokers.redis import RedisBroker
 from dramatiq.brokers.stub import StubBroker
 
-from intmon.settings import Settings, get_settings
+from core.settings import Settings, get_settings
 from worker.batch import CHECKS_QUEUE, HOUSEKEEPING_QUEUE, LEADS_QUEUE
 from worker.middleware import CheckMetrics, OtherQueues, ReleaseClaims, TuneGC
 

@@ -27,15 +27,16 @@ from typing import Any
 import dramatiq
 from dramatiq import Message
 
+from alerts.policy import policy_of
 from checks.scenarios.http import StepClient
 from checks.scenarios.listener import CallbackListener
 from checks.scenarios.report import ScenarioReport
 from checks.scenarios.runner import ScenarioRunner, new_run_id
+from core.db import utcnow
+from core.settings import Settings
 from integrations.config import IntegrationSpec
 from integrations.e2e_store import DatabaseInbox, create_run, fail_run, run_and_record
 from integrations.scenarios import ScenarioSpec
-from intmon.db import utcnow
-from intmon.settings import Settings
 from worker.broker import declare_actor
 from worker.coordination import Coordinator, claim_value
 
@@ -231,8 +232,8 @@ def run_job(rt: Any, payload: dict[str, Any]) -> tuple[ScenarioReport | None, bo
     """Run one job; returns its report (None when it was not run) and whether
     incidents changed (their messages are then sent at once)."""
     from alerts.intake import ingest
+    from checks import metrics
     from integrations.registry import load_specs
-    from intmon import metrics
     from worker.runtime import probe_settings
 
     job = Job.from_payload(payload)
@@ -264,7 +265,7 @@ def run_job(rt: Any, payload: dict[str, Any]) -> tuple[ScenarioReport | None, bo
         if job.trigger == "schedule":
             due = datetime.fromtimestamp(job.due, UTC) if job.due is not None else None
             result = report.as_check_result(scenario.check_name, scheduled_at=due)
-            changed = bool(ingest(rt.db, [result], {spec.id: spec}, settings.policy()))
+            changed = bool(ingest(rt.db, [result], {spec.id: spec}, policy_of(settings)))
             # Counted like a check (its own `check` label); the integration's `up`
             # gauge stays with its checks.
             metrics.observe_results([result], every_check=False)

@@ -22,11 +22,12 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from alerts.intake import ingest
+from alerts.policy import policy_of
+from checks import metrics
 from checks.outcomes import CheckResult
 from integrations.config import CheckSpec, IntegrationSpec
 from integrations.leads.budget import PartnerBudget
 from integrations.staleness import QuietReason
-from intmon import metrics
 from worker.batch import HOUSEKEEPING_QUEUE, SEND_ACTOR, Batch, BatchItem, check_key
 from worker.coordination import claim_value
 from worker.late import LateBatch, LateCheck, UpGroup
@@ -90,7 +91,7 @@ def run_batch(rt: Runtime, payload: dict[str, Any]) -> BatchOutcome:
         _wait(rt, futures, until)
         results, late = _take_done(rt, runnable, futures, until)
         specs_by_id = {spec.id: spec for spec, _, _ in work}
-        changed = bool(ingest(rt.db, results, specs_by_id, rt.settings.policy()))
+        changed = bool(ingest(rt.db, results, specs_by_id, policy_of(rt.settings)))
 
     late_ids = {check.spec.id for check in late}
     return BatchOutcome(batch, results, _not_before(results), skipped, changed, late_ids)
@@ -153,7 +154,7 @@ def store_late(rt: Runtime, late: LateBatch) -> None:
     same ingest, metrics and claim release a batch message gets."""
     try:
         specs_by_id = {check.spec.id: check.spec for check in late.checks}
-        changed = bool(ingest(rt.db, late.results, specs_by_id, rt.settings.policy()))
+        changed = bool(ingest(rt.db, late.results, specs_by_id, policy_of(rt.settings)))
         metrics.observe_checks(late.results, up_unknown=specs_by_id.keys(), up=late.up)
     finally:
         claims = {check.item.key: check.claim for check in late.checks}

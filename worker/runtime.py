@@ -17,12 +17,12 @@ from sqlalchemy import Engine
 
 from checks.engine import ProbeSettings
 from checks.loop import EngineThread
+from core.db import engine_for
+from core.logs import quiet_http_client_logs
+from core.settings import Settings, get_settings
 from integrations.leads.budget import MemoryBudget, PartnerBudget, RedisBudget
 from integrations.registry import SpecCache
 from integrations.skips import SkipLog
-from intmon.db import engine_for
-from intmon.logs import quiet_http_client_logs
-from intmon.settings import Settings, get_settings
 from worker.coordination import Coordinator
 from worker.coordination.memory import MemoryCoordinator
 from worker.coordination.redis import RedisCoordinator

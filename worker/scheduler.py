@@ -24,11 +24,11 @@ import dramatiq
 from dramatiq import Message
 from sqlalchemy import Engine
 
+from core import metrics
 from integrations.config import IntegrationSpec
 from integrations.registry import active_revisions, load_specs
 from integrations.skips import SkipLog
 from integrations.staleness import QuietReason
-from intmon import metrics
 from worker.batch import (
     ACTOR_NAME,
     CHECKS_QUEUE,
@@ -37,6 +37,7 @@ from worker.batch import (
     HOUSEKEEPING_QUEUE,
     LEADS_ACTOR,
     LEADS_QUEUE,
+    POSTBACKS_ACTOR,
     Batch,
     BatchItem,
     check_key,
@@ -92,6 +93,7 @@ class Scheduler:
         sync_every: int = 6,
         leads_s: float | None = None,
         heartbeats_s: float | None = None,
+        postbacks_s: float | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.engine = engine
@@ -123,13 +125,17 @@ class Scheduler:
         # within `heartbeats_s` (plus its queue wait) of a heartbeat's grace running out.
         self.heartbeats_s = heartbeats_s
         self._next_heartbeats = 0.0
+        # The postback monitors (alerts/postback_watch.py): each broker's window is
+        # judged every `postbacks_s`.
+        self.postbacks_s = postbacks_s
+        self._next_postbacks = 0.0
         broker.declare_queue(queue_name)
         # Scheduled end-to-end scenarios (worker/e2e.py) ride on the same ticks.
         self.scenarios = ScenarioSchedule(broker, coordinator, spread=spread)
         # Checks skipped because their previous run is still in flight, written in
         # batches: `intmon status` names the reason once they go stale.
         self.skips = SkipLog()
-        if housekeeping_s is not None or heartbeats_s is not None:
+        if housekeeping_s is not None or heartbeats_s is not None or postbacks_s is not None:
             broker.declare_queue(HOUSEKEEPING_QUEUE)
         if leads_s is not None:
             broker.declare_queue(LEADS_QUEUE)
@@ -239,6 +245,7 @@ class Scheduler:
         self.scenarios.dispatch(now)
         self._maybe_dispatch_leads(now)
         self._maybe_watch_heartbeats(now)
+        self._maybe_watch_postbacks(now)
         sent = 0
         for group in _by_budget(self.due(now)):
             sent += self._dispatch(group, now)
@@ -340,6 +347,20 @@ class Scheduler:
             Message(
                 queue_name=HOUSEKEEPING_QUEUE,
                 actor_name=HEARTBEATS_ACTOR,
+                args=(),
+                kwargs={},
+                options={},
+            )
+        )
+
+    def _maybe_watch_postbacks(self, now: float) -> None:
+        if self.postbacks_s is None or now < self._next_postbacks:
+            return
+        self._next_postbacks = now + self.postbacks_s
+        self.broker.enqueue(
+            Message(
+                queue_name=HOUSEKEEPING_QUEUE,
+                actor_name=POSTBACKS_ACTOR,
                 args=(),
                 kwargs={},
                 options={},

@@ -10,7 +10,7 @@ itself (STYLE §5) and then raises; the outbox owns the long backoff:
     │                         message is refused (SMTP 5xx, HTTP 4xx other than
     │                         408/429, Telegram 400/403), a missing secret, STARTTLS
     │                         not offered, a certificate that does not verify, an
-    │                         address the egress policy refuses (intmon.egress):
+    │                         address the egress policy refuses (core.egress):
     │                         park the outbox row, a person must act
     └── permanent=False       refused/reset connection, timeout, SMTP 4xx, HTTP 5xx,
                               408, 429: the outbox tries again later (not before
@@ -41,11 +41,11 @@ from pydantic import Field
 from alerts.errors import DeliveryError
 from alerts.sender import Sender
 from alerts.sinks.base import EXCERPT_CHARS, RETRY_WAIT_S, is_transient_status, retry_after
+from core.egress import denial_in
 from integrations.config import http_url
 from integrations.errors import SecretUnavailable
 from integrations.secrets import redact, resolve
 from integrations.strict import Strict
-from intmon.egress import denial_in
 
 log = logging.getLogger(__name__)
 
@@ -198,7 +198,7 @@ class HttpChannel(Channel):
         self._owns_client = client is None
         if client is None:
             # Imported here: it loads the HTTP stacks, which validating a file never needs.
-            from intmon.egress_http import guarded_client
+            from core.egress_http import guarded_client
 
             client = guarded_client(timeout=config.timeout_s)
         self._client = client

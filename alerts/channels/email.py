@@ -18,7 +18,7 @@ silent connection) is transient, 5xx (550 mailbox unavailable, 535 bad
 credentials, 554 rejected) is permanent. A failure after the server accepted
 the message (e.g. at QUIT) is not an error: the message was sent.
 
-The server's address obeys the egress policy (`intmon.egress`): the host is
+The server's address obeys the egress policy (`core.egress`): the host is
 resolved, judged and connected to by that address (TLS still verifies the
 host name); an address the policy refuses is a permanent error.
 
@@ -52,8 +52,8 @@ from pydantic import Field, field_validator, model_validator
 from alerts.channels.base import Channel, ChannelConfigBase, Notice, Recipient
 from alerts.reply_tokens import reply_address
 from alerts.sinks.base import RETRY_WAIT_S
+from core.egress import EgressDenied, EgressPolicy, connect_socket
 from integrations.config import SecretRef
-from intmon.egress import EgressDenied, EgressPolicy, connect_socket
 
 # 7bit: non-ASCII bodies are base64/quoted-printable, headers RFC 2047; SMTP line endings.
 POLICY = email.policy.SMTP.clone(cte_type="7bit")

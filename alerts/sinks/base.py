@@ -11,7 +11,7 @@ and then raises:
     ├── permanent=True        4xx other than 408/429, an answer that is not what the
     │                         API documents, a missing secret, no way to reach a
     │                         status, an address the egress policy refuses
-    │                         (intmon.egress): park the outbox row, a person must act
+    │                         (core.egress): park the outbox row, a person must act
     └── permanent=False       refused/reset connection, timeout, 5xx, 408, 429: the
                               outbox tries again later (not before retry_after_s)
 
@@ -45,11 +45,11 @@ from pydantic import AfterValidator, Field
 from alerts.errors import DeliveryError
 from alerts.sender import RETRY_WAIT_S as RETRY_WAIT_S  # re-exported for the sinks
 from alerts.sender import Sender
+from core.egress import denial_in
 from integrations.config import http_url
 from integrations.errors import SecretUnavailable
 from integrations.secrets import redact, resolve
 from integrations.strict import SLUG, Strict
-from intmon.egress import denial_in
 
 log = logging.getLogger(__name__)
 
@@ -224,7 +224,7 @@ class TicketSink(Sender, ABC):
         self._owns_client = client is None
         if client is None:
             # Imported here: it loads the HTTP stacks, which validating a file never needs.
-            from intmon.egress_http import guarded_client
+            from core.egress_http import guarded_client
 
             client = guarded_client(timeout=config.timeout_s)
         self._client = client

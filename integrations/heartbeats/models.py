@@ -7,8 +7,8 @@ from datetime import datetime
 from sqlalchemy import Float, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
+from core.db import Base, UTCDateTime
 from integrations.models import BigId
-from intmon.db import Base, UTCDateTime
 
 
 class HeartbeatState:

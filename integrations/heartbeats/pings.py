@@ -41,11 +41,11 @@ from sqlalchemy.exc import DBAPIError
 from tenacity import retry, retry_if_exception, stop_after_attempt, wait_random
 
 from checks.outcomes import CheckResult, Outcome
+from core.db import table_of
 from integrations.heartbeats.models import Heartbeat, HeartbeatState
 from integrations.heartbeats.spec import check_name_of, next_due
 from integrations.redaction import redact
 from integrations.results import storable
-from intmon.db import table_of
 
 HB = table_of(Heartbeat)
 # Deadlock and serialisation failures: the batch can run again (see alerts.intake).

@@ -18,10 +18,10 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, insert, select, update
 
+from core.db import table_of
 from integrations.config import IntegrationSpec
 from integrations.heartbeats.models import Heartbeat, HeartbeatState
 from integrations.heartbeats.spec import HeartbeatSpec, check_name_of, next_due
-from intmon.db import table_of
 
 HB = table_of(Heartbeat)
 # 18 random bytes: 144 bits, 24 URL-safe characters.

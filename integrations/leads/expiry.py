@@ -3,7 +3,7 @@
 The message is queued in the transaction that expires the lead, so it cannot be
 lost; `send_expired` delivers due messages with the outbox's lease, backoff and
 idempotency key (`Idempotency-Key` header), like every other outbound message.
-The webhook's address obeys the egress policy (`intmon.egress`): one it refuses
+The webhook's address obeys the egress policy (`core.egress`): one it refuses
 fails the message permanently.
 """
 
@@ -17,9 +17,9 @@ import httpx
 from sqlalchemy import Connection, Engine
 
 from alerts import outbox
+from core.egress import denial_in
+from core.egress_http import guarded_client
 from integrations.config import IntegrationSpec
-from intmon.egress import denial_in
-from intmon.egress_http import guarded_client
 
 log = logging.getLogger(__name__)
 TARGET = "lead-expired"

@@ -22,12 +22,12 @@ from typing import Any
 from sqlalchemy import Connection, Engine, select
 
 from alerts.models import Incident
+from core.db import table_of
 from integrations.config import IntegrationSpec
 from integrations.leads import expiry
 from integrations.leads.delivery import LeadOutcome
 from integrations.leads.queue import DispatchReport, _due, _ledger, _set
 from integrations.maintenance import windows_by_integration
-from intmon.db import table_of
 
 INCIDENTS = table_of(Incident)
 HOLDING_FAMILIES = ("auth", "connectivity")

@@ -14,8 +14,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import Engine, and_, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
+from core.db import table_of
 from integrations.leads.models import LeadDispatch
-from intmon.db import table_of
 
 DISPATCH = table_of(LeadDispatch)
 

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import Connection, Engine, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 
+from core.db import table_of
 from integrations.config import IntegrationSpec
 from integrations.errors import IntegrationsError
 from integrations.leads.delivery import LeadDataError, LeadOutcome, validate_lead
@@ -31,7 +32,6 @@ from integrations.redaction import (
 )
 from integrations.results import storable
 from integrations.strict import SLUG, StorableAwareDatetime
-from intmon.db import table_of
 
 LEADS = table_of(Lead)
 ATTEMPTS = table_of(LeadAttempt)

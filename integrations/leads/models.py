@@ -26,8 +26,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
+from core.db import Base, UTCDateTime
 from integrations.models import BigId
-from intmon.db import Base, UTCDateTime
 
 LEAD_STATES = ("queued", "held", "delivered", "rejected", "expired")
 
@@ -65,6 +65,8 @@ class LeadAttempt(Base):
     __table_args__ = (
         UniqueConstraint("integration_id", "lead_id", "attempt", "outcome"),
         Index("ix_lead_attempts_integration_at", "integration_id", "at"),
+        # A broker's postback finds its lead by the broker's id (integrations.postbacks).
+        Index("ix_lead_attempts_integration_broker_lead", "integration_id", "broker_lead_id"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)

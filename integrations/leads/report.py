@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, select
 
 from alerts.models import Incident, PlatformOutage
+from core.db import table_of
 from integrations.contracts import change_evidence
 from integrations.leads.delivery import LeadOutcome
 from integrations.leads.ledger import ATTEMPTS
@@ -33,7 +34,6 @@ from integrations.leads.liability import (
 )
 from integrations.leads.notices import list_notices
 from integrations.maintenance import list_windows
-from intmon.db import table_of
 
 INCIDENTS = table_of(Incident)
 OUTAGES = table_of(PlatformOutage)

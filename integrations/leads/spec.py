@@ -1,5 +1,6 @@
-"""The integrations file's lead blocks: `delivery` (how a lead is sent to the broker)
-and `change_notices` (the broker's announcements of technical changes).
+"""The integrations file's lead blocks: `delivery` (how a lead is sent to the broker),
+`change_notices` (the broker's announcements of technical changes) and `lead_flow`
+(the bounds a broker's answers must stay within, integrations.leads.flow).
 
 A delivery body is JSON whose string values are templates over the lead:
 `"{{ lead.email }}"` alone keeps the field's own type (a number stays a
@@ -130,3 +131,25 @@ class ChangeNoticeSpec(Strict):
     @property
     def lead_time(self) -> timedelta:
         return self.effective_at - self.announced_at
+
+
+# The judgement's results are stored as this check (a name no configured check can take).
+LEAD_FLOW_CHECK = "leads:flow"
+
+
+class LeadFlowSpec(Strict):
+    """When a broker's answers drift from its own recent normal (integrations.leads.flow):
+
+        lead_flow: {window_s: 3600, min_leads: 20, acceptance_drop: 0.25, latency_factor: 3}
+
+    The last `window_s` is compared with the same hour of the week over the last
+    `baseline_weeks` weeks. An anomaly is acceptance (delivered / answered) at least
+    `acceptance_drop` below the baseline's, or a median delivery time over
+    `latency_factor` times the baseline's; neither is judged on fewer than
+    `min_leads` answered leads, now or in the baseline."""
+
+    window_s: float = Field(default=3600.0, ge=300, le=86_400)
+    min_leads: int = Field(default=20, ge=1, le=1_000_000)
+    acceptance_drop: float = Field(default=0.25, gt=0, le=1)
+    latency_factor: float | None = Field(default=3.0, gt=1, le=1000)
+    baseline_weeks: int = Field(default=4, ge=1, le=12)

@@ -17,8 +17,8 @@ from sqlalchemy import Connection, Engine
 
 from alerts import tickets
 from alerts.errors import TicketNotFound
+from core import db
 from integrations.registry import RegisteredIntegration, load_specs
-from intmon import db
 from intmon.api.auth import Principal, authenticate
 
 bearer = HTTPBearer(auto_error=False, description="An API token from `intmon tokens create`.")

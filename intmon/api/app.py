@@ -21,6 +21,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 from sqlalchemy import Engine
 
+from core.settings import Settings
 from intmon import web
 from intmon.api import problems, throttle
 from intmon.api.middleware import BodyCap, ErrorHeaders, UrlGuard
@@ -31,13 +32,13 @@ from intmon.api.routes import (
     history,
     integrations,
     leads,
+    postbacks,
     results,
     service,
     sinks,
     tickets,
 )
 from intmon.metrics import aggregate_registry
-from intmon.settings import Settings
 
 
 def create_app(engine: Engine, settings: Settings) -> FastAPI:
@@ -55,7 +56,18 @@ def create_app(engine: Engine, settings: Settings) -> FastAPI:
     heartbeats.install(app)  # the ping endpoint's batched writer
     # The ping endpoint first: routes are matched in order, and pings are the
     # API's hottest path (thousands a second; bench/pings.py).
-    for module in (heartbeats, service, integrations, tickets, sinks, leads, e2e, results, history):
+    for module in (
+        heartbeats,
+        postbacks,
+        service,
+        integrations,
+        tickets,
+        sinks,
+        leads,
+        e2e,
+        results,
+        history,
+    ):
         app.include_router(module.router, responses=problems.RESPONSES)
     docs.install(app)
     problems.install(app)

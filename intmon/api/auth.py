@@ -21,8 +21,8 @@ from typing import Any
 
 from sqlalchemy import Engine, insert, or_, select, update
 
+from core.db import table_of
 from intmon.api.models import ROLES, ApiToken
-from intmon.db import table_of
 
 TOKENS = table_of(ApiToken)
 PREFIX = "imt_"

@@ -21,8 +21,8 @@ import dramatiq
 from fastapi import HTTPException, status
 from sqlalchemy import Engine
 
-from intmon import metrics
-from intmon.settings import Settings
+from core import metrics
+from core.settings import Settings
 from worker.e2e import Job, Standalone, message_of, run_job
 
 Dispatch = Callable[[Job], None]

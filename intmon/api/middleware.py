@@ -24,7 +24,7 @@ from starlette.responses import HTMLResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from intmon.api.problems import bare_page, is_console, problem
-from intmon.web.headers import SECURITY_HEADERS
+from intmon.headers import SECURITY_HEADERS
 
 
 class BodyTooLarge(HTTPException):

@@ -16,7 +16,7 @@ refusals (`AlertsError`, `MaintenanceError`) and, last, anything unexpected (a
 500 that says nothing of the cause; the traceback goes to the log). Requests for
 the web console get its HTML error page instead (`error_page` in the app's state,
 set by `intmon.web.install`). Every error answer carries the pages' security
-headers (`intmon.web.headers`).
+headers (`intmon.headers`).
 
 The OpenAPI document says so for every operation (`describe_errors`): each 4xx
 and 5xx it declares, a route's own `404: {"description": …}` included, has the
@@ -37,9 +37,15 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.exceptions import HTTPException
 
-from alerts.errors import AlertsError, InvalidTicketInput, InvalidTransition, TicketNotFound
+from alerts.errors import (
+    AlertsError,
+    InvalidFormFields,
+    InvalidTicketInput,
+    InvalidTransition,
+    TicketNotFound,
+)
 from integrations.maintenance import MaintenanceError
-from intmon.web.headers import SECURITY_HEADERS
+from intmon.headers import SECURITY_HEADERS
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +55,7 @@ API_PATHS = (
     "/api/",
     "/callbacks/",
     "/ping/",
+    "/postbacks/",
     "/healthz",
     "/readyz",
     "/metrics",
@@ -233,6 +240,13 @@ async def alerts_error(request: Request, error: Exception) -> Response:
     detail = str(error)
     if isinstance(error, TicketNotFound):
         return _refuse(request, 404, detail)
+    if isinstance(error, InvalidFormFields):  # every field of the form it refuses
+        where = _input_of(request)
+        errors = [
+            {"field": f"fields.{p.field}", "in": where, "message": p.english()}
+            for p in error.problems
+        ]
+        return _refuse(request, 422, detail, errors=errors)
     if isinstance(error, InvalidTicketInput):
         errors = [{"field": error.field, "in": _input_of(request), "message": detail}]
         return _refuse(request, 422, detail, errors=errors)

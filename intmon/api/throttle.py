@@ -36,14 +36,14 @@ import redis
 from fastapi import Depends, FastAPI, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials
 
-from intmon import metrics
+from core import metrics
+from core.limits import Limiter, Rate
+from core.limits.memory import MemoryLimiter
+from core.limits.redis import RedisLimiter
+from core.settings import Settings
 from intmon.api.access import bearer, principal
 from intmon.api.auth import Principal
 from intmon.api.local_runs import runs_for
-from intmon.limits import Limiter, Rate
-from intmon.limits.memory import MemoryLimiter
-from intmon.limits.redis import RedisLimiter
-from intmon.settings import Settings
 
 log = logging.getLogger(__name__)
 

@@ -20,6 +20,7 @@ from intmon.cli import (
     maintenance_commands,
     notice_commands,
     notify_commands,
+    postback_commands,
     result_commands,
     service_commands,
     ticket_commands,
@@ -50,6 +51,7 @@ user_commands.register(app)
 result_commands.register(app)
 history_commands.register(app)
 heartbeat_commands.register(app)
+postback_commands.register(app)
 
 
 def main() -> None:

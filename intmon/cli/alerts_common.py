@@ -24,11 +24,12 @@ if TYPE_CHECKING:
 
 def _context() -> tuple[Engine, datetime, Policy]:
     """The database, the clock and the policy every command runs with."""
-    from intmon import db
+    from alerts.policy import policy_of
+    from core import db
+    from core.settings import get_settings
     from intmon.cli.database import open_database
-    from intmon.settings import get_settings
 
-    return open_database(migrate=False), db.utcnow(), get_settings().policy()
+    return open_database(migrate=False), db.utcnow(), policy_of(get_settings())
 
 
 def incidents_table(views: list[IncidentView], title: str) -> Table:

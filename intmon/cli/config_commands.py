@@ -119,7 +119,7 @@ def check(
 ) -> None:
     """Run the checks now, once, and exit 1 if any is not ok (for test pipelines)."""
     from checks.engine import ProbeEngine
-    from intmon.settings import get_settings
+    from core.settings import get_settings
     from worker.runtime import probe_settings
 
     config = load_config_arg(file, as_json)
@@ -170,10 +170,10 @@ def status(
     outage (intmon's own network failing) is shown above the table; `--json`
     prints {"platform_outage": null or the outage, "checks": [...]}."""
     from alerts.platform_outages import current_outage
+    from core.db import utcnow
     from integrations.results import current_states
     from integrations.staleness import check_freshness, state_rows
     from intmon.cli.database import open_database
-    from intmon.db import utcnow
 
     engine = open_database(migrate=False)
     if history:

@@ -10,9 +10,9 @@ from intmon.cli.output import EXIT_BAD_INPUT, errors
 
 def open_database(*, migrate: bool) -> Engine:
     """The configured database; migrated to head when `migrate`, else checked to be."""
-    from intmon.db import engine_for
+    from core.db import engine_for
+    from core.settings import get_settings
     from intmon.migrations import current_revision, upgrade
-    from intmon.settings import get_settings
 
     engine = engine_for(get_settings().database_url)
     if migrate:

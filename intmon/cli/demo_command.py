@@ -52,8 +52,11 @@ def demo(
 ) -> None:
     """Watch a sandbox partner go healthy → expired token → slow → outage → changed contract,
     incidents and their tickets open, and recover when it is healthy again."""
+    from alerts.policy import policy_of
     from alerts.queries import list_incidents, list_tickets
     from checks.outcomes import Outcome
+    from core.egress import ALLOW_VARIABLE
+    from core.settings import Settings
     from integrations.results import current_states, first_seen_by_outcome
     from intmon.cli.e2e_output import report_table
     from intmon.cli.lead_commands import print_report
@@ -66,14 +69,13 @@ def demo(
     )
     from intmon.demo.e2e import run_demo_scenario
     from intmon.demo.heartbeat import DemoJob
+    from intmon.demo.lead_flow import seed_lead_history
     from intmon.demo.leads import LeadFeeder
     from intmon.demo.mail_reply import reply_by_email
     from intmon.demo.mailbox import Mailbox
     from intmon.demo.sandbox import Sandbox
-    from intmon.egress import ALLOW_VARIABLE
     from intmon.embedded import Embedded
     from intmon.mail_server import MailInServer
-    from intmon.settings import Settings
     from intmon.web.serve import demo_console, describe
 
     workdir = Path(tempfile.mkdtemp(prefix="intmon-demo-"))
@@ -94,7 +96,7 @@ def demo(
         loaded = load_config_text(config.yaml_text)
         with (
             Embedded(settings, config=loaded, worker_threads=4) as embedded,
-            MailInServer(embedded.db, settings.policy(), port=0) as mail_in,
+            MailInServer(embedded.db, policy_of(settings), port=0) as mail_in,
         ):
             metrics_server = embedded.serve_metrics(0)
             web, logins = demo_console(embedded.db, settings, client="acme")
@@ -106,6 +108,9 @@ def demo(
                     f"replies by e-mail to 127.0.0.1:{mail_in.port}  files in {workdir}"
                 )
                 console.print(describe(web.url, logins), markup=False, soft_wrap=True)
+            # drift-broker's ledger: four ordinary weeks and a bad last hour, judged by the
+            # worker's first housekeeping pass.
+            seed_lead_history(embedded.db, datetime.now(UTC))
             embedded.start()
             feeder = LeadFeeder(embedded.db).start()  # leads through the outage
             # export-job's nightly export: pings its heartbeat three times, then stops.

@@ -113,7 +113,7 @@ async def _run_all(
     from checks.scenarios.http import StepClient
     from checks.scenarios.listener import CallbackListener
     from checks.scenarios.runner import ScenarioRunner, new_run_id
-    from intmon.settings import get_settings
+    from core.settings import get_settings
     from worker.runtime import probe_settings
 
     host, port, public_url = listener
@@ -136,8 +136,8 @@ async def _run_all(
 
 
 async def _recorded(runner: Any, spec: Any, scenario: Any, inbox: Any, run_id: str) -> Any:
+    from core import db
     from integrations.e2e_store import create_run, run_and_record
-    from intmon import db
     from intmon.cli.database import open_database
 
     engine = open_database(migrate=False)
@@ -169,7 +169,7 @@ def load(
     partner's rate-limit budget (`delivery.rate_limit_rps`) when it declares one.
     Exit 1 when any request did not pass."""
     from checks.load import LoadPlan
-    from intmon.settings import get_settings
+    from core.settings import get_settings
 
     settings = get_settings()
     _within_caps(settings, rps, duration, concurrency)

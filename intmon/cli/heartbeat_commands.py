@@ -38,9 +38,9 @@ def heartbeats_list(
     as_json: JsonOpt = False,
 ) -> None:
     """Each heartbeat with its ping URL, last ping, next due time and state."""
+    from core.settings import get_settings
     from integrations.heartbeats.store import list_heartbeats
     from intmon.cli.database import open_database
-    from intmon.settings import get_settings
 
     public_url = get_settings().public_url
     views = list_heartbeats(
@@ -83,9 +83,9 @@ def heartbeats_rotate(
     as_json: JsonOpt = False,
 ) -> None:
     """Issue a new ping key: the old URL answers 404 at once; update the job's cron line."""
+    from core.settings import get_settings
     from integrations.heartbeats.store import HeartbeatNotFound, rotate_key
     from intmon.cli.database import open_database
-    from intmon.settings import get_settings
 
     try:
         key = rotate_key(open_database(migrate=False), integration, name)

@@ -72,8 +72,8 @@ def uptime(
 ) -> None:
     """Availability per integration (or check): default the last 30 days, with 24 h /
     7 d / 30 d columns. Maintenance and platform outages are shown, not counted."""
+    from core.db import utcnow
     from integrations.slo import active_integrations, uptime_summary
-    from intmon.db import utcnow
 
     if format_ not in ("table", "csv", "json"):
         fail(f"--format: one of table, csv, json; not {format_!r}")
@@ -147,8 +147,8 @@ def _print_table(
 @rollups_app.command("status")
 def rollups_status(as_json: JsonOpt = False) -> None:
     """How far rollups are written, and how far behind now that is."""
+    from core.db import utcnow
     from integrations.rollups import lag_seconds, watermark
-    from intmon.db import utcnow
 
     engine = _database()
     now = utcnow()
@@ -172,9 +172,9 @@ def rollups_status(as_json: JsonOpt = False) -> None:
 def rollups_rebuild(from_: FromOpt = None, to: ToOpt = None, as_json: JsonOpt = False) -> None:
     """Rewrite rollups from raw results (default: all raw results still kept). Hours
     whose raw results retention removed keep their rollups."""
+    from core.db import utcnow
     from integrations.periods import parse_moment
     from integrations.rollups import rebuild
-    from intmon.db import utcnow
 
     try:
         start = parse_moment(from_, "--from") if from_ else None
@@ -204,8 +204,8 @@ def report_monthly(
 ) -> None:
     """A client's month: availability per integration and check, maintenance time,
     incidents with their durations, and the lead liability figures."""
+    from core.db import utcnow
     from integrations.monthly_report import monthly_report
-    from intmon.db import utcnow
     from intmon.report_monthly import FORMATS, render_csv, render_html
 
     if format_ not in FORMATS:

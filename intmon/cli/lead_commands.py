@@ -1,4 +1,4 @@
-"""`intmon leads import | record | deliver | report | show`: the lead ledger.
+"""`intmon leads import | record | deliver | report | flow | show`: the lead ledger.
 
 Input files are JSON Lines; a bad line refuses the whole file with every
 problem named by line and field, so nothing is half-imported. The rules live
@@ -80,9 +80,9 @@ def leads_import(
     as_json: JsonOpt = False,
 ) -> None:
     """Queue leads for delivery (each object: id, integration, fields[, test])."""
+    from core.db import utcnow
     from integrations.leads.ledger import LeadError, LeadIn, submit
     from integrations.registry import load_specs
-    from intmon.db import utcnow
 
     engine = _database()
     numbered = _read_lines(file, LeadIn)
@@ -104,9 +104,9 @@ def leads_import(
 
 def _deliver(engine: Engine) -> dict[str, Any]:
     from checks.loop import EngineThread
+    from core.db import utcnow
+    from core.settings import get_settings
     from integrations.leads.dispatch import deliver_due
-    from intmon.db import utcnow
-    from intmon.settings import get_settings
     from worker.runtime import budget_for, probe_settings
 
     settings = get_settings()
@@ -184,9 +184,9 @@ def leads_report(
     format_: Annotated[str, typer.Option("--format", help="table, csv or json.")] = "table",
 ) -> None:
     """Delivered, failed, held and expired leads, and who is liable for each lost one."""
+    from core.db import utcnow
     from integrations.leads.report import build_report
     from integrations.registry import load_specs
-    from intmon.db import utcnow
 
     if format_ not in ("table", "csv", "json"):
         fail(f"--format: one of table, csv, json; not {format_!r}")
@@ -257,6 +257,67 @@ def print_report(report: Any, *, evidence_rows: int | None = None) -> None:
                 f"… and {len(report.leads) - len(shown)} more: "
                 "intmon leads report --format table|csv|json"
             )
+
+
+@leads_app.command("flow")
+def leads_flow(
+    integration: Annotated[
+        list[str] | None,
+        typer.Option("--integration", "-i", help="Repeatable; default: all with lead_flow."),
+    ] = None,
+    at: Annotated[
+        str | None, typer.Option("--at", help="End of the window judged (ISO); default now.")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Acceptance and delivery time of the last window against the same hour of past weeks."""
+    from core.db import utcnow
+    from integrations.leads.flow import verdicts
+    from integrations.registry import load_specs
+
+    engine = _database()
+    specs = {key: registered.spec for key, registered in load_specs(engine).items()}
+    unknown = sorted(set(integration or []) - set(specs))
+    if unknown:
+        fail(f"--integration: unknown integration(s): {', '.join(unknown)}")
+    chosen = [specs[key] for key in integration] if integration else list(specs.values())
+    without = sorted(spec.id for spec in chosen if spec.lead_flow is None)
+    if integration and without:
+        fail(f"--integration: no lead_flow block in the integrations file: {', '.join(without)}")
+    found = verdicts(engine, chosen, _moment(at, "--at", utcnow()))
+    if as_json:
+        print_json([verdict.as_dict() for verdict in found])
+        return
+    if not found:
+        console.print("No integration declares lead_flow (see the README, Lead-flow anomalies).")
+        return
+    table = Table(title="Lead flow: the last window against the same hours of past weeks")
+    for column in ("integration", "state", "accepted now", "usually", "median s", "top reason"):
+        table.add_column(column)
+    for verdict in found:
+        now, usual = verdict.now, verdict.usual
+        table.add_row(
+            escape(verdict.integration_id),
+            {"anomaly": "[red]anomaly[/]", "normal": "[green]normal[/]"}.get(
+                verdict.state, "[dim]not judged[/]"
+            ),
+            f"{_ratio(now.acceptance)} of {now.answered}",
+            f"{_ratio(usual.acceptance)} of {usual.answered}",
+            f"{_seconds(now.median_s)} / {_seconds(usual.median_s)}",
+            escape(now.reasons[0][0]) if now.reasons else "-",
+        )
+    console.print(table)
+    for verdict in found:
+        if verdict.anomalous:
+            console.print(f"[red]{escape(verdict.sentence())}[/]")
+
+
+def _ratio(value: float | None) -> str:
+    return "-" if value is None else f"{value * 100:.0f} %"
+
+
+def _seconds(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"
 
 
 @leads_app.command("show")

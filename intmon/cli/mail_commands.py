@@ -6,8 +6,8 @@ from typing import Annotated
 
 import typer
 
+from core.logs import setup_logging
 from intmon.cli.output import console
-from intmon.logs import setup_logging
 
 
 def register(app: typer.Typer) -> None:
@@ -24,17 +24,18 @@ def mail_in(
     ] = None,
 ) -> None:
     """Receive replies by e-mail: a client's answer becomes a comment on its ticket."""
+    from alerts.policy import policy_of
+    from core.settings import get_settings
     from intmon.cli.database import open_database
     from intmon.cli.service_commands import _stop_on_signals
     from intmon.mail_server import MailInLimits, MailInServer
-    from intmon.settings import get_settings
 
     settings = get_settings()
     setup_logging(settings.log_level)
     limits = MailInLimits(settings.mail_in_max_bytes, settings.mail_in_max_recipients)
     server = MailInServer(
         open_database(migrate=False),
-        settings.policy(),
+        policy_of(settings),
         host=host or settings.mail_in_host,
         port=settings.mail_in_port if port is None else port,
         limits=limits,

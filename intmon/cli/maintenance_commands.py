@@ -16,12 +16,11 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from intmon.cli.output import console, errors, fail, print_json, refused, when
+from intmon.cli.output import console, errors, fail, print_json, refused
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
-    from integrations.maintenance import StoredWindow
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 IntegrationArg = Annotated[str, typer.Argument(help="Integration id.", show_default=False)]
@@ -131,7 +130,7 @@ def maintenance_add(
     as_json: JsonOpt = False,
 ) -> None:
     """Declare a maintenance window (one-off, weekly or cron), kept until removed."""
-    from integrations.maintenance import MaintenanceError, add_window
+    from integrations.maintenance import MaintenanceError, add_window, as_view
 
     if old_from is not None or old_to is not None:
         errors.print(
@@ -158,7 +157,7 @@ def maintenance_add(
         stored = add_window(engine, integration, document, now)
     except MaintenanceError as error:
         fail(in_option_words(str(error)))
-    view = window_view(stored, now)
+    view = as_view(stored, now)
     if as_json:
         print_json(view)
         return
@@ -175,14 +174,14 @@ def maintenance_list(
     as_json: JsonOpt = False,
 ) -> None:
     """Maintenance windows, from the file (config) and added here (cli), and whether on now."""
-    from integrations.maintenance import list_windows
+    from integrations.maintenance import as_view, list_windows
 
     engine, now = _context()
     with refused():
         if integration is not None:
             _require_integration(engine, integration)
         stored = list_windows(engine, None if integration is None else [integration])
-    views = [window_view(s, now) for s in stored]
+    views = [as_view(s, now) for s in stored]
     if as_json:
         print_json(views)
         return
@@ -214,7 +213,7 @@ def maintenance_remove(integration: IntegrationArg, name: Annotated[str, typer.A
 
 
 def _context() -> tuple[Engine, datetime]:
-    from intmon import db
+    from core import db
     from intmon.cli.database import open_database
 
     return open_database(migrate=False), db.utcnow()
@@ -232,28 +231,3 @@ def _require_integration(engine: Engine, integration_id: str) -> None:
         ).first()
     if known is None:
         raise MaintenanceError(f"integration {integration_id!r} is not registered")
-
-
-def window_view(stored: StoredWindow, now: datetime) -> dict[str, Any]:
-    """A stored window as shown: on now and until when, or when it next starts."""
-    window = stored.window
-    current = window.current(now)
-    upcoming = window.next_start(now)
-    if current is not None:
-        state = f"active until {when(current[1])} UTC"
-    elif upcoming is not None:
-        state = f"next {when(upcoming)} UTC"
-    else:
-        state = "over"
-    return {
-        "integration": stored.integration_id,
-        "name": stored.name,
-        "source": stored.source,
-        "description": window.describe(),
-        "reason": window.reason,
-        "active": current is not None,
-        "active_until": current[1].isoformat() if current else None,
-        "next_start": upcoming.isoformat() if upcoming else None,
-        "now": state,
-        "spec": dict(stored.spec),
-    }

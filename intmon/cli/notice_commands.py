@@ -56,8 +56,8 @@ def notices_add(
     as_json: JsonOpt = False,
 ) -> None:
     """Record a broker's change notice."""
+    from core.db import utcnow
     from integrations.leads.notices import NoticeError, add_notice
-    from intmon.db import utcnow
 
     data = {
         "id": id_,

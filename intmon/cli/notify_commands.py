@@ -72,7 +72,7 @@ STATUS_STYLE = {"pending": "cyan", "held": "yellow", "sent": "green", "dead": "r
 
 def _context() -> tuple[Engine, datetime]:
     """The database and the clock every command runs with."""
-    from intmon import db
+    from core import db
     from intmon.cli.database import open_database
 
     return open_database(migrate=False), db.utcnow()

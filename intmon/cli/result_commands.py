@@ -34,10 +34,11 @@ def results_import(
     line refuses the whole file (exit 2, each bad line named)."""
     from alerts.backfill import backfill
     from alerts.errors import BackfillError
+    from alerts.policy import policy_of
+    from core import db
+    from core.settings import get_settings
     from integrations.registry import load_specs
-    from intmon import db
     from intmon.cli.database import open_database
-    from intmon.settings import get_settings
 
     text = read_input(file)
     engine = open_database(migrate=False)
@@ -50,7 +51,7 @@ def results_import(
                 engine,
                 lines,
                 specs,
-                get_settings().policy(),
+                policy_of(get_settings()),
                 db.utcnow(),
                 progress=lambda done, total: bar.update(task, completed=done, total=total),
             )
@@ -81,13 +82,13 @@ def results_prune(
     INTMON_RESULTS_RETENTION_DAYS whole days of raw results; on PostgreSQL create
     the day partitions ahead, move rows out of DEFAULT, drop expired days; on
     SQLite delete old rows in batches."""
-    from integrations.retention import prune
-    from intmon import db
+    from core import db
+    from core.settings import get_settings
+    from integrations.retention import prune, retention_of
     from intmon.cli.database import open_database
-    from intmon.settings import get_settings
 
     engine = open_database(migrate=False)
-    report = prune(engine, get_settings().retention(), db.utcnow(), dry_run=dry_run)
+    report = prune(engine, retention_of(get_settings()), db.utcnow(), dry_run=dry_run)
     if as_json:
         print_json(report.as_dict())
         return

@@ -10,8 +10,8 @@ from typing import Annotated
 
 import typer
 
+from core.logs import setup_logging
 from intmon.cli.output import EXIT_BAD_INPUT, console, errors
-from intmon.logs import setup_logging
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
@@ -45,7 +45,7 @@ def _stop_on_signals() -> threading.Event:
 
 
 def _require_redis() -> None:
-    from intmon.settings import get_settings
+    from core.settings import get_settings
 
     if not get_settings().redis_url:
         errors.print(
@@ -61,9 +61,9 @@ def run(
     metrics_port: Annotated[int | None, typer.Option(help="Serve /metrics here (0: off).")] = None,
 ) -> None:
     """Everything in one process: scheduler, worker threads and /metrics (SQLite by default)."""
+    from core.gc_tuning import tune_gc
+    from core.settings import get_settings
     from intmon.embedded import Embedded
-    from intmon.gc_tuning import tune_gc
-    from intmon.settings import get_settings
 
     settings = get_settings()
     setup_logging(settings.log_level)
@@ -79,10 +79,10 @@ def run(
 
 def scheduler() -> None:
     """The scheduler process (production). Several may run: one leads, the others wait."""
+    from core.gc_tuning import tune_gc
+    from core.metrics import mark_process_dead
+    from core.settings import get_settings
     from intmon.cli.database import open_database
-    from intmon.gc_tuning import tune_gc
-    from intmon.metrics import mark_process_dead
-    from intmon.settings import get_settings
     from worker.broker import get_broker
     from worker.runtime import coordinator_for
     from worker.scheduler import Scheduler
@@ -100,6 +100,7 @@ def scheduler() -> None:
         housekeeping_s=settings.housekeeping_interval_s,
         leads_s=settings.lead_dispatch_interval_s,
         heartbeats_s=settings.heartbeat_check_interval_s,
+        postbacks_s=settings.postback_check_interval_s,
     )
     tune_gc()
     console.print("scheduler started; waiting for the leader lock")
@@ -124,7 +125,7 @@ def worker(
     ] = None,
 ) -> None:
     """dramatiq worker processes on Redis (production)."""
-    from intmon.settings import get_settings
+    from core.settings import get_settings
 
     _require_redis()
     if other_threads is not None:
@@ -159,7 +160,7 @@ def metrics(
     host: Annotated[str, typer.Option(help="Address to bind.")] = "0.0.0.0",
 ) -> None:
     """Serve the metrics of every worker process (multiprocess dir) plus queue depth."""
-    from intmon.settings import get_settings
+    from core.settings import get_settings
 
     settings = get_settings()
     os.environ.setdefault(MULTIPROC_ENV, str(Path(settings.metrics_dir).resolve()))
@@ -172,7 +173,7 @@ def metrics(
     from worker.broker import get_broker, queue_depths
 
     broker = get_broker() if settings.redis_url else None
-    from intmon.db import engine_for
+    from core.db import engine_for
 
     registry = aggregate_registry(
         (lambda: queue_depths(broker, [CHECKS_QUEUE, HOUSEKEEPING_QUEUE, LEADS_QUEUE]))

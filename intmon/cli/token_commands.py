@@ -38,7 +38,7 @@ def tokens_create(
     as_json: JsonOpt = False,
 ) -> None:
     """Create a token and print it once: it cannot be shown again."""
-    from intmon import db
+    from core import db
     from intmon.api.auth import TokenError, create_token, parse_lifetime
     from intmon.cli.database import open_database
 
@@ -97,7 +97,7 @@ def tokens_list(as_json: JsonOpt = False) -> None:
 @tokens_app.command("revoke")
 def tokens_revoke(token_id: Annotated[int, typer.Argument(metavar="ID")]) -> None:
     """Revoke a token; requests with it get 401 from now on."""
-    from intmon import db
+    from core import db
     from intmon.api.auth import TokenError, revoke_token
     from intmon.cli.database import open_database
 
@@ -115,10 +115,10 @@ def api(
     """Serve the HTTP API (OpenAPI at /docs) with uvicorn."""
     import uvicorn
 
+    from core.logs import setup_logging
+    from core.settings import get_settings
     from intmon.api.app import create_app
     from intmon.cli.database import open_database
-    from intmon.logs import setup_logging
-    from intmon.settings import get_settings
 
     settings = get_settings()
     setup_logging(settings.log_level)

@@ -60,7 +60,7 @@ def users_create(
     as_json: JsonOpt = False,
 ) -> None:
     """Create a login for the web console; the password is never echoed."""
-    from intmon import db
+    from core import db
     from intmon.cli.database import open_database
     from intmon.web.users import UserError, create_user
 
@@ -111,7 +111,7 @@ def users_list(as_json: JsonOpt = False) -> None:
 @users_app.command("disable")
 def users_disable(username: Annotated[str, typer.Argument(help="The login name.")]) -> None:
     """Disable a user: they cannot log in, and every session of theirs ends at once."""
-    from intmon import db
+    from core import db
     from intmon.cli.database import open_database
     from intmon.web.users import UserError, disable_user
 

@@ -1,4 +1,4 @@
-"""The integrations file of `intmon demo`: eleven partners, all pointing at the sandbox.
+"""The integrations file of `intmon demo`: thirteen partners, all pointing at the sandbox.
 
 Together with the sandbox's timeline (see `intmon.demo.sandbox`) they make every
 one of intmon's check outcomes appear within one cycle of the timeline
@@ -19,6 +19,9 @@ one of intmon's check outcomes appear within one cycle of the timeline
     intranet-crm    config_error (an internal address nobody allow-listed)
     export-job      missed_heartbeat: its nightly export (sped up to every few
                     seconds) pings intmon a few times, then stops
+    drift-broker    lead_flow_anomaly and missed_postbacks: its checks pass, but the
+                    ledger's last hour (seeded by intmon.demo.lead_flow) shows it
+                    refusing most leads, and not one lead it took got a postback
 
 The sandbox lives on 127.0.0.1, which intmon's egress policy refuses by
 default: the demo allows `EGRESS_ALLOW` (loopback) explicitly, as an operator
@@ -43,6 +46,7 @@ from intmon.demo.sandbox import Sandbox
 
 BROKER_TOKEN_ENV = "DEMO_BROKER_TOKEN"
 OAUTH_SECRET_ENV = "DEMO_OAUTH_SECRET"
+POSTBACK_SECRET_ENV = "DEMO_POSTBACK_SECRET"
 # Left unset on purpose: pulse-crm shows a secret missing where the checks run.
 UNSET_TOKEN_ENV = "DEMO_PULSE_TOKEN"
 GHOST_URL = "http://api.ghost-partner.invalid"
@@ -71,10 +75,14 @@ SHOWCASE: dict[str, tuple[Outcome, ...]] = {
     "moved-partner": (Outcome.EGRESS_DENIED,),
     "intranet-crm": (Outcome.CONFIG_ERROR,),
     "export-job": (Outcome.OK, Outcome.MISSED_HEARTBEAT),
+    "drift-broker": (Outcome.OK, Outcome.LEAD_FLOW_ANOMALY, Outcome.MISSED_POSTBACKS),
 }
 # Outcomes no probe produces: the partner's job pushes them (a heartbeat), and the
 # demo's job (intmon/demo/heartbeat.py) shows them by pinging and then stopping.
-PUSHED: frozenset[Outcome] = frozenset({Outcome.MISSED_HEARTBEAT})
+# The lead ledger's judgement is not a probe's either (intmon/demo/lead_flow.py).
+PUSHED: frozenset[Outcome] = frozenset(
+    {Outcome.MISSED_HEARTBEAT, Outcome.LEAD_FLOW_ANOMALY, Outcome.MISSED_POSTBACKS}
+)
 # export-job's heartbeat: due every HEARTBEAT_PERIOD_S, late HEARTBEAT_GRACE_S after.
 HEARTBEAT_NAME = "export"
 HEARTBEAT_PERIOD_S = 4.0
@@ -344,6 +352,38 @@ def demo_config(
             },
         ),
         (
+            "A broker that answers every check but has started refusing most leads as "
+            "duplicates: the lead ledger's flow against its usual hour (lead_flow).",
+            {
+                "id": "drift-broker",
+                "name": "Drift Leads",
+                "kind": "broker",
+                "client": "acme",
+                "tier": "standard",
+                "base_url": http,
+                "interval_s": interval_s,
+                "timeout_s": quick_timeout,
+                "retries": 0,
+                "thresholds": lively,
+                "checks": [
+                    {
+                        "name": "host",
+                        "method": "GET",
+                        "path": "/missing",
+                        "expect": {"status": [404]},
+                    }
+                ],
+                "lead_flow": {"window_s": 3600, "min_leads": 10, "acceptance_drop": 0.25},
+                # Its postbacks never come: the leads it accepted in the hour have none.
+                "postbacks": {
+                    "secret": f"${{{POSTBACK_SECRET_ENV}}}",
+                    "window_s": 3600,
+                    "min_ratio": 0.5,
+                    "min_leads": 5,
+                },
+            },
+        ),
+        (
             "A partner's nightly export job that pings intmon when it ran (a heartbeat); "
             "the demo's job pings a few times, then stops.",
             {
@@ -472,5 +512,9 @@ def demo_config(
         lines.append("")
         lines.append(f"  # {comment}")
         lines.extend(f"  {line}" for line in block.splitlines())
-    environ = {BROKER_TOKEN_ENV: sandbox.token, OAUTH_SECRET_ENV: sandbox.client_secret}
+    environ = {
+        BROKER_TOKEN_ENV: sandbox.token,
+        OAUTH_SECRET_ENV: sandbox.client_secret,
+        POSTBACK_SECRET_ENV: sandbox.client_secret + "-postbacks",
+    }
     return DemoConfig(yaml_text="\n".join(lines) + "\n", environ=environ)

@@ -14,11 +14,11 @@ from datetime import datetime
 
 from sqlalchemy import Engine
 
+from core.db import utcnow
 from integrations.leads.dispatch import pending_count
 from integrations.leads.ledger import LeadIn, submit
 from integrations.leads.report import LeadReport, build_report
 from integrations.registry import load_specs
-from intmon.db import utcnow
 
 INTEGRATION = "acme-broker"
 

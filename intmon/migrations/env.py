@@ -8,10 +8,11 @@ import alerts.models  # noqa: F401  (registers the tables on the metadata)
 import integrations.e2e_models
 import integrations.heartbeats.models
 import integrations.leads.models
-import integrations.models  # noqa: F401
+import integrations.models
+import integrations.postbacks.models  # noqa: F401
 import intmon.api.models
 import intmon.web.models  # noqa: F401
-from intmon.db import Base
+from core.db import Base
 from intmon.migrations import include_name
 
 config = context.config

@@ -8,6 +8,9 @@ English and Russian, `board.py` what the status pages read, the `pages_*`
 modules parse a request, call one function of `alerts/` or `integrations/`
 (with the API's visibility rules) and render a template from `templates/`.
 `pages_badge.py` serves the public uptime badges (`badges.py`: their secret links).
+`pages_actions.py` is what support does (acknowledge, maintenance windows, run
+checks or a scenario now), each recorded by `audit.py`; `pages_runs.py` shows a
+scenario run with its report and JUnit.
 `serve.py` runs the whole app on a free local port (the demo, the browser test).
 """
 
@@ -30,7 +33,14 @@ def install(app: FastAPI) -> None:
     from starlette.middleware.sessions import SessionMiddleware
     from starlette.staticfiles import StaticFiles
 
-    from intmon.web import pages_auth, pages_badge, pages_status, pages_tickets
+    from intmon.web import (
+        pages_actions,
+        pages_auth,
+        pages_badge,
+        pages_runs,
+        pages_status,
+        pages_tickets,
+    )
     from intmon.web.badges import badge_key
     from intmon.web.errors import LoginRequired, PageError
     from intmon.web.render import STATIC, STATIC_URL, page, redirect
@@ -55,7 +65,7 @@ def install(app: FastAPI) -> None:
         # again (where the cookie could be stripped of its protection by a downgrade).
         app.add_middleware(StrictTransport, max_age_s=settings.hsts_max_age_s)
 
-    for module in (pages_auth, pages_status, pages_tickets, pages_badge):
+    for module in (pages_auth, pages_status, pages_tickets, pages_badge, pages_actions, pages_runs):
         app.include_router(module.router)
     app.mount(STATIC_URL, StaticFiles(directory=STATIC), name="web-static")
 
@@ -101,6 +111,7 @@ MESSAGE_KEYS = {
     403: "error.forbidden",
     404: "error.not_found",
     405: "error.method",
+    409: "error.conflict",
     413: "error.too_large",
     415: "error.form",
 }

@@ -15,7 +15,7 @@ import base64
 import hashlib
 import hmac
 
-from intmon.settings import Settings
+from core.settings import Settings
 from intmon.web.errors import WebConfigError
 
 MIN_SECRET = 32

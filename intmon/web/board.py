@@ -10,7 +10,11 @@ shown then would be a lie, issue 21), `unknown` before any check has run, else
 
 The board lists integrations down first, the longest down at the top, each with
 its open ticket, its 24 h uptime (`integrations.uptime`) and a bar of its last
-50 results (`integrations.history`, one query for all of them). The page of an
+50 results (`integrations.history`, one query for all of them). It shows
+`PAGE_ROWS` integrations a page: the states of all are cheap to read (one row
+per check), the uptime and the bars are read only for the page's rows, so the
+board of 1,000 integrations costs what a page of them does, and whatever needs
+someone is on the first page. The page of an
 integration adds uptime over 24 h / 7 d / 30 d, the latency chart, certificate
 days left and its results a keyset page at a time.
 """
@@ -25,9 +29,12 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from alerts.escalation import Acknowledgement, acknowledgements
 from alerts.platform_outages import current_outage
+from alerts.policy import policy_of
 from alerts.queries import IncidentView, TicketView, list_incidents, list_tickets
 from alerts.tickets import ACTIVE
+from core.settings import Settings
 from integrations.config import IntegrationSpec
 from integrations.history import BAR_LENGTH, ResultMark, ResultPage, latest_results, results_page
 from integrations.maintenance import StoredWindow, list_windows, windows_by_integration
@@ -37,10 +44,10 @@ from integrations.uptime import Availability, LatencyPoint, availability, latenc
 from integrations.windows import MaintenanceWindow, active_window
 from intmon.api.access import visible_integrations
 from intmon.api.auth import Principal
-from intmon.settings import Settings
 
 STATES = ("up", "down", "stale", "maintenance", "unknown")
 MAX_ROWS = 500
+PAGE_ROWS = 100
 # The board's order: what needs someone first.
 BOARD_ORDER = {"down": 0, "stale": 1, "maintenance": 2, "unknown": 3, "up": 4}
 UPTIME_WINDOWS = {"24h": timedelta(hours=24), "7d": timedelta(days=7), "30d": timedelta(days=30)}
@@ -119,24 +126,39 @@ def bar_lookback(specs: Mapping[str, IntegrationSpec]) -> timedelta:
 
 @dataclass(frozen=True, slots=True)
 class Board:
-    integrations: list[IntegrationStatus]
+    integrations: list[IntegrationStatus]  # this page's, in board order
     incidents: list[IncidentView]
     tickets: list[TicketView]  # active ones, in queue order
     # The open platform outage (intmon's own network failing), shown as a banner;
     # its detail only to those who see every client (it counts all of them).
     outage: dict[str, Any] | None = None
-
-    @property
-    def counts(self) -> dict[str, int]:
-        return {s: sum(1 for i in self.integrations if i.state == s) for s in STATES}
+    # Integrations by state, over every page.
+    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(STATES, 0))
+    page: int = 1
+    pages: int = 1
+    total: int = 0
+    # Integration id → (name, client): the incidents table says who, not an id.
+    names: dict[str, tuple[str, str]] = field(default_factory=dict)
+    # Incident id → who acknowledged it and when (support's "Acknowledge" button).
+    acks: dict[int, Acknowledgement] = field(default_factory=dict)
 
     @property
     def breached(self) -> int:
         return sum(1 for t in self.tickets if t.sla == "breached")
 
 
-def board(engine: Engine, caller: Principal, settings: Settings, now: datetime) -> Board:
-    """The board as `caller` may see it: support sees everything, a client their own."""
+def board(
+    engine: Engine,
+    caller: Principal,
+    settings: Settings,
+    now: datetime,
+    *,
+    page: int = 1,
+    rows: int | None = None,
+) -> Board:
+    """The board as `caller` may see it: support sees everything, a client their own.
+    `page` counts from 1; past the last page, the last page is shown (the board
+    shrinks while someone reads it)."""
     specs = {i: r.spec for i, r in visible_integrations(engine, caller).items()}
     states: dict[str, list[StateView]] = {}
     for state in current_states(engine):
@@ -152,25 +174,36 @@ def board(engine: Engine, caller: Principal, settings: Settings, now: datetime) 
     for incident in sorted(incidents, key=lambda view: view.opened_at):
         if incident.ticket:
             tickets_of.setdefault(incident.integration_id, incident.ticket)
-    # Support sees every integration: no list of ids to send (and to match) at all.
-    only = None if caller.sees_every_client else list(specs)
-    uptime = {
-        found.integration_id: found.ratio
-        for found in availability(engine, now - UPTIME_WINDOWS["24h"], now, integration_ids=only)
-    }
-    bars = latest_results(engine, now - bar_lookback(specs), integration_ids=only)
-    statuses = sorted(
+    ordered = sorted(
         (
-            replace(
-                integration_status(spec, states.get(i, []), windows.get(i, []), now, fresh),
-                ticket=tickets_of.get(i),
-                uptime_24h=uptime.get(i),
-                bar=tuple(bars.get(i, ())),
-            )
+            integration_status(spec, states.get(i, []), windows.get(i, []), now, fresh)
             for i, spec in specs.items()
         ),
         key=board_order,
     )
+    rows = rows or PAGE_ROWS
+    pages = max(1, math.ceil(len(ordered) / rows))
+    page = min(max(page, 1), pages)
+    shown = ordered[(page - 1) * rows : page * rows]
+    ids = [status.id for status in shown]
+    uptime = {
+        found.integration_id: found.ratio
+        for found in availability(engine, now - UPTIME_WINDOWS["24h"], now, integration_ids=ids)
+    }
+    lookback = bar_lookback({i: specs[i] for i in ids})
+    bars = latest_results(engine, now - lookback, integration_ids=ids) if ids else {}
+    statuses = [
+        replace(
+            status,
+            ticket=tickets_of.get(status.id),
+            uptime_24h=uptime.get(status.id),
+            bar=tuple(bars.get(status.id, ())),
+        )
+        for status in shown
+    ]
+    counts = dict.fromkeys(STATES, 0)
+    for status in ordered:
+        counts[status.state] = counts.get(status.state, 0) + 1
     client = None if caller.sees_every_client else caller.client
     tickets = [
         view
@@ -180,7 +213,7 @@ def board(engine: Engine, caller: Principal, settings: Settings, now: datetime) 
             status=status.value,
             client=client,
             limit=MAX_ROWS,
-            policy=settings.policy(),
+            policy=policy_of(settings),
             now=now,
         )
     ]
@@ -188,7 +221,20 @@ def board(engine: Engine, caller: Principal, settings: Settings, now: datetime) 
     outage = current_outage(engine)
     if outage is not None and not caller.sees_every_client:
         outage = {**outage, "detail": "", "evidence": {}}
-    return Board(statuses, incidents, tickets, outage)
+    names = {i: (spec.name, spec.client) for i, spec in specs.items()}
+    acks = acknowledgements(engine, [incident.id for incident in incidents])
+    return Board(
+        statuses,
+        incidents,
+        tickets,
+        outage,
+        counts,
+        page,
+        pages,
+        len(ordered),
+        names,
+        acks,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -264,6 +310,13 @@ def _window(stored: StoredWindow, now: datetime) -> dict[str, Any]:
     return {
         "name": stored.name,
         "source": stored.source,
+        "window": stored.window,
+        "kind": stored.window.kind,
+        # Support changes a one-off window added at the console, CLI or API here; one
+        # from the integrations file changes there, a recurring one with the CLI.
+        "editable": stored.source != "config" and stored.window.kind == "once",
+        "endable": stored.source != "config"
+        and (current is not None or stored.window.next_start(now) is not None),
         "description": stored.window.describe(),
         "reason": stored.window.reason,
         "active_until": current[1] if current else None,

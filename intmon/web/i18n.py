@@ -4,8 +4,8 @@ The language comes from `?lang=` (then kept in the session), else the browser's
 Accept-Language, else English. The Russian names of sections, subtypes and
 statuses are the ones of the help page the ticket pages follow (seed 004).
 Both languages have exactly the same keys (a test compares them); the ticket's
-sentences (`i18n_tickets`) are merged in, and the domain's refusals are put in
-words by `refusals`.
+sentences (`i18n_tickets`) and support's actions (`i18n_actions`) are merged in,
+and the domain's refusals are put in words by `refusals`.
 
 Times are shown in the viewer's zone: `?tz=` (kept in the session), else the
 `tz` cookie the console's script sets from the browser's own zone, else UTC;
@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 
 from fastapi import Request
 
-from intmon.web import i18n_tickets
+from intmon.web import i18n_actions, i18n_forms, i18n_tickets
 
 LANGUAGES = ("en", "ru")
 DEFAULT = "en"
@@ -60,6 +60,9 @@ EN: dict[str, str] = {
     "board.active_tickets": "active tickets",
     "board.sla_breached": "SLA breached",
     "board.no_integrations": "No integrations are watched yet.",
+    "board.page_of": "Page {page} of {pages} ({total} integrations, what needs someone first)",
+    "board.previous": "← Previous page",
+    "board.next": "Next page →",
     "board.no_incidents": "No open incidents.",
     "board.no_tickets": "No active tickets.",
     "board.platform_outage": "Platform outage #{id} since {since}: intmon's own network is "
@@ -86,6 +89,8 @@ EN: dict[str, str] = {
     "family.e2e": "End-to-end test failed",
     "family.platform": "intmon configuration (platform side)",
     "family.heartbeat": "Heartbeat missed or job failed",
+    "family.postback": "Broker's postbacks missing",
+    "family.lead_flow": "Lead acceptance or delivery time off its usual",
     # table columns
     "col.integration": "Integration",
     "col.client": "Client",
@@ -140,6 +145,17 @@ EN: dict[str, str] = {
     "heartbeat.up": "on time",
     "heartbeat.missed": "missed",
     "heartbeat.failed": "job reported a failure",
+    "integration.postbacks": "Postbacks (the broker's status callbacks about accepted leads)",
+    "postback.window": "Window",
+    "postback.window_s": "last {seconds} s",
+    "postback.received": "Postbacks received",
+    "postback.ratio": "Accepted leads with a postback",
+    "postback.share": "{got} of {leads} ({percent} %)",
+    "postback.min_ratio": "at least {percent} %",
+    "postback.last_received": "Last postback",
+    "postback.ok": "enough postbacks",
+    "postback.missed": "postbacks missing",
+    "postback.too_few_leads": "too few leads to judge",
     "integration.results": "Latest results",
     "integration.incidents": "Incidents",
     "integration.maintenance": "Maintenance windows",
@@ -289,6 +305,9 @@ EN: dict[str, str] = {
     "outcome.contract_violation": "contract violated",
     "outcome.egress_denied": "refused by the egress policy",
     "outcome.config_error": "intmon configuration error",
+    "outcome.missed_heartbeat": "heartbeat missed",
+    "outcome.missed_postbacks": "postbacks missing",
+    "outcome.lead_flow_anomaly": "lead flow off its usual",
 }
 
 RU: dict[str, str] = {
@@ -322,6 +341,9 @@ RU: dict[str, str] = {
     "board.active_tickets": "активных тикетов",
     "board.sla_breached": "SLA нарушен",
     "board.no_integrations": "Интеграции пока не отслеживаются.",
+    "board.page_of": "Страница {page} из {pages} (интеграций: {total}, сначала требующие внимания)",
+    "board.previous": "← Предыдущая страница",
+    "board.next": "Следующая страница →",
     "board.no_incidents": "Открытых инцидентов нет.",
     "board.no_tickets": "Активных тикетов нет.",
     "board.platform_outage": "Сбой платформы №{id} с {since}: не работает собственная сеть "
@@ -347,6 +369,8 @@ RU: dict[str, str] = {
     "family.e2e": "Сквозной тест не прошёл",
     "family.platform": "Конфигурация intmon (сторона платформы)",
     "family.heartbeat": "Нет сигнала от задания или задание сообщило об ошибке",
+    "family.postback": "Нет постбэков от брокера",
+    "family.lead_flow": "Доля принятых лидов или время доставки не как обычно",
     "col.integration": "Интеграция",
     "col.client": "Клиент",
     "col.state": "Состояние",
@@ -398,6 +422,17 @@ RU: dict[str, str] = {
     "heartbeat.up": "вовремя",
     "heartbeat.missed": "пропущен",
     "heartbeat.failed": "задание сообщило об ошибке",
+    "integration.postbacks": "Постбэки (уведомления брокера о статусах принятых лидов)",
+    "postback.window": "Окно",
+    "postback.window_s": "последние {seconds} с",
+    "postback.received": "Получено постбэков",
+    "postback.ratio": "Принятые лиды с постбэком",
+    "postback.share": "{got} из {leads} ({percent} %)",
+    "postback.min_ratio": "не менее {percent} %",
+    "postback.last_received": "Последний постбэк",
+    "postback.ok": "постбэков достаточно",
+    "postback.missed": "нет постбэков",
+    "postback.too_few_leads": "слишком мало лидов для оценки",
     "integration.results": "Последние результаты",
     "integration.incidents": "Инциденты",
     "integration.e2e_runs": "Сквозные сценарии",
@@ -542,10 +577,17 @@ RU: dict[str, str] = {
     "outcome.contract_violation": "нарушен контракт",
     "outcome.egress_denied": "запрещено политикой исходящих запросов",
     "outcome.config_error": "ошибка настройки intmon",
+    "outcome.missed_postbacks": "нет постбэков",
+    "outcome.missed_heartbeat": "нет сигнала от задания",
+    "outcome.lead_flow_anomaly": "поток лидов не как обычно",
 }
 
 EN.update(i18n_tickets.EN)
 RU.update(i18n_tickets.RU)
+EN.update(i18n_forms.EN)
+RU.update(i18n_forms.RU)
+EN.update(i18n_actions.EN)
+RU.update(i18n_actions.RU)
 CATALOGUE: dict[str, dict[str, str]] = {"en": EN, "ru": RU}
 
 MONTHS = {

@@ -2,20 +2,23 @@
 
 `web_sessions`: one row per logged-in browser, so a session can be ended from
 the server (logout, a new password, a disabled user) instead of living as long
-as its signed cookie. Kept free of FastAPI and Jinja2 so the migrations (and the
-CLI) import it cheaply.
+as its signed cookie. `console_actions`: the audit trail of what support did at
+the console (acknowledged, declared a window, ran a check...) and what came of
+it. Kept free of FastAPI and Jinja2 so the migrations (and the CLI) import it
+cheaply.
 The password is stored as a salted scrypt hash (`intmon.web.users`), never as text.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import CheckConstraint, ForeignKey, String
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
+from core.db import Base, UTCDateTime
 from integrations.models import BigId
-from intmon.db import Base, UTCDateTime
 
 WEB_ROLES = ("support", "client")
 
@@ -54,3 +57,29 @@ class WebSession(Base):
     # Moved at most once a minute (SESSION_TOUCH_S), so a busy console does not
     # write on every click; the idle timeout is measured from it.
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class ConsoleAction(Base):
+    """One action a person took at the console, refused or done (`intmon.web.audit`).
+
+    Kept apart from `ticket_history`: most actions (a maintenance window, a run
+    now) have no ticket. `values` holds what the outcome's message needs (the
+    window's name, the results' outcomes, the run's id), never a secret: results
+    are redacted before they get here."""
+
+    __tablename__ = "console_actions"
+    __table_args__ = (Index("ix_console_actions_integration_at", "integration_id", "at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    actor: Mapped[str] = mapped_column(String(100))  # the user's name
+    role: Mapped[str] = mapped_column(String(16))
+    # incident.ack | maintenance.declare | maintenance.edit | maintenance.end |
+    # checks.run | scenario.run
+    action: Mapped[str] = mapped_column(String(32))
+    outcome: Mapped[str] = mapped_column(String(16))  # done | refused | failed
+    integration_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # What was acted on, within the integration: an incident id, a window's name,
+    # a check or scenario name.
+    subject: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    values: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

@@ -13,9 +13,9 @@ from datetime import timedelta
 
 from fastapi import APIRouter, HTTPException, Request, Response
 
+from core import db
 from integrations.registry import load_specs
 from integrations.uptime import availability
-from intmon import db
 from intmon.web import i18n
 from intmon.web.badges import integration_of
 from intmon.web.charts import uptime_badge

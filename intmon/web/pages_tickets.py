@@ -18,18 +18,23 @@ from fastapi import APIRouter, Request, Response
 from pydantic import ValidationError
 from sqlalchemy import Connection
 
-from alerts import manual_tickets, tickets
-from alerts.errors import InvalidTicketInput, InvalidTransition, TicketNotFound
+from alerts import attachments, documents, manual_tickets, tickets
+from alerts.errors import InvalidFormFields, InvalidTicketInput, InvalidTransition, TicketNotFound
+from alerts.escalation import acknowledgements
+from alerts.manual_tickets import FilledForm
+from alerts.policy import policy_of
 from alerts.queries import list_tickets, ticket_detail
+from alerts.ticket_forms import TicketFormsConfig, Topic, forms_of
 from alerts.tickets import SUBTYPES, TIERS, TRANSITIONS, Actor, Section, Status, ticket_number
+from core import db
 from integrations.strict import storable_moment
-from intmon import db
 from intmon.api.access import visible_integrations, visible_ticket
 from intmon.api.routes.tickets import (
     NewComment,
     NewTicket,
     SectionChange,
     StatusChange,
+    attachment_response,
     file_ticket,
 )
 from intmon.web import ticket_view
@@ -37,7 +42,7 @@ from intmon.web.errors import PageError
 from intmon.web.i18n import Translator, language_of, zone_of
 from intmon.web.refusals import refusal
 from intmon.web.render import page, redirect
-from intmon.web.session import Account, Form, engine_of
+from intmon.web.session import Account, Form, UploadForm, engine_of
 from intmon.web.users import WebAccount
 
 router = APIRouter(include_in_schema=False)
@@ -53,7 +58,7 @@ def _t(request: Request) -> Translator:
 
 
 def _policy(request: Request) -> Any:
-    return request.app.state.settings.policy()
+    return policy_of(request.app.state.settings)
 
 
 def _integrations(request: Request, account: WebAccount) -> dict[str, str]:
@@ -126,6 +131,17 @@ def ticket_list(request: Request, account: Account) -> Response:
 # --- creating ----------------------------------------------------------------------------
 
 
+def _forms(request: Request) -> TicketFormsConfig:
+    return forms_of(documents.load(engine_of(request), documents.TICKET_FORMS))
+
+
+def _chosen(forms: TicketFormsConfig, values: dict[str, str]) -> tuple[Any, Topic | None]:
+    """The category and topic the page was asked for (None for one not configured)."""
+    category = forms.category(values.get("category", ""))
+    topic = category.topic(values.get("topic_id", "")) if category is not None else None
+    return category, topic
+
+
 def _new_page(
     request: Request,
     account: WebAccount,
@@ -134,38 +150,64 @@ def _new_page(
     *,
     duplicate: str | None = None,
 ) -> Response:
+    forms = _forms(request)
+    category, topic = _chosen(forms, values)
     return page(
         request,
         "ticket_new.html",
         account=account,
         status_code=422 if errors else 409 if duplicate else 200,
         duplicate=duplicate,
-        values={name: values.get(name, "") for name in NEW_FIELDS},
+        values={name: values.get(name, "") for name in (*NEW_FIELDS, *_field_inputs(topic))},
         errors=errors,
-        sections=SECTIONS,
-        subtypes=ALL_SUBTYPES,
+        forms=forms,
+        category=category,
+        topic=topic,
+        limits=forms.attachments,
+        mib=forms.attachments.max_bytes / (1024 * 1024),
         tiers=TIERS,
         integrations=_integrations(request, account),
     )
 
 
-NEW_FIELDS = ("section", "subtype", "integration", "client", "tier", "topic", "description")
+NEW_FIELDS = (
+    "category",
+    "topic_id",
+    "integration",
+    "client",
+    "tier",
+    "topic",
+    "description",
+)
 SUPPORT_FIELDS = ("client", "tier")  # a client files for itself, at its integration's tier
+FIELD_PREFIX = "f_"  # a topic's field `account_number` is the input `f_account_number`
+
+
+def _field_inputs(topic: Topic | None) -> list[str]:
+    return [] if topic is None else [FIELD_PREFIX + field.name for field in topic.fields]
 
 
 @router.get("/tickets/new")
 def new_ticket_form(request: Request, account: Account) -> Response:
-    return _new_page(request, account, {}, {})
+    """Seed 001: a category, then one of its topics (links: no script needed),
+    then the topic's form; `?category=…&topic_id=…` re-renders with its fields."""
+    chosen = {name: request.query_params.get(name, "") for name in ("category", "topic_id")}
+    return _new_page(request, account, chosen, {})
 
 
 @router.post("/tickets/new")
-def new_ticket(request: Request, account: Account, form: Form) -> Response:
-    values = {name: form.get(name, "").strip() for name in NEW_FIELDS}
+def new_ticket(request: Request, account: Account, upload: UploadForm) -> Response:
+    form, files = upload
+    forms = _forms(request)
+    _, topic = _chosen(forms, form)
+    names = (*NEW_FIELDS, *_field_inputs(topic))
+    values = {name: form.get(name, "").strip() for name in names}
+    words = _t(request)
     try:
         ticket = NewTicket.model_validate(
             {
-                "section": values["section"],
-                "subtype": values["subtype"] or None,
+                "section": form.get("section", "").strip(),
+                "subtype": form.get("subtype", "").strip() or None,
                 "topic": values["topic"],
                 "body": values["description"],
                 "integration": values["integration"] or None,
@@ -173,18 +215,55 @@ def new_ticket(request: Request, account: Account, form: Form) -> Response:
                 "tier": values["tier"] or None,
             }
         )
-        earlier = None if form.get("duplicate_ok") else _duplicate_of(request, account, ticket)
+        # Without a category (a form of an older page, or a script) it is filed by
+        # its section, as the API files it.
+        filled = None
+        section = ticket.section
+        if values["category"] or not ticket.section:
+            filled = FilledForm(
+                forms,
+                values["category"],
+                values["topic_id"] or None,
+                {name.removeprefix(FIELD_PREFIX): values[name] for name in _field_inputs(topic)},
+            )
+            section = filled.resolve("", None)[0]
+        attachments.check(files, forms.attachments, 0)  # refused before being asked twice
+        earlier = (
+            None if form.get("duplicate_ok") else _duplicate_of(request, account, ticket, section)
+        )
         if earlier is not None:
             return _new_page(request, account, values, {}, duplicate=ticket_number(earlier))
-        ticket_id = file_ticket(engine_of(request), account.principal, ticket, _policy(request))
+        ticket_id = file_ticket(
+            engine_of(request),
+            account.principal,
+            ticket,
+            _policy(request),
+            form=filled,
+            files=files,
+        )
+    except InvalidFormFields as error:
+        return _new_page(request, account, values, _field_errors(error, topic, words))
     except (ValidationError, InvalidTicketInput) as error:
         shown = [f for f in NEW_FIELDS if account.role == "support" or f not in SUPPORT_FIELDS]
-        errors = refusal(error, _t(request), "form", ("form", *shown))
+        errors = refusal(error, words, "form", ("form", "attachments", *shown))
         return _new_page(request, account, values, errors)
     return redirect(f"/tickets/{ticket_number(ticket_id)}")
 
 
-def _duplicate_of(request: Request, account: WebAccount, ticket: NewTicket) -> int | None:
+def _field_errors(error: InvalidFormFields, topic: Topic | None, t: Translator) -> dict[str, str]:
+    """Each refused field of the topic's form, in the viewer's language, under its input."""
+    found: dict[str, str] = {}
+    for problem in error.problems:
+        field = topic.field(problem.field) if topic is not None else None
+        key = FIELD_PREFIX + problem.field if field is not None else "form"
+        said = t(f"form.{problem.code}", **problem.values)
+        found.setdefault(key, said if field is not None else f"{problem.field}: {said}")
+    return found
+
+
+def _duplicate_of(
+    request: Request, account: WebAccount, ticket: NewTicket, section: str
+) -> int | None:
     """A client's active ticket this one would duplicate (seed 003); the client is
     warned and may send it anyway. Support files for others and is not asked."""
     if account.role == "support" or account.client is None:
@@ -194,7 +273,7 @@ def _duplicate_of(request: Request, account: WebAccount, ticket: NewTicket) -> i
             connection,
             client=account.client,
             integration_id=ticket.integration,
-            section=ticket.section,
+            section=section,
             now=db.utcnow(),
         )
 
@@ -251,10 +330,38 @@ def _ticket_page(
         moments=ticket_view.MOMENTS,
         errors=errors or {},
         values=values or {},
+        filled=_filled(request, detail, words.language),
+        limits=_forms(request).attachments,
         transitions=[s.value for s in TRANSITIONS[Status(detail.ticket.status)]],
         sections=SECTIONS,
         subtypes=ALL_SUBTYPES,
+        # Support acknowledges the ticket's open incident here too (pages_actions.py).
+        acks=acknowledgements(engine, [incident.id for incident in detail.incidents]),
     )
+
+
+def _filled(request: Request, detail: Any, language: str) -> dict[str, Any] | None:
+    """Seed 001's form of the ticket in the viewer's language: the category and topic
+    labels and each field's label with its value (a select's option label); names
+    the configuration no longer has are shown as stored. None without a form."""
+    if detail.category is None:
+        return None
+    category, topic = _chosen(
+        _forms(request), {"category": detail.category, "topic_id": detail.topic_id or ""}
+    )
+    rows = []
+    for name, value in detail.fields.items():
+        field = topic.field(name) if topic is not None else None
+        if field is None:
+            rows.append((name, value))
+            continue
+        option = next((o for o in field.options if o.value == value), None)
+        rows.append((field.label.said(language), option.label.said(language) if option else value))
+    return {
+        "category": category.label.said(language) if category else detail.category,
+        "topic": topic.label.said(language) if topic else detail.topic_id,
+        "rows": rows,
+    }
 
 
 @router.get("/tickets/{number}")
@@ -290,16 +397,14 @@ def _change(
 
 
 @router.post("/tickets/{number}/comments")
-def ticket_comment(request: Request, account: Account, number: str, form: Form) -> Response:
+def ticket_comment(request: Request, account: Account, number: str, upload: UploadForm) -> Response:
+    form, files = upload
     # A client asking for an internal note is refused by the domain, as in the API.
     internal = bool(form.get("internal"))
-    return _change(
-        request,
-        account,
-        number,
-        form,
-        ("comment", "body", "visibility"),
-        lambda connection, row, actor, now: tickets.comment(
+    limits = _forms(request).attachments
+
+    def answer(connection: Connection, row: Any, actor: Actor, now: datetime) -> None:
+        comment_id = tickets.comment(
             connection,
             row.id,
             # The API's model: the same size limit, no NUL.
@@ -309,8 +414,35 @@ def ticket_comment(request: Request, account: Account, number: str, form: Form) 
             visibility="internal" if internal else "public",
             policy=_policy(request),
             awaiting_client=not form.get("keep_working"),
-        ),
+        )
+        attachments.attach(
+            connection, row.id, files, limits=limits, actor=actor, now=now, comment_id=comment_id
+        )
+
+    return _change(
+        request, account, number, form, ("comment", "body", "visibility", "attachments"), answer
     )
+
+
+@router.get("/tickets/{number}/attachments/{attachment_id}")
+def ticket_attachment(
+    request: Request, account: Account, number: str, attachment_id: str
+) -> Response:
+    """A file of the ticket, for its client and support only (404 for anyone else,
+    and for a file on an internal note when a client asks)."""
+    with engine_of(request).connect() as connection:
+        row = _visible(request, connection, account, number)
+        found = None
+        if attachment_id.isdigit() and len(attachment_id) <= 18:
+            found = attachments.content_of(
+                connection,
+                row.id,
+                int(attachment_id),
+                include_internal=account.role == "support",
+            )
+    if found is None:
+        raise _not_found(request, number)
+    return attachment_response(*found)
 
 
 @router.post("/tickets/{number}/status")

@@ -39,6 +39,12 @@ DOMAIN_RULES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"^a client token files tickets for its own client$", "invalid.own_client"),
         (r"^the tier is set by support$", "invalid.tier_by_support"),
         (r"must not contain NUL", "invalid.nul"),  # intmon.api.fields
+        # alerts.manual_tickets.FilledForm and alerts.attachments
+        (r"^a topic of \S+ is required", "invalid.topic_required"),
+        (r"^at most (?P<max>\d+) files per ticket", "invalid.too_many_files"),
+        (r"^(?P<name>.+): larger than \d+ bytes", "invalid.file_too_large"),
+        (r"^(?P<name>.+): refused: ", "invalid.file_refused"),
+        (r"^(?P<name>.+): the file is empty$", "invalid.file_empty"),
     )
 )
 

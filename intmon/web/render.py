@@ -18,11 +18,11 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context
 from jinja2.runtime import Context
 
+from core import db
 from integrations.history import ResultMark
-from intmon import db
-from intmon.web import i18n, zones
+from intmon.headers import SECURITY_HEADERS
+from intmon.web import audit, i18n, zones
 from intmon.web.charts import percent_text, uptime_grade
-from intmon.web.headers import SECURITY_HEADERS
 from intmon.web.session import csrf_token
 from intmon.web.users import WebAccount
 
@@ -142,8 +142,13 @@ def page(
     read again from `refresh_url` (default: this page's own URL)."""
     language = i18n.language_of(request)
     settings = request.app.state.settings
+    translator = i18n.Translator(language, i18n.zone_of(request))
+    # What the action that sent the browser here came to (audit.py), said once.
+    flash = audit.flashed(request, request.app.state.engine, account)
     html = environment.get_template(template).render(
-        t=i18n.Translator(language, i18n.zone_of(request)),
+        t=translator,
+        flash=flash,
+        flash_text=audit.message(flash, translator) if flash else "",
         lang=language,
         languages=i18n.LANGUAGES,
         account=account,

@@ -17,8 +17,8 @@ from types import TracebackType
 from pydantic import SecretStr
 from sqlalchemy import Engine
 
-from intmon import db
-from intmon.settings import Settings
+from core import db
+from core.settings import Settings
 
 
 class ConsoleServer:

@@ -20,9 +20,12 @@ from urllib.parse import parse_qsl
 
 from fastapi import Depends, Request
 from sqlalchemy import Engine
+from starlette.datastructures import UploadFile as StarletteUpload
+from starlette.exceptions import HTTPException
 
-from intmon import db
-from intmon.settings import Settings
+from alerts.attachments import Upload
+from core import db
+from core.settings import Settings
 from intmon.web.errors import LoginRequired, PageError, WebConfigError
 from intmon.web.session_store import SessionLimits, end_session, session_account, start_session
 from intmon.web.users import WebAccount
@@ -154,3 +157,39 @@ async def form_fields(request: Request) -> dict[str, str]:
 
 
 Form = Annotated[dict[str, str], Depends(form_fields)]
+
+# A form with files (a new ticket, an answer): the count is checked again against the
+# ticket's limit (alerts.attachments); the whole body is capped by BodyCap.
+MAX_FORM_FILES = 20
+
+
+async def upload_fields(request: Request) -> tuple[dict[str, str], list[Upload]]:
+    """A POSTed form that may carry files (multipart/form-data, or urlencoded without
+    files), once its CSRF token matches the session's; else 403. Empty file inputs
+    (a browser sends one when nothing was chosen) are left out."""
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if kind != "multipart/form-data":
+        return await form_fields(request), []
+    try:
+        form = await request.form(
+            max_files=MAX_FORM_FILES, max_fields=MAX_FORM_FIELDS, max_part_size=MAX_FORM_BYTES
+        )
+    except HTTPException:  # a malformed body, or too many parts
+        raise PageError(400, "error.form") from None
+    fields: dict[str, str] = {}
+    uploads: list[Upload] = []
+    for name, value in form.multi_items():
+        if isinstance(value, StarletteUpload):
+            if value.filename:
+                uploads.append(Upload(value.filename, await value.read()))
+        else:
+            fields[name] = value
+    await form.close()
+    expected = request.session.get("csrf")
+    given = fields.pop("csrf", "")
+    if not isinstance(expected, str) or not expected or not hmac.compare_digest(given, expected):
+        raise PageError(403, "error.csrf")
+    return fields, uploads
+
+
+UploadForm = Annotated[tuple[dict[str, str], list[Upload]], Depends(upload_fields)]

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, delete, insert, or_, select, update
 
-from intmon.db import table_of
+from core.db import table_of
 from intmon.web.models import WebSession
 from intmon.web.users import USERS, WebAccount
 

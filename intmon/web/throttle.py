@@ -30,7 +30,7 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from intmon.settings import Network
+from core.settings import Network
 
 
 @dataclass(slots=True)

@@ -20,9 +20,9 @@ from typing import Any
 from sqlalchemy import Connection, Engine, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from core.db import table_of
 from integrations.strict import SLUG
 from intmon.api.auth import Principal
-from intmon.db import table_of
 from intmon.web.models import WEB_ROLES, WebSession, WebUser
 
 USERS = table_of(WebUser)

@@ -112,14 +112,14 @@ def test_a_checks_history_only_moves_forward(db_engine: Engine) -> None:
 def test_the_command_line_reads_a_file_or_stdin(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from core.settings import get_settings
     from intmon.cli import app
-    from intmon.settings import get_settings
 
     url = f"sqlite:///{tmp_path / 'cli.db'}"
     monkeypatch.setenv("INTMON_DATABASE_URL", url)
     monkeypatch.delenv("INTMON_REDIS_URL", raising=False)
     get_settings.cache_clear()
-    from intmon import db
+    from core import db
     from intmon.migrations import upgrade
 
     engine = db.make_engine(url)
@@ -139,11 +139,11 @@ def test_the_command_line_reads_a_file_or_stdin(
 
 
 def test_support_imports_over_http_clients_may_not(tmp_path: Path) -> None:
-    from intmon import db
+    from core import db
+    from core.settings import Settings
     from intmon.api.app import create_app
     from intmon.api.auth import create_token
     from intmon.migrations import upgrade
-    from intmon.settings import Settings
 
     engine = db.make_engine(f"sqlite:///{tmp_path / 'api.db'}")
     upgrade(engine)

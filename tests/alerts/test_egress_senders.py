@@ -27,9 +27,9 @@ from alerts.errors import DeliveryError
 from alerts.sinks import SinkConfig
 from alerts.sinks.base import SinkError, TicketSnapshot
 from alerts.sinks.webhook import WebhookSink
+from core.egress import EgressPolicy, denial_in
+from core.egress_http import guarded_client
 from integrations.leads.expiry import TARGET, send_expired
-from intmon.egress import EgressPolicy, denial_in
-from intmon.egress_http import guarded_client
 from tests.egress_servers import PARTNER_ONLY, Server
 
 NOW = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)

@@ -216,7 +216,7 @@ def test_an_unacknowledged_emergency_escalates_and_reminds_until_acknowledged(  
     sqlite_engine: Engine,
     smtp_server: Callable[..., SmtpServer],  # noqa: F811
 ) -> None:
-    from alerts.escalation import acknowledge
+    from alerts.escalation import acknowledge, acknowledgements
 
     server = smtp_server()
     text = config(server.port) + ESCALATION
@@ -239,7 +239,12 @@ def test_an_unacknowledged_emergency_escalates_and_reminds_until_acknowledged(  
     assert "reminder" in reminded["oncall@broker.example"][-1].lower() or "still" in (
         reminded["oncall@broker.example"][-1].lower()
     )
-    acknowledge(sqlite_engine, 1, "olga", opened + timedelta(minutes=61))
+    assert acknowledgements(sqlite_engine, [1]) == {}
+    assert acknowledge(sqlite_engine, 1, "olga", opened + timedelta(minutes=61))
+    # A second acknowledgement changes nothing: the first one's name and time stay.
+    assert not acknowledge(sqlite_engine, 1, "petr", opened + timedelta(minutes=62))
+    (taken,) = acknowledgements(sqlite_engine, [1]).values()
+    assert (taken.by, taken.at) == ("olga", opened + timedelta(minutes=61))
     after = run(180)
     assert len(after["oncall@broker.example"]) == before + 1  # no more reminders
     assert len(after["lead@broker.example"]) == 1  # and no level 3

@@ -197,10 +197,10 @@ def test_intmon_tickets_list_pages_with_the_printed_cursor(
 ) -> None:
     from typer.testing import CliRunner
 
+    from core.db import engine_for, make_engine
+    from core.settings import get_settings
     from intmon.cli import app
-    from intmon.db import engine_for, make_engine
     from intmon.migrations import upgrade
-    from intmon.settings import get_settings
 
     url = f"sqlite:///{tmp_path / 'cli.db'}"
     monkeypatch.setenv("INTMON_DATABASE_URL", url)

@@ -24,7 +24,7 @@ from checks.errors import ProbeFailure
 from checks.outcomes import Outcome
 from checks.scenarios.http import OutgoingRequest, StepClient
 from checks.tls import CertificateProbe, read_certificate_expiry
-from intmon.egress import EgressDenied, EgressPolicy
+from core.egress import EgressDenied, EgressPolicy
 from tests.checks.conftest import make_integration
 from tests.egress_servers import INTERNAL_BODY, PARTNER_ONLY, Server
 

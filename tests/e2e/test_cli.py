@@ -10,8 +10,8 @@ import pytest
 import xmlschema
 from typer.testing import CliRunner
 
+from core.settings import get_settings
 from intmon.cli import app
-from intmon.settings import get_settings
 from tests.e2e.conftest import ENVIRON, Served, lead_flow
 
 SCHEMA = xmlschema.XMLSchema(Path(__file__).with_name("junit.xsd"))

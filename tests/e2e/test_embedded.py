@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from core.db import make_engine
 from integrations.e2e_store import list_runs
 from integrations.results import current_states
-from intmon.db import make_engine
 from tests.e2e.conftest import ENVIRON, Served, lead_flow
 
 

@@ -23,13 +23,13 @@ import pytest
 import uvicorn
 from sqlalchemy import Engine
 
+from core import db
+from core.settings import Settings
 from integrations.loader import load_text
 from integrations.registry import apply
-from intmon import db
 from intmon.api.app import create_app
 from intmon.api.auth import create_token
 from intmon.migrations import upgrade
-from intmon.settings import Settings
 from tests.e2e.conftest import ENVIRON, T0, Served, lead_flow
 
 README = Path(__file__).resolve().parents[2] / "README.md"

@@ -11,12 +11,13 @@ from dramatiq import Message
 from dramatiq.brokers.stub import StubBroker
 from sqlalchemy import Engine
 
+from alerts.policy import policy_of
 from alerts.queries import list_incidents, list_tickets
+from core.settings import Settings
 from integrations.e2e_store import list_runs
 from integrations.loader import load_text
 from integrations.registry import apply
 from integrations.results import current_states
-from intmon.settings import Settings
 from tests.e2e.conftest import ENVIRON, T0, Served, lead_flow
 from worker.coordination.memory import MemoryCoordinator
 from worker.e2e import E2E_QUEUE, Job, Standalone, claim_key, run_job
@@ -169,5 +170,5 @@ def test_an_ordinary_checks_batch_does_not_resolve_an_e2e_incident(
     spec = load_specs(engine, ["acme"])["acme"].spec
     ping = CheckResult("acme", "ping", Outcome.OK, datetime.now(UTC), 0.01)
     for _ in range(3):
-        ingest(engine, [ping], {"acme": spec}, Settings(redis_url=None).policy())
+        ingest(engine, [ping], {"acme": spec}, policy_of(Settings(redis_url=None)))
     assert list_incidents(engine)[0].state == "open"

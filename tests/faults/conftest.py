@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
-from intmon.db import make_engine
+from core.db import make_engine
 from intmon.migrations import upgrade
 from tests.conftest import unavailable
 from tests.faults.harness import Fleet, fleet_env

@@ -1,7 +1,7 @@
 """Heartbeats end to end over real HTTP on both databases: pings stored, misses open
 incidents with tickets, a ping resolves them, maintenance holds them back.
 
-The API's clock (`intmon.db.utcnow`) and the detector's `now` are moved by the
+The API's clock (`core.db.utcnow`) and the detector's `now` are moved by the
 tests, never slept on.
 """
 
@@ -20,15 +20,15 @@ from sqlalchemy import Engine
 from alerts.heartbeat_watch import watch_heartbeats
 from alerts.policy import Policy
 from alerts.queries import list_incidents
+from core import db
+from core.settings import Settings
 from integrations.heartbeats.spec import next_due
 from integrations.heartbeats.store import list_heartbeats, rotate_key
 from integrations.loader import load_text
 from integrations.maintenance import add_window
 from integrations.registry import apply
 from integrations.results import history
-from intmon import db
 from intmon.api.app import create_app
-from intmon.settings import Settings
 from tests.alerts.helpers import T0
 
 CONFIG = """version: 1
@@ -277,8 +277,8 @@ def test_cli_lists_and_rotates(engine: Engine, monkeypatch: pytest.MonkeyPatch) 
 
     from typer.testing import CliRunner
 
+    from core.settings import get_settings
     from intmon.cli import app
-    from intmon.settings import get_settings
 
     monkeypatch.setenv("INTMON_DATABASE_URL", engine.url.render_as_string(hide_password=False))
     monkeypatch.setenv("INTMON_PUBLIC_URL", "https://intmon.example")

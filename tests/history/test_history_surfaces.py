@@ -18,14 +18,14 @@ from sqlalchemy import Engine
 from typer.testing import CliRunner, Result
 
 from checks.outcomes import Outcome
+from core import db
+from core.settings import Settings, get_settings
 from integrations.maintenance import add_window
 from integrations.rollups import roll_up
-from intmon import db
 from intmon.api.app import create_app
 from intmon.api.auth import create_token
 from intmon.cli import app
 from intmon.migrations import upgrade
-from intmon.settings import Settings, get_settings
 from tests.alerts.helpers import T0, feed, setup
 
 runner = CliRunner()

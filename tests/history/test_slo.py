@@ -13,11 +13,11 @@ from sqlalchemy import Engine
 from alerts.housekeeping import housekeep
 from alerts.policy import Policy
 from checks.outcomes import Outcome
+from core.settings import Settings
 from integrations.loader import load_text
-from integrations.rollups import watermark
+from integrations.rollups import rollup_retention_of, watermark
 from integrations.slo import slo_statuses, uptime_windows
 from intmon.metrics import HistoryCollector, aggregate_registry
-from intmon.settings import Settings
 from tests.history.results_data import CONFIG, T0, Raw, register, store
 
 NOW = T0 + timedelta(days=7)
@@ -95,4 +95,4 @@ def test_a_bad_slo_is_refused_naming_the_field(slo: str, field: str) -> None:
 def test_day_rollups_must_outlive_hour_rollups() -> None:
     with pytest.raises(ValidationError, match="rollup_day_retention_days"):
         Settings(rollup_hour_retention_days=100, rollup_day_retention_days=30)
-    assert Settings().rollup_retention().hour_days == 90
+    assert rollup_retention_of(Settings()).hour_days == 90

@@ -21,13 +21,13 @@ from pydantic import SecretStr
 from sqlalchemy import Engine, create_engine, text
 
 from checks.outcomes import Outcome
+from core import db
+from core.settings import Settings
 from integrations.loader import load_text
 from integrations.registry import apply, load_specs
-from intmon import db
 from intmon.api.app import create_app
 from intmon.api.auth import create_token
 from intmon.migrations import upgrade
-from intmon.settings import Settings
 from intmon.web.users import create_user
 from tests.alerts.helpers import T0, config_text, feed
 from tests.conftest import PG_ADMIN_URL, unavailable

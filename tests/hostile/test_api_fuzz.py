@@ -33,14 +33,14 @@ from hypothesis import strategies as st
 from sqlalchemy import Engine, func, select
 
 from checks.outcomes import Outcome
+from core import db
+from core.db import Base
+from core.settings import Settings
 from integrations.loader import load_text
 from integrations.registry import apply, load_specs
-from intmon import db
 from intmon.api.app import create_app
 from intmon.api.auth import create_token
-from intmon.db import Base
 from intmon.migrations import upgrade
-from intmon.settings import Settings
 from tests.alerts.helpers import T0, config_text, feed
 
 FUZZ = settings(

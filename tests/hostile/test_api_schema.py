@@ -30,7 +30,7 @@ from schemathesis.checks import (
     response_schema_conformance,
 )
 
-from intmon import db
+from core import db
 from intmon.api.app import create_app
 from tests.hostile.site import Site, database
 from tests.hostile.site import settings as site_settings

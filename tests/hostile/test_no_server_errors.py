@@ -25,7 +25,7 @@ import pytest
 from starlette.types import Message
 
 from intmon.api.fields import REASON_MAX, TEXT_MAX
-from intmon.web.headers import SECURITY_HEADERS
+from intmon.headers import SECURITY_HEADERS
 from tests.hostile.site import Site, database, settings
 
 MiB = 1024 * 1024
@@ -229,6 +229,31 @@ WEB_CASES: list[tuple[str, str, str, dict[str, str] | None, int, str]] = [
     ("result id not a number", "GET", "/integrations/a?before=1e3", None, 400, "before:"),
     ("unknown chart span", "GET", "/integrations/a?chart=1y", None, 400, "chart:"),
     ("NUL as a time zone", "GET", "/integrations/a?tz=%00", None, 422, "tz: must not contain NUL"),
+    # Support's actions (issue 24, item 7).
+    ("huge incident id", "POST", "/incidents/99999999999999999999/ack", {}, 404, "Not found"),
+    ("incident id past bigint", "POST", "/incidents/9223372036854775808/ack", {}, 404,
+     "Not found"),
+    ("NUL in an incident id", "POST", "/incidents/1%00/ack", {}, 422, "path: must not contain NUL"),
+    ("NUL in a window's reason", "POST", "/integrations/a/maintenance",
+     {"starts_at": "2026-11-24T10:00", "ends_at": "2026-11-24T11:00", "reason": "a\0b"}, 422,
+     "NUL"),
+    ("window in the year 10000", "POST", "/integrations/a/maintenance",
+     {"starts_at": "9999-12-31T23:59", "ends_at": "9999-12-31T23:59"}, 422,
+     "give a date and time"),
+    ("NUL in a window's start", "POST", "/integrations/a/maintenance",
+     {"starts_at": "2026-11-24T10:00\0", "ends_at": "2026-11-24T11:00"}, 422,
+     "give a date and time"),
+    ("NUL in a window's name", "POST", "/integrations/a/maintenance/w%00/end", {}, 422,
+     "path: must not contain NUL"),
+    ("NUL in an integration", "POST", "/integrations/a%00/checks/run", {}, 422,
+     "path: must not contain NUL"),
+    ("NUL in a scenario", "POST", "/integrations/a/scenarios/s%00/run", {}, 422,
+     "path: must not contain NUL"),
+    ("NUL in a run id", "GET", "/e2e/runs/r%00", None, 422, "path: must not contain NUL"),
+    ("huge run id", "GET", "/e2e/runs/" + "r" * 5000 + "/junit", None, 404, "Not found"),
+    ("NUL in the window to change", "GET", "/integrations/a?window=%00", None, 422,
+     "window: must not contain NUL"),
+    ("unknown window to change", "GET", "/integrations/a?window=nope", None, 400, "window:"),
 ]  # fmt: skip
 
 

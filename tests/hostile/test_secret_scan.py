@@ -62,14 +62,14 @@ import intmon.demo.mailbox as mailbox_module
 import intmon.demo.sandbox as sandbox_module
 from alerts.housekeeping import housekeep
 from alerts.policy import Policy
+from core import db
+from core.settings import Settings, get_settings
 from integrations.redaction import REDACTED
-from intmon import db
 from intmon.api.app import create_app
 from intmon.api.auth import create_token
 from intmon.cli import app
 from intmon.config_file import apply_config, load_config_text
 from intmon.migrations import upgrade
-from intmon.settings import Settings, get_settings
 from intmon.web.users import create_user
 
 SMTP_USER = "intmon"
@@ -82,6 +82,7 @@ SECRETS = {
     "DEMO_SINK_HMAC_KEY": "sink-hmac+K3y/qq7710",
     "DEMO_QUOTA_API_KEY": "quota-key?a=b&c=d9917",
     "DEMO_CATALOG_API_KEY": "catalog-K3y#fr4g+x20",
+    "DEMO_POSTBACK_SECRET": "postback-S3cret=+/pb77",
 }
 SLACK_TOKEN = "sl4ck-S3cret-path-0042"
 PARTNER_LOGGERS = ("mail.log", "aiohttp.access", "aiohttp.server", "intmon.demo")

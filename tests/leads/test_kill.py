@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select, text
 
+from core.db import make_engine, utcnow
 from integrations.leads.ledger import ATTEMPTS, LEADS, LeadIn, submit
 from integrations.loader import load_text
 from integrations.registry import apply, load_specs
-from intmon.db import make_engine, utcnow
 from intmon.migrations import upgrade
 from tests.conftest import REDIS_URL
 from tests.leads.broker import broker, delivery_config

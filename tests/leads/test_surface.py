@@ -23,16 +23,16 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select
 from typer.testing import CliRunner, Result
 
+from core import db
+from core.settings import Settings, get_settings
 from integrations.leads.ledger import ATTEMPTS
 from integrations.loader import load_text
 from integrations.redaction import REDACTED, reveals
 from integrations.registry import apply
-from intmon import db
 from intmon.api.app import create_app
 from intmon.api.auth import create_token
 from intmon.cli import app
 from intmon.migrations import upgrade
-from intmon.settings import Settings, get_settings
 from tests.alerts.helpers import T0
 from tests.leads.broker import FakeBroker, broker, delivery_config
 

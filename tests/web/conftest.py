@@ -3,7 +3,7 @@
 A SQLite file in tmp_path, migrated with Alembic; acme owns integration `a`,
 orbit owns `o`, each with a ticket opened by three authentication failures
 (INC-000001 for acme, INC-000002 for orbit). People: `sup` (support), `ann`
-(acme) and `oli` (orbit). The console's clock (`intmon.db.utcnow`) is fixed.
+(acme) and `oli` (orbit). The console's clock (`core.db.utcnow`) is fixed.
 """
 
 from __future__ import annotations
@@ -22,12 +22,12 @@ from pydantic import SecretStr
 from sqlalchemy import Engine
 
 from checks.outcomes import Outcome
+from core import db
+from core.settings import Settings
 from integrations.loader import load_text
 from integrations.registry import apply, load_specs
-from intmon import db
 from intmon.api.app import create_app
 from intmon.migrations import upgrade
-from intmon.settings import Settings
 from intmon.web.users import create_user
 from tests.alerts.helpers import T0, feed
 from tests.test_api import CONFIG, NOW, PARTNER_SECRET  # the API tests' two clients

@@ -105,7 +105,10 @@ def test_a_client_opens_a_ticket_answers_and_sees_the_status_change(
 
     # Open a new ticket through the form.
     chrome.find_element(By.ID, "create-ticket").click()
-    chrome.find_element(By.CSS_SELECTOR, "input[name=section][value=app_help]").click()
+    # Seed 001: a category's topic (a link), then the topic's form.
+    chrome.find_element(By.CSS_SELECTOR, "a[href*='topic_id=how_to']").click()
+    wait_for(lambda: chrome.find_elements(By.ID, "new-ticket"), "the topic's form")
+    chrome.find_element(By.NAME, "f_account_number").send_keys("42")
     chrome.find_element(By.NAME, "topic").send_keys("Where do I see lead statistics?")
     chrome.find_element(By.NAME, "description").send_keys("The statistics page is empty.")
     chrome.find_element(By.ID, "submit-ticket").click()

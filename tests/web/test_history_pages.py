@@ -20,10 +20,10 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
 from checks.outcomes import CheckResult, Outcome
+from core import db
 from integrations.loader import load_text
 from integrations.registry import apply, load_specs
 from integrations.results import record_results
-from intmon import db
 from intmon.web.badges import badge_token
 from intmon.web.board import IntegrationStatus, board_order
 from intmon.web.users import create_user
@@ -85,6 +85,44 @@ def test_the_board_puts_down_first_with_its_bar_uptime_and_ticket(
     assert bar_o.count("mark o-ok") == 50 and "o-auth_failure" not in bar_o  # the last 50
     assert ">0%<" in page.split('id="uptime-a"')[1].split("</td>")[0]
     assert ">95%<" in page.split('id="uptime-o"')[1].split("</td>")[0]  # 57 up of 60
+
+
+def test_the_board_pages_and_reads_history_only_for_the_page(
+    browser: Any, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from integrations import history, uptime
+    from intmon.web import board as board_module
+
+    record_results(engine, results("o", Outcome.OK, range(3, 60)))  # orbit is back up
+    asked: list[list[str] | None] = []
+    for module, name in ((history, "latest_results"), (uptime, "availability")):
+        real = getattr(module, name)
+
+        def spy(*args: Any, _real: Any = real, **kwargs: Any) -> Any:
+            asked.append(kwargs.get("integration_ids"))
+            return _real(*args, **kwargs)
+
+        monkeypatch.setattr(board_module, name, spy)
+    monkeypatch.setattr(board_module, "PAGE_ROWS", 1)
+    sup = browser("sup")
+    first = sup.get("/board").text
+    assert re.findall(r'<tr id="integration-(\w+)"', first) == ["a"]  # down first
+    assert asked and all(ids == ["a"] for ids in asked)  # history: the page's rows only
+    words = text_of(first)
+    assert "Page 1 of 2 (2 integrations, what needs someone first)" in words
+    assert 'id="count-down">1<' in first and 'id="count-up">1<' in first  # every page's
+    assert 'id="board-next"' in first and 'id="board-previous"' not in first
+    second = sup.get("/board?page=2").text
+    assert re.findall(r'<tr id="integration-(\w+)"', second) == ["o"]
+    assert 'id="board-previous"' in second and "bar-o" in second
+    # Past the last page: the last page (the board shrank while someone read it).
+    assert re.findall(r'<tr id="integration-(\w+)"', sup.get("/board?page=9").text) == ["o"]
+    russian = text_of(sup.get("/board?page=2&lang=ru").text)
+    assert "Страница 2 из 2" in russian
+    for bad in ("0", "x", "-1", "1.5", "²"):
+        refused = sup.get(f"/board?page={bad}")
+        assert refused.status_code == 400, bad
+        assert "page: give a page number" in refused.text
 
 
 def test_the_longest_down_comes_first() -> None:

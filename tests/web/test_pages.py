@@ -16,9 +16,9 @@ from alerts import tickets
 from alerts.policy import Policy
 from alerts.queries import ticket_detail
 from alerts.tickets import Actor
+from core import db
 from integrations.maintenance import add_window
 from integrations.staleness import Freshness, QuietReason
-from intmon import db
 from intmon.web.board import integration_status
 from intmon.web.serve import ConsoleServer, demo_console, describe
 from tests.alerts.helpers import T0
@@ -204,21 +204,24 @@ def test_a_client_creates_a_ticket_the_form_keeps_what_was_typed_on_error(
     form = client.get("/tickets/new").text
     for label in ("Application help", "System errors", "Documents/Finance", "Metric billing"):
         assert label in form
-    assert 'name="client"' not in form and 'name="tier"' not in form  # support's fields
+    billing = client.get("/tickets/new?category=documents_finance&topic_id=metric_billing").text
+    assert 'name="f_period"' in billing
+    assert 'name="client"' not in billing and 'name="tier"' not in billing  # support's fields
     typed = {
-        "section": "documents_finance",
+        "category": "documents_finance",
+        "topic_id": "metric_billing",
         "topic": "Invoice for November",
         "description": "The act is missing.",
         "integration": "a",
+        "f_account_number": "42",
     }
     refused = client.post("/tickets/new", typed)
     assert refused.status_code == 422
-    assert 'id="error-subtype"' in refused.text
-    assert "choose a subtype for this question type" in refused.text
+    assert 'id="error-f_period"' in refused.text and "is required" in refused.text
     assert "The act is missing." in refused.text and 'value="Invoice for November"' in refused.text
-    empty = client.post("/tickets/new", {"section": "app_help", "topic": "", "description": ""})
+    empty = client.post("/tickets/new", {**typed, "topic": "", "description": ""})
     assert 'id="error-topic"' in empty.text and 'id="error-description"' in empty.text
-    created = client.post("/tickets/new", {**typed, "subtype": "metric_billing"})
+    created = client.post("/tickets/new", {**typed, "f_period": "2026-11"})
     assert created.status_code == 200 and created.url.path == "/tickets/INC-000003"
     words = text_of(created.text)
     assert "Invoice for November" in words and "The act is missing." in words
@@ -479,6 +482,46 @@ def test_the_integration_page_shows_its_heartbeats(browser: Any, engine: Engine)
     words = text_of(page.text)
     assert "Heartbeats (jobs that ping intmon)" in words
     assert "nightly-export (every 86400 s, grace 600 s)" in words
-    assert "on time" in words and "2026-11-24 13:00" in words  # next due: a day later
+    assert "on time" in words and "24 Nov 2026, 13:00" in words  # next due: a day later
     assert beat.ping_key not in page.text  # the ping URL stays off the page
     assert "Heartbeats" not in text_of(browser("sup").get("/integrations/o").text)
+
+
+def test_the_integration_page_shows_its_postback_monitor(browser: Any, engine: Engine) -> None:
+    from integrations.leads.delivery import LeadOutcome
+    from integrations.leads.ledger import AttemptIn, record
+    from integrations.loader import load_text
+    from integrations.postbacks.store import PostbackIn, record_postback
+    from integrations.registry import apply
+    from tests.test_api import CONFIG
+
+    watched = CONFIG.replace(
+        'checks: [{name: health, path: /health, headers: {X-Key: "${PARTNER_TOKEN}"}}]\n',
+        'checks: [{name: health, path: /health, headers: {X-Key: "${PARTNER_TOKEN}"}}]\n'
+        '    postbacks: {secret: "${PB_SECRET}", window_s: 7200, min_ratio: 0.5, min_leads: 2}\n',
+        1,
+    )
+    apply(engine, load_text(watched), NOW)
+    attempts = [
+        AttemptIn(
+            lead_id=f"L-{n}",
+            integration="a",
+            attempt=1,
+            at=NOW - timedelta(minutes=30),
+            outcome=LeadOutcome.DELIVERED,
+            broker_lead_id=f"B-{n}",
+        )
+        for n in range(4)
+    ]
+    record(engine, attempts, {"a"})
+    postback = PostbackIn(event_id="E-1", lead_id="B-1", status="converted")
+    record_postback(engine, "a", postback, NOW - timedelta(minutes=10))
+    words = html.unescape(text_of(browser("ann").get("/integrations/a").text))
+    assert "Postbacks (the broker's status callbacks about accepted leads)" in words
+    assert "last 7200 s" in words and "1 of 4 (25 %) (at least 50 %)" in words
+    assert "postbacks missing" in words
+    assert "23 Nov 2026, 12:50:00 UTC" in words  # the last postback, ten minutes ago
+    russian = text_of(browser("ann").get("/integrations/a?lang=ru").text)
+    assert "Постбэки (уведомления брокера о статусах принятых лидов)" in russian
+    assert "1 из 4 (25 %) (не менее 50 %)" in russian and "нет постбэков" in russian
+    assert "Postbacks" not in text_of(browser("sup").get("/integrations/o").text)

@@ -12,8 +12,8 @@ from fastapi.testclient import TestClient
 from pydantic import SecretStr
 from sqlalchemy import Engine
 
+from core.settings import Settings
 from intmon.api.app import create_app
-from intmon.settings import Settings
 from intmon.web.session import SESSION_COOKIE
 from tests.test_compose import COMPOSE
 from tests.web.conftest import PASSWORD, settings

@@ -11,7 +11,7 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import Engine
 
-from intmon.settings import Settings, parse_networks
+from core.settings import Settings, parse_networks
 from intmon.web.serve import ConsoleServer
 from intmon.web.throttle import LoginThrottle, client_address
 from tests.web.conftest import CSRF, PASSWORD, settings

@@ -171,7 +171,14 @@ def test_a_client_is_warned_of_a_ticket_like_one_already_open(
     browser: Any, engine: Engine, clock: list[datetime]
 ) -> None:
     client = browser("ann")
-    like_monitoring = {"section": "system_errors", "integration": "a", "topic": "Down?"}
+    # Seed 001's form: the topic "an integration does not work" of system errors.
+    like_monitoring = {
+        "category": "system_errors",
+        "topic_id": "integration",
+        "f_account_number": "42",
+        "integration": "a",
+        "topic": "Down?",
+    }
     warned = client.post("/tickets/new", {**like_monitoring, "description": "Leads stuck."})
     assert warned.status_code == 409 and 'id="duplicate"' in warned.text
     assert 'href="/tickets/INC-000001"' in warned.text

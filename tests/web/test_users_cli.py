@@ -11,10 +11,10 @@ import pytest
 from sqlalchemy import Engine
 from typer.testing import CliRunner
 
-from intmon import db
+from core import db
+from core.settings import get_settings
 from intmon.cli import app as cli
 from intmon.migrations import upgrade
-from intmon.settings import get_settings
 from intmon.web.session_store import SessionLimits, session_account, start_session
 from intmon.web.users import authenticate
 

@@ -1,11 +1,11 @@
-"""Tune the garbage collector once a worker process has booted (see intmon.gc_tuning)."""
+"""Tune the garbage collector once a worker process has booted (see core.gc_tuning)."""
 
 from __future__ import annotations
 
 import dramatiq
 from dramatiq import Middleware
 
-from intmon.gc_tuning import tune_gc
+from core.gc_tuning import tune_gc
 
 
 class TuneGC(Middleware):

@@ -8,7 +8,7 @@ import dramatiq
 from dramatiq import Middleware
 from dramatiq.broker import MessageProxy
 
-from intmon import metrics
+from checks import metrics
 from worker.batch import ACTOR_NAME
 from worker.pipeline import published_outcome
 

@@ -37,11 +37,12 @@ from checks.scenarios.junit import junit_xml
 from checks.scenarios.listener import callback_from
 from checks.scenarios.report import ScenarioReport
 from checks.scenarios.runner import new_run_id
+from core import db
+from integrations.config import IntegrationSpec
 from integrations.e2e_store import ENDED, create_run, deliver_callback, list_runs, load_run
 from integrations.errors import RunNotFound
 from integrations.models import Integration
 from integrations.scenarios import VARIABLE, ScenarioSpec
-from intmon import db
 from intmon.api.access import Caller, Db, require, visible_integration, visible_integrations
 from intmon.api.auth import Principal
 from intmon.api.fields import Input
@@ -124,14 +125,28 @@ def trigger_run(
             status.HTTP_404_NOT_FOUND, f"{integration_id} has no scenario named {scenario!r}"
         )
     variables = _declared(found, run.variables if run is not None else {})
-    run_id = new_run_id()
-    create_run(
-        engine, run_id, spec, found, trigger="api", now=db.utcnow(), requested_by=caller.name
-    )
-    dispatch(Job(spec.id, found.name, "api", run_id=run_id, variables=variables or None))
+    run_id = queue_run(engine, spec, found, dispatch, caller.name, variables)
     links = _links(request, run_id)
     response.headers["Location"] = links["url"]
     return {"run_id": run_id, "status": "queued", **links}
+
+
+def queue_run(
+    engine: Engine,
+    spec: IntegrationSpec,
+    scenario: ScenarioSpec,
+    dispatch: Dispatch,
+    requested_by: str,
+    variables: dict[str, str] | None = None,
+) -> str:
+    """Record a queued run and hand it to a worker (or a thread of this process); its
+    id. The web console's "run scenario" is this too."""
+    run_id = new_run_id()
+    create_run(
+        engine, run_id, spec, scenario, trigger="api", now=db.utcnow(), requested_by=requested_by
+    )
+    dispatch(Job(spec.id, scenario.name, "api", run_id=run_id, variables=variables or None))
+    return run_id
 
 
 def _declared(scenario: ScenarioSpec, given: dict[str, str]) -> dict[str, str]:

@@ -21,11 +21,13 @@ from fastapi import APIRouter, HTTPException, Request, status
 from fastapi.responses import PlainTextResponse
 from starlette.concurrency import run_in_threadpool
 
+from alerts.policy import policy_of
+from core import db
 from integrations.heartbeats.pings import Ping, PingKind
 from integrations.heartbeats.store import list_heartbeats
-from intmon import db
 from intmon.api.access import Caller, Db, visible_integrations
 from intmon.api.pings import PingBuffer
+from intmon.api.schemas.heartbeats import Heartbeat
 from intmon.api.strict_json import StrictJsonRoute
 
 router = APIRouter(tags=["heartbeats"], route_class=StrictJsonRoute)
@@ -41,7 +43,7 @@ PING_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 def install(app: Any) -> None:
     settings = app.state.settings
-    app.state.pings = PingBuffer(app.state.engine, settings.policy())
+    app.state.pings = PingBuffer(app.state.engine, policy_of(settings))
 
 
 async def _ping(request: Request, key: str, kind: PingKind) -> PlainTextResponse:
@@ -103,8 +105,12 @@ for path, endpoint, kind, what in PING_ROUTES:
         )
 
 
-@router.get("/api/heartbeats", summary="Heartbeats with their ping URLs (a client: its own)")
-async def heartbeats(request: Request, caller: Caller, engine: Db) -> list[dict[str, Any]]:
+@router.get(
+    "/api/heartbeats",
+    response_model=list[Heartbeat],
+    summary="Heartbeats with their ping URLs (a client: its own)",
+)
+async def heartbeats(request: Request, caller: Caller, engine: Db) -> Any:
     public_url = request.app.state.settings.public_url
 
     def read() -> list[dict[str, Any]]:

@@ -14,10 +14,10 @@ from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
+from core import db
 from integrations.monthly_report import UnknownClient, monthly_report
 from integrations.periods import period
 from integrations.slo import uptime_summary
-from intmon import db
 from intmon.api.access import Db, TicketReader, visible_integrations
 from intmon.api.problems import problem
 from intmon.api.schemas.history import MonthlyReport

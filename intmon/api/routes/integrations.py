@@ -14,17 +14,19 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, HTTPException, Query, Request, Response, status
 
 from alerts.queries import list_incidents
+from core import db
 from integrations.config import IntegrationSpec
 from integrations.maintenance import (
     MaintenanceError,
+    StoredWindow,
     add_window,
+    as_view,
     list_windows,
     remove_window,
     replace_window,
 )
 from integrations.results import current_states, history
 from integrations.staleness import CheckId, Freshness, check_freshness, state_rows
-from intmon import db
 from intmon.api.access import Caller, Db, Support, visible_integration, visible_integrations
 from intmon.api.auth import Principal
 from intmon.api.schemas import integrations as schemas
@@ -153,10 +155,8 @@ def incidents_list(
 # --- maintenance windows -------------------------------------------------------------
 
 
-def window_view(stored: Any) -> dict[str, Any]:
-    from intmon.cli.maintenance_commands import window_view as view
-
-    return view(stored, db.utcnow())
+def window_view(stored: StoredWindow) -> dict[str, Any]:
+    return as_view(stored, db.utcnow())
 
 
 @router.get(

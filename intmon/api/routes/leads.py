@@ -13,7 +13,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Query, Response, status
 from pydantic import BaseModel, Field
 
+from core import db
 from integrations.leads import ledger
+from integrations.leads.flow import verdicts
+from integrations.leads.metrics import publish
 from integrations.leads.notices import (
     NoticeError,
     add_notice,
@@ -23,7 +26,6 @@ from integrations.leads.notices import (
 )
 from integrations.leads.report import build_report
 from integrations.strict import StorableDatetime
-from intmon import db
 from intmon.api.access import (
     Caller,
     Db,
@@ -38,7 +40,6 @@ from intmon.api.problems import problem
 from intmon.api.schemas import leads as schemas
 from intmon.api.strict_json import StrictJsonRoute
 from intmon.api.throttle import limited
-from intmon.lead_metrics import publish
 
 router = APIRouter(prefix="/api", tags=["leads"], route_class=StrictJsonRoute)
 # Real leads come from the platform: support or a client token, never a tester's.
@@ -155,6 +156,30 @@ def leads_report(
         if moment.tzinfo is None:
             raise HTTPException(422, {"field": name, "message": "give a time zone offset"})
     return build_report(engine, integration or visible, start, end).as_dict()
+
+
+@router.get(
+    "/leads/flow",
+    summary="Lead acceptance and delivery time against the broker's usual",
+    response_model=list[schemas.LeadFlow],
+)
+def leads_flow(
+    engine: Db,
+    caller: Caller,
+    integration: Annotated[
+        list[str] | None, Query(description="Repeatable; default all with lead_flow.")
+    ] = None,
+    at: Annotated[StorableDatetime | None, Query(description="Window end; default now.")] = None,
+) -> Any:
+    """The last `window_s` of each broker with a `lead_flow` block against the same hours
+    of the past weeks: acceptance, median delivery time, top rejection reasons."""
+    visible = visible_integrations(engine, caller)
+    if integration:
+        _own(engine, caller, set(integration))
+    if at is not None and at.tzinfo is None:
+        raise HTTPException(422, {"field": "at", "message": "give a time zone offset"})
+    chosen = [visible[key].spec for key in (integration or visible) if key in visible]
+    return [v.as_dict() for v in verdicts(engine, chosen, at or db.utcnow())]
 
 
 @router.get(

@@ -9,8 +9,9 @@ from starlette.concurrency import run_in_threadpool
 
 from alerts.backfill import backfill
 from alerts.errors import BackfillError
+from alerts.policy import policy_of
+from core import db
 from integrations.registry import load_specs
-from intmon import db
 from intmon.api.access import Support
 from intmon.api.problems import problem
 from intmon.api.schemas.service import Backfill
@@ -53,5 +54,5 @@ async def results_import(request: Request, _caller: Support) -> Any:
 
 def _import(engine: Any, settings: Any, text: str) -> dict[str, Any]:
     specs = {i: r.spec for i, r in load_specs(engine).items()}
-    report = backfill(engine, text.splitlines(), specs, settings.policy(), db.utcnow())
+    report = backfill(engine, text.splitlines(), specs, policy_of(settings), db.utcnow())
     return report.as_dict()

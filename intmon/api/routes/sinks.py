@@ -14,9 +14,10 @@ from fastapi import APIRouter, HTTPException, Request, status
 from starlette.concurrency import run_in_threadpool
 
 from alerts import mirror
+from alerts.policy import policy_of
 from alerts.sinks import SinkError, build_sink
 from alerts.sinks.webhook import SIGNATURE_HEADER, TIMESTAMP_HEADER, WebhookSink
-from intmon import db
+from core import db
 from intmon.api.schemas.service import SyncBack
 from intmon.api.strict_json import StrictJsonRoute
 
@@ -61,7 +62,7 @@ def apply_callback(engine: Any, settings: Any, name: str, request: Request, body
         name,
         number,
         state,
-        settings.policy(),
+        policy_of(settings),
         now,
         status_map=getattr(config, "status_map", None),
     )

@@ -13,19 +13,25 @@ callers that read one page keep working unchanged.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Annotated, Any, Literal
+from urllib.parse import quote
 
-from fastapi import APIRouter, Query, Request, Response, status
+from fastapi import APIRouter, File, Path, Query, Request, Response, UploadFile, status
 from pydantic import Field
 from sqlalchemy import Engine
 
-from alerts import manual_tickets, tickets
-from alerts.errors import InvalidTicketInput
+from alerts import attachments, documents, manual_tickets, tickets
+from alerts.attachments import Upload
+from alerts.errors import InvalidTicketInput, TicketNotFound
+from alerts.manual_tickets import FilledForm
+from alerts.policy import policy_of
 from alerts.queries import ticket_detail, ticket_page
+from alerts.ticket_forms import forms_of
 from alerts.ticket_pages import TicketFilter
 from alerts.tickets import Actor
+from core import db
 from integrations.strict import StorableDatetime
-from intmon import db
 from intmon.api.access import Db, TicketReader, visible_ticket
 from intmon.api.auth import Principal
 from intmon.api.fields import (
@@ -44,9 +50,15 @@ from intmon.api.strict_json import StrictJsonRoute
 router = APIRouter(prefix="/api/tickets", tags=["tickets"], route_class=StrictJsonRoute)
 
 
+FieldValue = Annotated[str, Field(max_length=TEXT_MAX)] | int | float
+
+
 class NewTicket(Input):
     section: str = Field(
-        max_length=SECTION_MAX, description="system_errors, app_help or documents_finance"
+        default="",
+        max_length=SECTION_MAX,
+        description="system_errors, app_help or documents_finance; "
+        "required unless `category` gives it.",
     )
     subtype: str | None = Field(
         default=None, max_length=ID_MAX, description="Required for documents_finance."
@@ -63,6 +75,22 @@ class NewTicket(Input):
     )
     tier: Literal["social", "standard", "premium"] | None = Field(
         default=None, description="Support only; default: the integration's tier, else standard."
+    )
+    category: str | None = Field(
+        default=None,
+        max_length=ID_MAX,
+        description="Seed 001's form: a category of `ticket_forms` (it gives the section).",
+    )
+    topic_id: str | None = Field(
+        default=None,
+        max_length=ID_MAX,
+        description="A topic of the category (it gives the subtype); required with `category`.",
+    )
+    fields: dict[Annotated[str, Field(max_length=ID_MAX)], FieldValue] | None = Field(
+        default=None,
+        max_length=50,
+        description="The topic's fields by name, checked against its form (422 names "
+        "the field as `fields.<name>`).",
     )
 
 
@@ -97,7 +125,7 @@ class SectionChange(Input):
 
 
 def _policy(request: Request) -> Any:
-    return request.app.state.settings.policy()
+    return policy_of(request.app.state.settings)
 
 
 def _detail(engine: Engine, caller: Principal, reference: str | int, request: Request) -> Any:
@@ -270,15 +298,124 @@ def ticket_section(
     return _detail(engine, caller, number, request)
 
 
-def file_ticket(engine: Engine, caller: Principal, ticket: NewTicket, policy: Any) -> int:
-    """Open a hand-made ticket as `caller`; InvalidTicketInput names a field it refuses."""
+ATTACHMENT_FILE = {
+    "description": "The file's bytes, with the type recognised from them when it was "
+    "attached (always as a download: `Content-Disposition: attachment`).",
+    "content": {
+        media: {"schema": {"type": "string", "format": "binary"}}
+        for media in sorted({t.split(";")[0] for t in attachments.CONTENT_TYPES.values()})
+        if media != "application/json"
+    }
+    # A JSON file is the client's data, not an answer of this API: any JSON.
+    | {"application/json": {"schema": {"description": "The JSON file as attached."}}},
+}
+
+
+@router.post(
+    "/{number}/attachments",
+    status_code=status.HTTP_201_CREATED,
+    response_model=list[schemas.Attachment],
+    responses={
+        413: {"description": "The request is larger than the API takes."},
+        422: {
+            "description": "A file is refused (`field`: attachments): too large, too "
+            "many, or not an accepted type (executables, scripts, archives never are)."
+        },
+    },
+)
+def ticket_attach(
+    engine: Db,
+    caller: TicketReader,
+    request: Request,
+    number: str,
+    files: Annotated[list[UploadFile], File(description="png, jpeg, gif, webp, pdf, text, json")],
+) -> Any:
+    """Attach files to the ticket (multipart, field `files`); its client and support may."""
+    uploads = [Upload(upload.filename or "", upload.file.read()) for upload in files]
+    limits = forms_of(documents.load(engine, documents.TICKET_FORMS)).attachments
+    with engine.begin() as connection:
+        row = visible_ticket(connection, caller, number)
+        ids = attachments.attach(
+            connection,
+            row.id,
+            uploads,
+            limits=limits,
+            actor=Actor(caller.role, caller.name),
+            now=db.utcnow(),
+        )
+        listed = attachments.listed(connection, row.id, include_internal=caller.is_support)
+    return [a.as_dict() for a in listed if a.id in ids]
+
+
+@router.get(
+    "/{number}/attachments/{attachment_id}",
+    response_class=Response,
+    responses={200: ATTACHMENT_FILE, 404: {"description": "No such file on a ticket you see."}},
+)
+def ticket_attachment(
+    engine: Db,
+    caller: TicketReader,
+    number: str,
+    attachment_id: Annotated[str, Path(max_length=40, description="The file's id.")],
+) -> Response:
+    """Download one of the ticket's files: only its client and support (404 otherwise,
+    as for an id that names no file: the answer tells nothing of what exists)."""
+    with engine.connect() as connection:
+        row = visible_ticket(connection, caller, number)
+        found = None
+        if attachment_id.isdigit() and len(attachment_id) <= 18:
+            found = attachments.content_of(
+                connection, row.id, int(attachment_id), include_internal=caller.is_support
+            )
+    if found is None:
+        raise TicketNotFound(f"{number} attachment {attachment_id}")
+    return attachment_response(*found)
+
+
+def attachment_response(name: str, content_type: str, content: bytes) -> Response:
+    """The answer that hands a stored file over: always as a download, never shown
+    in the page (a text file holding HTML stays text), with the stored type."""
+    ascii_name = name.encode("ascii", "replace").decode().replace("?", "_").replace('"', "_")
+    disposition = f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name)}"
+    return Response(
+        content,
+        media_type=content_type,
+        headers={
+            "Content-Disposition": disposition,
+            "X-Content-Type-Options": "nosniff",
+            "Cache-Control": "private, no-store",
+        },
+    )
+
+
+def file_ticket(
+    engine: Engine,
+    caller: Principal,
+    ticket: NewTicket,
+    policy: Any,
+    *,
+    form: FilledForm | None = None,
+    files: Sequence[Upload] = (),
+) -> int:
+    """Open a hand-made ticket as `caller`, with its files; InvalidTicketInput names a
+    field it refuses. `form`: seed 001's form when the caller read it already (the
+    console), else the one `ticket.category` names."""
     if caller.role == "client":
         if ticket.client not in (None, caller.client):
             raise InvalidTicketInput("client", "a client token files tickets for its own client")
         if ticket.tier is not None:
             raise InvalidTicketInput("tier", "the tier is set by support")
+    forms = forms_of(documents.load(engine, documents.TICKET_FORMS))
+    if form is None and ticket.category is not None:
+        form = FilledForm(forms, ticket.category, ticket.topic_id, dict(ticket.fields or {}))
+    elif form is None and (ticket.topic_id is not None or ticket.fields is not None):
+        raise InvalidTicketInput("category", "required with topic_id or fields")
+    elif form is None and not ticket.section:
+        raise InvalidTicketInput("section", "required when no category is given")
+    actor = Actor(caller.role, caller.name)
+    now = db.utcnow()
     with engine.begin() as connection:
-        return manual_tickets.file(
+        ticket_id = manual_tickets.file(
             connection,
             client=caller.client if caller.role == "client" else ticket.client,
             integration_id=ticket.integration,
@@ -286,9 +423,14 @@ def file_ticket(engine: Engine, caller: Principal, ticket: NewTicket, policy: An
             subtype=ticket.subtype,
             topic=ticket.topic,
             body=ticket.body,
-            actor=Actor(caller.role, caller.name),
-            now=db.utcnow(),
+            actor=actor,
+            now=now,
             policy=policy,
             tier=ticket.tier,
             sees=caller.sees_client,
+            form=form,
         )
+        attachments.attach(
+            connection, ticket_id, list(files), limits=forms.attachments, actor=actor, now=now
+        )
+    return ticket_id

@@ -48,3 +48,29 @@ class Notice(Answer):
     breaking: bool
     source: str = Field(description="config (the integrations file), cli or api")
     lead_time_h: float = Field(description="Hours between announcement and effect.")
+
+
+class Reason(Answer):
+    reason: str
+    count: int
+
+
+class FlowWindow(Answer):
+    delivered: int
+    rejected: int
+    acceptance: float | None = Field(description="delivered / (delivered + rejected).")
+    median_delivery_s: float | None
+    top_reasons: list[Reason] = Field(description="Rejection reasons, most frequent first.")
+
+
+class LeadFlow(Answer):
+    """A broker's last window against the same hours of past weeks (lead_flow)."""
+
+    integration: str
+    name: str
+    at: Timestamp = Field(description="The end of the window judged.")
+    window_s: float
+    state: str = Field(description="normal, anomaly, or unjudged (too few leads).")
+    detail: str = Field(description="What drifted, in one sentence.")
+    now: FlowWindow
+    usual: FlowWindow

@@ -62,11 +62,29 @@ class HistoryEntry(Answer):
     )
 
 
+class Attachment(Answer):
+    """A file on the ticket; its bytes are at `/api/tickets/{number}/attachments/{id}`."""
+
+    id: int
+    name: str = Field(description="The sender's file name, made safe.")
+    content_type: str = Field(description="Decided from the bytes, never the name.")
+    size: int = Field(description="Bytes.")
+    sha256: str
+    comment_id: int | None = Field(description="The comment it came with; null: the ticket.")
+    author_kind: str
+    author: str
+    created_at: Timestamp
+
+
 class TicketDetail(Ticket):
     """A ticket with its form, its thread (a client token sees no internal comment)
     and its incidents."""
 
     form: dict[str, Any] = Field(description="The ticket form's fields as filed.")
+    category: str | None = Field(description="Seed 001: the form's category, if filed by one.")
+    topic_id: str | None = Field(description="The form's topic, if filed by one.")
+    fields: dict[str, Any] = Field(description="The topic's fields as filled ({} if none).")
+    attachments: list[Attachment]
     comments: list[Comment]
     history: list[HistoryEntry]
     incidents: list[Incident]

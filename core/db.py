@@ -6,10 +6,11 @@ migration and every query runs on both.
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import (
@@ -51,6 +52,11 @@ def make_engine(url: str) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     kwargs.update(pool_size=10, max_overflow=10, pool_pre_ping=True)
+    # Sessions in UTC whatever the server's default: day and hour buckets (partitions,
+    # rollups) are UTC days and hours, and psycopg hands back datetimes in
+    # `datetime.timezone.utc`, which cost nothing to normalise (a zone such as Etc/UTC
+    # made `astimezone` a third of the board's bars).
+    kwargs["connect_args"] = {"options": "-c TimeZone=UTC"}
     return create_engine(url, **kwargs)
 
 
@@ -62,9 +68,25 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-@lru_cache(maxsize=8)
+# One engine per database URL, shared by everything in the process. A process uses one
+# URL, but tests and tools open many: an engine pushed out of the cache is disposed,
+# so its pooled connections are closed rather than left to the garbage collector.
+_ENGINES: OrderedDict[str, Engine] = OrderedDict()
+_ENGINES_MAX = 8
+_ENGINES_LOCK = threading.Lock()
+
+
 def engine_for(url: str) -> Engine:
-    return make_engine(url)
+    with _ENGINES_LOCK:
+        engine = _ENGINES.get(url)
+        if engine is not None:
+            _ENGINES.move_to_end(url)
+            return engine
+        engine = _ENGINES[url] = make_engine(url)
+        while len(_ENGINES) > _ENGINES_MAX:
+            _, oldest = _ENGINES.popitem(last=False)
+            oldest.dispose()
+        return engine
 
 
 @contextmanager

@@ -10,18 +10,13 @@ from __future__ import annotations
 import ipaddress
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from alerts.policy import HOUR, Policy
-from integrations.retention import Retention
-from intmon.egress import EgressPolicy
-from intmon.limits import Rate, parse_rate
-
-if TYPE_CHECKING:
-    from integrations.rollups import RollupRetention
+from core.egress import EgressPolicy
+from core.limits import Rate, parse_rate
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -42,7 +37,7 @@ def parse_networks(value: str) -> tuple[Network, ...]:
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="INTMON_", extra="ignore")
 
-    database_url: str = "sqlite:///intmon.db"
+    database_url: str = "sqlite:///core.db"
     # None means embedded: in-process broker, in-memory leader lock.
     redis_url: str | None = None
     # Prefix of every Redis key and dramatiq queue, so several deployments
@@ -141,6 +136,8 @@ class Settings(BaseSettings):
     # How often the leader looks for heartbeats past due + grace: a miss is
     # recorded at most this long (plus the alerts queue's wait) after the grace.
     heartbeat_check_interval_s: float = Field(default=2.0, gt=0, le=60)
+    # How often the leader judges each broker's postback window (alerts/postback_watch.py).
+    postback_check_interval_s: float = Field(default=60.0, gt=0, le=3600)
 
     # End-to-end scenarios (README, "End-to-end scenarios"). Where the API's
     # /callbacks is reachable by partners; unset: a worker running a scenario
@@ -245,31 +242,9 @@ class Settings(BaseSettings):
             )
         return self
 
-    def rollup_retention(self) -> RollupRetention:
-        from integrations.rollups import RollupRetention  # the database layer, only when asked
-
-        return RollupRetention(self.rollup_hour_retention_days, self.rollup_day_retention_days)
-
     @property
     def embedded(self) -> bool:
         return self.redis_url is None
-
-    def retention(self) -> Retention:
-        return Retention(
-            days=self.results_retention_days, ahead_days=self.results_partitions_ahead_days
-        )
-
-    def policy(self) -> Policy:
-        return Policy(
-            sla_standard_s=self.sla_standard_h * HOUR,
-            sla_premium_s=self.sla_premium_h * HOUR,
-            auto_close_after_s=self.auto_close_after_h * HOUR,
-            reopen_window_s=self.reopen_window_h * HOUR,
-            flap_window_s=self.flap_window_s,
-            flap_threshold=self.flap_threshold,
-            auto_close_recovered=self.auto_close_recovered,
-            public_url=self.public_url,
-        )
 
 
 @lru_cache(maxsize=1)

@@ -1,4 +1,4 @@
-"""The egress policy (`intmon.egress`) fitted to the HTTP libraries intmon sends with.
+"""The egress policy (`core.egress`) fitted to the HTTP libraries intmon sends with.
 
 Each library gets the check where it turns a host name into a connection, so
 the address judged is the address connected to, and the host name stays what
@@ -13,7 +13,7 @@ Host and SNI carry:
   webhook.
 
 A refusal surfaces as the library's connect error with `EgressDenied` as its
-cause (`intmon.egress.denial_in` finds it), so callers treat it as a failed
+cause (`core.egress.denial_in` finds it), so callers treat it as a failed
 connection that is permanent.
 """
 
@@ -31,7 +31,7 @@ import httpx
 from aiohttp.abc import AbstractResolver, ResolveResult
 from aiohttp.resolver import DefaultResolver
 
-from intmon.egress import (
+from core.egress import (
     EgressDenied,
     EgressPolicy,
     checked_infos,

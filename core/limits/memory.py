@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 
-from intmon.limits import Decision, Rate, allow
+from core.limits import Decision, Rate, allow
 
 # Full buckets are forgotten when the dict grows past this many keys, so a flood
 # of distinct callers costs memory only while their buckets are still filling.

@@ -1,7 +1,7 @@
 """The production limiter: buckets in Redis, shared by every API process.
 
 One Lua script per hit reads, decides and stores atomically (the rule is
-`intmon.limits.allow`, written again in Lua), so two API processes cannot both
+`core.limits.allow`, written again in Lua), so two API processes cannot both
 take the last request of a bucket. A bucket's key expires when it is full again.
 The time comes from the caller (its injected clock), not from Redis.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import redis
 
-from intmon.limits import Decision, Rate
+from core.limits import Decision, Rate
 
 # KEYS[1]: the bucket. ARGV: now, interval, period (seconds).
 # Returns {1, "0"} when allowed, {0, seconds to wait} when not. Numbers travel as

@@ -1,0 +1,155 @@
+"""Postbacks over HTTP: the endpoint brokers call, and `GET /api/postbacks`.
+
+    POST /postbacks/{integration_id}   a broker's event about a lead; no login: the
+                                       shared secret (`postbacks.secret`) as an HMAC
+                                       of the body or as a `token` header
+    GET  /api/postbacks                each postback monitor's window (a client: its own)
+
+The checks run in this order, each answering before the next looks at anything:
+the body's size (413 over `BODY_BYTES`), its JSON and fields (422 naming the
+field), credentials present (401), then the integration and the secret together
+(404: an unknown integration, one without postbacks and a wrong secret get the
+same answer, so the endpoint does not tell which integrations exist). A new event
+is 201, a repeat of one already stored 200 with `duplicate: true`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Query, Request, status
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
+
+from core import db
+from integrations.errors import SecretUnavailable
+from integrations.postbacks.monitor import monitor_views
+from integrations.postbacks.signature import has_credentials, is_authentic
+from integrations.postbacks.store import PostbackIn, Stored, record_postback
+from integrations.registry import load_specs
+from integrations.secrets import resolve
+from intmon.api.access import Caller, Db, visible_integrations
+from intmon.api.schemas import postbacks as schemas
+from intmon.api.strict_json import StrictJsonRoute, strict_loads
+
+log = logging.getLogger(__name__)
+router = APIRouter(tags=["postbacks"], route_class=StrictJsonRoute)
+# A postback is a few ids and a status; anything this big is not one.
+BODY_BYTES = 16 * 1024
+NOT_FOUND = "no postback endpoint matches this integration and signature"
+ANSWERS: dict[int | str, dict[str, Any]] = {
+    200: {"description": "A repeat of an event already stored.", "model": schemas.PostbackReceived},
+    401: {"description": "Neither X-Intmon-Signature nor token was sent."},
+    404: {"description": "No such integration with postbacks, or the signature does not match."},
+    413: {"description": f"The body is larger than {BODY_BYTES} bytes."},
+    503: {"description": "The secret cannot be read where the API runs; try again later."},
+}
+BODY_SCHEMA = {
+    "required": True,
+    "content": {"application/json": {"schema": PostbackIn.model_json_schema()}},
+}
+
+
+@router.post(
+    "/postbacks/{integration_id}",
+    status_code=status.HTTP_201_CREATED,
+    response_model=schemas.PostbackReceived,
+    responses=ANSWERS,
+    openapi_extra={"requestBody": BODY_SCHEMA},
+    summary="A broker's postback about a lead (no login: the shared secret)",
+)
+async def receive_postback(request: Request, integration_id: str) -> JSONResponse:
+    raw = await _body(request)
+    postback = _parse(raw)
+    if not has_credentials(request.headers):
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            "sign the body: X-Intmon-Signature: sha256=<hex HMAC-SHA256>, or send the secret "
+            "as the token header",
+        )
+    engine = request.app.state.engine
+    secret = await run_in_threadpool(_secret_of, engine, integration_id)
+    if not is_authentic(secret, raw, request.headers):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, NOT_FOUND)
+    stored: Stored = await run_in_threadpool(
+        record_postback, engine, integration_id, postback, db.utcnow()
+    )
+    code = status.HTTP_200_OK if stored.duplicate else status.HTTP_201_CREATED
+    return JSONResponse(stored.as_dict(), status_code=code)
+
+
+async def _body(request: Request) -> bytes:
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > BODY_BYTES:
+            raise HTTPException(
+                status.HTTP_413_CONTENT_TOO_LARGE,
+                f"the postback is larger than {BODY_BYTES} bytes",
+            )
+    return bytes(body)
+
+
+def _parse(raw: bytes) -> PostbackIn:
+    """The body as a postback; RequestValidationError (422) naming the field."""
+    try:
+        data = strict_loads(raw)
+    except json.JSONDecodeError as error:
+        raise RequestValidationError(
+            [
+                {
+                    "type": "json_invalid",
+                    "loc": ("body", error.pos),
+                    "msg": "JSON decode error",
+                    "ctx": {"error": error.msg},
+                }
+            ]
+        ) from None
+    try:
+        return PostbackIn.model_validate(data)
+    except ValidationError as error:
+        raise RequestValidationError(
+            [{**e, "loc": ("body", *e["loc"])} for e in error.errors(include_input=False)]
+        ) from None
+
+
+def _secret_of(engine: Any, integration_id: str) -> str | None:
+    """The integration's postback secret; None when there is no such monitor."""
+    registered = load_specs(engine, [integration_id]).get(integration_id)
+    if registered is None or registered.spec.postbacks is None:
+        return None
+    try:
+        return resolve(registered.spec.postbacks.secret, set())
+    except SecretUnavailable as error:  # names the variable or file, never a value
+        log.error("postbacks of %s cannot be verified: %s", integration_id, error)
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE, "postbacks cannot be received now; try again"
+        ) from None
+
+
+@router.get(
+    "/api/postbacks",
+    response_model=list[schemas.PostbackMonitor],
+    summary="Postback monitors: leads accepted in the window, postbacks, ratio, state",
+)
+async def postback_monitors(
+    caller: Caller,
+    engine: Db,
+    integration_id: Annotated[
+        str | None, Query(max_length=64, description="Only this integration.")
+    ] = None,
+) -> list[dict[str, Any]]:
+    def read() -> list[dict[str, Any]]:
+        visible = visible_integrations(engine, caller)
+        specs = [
+            registered.spec
+            for key, registered in visible.items()
+            if integration_id is None or key == integration_id
+        ]
+        return [view.as_dict() for view in monitor_views(engine, specs, db.utcnow())]
+
+    return await run_in_threadpool(read)
