@@ -22,9 +22,8 @@ from intmon.config_file import apply_config, load_config
 from intmon.metrics import AlertsCollector, QueueDepthCollector
 from intmon.metrics_server import MetricsServer
 from intmon.migrations import upgrade
-from worker.batch import CHECKS_QUEUE, HOUSEKEEPING_QUEUE, LEADS_QUEUE
+from worker.batch import CHECKS_QUEUE, E2E_QUEUE, HOUSEKEEPING_QUEUE, LEADS_QUEUE
 from worker.broker import build_broker, get_broker, install_broker, queue_depths
-from worker.e2e import E2E_QUEUE
 from worker.runtime import Runtime, build_runtime, install
 from worker.scheduler import Scheduler
 

@@ -17,9 +17,8 @@ from dramatiq.brokers.stub import StubBroker
 
 from core.settings import Settings
 from tests.conftest import REDIS_URL
-from worker.batch import CHECKS_QUEUE, HOUSEKEEPING_QUEUE, LEADS_QUEUE
+from worker.batch import CHECKS_QUEUE, E2E_QUEUE, HOUSEKEEPING_QUEUE, LEADS_QUEUE
 from worker.broker import build_broker, other_queues
-from worker.e2e import E2E_QUEUE
 from worker.middleware import OtherQueues, ReleaseClaims
 
 

@@ -25,6 +25,8 @@ SEND_ACTOR = "send_pending"
 # never delays checks or ticket mail.
 LEADS_ACTOR = "deliver_leads"
 LEADS_QUEUE = "leads"
+# End-to-end scenario runs (worker.e2e): long, so on a queue of their own.
+E2E_QUEUE = "e2e"
 # Records a miss for each heartbeat past due + grace (alerts/heartbeat_watch.py); on
 # the alerts queue, every few seconds, apart from housekeeping's slower tick.
 HEARTBEATS_ACTOR = "watch_heartbeats"

@@ -16,7 +16,7 @@ from dramatiq.brokers.redis import RedisBroker
 from dramatiq.brokers.stub import StubBroker
 
 from core.settings import Settings, get_settings
-from worker.batch import CHECKS_QUEUE, HOUSEKEEPING_QUEUE, LEADS_QUEUE
+from worker.batch import CHECKS_QUEUE, E2E_QUEUE, HOUSEKEEPING_QUEUE, LEADS_QUEUE
 from worker.middleware import CheckMetrics, OtherQueues, ReleaseClaims, TuneGC
 
 _lock = threading.Lock()
@@ -68,7 +68,6 @@ def build_broker(settings: Settings) -> dramatiq.Broker:
 
 def other_queues() -> set[str]:
     """Every queue a worker serves but the checks queue."""
-    from worker.e2e import E2E_QUEUE  # worker.e2e declares its actor on this module's broker
 
     return {HOUSEKEEPING_QUEUE, LEADS_QUEUE, E2E_QUEUE}
 

@@ -37,13 +37,13 @@ from core.settings import Settings
 from integrations.config import IntegrationSpec
 from integrations.e2e_store import DatabaseInbox, create_run, fail_run, run_and_record
 from integrations.scenarios import ScenarioSpec
+from worker.batch import E2E_QUEUE
 from worker.broker import declare_actor
 from worker.coordination import Coordinator, claim_value
 
 log = logging.getLogger(__name__)
 
 E2E_ACTOR = "run_e2e"
-E2E_QUEUE = "e2e"
 # Beyond the scenario's own timeout: its cleanup requests and storing the report.
 CLEANUP_MARGIN_S = 30.0
 
