@@ -50,7 +50,6 @@ import httpx
 from pydantic import Field, field_validator, model_validator
 
 from alerts.channels.base import Channel, ChannelConfigBase, Notice, Recipient
-from alerts.reply_tokens import reply_address
 from alerts.sinks.base import RETRY_WAIT_S
 from core.egress import EgressDenied, EgressPolicy, connect_socket
 from integrations.config import SecretRef
@@ -177,6 +176,10 @@ class EmailChannel(Channel):
         message["Message-ID"] = f"<{notice.idempotency_key}@{MESSAGE_ID_DOMAIN}>"
         message["X-Intmon-Idempotency-Key"] = notice.idempotency_key
         if self.config.reply_to is not None and notice.reply_tag is not None:
+            # The reply tokens read tickets from the database: imported when a mail
+            # is built, so `intmon validate` does not load the whole data model.
+            from alerts.reply_tokens import reply_address
+
             message["Reply-To"] = reply_address(self.config.reply_to, notice.reply_tag)
         message.set_content(notice.text)
         if notice.html is not None:
