@@ -358,7 +358,9 @@ def demo_config(
                 "id": "drift-broker",
                 "name": "Drift Leads",
                 "kind": "broker",
-                "client": "acme",
+                # Not acme: its two tickets, opened at once, would reach ACME's desk as
+                # one digest, which has no single ticket to reply to.
+                "client": "northwind",
                 "tier": "standard",
                 "base_url": http,
                 "interval_s": interval_s,

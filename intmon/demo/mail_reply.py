@@ -70,9 +70,11 @@ def reply_by_email(engine: Engine, mails: list[Mail], mail_in_port: int) -> Arri
     return None
 
 
-def _send(message: EmailMessage, port: int, attempts: int = 5) -> None:
-    """Send as a mail server would: a 4xx answer (the demo's SQLite file busy with
-    the workers' writes) is tried again shortly."""
+def _send(message: EmailMessage, port: int, attempts: int = 20) -> None:
+    """Send as a mail server would: a 4xx answer is tried again shortly. In the demo
+    it comes when the SQLite file was written by a worker between the reply's read
+    and its write (SQLite then refuses the write at once, whatever the busy
+    timeout); a real sending server keeps trying for days, the demo for ~15 s."""
     for attempt in range(attempts):
         try:
             with smtplib.SMTP("127.0.0.1", port, timeout=10) as smtp:
@@ -81,7 +83,7 @@ def _send(message: EmailMessage, port: int, attempts: int = 5) -> None:
         except smtplib.SMTPResponseException as error:
             if not 400 <= error.smtp_code < 500 or attempt == attempts - 1:
                 raise
-            time.sleep(0.2 * (attempt + 1))
+            time.sleep(min(1.0, 0.1 * (attempt + 1)))
 
 
 def _arrived(engine: Engine, ticket_id: int) -> ArrivedReply | None:
