@@ -195,13 +195,21 @@ class Settings(BaseSettings):
     limit_lead_deliveries: str = "600/min"
     # Per ping key (heartbeats: no login, the key pays); a job pings a few times a run.
     limit_pings: str = "120/min"
+    # Per integration, counted once a postback is authentic (so a forger cannot spend a
+    # broker's bucket): a broker's retry loop is slowed down, not its neighbours.
+    limit_postbacks: str = "1200/min"
     limit_support_factor: int = Field(default=10, ge=1)
     # Without Redis the API runs triggered scenarios in its own threads: at most this
     # many at once (429 beyond); with Redis they queue for the workers.
     e2e_api_concurrency: int = Field(default=4, ge=1)
 
     @field_validator(
-        "limit_checks_run", "limit_e2e_runs", "limit_leads", "limit_lead_deliveries", "limit_pings"
+        "limit_checks_run",
+        "limit_e2e_runs",
+        "limit_leads",
+        "limit_lead_deliveries",
+        "limit_pings",
+        "limit_postbacks",
     )
     @classmethod
     def _a_rate(cls, value: str) -> str:
@@ -209,7 +217,8 @@ class Settings(BaseSettings):
         return value
 
     def limit(self, action: str) -> Rate | None:
-        """The limit on `action` (checks_run, e2e_runs, leads, lead_deliveries, pings);
+        """The limit on `action` (checks_run, e2e_runs, leads, lead_deliveries, pings,
+        postbacks);
         None: off."""
         text: str = getattr(self, f"limit_{action}")
         return parse_rate(text)

@@ -54,7 +54,10 @@ ACTIONS = {
     "leads": "submitting leads",
     "lead_deliveries": "recording lead deliveries",
     "pings": "pinging this heartbeat",
+    "postbacks": "sending postbacks for this integration",
 }
+# What an unauthenticated action's bucket belongs to, as the 429 names it.
+KEYED_BY = {"pings": "ping key", "postbacks": "integration"}
 
 
 @dataclass
@@ -117,7 +120,8 @@ class Throttle:
             wait = max(1, math.ceil(round(decision.retry_after_s, 3)))
             raise HTTPException(
                 status.HTTP_429_TOO_MANY_REQUESTS,
-                f"limit INTMON_LIMIT_{action.upper()}={rate.text} reached for this ping key: "
+                f"limit INTMON_LIMIT_{action.upper()}={rate.text} reached for this "
+                f"{KEYED_BY.get(action, 'key')}: "
                 f"try {ACTIONS[action]} again in {wait} s",
                 headers={"Retry-After": str(wait)},
             )

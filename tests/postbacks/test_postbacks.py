@@ -415,3 +415,21 @@ def test_hostile_credentials_are_refused_never_a_server_error(
     answer = post(client, body("E-1", "B-1"), **headers)
     assert answer.status_code in (401, 404), answer.text
     assert stored(engine) == []
+
+
+def test_a_broker_in_a_loop_gets_429_and_a_forger_cannot_spend_its_bucket(
+    engine: Engine, clock: Clock
+) -> None:
+    settings = Settings(redis_url=None, limit_postbacks="2/min")
+    with TestClient(create_app(engine, settings)) as client:
+        forged = {"X-Intmon-Signature": signature_of("not the secret", body("F-1", "B-1"))}
+        for _ in range(5):  # refused before counting: the broker's bucket is untouched
+            assert post(client, body("F-1", "B-1"), **forged).status_code == 404
+        assert post(client, body("E-1", "B-1")).status_code == 201
+        assert post(client, body("E-1", "B-1")).status_code == 200  # a repeat also counts
+        refused = post(client, body("E-2", "B-2"))
+        assert refused.status_code == 429
+        assert refused.headers["Retry-After"].isdigit()
+        assert "INTMON_LIMIT_POSTBACKS=2/min" in refused.json()["detail"]
+        assert "this integration" in refused.json()["detail"]
+    assert [row.event_id for row in stored(engine)] == ["E-1"]  # nothing lost but refused

@@ -46,6 +46,7 @@ ANSWERS: dict[int | str, dict[str, Any]] = {
     401: {"description": "Neither X-Intmon-Signature nor token was sent."},
     404: {"description": "No such integration with postbacks, or the signature does not match."},
     413: {"description": f"The body is larger than {BODY_BYTES} bytes."},
+    429: {"description": "This integration sent too many postbacks (INTMON_LIMIT_POSTBACKS)."},
     503: {"description": "The secret cannot be read where the API runs; try again later."},
 }
 BODY_SCHEMA = {
@@ -75,6 +76,8 @@ async def receive_postback(request: Request, integration_id: str) -> JSONRespons
     secret = await run_in_threadpool(_secret_of, engine, integration_id)
     if not is_authentic(secret, raw, request.headers):
         raise HTTPException(status.HTTP_404_NOT_FOUND, NOT_FOUND)
+    # Only an authentic postback is counted: a forger cannot spend the broker's bucket.
+    request.app.state.throttle.charge_key("postbacks", integration_id)
     stored: Stored = await run_in_threadpool(
         record_postback, engine, integration_id, postback, db.utcnow()
     )
