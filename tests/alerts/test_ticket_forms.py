@@ -211,3 +211,18 @@ def test_typed_fields(kind: str, value: str, good: bool) -> None:
     if not good:
         assert found[0].code == kind
         assert found[0].english()
+
+
+def test_the_readme_example_is_a_valid_ticket_forms_block() -> None:
+    from pathlib import Path
+
+    from intmon.config_file import load_config_text
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = readme.split("### Ticket forms and attachments", 1)[1]
+    block = section.split("```yaml\n", 1)[1].split("```", 1)[0]
+    loaded = load_config_text("version: 1\n" + block + "integrations: []\n")
+    [category] = loaded.ticket_forms.categories
+    [topic] = category.topics
+    assert [field.name for field in topic.fields] == ["account", "chat_id", "channel"]
+    assert loaded.ticket_forms.attachments.max_per_ticket == 3
