@@ -10,7 +10,9 @@ the median CPU time of this process of:
          last 50 results of each (one window-function query);
   page   GET /board through the whole app (session, rendering the first page's
          rows with 50 marks each and their tooltips), as a logged-in support user;
-  client GET /board as a client who owns 20 of the integrations.
+  client GET /board as a client who owns 20 of the integrations;
+  integration  GET /integrations/p00000 as support (uptime over 24 h / 7 d / 30 d,
+         the latency chart, the newest page of results).
 
 Prints a rich table (and JSON with --json).
 """
@@ -138,6 +140,13 @@ def main() -> None:
                 assert response.status_code == 200 and 'id="bar-p' in response.text
                 figures[name] = timed(lambda client=client: client.get("/board"), repeat)
                 figures[name]["kb"] = len(response.content) / 1024
+                if who == "sup":
+                    one = client.get("/integrations/p00000")
+                    assert one.status_code == 200 and "latency" in one.text.lower()
+                    figures["integration"] = timed(
+                        lambda client=client: client.get("/integrations/p00000"), repeat
+                    )
+                    figures["integration"]["kb"] = len(one.content) / 1024
         engine.dispose()
     if args.json:
         print(json.dumps(figures, indent=2))
