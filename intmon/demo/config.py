@@ -126,6 +126,19 @@ def demo_config(
     # incidents come and go within one phase of the sandbox.
     lively = {"failure_threshold": 2, "success_threshold": 1}
 
+    # Partners told by their ledger or their job, not their API: the check only needs
+    # the sandbox host to answer (a 404 for a path it lacks is an answer).
+    answering_host: dict[str, Any] = {
+        "base_url": http,
+        "interval_s": interval_s,
+        "timeout_s": quick_timeout,
+        "retries": 0,
+        "thresholds": lively,
+        "checks": [
+            {"name": "host", "method": "GET", "path": "/missing", "expect": {"status": [404]}}
+        ],
+    }
+
     integrations: list[tuple[str, dict[str, Any]]] = [
         (
             "A broker whose behaviour changes with the sandbox's phase.",
@@ -362,19 +375,7 @@ def demo_config(
                 # one digest, which has no single ticket to reply to.
                 "client": "northwind",
                 "tier": "standard",
-                "base_url": http,
-                "interval_s": interval_s,
-                "timeout_s": quick_timeout,
-                "retries": 0,
-                "thresholds": lively,
-                "checks": [
-                    {
-                        "name": "host",
-                        "method": "GET",
-                        "path": "/missing",
-                        "expect": {"status": [404]},
-                    }
-                ],
+                **answering_host,
                 "lead_flow": {"window_s": 3600, "min_leads": 10, "acceptance_drop": 0.25},
                 # Its postbacks never come: the leads it accepted in the hour have none.
                 "postbacks": {
@@ -394,20 +395,7 @@ def demo_config(
                 "kind": "shop",
                 "client": "northwind",
                 "tier": "standard",
-                "base_url": http,
-                "interval_s": interval_s,
-                "timeout_s": quick_timeout,
-                "retries": 0,
-                "thresholds": lively,
-                # The export host only has to answer; a 404 for a path it lacks is an answer.
-                "checks": [
-                    {
-                        "name": "host",
-                        "method": "GET",
-                        "path": "/missing",
-                        "expect": {"status": [404]},
-                    }
-                ],
+                **answering_host,
                 "heartbeats": [
                     {
                         "name": HEARTBEAT_NAME,
