@@ -3,17 +3,24 @@
   data     a fresh PostgreSQL database on 127.0.0.1 (created and dropped here),
            migrated; 50 integrations with 100 heartbeats each (5,000 ping keys),
            each already pinged once (state `up`), as in production.
-  server   the real API (`intmon.api.app.create_app`) under uvicorn with two
-           worker processes (one per core), httptools and uvloop, the default
+  server   the real API as `intmon api --workers 2` builds it
+           (`intmon.api.server:app_from_environment`, one process per core, the
+           collector tuned), under uvicorn with httptools and uvloop, the default
            per-key limit (INTMON_LIMIT_PINGS) in force, batched writes
-           (`intmon.api.pings`: one transaction per ~20 ms or 500 pings).
-  load     wrk, 2 threads, 64 connections, `GET /ping/<key>` with a random key of
-           the 5,000 per request; 10 s (5 s with --quick) after a 2 s warm-up.
+           (`intmon.api.pings`).
+  load     wrk, 2 threads, `GET /ping/<key>` with a random key of the 5,000 per
+           request; 10 s (5 s with --quick) after a 2 s warm-up, twice:
+           paced    128 connections, each pausing between pings so that together
+                    they offer --rate pings/s (2,200 by default), as many cron
+                    jobs pinging on their own clocks do. The target is read here:
+                    >= 2,000 pings/s taken with p99 < 50 ms.
+           flat out 64 connections that ping again as soon as answered: the
+                    most the server takes, and its latency when saturated.
 
-Prints pings/s, p50/p99 and non-2xx answers against the target (>= 2,000 pings/s,
-p99 < 50 ms), then checks in the database that the pings were stored (every key
-pinged during the run has its `last_ping_at` in the run), and the same server's
-`/healthz` rate and the load average, for scale. Needs wrk (Debian: wrk).
+Prints pings/s, p50/p99 and non-2xx answers of both runs, then checks in the
+database that the pings were stored (every key pinged during the runs has its
+`last_ping_at` in them), and the same server's `/healthz` flat out and the load
+average, for scale. Needs wrk (Debian: wrk).
 
 Then the detector (`alerts.heartbeat_watch.watch_heartbeats`) at 10,000 heartbeats
 (100 integrations x 100): one pass when none is late, and one when every one is
@@ -46,13 +53,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from alerts.heartbeat_watch import watch_heartbeats
 from alerts.policy import Policy
-from bench.checks import database
+from bench.checks import REDIS_URL, database
 from core.db import make_engine
 from integrations.heartbeats.models import Heartbeat
 from integrations.heartbeats.pings import Ping, PingKind, record_pings
 from integrations.heartbeats.store import list_heartbeats
 from integrations.loader import load_text
 from integrations.registry import apply
+from intmon.api.server import APP_FACTORY
 from intmon.migrations import upgrade
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -68,16 +76,9 @@ request = function()
   return wrk.format("GET", "/ping/" .. keys[math.random(#keys)])
 end
 """
-
-
-def make_app() -> Any:
-    """The app factory uvicorn's workers call (`--factory bench.pings:make_app`)."""
-    from core.db import engine_for
-    from core.settings import get_settings
-    from intmon.api.app import create_app
-
-    settings = get_settings()
-    return create_app(engine_for(settings.database_url), settings)
+# wrk calls `delay()` before each request of a connection: the pause in ms.
+PACING = "delay = function() return %d end\n"
+PACED_CONNECTIONS, FLAT_OUT_CONNECTIONS = 128, 64
 
 
 def config_yaml(integrations: int = INTEGRATIONS) -> str:
@@ -113,9 +114,11 @@ def wait_ready(port: int, server: subprocess.Popen[bytes]) -> None:
     raise RuntimeError("uvicorn did not start")
 
 
-def run_wrk(url: str, script: Path, seconds: int) -> dict[str, float]:
+def run_wrk(
+    url: str, script: Path, seconds: int, connections: int = FLAT_OUT_CONNECTIONS
+) -> dict[str, float]:
     done = subprocess.run(
-        ["wrk", "-t2", "-c64", f"-d{seconds}s", "--latency", "-s", str(script), url],
+        ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(script), url],
         check=True,
         capture_output=True,
         text=True,
@@ -150,6 +153,9 @@ def main() -> None:
     )
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument(
+        "--rate", type=int, default=2200, help="pings/s offered by the paced run (2,200)"
+    )
     parser.add_argument("--quick", action="store_true", help="5 s of load")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
@@ -166,6 +172,9 @@ def main() -> None:
         (Path(tmp) / "keys.txt").write_text("\n".join(keys) + "\n")
         script = Path(tmp) / "pings.lua"
         script.write_text(WRK_SCRIPT % (Path(tmp) / "keys.txt"))
+        paced_script = Path(tmp) / "paced.lua"
+        pause_ms = round(PACED_CONNECTIONS * 1000 / args.rate)
+        paced_script.write_text(script.read_text() + PACING % pause_ms)
         port = free_port()
         env = {
             **os.environ,
@@ -173,8 +182,9 @@ def main() -> None:
             "INTMON_SESSION_SECRET": "bench-session-secret-0123456789abcdef",
             "INTMON_LOG_LEVEL": "WARNING",
         }
-        env.pop("INTMON_REDIS_URL", None)
-        command = [sys.executable, "-m", "uvicorn", "--factory", "bench.pings:make_app"]
+        env["INTMON_REDIS_URL"] = REDIS_URL  # processes share limits through Redis
+        env["INTMON_NAMESPACE"] = f"bench-pings-{os.getpid()}"
+        command = [sys.executable, "-m", "uvicorn", "--factory", APP_FACTORY]
         command += ["--host", "127.0.0.1", "--port", str(port), "--workers", str(args.workers)]
         command += ["--http", "httptools", "--loop", "uvloop", "--no-access-log"]
         command += ["--log-level", "warning"]
@@ -184,6 +194,7 @@ def main() -> None:
             base = f"http://127.0.0.1:{port}/"
             run_wrk(base, script, 2)  # warm-up: connections, caches, plans
             started = datetime.now(UTC)
+            paced = run_wrk(base, paced_script, args.seconds, PACED_CONNECTIONS)
             figures = run_wrk(base, script, args.seconds)
             # The same server's ceiling on this machine, now: /healthz does no work.
             ceiling = run_wrk(base + "healthz", script_for_healthz(Path(tmp)), args.seconds)
@@ -196,7 +207,7 @@ def main() -> None:
                 select(func.count()).select_from(table).where(table.c.last_ping_at >= started)
             ).scalar_one()
         engine.dispose()
-    report(args, figures, ceiling, int(fresh), len(keys))
+    report(args, paced, figures, ceiling, int(fresh), len(keys))
     detector(args)
 
 
@@ -238,31 +249,50 @@ def detector(args: argparse.Namespace) -> None:
 
 
 def report(
-    args: argparse.Namespace, f: dict[str, float], ceiling: dict[str, float], fresh: int, keys: int
+    args: argparse.Namespace,
+    paced: dict[str, float],
+    flat_out: dict[str, float],
+    ceiling: dict[str, float],
+    fresh: int,
+    keys: int,
 ) -> None:
-    passed = f["pings_per_s"] >= TARGET_RATE and f["p99_ms"] < TARGET_P99_MS and not f["non_2xx"]
-    table = Table(
-        title=f"GET /ping/<key> into PostgreSQL: uvicorn x{args.workers}, wrk -t2 -c64, "
-        f"{args.seconds} s, {keys:,} keys"
+    passed = (
+        paced["pings_per_s"] >= TARGET_RATE
+        and paced["p99_ms"] < TARGET_P99_MS
+        and not paced["non_2xx"] + flat_out["non_2xx"]
     )
-    for column in ("pings/s", "p50 ms", "p99 ms", "non-2xx", "keys stored in the run", "target"):
+    table = Table(
+        title=f"GET /ping/<key> into PostgreSQL: `intmon api --workers {args.workers}`, "
+        f"wrk -t2, {args.seconds} s a run, {keys:,} keys"
+    )
+    for column in ("run", "pings/s", "p50 ms", "p99 ms", "non-2xx", "target"):
         table.add_column(column, justify="right")
     table.add_row(
-        f"{f['pings_per_s']:,.0f}",
-        f"{f['p50_ms']:.1f}",
-        f"{f['p99_ms']:.1f}",
-        f"{f['non_2xx']:.0f}",
-        f"{fresh:,}/{keys:,}",
+        f"paced: {PACED_CONNECTIONS} connections offering {args.rate:,}/s",
+        f"{paced['pings_per_s']:,.0f}",
+        f"{paced['p50_ms']:.1f}",
+        f"{paced['p99_ms']:.1f}",
+        f"{paced['non_2xx']:.0f}",
         "[green]pass[/green]" if passed else "[red]FAIL[/red]",
+    )
+    table.add_row(
+        f"flat out: {FLAT_OUT_CONNECTIONS} connections",
+        f"{flat_out['pings_per_s']:,.0f}",
+        f"{flat_out['p50_ms']:.1f}",
+        f"{flat_out['p99_ms']:.1f}",
+        f"{flat_out['non_2xx']:.0f}",
+        "",
     )
     Console().print(table)
     load = os.getloadavg()[0]
     Console().print(
-        f"same server, GET /healthz (no work): {ceiling['pings_per_s']:,.0f} req/s, "
-        f"p99 {ceiling['p99_ms']:.1f} ms; load average {load:.1f} on {os.cpu_count()} cores"
+        f"keys stored during the runs: {fresh:,}/{keys:,}; same server, GET /healthz flat out: "
+        f"{ceiling['pings_per_s']:,.0f} req/s, p99 {ceiling['p99_ms']:.1f} ms; "
+        f"load average {load:.1f} on {os.cpu_count()} cores"
     )
     if args.json:
-        out = {**f, "keys": keys, "keys_stored": fresh, "passed": passed}
+        out: dict[str, Any] = {"paced": paced, "flat_out": flat_out, "passed": passed}
+        out.update(keys=keys, keys_stored=fresh, offered_rate=args.rate)
         out["healthz_per_s"] = ceiling["pings_per_s"]
         out["load_average"] = load
         print(json.dumps(out))

@@ -286,7 +286,9 @@ def test_compose_runs_the_expected_roles(services: dict[str, dict[str, Any]]) ->
     assert services["scheduler"]["command"] == ["scheduler"]
     assert services["worker"]["command"][0] == "worker"
     assert services["metrics"]["command"] == ["metrics", "--port", "9464"]
-    assert services["api"]["command"] == ["api", "--host", "0.0.0.0", "--port", "8080"]
+    assert services["api"]["command"] == [
+        *("api", "--host", "0.0.0.0", "--port", "8080", "--workers", "2")
+    ]
     assert services["mail-in"]["command"] == ["mail-in", "--host", "0.0.0.0", "--port", "2525"]
 
 

@@ -82,6 +82,24 @@ def test_the_limiter_allows_and_refuses_as_the_table_says(
         ), f"hit {step} at +{hit.at}s on {hit.key}"
 
 
+@pytest.mark.parametrize(("rate", "hits"), CASES)
+def test_a_batch_of_hits_decides_as_the_same_hits_one_by_one(
+    limiter: Limiter, rate: str, hits: list[Hit]
+) -> None:
+    """`hit_many` with the hits of one moment as a batch (keys repeating within
+    it) gives the table's decisions, in order."""
+    parsed = parse_rate(rate)
+    assert parsed is not None
+    moments = sorted({hit.at for hit in hits})
+    for at in moments:
+        batch = [hit for hit in hits if hit.at == at]
+        decisions = limiter.hit_many([hit.key for hit in batch], parsed, T0 + at)
+        assert [(d.allowed, pytest.approx(d.retry_after_s, abs=1e-3)) for d in decisions] == [
+            (hit.allowed, hit.retry_after_s) for hit in batch
+        ], f"the batch at +{at}s"
+    assert limiter.hit_many([], parsed, T0) == []
+
+
 def test_a_redis_bucket_expires_when_it_is_full_again(
     redis_client: redis.Redis, namespace: str
 ) -> None:

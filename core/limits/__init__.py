@@ -11,6 +11,10 @@ number and applies the rule atomically:
     MemoryLimiter   the embedded mode: a dict under a lock, one process
     RedisLimiter    production: one Lua script per hit, shared by every API process
 
+`hit_many` counts a batch of requests in one step (one Redis round trip): the
+ping endpoint charges a whole batch of pings at once instead of waiting on
+Redis once per request.
+
 Callers pass `now` (the API takes it from an injected clock), so tests move time
 instead of sleeping. What is limited, and who pays, is the API's business
 (`intmon.api.throttle`).
@@ -68,6 +72,10 @@ class Decision:
 class Limiter(Protocol):
     def hit(self, key: str, rate: Rate, now: float) -> Decision:
         """Count one request against `key`'s bucket, unless that would overflow it."""
+        ...
+
+    def hit_many(self, keys: list[str], rate: Rate, now: float) -> list[Decision]:
+        """`hit` for each key in order (a key may repeat), as one atomic step."""
         ...
 
 

@@ -25,6 +25,9 @@ class MemoryLimiter:
                     self._prune(now)
         return decision
 
+    def hit_many(self, keys: list[str], rate: Rate, now: float) -> list[Decision]:
+        return [self.hit(key, rate, now) for key in keys]
+
     def _prune(self, now: float) -> None:
         # A bucket whose arrival time has passed is full: the same as no entry.
         for key in [k for k, arrival in self._arrivals.items() if arrival <= now]:

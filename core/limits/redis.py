@@ -1,6 +1,6 @@
 """The production limiter: buckets in Redis, shared by every API process.
 
-One Lua script per hit reads, decides and stores atomically (the rule is
+One Lua script per hit (or per batch of hits) reads, decides and stores atomically (the rule is
 `core.limits.allow`, written again in Lua), so two API processes cannot both
 take the last request of a bucket. A bucket's key expires when it is full again.
 The time comes from the caller (its injected clock), not from Redis.
@@ -30,10 +30,35 @@ redis.call('SET', KEYS[1], string.format('%.6f', arrival), 'PX',
 return {1, '0'}
 """
 
+# The same rule over KEYS[1..n] in order, a key possibly repeated; one reply per key:
+# {allowed, wait, allowed, wait, ...}.
+HIT_MANY = """
+local now = tonumber(ARGV[1])
+local interval = tonumber(ARGV[2])
+local period = tonumber(ARGV[3])
+local replies = {}
+for _, key in ipairs(KEYS) do
+  local stored = tonumber(redis.call('GET', key) or ARGV[1])
+  local arrival = math.max(stored, now) + interval
+  local fits_at = arrival - period
+  if fits_at > now then
+    replies[#replies + 1] = 0
+    replies[#replies + 1] = string.format('%.6f', fits_at - now)
+  else
+    redis.call('SET', key, string.format('%.6f', arrival), 'PX',
+      math.max(1, math.ceil((arrival - now) * 1000)))
+    replies[#replies + 1] = 1
+    replies[#replies + 1] = '0'
+  end
+end
+return replies
+"""
+
 
 class RedisLimiter:
     def __init__(self, client: redis.Redis, namespace: str) -> None:
         self._hit = client.register_script(HIT)
+        self._hit_many = client.register_script(HIT_MANY)
         self._prefix = f"{namespace}:limits:"
 
     def hit(self, key: str, rate: Rate, now: float) -> Decision:
@@ -42,3 +67,15 @@ class RedisLimiter:
             args=[f"{now:.6f}", repr(rate.interval_s), repr(rate.period_s)],
         )
         return Decision(bool(int(allowed)), float(wait))
+
+    def hit_many(self, keys: list[str], rate: Rate, now: float) -> list[Decision]:
+        if not keys:
+            return []
+        replies = self._hit_many(
+            keys=[self._prefix + key for key in keys],
+            args=[f"{now:.6f}", repr(rate.interval_s), repr(rate.period_s)],
+        )
+        return [
+            Decision(bool(int(allowed)), float(wait))
+            for allowed, wait in zip(replies[::2], replies[1::2], strict=True)
+        ]

@@ -54,6 +54,7 @@ def create_app(engine: Engine, settings: Settings) -> FastAPI:
     app.state.registry = aggregate_registry(engine=engine)
     throttle.install(app, settings)  # request limits; where triggered scenarios run
     heartbeats.install(app)  # the ping endpoint's batched writer
+    postbacks.install(app)  # which integrations take postbacks, re-read every few seconds
     # The ping endpoint first: routes are matched in order, and pings are the
     # API's hottest path (thousands a second; bench/pings.py).
     for module in (

@@ -1,12 +1,16 @@
 """Group commit for the ping endpoint: many requests, one transaction.
 
 Each `/ping/...` request appends its ping to this process's `PingBuffer` and
-awaits a future. One flusher task writes whatever has gathered with
+awaits a future. One flusher task writes whatever has gathered, in a worker
+thread, at most `max_batch` (500) pings at a time: first the batch is charged to
+its keys' limits (`charge`, one Redis round trip for all of them: a round trip
+per ping, made from the event loop, stalled every request of the process
+behind it), then the pings within their limits are written with
 `integrations.heartbeats.pings.record_pings` (one SELECT and one set-based
-UPDATE, in a worker thread), at most `max_batch` (500) pings at a time. The
-futures are resolved after the commit, so an answer of 200 means the ping is
-stored. Results the pings produced (a heartbeat back after a miss, a `/fail`)
-go through the alerts intake before the answers, so the incident has moved too.
+UPDATE). The futures are resolved after the commit, so an answer of 200 means
+the ping is stored; a ping over its key's limit gets its 429. Results the pings
+produced (a heartbeat back after a miss, a `/fail`) go through the alerts intake
+before the answers, so the incident has moved too.
 
 Group commit without a timer: while `max_writes` (3) batches are being written
 the next one gathers, so the batch grows with the load by itself, and an idle
@@ -23,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from sqlalchemy import Engine
@@ -33,6 +38,12 @@ from alerts.policy import Policy
 from integrations.heartbeats.pings import Ping, record_pings
 
 log = logging.getLogger(__name__)
+# Given a batch's ping keys: for each, None (within its limit) or the refusal to raise.
+Charge = Callable[[list[str]], list[Exception | None]]
+
+
+def no_limit(keys: list[str]) -> list[Exception | None]:
+    return [None] * len(keys)
 
 
 @dataclass
@@ -47,12 +58,14 @@ class PingBuffer:
         engine: Engine,
         policy: Policy,
         *,
+        charge: Charge = no_limit,
         gather_s: float = 0.002,
         max_batch: int = 500,
         max_writes: int = 3,
     ) -> None:
         self.engine = engine
         self.policy = policy
+        self.charge = charge
         self.gather_s = gather_s
         self.max_batch = max_batch
         self.max_writes = max_writes
@@ -65,7 +78,7 @@ class PingBuffer:
 
     async def submit(self, ping: Ping) -> bool:
         """Store `ping` with the next batch; True once committed, False for an
-        unknown key. A database error propagates (the caller answers 503)."""
+        unknown key. A refusal of `charge` (429) and a database error propagate."""
         future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
         self._pending.pings.append(ping)
         self._pending.waiters.append(future)
@@ -114,7 +127,7 @@ class PingBuffer:
     async def _flush(self, batch: _Pending) -> None:
         assert self._writes is not None
         try:
-            found = await run_in_threadpool(self._write, batch.pings)
+            refusals, found = await run_in_threadpool(self._write, batch.pings)
         except Exception as error:
             log.exception("could not store %d pings", len(batch.pings))
             for waiter in batch.waiters:
@@ -123,12 +136,21 @@ class PingBuffer:
             return
         finally:
             self._writes.release()
-        for ping, waiter in zip(batch.pings, batch.waiters, strict=True):
-            if not waiter.done():  # the client may have gone away
+        for ping, refusal, waiter in zip(batch.pings, refusals, batch.waiters, strict=True):
+            if waiter.done():  # the client may have gone away
+                continue
+            if refusal is not None:
+                waiter.set_exception(refusal)
+            else:
                 waiter.set_result(ping.key in found)
 
-    def _write(self, pings: list[Ping]) -> set[str]:
-        written = record_pings(self.engine, pings)
+    def _write(self, pings: list[Ping]) -> tuple[list[Exception | None], set[str]]:
+        """(each ping's refusal or None, the keys found) for a batch."""
+        refusals = self.charge([ping.key for ping in pings])
+        within = [ping for ping, refusal in zip(pings, refusals, strict=True) if refusal is None]
+        if not within:
+            return refusals, set()
+        written = record_pings(self.engine, within)
         if written.results:
             try:
                 ingest_heartbeat_results(self.engine, written.results, self.policy)
@@ -136,4 +158,4 @@ class PingBuffer:
                 # The pings are stored; the heartbeat's next transition brings the
                 # incident up to date.
                 log.exception("could not hand %d heartbeat results to intake", len(written.results))
-        return written.found
+        return refusals, written.found

@@ -12,8 +12,9 @@ client pays for itself. Support tokens get `INTMON_LIMIT_SUPPORT_FACTOR` (10)
 times the limit: a person at the console never meets it, a runaway script with
 a leaked support token still does. Every request to a limited route counts,
 including those refused afterwards (404, 422): probing costs budget too.
-The ping endpoint needs no login: there the ping key pays (`charge_key`), known
-or not, so a job stuck in a loop is slowed down without touching its neighbours.
+The ping endpoint needs no login: there the ping key pays (`charge_keys`, a
+whole batch of pings at once), known or not, so a job stuck in a loop is slowed
+down without touching its neighbours.
 
 The buckets live in Redis when it is configured (every API process shares them)
 and in this process otherwise, like the scheduler's coordination. Over the
@@ -37,7 +38,7 @@ from fastapi import Depends, FastAPI, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials
 
 from core import metrics
-from core.limits import Limiter, Rate
+from core.limits import Decision, Limiter, Rate
 from core.limits.memory import MemoryLimiter
 from core.limits.redis import RedisLimiter
 from core.settings import Settings
@@ -98,33 +99,45 @@ class Throttle:
             )
 
     def charge_key(self, action: str, key: str) -> None:
-        """Count one unauthenticated request of `action` against `key`'s bucket (a
-        digest of it: the key is a secret); HTTPException 429 over the limit.
-        The rate is parsed once per action: this runs on every ping."""
+        """Count one unauthenticated request of `action` against `key`'s bucket;
+        HTTPException 429 over the limit."""
+        refusal = self.charge_keys(action, [key])[0]
+        if refusal is not None:
+            raise refusal
+
+    def charge_keys(self, action: str, keys: list[str]) -> list[HTTPException | None]:
+        """Count one unauthenticated request of `action` per key, in one step (one
+        Redis round trip for a batch of pings): for each, None or the 429 to answer.
+        Buckets are keyed by a digest of the key (it is a secret). The rate is parsed
+        once per action: this runs on every ping. HTTPException 503 without Redis."""
         if action not in self._key_rates:
             self._key_rates[action] = self.settings.limit(action)
         rate = self._key_rates[action]
         if rate is None:
-            return
-        digest = hashlib.sha256(f"{action}:{key}".encode()).hexdigest()[:24]
+            return [None] * len(keys)
+        buckets = [
+            "{}:key:{}".format(action, hashlib.sha256(f"{action}:{key}".encode()).hexdigest()[:24])
+            for key in keys
+        ]
         try:
-            decision = self.limiter.hit(f"{action}:key:{digest}", rate, self.clock())
+            decisions = self.limiter.hit_many(buckets, rate, self.clock())
         except redis.RedisError as error:
             log.error("rate limiter unavailable: %s", type(error).__name__)
             raise HTTPException(
                 status.HTTP_503_SERVICE_UNAVAILABLE,
                 f"cannot check the limit on {ACTIONS[action]}: Redis did not answer",
             ) from None
-        if not decision.allowed:
-            metrics.api_requests_limited.labels(action).inc()
-            wait = max(1, math.ceil(round(decision.retry_after_s, 3)))
-            raise HTTPException(
-                status.HTTP_429_TOO_MANY_REQUESTS,
-                f"limit INTMON_LIMIT_{action.upper()}={rate.text} reached for this "
-                f"{KEYED_BY.get(action, 'key')}: "
-                f"try {ACTIONS[action]} again in {wait} s",
-                headers={"Retry-After": str(wait)},
-            )
+        return [None if d.allowed else self._key_refusal(action, rate, d) for d in decisions]
+
+    def _key_refusal(self, action: str, rate: Rate, decision: Decision) -> HTTPException:
+        metrics.api_requests_limited.labels(action).inc()
+        wait = max(1, math.ceil(round(decision.retry_after_s, 3)))  # float noise
+        return HTTPException(
+            status.HTTP_429_TOO_MANY_REQUESTS,
+            f"limit INTMON_LIMIT_{action.upper()}={rate.text} reached for this "
+            f"{KEYED_BY.get(action, 'key')}: try {ACTIONS[action]} again in {wait} s",
+            headers={"Retry-After": str(wait)},
+        )
 
 
 def payer_of(caller: Principal, token: str) -> tuple[str, str]:

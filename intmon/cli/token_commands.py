@@ -111,18 +111,27 @@ def tokens_revoke(token_id: Annotated[int, typer.Argument(metavar="ID")]) -> Non
 def api(
     host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8080,
+    workers: Annotated[
+        int, typer.Option(min=1, help="Server processes (one per core; more than 1 needs Redis).")
+    ] = 1,
 ) -> None:
-    """Serve the HTTP API (OpenAPI at /docs) with uvicorn."""
+    """Serve the HTTP API and the console (OpenAPI at /docs) with uvicorn."""
     import uvicorn
 
     from core.logs import setup_logging
     from core.settings import get_settings
-    from intmon.api.app import create_app
+    from intmon.api.server import APP_FACTORY
     from intmon.cli.database import open_database
 
     settings = get_settings()
     setup_logging(settings.log_level)
+    if workers > 1 and not settings.redis_url:
+        # Request limits and triggered scenarios are shared through Redis; without it
+        # each process would keep its own and N processes would allow N times the limit.
+        fail("--workers above 1 needs INTMON_REDIS_URL (the processes share limits through it)")
+    open_database(migrate=False)  # refuse a database without the schema before forking
     # uvicorn would believe X-Forwarded-For from 127.0.0.1 by default; the app
     # believes it only from INTMON_TRUSTED_PROXIES (intmon.web.throttle).
-    app = create_app(open_database(migrate=False), settings)
-    uvicorn.run(app, host=host, port=port, proxy_headers=False)
+    uvicorn.run(
+        APP_FACTORY, factory=True, host=host, port=port, workers=workers, proxy_headers=False
+    )

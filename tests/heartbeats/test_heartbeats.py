@@ -251,6 +251,38 @@ def test_two_hundred_concurrent_pings_are_all_stored(engine: Engine, clock: Cloc
     assert beat(engine).last_body.startswith("run ")
 
 
+def test_concurrent_pings_are_charged_as_a_batch_in_redis(
+    engine: Engine, clock: Clock, namespace: str
+) -> None:
+    """With Redis the whole batch is charged in one step: of 30 pings of one key at
+    once under a 10/min limit exactly 10 are stored, 20 get 429; another key's ping
+    in the same storm is stored; the buckets are in Redis, shared by processes."""
+    import redis
+
+    from tests.conftest import REDIS_URL
+
+    settings = Settings(redis_url=REDIS_URL, namespace=namespace, limit_pings="10/min")
+    app = create_app(engine, settings)
+    busy, quiet = key_of(engine), key_of(engine, "hourly")
+
+    async def storm() -> list[int]:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://intmon") as http:
+            answers = await asyncio.gather(
+                *(http.get(f"/ping/{busy}") for _ in range(30)), http.get(f"/ping/{quiet}")
+            )
+        return [answer.status_code for answer in answers]
+
+    codes = asyncio.run(storm())
+    assert sorted(codes[:30]) == [200] * 10 + [429] * 20
+    assert codes[30] == 200
+    client = redis.Redis.from_url(REDIS_URL)
+    try:
+        assert len(list(client.scan_iter(f"{namespace}:limits:pings:key:*"))) == 2
+    finally:
+        client.close()
+
+
 def test_api_lists_heartbeats_with_ping_urls_a_client_only_its_own(
     engine: Engine, clock: Clock
 ) -> None:

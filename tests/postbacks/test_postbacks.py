@@ -433,3 +433,46 @@ def test_a_broker_in_a_loop_gets_429_and_a_forger_cannot_spend_its_bucket(
         assert "INTMON_LIMIT_POSTBACKS=2/min" in refused.json()["detail"]
         assert "this integration" in refused.json()["detail"]
     assert [row.event_id for row in stored(engine)] == ["E-1"]  # nothing lost but refused
+
+
+def test_a_flood_of_forged_postbacks_costs_no_database_work(engine: Engine, clock: Clock) -> None:
+    """Made-up integration ids and wrong signatures are answered from the map of
+    integrations with postbacks, read once: no query per request."""
+    from sqlalchemy import event
+
+    queries: list[str] = []
+
+    def count(*args: Any) -> None:
+        queries.append(args[2])
+
+    with TestClient(create_app(engine, Settings(redis_url=None))) as client:
+        assert post(client, body("E-1", "B-1")).status_code == 201  # the map is read
+        event.listen(engine, "before_cursor_execute", count)
+        try:
+            forged = {"X-Intmon-Signature": signature_of("not the secret", body("F-1", "B-1"))}
+            for n in range(30):
+                integration = "broker" if n % 2 else f"made-up-{n}"
+                assert (
+                    post(client, body("F-1", "B-1"), integration=integration, **forged).status_code
+                    == 404
+                )
+        finally:
+            event.remove(engine, "before_cursor_execute", count)
+    assert queries == []
+
+
+def test_a_new_postback_endpoint_is_seen_within_the_ttl(engine: Engine, clock: Clock) -> None:
+    from intmon.api.postback_endpoints import PostbackEndpoints
+
+    seconds = [100.0]
+    endpoints = PostbackEndpoints(engine, ttl_s=5.0, clock=lambda: seconds[0])
+    assert endpoints.secret_ref("quiet") is None and endpoints.secret_ref("broker") is not None
+    with_postbacks = CONFIG.replace(
+        "    client: orbit\n",
+        '    client: orbit\n    postbacks: {secret: "${QUIET_SECRET}", window_s: 3600}\n',
+    )
+    apply(engine, load_text(with_postbacks), T0)
+    seconds[0] += 4.9
+    assert endpoints.secret_ref("quiet") is None  # the copy read 4.9 s ago
+    seconds[0] += 0.2
+    assert endpoints.secret_ref("quiet") == "${QUIET_SECRET}"

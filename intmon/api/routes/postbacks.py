@@ -30,9 +30,9 @@ from integrations.errors import SecretUnavailable
 from integrations.postbacks.monitor import monitor_views
 from integrations.postbacks.signature import has_credentials, is_authentic
 from integrations.postbacks.store import PostbackIn, Stored, record_postback
-from integrations.registry import load_specs
 from integrations.secrets import resolve
 from intmon.api.access import Caller, Db, visible_integrations
+from intmon.api.postback_endpoints import PostbackEndpoints
 from intmon.api.schemas import postbacks as schemas
 from intmon.api.strict_json import StrictJsonRoute, strict_loads
 
@@ -72,15 +72,11 @@ async def receive_postback(request: Request, integration_id: str) -> JSONRespons
             "sign the body: X-Intmon-Signature: sha256=<hex HMAC-SHA256>, or send the secret "
             "as the token header",
         )
-    engine = request.app.state.engine
-    secret = await run_in_threadpool(_secret_of, engine, integration_id)
+    endpoints: PostbackEndpoints = request.app.state.postback_endpoints
+    secret = await run_in_threadpool(_secret_of, endpoints, integration_id)
     if not is_authentic(secret, raw, request.headers):
         raise HTTPException(status.HTTP_404_NOT_FOUND, NOT_FOUND)
-    # Only an authentic postback is counted: a forger cannot spend the broker's bucket.
-    request.app.state.throttle.charge_key("postbacks", integration_id)
-    stored: Stored = await run_in_threadpool(
-        record_postback, engine, integration_id, postback, db.utcnow()
-    )
+    stored: Stored = await run_in_threadpool(_charge_and_record, request, integration_id, postback)
     code = status.HTTP_200_OK if stored.duplicate else status.HTTP_201_CREATED
     return JSONResponse(stored.as_dict(), status_code=code)
 
@@ -120,13 +116,24 @@ def _parse(raw: bytes) -> PostbackIn:
         ) from None
 
 
-def _secret_of(engine: Any, integration_id: str) -> str | None:
+def install(app: Any) -> None:
+    app.state.postback_endpoints = PostbackEndpoints(app.state.engine)
+
+
+def _charge_and_record(request: Request, integration_id: str, postback: PostbackIn) -> Stored:
+    # Only an authentic postback is counted: a forger cannot spend the broker's
+    # bucket. In a worker thread: with Redis, counting is a round trip.
+    request.app.state.throttle.charge_key("postbacks", integration_id)
+    return record_postback(request.app.state.engine, integration_id, postback, db.utcnow())
+
+
+def _secret_of(endpoints: PostbackEndpoints, integration_id: str) -> str | None:
     """The integration's postback secret; None when there is no such monitor."""
-    registered = load_specs(engine, [integration_id]).get(integration_id)
-    if registered is None or registered.spec.postbacks is None:
+    ref = endpoints.secret_ref(integration_id)
+    if ref is None:
         return None
     try:
-        return resolve(registered.spec.postbacks.secret, set())
+        return resolve(ref, set())
     except SecretUnavailable as error:  # names the variable or file, never a value
         log.error("postbacks of %s cannot be verified: %s", integration_id, error)
         raise HTTPException(

@@ -1,0 +1,109 @@
+"""`intmon api`: the app each server process builds, several processes on one port."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from core.gc_tuning import THRESHOLDS
+from tests.conftest import REDIS_URL
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# In a child process: tune_gc() freezes the collector's view of its process.
+_BUILD_THE_APP = """
+import gc, json
+from intmon.api.server import app_from_environment
+before = gc.get_threshold()
+app = app_from_environment()
+print(json.dumps({"before": before, "after": gc.get_threshold(),
+                  "frozen": gc.get_freeze_count(), "title": app.title}))
+"""
+
+
+def _env(database_url: str, **extra: str) -> dict[str, str]:
+    env = {**os.environ, "INTMON_DATABASE_URL": database_url, "INTMON_LOG_LEVEL": "WARNING"}
+    env["INTMON_SESSION_SECRET"] = "server-test-session-secret-0123456789"
+    env.pop("INTMON_REDIS_URL", None)
+    return {**env, **extra}
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def test_each_server_process_builds_its_app_and_tunes_its_collector(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'api.db'}"
+    subprocess.run([sys.executable, "-m", "intmon", "migrate"], env=_env(url), check=True)
+    child = subprocess.run(
+        [sys.executable, "-c", _BUILD_THE_APP],
+        env=_env(url),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    figures = json.loads(child.stdout.strip().splitlines()[-1])
+    assert figures["title"] == "intmon"
+    assert tuple(figures["before"]) != THRESHOLDS
+    assert tuple(figures["after"]) == THRESHOLDS
+    assert figures["frozen"] > 10_000
+
+
+def test_several_processes_need_redis(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'api.db'}"
+    done = subprocess.run(
+        [sys.executable, "-m", "intmon", "api", "--workers", "2", "--port", str(_free_port())],
+        env=_env(url),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode != 0
+    assert "--workers above 1 needs INTMON_REDIS_URL" in done.stdout + done.stderr
+
+
+def test_two_server_processes_answer_on_one_port(
+    pg_url: str, namespace: str, tmp_path: Path
+) -> None:
+    env = _env(pg_url, INTMON_REDIS_URL=REDIS_URL, INTMON_NAMESPACE=namespace)
+    subprocess.run([sys.executable, "-m", "intmon", "migrate"], env=env, check=True)
+    port = _free_port()
+    log = tmp_path / "api.log"
+    with log.open("wb") as out:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "intmon", "api", "--workers", "2", "--port", str(port)],
+            env=env,
+            cwd=ROOT,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert server.poll() is None, log.read_text()
+            try:
+                answer = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2)
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline, "intmon api did not start in 60 s"
+                time.sleep(0.2)
+        assert answer.status_code == 200
+        # uvicorn's supervisor spawns one child per worker (and multiprocessing's
+        # resource tracker beside them).
+        children = Path(f"/proc/{server.pid}/task/{server.pid}/children").read_text().split()
+        commands = [Path(f"/proc/{pid}/cmdline").read_bytes() for pid in children]
+        assert sum(b"spawn_main" in command for command in commands) == 2
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
