@@ -188,15 +188,23 @@ def measure_windows(
         if outcome == LeadOutcome.REJECTED.value:
             reasons[integration_id][_reason(detail)] += count
     durations: dict[str, list[float]] = {i: [] for i in ids}
-    timed = (
-        select(ATTEMPTS.c.integration_id, ATTEMPTS.c.duration_s)
+    # The latest DURATIONS_MAX of each integration: a limit over the whole group let a
+    # busy broker's rows fill it and left a quiet one's median with none.
+    position = (
+        func.row_number()
+        .over(partition_by=ATTEMPTS.c.integration_id, order_by=ATTEMPTS.c.at.desc())
+        .label("position")
+    )
+    latest = (
+        select(ATTEMPTS.c.integration_id, ATTEMPTS.c.duration_s, position)
         .where(answered, ATTEMPTS.c.duration_s.is_not(None))
-        .order_by(ATTEMPTS.c.at.desc())
-        .limit(DURATIONS_MAX * len(ids))
+        .subquery()
+    )
+    timed = select(latest.c.integration_id, latest.c.duration_s).where(
+        latest.c.position <= DURATIONS_MAX
     )
     for integration_id, duration in connection.execute(timed):
-        if len(durations[integration_id]) < DURATIONS_MAX:
-            durations[integration_id].append(float(duration))
+        durations[integration_id].append(float(duration))
     return {
         i: FlowStats(
             delivered=counts[i][LeadOutcome.DELIVERED.value],

@@ -20,6 +20,7 @@ from alerts.policy import Policy
 from alerts.queries import list_incidents
 from core import db, metrics
 from core.settings import Settings, get_settings
+from integrations.leads import flow
 from integrations.leads.flow import (
     EVERY_S,
     FlowStats,
@@ -149,6 +150,20 @@ def test_the_ledger_is_measured_per_window_with_its_reasons(db_engine: Engine) -
     assert (found["quiet"].delivered, found["quiet"].rejected) == (5, 5)
     assert found["none"] == FlowStats(0, 0, None, ())
     assert pooled["bx"].delivered == 57
+
+
+def test_a_busy_broker_does_not_crowd_a_quiet_one_out_of_the_medians(
+    db_engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each integration's median comes from its own latest delivery times, however
+    many more the others in its group have."""
+    monkeypatch.setattr(flow, "DURATIONS_MAX", 4)
+    made = leads(NOW, 20, 0, tag="busy", duration_s=0.1)  # newer than the quiet one's
+    made += leads(NOW - timedelta(minutes=61), 3, 0, tag="q", integration="quiet", duration_s=2.0)
+    record(db_engine, made, {"bx", "quiet"})
+    with db_engine.connect() as connection:
+        found = measure(connection, ["bx", "quiet"], NOW - timedelta(hours=2), NOW)
+    assert (found["bx"].median_s, found["quiet"].median_s) == (0.1, 2.0)
 
 
 def test_a_drop_opens_one_incident_that_says_why_and_it_resolves(db_engine: Engine) -> None:
