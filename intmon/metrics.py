@@ -6,6 +6,7 @@ are never stale). The metric objects themselves are `core.metrics`.
 from __future__ import annotations
 
 import os
+from abc import abstractmethod
 from collections.abc import Callable, Iterable
 from datetime import datetime
 
@@ -35,40 +36,46 @@ class QueueDepthCollector(Collector):
         yield family
 
 
-class AlertsCollector(Collector):
-    """Open incidents, tickets, SLA breaches and the outbox, read from the database
-    when scraped: one process answers for the whole deployment, so these numbers
-    are not summed over workers (and survive their restarts)."""
+class DatabaseCollector(Collector):
+    """A collector that reads the database when scraped: one process answers for the
+    whole deployment, so these numbers are not summed over workers, survive their
+    restarts and are never stale. A subclass names its families (`families`, also
+    what registering describes, reading no database) and fills them (`fill`); a
+    scrape must not fail because the database is down, so a failed read serves
+    nothing of this collector."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, clock: Callable[[], datetime] | None = None) -> None:
         self.engine = engine
-
-    def describe(self) -> Iterable[GaugeMetricFamily]:
-        """The families without samples: registering reads no database."""
-        return self._families()
-
-    def collect(self) -> Iterable[GaugeMetricFamily]:
-        from alerts.queries import alert_counts
-
-        incidents, tickets, breached, pending, dead, outage = self._families()
-        try:
-            counts = alert_counts(self.engine)
-        except Exception:  # a scrape must not fail because the database is down
-            return
-        for (family, flapping), count in counts.open_incidents.items():
-            incidents.add_metric([family, flapping], count)
-        for status, count in counts.tickets.items():
-            tickets.add_metric([status], count)
-        breached.add_metric([], counts.sla_breached_active)
-        for target, count in counts.outbox_pending.items():
-            pending.add_metric([target], count)
-        for target, count in counts.outbox_dead.items():
-            dead.add_metric([target], count)
-        outage.add_metric([], counts.platform_outage)
-        yield from (incidents, tickets, breached, pending, dead, outage)
+        self.clock = clock
 
     @staticmethod
-    def _families() -> list[GaugeMetricFamily]:
+    @abstractmethod
+    def families() -> list[GaugeMetricFamily]:
+        """The families, without samples."""
+
+    @abstractmethod
+    def fill(self, families: list[GaugeMetricFamily], now: datetime) -> None:
+        """Add this scrape's samples to `families`, reading the database."""
+
+    def describe(self) -> Iterable[GaugeMetricFamily]:
+        return self.families()
+
+    def collect(self) -> Iterable[GaugeMetricFamily]:
+        from core.db import utcnow
+
+        families = self.families()
+        try:
+            self.fill(families, (self.clock or utcnow)())
+        except Exception:
+            return
+        yield from families
+
+
+class AlertsCollector(DatabaseCollector):
+    """Open incidents, tickets, SLA breaches and the outbox."""
+
+    @staticmethod
+    def families() -> list[GaugeMetricFamily]:
         return [
             GaugeMetricFamily(
                 "intmon_incidents_open",
@@ -96,42 +103,31 @@ class AlertsCollector(Collector):
             ),
         ]
 
+    def fill(self, families: list[GaugeMetricFamily], now: datetime) -> None:
+        from alerts.queries import alert_counts
 
-class FreshnessCollector(Collector):
-    """Stale checks (`integrations.staleness`), read from the database when scraped,
-    like `AlertsCollector`: whether each configured check is stale, the seconds
-    since its last result, and how many are stale for each reason. A check that
-    stops running stops updating every per-process metric; only a reading of
-    the database at scrape time can say it went quiet."""
+        incidents, tickets, breached, pending, dead, outage = families
+        counts = alert_counts(self.engine)
+        for (family, flapping), count in counts.open_incidents.items():
+            incidents.add_metric([family, flapping], count)
+        for status, count in counts.tickets.items():
+            tickets.add_metric([status], count)
+        breached.add_metric([], counts.sla_breached_active)
+        for target, count in counts.outbox_pending.items():
+            pending.add_metric([target], count)
+        for target, count in counts.outbox_dead.items():
+            dead.add_metric([target], count)
+        outage.add_metric([], counts.platform_outage)
 
-    def __init__(self, engine: Engine, clock: Callable[[], datetime] | None = None) -> None:
-        self.engine = engine
-        self.clock = clock
 
-    def describe(self) -> Iterable[GaugeMetricFamily]:
-        return self._families()
-
-    def collect(self) -> Iterable[GaugeMetricFamily]:
-        from core.db import utcnow
-        from integrations.staleness import QuietReason, check_freshness
-
-        stale, age, by_reason = self._families()
-        try:
-            fresh = check_freshness(self.engine, (self.clock or utcnow)())
-        except Exception:  # a scrape must not fail because the database is down
-            return
-        counts = dict.fromkeys(QuietReason, 0)
-        for (integration, check), found in sorted(fresh.items()):
-            stale.add_metric([integration, check], 1 if found.stale else 0)
-            age.add_metric([integration, check], found.seconds_since_result)
-            if found.reason is not None:
-                counts[found.reason] += 1
-        for reason, count in counts.items():
-            by_reason.add_metric([reason.value], count)
-        yield from (stale, age, by_reason)
+class FreshnessCollector(DatabaseCollector):
+    """Stale checks (`integrations.staleness`): whether each configured check is
+    stale, the seconds since its last result, and how many are stale for each
+    reason. A check that stops running stops updating every per-process metric;
+    only a reading of the database at scrape time can say it went quiet."""
 
     @staticmethod
-    def _families() -> list[GaugeMetricFamily]:
+    def families() -> list[GaugeMetricFamily]:
         return [
             GaugeMetricFamily(
                 "intmon_check_stale",
@@ -151,82 +147,49 @@ class FreshnessCollector(Collector):
             ),
         ]
 
+    def fill(self, families: list[GaugeMetricFamily], now: datetime) -> None:
+        from integrations.staleness import QuietReason, check_freshness
 
-class RetentionCollector(Collector):
-    """The age of the oldest raw result, read when scraped: with retention working
-    it stays under `results_retention_days` plus a day; growing past that, the
-    retention pass is not running or failing."""
+        stale, age, by_reason = families
+        counts = dict.fromkeys(QuietReason, 0)
+        for (integration, check), found in sorted(check_freshness(self.engine, now).items()):
+            stale.add_metric([integration, check], 1 if found.stale else 0)
+            age.add_metric([integration, check], found.seconds_since_result)
+            if found.reason is not None:
+                counts[found.reason] += 1
+        for reason, count in counts.items():
+            by_reason.add_metric([reason.value], count)
 
-    def __init__(self, engine: Engine, clock: Callable[[], datetime] | None = None) -> None:
-        self.engine = engine
-        self.clock = clock
 
-    def describe(self) -> Iterable[GaugeMetricFamily]:
-        return [self._family()]
+class RetentionCollector(DatabaseCollector):
+    """The age of the oldest raw result: with retention working it stays under
+    `results_retention_days` plus a day; growing past that, the retention pass is
+    not running or failing."""
 
-    def collect(self) -> Iterable[GaugeMetricFamily]:
-        from core.db import utcnow
+    @staticmethod
+    def families() -> list[GaugeMetricFamily]:
+        return [
+            GaugeMetricFamily(
+                "intmon_results_oldest_seconds",
+                "Age of the oldest raw check result (retention keeps it within the "
+                "retention days plus one).",
+            )
+        ]
+
+    def fill(self, families: list[GaugeMetricFamily], now: datetime) -> None:
         from integrations.retention import oldest_result
 
-        family = self._family()
-        try:
-            oldest = oldest_result(self.engine)
-        except Exception:  # a scrape must not fail because the database is down
-            return
+        oldest = oldest_result(self.engine)
         if oldest is not None:
-            family.add_metric([], ((self.clock or utcnow)() - oldest).total_seconds())
-        yield family
-
-    @staticmethod
-    def _family() -> GaugeMetricFamily:
-        return GaugeMetricFamily(
-            "intmon_results_oldest_seconds",
-            "Age of the oldest raw check result (retention keeps it within the "
-            "retention days plus one).",
-        )
+            families[0].add_metric([], (now - oldest).total_seconds())
 
 
-class HistoryCollector(Collector):
+class HistoryCollector(DatabaseCollector):
     """Uptime over 24 h, 7 d and 30 d, SLO error budgets and burn rates, and how far
-    behind the rollups are, read from the database when scraped (like
-    `AlertsCollector`): from rollups, so a scrape sums a few thousand rows."""
-
-    def __init__(self, engine: Engine, clock: Callable[[], datetime] | None = None) -> None:
-        self.engine = engine
-        self.clock = clock
-
-    def describe(self) -> Iterable[GaugeMetricFamily]:
-        return self._families()
-
-    def collect(self) -> Iterable[GaugeMetricFamily]:
-        from core.db import utcnow
-        from integrations.rollups import lag_seconds
-        from integrations.slo import active_integrations, slo_statuses, uptime_windows
-
-        uptime, budget, burn, lag = self._families()
-        now = (self.clock or utcnow)()
-        try:
-            windows = uptime_windows(self.engine, now, active_integrations(self.engine))
-            statuses = slo_statuses(self.engine, now)
-            behind = lag_seconds(self.engine, now)
-        except Exception:  # a scrape must not fail because the database is down
-            return
-        for window, found in windows.items():
-            for integration, availability in sorted(found.items()):
-                if availability.ratio is not None:
-                    uptime.add_metric([integration, window], availability.ratio)
-        for status in statuses:
-            if status.budget_remaining is not None:
-                budget.add_metric([status.integration_id], status.budget_remaining)
-            for window, rate in status.burn_rates.items():
-                if rate is not None:
-                    burn.add_metric([status.integration_id, window], rate)
-        if behind is not None:
-            lag.add_metric([], behind)
-        yield from (uptime, budget, burn, lag)
+    behind the rollups are: from rollups, so a scrape sums a few thousand rows."""
 
     @staticmethod
-    def _families() -> list[GaugeMetricFamily]:
+    def families() -> list[GaugeMetricFamily]:
         return [
             GaugeMetricFamily(
                 "intmon_uptime_ratio",
@@ -249,41 +212,35 @@ class HistoryCollector(Collector):
             ),
         ]
 
+    def fill(self, families: list[GaugeMetricFamily], now: datetime) -> None:
+        from integrations.rollups import lag_seconds
+        from integrations.slo import active_integrations, slo_statuses, uptime_windows
 
-class HeartbeatCollector(Collector):
-    """Heartbeats (`integrations.heartbeats`), read from the database when scraped:
-    the seconds since each one's last ping, and whether it is up. A job that stops
-    pinging changes nothing in any process, so only a reading at scrape time can
-    show the silence growing."""
+        uptime, budget, burn, lag = families
+        windows = uptime_windows(self.engine, now, active_integrations(self.engine))
+        statuses = slo_statuses(self.engine, now)
+        behind = lag_seconds(self.engine, now)
+        for window, found in windows.items():
+            for integration, availability in sorted(found.items()):
+                if availability.ratio is not None:
+                    uptime.add_metric([integration, window], availability.ratio)
+        for status in statuses:
+            if status.budget_remaining is not None:
+                budget.add_metric([status.integration_id], status.budget_remaining)
+            for window, rate in status.burn_rates.items():
+                if rate is not None:
+                    burn.add_metric([status.integration_id, window], rate)
+        if behind is not None:
+            lag.add_metric([], behind)
 
-    def __init__(self, engine: Engine, clock: Callable[[], datetime] | None = None) -> None:
-        self.engine = engine
-        self.clock = clock
 
-    def describe(self) -> Iterable[GaugeMetricFamily]:
-        return self._families()
-
-    def collect(self) -> Iterable[GaugeMetricFamily]:
-        from core.db import utcnow
-        from integrations.heartbeats.models import HeartbeatState
-        from integrations.heartbeats.store import list_heartbeats
-
-        last, up = self._families()
-        try:
-            views = list_heartbeats(self.engine)
-        except Exception:  # a scrape must not fail because the database is down
-            return
-        now = (self.clock or utcnow)()
-        for view in views:
-            labels = [view.integration_id, view.name]
-            if view.last_ping_at is not None:
-                last.add_metric(labels, (now - view.last_ping_at).total_seconds())
-            if view.state != HeartbeatState.NEW:
-                up.add_metric(labels, 1 if view.state == HeartbeatState.UP else 0)
-        yield from (last, up)
+class HeartbeatCollector(DatabaseCollector):
+    """Heartbeats (`integrations.heartbeats`): the seconds since each one's last
+    ping, and whether it is up. A job that stops pinging changes nothing in any
+    process, so only a reading at scrape time can show the silence growing."""
 
     @staticmethod
-    def _families() -> list[GaugeMetricFamily]:
+    def families() -> list[GaugeMetricFamily]:
         return [
             GaugeMetricFamily(
                 "intmon_heartbeat_last_seconds",
@@ -298,44 +255,44 @@ class HeartbeatCollector(Collector):
             ),
         ]
 
+    def fill(self, families: list[GaugeMetricFamily], now: datetime) -> None:
+        from integrations.heartbeats.models import HeartbeatState
+        from integrations.heartbeats.store import list_heartbeats
 
-class PostbackCollector(Collector):
-    """Postback monitors (`integrations.postbacks`), read from the database when
-    scraped: the share of the leads each broker accepted in its window that it sent
-    a postback about. No sample while no lead was accepted in the window (a ratio
-    of nothing); `intmon postbacks list` says why."""
+        last, up = families
+        for view in list_heartbeats(self.engine):
+            labels = [view.integration_id, view.name]
+            if view.last_ping_at is not None:
+                last.add_metric(labels, (now - view.last_ping_at).total_seconds())
+            if view.state != HeartbeatState.NEW:
+                up.add_metric(labels, 1 if view.state == HeartbeatState.UP else 0)
 
-    def __init__(self, engine: Engine, clock: Callable[[], datetime] | None = None) -> None:
-        self.engine = engine
-        self.clock = clock
 
-    def describe(self) -> Iterable[GaugeMetricFamily]:
-        return [self._family()]
+class PostbackCollector(DatabaseCollector):
+    """Postback monitors (`integrations.postbacks`): the share of the leads each
+    broker accepted in its window that it sent a postback about. No sample while
+    no lead was accepted in the window (a ratio of nothing); `intmon postbacks
+    list` says why."""
 
-    def collect(self) -> Iterable[GaugeMetricFamily]:
-        from core.db import utcnow
+    @staticmethod
+    def families() -> list[GaugeMetricFamily]:
+        return [
+            GaugeMetricFamily(
+                "intmon_postback_ratio",
+                "Share (0-1) of the leads a broker accepted in its postback window that it "
+                "sent a postback about (none while no lead was accepted in the window).",
+                labels=["integration"],
+            )
+        ]
+
+    def fill(self, families: list[GaugeMetricFamily], now: datetime) -> None:
         from integrations.postbacks.monitor import monitor_views
         from integrations.registry import load_specs
 
-        ratio = self._family()
-        try:
-            specs = [registered.spec for registered in load_specs(self.engine).values()]
-            views = monitor_views(self.engine, specs, (self.clock or utcnow)())
-        except Exception:  # a scrape must not fail because the database is down
-            return
-        for view in views:
+        specs = [registered.spec for registered in load_specs(self.engine).values()]
+        for view in monitor_views(self.engine, specs, now):
             if view.ratio is not None:
-                ratio.add_metric([view.integration_id], view.ratio)
-        yield ratio
-
-    @staticmethod
-    def _family() -> GaugeMetricFamily:
-        return GaugeMetricFamily(
-            "intmon_postback_ratio",
-            "Share (0-1) of the leads a broker accepted in its postback window that it sent "
-            "a postback about (none while no lead was accepted in the window).",
-            labels=["integration"],
-        )
+                families[0].add_metric([view.integration_id], view.ratio)
 
 
 # This process's own check and scheduling metrics (in the default registry).
