@@ -7,7 +7,7 @@
            (`intmon.api.server:app_from_environment`, one process per core, the
            collector tuned), under uvicorn with httptools and uvloop, the default
            per-key limit (INTMON_LIMIT_PINGS) in force, batched writes
-           (`intmon.api.pings`).
+           (`intmon.api.group_commit`).
   load     wrk, 2 threads, `GET /ping/<key>` with a random key of the 5,000 per
            request; 10 s (5 s with --quick) after a 2 s warm-up, twice:
            paced    128 connections, each pausing between pings so that together

@@ -1,8 +1,8 @@
 """Recording pings a batch at a time: one SELECT and one set-based UPDATE per batch.
 
-The ingest endpoint (`intmon.api.pings`) gathers the pings of ~20 ms and hands
-them here together; a row per request would cap it at a few hundred pings/s on
-PostgreSQL (group commit, as `integrations.results` does for check results).
+The ingest endpoint (`intmon.api.group_commit`) gathers the pings that arrive
+while the previous batch is written and hands them here together; a row per
+request would cap it at a few hundred pings/s on PostgreSQL (group commit, as `integrations.results` does for check results).
 
 What a ping does to its heartbeat is a pure fold (`fold_pings`), one row at a
 time in arrival order:

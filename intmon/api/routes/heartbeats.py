@@ -14,22 +14,26 @@ log still gets its ping recorded. Writes are batched per process
 
 from __future__ import annotations
 
+import logging
 import re
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request, status
 from fastapi.responses import PlainTextResponse
+from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 
-from alerts.policy import policy_of
+from alerts.heartbeat_watch import ingest_heartbeat_results
+from alerts.policy import Policy, policy_of
 from core import db
-from integrations.heartbeats.pings import Ping, PingKind
+from integrations.heartbeats.pings import Ping, PingKind, record_pings
 from integrations.heartbeats.store import list_heartbeats
 from intmon.api.access import Caller, Db, visible_integrations
-from intmon.api.pings import PingBuffer
+from intmon.api.group_commit import GroupCommit
 from intmon.api.schemas.heartbeats import Heartbeat
 from intmon.api.strict_json import StrictJsonRoute
 
+log = logging.getLogger(__name__)
 router = APIRouter(tags=["heartbeats"], route_class=StrictJsonRoute)
 BODY_BYTES = 10 * 1024
 # What `intmon` issues (secrets.token_urlsafe); anything else cannot be a key.
@@ -42,20 +46,42 @@ PING_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 
 def install(app: Any) -> None:
-    settings = app.state.settings
+    engine, policy = app.state.engine, policy_of(app.state.settings)
 
-    def charge(keys: list[str]) -> list[Exception | None]:
-        # Looked up per batch: tests give the app a throttle with a clock of theirs.
-        return list(app.state.throttle.charge_keys("pings", keys))
+    def write(pings: list[Ping]) -> list[bool | Exception]:
+        """Each ping: stored (True), an unknown key (False), or its refusal (429)."""
+        # The throttle is looked up per batch: tests give the app one with their clock.
+        refusals = app.state.throttle.charge_keys("pings", [ping.key for ping in pings])
+        within = [ping for ping, refusal in zip(pings, refusals, strict=True) if refusal is None]
+        found = _store(engine, policy, within) if within else set()
+        return [
+            refusal if refusal is not None else ping.key in found
+            for ping, refusal in zip(pings, refusals, strict=True)
+        ]
 
-    app.state.pings = PingBuffer(app.state.engine, policy_of(settings), charge=charge)
+    app.state.pings = GroupCommit("pings", write)
+
+
+def _store(engine: Engine, policy: Policy, pings: list[Ping]) -> set[str]:
+    """Store `pings`; the keys found. Results they produced (a heartbeat back after a
+    miss, a `/fail`) go through the alerts intake before the answers, so the
+    incident has moved too."""
+    written = record_pings(engine, pings)
+    if written.results:
+        try:
+            ingest_heartbeat_results(engine, written.results, policy)
+        except Exception:
+            # The pings are stored; the heartbeat's next transition brings the
+            # incident up to date.
+            log.exception("could not hand %d heartbeat results to intake", len(written.results))
+    return written.found
 
 
 async def _ping(request: Request, key: str, kind: PingKind) -> PlainTextResponse:
     if not KEY.match(key):
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no heartbeat has this ping key")
     body = await _body_head(request)
-    buffer: PingBuffer = request.app.state.pings
+    buffer: GroupCommit[Ping, bool] = request.app.state.pings
     ping = Ping(key, kind, db.utcnow(), body.decode("utf-8", errors="replace"))
     try:
         stored = await buffer.submit(ping)
