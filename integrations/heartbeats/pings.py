@@ -2,7 +2,8 @@
 
 The ingest endpoint (`intmon.api.group_commit`) gathers the pings that arrive
 while the previous batch is written and hands them here together; a row per
-request would cap it at a few hundred pings/s on PostgreSQL (group commit, as `integrations.results` does for check results).
+request would cap it at a few hundred pings/s on PostgreSQL (group commit, as
+`integrations.results` does for check results).
 
 What a ping does to its heartbeat is a pure fold (`fold_pings`), one row at a
 time in arrival order:

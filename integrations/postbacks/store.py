@@ -11,12 +11,13 @@ does not know (yet) is stored unlinked, and the monitor still counts it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import Connection, Engine, select
+from sqlalchemy import Connection, Engine, select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 
 from core.db import table_of
@@ -67,42 +68,77 @@ def record_postback(
     engine: Engine, integration_id: str, postback: PostbackIn, now: datetime
 ) -> Stored:
     """Store `postback` for `integration_id` unless its event is already stored."""
+    return record_postbacks(engine, [Received(integration_id, postback, now)])[0]
+
+
+@dataclass(frozen=True, slots=True)
+class Received:
+    integration_id: str
+    postback: PostbackIn
+    at: datetime  # when it arrived
+
+
+def record_postbacks(engine: Engine, received: Sequence[Received]) -> list[Stored]:
+    """Store a batch of postbacks in one transaction, each unless its event is already
+    stored (or came earlier in the batch): one query for their leads, one INSERT …
+    ON CONFLICT DO NOTHING RETURNING for all, one query for the repeats' links."""
+    if not received:
+        return []
     with engine.begin() as connection:
-        lead_id = lead_of(connection, integration_id, postback.lead_id)
+        leads = leads_of(connection, {(r.integration_id, r.postback.lead_id) for r in received})
+        firsts: dict[tuple[str, str], Received] = {}
+        for item in received:
+            firsts.setdefault((item.integration_id, item.postback.event_id), item)
         module: Any = postgresql if connection.dialect.name == "postgresql" else sqlite
-        statement = (
+        # In key order: two batches sharing an event take its unique-index lock in turn.
+        rows = [
+            {
+                "integration_id": integration_id,
+                "event_id": event_id,
+                "broker_lead_id": item.postback.lead_id,
+                "lead_id": leads.get((integration_id, item.postback.lead_id)),
+                "status": item.postback.status,
+                "at": item.postback.at,
+                "received_at": item.at,
+            }
+            for (integration_id, event_id), item in sorted(firsts.items())
+        ]
+        inserted = connection.execute(
             module.insert(POSTBACKS)
-            .values(
-                integration_id=integration_id,
-                event_id=postback.event_id,
-                broker_lead_id=postback.lead_id,
-                lead_id=lead_id,
-                status=postback.status,
-                at=postback.at,
-                received_at=now,
-            )
+            .values(rows)
             .on_conflict_do_nothing()
-            .returning(POSTBACKS.c.id)
-        )
-        stored = connection.execute(statement).first() is not None
-        if not stored:  # the first copy's link is the answer
-            lead_id = connection.execute(
-                select(POSTBACKS.c.lead_id).where(
-                    POSTBACKS.c.integration_id == integration_id,
-                    POSTBACKS.c.event_id == postback.event_id,
+            .returning(POSTBACKS.c.integration_id, POSTBACKS.c.event_id, POSTBACKS.c.lead_id)
+        ).all()
+        links = {(row.integration_id, row.event_id): row.lead_id for row in inserted}
+        new = set(links)
+        repeats = set(firsts) - new
+        if repeats:  # the first copy's link is the answer
+            links.update(
+                ((row.integration_id, row.event_id), row.lead_id)
+                for row in connection.execute(
+                    select(
+                        POSTBACKS.c.integration_id, POSTBACKS.c.event_id, POSTBACKS.c.lead_id
+                    ).where(tuple_(POSTBACKS.c.integration_id, POSTBACKS.c.event_id).in_(repeats))
                 )
-            ).scalar()
-    return Stored(duplicate=not stored, linked=lead_id is not None, lead_id=lead_id)
+            )
+    answers = []
+    for item in received:
+        key = (item.integration_id, item.postback.event_id)
+        lead_id = links.get(key)
+        # Stored by this batch: only the first copy of the event in it.
+        duplicate = key not in new or firsts[key] is not item
+        answers.append(Stored(duplicate=duplicate, linked=lead_id is not None, lead_id=lead_id))
+    return answers
 
 
-def lead_of(connection: Connection, integration_id: str, broker_lead_id: str) -> str | None:
-    """The platform's id of the lead the broker calls `broker_lead_id`, if the ledger has it."""
-    found: str | None = connection.execute(
-        select(ATTEMPTS.c.lead_id)
-        .where(
-            ATTEMPTS.c.integration_id == integration_id,
-            ATTEMPTS.c.broker_lead_id == broker_lead_id,
-        )
-        .limit(1)
-    ).scalar()
+def leads_of(connection: Connection, pairs: set[tuple[str, str]]) -> dict[tuple[str, str], str]:
+    """The platform's id of each lead the ledger knows by (integration, the broker's id)."""
+    if not pairs:
+        return {}
+    found: dict[tuple[str, str], str] = {}
+    query = select(ATTEMPTS.c.integration_id, ATTEMPTS.c.broker_lead_id, ATTEMPTS.c.lead_id).where(
+        tuple_(ATTEMPTS.c.integration_id, ATTEMPTS.c.broker_lead_id).in_(sorted(pairs))
+    )
+    for row in connection.execute(query):
+        found.setdefault((row.integration_id, row.broker_lead_id), row.lead_id)
     return found

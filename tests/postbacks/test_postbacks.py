@@ -476,3 +476,64 @@ def test_a_new_postback_endpoint_is_seen_within_the_ttl(engine: Engine, clock: C
     assert endpoints.secret_ref("quiet") is None  # the copy read 4.9 s ago
     seconds[0] += 0.2
     assert endpoints.secret_ref("quiet") == "${QUIET_SECRET}"
+
+
+def test_a_batch_stores_each_event_once_and_links_what_the_ledger_knows(engine: Engine) -> None:
+    from integrations.postbacks.store import PostbackIn, Received, record_postbacks
+
+    deliver(engine, 2, T0)
+
+    def received(event: str, lead: str) -> Received:
+        return Received("broker", PostbackIn(event_id=event, lead_id=lead, status="accepted"), T0)
+
+    assert not record_postbacks(engine, [received("E-0", "B-1")])[0].duplicate
+    answers = record_postbacks(
+        engine,
+        [
+            received("E-1", "B-1"),
+            received("E-2", "B-9"),  # a lead the ledger does not know
+            received("E-1", "B-1"),  # the same event again in the batch
+            received("E-0", "B-2"),  # stored by an earlier batch
+        ],
+    )
+    assert [(a.duplicate, a.linked, a.lead_id) for a in answers] == [
+        (False, True, "L-1"),
+        (False, False, None),
+        (True, True, "L-1"),
+        (True, True, "L-1"),  # the first copy's link, not this copy's lead
+    ]
+    assert [row.event_id for row in stored(engine)] == ["E-0", "E-1", "E-2"]
+    assert record_postbacks(engine, []) == []
+
+
+def test_concurrent_postbacks_are_stored_once_each_over_http(engine: Engine, clock: Clock) -> None:
+    """A storm of 120 postbacks at once (40 events, each sent three times) through the
+    ASGI app: every event stored once, one 201 and two 200s each."""
+    import asyncio
+
+    import httpx
+
+    deliver(engine, 40, T0)
+    app = create_app(engine, Settings(redis_url=None, limit_postbacks="off"))
+
+    async def storm() -> list[tuple[str, int]]:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://intmon") as http:
+
+            async def send(n: int) -> tuple[str, int]:
+                raw = body(f"E-{n % 40}", f"B-{n % 40 + 1}")
+                answer = await http.post(
+                    "/postbacks/broker",
+                    content=raw,
+                    headers={"X-Intmon-Signature": signature_of(SECRET, raw)},
+                )
+                return f"E-{n % 40}", answer.status_code
+
+            return await asyncio.gather(*(send(n) for n in range(120)))
+
+    codes: dict[str, list[int]] = {}
+    for event, code in asyncio.run(storm()):
+        codes.setdefault(event, []).append(code)
+    assert all(sorted(found) == [200, 200, 201] for found in codes.values()), codes
+    rows = stored(engine)
+    assert len(rows) == 40 and all(row.lead_id is not None for row in rows)

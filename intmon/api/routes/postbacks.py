@@ -10,7 +10,9 @@ the body's size (413 over `BODY_BYTES`), its JSON and fields (422 naming the
 field), credentials present (401), then the integration and the secret together
 (404: an unknown integration, one without postbacks and a wrong secret get the
 same answer, so the endpoint does not tell which integrations exist). A new event
-is 201, a repeat of one already stored 200 with `duplicate: true`.
+is 201, a repeat of one already stored 200 with `duplicate: true`. Authentic
+postbacks are charged to their broker's limit and stored a batch at a time per
+process (`intmon.api.group_commit`): 201 means stored.
 """
 
 from __future__ import annotations
@@ -29,9 +31,10 @@ from core import db
 from integrations.errors import SecretUnavailable
 from integrations.postbacks.monitor import monitor_views
 from integrations.postbacks.signature import has_credentials, is_authentic
-from integrations.postbacks.store import PostbackIn, Stored, record_postback
+from integrations.postbacks.store import PostbackIn, Received, Stored, record_postbacks
 from integrations.secrets import resolve
 from intmon.api.access import Caller, Db, visible_integrations
+from intmon.api.group_commit import GroupCommit
 from intmon.api.postback_endpoints import PostbackEndpoints
 from intmon.api.schemas import postbacks as schemas
 from intmon.api.strict_json import StrictJsonRoute, strict_loads
@@ -47,7 +50,10 @@ ANSWERS: dict[int | str, dict[str, Any]] = {
     404: {"description": "No such integration with postbacks, or the signature does not match."},
     413: {"description": f"The body is larger than {BODY_BYTES} bytes."},
     429: {"description": "This integration sent too many postbacks (INTMON_LIMIT_POSTBACKS)."},
-    503: {"description": "The secret cannot be read where the API runs; try again later."},
+    503: {
+        "description": "The secret cannot be read where the API runs, or the postback could "
+        "not be stored; try again later."
+    },
 }
 BODY_SCHEMA = {
     "required": True,
@@ -76,7 +82,15 @@ async def receive_postback(request: Request, integration_id: str) -> JSONRespons
     secret = await run_in_threadpool(_secret_of, endpoints, integration_id)
     if not is_authentic(secret, raw, request.headers):
         raise HTTPException(status.HTTP_404_NOT_FOUND, NOT_FOUND)
-    stored: Stored = await run_in_threadpool(_charge_and_record, request, integration_id, postback)
+    writer: GroupCommit[Received, Stored] = request.app.state.postbacks
+    try:
+        stored = await writer.submit(Received(integration_id, postback, db.utcnow()))
+    except HTTPException:  # over the broker's limit (429), or no Redis to count it (503)
+        raise
+    except Exception:  # logged by the writer; the broker retries (a repeat is safe)
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE, "the postback could not be stored; try again"
+        ) from None
     code = status.HTTP_200_OK if stored.duplicate else status.HTTP_201_CREATED
     return JSONResponse(stored.as_dict(), status_code=code)
 
@@ -118,13 +132,18 @@ def _parse(raw: bytes) -> PostbackIn:
 
 def install(app: Any) -> None:
     app.state.postback_endpoints = PostbackEndpoints(app.state.engine)
+    engine = app.state.engine
 
+    def write(batch: list[Received]) -> list[Stored | Exception]:
+        """Each authentic postback: stored (or a repeat), or its refusal (429).
+        Only authentic postbacks get here, so a forger cannot spend a broker's bucket."""
+        ids = [item.integration_id for item in batch]
+        refusals = app.state.throttle.charge_keys("postbacks", ids)
+        within = [item for item, refusal in zip(batch, refusals, strict=True) if refusal is None]
+        stored = iter(record_postbacks(engine, within))
+        return [refusal if refusal is not None else next(stored) for refusal in refusals]
 
-def _charge_and_record(request: Request, integration_id: str, postback: PostbackIn) -> Stored:
-    # Only an authentic postback is counted: a forger cannot spend the broker's
-    # bucket. In a worker thread: with Redis, counting is a round trip.
-    request.app.state.throttle.charge_key("postbacks", integration_id)
-    return record_postback(request.app.state.engine, integration_id, postback, db.utcnow())
+    app.state.postbacks = GroupCommit("postbacks", write)
 
 
 def _secret_of(endpoints: PostbackEndpoints, integration_id: str) -> str | None:
