@@ -53,7 +53,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from alerts.heartbeat_watch import watch_heartbeats
 from alerts.policy import Policy
-from bench.checks import REDIS_URL, database
+from bench.checks import REDIS_URL, backend_cpu, cpu_seconds, database, descendants
 from core.db import make_engine
 from integrations.heartbeats.models import Heartbeat
 from integrations.heartbeats.pings import Ping, PingKind, record_pings
@@ -125,6 +125,7 @@ def run_wrk(
     )
     out = done.stdout
     rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    requests = float(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
     non_2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
     errors = re.search(r"Socket errors:.*", out)
 
@@ -134,11 +135,30 @@ def run_wrk(
 
     return {
         "pings_per_s": rate,
+        "requests": requests,
         "p50_ms": cut("50"),
         "p99_ms": cut("99"),
         "non_2xx": float(non_2xx.group(1)) if non_2xx else 0.0,
         "socket_errors": 1.0 if errors else 0.0,
     }
+
+
+class CpuMeter:
+    """CPU the API's processes and the database's backends spent between `start` and
+    `stop`, per request: steadier than latency on a shared machine."""
+
+    def __init__(self, server_pid: int, engine: Any) -> None:
+        self.server_pid, self.engine = server_pid, engine
+
+    def start(self) -> None:
+        self._api = cpu_seconds(descendants(self.server_pid))
+        self._db = backend_cpu(self.engine)
+
+    def stop(self, requests: float) -> dict[str, float]:
+        api = cpu_seconds(descendants(self.server_pid)) - self._api
+        db = sum(cpu - self._db.get(pid, 0.0) for pid, cpu in backend_cpu(self.engine).items())
+        per = 1e6 / max(requests, 1.0)
+        return {"api_cpu_us": api * per, "db_cpu_us": db * per}
 
 
 def script_for_healthz(tmp: Path) -> Path:
@@ -195,7 +215,10 @@ def main() -> None:
             run_wrk(base, script, 2)  # warm-up: connections, caches, plans
             started = datetime.now(UTC)
             paced = run_wrk(base, paced_script, args.seconds, PACED_CONNECTIONS)
+            meter = CpuMeter(server.pid, engine)
+            meter.start()
             figures = run_wrk(base, script, args.seconds)
+            figures.update(meter.stop(figures["requests"]))
             # The same server's ceiling on this machine, now: /healthz does no work.
             ceiling = run_wrk(base + "healthz", script_for_healthz(Path(tmp)), args.seconds)
         finally:
@@ -285,6 +308,10 @@ def report(
     )
     Console().print(table)
     load = os.getloadavg()[0]
+    Console().print(
+        f"CPU per ping, flat out: API processes {flat_out['api_cpu_us']:,.0f} µs, "
+        f"PostgreSQL {flat_out['db_cpu_us']:,.0f} µs"
+    )
     Console().print(
         f"keys stored during the runs: {fresh:,}/{keys:,}; same server, GET /healthz flat out: "
         f"{ceiling['pings_per_s']:,.0f} req/s, p99 {ceiling['p99_ms']:.1f} ms; "

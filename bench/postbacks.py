@@ -46,6 +46,7 @@ from bench.pings import (
     PACING,
     TARGET_P99_MS,
     TARGET_RATE,
+    CpuMeter,
     free_port,
     run_wrk,
     wait_ready,
@@ -157,7 +158,10 @@ def main() -> None:
             base = f"http://127.0.0.1:{port}/"
             run_wrk(base, script, 2)  # warm-up: connections, caches, plans
             paced = run_wrk(base, paced_script, args.seconds, PACED_CONNECTIONS)
+            meter = CpuMeter(server.pid, engine)
+            meter.start()
             flat_out = run_wrk(base, script, args.seconds)
+            flat_out.update(meter.stop(flat_out["requests"]))
         finally:
             server.terminate()
             server.wait(timeout=30)
@@ -203,6 +207,10 @@ def report(
         )
     Console().print(table)
     load = os.getloadavg()[0]
+    Console().print(
+        f"CPU per postback, flat out: API processes {flat_out['api_cpu_us']:,.0f} µs, "
+        f"PostgreSQL {flat_out['db_cpu_us']:,.0f} µs"
+    )
     Console().print(
         f"postbacks stored (with warm-up): {stored:,}, linked to their lead: {linked:,}; "
         f"load average {load:.1f} on {os.cpu_count()} cores"

@@ -103,11 +103,14 @@ def record_postbacks(engine: Engine, received: Sequence[Received]) -> list[Store
             }
             for (integration_id, event_id), item in sorted(firsts.items())
         ]
+        # Parameters as a list, not `.values(rows)`: the statement is compiled once and
+        # cached (SQLAlchemy sends the rows as multi-row VALUES itself); a statement
+        # with the batch's rows in it was compiled anew for every batch.
         inserted = connection.execute(
             module.insert(POSTBACKS)
-            .values(rows)
             .on_conflict_do_nothing()
-            .returning(POSTBACKS.c.integration_id, POSTBACKS.c.event_id, POSTBACKS.c.lead_id)
+            .returning(POSTBACKS.c.integration_id, POSTBACKS.c.event_id, POSTBACKS.c.lead_id),
+            rows,
         ).all()
         links = {(row.integration_id, row.event_id): row.lead_id for row in inserted}
         new = set(links)

@@ -39,6 +39,10 @@ class PostbackEndpoints:
         self._read_at = 0.0
         self._lock = threading.Lock()
 
+    def is_fresh(self) -> bool:
+        """Whether `secret_ref` answers from memory now (no database read)."""
+        return self._refs is not None and self.clock() - self._read_at < self.ttl_s
+
     def secret_ref(self, integration_id: str) -> str | None:
         """The reference to `integration_id`'s postback secret; None: no such endpoint."""
         return self._current().get(integration_id)

@@ -79,7 +79,10 @@ async def receive_postback(request: Request, integration_id: str) -> JSONRespons
             "as the token header",
         )
     endpoints: PostbackEndpoints = request.app.state.postback_endpoints
-    secret = await run_in_threadpool(_secret_of, endpoints, integration_id)
+    if endpoints.is_fresh():  # from memory: not worth a hop to a worker thread
+        secret = _secret_of(endpoints, integration_id)
+    else:
+        secret = await run_in_threadpool(_secret_of, endpoints, integration_id)
     if not is_authentic(secret, raw, request.headers):
         raise HTTPException(status.HTTP_404_NOT_FOUND, NOT_FOUND)
     writer: GroupCommit[Received, Stored] = request.app.state.postbacks
