@@ -63,7 +63,9 @@ bench: $(BIN)/.installed
 	$(BIN)/python bench/cli.py
 	$(BIN)/python bench/retention.py
 	$(BIN)/python bench/history.py
+	$(BIN)/python bench/board.py
 	$(BIN)/python bench/pings.py
+	$(BIN)/python bench/postbacks.py
 	# Last: it needs Debian's prometheus-blackbox-exporter, wrk and nginx-light, and
 	# names whichever is missing.
 	$(BIN)/python bench/peer.py
@@ -80,7 +82,9 @@ bench-quick: $(BIN)/.installed
 	$(BIN)/python bench/cli.py --quick --check
 	$(BIN)/python bench/retention.py --quick
 	$(BIN)/python bench/history.py --quick
+	$(BIN)/python bench/board.py --quick
 	$(BIN)/python bench/pings.py --quick
+	$(BIN)/python bench/postbacks.py --quick
 	$(BIN)/python bench/peer.py --quick
 
 bench-peer: $(BIN)/.installed
