@@ -37,12 +37,13 @@ from intmon.api.routes.tickets import (
     attachment_response,
     file_ticket,
 )
-from intmon.web import ticket_view
+from intmon.web import staged_uploads, ticket_view
 from intmon.web.errors import PageError
 from intmon.web.i18n import Translator, language_of, zone_of
 from intmon.web.refusals import refusal
 from intmon.web.render import page, redirect
 from intmon.web.session import Account, Form, UploadForm, engine_of
+from intmon.web.session_store import key_hash
 from intmon.web.users import WebAccount
 
 router = APIRouter(include_in_schema=False)
@@ -149,6 +150,7 @@ def _new_page(
     errors: dict[str, str],
     *,
     duplicate: str | None = None,
+    staged: list[Any] | None = None,
 ) -> Response:
     forms = _forms(request)
     category, topic = _chosen(forms, values)
@@ -158,6 +160,7 @@ def _new_page(
         account=account,
         status_code=422 if errors else 409 if duplicate else 200,
         duplicate=duplicate,
+        staged=staged or [],
         values={name: values.get(name, "") for name in (*NEW_FIELDS, *_field_inputs(topic))},
         errors=errors,
         forms=forms,
@@ -203,6 +206,9 @@ def new_ticket(request: Request, account: Account, upload: UploadForm) -> Respon
     names = (*NEW_FIELDS, *_field_inputs(topic))
     values = {name: form.get(name, "").strip() for name in names}
     words = _t(request)
+    engine, now, owner = engine_of(request), db.utcnow(), _owner(request, account)
+    # Files kept from the form's last showing that are still ticked (staged_uploads.py).
+    kept = [name.removeprefix(KEEP_PREFIX) for name in form if name.startswith(KEEP_PREFIX)]
     try:
         ticket = NewTicket.model_validate(
             {
@@ -227,27 +233,65 @@ def new_ticket(request: Request, account: Account, upload: UploadForm) -> Respon
                 {name.removeprefix(FIELD_PREFIX): values[name] for name in _field_inputs(topic)},
             )
             section = filled.resolve("", None)[0]
-        attachments.check(files, forms.attachments, 0)  # refused before being asked twice
+        # Refused before being asked twice, kept files and new ones together.
+        earlier_files = staged_uploads.uploads_of(engine, owner, kept, now)
+        attachments.check([*earlier_files, *files], forms.attachments, 0)
         earlier = (
             None if form.get("duplicate_ok") else _duplicate_of(request, account, ticket, section)
         )
         if earlier is not None:
-            return _new_page(request, account, values, {}, duplicate=ticket_number(earlier))
+            staged = _stage(request, owner, kept, files, forms, now)
+            return _new_page(
+                request, account, values, {}, duplicate=ticket_number(earlier), staged=staged
+            )
         ticket_id = file_ticket(
-            engine_of(request),
+            engine,
             account.principal,
             ticket,
             _policy(request),
             form=filled,
             files=files,
+            staged=lambda connection: staged_uploads.claim(connection, owner, kept, now),
         )
     except InvalidFormFields as error:
-        return _new_page(request, account, values, _field_errors(error, topic, words))
+        staged = _stage(request, owner, kept, files, forms, now)
+        errors = _field_errors(error, topic, words)
+        return _new_page(request, account, values, errors, staged=staged)
     except (ValidationError, InvalidTicketInput) as error:
         shown = [f for f in NEW_FIELDS if account.role == "support" or f not in SUPPORT_FIELDS]
         errors = refusal(error, words, "form", ("form", "attachments", *shown))
-        return _new_page(request, account, values, errors)
+        staged = _stage(request, owner, kept, files, forms, now)
+        return _new_page(request, account, values, errors, staged=staged)
     return redirect(f"/tickets/{ticket_number(ticket_id)}")
+
+
+KEEP_PREFIX = "keep:"  # a staged file's checkbox: keep:<its token>
+
+
+def _owner(request: Request, account: WebAccount) -> staged_uploads.Owner:
+    """This login: the session (checked live by `Account`) and its user."""
+    return staged_uploads.Owner(key_hash(str(request.session.get("sid", ""))), account.id)
+
+
+def _stage(
+    request: Request,
+    owner: staged_uploads.Owner,
+    kept: list[str],
+    files: list[Any],
+    forms: TicketFormsConfig,
+    now: datetime,
+) -> list[staged_uploads.StagedFile]:
+    """The files the form shows again: the ones still kept, and the new ones if they
+    pass the attachment checks with them (a refused file is chosen again, knowingly)."""
+    engine = engine_of(request)
+    try:
+        earlier = staged_uploads.uploads_of(engine, owner, kept, now)
+        attachments.check([*earlier, *files], forms.attachments, 0)
+    except InvalidTicketInput:
+        return staged_uploads.listed(engine, owner, kept, now)
+    return staged_uploads.listed(
+        engine, owner, [*kept, *staged_uploads.stage(engine, owner, files, now)], now
+    )
 
 
 def _field_errors(error: InvalidFormFields, topic: Topic | None, t: Translator) -> dict[str, str]:

@@ -13,13 +13,13 @@ callers that read one page keep working unchanged.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Annotated, Any, Literal
 from urllib.parse import quote
 
 from fastapi import APIRouter, File, Path, Query, Request, Response, UploadFile, status
 from pydantic import Field
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from alerts import attachments, documents, manual_tickets, tickets
 from alerts.attachments import Upload
@@ -396,10 +396,12 @@ def file_ticket(
     *,
     form: FilledForm | None = None,
     files: Sequence[Upload] = (),
+    staged: Callable[[Connection], Sequence[Upload]] | None = None,
 ) -> int:
     """Open a hand-made ticket as `caller`, with its files; InvalidTicketInput names a
     field it refuses. `form`: seed 001's form when the caller read it already (the
-    console), else the one `ticket.category` names."""
+    console), else the one `ticket.category` names. `staged`: files kept from an
+    earlier showing of the console's form, claimed in the ticket's transaction."""
     if caller.role == "client":
         if ticket.client not in (None, caller.client):
             raise InvalidTicketInput("client", "a client token files tickets for its own client")
@@ -430,7 +432,13 @@ def file_ticket(
             sees=caller.sees_client,
             form=form,
         )
+        kept = list(staged(connection)) if staged is not None else []
         attachments.attach(
-            connection, ticket_id, list(files), limits=forms.attachments, actor=actor, now=now
+            connection,
+            ticket_id,
+            [*kept, *files],
+            limits=forms.attachments,
+            actor=actor,
+            now=now,
         )
     return ticket_id
