@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from typing import Annotated, Any, Literal
 from urllib.parse import quote
 
-from fastapi import APIRouter, File, Path, Query, Request, Response, UploadFile, status
+from fastapi import APIRouter, Depends, File, Path, Query, Request, Response, UploadFile, status
 from pydantic import Field
 from sqlalchemy import Connection, Engine
 
@@ -46,6 +46,7 @@ from intmon.api.fields import (
 from intmon.api.links import absolute
 from intmon.api.schemas import tickets as schemas
 from intmon.api.strict_json import StrictJsonRoute
+from intmon.api.ticket_input import request_body, ticket_values, validated
 
 router = APIRouter(prefix="/api/tickets", tags=["tickets"], route_class=StrictJsonRoute)
 
@@ -222,17 +223,42 @@ def ticket_show(engine: Db, caller: TicketReader, request: Request, number: str)
     return _detail(engine, caller, number, request)
 
 
+async def _new_ticket(request: Request) -> tuple[NewTicket, list[Upload]]:
+    values, uploads = await ticket_values(request)
+    return validated(NewTicket, values), uploads
+
+
 @router.post(
     "",
     status_code=status.HTTP_201_CREATED,
     response_model=schemas.TicketDetail,
-    responses={201: {"headers": {"Location": LOCATION}}},
+    responses={
+        201: {"headers": {"Location": LOCATION}},
+        400: {"description": "A multipart body that cannot be read, or has too many parts."},
+        413: {"description": "The request is larger than the API takes."},
+        415: {"description": "Neither JSON nor a form."},
+        422: {
+            "description": "A field is refused (`field` names it: `topic`, "
+            "`fields.chat_id`, `attachments` for a file too large, too many or not "
+            "an accepted type); nothing is filed."
+        },
+    },
+    openapi_extra={"requestBody": request_body(NewTicket.model_json_schema())},
 )
 def ticket_create(
-    engine: Db, caller: TicketReader, request: Request, response: Response, ticket: NewTicket
+    engine: Db,
+    caller: TicketReader,
+    request: Request,
+    response: Response,
+    sent: Annotated[tuple[NewTicket, list[Upload]], Depends(_new_ticket)],
 ) -> Any:
-    """Open a ticket by hand; a client token opens it for its own client."""
-    ticket_id = file_ticket(engine, caller, ticket, _policy(request))
+    """Open a ticket by hand; a client token opens it for its own client.
+
+    Send JSON, or `multipart/form-data` to attach files in the same call: the same
+    fields as form parts (a topic field `x` as `fields.x`), the files as parts named
+    `files`, checked as `…/attachments` checks them. A refused file files nothing."""
+    ticket, files = sent
+    ticket_id = file_ticket(engine, caller, ticket, _policy(request), files=files)
     created = _detail(engine, caller, ticket_id, request)
     response.headers["Location"] = created["url"]
     return created
