@@ -5,6 +5,8 @@ only the ticket's client and support download them."""
 from __future__ import annotations
 
 import hashlib
+import shlex
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -323,3 +325,27 @@ def test_the_openapi_document_declares_both_bodies(api: Api) -> None:
     assert form["properties"]["files"]["items"] == {"type": "string", "format": "binary"}
     assert "^fields\\." in form["patternProperties"]
     assert {"topic", "body"} <= set(form["required"])
+
+
+def test_the_readmes_curl_example_files_a_ticket_with_its_files(api: Api, tmp_path: Any) -> None:
+    """The README's `curl -F …` example, sent part for part."""
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    section = readme.split("**A ticket with its files in one call.**", 1)[1]
+    command = section.split("```sh\n", 1)[1].split("```", 1)[0].replace("\\\n", " ")
+    data: dict[str, str] = {}
+    files: list[tuple[str, tuple[str, bytes, str]]] = []
+    for part in shlex.split(command):
+        if "=" not in part or part.startswith(("Authorization", "https:")):
+            continue
+        name, value = part.split("=", 1)
+        if value.startswith("@"):
+            content = PNG if value.endswith(".png") else b"12:00 stopped\n"
+            files.append((name, (value[1:], content, "application/octet-stream")))
+        else:
+            data[name] = value
+    assert "-F" in command and len(files) == 2
+    answer = api.post("/api/tickets", as_="acme", data=data, files=files)
+    assert answer.status_code == 201, answer.text
+    ticket = answer.json()
+    assert ticket["fields"] == CHATS["fields"] and ticket["topic"] == CHATS["topic"]
+    assert [a["name"] for a in ticket["attachments"]] == ["shot.png", "bot.log"]
