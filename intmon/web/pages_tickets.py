@@ -209,6 +209,9 @@ def new_ticket(request: Request, account: Account, upload: UploadForm) -> Respon
     engine, now, owner = engine_of(request), db.utcnow(), _owner(request, account)
     # Files kept from the form's last showing that are still ticked (staged_uploads.py).
     kept = [name.removeprefix(KEEP_PREFIX) for name in form if name.startswith(KEEP_PREFIX)]
+    # Every file the form listed, ticked or not: the unticked ones are deleted.
+    shown = form.get(SHOWN, "").split()[:MAX_STAGED_SHOWN]
+    unticked = [token for token in shown if token not in kept]
     try:
         ticket = NewTicket.model_validate(
             {
@@ -240,7 +243,7 @@ def new_ticket(request: Request, account: Account, upload: UploadForm) -> Respon
             None if form.get("duplicate_ok") else _duplicate_of(request, account, ticket, section)
         )
         if earlier is not None:
-            staged = _stage(request, owner, kept, files, forms, now)
+            staged = _stage(request, owner, kept, unticked, files, forms, now)
             return _new_page(
                 request, account, values, {}, duplicate=ticket_number(earlier), staged=staged
             )
@@ -251,21 +254,23 @@ def new_ticket(request: Request, account: Account, upload: UploadForm) -> Respon
             _policy(request),
             form=filled,
             files=files,
-            staged=lambda connection: staged_uploads.claim(connection, owner, kept, now),
+            staged=lambda connection: staged_uploads.claim(connection, owner, kept, shown, now),
         )
     except InvalidFormFields as error:
-        staged = _stage(request, owner, kept, files, forms, now)
+        staged = _stage(request, owner, kept, unticked, files, forms, now)
         errors = _field_errors(error, topic, words)
         return _new_page(request, account, values, errors, staged=staged)
     except (ValidationError, InvalidTicketInput) as error:
         shown = [f for f in NEW_FIELDS if account.role == "support" or f not in SUPPORT_FIELDS]
         errors = refusal(error, words, "form", ("form", "attachments", *shown))
-        staged = _stage(request, owner, kept, files, forms, now)
+        staged = _stage(request, owner, kept, unticked, files, forms, now)
         return _new_page(request, account, values, errors, staged=staged)
     return redirect(f"/tickets/{ticket_number(ticket_id)}")
 
 
 KEEP_PREFIX = "keep:"  # a staged file's checkbox: keep:<its token>
+SHOWN = "staged_shown"  # the tokens of every staged file the form listed
+MAX_STAGED_SHOWN = 20
 
 
 def _owner(request: Request, account: WebAccount) -> staged_uploads.Owner:
@@ -277,13 +282,16 @@ def _stage(
     request: Request,
     owner: staged_uploads.Owner,
     kept: list[str],
+    unticked: list[str],
     files: list[Any],
     forms: TicketFormsConfig,
     now: datetime,
 ) -> list[staged_uploads.StagedFile]:
     """The files the form shows again: the ones still kept, and the new ones if they
-    pass the attachment checks with them (a refused file is chosen again, knowingly)."""
+    pass the attachment checks with them (a refused file is chosen again, knowingly).
+    The ones unticked are forgotten."""
     engine = engine_of(request)
+    staged_uploads.drop(engine, owner, unticked)
     try:
         earlier = staged_uploads.uploads_of(engine, owner, kept, now)
         attachments.check([*earlier, *files], forms.attachments, 0)

@@ -126,17 +126,33 @@ def _read(
 
 
 def claim(
-    connection: Connection, owner: Owner, tokens: Sequence[str], now: datetime
+    connection: Connection, owner: Owner, tokens: Sequence[str], shown: Sequence[str], now: datetime
 ) -> list[Upload]:
-    """In the caller's transaction: the files `tokens`, deleted with every other file
-    the owner staged (the ones left unticked). A file gone in between — expired, or
-    claimed by the same form sent twice — is InvalidTicketInput, which rolls back."""
+    """In the caller's transaction: the files `tokens`, deleted with the others the
+    form showed (`shown`, the ones left unticked). A file gone in between — expired,
+    or claimed by the same form sent twice — is InvalidTicketInput, which rolls back."""
     uploads = _read(connection, owner, tokens, now)
-    gone = connection.execute(
-        delete(STAGED).where(
-            STAGED.c.session_hash == owner.session_hash, STAGED.c.user_id == owner.user_id
-        )
-    ).rowcount
+    gone = _delete(connection, owner, [*tokens, *shown])
     if gone < len(uploads):
         raise InvalidTicketInput(FIELD, EXPIRED)
     return uploads
+
+
+def drop(engine: Engine, owner: Owner, tokens: Sequence[str]) -> None:
+    """Forget the owner's files `tokens` (unticked on a form shown again)."""
+    with engine.begin() as connection:
+        _delete(connection, owner, tokens)
+
+
+def _delete(connection: Connection, owner: Owner, tokens: Sequence[str]) -> int:
+    wanted = list(dict.fromkeys(t for t in tokens if TOKEN.match(t)))
+    if not wanted:
+        return 0
+    deleted = connection.execute(
+        delete(STAGED).where(
+            STAGED.c.token.in_(wanted),
+            STAGED.c.session_hash == owner.session_hash,
+            STAGED.c.user_id == owner.user_id,
+        )
+    ).rowcount
+    return int(deleted or 0)

@@ -81,13 +81,45 @@ def test_an_unticked_file_is_left_out_and_new_files_join_the_kept_ones(
     )
     sent = ann.post(
         "/tickets/new",
-        {**LIKE_INC_1, "duplicate_ok": "1", f"keep:{tokens[1]}": "1"},
+        {
+            **LIKE_INC_1,
+            "duplicate_ok": "1",
+            f"keep:{tokens[1]}": "1",
+            "staged_shown": " ".join(tokens),
+        },
         files=[("files", ("more.json", b'{"lead": 1}', "application/json"))],
     )
     assert sent.url.path == "/tickets/INC-000003"
     names = [a.name for a in ticket_detail(engine, "INC-000003").attachments]
     assert names == ["bot.log", "more.json"]
     assert staged_rows(engine) == 0  # the unticked one is gone too
+
+
+def test_another_tabs_files_stay_and_an_unticked_file_goes_at_once(
+    browser: Any, engine: Engine
+) -> None:
+    ann = browser("ann")
+    # Two drafts in two tabs of one login, both warned.
+    _, first = warned_with_files(ann, [("one.png", PNG, "image/png"), ("two.log", LOG, "t/p")])
+    _, other_tab = warned_with_files(ann, [("other.png", PNG, "image/png")])
+    assert f'name="staged_shown" value="{" ".join(first)}"' in ann.seen[-3]
+    # The first form shown again with its second file unticked: that one is forgotten.
+    again = ann.post(
+        "/tickets/new",
+        {**LIKE_INC_1, f"keep:{first[0]}": "1", "staged_shown": " ".join(first)},
+    )
+    assert again.status_code == 409 and KEEP.findall(again.text) == [first[0]]
+    assert staged_rows(engine) == 2
+    sent = ann.post(
+        "/tickets/new",
+        {**LIKE_INC_1, "duplicate_ok": "1", f"keep:{first[0]}": "1", "staged_shown": first[0]},
+    )
+    assert [a.name for a in ticket_detail(engine, sent.url.path.rsplit("/", 1)[1]).attachments] == [
+        "one.png"
+    ]
+    # The other tab's file is still there for its own form.
+    with engine.connect() as connection:
+        assert connection.execute(select(STAGED.c.token)).scalars().all() == other_tab
 
 
 def test_kept_files_count_against_the_limit(browser: Any, engine: Engine) -> None:
