@@ -51,9 +51,11 @@ def start_session(engine: Engine, user_id: int, now: datetime, limits: SessionLi
     """A new session for the user; returns its key (for the cookie only).
 
     Sessions that have run out are deleted on the way, so the table holds about
-    as many rows as there are live logins."""
+    as many rows as there are live logins; so are the new-ticket form's kept files
+    that have expired (staged_uploads.py), whether or not anyone stages more."""
     key = secrets.token_urlsafe(32)
     with engine.begin() as connection:
+        connection.execute(delete(STAGED).where(STAGED.c.expires_at <= now))
         connection.execute(
             delete(SESSIONS).where(
                 or_(

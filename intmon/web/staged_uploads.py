@@ -10,9 +10,11 @@ Who may use a staged file: the same login that chose it. Every read and claim
 matches the session's key hash *and* the user, so the random token written in
 the form is only a name; another client (or the same person in another browser)
 who sends it gets "expired". A staged file lives `STAGED_TTL` at most; expired
-rows are deleted whenever files are staged, all of a session's rows go with
-the session (`session_store.end_session`), and a claimed file is deleted in the
-transaction that attaches it, so it is attached once.
+rows are deleted whenever files are staged and at every login
+(`session_store.start_session`), all of a session's rows go with the session
+(`end_session`, and all of a user's when they are logged out everywhere), and a
+claimed file is deleted in the transaction that attaches it, so it is attached
+once.
 """
 
 from __future__ import annotations

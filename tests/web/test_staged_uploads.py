@@ -14,6 +14,7 @@ from sqlalchemy import Engine, func, select
 from alerts.queries import ticket_detail
 from core.db import table_of
 from intmon.web.models import StagedUpload
+from tests.web.conftest import NOW
 from tests.web.test_pages import text_of
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 40
@@ -194,3 +195,25 @@ def test_kept_files_expire_and_go_with_the_session(
         assert connection.execute(select(STAGED.c.name)).scalars().all() == ["again.png"]
     ann.post("/logout")
     assert staged_rows(engine) == 0
+    # Expired files go at anyone's login too, if nobody stages files any more.
+    warned_with_files(browser("ann"), [("left.png", PNG, "image/png")])
+    clock[0] += timedelta(minutes=31)
+    browser("sup")
+    assert staged_rows(engine) == 0
+
+
+def test_a_disabled_users_kept_files_go_with_their_sessions(browser: Any, engine: Engine) -> None:
+    from intmon.web.users import disable_user
+
+    warned_with_files(browser("ann"), [("shot.png", PNG, "image/png")])
+    sup = browser("sup")
+    sup.get("/tickets/new")
+    refused = sup.post(  # support is not warned; a refused field keeps the file too
+        "/tickets/new",
+        {**LIKE_INC_1, "client": "acme", "topic": ""},
+        files=[("files", ("theirs.png", PNG, "image/png"))],
+    )
+    assert refused.status_code == 422 and "theirs.png" in refused.text
+    disable_user(engine, "ann", NOW)
+    with engine.connect() as connection:
+        assert connection.execute(select(STAGED.c.name)).scalars().all() == ["theirs.png"]
