@@ -283,6 +283,7 @@ def test_a_refused_file_files_no_ticket(
         ({"tier": "gold"}, [], "tier"),
         ({"sectoin": "app_help"}, [], "sectoin"),  # a typo is named, not ignored
         ({"files": "not a file"}, [], "files"),
+        ({"fields": '{"channel": "telegram"}'}, [], "fields"),
         ({}, [("screenshot", ("a.png", PNG, "image/png"))], "screenshot"),
         ({"topic": "a\x00b"}, [], "topic"),
     ],

@@ -78,6 +78,8 @@ async def _multipart(request: Request) -> tuple[dict[str, Any], list[Upload]]:
                     raise _refused(name, "given twice")
                 if value or name not in OPTIONAL:
                     values[name] = value
+            elif name == "fields":
+                raise _refused(name, f"send each field as its own part, {FIELDS_PREFIX}<name>")
             else:
                 raise _refused(name, "not a field of a ticket")
     finally:
