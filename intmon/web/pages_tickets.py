@@ -11,6 +11,7 @@ is shown on the form with the field it names.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
@@ -207,23 +208,9 @@ def new_ticket(request: Request, account: Account, upload: UploadForm) -> Respon
     values = {name: form.get(name, "").strip() for name in names}
     words = _t(request)
     engine, now, owner = engine_of(request), db.utcnow(), _owner(request, account)
-    # Files kept from the form's last showing that are still ticked (staged_uploads.py).
-    kept = [name.removeprefix(KEEP_PREFIX) for name in form if name.startswith(KEEP_PREFIX)]
-    # Every file the form listed, ticked or not: the unticked ones are deleted.
-    shown = form.get(SHOWN, "").split()[:MAX_STAGED_SHOWN]
-    unticked = [token for token in shown if token not in kept]
+    kept = KeptFiles.of(form)
     try:
-        ticket = NewTicket.model_validate(
-            {
-                "section": form.get("section", "").strip(),
-                "subtype": form.get("subtype", "").strip() or None,
-                "topic": values["topic"],
-                "body": values["description"],
-                "integration": values["integration"] or None,
-                "client": values["client"] or None,
-                "tier": values["tier"] or None,
-            }
-        )
+        ticket = _ticket_of(form, values)
         # Without a category (a form of an older page, or a script) it is filed by
         # its section, as the API files it.
         filled = None
@@ -237,13 +224,13 @@ def new_ticket(request: Request, account: Account, upload: UploadForm) -> Respon
             )
             section = filled.resolve("", None)[0]
         # Refused before being asked twice, kept files and new ones together.
-        earlier_files = staged_uploads.uploads_of(engine, owner, kept, now)
+        earlier_files = staged_uploads.uploads_of(engine, owner, kept.ticked, now)
         attachments.check([*earlier_files, *files], forms.attachments, 0)
         earlier = (
             None if form.get("duplicate_ok") else _duplicate_of(request, account, ticket, section)
         )
         if earlier is not None:
-            staged = _stage(request, owner, kept, unticked, files, forms, now)
+            staged = _stage(request, owner, kept, files, forms, now)
             return _new_page(
                 request, account, values, {}, duplicate=ticket_number(earlier), staged=staged
             )
@@ -254,23 +241,57 @@ def new_ticket(request: Request, account: Account, upload: UploadForm) -> Respon
             _policy(request),
             form=filled,
             files=files,
-            staged=lambda connection: staged_uploads.claim(connection, owner, kept, shown, now),
+            staged=lambda connection: staged_uploads.claim(
+                connection, owner, kept.ticked, kept.shown, now
+            ),
         )
     except InvalidFormFields as error:
-        staged = _stage(request, owner, kept, unticked, files, forms, now)
         errors = _field_errors(error, topic, words)
-        return _new_page(request, account, values, errors, staged=staged)
     except (ValidationError, InvalidTicketInput) as error:
-        shown = [f for f in NEW_FIELDS if account.role == "support" or f not in SUPPORT_FIELDS]
-        errors = refusal(error, words, "form", ("form", "attachments", *shown))
-        staged = _stage(request, owner, kept, unticked, files, forms, now)
-        return _new_page(request, account, values, errors, staged=staged)
-    return redirect(f"/tickets/{ticket_number(ticket_id)}")
+        fields = [f for f in NEW_FIELDS if account.role == "support" or f not in SUPPORT_FIELDS]
+        errors = refusal(error, words, "form", ("form", "attachments", *fields))
+    else:
+        return redirect(f"/tickets/{ticket_number(ticket_id)}")
+    staged = _stage(request, owner, kept, files, forms, now)
+    return _new_page(request, account, values, errors, staged=staged)
+
+
+def _ticket_of(form: dict[str, str], values: dict[str, str]) -> NewTicket:
+    """The form as the API's model: the same sizes, no NUL."""
+    return NewTicket.model_validate(
+        {
+            "section": form.get("section", "").strip(),
+            "subtype": form.get("subtype", "").strip() or None,
+            "topic": values["topic"],
+            "body": values["description"],
+            "integration": values["integration"] or None,
+            "client": values["client"] or None,
+            "tier": values["tier"] or None,
+        }
+    )
 
 
 KEEP_PREFIX = "keep:"  # a staged file's checkbox: keep:<its token>
 SHOWN = "staged_shown"  # the tokens of every staged file the form listed
 MAX_STAGED_SHOWN = 20
+
+
+@dataclass(frozen=True, slots=True)
+class KeptFiles:
+    """The files kept from the form's last showing (staged_uploads.py): the ones the
+    form listed, and those still ticked; the others are deleted."""
+
+    shown: list[str]
+    ticked: list[str]
+
+    @classmethod
+    def of(cls, form: dict[str, str]) -> KeptFiles:
+        ticked = [name.removeprefix(KEEP_PREFIX) for name in form if name.startswith(KEEP_PREFIX)]
+        return cls(form.get(SHOWN, "").split()[:MAX_STAGED_SHOWN], ticked)
+
+    @property
+    def unticked(self) -> list[str]:
+        return [token for token in self.shown if token not in self.ticked]
 
 
 def _owner(request: Request, account: WebAccount) -> staged_uploads.Owner:
@@ -281,25 +302,23 @@ def _owner(request: Request, account: WebAccount) -> staged_uploads.Owner:
 def _stage(
     request: Request,
     owner: staged_uploads.Owner,
-    kept: list[str],
-    unticked: list[str],
+    kept: KeptFiles,
     files: list[Any],
     forms: TicketFormsConfig,
     now: datetime,
 ) -> list[staged_uploads.StagedFile]:
-    """The files the form shows again: the ones still kept, and the new ones if they
+    """The files the form shows again: the ones still ticked, and the new ones if they
     pass the attachment checks with them (a refused file is chosen again, knowingly).
     The ones unticked are forgotten."""
     engine = engine_of(request)
-    staged_uploads.drop(engine, owner, unticked)
+    staged_uploads.drop(engine, owner, kept.unticked)
     try:
-        earlier = staged_uploads.uploads_of(engine, owner, kept, now)
+        earlier = staged_uploads.uploads_of(engine, owner, kept.ticked, now)
         attachments.check([*earlier, *files], forms.attachments, 0)
     except InvalidTicketInput:
-        return staged_uploads.listed(engine, owner, kept, now)
-    return staged_uploads.listed(
-        engine, owner, [*kept, *staged_uploads.stage(engine, owner, files, now)], now
-    )
+        return staged_uploads.listed(engine, owner, kept.ticked, now)
+    new = staged_uploads.stage(engine, owner, files, now)
+    return staged_uploads.listed(engine, owner, [*kept.ticked, *new], now)
 
 
 def _field_errors(error: InvalidFormFields, topic: Topic | None, t: Translator) -> dict[str, str]:
