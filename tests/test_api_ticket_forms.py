@@ -5,6 +5,8 @@ only the ticket's client and support download them."""
 from __future__ import annotations
 
 import hashlib
+import shlex
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -202,3 +204,149 @@ def test_the_count_and_size_limits(api: Api, engine: Engine) -> None:
     third = _attach(api, number, ("c.txt", b"c"))
     assert _problem_fields(third) == ["attachments"]
     assert "at most 2 files" in third.json()["detail"]
+
+
+# --- a ticket with its files in one call (multipart) ----------------------------------
+
+
+def _form(ticket: dict[str, Any]) -> dict[str, str]:
+    """The JSON body as multipart parts: a topic field `x` is the part `fields.x`."""
+    parts = {name: str(value) for name, value in ticket.items() if name != "fields"}
+    parts |= {f"fields.{name}": str(value) for name, value in ticket.get("fields", {}).items()}
+    return parts
+
+
+def _create(api: Api, files: list[tuple[str, bytes]], as_: str = "acme", **change: Any) -> Any:
+    return api.post(
+        "/api/tickets",
+        as_=as_,
+        data=_form({**CHATS, **change}),
+        files=[("files", (name, content, "application/octet-stream")) for name, content in files],
+    )
+
+
+def test_a_ticket_and_its_files_in_one_multipart_call(api: Api) -> None:
+    answer = _create(api, [("shot.png", PNG), ("bot.log", b"12:00 stopped\n")])
+    assert answer.status_code == 201, answer.text
+    ticket = answer.json()
+    assert answer.headers["location"] == ticket["url"]
+    assert (ticket["category"], ticket["topic_id"]) == ("system_errors", "chats")
+    assert ticket["fields"] == CHATS["fields"]
+    assert ticket["client"] == "acme"
+    shot, log = ticket["attachments"]
+    assert (shot["name"], shot["content_type"], shot["size"]) == ("shot.png", "image/png", 48)
+    assert log["content_type"] == "text/plain; charset=utf-8"
+    url = f"/api/tickets/{ticket['number']}/attachments/{shot['id']}"
+    assert api.get(url, as_="acme").content == PNG
+    assert api.get(url, as_="support").content == PNG
+    # Another client neither sees the ticket nor its file.
+    assert api.get(url, as_="orbit").status_code == 404
+    assert api.get(f"/api/tickets/{ticket['number']}", as_="orbit").status_code == 404
+    # A form without files (and empty optional parts, as curl -F x= sends) files too.
+    plain = api.post(
+        "/api/tickets", as_="acme", data={**_form(CHATS), "subtype": "", "integration": ""}
+    )
+    assert plain.status_code == 201, plain.text
+    assert plain.json()["attachments"] == []
+
+
+@pytest.mark.parametrize(
+    ("files", "message"),
+    [
+        ([("big.txt", b"x" * 101)], "larger than 100 bytes"),
+        ([("a.txt", b"a"), ("b.txt", b"b"), ("c.txt", b"c")], "at most 2 files"),
+        ([("report.txt", b"\x7fELF\x02\x01\x01" + b"\x00" * 60)], "ELF"),
+        ([("setup.pdf", b"MZ\x90\x00" + b"\x00" * 60)], "Windows executable"),
+        ([("notes.txt", b"#!/bin/sh\nrm -rf /\n")], "script"),
+        ([("photo.jpg", b"\x00\x01\x02\xff\xfe")], "not an accepted type"),
+    ],
+)
+def test_a_refused_file_files_no_ticket(
+    api: Api, engine: Engine, files: list[tuple[str, bytes]], message: str
+) -> None:
+    limits = {"attachments": {"max_bytes": 100, "max_per_ticket": 2}}
+    with engine.begin() as connection:
+        documents.store(connection, {documents.TICKET_FORMS: limits}, T0)
+    before = len(api.get("/api/tickets", as_="acme").json())
+    answer = _create(api, files)
+    assert _problem_fields(answer) == ["attachments"]
+    assert message in answer.json()["detail"]
+    assert len(api.get("/api/tickets", as_="acme").json()) == before
+
+
+@pytest.mark.parametrize(
+    ("parts", "files", "field"),
+    [
+        ({"topic": ""}, [], "topic"),
+        ({"fields.channel": "fax"}, [], "fields.channel"),
+        ({"fields.account_number": "12a"}, [], "fields.account_number"),
+        ({"tier": "gold"}, [], "tier"),
+        ({"sectoin": "app_help"}, [], "sectoin"),  # a typo is named, not ignored
+        ({"files": "not a file"}, [], "files"),
+        ({"fields": '{"channel": "telegram"}'}, [], "fields"),
+        ({}, [("screenshot", ("a.png", PNG, "image/png"))], "screenshot"),
+        ({"topic": "a\x00b"}, [], "topic"),
+    ],
+)
+def test_multipart_refusals_name_the_field(
+    api: Api, parts: dict[str, str], files: list[Any], field: str
+) -> None:
+    answer = api.post(
+        "/api/tickets", as_="acme", data={**_form(CHATS), **parts}, files=files or None
+    )
+    assert field in _problem_fields(answer), answer.text
+
+
+def test_a_client_cannot_file_for_another_client_with_files(api: Api) -> None:
+    answer = _create(api, [("shot.png", PNG)], client="orbit")
+    assert _problem_fields(answer) == ["client"]
+    assert [t["client"] for t in api.get("/api/tickets", as_="orbit").json()] == ["orbit"]
+    # Support files for a client, with the files, and that client reads them.
+    filed = _create(api, [("shot.png", PNG)], as_="support", client="orbit", integration="o")
+    assert filed.status_code == 201, filed.text
+    number, shot = filed.json()["number"], filed.json()["attachments"][0]
+    got = api.get(f"/api/tickets/{number}/attachments/{shot['id']}", as_="orbit")
+    assert got.status_code == 200 and got.content == PNG
+    assert api.get(f"/api/tickets/{number}", as_="acme").status_code == 404
+
+
+def test_neither_json_nor_multipart_is_refused(api: Api) -> None:
+    answer = api.post(
+        "/api/tickets", as_="acme", content=b"topic=x", headers={"content-type": "text/plain"}
+    )
+    assert answer.status_code == 415
+    assert answer.headers["content-type"].startswith("application/problem+json")
+
+
+def test_the_openapi_document_declares_both_bodies(api: Api) -> None:
+    operation = api.get("/openapi.json").json()["paths"]["/api/tickets"]["post"]
+    content = operation["requestBody"]["content"]
+    assert content["application/json"]["schema"]["properties"]["fields"]
+    form = content["multipart/form-data"]["schema"]
+    assert form["properties"]["files"]["items"] == {"type": "string", "format": "binary"}
+    assert "^fields\\." in form["patternProperties"]
+    assert {"topic", "body"} <= set(form["required"])
+
+
+def test_the_readmes_curl_example_files_a_ticket_with_its_files(api: Api, tmp_path: Any) -> None:
+    """The README's `curl -F …` example, sent part for part."""
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    section = readme.split("**A ticket with its files in one call.**", 1)[1]
+    command = section.split("```sh\n", 1)[1].split("```", 1)[0].replace("\\\n", " ")
+    data: dict[str, str] = {}
+    files: list[tuple[str, tuple[str, bytes, str]]] = []
+    for part in shlex.split(command):
+        if "=" not in part or part.startswith(("Authorization", "https:")):
+            continue
+        name, value = part.split("=", 1)
+        if value.startswith("@"):
+            content = PNG if value.endswith(".png") else b"12:00 stopped\n"
+            files.append((name, (value[1:], content, "application/octet-stream")))
+        else:
+            data[name] = value
+    assert "-F" in command and len(files) == 2
+    answer = api.post("/api/tickets", as_="acme", data=data, files=files)
+    assert answer.status_code == 201, answer.text
+    ticket = answer.json()
+    assert ticket["fields"] == CHATS["fields"] and ticket["topic"] == CHATS["topic"]
+    assert [a["name"] for a in ticket["attachments"]] == ["shot.png", "bot.log"]

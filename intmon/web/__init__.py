@@ -9,8 +9,9 @@ modules parse a request, call one function of `alerts/` or `integrations/`
 (with the API's visibility rules) and render a template from `templates/`.
 `pages_badge.py` serves the public uptime badges (`badges.py`: their secret links).
 `pages_actions.py` is what support does (acknowledge, maintenance windows, run
-checks or a scenario now), each recorded by `audit.py`; `pages_runs.py` shows a
-scenario run with its report and JUnit.
+checks or a scenario now), each recorded by `audit.py`; `pages_windows.py` the
+recurring maintenance windows; `pages_runs.py` shows a scenario run with its
+report and JUnit.
 `serve.py` runs the whole app on a free local port (the demo, the browser test).
 """
 
@@ -40,6 +41,7 @@ def install(app: FastAPI) -> None:
         pages_runs,
         pages_status,
         pages_tickets,
+        pages_windows,
     )
     from intmon.web.badges import badge_key
     from intmon.web.errors import LoginRequired, PageError
@@ -65,7 +67,8 @@ def install(app: FastAPI) -> None:
         # again (where the cookie could be stripped of its protection by a downgrade).
         app.add_middleware(StrictTransport, max_age_s=settings.hsts_max_age_s)
 
-    for module in (pages_auth, pages_status, pages_tickets, pages_badge, pages_actions, pages_runs):
+    pages = (pages_auth, pages_status, pages_tickets, pages_badge, pages_actions, pages_runs)
+    for module in (*pages, pages_windows):
         app.include_router(module.router)
     app.mount(STATIC_URL, StaticFiles(directory=STATIC), name="web-static")
 

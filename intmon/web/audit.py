@@ -136,6 +136,8 @@ def message(view: ActionView, t: Translator) -> str:
             values[key] = t.when(value)  # in the reader's zone, not the actor's
         elif key == "fields" and isinstance(value, list):
             values[key] = ", ".join(t.field(str(name)) for name in value)
+        elif key == "days" and isinstance(value, str):  # a recurring window's "mon,tue"
+            values[key] = ", ".join(t.word("day", day) for day in value.split(",") if day)
         elif isinstance(value, str | int):
             values[key] = value
     if view.outcome == "done":

@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 
 from fastapi import Request
 
-from intmon.web import i18n_actions, i18n_forms, i18n_tickets
+from intmon.web import i18n_actions, i18n_forms, i18n_tickets, i18n_windows
 
 LANGUAGES = ("en", "ru")
 DEFAULT = "en"
@@ -588,6 +588,8 @@ EN.update(i18n_forms.EN)
 RU.update(i18n_forms.RU)
 EN.update(i18n_actions.EN)
 RU.update(i18n_actions.RU)
+EN.update(i18n_windows.EN)
+RU.update(i18n_windows.RU)
 CATALOGUE: dict[str, dict[str, str]] = {"en": EN, "ru": RU}
 
 MONTHS = {

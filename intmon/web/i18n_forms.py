@@ -24,6 +24,9 @@ EN: dict[str, str] = {
     "new.attach_hint": "Up to {count} files, {size} MiB each: images (PNG, JPEG, GIF, WebP), "
     "PDF, text (TXT, LOG, CSV), JSON. Programs, scripts and archives are refused.",
     "new.optional": "(optional)",
+    "new.staged": "Files you chose, kept for this form",
+    "new.staged_hint": "They are attached when you send the form; untick a file to leave it "
+    "out. Kept for 30 minutes.",
     "form.required": "is required",
     "form.unknown": "is not a field of this topic",
     "form.too_long": "must have at most {max} characters",
@@ -39,6 +42,7 @@ EN: dict[str, str] = {
     "invalid.file_refused": "{name}: this kind of file is not accepted "
     "(programs, scripts and archives never are)",
     "invalid.file_empty": "{name}: the file is empty",
+    "invalid.file_expired": "a file chosen earlier is no longer kept; choose it again",
     "ticket.form_topic": "Category and topic",
     "ticket.attachments": "Attachments",
     "ticket.attach": "Attach files",
@@ -61,6 +65,9 @@ RU: dict[str, str] = {
     "new.attach_hint": "До {count} файлов, не больше {size} МиБ каждый: изображения (PNG, JPEG, "
     "GIF, WebP), PDF, текст (TXT, LOG, CSV), JSON. Программы, скрипты и архивы не принимаются.",
     "new.optional": "(необязательно)",
+    "new.staged": "Выбранные вами файлы, сохранённые для этой формы",
+    "new.staged_hint": "Они будут прикреплены при отправке формы; снимите отметку, чтобы "
+    "не прикреплять файл. Хранятся 30 минут.",
     "form.required": "обязательное поле",
     "form.unknown": "такого поля нет в форме этой темы",
     "form.too_long": "должно содержать не больше {max} симв.",
@@ -76,6 +83,7 @@ RU: dict[str, str] = {
     "invalid.file_refused": "{name}: файлы такого типа не принимаются "
     "(программы, скрипты и архивы — никогда)",
     "invalid.file_empty": "{name}: файл пустой",
+    "invalid.file_expired": "файл, выбранный ранее, больше не хранится; выберите его снова",
     "ticket.form_topic": "Категория и тема",
     "ticket.attachments": "Вложения",
     "ticket.attach": "Прикрепить файлы",

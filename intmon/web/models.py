@@ -14,7 +14,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, Integer, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.db import Base, UTCDateTime
@@ -83,3 +83,26 @@ class ConsoleAction(Base):
     # a check or scenario name.
     subject: Mapped[str | None] = mapped_column(String(200), nullable=True)
     values: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class StagedUpload(Base):
+    """A file a person chose on the new-ticket form that was shown again instead of
+    filed (the duplicate warning, a refused field): a browser cannot refill a file
+    input, so the file waits here until the form is sent again (`staged_uploads.py`).
+
+    It belongs to one login: the session's key hash and the user must both match to
+    read or claim it, the random `token` only names it in the form. It lives
+    `STAGED_TTL` at most, goes when its session ends, and is deleted when claimed."""
+
+    __tablename__ = "staged_uploads"
+    __table_args__ = (Index("ix_staged_uploads_session_user", "session_hash", "user_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    token: Mapped[str] = mapped_column(String(64), unique=True)
+    session_hash: Mapped[str] = mapped_column(String(64))
+    user_id: Mapped[int] = mapped_column(BigId, ForeignKey("web_users.id"))
+    name: Mapped[str] = mapped_column(String(120))  # sanitized, as it will be attached
+    size: Mapped[int] = mapped_column(Integer)
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)

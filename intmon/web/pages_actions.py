@@ -54,7 +54,9 @@ from intmon.web.users import WebAccount
 router = APIRouter(include_in_schema=False)
 
 # Where an action may send the browser back to: the page its button was on.
-BACK = re.compile(r"^/(board|integrations/[A-Za-z0-9_.-]{1,64}|tickets/INC-\d{1,12})$")
+BACK = re.compile(
+    r"^/(board|integrations/[A-Za-z0-9_.-]{1,64}(/recurring-windows)?|tickets/INC-\d{1,12})$"
+)
 DETAIL_SHOWN = 300  # characters of a result's detail told after a run now
 
 
@@ -62,12 +64,12 @@ def _t(request: Request) -> Translator:
     return Translator(language_of(request), zone_of(request))
 
 
-def _support(account: WebAccount) -> None:
+def support_only(account: WebAccount) -> None:
     if account.role != "support":
         raise PageError(403, "error.forbidden")
 
 
-def _integration(request: Request, account: WebAccount, integration_id: str) -> IntegrationSpec:
+def integration_of(request: Request, account: WebAccount, integration_id: str) -> IntegrationSpec:
     registered = visible_integrations(engine_of(request), account.principal).get(integration_id)
     if registered is None:
         detail = _t(request)("missing.integration", reference=integration_id)
@@ -104,7 +106,7 @@ def _iso(moment: datetime | None) -> str:
 
 @router.post("/incidents/{incident_id}/ack")
 def incident_ack(request: Request, account: Account, incident_id: str, form: Form) -> Response:
-    _support(account)
+    support_only(account)
     engine, now = engine_of(request), db.utcnow()
     words = _t(request)
     missing = PageError(
@@ -206,8 +208,8 @@ def _window_form(
 def maintenance_declare(
     request: Request, account: Account, integration_id: str, form: Form
 ) -> Response:
-    _support(account)
-    spec = _integration(request, account, integration_id)
+    support_only(account)
+    spec = integration_of(request, account, integration_id)
     return _window_form(request, account, spec, None, form)
 
 
@@ -225,8 +227,8 @@ def _editable(request: Request, spec: IntegrationSpec, name: str, action: str) -
 def maintenance_edit(
     request: Request, account: Account, integration_id: str, name: str, form: Form
 ) -> Response:
-    _support(account)
-    spec = _integration(request, account, integration_id)
+    support_only(account)
+    spec = integration_of(request, account, integration_id)
     why = _editable(request, spec, name, "maintenance.edit")
     if why is not None:
         back = f"/integrations/{spec.id}"
@@ -252,11 +254,14 @@ def maintenance_end(
     """End an active one-off window now (it keeps its start: results in it stay
     "in maintenance"); a window that has not started is cancelled, a recurring one
     removed."""
-    _support(account)
-    spec = _integration(request, account, integration_id)
+    support_only(account)
+    spec = integration_of(request, account, integration_id)
     engine, now = engine_of(request), db.utcnow()
     details: dict[str, Any] = {"integration_id": spec.id, "subject": name, "name": name}
-    back = f"/integrations/{spec.id}"
+    # The integration's page, or its recurring windows' page (pages_windows.py).
+    back = _back(form, f"/integrations/{spec.id}")
+    if not back.startswith(f"/integrations/{spec.id}"):
+        back = f"/integrations/{spec.id}"
     why = _editable(request, spec, name, "maintenance.end")
     if why is not None:
         return _report(
@@ -289,8 +294,8 @@ def maintenance_end(
 def checks_run(request: Request, account: Account, integration_id: str, form: Form) -> Response:
     """Run the integration's checks (or the one named `check`) once, now, as the API's
     run now does: recorded like a scheduled run, under the egress policy."""
-    _support(account)
-    spec = _integration(request, account, integration_id)
+    support_only(account)
+    spec = integration_of(request, account, integration_id)
     now, back = db.utcnow(), f"/integrations/{spec.id}"
     wanted = form.get("check", "")
     checks = [c for c in spec.checks if not wanted or c.name == wanted]
@@ -336,8 +341,8 @@ def scenario_run(
     request: Request, account: Account, integration_id: str, scenario: str, form: Form
 ) -> Response:
     """Queue one run of the scenario as the API's trigger does, then show its page."""
-    _support(account)
-    spec = _integration(request, account, integration_id)
+    support_only(account)
+    spec = integration_of(request, account, integration_id)
     found = spec.scenario(scenario)
     if found is None:
         detail = _t(request)("missing.scenario", reference=scenario)

@@ -11,6 +11,7 @@ is shown on the form with the field it names.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
@@ -37,12 +38,13 @@ from intmon.api.routes.tickets import (
     attachment_response,
     file_ticket,
 )
-from intmon.web import ticket_view
+from intmon.web import staged_uploads, ticket_view
 from intmon.web.errors import PageError
 from intmon.web.i18n import Translator, language_of, zone_of
 from intmon.web.refusals import refusal
 from intmon.web.render import page, redirect
 from intmon.web.session import Account, Form, UploadForm, engine_of
+from intmon.web.session_store import key_hash
 from intmon.web.users import WebAccount
 
 router = APIRouter(include_in_schema=False)
@@ -149,6 +151,7 @@ def _new_page(
     errors: dict[str, str],
     *,
     duplicate: str | None = None,
+    staged: list[Any] | None = None,
 ) -> Response:
     forms = _forms(request)
     category, topic = _chosen(forms, values)
@@ -158,6 +161,7 @@ def _new_page(
         account=account,
         status_code=422 if errors else 409 if duplicate else 200,
         duplicate=duplicate,
+        staged=staged or [],
         values={name: values.get(name, "") for name in (*NEW_FIELDS, *_field_inputs(topic))},
         errors=errors,
         forms=forms,
@@ -203,18 +207,10 @@ def new_ticket(request: Request, account: Account, upload: UploadForm) -> Respon
     names = (*NEW_FIELDS, *_field_inputs(topic))
     values = {name: form.get(name, "").strip() for name in names}
     words = _t(request)
+    engine, now, owner = engine_of(request), db.utcnow(), _owner(request, account)
+    kept = KeptFiles.of(form)
     try:
-        ticket = NewTicket.model_validate(
-            {
-                "section": form.get("section", "").strip(),
-                "subtype": form.get("subtype", "").strip() or None,
-                "topic": values["topic"],
-                "body": values["description"],
-                "integration": values["integration"] or None,
-                "client": values["client"] or None,
-                "tier": values["tier"] or None,
-            }
-        )
+        ticket = _ticket_of(form, values)
         # Without a category (a form of an older page, or a script) it is filed by
         # its section, as the API files it.
         filled = None
@@ -227,27 +223,102 @@ def new_ticket(request: Request, account: Account, upload: UploadForm) -> Respon
                 {name.removeprefix(FIELD_PREFIX): values[name] for name in _field_inputs(topic)},
             )
             section = filled.resolve("", None)[0]
-        attachments.check(files, forms.attachments, 0)  # refused before being asked twice
+        # Refused before being asked twice, kept files and new ones together.
+        earlier_files = staged_uploads.uploads_of(engine, owner, kept.ticked, now)
+        attachments.check([*earlier_files, *files], forms.attachments, 0)
         earlier = (
             None if form.get("duplicate_ok") else _duplicate_of(request, account, ticket, section)
         )
         if earlier is not None:
-            return _new_page(request, account, values, {}, duplicate=ticket_number(earlier))
+            staged = _stage(request, owner, kept, files, forms, now)
+            return _new_page(
+                request, account, values, {}, duplicate=ticket_number(earlier), staged=staged
+            )
         ticket_id = file_ticket(
-            engine_of(request),
+            engine,
             account.principal,
             ticket,
             _policy(request),
             form=filled,
             files=files,
+            staged=lambda connection: staged_uploads.claim(
+                connection, owner, kept.ticked, kept.shown, now
+            ),
         )
     except InvalidFormFields as error:
-        return _new_page(request, account, values, _field_errors(error, topic, words))
+        errors = _field_errors(error, topic, words)
     except (ValidationError, InvalidTicketInput) as error:
-        shown = [f for f in NEW_FIELDS if account.role == "support" or f not in SUPPORT_FIELDS]
-        errors = refusal(error, words, "form", ("form", "attachments", *shown))
-        return _new_page(request, account, values, errors)
-    return redirect(f"/tickets/{ticket_number(ticket_id)}")
+        fields = [f for f in NEW_FIELDS if account.role == "support" or f not in SUPPORT_FIELDS]
+        errors = refusal(error, words, "form", ("form", "attachments", *fields))
+    else:
+        return redirect(f"/tickets/{ticket_number(ticket_id)}")
+    staged = _stage(request, owner, kept, files, forms, now)
+    return _new_page(request, account, values, errors, staged=staged)
+
+
+def _ticket_of(form: dict[str, str], values: dict[str, str]) -> NewTicket:
+    """The form as the API's model: the same sizes, no NUL."""
+    return NewTicket.model_validate(
+        {
+            "section": form.get("section", "").strip(),
+            "subtype": form.get("subtype", "").strip() or None,
+            "topic": values["topic"],
+            "body": values["description"],
+            "integration": values["integration"] or None,
+            "client": values["client"] or None,
+            "tier": values["tier"] or None,
+        }
+    )
+
+
+KEEP_PREFIX = "keep:"  # a staged file's checkbox: keep:<its token>
+SHOWN = "staged_shown"  # the tokens of every staged file the form listed
+MAX_STAGED_SHOWN = 20
+
+
+@dataclass(frozen=True, slots=True)
+class KeptFiles:
+    """The files kept from the form's last showing (staged_uploads.py): the ones the
+    form listed, and those still ticked; the others are deleted."""
+
+    shown: list[str]
+    ticked: list[str]
+
+    @classmethod
+    def of(cls, form: dict[str, str]) -> KeptFiles:
+        ticked = [name.removeprefix(KEEP_PREFIX) for name in form if name.startswith(KEEP_PREFIX)]
+        return cls(form.get(SHOWN, "").split()[:MAX_STAGED_SHOWN], ticked)
+
+    @property
+    def unticked(self) -> list[str]:
+        return [token for token in self.shown if token not in self.ticked]
+
+
+def _owner(request: Request, account: WebAccount) -> staged_uploads.Owner:
+    """This login: the session (checked live by `Account`) and its user."""
+    return staged_uploads.Owner(key_hash(str(request.session.get("sid", ""))), account.id)
+
+
+def _stage(
+    request: Request,
+    owner: staged_uploads.Owner,
+    kept: KeptFiles,
+    files: list[Any],
+    forms: TicketFormsConfig,
+    now: datetime,
+) -> list[staged_uploads.StagedFile]:
+    """The files the form shows again: the ones still ticked, and the new ones if they
+    pass the attachment checks with them (a refused file is chosen again, knowingly).
+    The ones unticked are forgotten."""
+    engine = engine_of(request)
+    staged_uploads.drop(engine, owner, kept.unticked)
+    try:
+        earlier = staged_uploads.uploads_of(engine, owner, kept.ticked, now)
+        attachments.check([*earlier, *files], forms.attachments, 0)
+    except InvalidTicketInput:
+        return staged_uploads.listed(engine, owner, kept.ticked, now)
+    new = staged_uploads.stage(engine, owner, files, now)
+    return staged_uploads.listed(engine, owner, [*kept.ticked, *new], now)
 
 
 def _field_errors(error: InvalidFormFields, topic: Topic | None, t: Translator) -> dict[str, str]:

@@ -45,6 +45,8 @@ DOMAIN_RULES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"^(?P<name>.+): larger than \d+ bytes", "invalid.file_too_large"),
         (r"^(?P<name>.+): refused: ", "invalid.file_refused"),
         (r"^(?P<name>.+): the file is empty$", "invalid.file_empty"),
+        # intmon.web.staged_uploads
+        (r"^a file chosen earlier is no longer kept", "invalid.file_expired"),
     )
 )
 

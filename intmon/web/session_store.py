@@ -18,10 +18,11 @@ from datetime import datetime, timedelta
 from sqlalchemy import Engine, delete, insert, or_, select, update
 
 from core.db import table_of
-from intmon.web.models import WebSession
+from intmon.web.models import StagedUpload, WebSession
 from intmon.web.users import USERS, WebAccount
 
 SESSIONS = table_of(WebSession)
+STAGED = table_of(StagedUpload)
 
 # `last_seen_at` moves at most this often: the idle timeout needs minutes, not
 # a write on every click and every auto-refresh.
@@ -50,9 +51,11 @@ def start_session(engine: Engine, user_id: int, now: datetime, limits: SessionLi
     """A new session for the user; returns its key (for the cookie only).
 
     Sessions that have run out are deleted on the way, so the table holds about
-    as many rows as there are live logins."""
+    as many rows as there are live logins; so are the new-ticket form's kept files
+    that have expired (staged_uploads.py), whether or not anyone stages more."""
     key = secrets.token_urlsafe(32)
     with engine.begin() as connection:
+        connection.execute(delete(STAGED).where(STAGED.c.expires_at <= now))
         connection.execute(
             delete(SESSIONS).where(
                 or_(
@@ -102,5 +105,7 @@ def session_account(
 
 
 def end_session(engine: Engine, key: str) -> None:
+    """Delete the session, and the files its new-ticket form kept (staged_uploads)."""
     with engine.begin() as connection:
         connection.execute(delete(SESSIONS).where(SESSIONS.c.key_hash == key_hash(key)))
+        connection.execute(delete(STAGED).where(STAGED.c.session_hash == key_hash(key)))

@@ -23,10 +23,11 @@ from sqlalchemy.exc import IntegrityError
 from core.db import table_of
 from integrations.strict import SLUG
 from intmon.api.auth import Principal
-from intmon.web.models import WEB_ROLES, WebSession, WebUser
+from intmon.web.models import WEB_ROLES, StagedUpload, WebSession, WebUser
 
 USERS = table_of(WebUser)
 SESSIONS = table_of(WebSession)
+STAGED = table_of(StagedUpload)
 
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9_.@+-]{0,99}$")
 MIN_PASSWORD = 8
@@ -189,8 +190,10 @@ def set_password(engine: Engine, username: str, password: str) -> int:
 
 
 def end_user_sessions(connection: Connection, user_id: int) -> int:
-    """Log the user out everywhere; returns how many sessions that ended."""
+    """Log the user out everywhere (the files their forms kept go too); returns how
+    many sessions that ended."""
     ended = connection.execute(delete(SESSIONS).where(SESSIONS.c.user_id == user_id)).rowcount
+    connection.execute(delete(STAGED).where(STAGED.c.user_id == user_id))
     return int(ended or 0)
 
 

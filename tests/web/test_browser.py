@@ -300,3 +300,58 @@ def test_board_and_integration_page_fit_the_screen_and_draw_bars_and_chart(
             assert len(chrome.find_elements(By.CSS_SELECTOR, "#latency-chart .dot.p50")) == 23
         if saved:
             chrome.save_screenshot(str(Path(saved) / f"{name}-{width}.png"))
+
+
+@pytest.mark.slow
+def test_a_file_chosen_before_the_duplicate_warning_is_attached_after_it(
+    chrome: Any, console: ConsoleServer, engine: Engine, tmp_path: Path
+) -> None:
+    """A browser cannot refill a file input: the file chosen before the warning is
+    kept on the server, listed by name, and attached when the client sends anyway."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select, WebDriverWait
+
+    # A long name, as cameras and phones make them: it must not widen a phone's page.
+    long_name = "Screenshot_2026-12-07-10-00-00-123_com.partner.crm.dashboard.leads.png"
+    shot = tmp_path / long_name
+    shot.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 40)
+    log = tmp_path / "bot.log"
+    log.write_bytes(b"12:00 the bot stopped\n")
+
+    def wait_for(condition: Any, what: str) -> Any:
+        return WebDriverWait(chrome, WAIT_S).until(lambda _driver: condition(), message=what)
+
+    # On a phone: 390 px.
+    chrome.execute_cdp_cmd(
+        "Emulation.setDeviceMetricsOverride",
+        {"width": 390, "height": 900, "deviceScaleFactor": 1, "mobile": True},
+    )
+    chrome.get(f"{console.url}/login")
+    chrome.find_element(By.NAME, "username").send_keys("ann")
+    chrome.find_element(By.NAME, "password").send_keys(PASSWORD)
+    chrome.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
+    wait_for(lambda: "/login" not in chrome.current_url, "logged in")
+    # acme's INC-000001 is about integration `a`, system errors: this one is like it.
+    chrome.get(f"{console.url}/tickets/new?category=system_errors&topic_id=integration")
+    Select(chrome.find_element(By.NAME, "integration")).select_by_value("a")
+    chrome.find_element(By.NAME, "f_account_number").send_keys("42")
+    chrome.find_element(By.NAME, "topic").send_keys("Leads are not delivered")
+    chrome.find_element(By.NAME, "description").send_keys("Since 10:00.")
+    chrome.find_element(By.NAME, "files").send_keys(f"{shot}\n{log}")
+    chrome.find_element(By.ID, "submit-ticket").click()
+    wait_for(lambda: chrome.find_elements(By.ID, "duplicate"), "the duplicate warning")
+    kept = chrome.find_element(By.ID, "staged-files").text
+    assert long_name in kept.replace("\n", "") and "bot.log" in kept
+    widths = chrome.execute_script(
+        "return [document.documentElement.scrollWidth, window.innerWidth]"
+    )
+    assert widths == [390, 390], widths
+    assert chrome.find_element(By.NAME, "files").get_attribute("value") == ""  # emptied
+    # Leave the log out, send anyway.
+    chrome.find_element(By.CSS_SELECTOR, "#staged-2 input[type=checkbox]").click()
+    chrome.find_element(By.NAME, "duplicate_ok").click()
+    chrome.find_element(By.ID, "submit-ticket").click()
+    wait_for(lambda: chrome.current_url.endswith("/tickets/INC-000003"), "the new ticket")
+    wait_for(lambda: long_name in chrome.page_source, "the kept file on the ticket")
+    detail = ticket_detail(engine, 3)
+    assert [a.name for a in detail.attachments] == [long_name]

@@ -13,13 +13,13 @@ callers that read one page keep working unchanged.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Annotated, Any, Literal
 from urllib.parse import quote
 
-from fastapi import APIRouter, File, Path, Query, Request, Response, UploadFile, status
+from fastapi import APIRouter, Depends, File, Path, Query, Request, Response, UploadFile, status
 from pydantic import Field
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from alerts import attachments, documents, manual_tickets, tickets
 from alerts.attachments import Upload
@@ -46,6 +46,7 @@ from intmon.api.fields import (
 from intmon.api.links import absolute
 from intmon.api.schemas import tickets as schemas
 from intmon.api.strict_json import StrictJsonRoute
+from intmon.api.ticket_input import request_body, ticket_values, validated
 
 router = APIRouter(prefix="/api/tickets", tags=["tickets"], route_class=StrictJsonRoute)
 
@@ -222,17 +223,42 @@ def ticket_show(engine: Db, caller: TicketReader, request: Request, number: str)
     return _detail(engine, caller, number, request)
 
 
+async def _new_ticket(request: Request) -> tuple[NewTicket, list[Upload]]:
+    values, uploads = await ticket_values(request)
+    return validated(NewTicket, values), uploads
+
+
 @router.post(
     "",
     status_code=status.HTTP_201_CREATED,
     response_model=schemas.TicketDetail,
-    responses={201: {"headers": {"Location": LOCATION}}},
+    responses={
+        201: {"headers": {"Location": LOCATION}},
+        400: {"description": "A multipart body that cannot be read, or has too many parts."},
+        413: {"description": "The request is larger than the API takes."},
+        415: {"description": "Neither JSON nor a form."},
+        422: {
+            "description": "A field is refused (`field` names it: `topic`, "
+            "`fields.chat_id`, `attachments` for a file too large, too many or not "
+            "an accepted type); nothing is filed."
+        },
+    },
+    openapi_extra={"requestBody": request_body(NewTicket.model_json_schema())},
 )
 def ticket_create(
-    engine: Db, caller: TicketReader, request: Request, response: Response, ticket: NewTicket
+    engine: Db,
+    caller: TicketReader,
+    request: Request,
+    response: Response,
+    sent: Annotated[tuple[NewTicket, list[Upload]], Depends(_new_ticket)],
 ) -> Any:
-    """Open a ticket by hand; a client token opens it for its own client."""
-    ticket_id = file_ticket(engine, caller, ticket, _policy(request))
+    """Open a ticket by hand; a client token opens it for its own client.
+
+    Send JSON, or `multipart/form-data` to attach files in the same call: the same
+    fields as form parts (a topic field `x` as `fields.x`), the files as parts named
+    `files`, checked as `…/attachments` checks them. A refused file files nothing."""
+    ticket, files = sent
+    ticket_id = file_ticket(engine, caller, ticket, _policy(request), files=files)
     created = _detail(engine, caller, ticket_id, request)
     response.headers["Location"] = created["url"]
     return created
@@ -396,10 +422,12 @@ def file_ticket(
     *,
     form: FilledForm | None = None,
     files: Sequence[Upload] = (),
+    staged: Callable[[Connection], Sequence[Upload]] | None = None,
 ) -> int:
     """Open a hand-made ticket as `caller`, with its files; InvalidTicketInput names a
     field it refuses. `form`: seed 001's form when the caller read it already (the
-    console), else the one `ticket.category` names."""
+    console), else the one `ticket.category` names. `staged`: files kept from an
+    earlier showing of the console's form, claimed in the ticket's transaction."""
     if caller.role == "client":
         if ticket.client not in (None, caller.client):
             raise InvalidTicketInput("client", "a client token files tickets for its own client")
@@ -430,7 +458,13 @@ def file_ticket(
             sees=caller.sees_client,
             form=form,
         )
+        kept = list(staged(connection)) if staged is not None else []
         attachments.attach(
-            connection, ticket_id, list(files), limits=forms.attachments, actor=actor, now=now
+            connection,
+            ticket_id,
+            [*kept, *files],
+            limits=forms.attachments,
+            actor=actor,
+            now=now,
         )
     return ticket_id
