@@ -21,16 +21,16 @@ the API's problem+json, naming the field as the JSON body would (`topic`,
 from __future__ import annotations
 
 import json
-from typing import Any, TypeVar
+from typing import Any
 
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
-from pydantic import BaseModel, ValidationError
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 
 from alerts.attachments import Upload
 from intmon.api.fields import ID_MAX, TEXT_MAX
+from intmon.api.strict_json import not_json
 
 FILES = "files"
 FORM = "application/x-www-form-urlencoded"  # the same fields, without files
@@ -40,7 +40,6 @@ MAX_PARTS = 80
 MAX_TEXT_PART = TEXT_MAX * 4  # bytes: a TEXT_MAX-character body in UTF-8
 OPTIONAL = ("subtype", "integration", "client", "tier", "category", "topic_id")
 SCALARS = ("section", "topic", "body", *OPTIONAL)
-Model = TypeVar("Model", bound=BaseModel)
 
 
 def _refused(field: str, message: str, kind: str = "value_error") -> RequestValidationError:
@@ -103,26 +102,7 @@ async def ticket_values(request: Request) -> tuple[Any, list[Upload]]:
     try:
         return await request.json(), []  # strict: intmon.api.strict_json
     except json.JSONDecodeError as error:
-        raise RequestValidationError(
-            [
-                {
-                    "type": "json_invalid",
-                    "loc": ("body", error.pos),
-                    "msg": "JSON decode error",
-                    "ctx": {"error": error.msg},
-                }
-            ]
-        ) from None
-
-
-def validated(model: type[Model], values: Any) -> Model:
-    """`values` as `model`, refused as FastAPI refuses a body (problem+json, 422)."""
-    try:
-        return model.model_validate(values)
-    except ValidationError as error:
-        raise RequestValidationError(
-            [{**e, "loc": ("body", *e["loc"])} for e in error.errors(include_url=False)]
-        ) from None
+        raise not_json(error) from None
 
 
 def request_body(new_ticket_schema: dict[str, Any]) -> dict[str, Any]:

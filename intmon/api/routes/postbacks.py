@@ -22,9 +22,7 @@ import logging
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request, status
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from core import db
@@ -37,7 +35,7 @@ from intmon.api.access import Caller, Db, visible_integrations
 from intmon.api.group_commit import GroupCommit
 from intmon.api.postback_endpoints import PostbackEndpoints
 from intmon.api.schemas import postbacks as schemas
-from intmon.api.strict_json import StrictJsonRoute, strict_loads
+from intmon.api.strict_json import StrictJsonRoute, not_json, strict_loads, validated
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["postbacks"], route_class=StrictJsonRoute)
@@ -115,22 +113,8 @@ def _parse(raw: bytes) -> PostbackIn:
     try:
         data = strict_loads(raw)
     except json.JSONDecodeError as error:
-        raise RequestValidationError(
-            [
-                {
-                    "type": "json_invalid",
-                    "loc": ("body", error.pos),
-                    "msg": "JSON decode error",
-                    "ctx": {"error": error.msg},
-                }
-            ]
-        ) from None
-    try:
-        return PostbackIn.model_validate(data)
-    except ValidationError as error:
-        raise RequestValidationError(
-            [{**e, "loc": ("body", *e["loc"])} for e in error.errors(include_input=False)]
-        ) from None
+        raise not_json(error) from None
+    return validated(PostbackIn, data)
 
 
 def install(app: Any) -> None:

@@ -45,8 +45,8 @@ from intmon.api.fields import (
 )
 from intmon.api.links import absolute
 from intmon.api.schemas import tickets as schemas
-from intmon.api.strict_json import StrictJsonRoute
-from intmon.api.ticket_input import request_body, ticket_values, validated
+from intmon.api.strict_json import StrictJsonRoute, validated
+from intmon.api.ticket_input import request_body, ticket_values
 
 router = APIRouter(prefix="/api/tickets", tags=["tickets"], route_class=StrictJsonRoute)
 
