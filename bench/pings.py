@@ -41,6 +41,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -167,14 +169,15 @@ def script_for_healthz(tmp: Path) -> Path:
     return script
 
 
-def main() -> None:
+def load_arguments(description: str, what: str) -> argparse.Namespace:
+    """The options both ingest benches take; exits when wrk is missing."""
     parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        description=description, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument(
-        "--rate", type=int, default=2200, help="pings/s offered by the paced run (2,200)"
+        "--rate", type=int, default=2200, help=f"{what}/s offered by the paced run (2,200)"
     )
     parser.add_argument("--quick", action="store_true", help="5 s of load")
     parser.add_argument("--json", action="store_true")
@@ -182,7 +185,49 @@ def main() -> None:
     if args.quick:
         args.seconds = 5
     if shutil.which("wrk") is None:
-        sys.exit("bench/pings.py needs wrk (Debian: apt-get install wrk)")
+        sys.exit(f"bench/{what}.py needs wrk (Debian: apt-get install wrk)")
+    return args
+
+
+def paced(script: Path, rate: int) -> Path:
+    """`script` with each of the paced run's connections pausing so that together
+    they offer `rate` requests a second."""
+    out = script.with_name("paced-" + script.name)
+    out.write_text(script.read_text() + PACING % round(PACED_CONNECTIONS * 1000 / rate))
+    return out
+
+
+@contextmanager
+def api_server(
+    database_url: str, workers: int, **environment: str
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """The API as `intmon api --workers N` runs it, on a free port, with Redis for the
+    limits (the processes share them there): (its base URL, uvicorn's supervisor)."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "INTMON_DATABASE_URL": database_url,
+        "INTMON_REDIS_URL": REDIS_URL,
+        "INTMON_NAMESPACE": f"bench-api-{os.getpid()}",
+        "INTMON_SESSION_SECRET": "bench-session-secret-0123456789abcdef",
+        "INTMON_LOG_LEVEL": "WARNING",
+        **environment,
+    }
+    command = [sys.executable, "-m", "uvicorn", "--factory", APP_FACTORY]
+    command += ["--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)]
+    command += ["--http", "httptools", "--loop", "uvloop", "--no-access-log"]
+    command += ["--log-level", "warning"]
+    server = subprocess.Popen(command, cwd=ROOT, env=env)
+    try:
+        wait_ready(port, server)
+        yield f"http://127.0.0.1:{port}/", server
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def main() -> None:
+    args = load_arguments(__doc__ or "", "pings")
     with database() as url, tempfile.TemporaryDirectory() as tmp:
         engine = make_engine(url)
         upgrade(engine)
@@ -192,45 +237,23 @@ def main() -> None:
         (Path(tmp) / "keys.txt").write_text("\n".join(keys) + "\n")
         script = Path(tmp) / "pings.lua"
         script.write_text(WRK_SCRIPT % (Path(tmp) / "keys.txt"))
-        paced_script = Path(tmp) / "paced.lua"
-        pause_ms = round(PACED_CONNECTIONS * 1000 / args.rate)
-        paced_script.write_text(script.read_text() + PACING % pause_ms)
-        port = free_port()
-        env = {
-            **os.environ,
-            "INTMON_DATABASE_URL": url,
-            "INTMON_SESSION_SECRET": "bench-session-secret-0123456789abcdef",
-            "INTMON_LOG_LEVEL": "WARNING",
-        }
-        env["INTMON_REDIS_URL"] = REDIS_URL  # processes share limits through Redis
-        env["INTMON_NAMESPACE"] = f"bench-pings-{os.getpid()}"
-        command = [sys.executable, "-m", "uvicorn", "--factory", APP_FACTORY]
-        command += ["--host", "127.0.0.1", "--port", str(port), "--workers", str(args.workers)]
-        command += ["--http", "httptools", "--loop", "uvloop", "--no-access-log"]
-        command += ["--log-level", "warning"]
-        server = subprocess.Popen(command, cwd=ROOT, env=env)
-        try:
-            wait_ready(port, server)
-            base = f"http://127.0.0.1:{port}/"
+        with api_server(url, args.workers) as (base, server):
             run_wrk(base, script, 2)  # warm-up: connections, caches, plans
             started = datetime.now(UTC)
-            paced = run_wrk(base, paced_script, args.seconds, PACED_CONNECTIONS)
+            paced_run = run_wrk(base, paced(script, args.rate), args.seconds, PACED_CONNECTIONS)
             meter = CpuMeter(server.pid, engine)
             meter.start()
             figures = run_wrk(base, script, args.seconds)
             figures.update(meter.stop(figures["requests"]))
             # The same server's ceiling on this machine, now: /healthz does no work.
             ceiling = run_wrk(base + "healthz", script_for_healthz(Path(tmp)), args.seconds)
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
         table = Heartbeat.__table__
         with engine.connect() as connection:
             fresh = connection.execute(
                 select(func.count()).select_from(table).where(table.c.last_ping_at >= started)
             ).scalar_one()
         engine.dispose()
-    report(args, paced, figures, ceiling, int(fresh), len(keys))
+    report(args, paced_run, figures, ceiling, int(fresh), len(keys))
     detector(args)
 
 

@@ -25,8 +25,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
-import subprocess
 import sys
 import tempfile
 from datetime import UTC, datetime, timedelta
@@ -39,17 +37,17 @@ from sqlalchemy import func, select
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.checks import REDIS_URL, database
+from bench.checks import database
 from bench.pings import (
     FLAT_OUT_CONNECTIONS,
     PACED_CONNECTIONS,
-    PACING,
     TARGET_P99_MS,
     TARGET_RATE,
     CpuMeter,
-    free_port,
+    api_server,
+    load_arguments,
+    paced,
     run_wrk,
-    wait_ready,
 )
 from core.db import make_engine
 from integrations.leads.delivery import LeadOutcome
@@ -57,10 +55,8 @@ from integrations.leads.ledger import AttemptIn, record
 from integrations.loader import load_text
 from integrations.postbacks.models import Postback
 from integrations.registry import apply
-from intmon.api.server import APP_FACTORY
 from intmon.migrations import upgrade
 
-ROOT = Path(__file__).resolve().parent.parent
 BROKERS, LEADS = 50, 200
 SECRET = "bench-postback-secret-0123456789"
 WRK_SCRIPT = """
@@ -114,19 +110,7 @@ def seed_leads(engine: Any) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--seconds", type=int, default=10)
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--rate", type=int, default=2200, help="postbacks/s offered when paced")
-    parser.add_argument("--quick", action="store_true", help="5 s of load")
-    parser.add_argument("--json", action="store_true")
-    args = parser.parse_args()
-    if args.quick:
-        args.seconds = 5
-    if shutil.which("wrk") is None:
-        sys.exit("bench/postbacks.py needs wrk (Debian: apt-get install wrk)")
+    args = load_arguments(__doc__ or "", "postbacks")
     with database() as url, tempfile.TemporaryDirectory() as tmp:
         engine = make_engine(url)
         upgrade(engine)
@@ -134,44 +118,21 @@ def main() -> None:
         seed_leads(engine)
         script = Path(tmp) / "postbacks.lua"
         script.write_text(WRK_SCRIPT % {"brokers": BROKERS, "leads": LEADS, "secret": SECRET})
-        paced_script = Path(tmp) / "paced.lua"
-        pause_ms = round(PACED_CONNECTIONS * 1000 / args.rate)
-        paced_script.write_text(script.read_text() + PACING % pause_ms)
-        port = free_port()
-        env = {
-            **os.environ,
-            "INTMON_DATABASE_URL": url,
-            "INTMON_REDIS_URL": REDIS_URL,
-            "INTMON_NAMESPACE": f"bench-postbacks-{os.getpid()}",
-            "INTMON_SESSION_SECRET": "bench-session-secret-0123456789abcdef",
-            "INTMON_LOG_LEVEL": "WARNING",
-            "INTMON_LIMIT_POSTBACKS": "100000/min",
-            "BENCH_POSTBACK_SECRET": SECRET,
-        }
-        command = [sys.executable, "-m", "uvicorn", "--factory", APP_FACTORY]
-        command += ["--host", "127.0.0.1", "--port", str(port), "--workers", str(args.workers)]
-        command += ["--http", "httptools", "--loop", "uvloop", "--no-access-log"]
-        command += ["--log-level", "warning"]
-        server = subprocess.Popen(command, cwd=ROOT, env=env)
-        try:
-            wait_ready(port, server)
-            base = f"http://127.0.0.1:{port}/"
+        limits = {"INTMON_LIMIT_POSTBACKS": "100000/min", "BENCH_POSTBACK_SECRET": SECRET}
+        with api_server(url, args.workers, **limits) as (base, server):
             run_wrk(base, script, 2)  # warm-up: connections, caches, plans
-            paced = run_wrk(base, paced_script, args.seconds, PACED_CONNECTIONS)
+            paced_run = run_wrk(base, paced(script, args.rate), args.seconds, PACED_CONNECTIONS)
             meter = CpuMeter(server.pid, engine)
             meter.start()
             flat_out = run_wrk(base, script, args.seconds)
             flat_out.update(meter.stop(flat_out["requests"]))
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
         table = Postback.__table__
         with engine.connect() as connection:
             stored, linked = connection.execute(
                 select(func.count(), func.count(table.c.lead_id)).select_from(table)
             ).one()
         engine.dispose()
-    report(args, paced, flat_out, int(stored), int(linked))
+    report(args, paced_run, flat_out, int(stored), int(linked))
 
 
 def report(
