@@ -31,6 +31,7 @@ from intmon.web.i18n import Translator, language_of, zone_of
 from intmon.web.maintenance_form import typed_of
 from intmon.web.render import page
 from intmon.web.session import Account, engine_of
+from intmon.web.ticket_view import topic
 from intmon.web.users import WebAccount
 
 router = APIRouter(include_in_schema=False)
@@ -46,7 +47,22 @@ def status_board(request: Request, account: Account) -> Response:
     view = board(
         engine_of(request), account.principal, request.app.state.settings, now, page=number
     )
-    return page(request, "board.html", account=account, refresh=True, board=view, states=STATES)
+    words = Translator(language_of(request))
+    # An automatic ticket's topic names the partner in the viewer's language, as the
+    # ticket list says it (ticket_view.topic), not as it was stored.
+    topics = {
+        ticket.number: topic(ticket, view.names.get(ticket.integration_id or "", ("",))[0], words)
+        for ticket in view.tickets
+    }
+    return page(
+        request,
+        "board.html",
+        account=account,
+        refresh=True,
+        board=view,
+        states=STATES,
+        topics=topics,
+    )
 
 
 def page_number(text: str | None) -> int:
