@@ -176,3 +176,16 @@ def statements_of_board(engine: Engine, count: int) -> int:
 def test_the_pages_monitors_cost_the_same_queries_for_3_or_60_rows(engine: Engine) -> None:
     """Set-based reads: the number of SQL statements does not grow with the rows."""
     assert statements_of_board(engine, 3) == statements_of_board(engine, 60)
+
+
+def test_the_integration_page_agrees_with_the_board_on_a_late_heartbeat(
+    browser: Any, engine: Engine
+) -> None:
+    """orbit-export is an hour past due (plus grace) though the detector has not run:
+    its page says missed, as the board does, not "on time"."""
+    monitored(engine)
+    page = browser("oli").get("/integrations/o").text
+    assert re.search(r'id="heartbeat-orbit-export">missed<', page)
+    on_time = browser("ann").get("/integrations/a").text
+    assert re.search(r'id="heartbeat-hourly-sync">on time<', on_time)
+    assert re.search(r'id="heartbeat-fresh-job">waiting for the first ping<', on_time)
