@@ -195,8 +195,9 @@ FLEET = {
 }
 
 
-def seed_a_day_of_history(engine: Engine) -> None:
-    """Every 5 min over the day before NOW: latency rising and falling with the hour."""
+def seed_a_day_of_history(engine: Engine, blocks: dict[str, str] | None = None) -> None:
+    """Every 5 min over the day before NOW: latency rising and falling with the hour.
+    `blocks`: YAML lines added to a fleet integration (its heartbeats, postbacks)."""
     import math
     from datetime import timedelta
 
@@ -214,7 +215,7 @@ def seed_a_day_of_history(engine: Engine) -> None:
     base_url: https://{fleet_id}.example
     interval_s: 300
     checks: [{{name: health, path: /health}}]
-"""
+{(blocks or {}).get(fleet_id, "")}"""
         for fleet_id, (name, client, _) in FLEET.items()
     )
     apply(engine, load_text(CONFIG + extra), NOW)
