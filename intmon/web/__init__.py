@@ -10,7 +10,7 @@ modules parse a request, call one function of `alerts/` or `integrations/`
 `pages_badge.py` serves the public uptime badges (`badges.py`: their secret links).
 `pages_actions.py` is what support does (acknowledge, maintenance windows, run
 checks or a scenario now), each recorded by `audit.py`; `pages_runs.py` shows a
-scenario run with its report and JUnit.
+scenario run with its report and JUnit; `pages_reports.py` a client's monthly report.
 `serve.py` runs the whole app on a free local port (the demo, the browser test).
 """
 
@@ -37,6 +37,7 @@ def install(app: FastAPI) -> None:
         pages_actions,
         pages_auth,
         pages_badge,
+        pages_reports,
         pages_runs,
         pages_status,
         pages_tickets,
@@ -65,7 +66,15 @@ def install(app: FastAPI) -> None:
         # again (where the cookie could be stripped of its protection by a downgrade).
         app.add_middleware(StrictTransport, max_age_s=settings.hsts_max_age_s)
 
-    for module in (pages_auth, pages_status, pages_tickets, pages_badge, pages_actions, pages_runs):
+    for module in (
+        pages_auth,
+        pages_status,
+        pages_tickets,
+        pages_badge,
+        pages_actions,
+        pages_runs,
+        pages_reports,
+    ):
         app.include_router(module.router)
     app.mount(STATIC_URL, StaticFiles(directory=STATIC), name="web-static")
 

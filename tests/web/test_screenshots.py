@@ -55,6 +55,7 @@ PAGES = {
     "ticket-new": ("/tickets/new?category=system_errors&topic_id=chats", "#new-ticket"),
     "ticket": ("/tickets/INC-000001", "#ticket-status"),
     "e2e-run": ("/e2e/runs/run-lead-journey", "#steps"),
+    "report": ("/reports/monthly?month=2026-11&client=acme", "#report-availability"),
     "error": ("/tickets/INC-000999", "main"),
 }
 MAX_HEIGHT = {390: 2600, 1440: 1800}
