@@ -92,6 +92,7 @@ def integration_status(
     windows: Sequence[MaintenanceWindow],
     now: datetime,
     fresh: Mapping[CheckId, Freshness] | None = None,
+    monitor_alarm: bool = False,
 ) -> IntegrationStatus:
     """One integration's state; the outcome shown is the latest failing one when it is
     down (the reason), else the latest one."""
@@ -120,6 +121,7 @@ def integration_status(
         detail=shown.detail if shown and failing else "",
         stale=stale,
         down_since=min((s.since for s in failing), default=None) if state == "down" else None,
+        monitor_alarm=monitor_alarm,
     )
 
 
@@ -199,9 +201,8 @@ def board(
     }
     ordered = sorted(
         (
-            replace(
-                integration_status(spec, states.get(i, []), windows.get(i, []), now, fresh),
-                monitor_alarm=i in alarmed,
+            integration_status(
+                spec, states.get(i, []), windows.get(i, []), now, fresh, i in alarmed
             )
             for i, spec in specs.items()
         ),
