@@ -4,7 +4,8 @@ The language comes from `?lang=` (then kept in the session), else the browser's
 Accept-Language, else English. The Russian names of sections, subtypes and
 statuses are the ones of the help page the ticket pages follow (seed 004).
 Both languages have exactly the same keys (a test compares them); the ticket's
-sentences (`i18n_tickets`) and support's actions (`i18n_actions`) are merged in,
+sentences (`i18n_tickets`), support's actions (`i18n_actions`) and the monthly
+report's page (`i18n_reports`) are merged in,
 and the domain's refusals are put in words by `refusals`.
 
 Times are shown in the viewer's zone: `?tz=` (kept in the session), else the
@@ -20,7 +21,7 @@ from zoneinfo import ZoneInfo
 
 from fastapi import Request
 
-from intmon.web import i18n_actions, i18n_forms, i18n_tickets
+from intmon.web import i18n_actions, i18n_forms, i18n_reports, i18n_tickets
 
 LANGUAGES = ("en", "ru")
 DEFAULT = "en"
@@ -613,6 +614,8 @@ EN.update(i18n_forms.EN)
 RU.update(i18n_forms.RU)
 EN.update(i18n_actions.EN)
 RU.update(i18n_actions.RU)
+EN.update(i18n_reports.EN)
+RU.update(i18n_reports.RU)
 CATALOGUE: dict[str, dict[str, str]] = {"en": EN, "ru": RU}
 
 MONTHS = {
