@@ -123,6 +123,7 @@ def pages_of(browser: Any, engine: Engine) -> dict[str, str]:
         for path in (
             "/board",
             "/integrations/a",
+            "/reports/monthly?month=2026-11&client=acme",
             "/tickets",
             "/tickets/new",
             "/tickets/INC-000001",
