@@ -17,6 +17,11 @@ the median CPU time of this process of:
 The process's collector is tuned once the app is built, as each `intmon api`
 process does (`intmon.api.server`); `data` is measured last, in that process.
 
+With `--monitors`, every integration also has two heartbeats (one pinged 30 s
+ago, a tenth of them silent for 10 min: late) and every fourth a postback
+monitor with 20 accepted leads in its window, half called back: what the board's
+monitors cell reads (`intmon.web.board_monitors`).
+
 Prints a rich table (and JSON with --json).
 """
 
@@ -57,18 +62,73 @@ NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 PASSWORD = "bench password of the board"
 
 
-def config_yaml(count: int) -> str:
+HEARTBEATS = (
+    ", heartbeats: [{name: job-a, period_s: 60, grace_s: 30}, "
+    "{name: job-b, period_s: 3600, grace_s: 600}]"
+)
+POSTBACKS = (
+    ", postbacks: {secret: '${BENCH_POSTBACK_SECRET}', window_s: 7200, min_ratio: 0.5, "
+    "min_leads: 5}"
+)
+
+
+def config_yaml(count: int, monitors: bool = False) -> str:
+    def extra(i: int) -> str:
+        if not monitors:
+            return ""
+        return HEARTBEATS + (POSTBACKS if i % 4 == 0 else "")
+
     rows = [
         f"  - {{id: p{i:05d}, name: Partner {i}, kind: broker, client: c{i % 50:02d}, "
         f"base_url: 'https://p{i}.example', interval_s: 60, "
-        "checks: [{name: health, path: /health}]}"
+        f"checks: [{{name: health, path: /health}}]{extra(i)}}}"
         for i in range(count)
     ]
     return "version: 1\nintegrations:\n" + "\n".join(rows) + "\n"
 
 
-def seed(engine: Any, count: int, per_integration: int) -> None:
-    apply(engine, load_text(config_yaml(count)), NOW - timedelta(days=1))
+def seed_monitors(engine: Any, count: int) -> None:
+    """Pings for every job-a (a tenth 10 min ago: late), leads and postbacks."""
+    from integrations.heartbeats.pings import Ping, PingKind, record_pings
+    from integrations.heartbeats.store import list_heartbeats
+    from integrations.leads.delivery import LeadOutcome
+    from integrations.leads.ledger import AttemptIn, record
+    from integrations.postbacks.store import PostbackIn, record_postback
+
+    pings = [
+        Ping(
+            beat.ping_key,
+            PingKind.SUCCESS,
+            NOW - timedelta(minutes=10 if beat.integration_id.endswith("0") else 0, seconds=30),
+        )
+        for beat in list_heartbeats(engine)
+        if beat.name == "job-a"
+    ]
+    record_pings(engine, pings)
+    brokers = [f"p{i:05d}" for i in range(0, count, 4)]
+    attempts = [
+        AttemptIn(
+            lead_id=f"{broker}-L{n}",
+            integration=broker,
+            attempt=1,
+            at=NOW - timedelta(minutes=n + 1),
+            outcome=LeadOutcome.DELIVERED,
+            broker_lead_id=f"B{n}",
+        )
+        for broker in brokers
+        for n in range(20)
+    ]
+    record(engine, attempts, set(brokers))
+    for broker in brokers:
+        for n in range(0, 20, 2):
+            postback = PostbackIn(event_id=f"E{n}", lead_id=f"B{n}", status="accepted")
+            record_postback(engine, broker, postback, NOW - timedelta(seconds=30))
+
+
+def seed(engine: Any, count: int, per_integration: int, monitors: bool = False) -> None:
+    apply(engine, load_text(config_yaml(count, monitors)), NOW - timedelta(days=1))
+    if monitors:
+        seed_monitors(engine, count)
     for step in range(per_integration):
         at = NOW - timedelta(minutes=per_integration - step, seconds=-3)
         batch = [
@@ -111,6 +171,9 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=15)
     parser.add_argument("--quick", action="store_true", help="5 repeats")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument(
+        "--monitors", action="store_true", help="heartbeats and postback monitors too"
+    )
     args = parser.parse_args()
     repeat = 5 if args.quick else args.repeat
 
@@ -124,7 +187,7 @@ def main() -> None:
         engine = make_engine(url)
         upgrade(engine)
         started = time.perf_counter()
-        seed(engine, args.integrations, args.results)
+        seed(engine, args.integrations, args.results, args.monitors)
         console.print(
             f"seeded {args.integrations} × {args.results} results "
             f"in {time.perf_counter() - started:.1f} s"
@@ -158,7 +221,10 @@ def main() -> None:
     if args.json:
         print(json.dumps(figures, indent=2))
         return
-    table = Table(title=f"Board, {args.integrations} integrations × {args.results} results (PG)")
+    monitors = ", with monitors" if args.monitors else ""
+    table = Table(
+        title=f"Board, {args.integrations} integrations × {args.results} results{monitors} (PG)"
+    )
     for column in ("what", "median ms", "max ms", "CPU ms", "page KB"):
         table.add_column(column, justify="right" if column != "what" else "left")
     for name, found in figures.items():

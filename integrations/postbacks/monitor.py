@@ -1,6 +1,7 @@
 """The postback monitor: of the leads a broker accepted in the window, how many got a postback.
 
-`window_counts` reads the ledger and the postbacks for one integration at `now`:
+`window_counts` reads the ledger and the postbacks for one integration at `now`
+(`windows_counts` for many at once, in two queries):
 the distinct leads delivered (outcome `delivered`: the broker accepted them) in
 (`now - window_s`, `now`], and how many of them the broker has called back about
 so far, matched by the broker's lead id. `judge` is the pure rule, with a table
@@ -21,7 +22,7 @@ the results of the synthetic check `postbacks:ratio` that the leader's pass
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -95,11 +96,20 @@ def window_counts(
     connection: Connection, integration_id: str, window_s: float, now: datetime
 ) -> WindowCounts:
     """What the monitor judges, read at `now` (see the module docstring)."""
+    return windows_counts(connection, [integration_id], window_s, now)[integration_id]
+
+
+def windows_counts(
+    connection: Connection, integration_ids: Sequence[str], window_s: float, now: datetime
+) -> dict[str, WindowCounts]:
+    """`window_counts` of many integrations with the same window, in two queries
+    whatever their number (the board shows a page of them at once)."""
+    ids = list(integration_ids)
     since = now - timedelta(seconds=window_s)
     delivered = (
-        select(ATTEMPTS.c.lead_id, ATTEMPTS.c.broker_lead_id)
+        select(ATTEMPTS.c.integration_id, ATTEMPTS.c.lead_id, ATTEMPTS.c.broker_lead_id)
         .where(
-            ATTEMPTS.c.integration_id == integration_id,
+            ATTEMPTS.c.integration_id.in_(ids),
             ATTEMPTS.c.outcome == LeadOutcome.DELIVERED.value,
             ATTEMPTS.c.at > since,
             ATTEMPTS.c.at <= now,
@@ -108,21 +118,42 @@ def window_counts(
         .subquery()
     )
     called_back = exists().where(
-        POSTBACKS.c.integration_id == integration_id,
+        POSTBACKS.c.integration_id == delivered.c.integration_id,
         POSTBACKS.c.broker_lead_id == delivered.c.broker_lead_id,
         POSTBACKS.c.received_at <= now,
     )
-    leads, with_postback = connection.execute(
-        select(func.count(), func.count(case((called_back, 1)))).select_from(delivered)
-    ).one()
-    received, last = connection.execute(
-        select(func.count(), func.max(POSTBACKS.c.received_at)).where(
-            POSTBACKS.c.integration_id == integration_id,
-            POSTBACKS.c.received_at > since,
-            POSTBACKS.c.received_at <= now,
+    leads = {
+        row.integration_id: (int(row.leads), int(row.with_postback))
+        for row in connection.execute(
+            select(
+                delivered.c.integration_id,
+                func.count().label("leads"),
+                func.count(case((called_back, 1))).label("with_postback"),
+            ).group_by(delivered.c.integration_id)
         )
-    ).one()
-    return WindowCounts(int(leads), int(with_postback), int(received), last)
+    }
+    received = {
+        row.integration_id: (int(row.received), row.last)
+        for row in connection.execute(
+            select(
+                POSTBACKS.c.integration_id,
+                func.count().label("received"),
+                func.max(POSTBACKS.c.received_at).label("last"),
+            )
+            .where(
+                POSTBACKS.c.integration_id.in_(ids),
+                POSTBACKS.c.received_at > since,
+                POSTBACKS.c.received_at <= now,
+            )
+            .group_by(POSTBACKS.c.integration_id)
+        )
+    }
+    return {
+        integration_id: WindowCounts(
+            *leads.get(integration_id, (0, 0)), *received.get(integration_id, (0, None))
+        )
+        for integration_id in ids
+    }
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,11 +183,20 @@ def monitor_views(
     """The monitor of each of `specs` that has a `postbacks:` block and is enabled (a
     disabled integration is not watched at all), by integration id."""
     watched = sorted((s for s in specs if s.postbacks and s.enabled), key=lambda s: s.id)
+    # Read set-wise, a window length at a time: a page of the board, the metrics and
+    # the API cost two queries per distinct window, not two per integration.
+    by_window: dict[float, list[str]] = {}
+    for spec in watched:
+        assert spec.postbacks is not None
+        by_window.setdefault(spec.postbacks.window_s, []).append(spec.id)
     views = []
     with engine.connect() as connection:
+        counted: dict[str, WindowCounts] = {}
+        for window_s, ids in by_window.items():
+            counted.update(windows_counts(connection, ids, window_s, now))
         for spec in watched:
             assert spec.postbacks is not None
-            counts = window_counts(connection, spec.id, spec.postbacks.window_s, now)
+            counts = counted[spec.id]
             verdict = judge(counts, spec.postbacks)
             views.append(
                 MonitorView(

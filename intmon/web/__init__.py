@@ -11,7 +11,7 @@ modules parse a request, call one function of `alerts/` or `integrations/`
 `pages_actions.py` is what support does (acknowledge, maintenance windows, run
 checks or a scenario now), each recorded by `audit.py`; `pages_windows.py` the
 recurring maintenance windows; `pages_runs.py` shows a scenario run with its
-report and JUnit.
+report and JUnit; `pages_reports.py` a client's monthly report.
 `serve.py` runs the whole app on a free local port (the demo, the browser test).
 """
 
@@ -38,6 +38,7 @@ def install(app: FastAPI) -> None:
         pages_actions,
         pages_auth,
         pages_badge,
+        pages_reports,
         pages_runs,
         pages_status,
         pages_tickets,
@@ -67,8 +68,16 @@ def install(app: FastAPI) -> None:
         # again (where the cookie could be stripped of its protection by a downgrade).
         app.add_middleware(StrictTransport, max_age_s=settings.hsts_max_age_s)
 
-    pages = (pages_auth, pages_status, pages_tickets, pages_badge, pages_actions, pages_runs)
-    for module in (*pages, pages_windows):
+    for module in (
+        pages_auth,
+        pages_status,
+        pages_tickets,
+        pages_badge,
+        pages_actions,
+        pages_runs,
+        pages_reports,
+        pages_windows,
+    ):
         app.include_router(module.router)
     app.mount(STATIC_URL, StaticFiles(directory=STATIC), name="web-static")
 

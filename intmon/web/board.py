@@ -9,8 +9,10 @@ shown then would be a lie, issue 21), `unknown` before any check has run, else
 `up`. Stale checks are named with their reason whatever the state.
 
 The board lists integrations down first, the longest down at the top, each with
-its open ticket, its 24 h uptime (`integrations.uptime`) and a bar of its last
-50 results (`integrations.history`, one query for all of them). It shows
+its open ticket, its 24 h uptime (`integrations.uptime`), a bar of its last
+50 results (`integrations.history`, one query for all of them) and its
+heartbeats and postback monitor in brief (`board_monitors`); one with a late
+heartbeat or missing postbacks is sorted with the down ones. It shows
 `PAGE_ROWS` integrations a page: the states of all are cheap to read (one row
 per check), the uptime and the bars are read only for the page's rows, so the
 board of 1,000 integrations costs what a page of them does, and whatever needs
@@ -24,7 +26,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine
@@ -38,12 +40,14 @@ from core.settings import Settings
 from integrations.config import IntegrationSpec
 from integrations.history import BAR_LENGTH, ResultMark, ResultPage, latest_results, results_page
 from integrations.maintenance import StoredWindow, list_windows, windows_by_integration
+from integrations.postbacks.spec import POSTBACK_CHECK
 from integrations.results import StateView, current_states
 from integrations.staleness import CheckId, Freshness, check_freshness
 from integrations.uptime import Availability, LatencyPoint, availability, latency_by_hour
 from integrations.windows import MaintenanceWindow, active_window
 from intmon.api.access import visible_integrations
 from intmon.api.auth import Principal
+from intmon.web.board_monitors import MonitorSummary, late_heartbeats, summaries
 
 STATES = ("up", "down", "stale", "maintenance", "unknown")
 MAX_ROWS = 500
@@ -56,6 +60,7 @@ CHART_WINDOWS = {"24h": timedelta(hours=24), "7d": timedelta(days=7)}
 # check that skipped a few runs still fills its bar, and the window function only
 # ranks a recent stretch of results, not weeks of them.
 BAR_LOOKBACK_MIN = timedelta(hours=1)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +80,10 @@ class IntegrationStatus:
     ticket: str | None = None
     uptime_24h: float | None = None  # None: nothing counted in the last 24 h
     bar: tuple[ResultMark, ...] = ()  # its latest results, oldest first
+    # A heartbeat late or a broker's postbacks missing: sorted with the down ones.
+    monitor_alarm: bool = False
+    # Its heartbeats and postback monitor in brief (board_monitors), page rows only.
+    monitors: MonitorSummary | None = None
 
 
 def integration_status(
@@ -83,6 +92,7 @@ def integration_status(
     windows: Sequence[MaintenanceWindow],
     now: datetime,
     fresh: Mapping[CheckId, Freshness] | None = None,
+    monitor_alarm: bool = False,
 ) -> IntegrationStatus:
     """One integration's state; the outcome shown is the latest failing one when it is
     down (the reason), else the latest one."""
@@ -111,12 +121,20 @@ def integration_status(
         detail=shown.detail if shown and failing else "",
         stale=stale,
         down_since=min((s.since for s in failing), default=None) if state == "down" else None,
+        monitor_alarm=monitor_alarm,
     )
 
 
-def board_order(status: IntegrationStatus) -> tuple[int, datetime | str, str]:
-    """Down first, the longest down at the top; then stale, maintenance, unknown, up."""
-    return (BOARD_ORDER.get(status.state, 9), status.down_since or "", status.name.lower())
+def board_order(status: IntegrationStatus) -> tuple[int, bool, datetime, str]:
+    """Down first, the longest down at the top, with those whose heartbeat is late
+    or whose postbacks are missing (silence is a failure too, issue 25); then
+    stale, maintenance, unknown, up."""
+    rank = BOARD_ORDER.get(status.state, 9)
+    if status.monitor_alarm and status.state != "maintenance":
+        rank = BOARD_ORDER["down"]
+    # A late monitor with every check passing has no down_since: after the down ones.
+    since = status.down_since
+    return (rank, since is None, since or EPOCH, status.name.lower())
 
 
 def bar_lookback(specs: Mapping[str, IntegrationSpec]) -> timedelta:
@@ -141,6 +159,8 @@ class Board:
     names: dict[str, tuple[str, str]] = field(default_factory=dict)
     # Incident id → who acknowledged it and when (support's "Acknowledge" button).
     acks: dict[int, Acknowledgement] = field(default_factory=dict)
+    # Integrations, over every page, with a late heartbeat or missing postbacks.
+    monitor_alarms: int = 0
 
     @property
     def breached(self) -> int:
@@ -174,9 +194,16 @@ def board(
     for incident in sorted(incidents, key=lambda view: view.opened_at):
         if incident.ticket:
             tickets_of.setdefault(incident.integration_id, incident.ticket)
+    alarmed = late_heartbeats(engine, specs, now) | {
+        i
+        for i, found in states.items()
+        if i in specs and any(s.check_name == POSTBACK_CHECK and not s.up for s in found)
+    }
     ordered = sorted(
         (
-            integration_status(spec, states.get(i, []), windows.get(i, []), now, fresh)
+            integration_status(
+                spec, states.get(i, []), windows.get(i, []), now, fresh, i in alarmed
+            )
             for i, spec in specs.items()
         ),
         key=board_order,
@@ -192,12 +219,14 @@ def board(
     }
     lookback = bar_lookback({i: specs[i] for i in ids})
     bars = latest_results(engine, now - lookback, integration_ids=ids) if ids else {}
+    monitors = summaries(engine, [specs[i] for i in ids], now)
     statuses = [
         replace(
             status,
             ticket=tickets_of.get(status.id),
             uptime_24h=uptime.get(status.id),
             bar=tuple(bars.get(status.id, ())),
+            monitors=monitors.get(status.id),
         )
         for status in shown
     ]
@@ -234,6 +263,7 @@ def board(
         len(ordered),
         names,
         acks,
+        len(alarmed),
     )
 
 

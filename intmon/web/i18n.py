@@ -4,7 +4,8 @@ The language comes from `?lang=` (then kept in the session), else the browser's
 Accept-Language, else English. The Russian names of sections, subtypes and
 statuses are the ones of the help page the ticket pages follow (seed 004).
 Both languages have exactly the same keys (a test compares them); the ticket's
-sentences (`i18n_tickets`) and support's actions (`i18n_actions`) are merged in,
+sentences (`i18n_tickets`), support's actions (`i18n_actions`) and the monthly
+report's page (`i18n_reports`) are merged in,
 and the domain's refusals are put in words by `refusals`.
 
 Times are shown in the viewer's zone: `?tz=` (kept in the session), else the
@@ -20,7 +21,7 @@ from zoneinfo import ZoneInfo
 
 from fastapi import Request
 
-from intmon.web import i18n_actions, i18n_forms, i18n_tickets, i18n_windows
+from intmon.web import i18n_actions, i18n_forms, i18n_reports, i18n_tickets, i18n_windows
 
 LANGUAGES = ("en", "ru")
 DEFAULT = "en"
@@ -131,12 +132,25 @@ EN: dict[str, str] = {
     "time.seconds": "{n} s",
     # integration page
     "integration.kind": "Kind",
+    "kind.advertiser": "advertiser",
+    "kind.broker": "broker",
+    "kind.shop": "shop",
+    "kind.other": "other",
     "integration.tier": "Tariff",
     "integration.base_url": "Base URL",
     "integration.interval": "Checked",
     "integration.every": "every {seconds} s",
     "integration.checks": "Checks",
     "integration.heartbeats": "Heartbeats (jobs that ping intmon)",
+    # the board's cell of an integration's push monitors
+    "col.monitors": "Heartbeats and postbacks",
+    "monitors.heartbeats": "heartbeats: {n}",
+    "monitors.late": "late: {n}",
+    "monitors.last_ping": "last ping {span} ago",
+    "monitors.next_due": "next due in {span}",
+    "monitors.due_now": "next ping due now",
+    "monitors.postbacks": "postbacks",
+    "board.monitor_alarms": "late heartbeats or missing postbacks",
     "heartbeat.expects_period": "every {seconds} s",
     "heartbeat.grace": "grace {seconds} s",
     "heartbeat.last_ping": "Last ping",
@@ -408,12 +422,24 @@ RU: dict[str, str] = {
     "time.minutes": "{n} мин",
     "time.seconds": "{n} с",
     "integration.kind": "Вид",
+    "kind.advertiser": "рекламодатель",
+    "kind.broker": "брокер",
+    "kind.shop": "магазин",
+    "kind.other": "другое",
     "integration.tier": "Тариф",
     "integration.base_url": "Базовый URL",
     "integration.interval": "Проверяется",
     "integration.every": "каждые {seconds} с",
     "integration.checks": "Проверки",
     "integration.heartbeats": "Heartbeat-мониторы (задания, которые сами сообщают intmon)",
+    "col.monitors": "Сигналы заданий и постбэки",
+    "monitors.heartbeats": "сигналов заданий: {n}",
+    "monitors.late": "опаздывают: {n}",
+    "monitors.last_ping": "последний сигнал {span} назад",
+    "monitors.next_due": "следующий через {span}",
+    "monitors.due_now": "следующий сигнал ожидается сейчас",
+    "monitors.postbacks": "постбэки",
+    "board.monitor_alarms": "задания опаздывают или нет постбэков",
     "heartbeat.expects_period": "каждые {seconds} с",
     "heartbeat.grace": "запас {seconds} с",
     "heartbeat.last_ping": "Последний сигнал",
@@ -590,6 +616,8 @@ EN.update(i18n_actions.EN)
 RU.update(i18n_actions.RU)
 EN.update(i18n_windows.EN)
 RU.update(i18n_windows.RU)
+EN.update(i18n_reports.EN)
+RU.update(i18n_reports.RU)
 CATALOGUE: dict[str, dict[str, str]] = {"en": EN, "ru": RU}
 
 MONTHS = {

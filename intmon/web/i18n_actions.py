@@ -91,6 +91,10 @@ EN: dict[str, str] = {
     "run.failed": "failed",
     "run.error": "error",
     "run.skipped": "skipped",
+    # who started an e2e run
+    "trigger.api": "API or console",
+    "trigger.schedule": "schedule",
+    "trigger.cli": "command line",
 }
 
 RU: dict[str, str] = {
@@ -173,4 +177,7 @@ RU: dict[str, str] = {
     "run.failed": "не пройден",
     "run.error": "ошибка",
     "run.skipped": "пропущен",
+    "trigger.api": "API или консоль",
+    "trigger.schedule": "расписание",
+    "trigger.cli": "командная строка",
 }

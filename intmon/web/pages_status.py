@@ -25,12 +25,14 @@ from integrations.postbacks.monitor import monitor_views
 from intmon.web.audit import message, recent
 from intmon.web.badges import badge_token
 from intmon.web.board import CHART_WINDOWS, STATES, board, integration_page
+from intmon.web.board_monitors import is_late
 from intmon.web.charts import latency_chart
 from intmon.web.errors import PageError
 from intmon.web.i18n import Translator, language_of, zone_of
 from intmon.web.maintenance_form import typed_of
 from intmon.web.render import page
 from intmon.web.session import Account, engine_of
+from intmon.web.ticket_view import topic
 from intmon.web.users import WebAccount
 
 router = APIRouter(include_in_schema=False)
@@ -46,7 +48,22 @@ def status_board(request: Request, account: Account) -> Response:
     view = board(
         engine_of(request), account.principal, request.app.state.settings, now, page=number
     )
-    return page(request, "board.html", account=account, refresh=True, board=view, states=STATES)
+    words = Translator(language_of(request))
+    # An automatic ticket's topic names the partner in the viewer's language, as the
+    # ticket list says it (ticket_view.topic), not as it was stored.
+    topics = {
+        ticket.number: topic(ticket, view.names.get(ticket.integration_id or "", ("",))[0], words)
+        for ticket in view.tickets
+    }
+    return page(
+        request,
+        "board.html",
+        account=account,
+        refresh=True,
+        board=view,
+        states=STATES,
+        topics=topics,
+    )
 
 
 def page_number(text: str | None) -> int:
@@ -115,6 +132,8 @@ def integration_response(
         raise PageError(404, "error.not_found", detail=detail)
     support = account.role == "support"
     actions = recent(engine, integration_id) if support else []
+    now = db.utcnow()
+    heartbeats = list_heartbeats(engine, [integration_id])
     words = Translator(language_of(request), zone_of(request))
     badge = f"/badge/{badge_token(request.app.state.badge_key, integration_id)}.svg"
     return page(
@@ -135,9 +154,10 @@ def integration_response(
         badge_path=badge,
         badge_url=str(request.base_url).rstrip("/") + badge,
         # Push monitors: state, last ping, next due (the ping URL stays off the page).
-        heartbeats=list_heartbeats(engine_of(request), [integration_id]),
+        heartbeats=heartbeats,
+        late_heartbeats={beat.name for beat in heartbeats if is_late(beat, now)},
         # The broker's postback monitor: its window, ratio and state.
-        postbacks=monitor_views(engine, [view.spec], db.utcnow()),
+        postbacks=monitor_views(engine, [view.spec], now),
         # The e2e history (issue 7): the latest runs of this integration's scenarios.
         runs=list_runs(engine, integration_ids=[integration_id], limit=10),
         support=support,

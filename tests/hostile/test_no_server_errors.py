@@ -254,6 +254,16 @@ WEB_CASES: list[tuple[str, str, str, dict[str, str] | None, int, str]] = [
     ("NUL in the window to change", "GET", "/integrations/a?window=%00", None, 422,
      "window: must not contain NUL"),
     ("unknown window to change", "GET", "/integrations/a?window=nope", None, 400, "window:"),
+    ("NUL in a report's month", "GET", "/reports/monthly?month=2026-11%00", None, 422,
+     "month: must not contain NUL"),
+    ("a report's month of 13", "GET", "/reports/monthly?month=2026-13", None, 400,
+     "month: give a month as YYYY-MM"),
+    ("a report's month in the year 10000", "GET", "/reports/monthly?month=10000-01", None, 400,
+     "month: give a month as YYYY-MM"),
+    ("NUL in a report's client", "GET", "/reports/monthly?client=a%00", None, 422,
+     "client: must not contain NUL"),
+    ("huge report client", "GET", "/reports/monthly?client=" + "c" * 5000, None, 404,
+     "Not found"),
 ]  # fmt: skip
 
 

@@ -12,7 +12,14 @@ from checks.outcomes import Outcome
 from integrations.leads.delivery import LeadOutcome
 from integrations.leads.ledger import AttemptIn, record
 from integrations.loader import load_text
-from integrations.postbacks.monitor import MonitorState, WindowCounts, detect, judge
+from integrations.postbacks.monitor import (
+    MonitorState,
+    WindowCounts,
+    detect,
+    judge,
+    monitor_views,
+    windows_counts,
+)
 from integrations.postbacks.spec import PostbackSpec
 from integrations.postbacks.store import PostbackIn, record_postback
 from integrations.registry import apply, load_specs
@@ -152,3 +159,56 @@ def test_a_disabled_integration_is_not_judged(db_engine: Engine) -> None:
         {"broker"},
     )
     assert detect(db_engine, specs, T0 + timedelta(minutes=5)) == []
+
+
+TWO_BROKERS = CONFIG.replace(
+    "  - id: quiet",
+    """  - id: second
+    name: Second
+    kind: broker
+    client: orbit
+    base_url: http://127.0.0.1:9
+    checks: [{name: health, path: /health}]
+    postbacks: {secret: "${S}", window_s: 7200, min_ratio: 0.5, min_leads: 1}
+  - id: quiet""",
+)
+
+
+def test_many_integrations_are_counted_at_once(db_engine: Engine) -> None:
+    """The board reads a page of monitors in one go: each integration's own leads
+    and postbacks, none of another's, and zeros for one with neither."""
+    apply(db_engine, load_text(TWO_BROKERS), T0)
+    leads = [("broker", n) for n in range(1, 5)] + [("second", n) for n in range(1, 3)]
+    record(
+        db_engine,
+        [
+            AttemptIn(
+                lead_id=f"{integration}-L-{n}",
+                integration=integration,
+                attempt=1,
+                at=T0 + timedelta(minutes=n),
+                outcome=LeadOutcome.DELIVERED,
+                # The same broker lead ids at both brokers: matched per integration.
+                broker_lead_id=f"B-{n}",
+            )
+            for integration, n in leads
+        ],
+        {"broker", "second"},
+    )
+    postback = PostbackIn(event_id="E-1", lead_id="B-1", status="accepted")
+    record_postback(db_engine, "second", postback, T0 + timedelta(minutes=20))
+    now = T0 + timedelta(minutes=30)
+    with db_engine.connect() as connection:
+        counted = windows_counts(connection, ["broker", "second", "quiet"], 7200, now)
+    assert counted == {
+        "broker": WindowCounts(leads=4, with_postback=0, received=0, last_received_at=None),
+        "second": WindowCounts(
+            leads=2, with_postback=1, received=1, last_received_at=T0 + timedelta(minutes=20)
+        ),
+        "quiet": WindowCounts(leads=0, with_postback=0, received=0, last_received_at=None),
+    }
+    specs = [r.spec for r in load_specs(db_engine).values()]
+    views = {view.integration_id: view for view in monitor_views(db_engine, specs, now)}
+    assert sorted(views) == ["broker", "second"]
+    assert (views["broker"].state, views["second"].state) == ("missed", "ok")
+    assert views["second"].ratio == 0.5

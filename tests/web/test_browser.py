@@ -195,8 +195,9 @@ FLEET = {
 }
 
 
-def seed_a_day_of_history(engine: Engine) -> None:
-    """Every 5 min over the day before NOW: latency rising and falling with the hour."""
+def seed_a_day_of_history(engine: Engine, blocks: dict[str, str] | None = None) -> None:
+    """Every 5 min over the day before NOW: latency rising and falling with the hour.
+    `blocks`: YAML lines added to a fleet integration (its heartbeats, postbacks)."""
     import math
     from datetime import timedelta
 
@@ -214,7 +215,7 @@ def seed_a_day_of_history(engine: Engine) -> None:
     base_url: https://{fleet_id}.example
     interval_s: 300
     checks: [{{name: health, path: /health}}]
-"""
+{(blocks or {}).get(fleet_id, "")}"""
         for fleet_id, (name, client, _) in FLEET.items()
     )
     apply(engine, load_text(CONFIG + extra), NOW)
@@ -251,10 +252,7 @@ def test_board_and_integration_page_fit_the_screen_and_draw_bars_and_chart(
     chrome: Any, console: ConsoleServer, engine: Engine, width: int
 ) -> None:
     """No horizontal scroll at 390 px (tables become cards) nor at 1440 px; the bars
-    and the chart are drawn. With INTMON_SCREENSHOTS=<dir> the pages are saved there
-    (docs/screenshots/ in the README)."""
-    import os
-
+    and the chart are drawn. (The README's screenshots: tests/web/test_screenshots.py.)"""
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
@@ -271,7 +269,6 @@ def test_board_and_integration_page_fit_the_screen_and_draw_bars_and_chart(
     WebDriverWait(chrome, WAIT_S).until(
         lambda d: "/login" not in d.current_url, message="logged in"
     )
-    saved = os.environ.get("INTMON_SCREENSHOTS")
 
     def fits() -> None:
         inner, scroll = chrome.execute_script(
@@ -298,8 +295,6 @@ def test_board_and_integration_page_fit_the_screen_and_draw_bars_and_chart(
             assert chart.size["width"] > 300 and chart.size["height"] > 80
             # The chart's 24 hours end with the hour in progress (13:00, still empty).
             assert len(chrome.find_elements(By.CSS_SELECTOR, "#latency-chart .dot.p50")) == 23
-        if saved:
-            chrome.save_screenshot(str(Path(saved) / f"{name}-{width}.png"))
 
 
 @pytest.mark.slow

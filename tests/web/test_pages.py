@@ -110,7 +110,7 @@ def test_the_integration_page_shows_its_end_to_end_runs(browser: Any, engine: En
         )
     words = text_of(browser("ann").get("/integrations/a").text)
     assert "End-to-end scenario runs" in words and "lead-journey" in words
-    assert "failed timeout" in words and "&lt;no postback&gt;" in words  # escaped
+    assert "failed timed out" in words and "&lt;no postback&gt;" in words  # escaped
     assert "No scenario runs yet." in text_of(browser("sup").get("/integrations/o").text)
     assert "Сквозные сценарии" in browser("ann").get("/integrations/a?lang=ru").text
 
@@ -455,7 +455,7 @@ def test_the_board_shows_an_open_platform_outage(browser: Any, engine: Engine) -
     open_outage(engine)
     words = html.unescape(text_of(browser("sup").get("/board").text))
     assert "Platform outage #1 since" in words
-    assert "intmon's own network is failing (correlated, connection_refused)" in words
+    assert "intmon's own network is failing (correlated, connection refused)" in words
     assert "6 of 8 partner endpoints" in words
     # A client learns why everything looks down, not how many others are failing.
     words = text_of(browser("ann").get("/board").text)

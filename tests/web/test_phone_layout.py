@@ -2,15 +2,11 @@
 the ticket list, a ticket and the new-ticket form never scroll sideways at 390 px
 or at 1440 px, as the client and as support, in English and in Russian.
 
-With INTMON_SCREENSHOTS=<directory> the test also saves the ticket page as each of
-them sees it (the README's docs/screenshots are made so).
+Every other page, and the README's screenshots: tests/web/test_screenshots.py.
 """
 
 from __future__ import annotations
 
-import base64
-import os
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -53,20 +49,6 @@ def overflow(driver: Any) -> tuple[int, int]:
     return int(widths[0]), int(widths[1])
 
 
-def save_page(driver: Any, path: Path) -> None:
-    """The whole page, not just what fits in the window."""
-    height = int(driver.execute_script("return document.documentElement.scrollHeight"))
-    width = int(driver.execute_script("return window.innerWidth"))
-    shot = driver.execute_cdp_cmd(
-        "Page.captureScreenshot",
-        {
-            "captureBeyondViewport": True,
-            "clip": {"x": 0, "y": 0, "width": width, "height": height, "scale": 1},
-        },
-    )
-    path.write_bytes(base64.b64decode(shot["data"]))
-
-
 def a_conversation(engine: Engine) -> None:
     """Support's answer, the client's reply and an internal note, so the screenshots
     show a thread and the support view shows what the client's does not."""
@@ -104,7 +86,6 @@ def test_ticket_pages_never_scroll_sideways(
     engine: Engine,
 ) -> None:
     a_conversation(engine)
-    shots = os.environ.get("INTMON_SCREENSHOTS")
     wide: list[str] = []
     for username, role in (("ann", "client"), ("sup", "support")):
         log_in(chrome, console.url, username)
@@ -117,8 +98,4 @@ def test_ticket_pages_never_scroll_sideways(
                     assert inner == width, (path, width, inner)
                     if scroll > inner:
                         wide.append(f"{role} {lang} {width}px {path}: {scroll}px wide")
-                    if shots and path == "/tickets/INC-000001":
-                        directory = Path(shots)
-                        directory.mkdir(parents=True, exist_ok=True)
-                        save_page(chrome, directory / f"ticket-{role}-{lang}-{width}.png")
     assert wide == []

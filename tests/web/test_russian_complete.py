@@ -49,6 +49,18 @@ DATA = (
 )
 
 
+# What probes write in a result's detail (English, for support): kept on the page as
+# data in <code>, next to the outcome said in the page's language.
+TIMED_OUT = "ReadTimeout: no answer within 5.0 s from partner.example"
+NO_NAME = "ConnectError: [Errno -2] Name or service not known"
+PROBE_DETAILS = {
+    Outcome.SERVER_ERROR: "HTTP 503 from GET /health: upstream connect error",
+    Outcome.CONTRACT_VIOLATION: "body: $.status is missing, expected a string",
+    Outcome.CLIENT_ERROR: "HTTP 400 from GET /health: the request was not understood",
+    Outcome.DNS_FAILURE: NO_NAME,
+}
+
+
 def english_sentences() -> list[str]:
     """The catalogue's English values that Russian says differently (longer than
     a word: "URL" is the same in both)."""
@@ -91,7 +103,12 @@ def pages_of(browser: Any, engine: Engine) -> dict[str, str]:
     refused form, in Russian."""
     specs = {i: r.spec for i, r in load_specs(engine).items()}
     feed(engine, specs, [Outcome.OK] * 5, start=3, integration="a")
-    feed(engine, specs, [Outcome.TIMEOUT] * 3, start=10, integration="a")
+    # Failing checks of several outcomes, each with the probe's own (English) detail:
+    # the pages say what happened in Russian and keep the detail as data.
+    for minute, (outcome, detail) in enumerate(PROBE_DETAILS.items(), start=10):
+        feed(engine, specs, [outcome], start=minute, integration="a", detail=detail)
+    feed(engine, specs, [Outcome.TIMEOUT] * 3, start=20, integration="a", detail=TIMED_OUT)
+    feed(engine, specs, [Outcome.DNS_FAILURE] * 3, start=20, integration="o", detail=NO_NAME)
     support, client = browser("sup"), browser("ann")
     pages: dict[str, str] = {}
     for session in (support, client):
@@ -103,9 +120,10 @@ def pages_of(browser: Any, engine: Engine) -> dict[str, str]:
         {"section": "app_help", "integration": "a", "topic": "Where are my leads?"},
     )
     for who, session in (("support", support), ("client", client)):
-        # The board and the integration page are being reworked apart (issue 24,
-        # items 3 and 7); they join this list when they are.
         for path in (
+            "/board",
+            "/integrations/a",
+            "/reports/monthly?month=2026-11&client=acme",
             "/tickets",
             "/tickets/new",
             "/tickets/INC-000001",
@@ -136,3 +154,29 @@ def test_every_email_in_russian_has_no_english_left(event: str) -> None:
     message = render(event, "ru", context(event))
     for part in (message.subject, message.text, message.html):
         assert english_in(part) == [], (event, part)
+
+
+def test_board_and_integration_page_say_outcomes_in_russian_and_keep_details(
+    browser: Any, engine: Engine
+) -> None:
+    """Every failing outcome is said in Russian words and in a plain sentence; the
+    probe's own detail stays on the page whole, as data (support needs it); no raw
+    outcome name is left in the text."""
+    pages = pages_of(browser, engine)
+    named = "|".join(o.value for o in Outcome if "_" in o.value)
+    raw_names = re.compile(rf"\b(?:{named})\b")
+    for who in ("support", "client"):
+        integration, board = pages[f"{who} /integrations/a"], pages[f"{who} /board"]
+        for outcome, detail in PROBE_DETAILS.items():
+            assert CATALOGUE["ru"][f"outcome.{outcome.value}"] in integration, outcome
+            assert html.escape(OUTCOME_WORDS["ru"][outcome.value]) in integration, outcome
+            assert f'<code class="detail raw">{html.escape(detail)}</code>' in integration
+        # The board's latest result: acme's check timed out.
+        assert CATALOGUE["ru"]["outcome.timeout"] in board
+        assert html.escape(OUTCOME_WORDS["ru"]["timeout"]) in board
+        assert f'<code class="detail raw">{html.escape(TIMED_OUT)}</code>' in board
+        for page in (integration, board):
+            assert raw_names.findall(words_of(page)) == [], who
+    # Orbit's DNS failure is on support's board only.
+    assert html.escape(NO_NAME) in pages["support /board"]
+    assert html.escape(NO_NAME) not in pages["client /board"]

@@ -1,0 +1,119 @@
+"""The board's view of the push monitors: each integration's heartbeats and postback
+monitor summed up in one cell, and which integrations have one that is late.
+
+Silence is a failure too (issue 25): a job that stopped pinging or a broker that
+stopped sending postbacks must stand out on the board as a failing check does.
+Their results already reach the check states (`heartbeat:<name>`,
+`postbacks:ratio`), so once the leader's detector has judged them the
+integration is `down` and sorted first; `late_heartbeats` also catches a
+heartbeat past its due time plus grace that the detector has not reached yet,
+so the board never shows "up" over a silent job.
+
+Costs, whatever the number of rows: `late_heartbeats` is one query over all the
+caller's integrations (only late rows come back); `summaries` reads the page's
+heartbeats in one query and its postback monitors in two per distinct window
+(`integrations.postbacks.monitor.windows_counts`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import Engine, or_, select
+
+from core.db import table_of
+from integrations.config import IntegrationSpec
+from integrations.heartbeats.models import Heartbeat, HeartbeatState
+from integrations.heartbeats.store import HeartbeatView, list_heartbeats
+from integrations.postbacks.monitor import MonitorState, MonitorView, monitor_views
+
+HB = table_of(Heartbeat)
+# States a heartbeat is late in whatever the clock says: the detector found it
+# silent past its grace, or the job pinged /fail.
+LATE_STATES = (HeartbeatState.MISSED, HeartbeatState.FAILED)
+
+
+def is_late(beat: HeartbeatView, now: datetime) -> bool:
+    """Missed, failed, or past its due time plus grace (not yet judged)."""
+    if beat.state in LATE_STATES:
+        return True
+    if beat.state == HeartbeatState.NEW or beat.next_due_at is None:
+        return False  # nothing is expected before the first ping
+    return now > beat.next_due_at + timedelta(seconds=beat.grace_s)
+
+
+@dataclass(frozen=True, slots=True)
+class MonitorSummary:
+    """One integration's monitors as the board's cell says them."""
+
+    heartbeats: int
+    late: tuple[str, ...]  # names of its late heartbeats
+    waiting: int  # heartbeats that never pinged yet
+    last_ping_at: datetime | None  # the latest ping of any of them
+    next_due_at: datetime | None  # the soonest next ping expected, of those on time
+    postbacks: MonitorView | None
+
+    @property
+    def postbacks_missing(self) -> bool:
+        return self.postbacks is not None and self.postbacks.state == MonitorState.MISSED
+
+    @property
+    def alarm(self) -> bool:
+        """Something here needs someone, as a failing check does."""
+        return bool(self.late) or self.postbacks_missing
+
+
+def late_heartbeats(engine: Engine, integration_ids: Iterable[str], now: datetime) -> set[str]:
+    """The integrations (of `integration_ids`) with at least one late heartbeat: one
+    query on the detector's index (`alert_at`) and the state, returning late rows only."""
+    ids = list(integration_ids)
+    if not ids:
+        return set()
+    query = (
+        select(HB.c.integration_id)
+        .where(
+            HB.c.removed_at.is_(None),
+            or_(HB.c.state.in_(LATE_STATES), HB.c.alert_at < now),
+        )
+        .distinct()
+    )
+    with engine.connect() as connection:
+        found = {row.integration_id for row in connection.execute(query)}
+    return found & set(ids)
+
+
+def summaries(
+    engine: Engine, specs: Sequence[IntegrationSpec], now: datetime
+) -> dict[str, MonitorSummary]:
+    """The monitors of `specs` (a board page's integrations), by integration id; an
+    integration with no heartbeat and no postback monitor has no entry."""
+    beats: dict[str, list[HeartbeatView]] = {}
+    if specs:
+        for beat in list_heartbeats(engine, [spec.id for spec in specs]):
+            beats.setdefault(beat.integration_id, []).append(beat)
+    postbacks = {view.integration_id: view for view in monitor_views(engine, specs, now)}
+    found = {}
+    for spec in specs:
+        mine = beats.get(spec.id, [])
+        if not mine and spec.id not in postbacks:
+            continue
+        late = tuple(beat.name for beat in mine if is_late(beat, now))
+        pinged = [beat.last_ping_at for beat in mine if beat.last_ping_at is not None]
+        due = [
+            beat.next_due_at
+            for beat in mine
+            if beat.next_due_at is not None
+            and beat.name not in late
+            and beat.state != HeartbeatState.NEW
+        ]
+        found[spec.id] = MonitorSummary(
+            heartbeats=len(mine),
+            late=late,
+            waiting=sum(1 for beat in mine if beat.state == HeartbeatState.NEW),
+            last_ping_at=max(pinged, default=None),
+            next_due_at=min(due, default=None),
+            postbacks=postbacks.get(spec.id),
+        )
+    return found
