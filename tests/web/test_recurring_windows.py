@@ -273,3 +273,17 @@ def test_the_page_is_all_russian_on_a_russian_page(browser: Any, world: Engine) 
     assert all(pieces.values()), declared.text[:2000]
     left = {name: english_in(found[0]) for name, found in pieces.items() if found}
     assert {name: words for name, words in left.items() if words} == {}
+
+
+def test_the_integration_page_leads_support_to_the_recurring_windows(
+    browser: Any, world: Engine
+) -> None:
+    support = browser("sup")
+    support.post(PAGE, NIGHTLY)
+    page = support.get("/integrations/a").text
+    assert f'href="{PAGE}" id="recurring-windows-link"' in page
+    # A recurring window declared here is changed on its own page; the one-off one
+    # on the integration's page, as before.
+    assert f'href="{PAGE}?window=cli-1" id="change-cli-1"' in page
+    assert 'href="/integrations/a?window=planned#window-form" id="change-planned"' in page
+    assert "recurring-windows" not in browser("ann").get("/integrations/a").text
