@@ -18,8 +18,8 @@ from sqlalchemy import Engine
 
 from alerts.intake import ingest
 from alerts.policy import Policy
-from checks.outcomes import CheckResult, Outcome
 from core import metrics
+from core.vocabulary.outcomes import CheckResult, Outcome
 from integrations.leads.flow import FlowVerdict, assess, slot_of
 from integrations.leads.spec import LEAD_FLOW_CHECK
 from integrations.registry import load_specs

@@ -47,8 +47,8 @@ from alerts.platform_verdict import (
 from alerts.routing import route
 from alerts.self_check_config import SelfCheckConfig
 from checks.canary import CanaryResult, run_canaries
-from checks.outcomes import Outcome
 from core.db import table_of
+from core.vocabulary.outcomes import Outcome
 from integrations.models import CheckState, Integration
 
 log = logging.getLogger(__name__)

@@ -36,10 +36,10 @@ from rich.table import Table
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.checks import database
-from checks.outcomes import CheckResult, Outcome
 from core import db
 from core.db import make_engine
 from core.settings import Settings
+from core.vocabulary.outcomes import CheckResult, Outcome
 from integrations.loader import load_text
 from integrations.registry import apply
 from integrations.results import record_results

@@ -9,6 +9,6 @@ Nothing here touches the database; the worker hands results on to storage.
         body        the response body, read and inflated up to a cap
         classify    answer or exception → `Outcome` (pure; `assertions` for JSON paths)
         tls         certificate expiry from a cached side handshake
-      outcomes      `Outcome`, `CheckResult`
+      outcomes      `Outcome`, `CheckResult` (core.vocabulary.outcomes, shared with every stage)
       errors        the package's exceptions, each permanent or transient
 """

@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from checks.outcomes import Outcome
+from core.vocabulary.outcomes import Outcome
 
 __all__ = [
     "CHANGE_OUTCOMES",

@@ -26,8 +26,8 @@ from sqlalchemy import Connection, Insert, case, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from checks.contract import Change, Shape, describe, diff
-from checks.outcomes import CheckResult, Outcome
 from core.db import table_of
+from core.vocabulary.outcomes import CheckResult, Outcome
 from integrations.models import CheckContract, CheckResultRow
 
 CONTRACTS = table_of(CheckContract)

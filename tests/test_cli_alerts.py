@@ -19,9 +19,9 @@ from typer.testing import CliRunner, Result
 
 from alerts import queries
 from alerts.policy import Policy
-from checks.outcomes import Outcome
 from core import db
 from core.settings import get_settings
+from core.vocabulary.outcomes import Outcome
 from intmon.cli import app
 from intmon.migrations import upgrade
 from tests.alerts.helpers import T0, feed, setup

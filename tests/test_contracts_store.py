@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import Engine
 
 from checks.contract import Shape, shape_of
-from checks.outcomes import CheckResult, Outcome
+from core.vocabulary.outcomes import CheckResult, Outcome
 from integrations.contracts import change_evidence, incident_diff, learn, learned
 from integrations.registry import apply
 from integrations.results import record_results

@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import Engine, event
 
-from checks.outcomes import CheckResult, Outcome
+from core.vocabulary.outcomes import CheckResult, Outcome
 from integrations.history import ResultNotFound, latest_results, results_page
 from integrations.loader import load_text
 from integrations.registry import apply

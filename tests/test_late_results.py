@@ -16,9 +16,9 @@ import pytest
 from dramatiq import Message
 from prometheus_client import REGISTRY
 
-from checks.outcomes import CheckResult, Outcome
 from core.db import engine_for
 from core.settings import Settings
+from core.vocabulary.outcomes import CheckResult, Outcome
 from integrations.config import IntegrationSpec
 from integrations.loader import load_text
 from integrations.registry import apply

@@ -12,9 +12,9 @@ from sqlalchemy import Engine, text
 
 from alerts.housekeeping import housekeep
 from alerts.policy import Policy
-from checks.outcomes import CheckResult, Outcome
 from core import metrics
 from core.db import utcnow
+from core.vocabulary.outcomes import CheckResult, Outcome
 from integrations import partitions, retention
 from integrations.partitions import DEFAULT, list_partitions
 from integrations.registry import apply

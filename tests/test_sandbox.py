@@ -14,8 +14,8 @@ import pytest
 import yaml
 
 from checks.engine import ProbeEngine, ProbeSettings
-from checks.outcomes import Outcome
 from core.egress import EgressPolicy
+from core.vocabulary.outcomes import Outcome
 from intmon.demo.config import (
     BROKER_TOKEN_ENV,
     EGRESS_ALLOW,

@@ -17,8 +17,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from typer.testing import CliRunner
 
-from checks.outcomes import CheckResult, Outcome
 from core.settings import Settings
+from core.vocabulary.outcomes import CheckResult, Outcome
 from integrations.loader import load_text
 from integrations.registry import apply
 from integrations.results import record_results

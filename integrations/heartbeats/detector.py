@@ -20,8 +20,8 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, select, text, update
 
-from checks.outcomes import CheckResult, Outcome
 from core.db import table_of
+from core.vocabulary.outcomes import CheckResult, Outcome
 from integrations.heartbeats.models import Heartbeat, HeartbeatState
 from integrations.heartbeats.spec import check_name_of, next_due
 

@@ -30,7 +30,7 @@ from jinja2.exceptions import SecurityError
 from jinja2.sandbox import SandboxedEnvironment
 
 from checks.assertions import compile_assertion
-from checks.outcomes import CheckResult, Outcome
+from core.vocabulary.outcomes import CheckResult, Outcome
 from integrations.config import CheckSpec, Expectation, IntegrationSpec
 from integrations.leads.spec import DeliverySpec
 

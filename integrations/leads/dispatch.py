@@ -29,7 +29,7 @@ from typing import Any
 
 from sqlalchemy import Engine, func, select, update
 
-from checks.outcomes import CheckResult
+from core.vocabulary.outcomes import CheckResult
 from integrations.config import CheckSpec, IntegrationSpec
 from integrations.leads import expiry
 from integrations.leads.budget import PartnerBudget

@@ -10,7 +10,7 @@ from sqlalchemy import Engine
 from alerts.incidents import Transitions
 from alerts.intake import ingest
 from alerts.policy import Policy
-from checks.outcomes import CheckResult, Outcome
+from core.vocabulary.outcomes import CheckResult, Outcome
 from integrations.config import IntegrationSpec
 from integrations.loader import load_text
 from integrations.registry import apply, load_specs

@@ -17,7 +17,7 @@ from alerts.backfill import backfill
 from alerts.errors import BackfillError
 from alerts.models import Incident, OutboxMessage, Ticket
 from alerts.policy import Policy
-from checks.outcomes import Outcome
+from core.vocabulary.outcomes import Outcome
 from integrations.models import CheckResultRow
 from tests.alerts.helpers import T0, feed, setup
 

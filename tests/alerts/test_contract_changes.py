@@ -15,7 +15,7 @@ from alerts.models import Incident
 from alerts.policy import Policy
 from checks.engine import ProbeSettings
 from checks.loop import EngineThread
-from checks.outcomes import CheckResult, Outcome
+from core.vocabulary.outcomes import CheckResult, Outcome
 from integrations.config import IntegrationSpec
 from integrations.contracts import change_evidence, learned
 from integrations.loader import load_text

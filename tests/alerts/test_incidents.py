@@ -8,7 +8,7 @@ from sqlalchemy import Engine, select
 
 from alerts.models import Incident, Ticket, TicketComment
 from alerts.policy import Policy
-from checks.outcomes import Outcome
+from core.vocabulary.outcomes import Outcome
 from tests.alerts.helpers import T0, feed, setup
 
 OK, AUTH, DOWN, SLOW = Outcome.OK, Outcome.AUTH_FAILURE, Outcome.CONNECTION_REFUSED, Outcome.SLOW

@@ -15,7 +15,7 @@ from alerts.policy import Policy
 from alerts.sender import close_all
 from alerts.sinks import TicketSink, build_sink
 from alerts.tickets import Actor
-from checks.outcomes import Outcome
+from core.vocabulary.outcomes import Outcome
 from tests.alerts.helpers import T0, feed, setup
 from tests.alerts.test_sinks import Fakes, config, fakes, server  # noqa: F401  (fixtures)
 

@@ -17,7 +17,7 @@ from alerts.platform_verdict import Action
 from alerts.policy import Policy
 from alerts.queries import alert_counts
 from alerts.render import render
-from checks.outcomes import Outcome
+from core.vocabulary.outcomes import Outcome
 from integrations.config import IntegrationSpec
 from integrations.leads.ledger import AttemptIn, record
 from integrations.leads.liability import Party

@@ -19,7 +19,7 @@ from checks.contract import (
     diff,
     shape_of,
 )
-from checks.outcomes import Outcome
+from core.vocabulary.outcomes import Outcome
 
 JSON = {"Content-Type": "application/json"}
 

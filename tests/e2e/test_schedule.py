@@ -160,7 +160,7 @@ def test_an_ordinary_checks_batch_does_not_resolve_an_e2e_incident(
     from datetime import UTC, datetime
 
     from alerts.intake import ingest
-    from checks.outcomes import CheckResult, Outcome
+    from core.vocabulary.outcomes import CheckResult, Outcome
     from integrations.registry import load_specs
 
     coordinator = MemoryCoordinator()

@@ -9,9 +9,9 @@ import pytest
 from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 
-from checks.outcomes import Outcome
 from checks.scenarios.inbox import Callback, Delivery
 from checks.scenarios.report import ScenarioReport, StepReport, StepStatus
+from core.vocabulary.outcomes import Outcome
 from integrations.e2e_store import (
     DatabaseInbox,
     create_run,

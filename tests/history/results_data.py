@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine, delete, insert
 
-from checks.outcomes import Outcome
+from core.vocabulary.outcomes import Outcome
 from integrations.loader import load_text
 from integrations.models import CheckResultRow, CheckRollup, RollupWatermark
 from integrations.registry import apply

@@ -32,10 +32,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Engine, func, select
 
-from checks.outcomes import Outcome
 from core import db
 from core.db import Base
 from core.settings import Settings
+from core.vocabulary.outcomes import Outcome
 from integrations.loader import load_text
 from integrations.registry import apply, load_specs
 from intmon.api.app import create_app

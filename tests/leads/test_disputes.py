@@ -12,7 +12,7 @@ from datetime import timedelta
 from sqlalchemy import Engine, select
 
 from alerts.models import Incident
-from checks.outcomes import Outcome
+from core.vocabulary.outcomes import Outcome
 from integrations.leads.ledger import AttemptIn, record
 from integrations.leads.liability import Party
 from integrations.leads.notices import add_notice

@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import Engine
 
-from checks.outcomes import Outcome
+from core.vocabulary.outcomes import Outcome
 from integrations.leads.delivery import LeadOutcome
 from integrations.leads.ledger import AttemptIn, record
 from integrations.loader import load_text

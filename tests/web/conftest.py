@@ -21,9 +21,9 @@ from fastapi.testclient import TestClient
 from pydantic import SecretStr
 from sqlalchemy import Engine
 
-from checks.outcomes import Outcome
 from core import db
 from core.settings import Settings
+from core.vocabulary.outcomes import Outcome
 from integrations.loader import load_text
 from integrations.registry import apply, load_specs
 from intmon.api.app import create_app

@@ -19,7 +19,7 @@ from alerts import tickets
 from alerts.policy import Policy
 from alerts.queries import ticket_detail
 from alerts.tickets import Actor
-from checks.outcomes import Outcome
+from core.vocabulary.outcomes import Outcome
 from intmon.web.serve import ConsoleServer
 from tests.conftest import unavailable
 from tests.web.conftest import NOW, PASSWORD, settings
@@ -200,7 +200,7 @@ def seed_a_day_of_history(engine: Engine) -> None:
     import math
     from datetime import timedelta
 
-    from checks.outcomes import CheckResult
+    from core.vocabulary.outcomes import CheckResult
     from integrations.loader import load_text
     from integrations.registry import apply
     from integrations.results import record_results

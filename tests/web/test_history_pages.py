@@ -19,8 +19,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
-from checks.outcomes import CheckResult, Outcome
 from core import db
+from core.vocabulary.outcomes import CheckResult, Outcome
 from integrations.loader import load_text
 from integrations.registry import apply, load_specs
 from integrations.results import record_results

@@ -116,7 +116,7 @@ def test_the_integration_page_shows_its_end_to_end_runs(browser: Any, engine: En
 
 
 def test_integration_state_is_derived_from_checks_and_windows() -> None:
-    from checks.outcomes import Outcome
+    from core.vocabulary.outcomes import Outcome
     from integrations.loader import load_text
     from integrations.results import StateView
     from integrations.windows import window_from_dict
