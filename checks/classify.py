@@ -39,9 +39,9 @@ import httpcore
 import httpx
 
 from checks._identity import IdentityCache
-from checks.assertions import JsonAssertion, compile_assertion
 from checks.errors import ProbeFailure
 from core.egress import ALLOW_VARIABLE, EgressDenied
+from core.vocabulary.assertions import JsonAssertion, compile_assertion
 from core.vocabulary.outcomes import Outcome
 from integrations.config import Expectation
 

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 
 from pydantic import Field, PrivateAttr, field_validator, model_validator
 
-from checks.assertions import compile_assertion
+from core.vocabulary.assertions import compile_assertion
 from integrations.errors import ConfigProblem
 from integrations.heartbeats.spec import HEARTBEAT_CHECK_PREFIX, HeartbeatSpec
 from integrations.leads.budget import allowance, window_of

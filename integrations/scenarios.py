@@ -22,7 +22,6 @@ from typing import Annotated, Any
 from jsonpath_ng.ext.parser import parse as parse_path
 from pydantic import Field, field_validator, model_validator
 
-from checks.assertions import compile_assertion
 from checks.scenarios.errors import TemplateProblem
 from checks.scenarios.templating import (
     BUILTINS,
@@ -31,6 +30,7 @@ from checks.scenarios.templating import (
     render_text,
     templates_in,
 )
+from core.vocabulary.assertions import compile_assertion
 from integrations.strict import SLUG, Strict, compile_regex, status_patterns
 
 # A scenario's results are stored as the check `e2e:<name>` (64 characters at most).

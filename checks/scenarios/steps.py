@@ -15,7 +15,6 @@ from typing import Any
 from jsonpath_ng.ext.parser import parse as parse_path
 
 from checks._identity import IdentityCache
-from checks.assertions import compile_assertion
 from checks.classify import (
     CompiledExpectation,
     Observation,
@@ -26,6 +25,7 @@ from checks.classify import (
 from checks.scenarios.errors import LoadRefused, TemplateProblem
 from checks.scenarios.http import OutgoingRequest
 from checks.scenarios.templating import is_template, render_text, render_value
+from core.vocabulary.assertions import compile_assertion
 from integrations.config import CheckSpec, Expectation, IntegrationSpec
 from integrations.redaction import SENSITIVE_NAME
 from integrations.scenarios import Extraction, ScenarioSpec, StepExpect, StepSpec, TestMarker

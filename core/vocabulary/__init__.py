@@ -7,4 +7,6 @@ checks (which produce them), the alerts (which judge them) and the surfaces
 (which show them) all import them from here, below all of them.
 
     outcomes   `Outcome` (the StrEnum of every result), `CheckResult`
+    assertions the JSON assertion language (`$.status == "ok"`): compiled when a
+               configuration is validated, evaluated by probes and lead deliveries
 """

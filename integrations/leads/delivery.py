@@ -29,7 +29,7 @@ from jinja2 import StrictUndefined, TemplateSyntaxError, UndefinedError
 from jinja2.exceptions import SecurityError
 from jinja2.sandbox import SandboxedEnvironment
 
-from checks.assertions import compile_assertion
+from core.vocabulary.assertions import compile_assertion
 from core.vocabulary.outcomes import CheckResult, Outcome
 from integrations.config import CheckSpec, Expectation, IntegrationSpec
 from integrations.leads.spec import DeliverySpec

@@ -18,7 +18,7 @@ from typing import Any
 
 from pydantic import Field, field_validator, model_validator
 
-from checks.assertions import compile_assertion
+from core.vocabulary.assertions import compile_assertion
 from integrations.strict import SLUG, Strict, compile_regex, status_patterns
 from integrations.windows import aware
 
