@@ -14,7 +14,8 @@ from tests.test_registry import config
 from worker.batch import Batch
 from worker.coordination import claim_value
 from worker.coordination.memory import MemoryCoordinator
-from worker.scheduler import Scheduler, first_due, phase
+from worker.phases import first_due, phase
+from worker.scheduler import Scheduler
 
 
 class Clock:

@@ -21,7 +21,8 @@ from integrations.results import current_states
 from tests.e2e.conftest import ENVIRON, T0, Served, lead_flow
 from worker.coordination.memory import MemoryCoordinator
 from worker.e2e import E2E_QUEUE, Job, Standalone, claim_key, run_job
-from worker.scheduler import Scheduler, first_due
+from worker.phases import first_due
+from worker.scheduler import Scheduler
 
 
 def scheduled(url: str, period: int = 60) -> str:
