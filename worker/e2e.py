@@ -35,11 +35,12 @@ from checks.scenarios.runner import ScenarioRunner, new_run_id
 from core.db import utcnow
 from core.settings import Settings
 from integrations.config import IntegrationSpec
-from integrations.e2e_store import DatabaseInbox, create_run, fail_run, run_and_record
+from integrations.e2e_store import create_run, fail_run
 from integrations.scenarios import ScenarioSpec
 from worker.batch import E2E_QUEUE
 from worker.broker import declare_actor
 from worker.coordination import Coordinator, claim_value
+from worker.e2e_record import DatabaseInbox, run_and_record
 from worker.phases import first_due
 
 log = logging.getLogger(__name__)

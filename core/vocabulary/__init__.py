@@ -9,4 +9,6 @@ checks (which produce them), the alerts (which judge them) and the surfaces
     outcomes   `Outcome` (the StrEnum of every result), `CheckResult`
     assertions the JSON assertion language (`$.status == "ok"`): compiled when a
                configuration is validated, evaluated by probes and lead deliveries
+    callbacks  a partner's postback to a scenario run (`Callback`) and its four answers
+               (`Delivery`: accepted, duplicate, unknown 404, ended 410)
 """
