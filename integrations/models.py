@@ -122,7 +122,7 @@ class CheckState(Base):
 
 
 class CheckContract(Base):
-    """The response contract learned from a check's passing answers (checks.contract).
+    """The response contract learned from a check's passing answers (core.vocabulary.shapes).
 
     Upserted from the sampled shapes of passing results in the worker's batch
     transaction; compared with the failing answer when an auth or contract

@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import Engine
 
-from checks.contract import Shape, shape_of
 from core.vocabulary.outcomes import CheckResult, Outcome
+from core.vocabulary.shapes import Shape, shape_of
 from integrations.contracts import change_evidence, incident_diff, learn, learned
 from integrations.registry import apply
 from integrations.results import record_results

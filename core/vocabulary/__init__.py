@@ -9,6 +9,7 @@ checks (which produce them), the alerts (which judge them) and the surfaces
     outcomes   `Outcome` (the StrEnum of every result), `CheckResult`
     assertions the JSON assertion language (`$.status == "ok"`): compiled when a
                configuration is validated, evaluated by probes and lead deliveries
+    shapes     the shape of a partner's answer (`Shape`) and what changed in it (`diff`)
     callbacks  a partner's postback to a scenario run (`Callback`) and its four answers
                (`Delivery`: accepted, duplicate, unknown 404, ended 410)
 """
