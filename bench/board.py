@@ -112,7 +112,7 @@ def main() -> None:
 
     from fastapi.testclient import TestClient
 
-    from intmon.api.app import create_app
+    from intmon.app import create_app
 
     db.utcnow = lambda: NOW  # the board's clock: the seeded results end now
     figures: dict[str, dict[str, float]] = {}

@@ -3,7 +3,7 @@
   data     a fresh PostgreSQL database on 127.0.0.1 (created and dropped here),
            migrated; 50 integrations with 100 heartbeats each (5,000 ping keys),
            each already pinged once (state `up`), as in production.
-  server   the real API (`intmon.api.app.create_app`) under uvicorn with two
+  server   the real API (`intmon.app.create_app`) under uvicorn with two
            worker processes (one per core), httptools and uvloop, the default
            per-key limit (INTMON_LIMIT_PINGS) in force, batched writes
            (`intmon.api.pings`: one transaction per ~20 ms or 500 pings).
@@ -74,7 +74,7 @@ def make_app() -> Any:
     """The app factory uvicorn's workers call (`--factory bench.pings:make_app`)."""
     from core.db import engine_for
     from core.settings import get_settings
-    from intmon.api.app import create_app
+    from intmon.app import create_app
 
     settings = get_settings()
     return create_app(engine_for(settings.database_url), settings)

@@ -36,7 +36,7 @@ from checks.metrics import observe_results
 from core import db, metrics
 from core.settings import Settings
 from core.vocabulary.outcomes import CheckResult, Outcome
-from intmon.api.app import create_app
+from intmon.app import create_app
 from intmon.migrations import upgrade
 from tests.alerts.helpers import T0, feed, setup
 from tests.conftest import unavailable

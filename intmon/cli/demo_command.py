@@ -76,7 +76,7 @@ def demo(
     from intmon.demo.sandbox import Sandbox
     from intmon.embedded import Embedded
     from intmon.mail_server import MailInServer
-    from intmon.web.serve import demo_console, describe
+    from intmon.serve import demo_console, describe
 
     workdir = Path(tempfile.mkdtemp(prefix="intmon-demo-"))
     settings = Settings(

@@ -117,7 +117,7 @@ def api(
 
     from core.logs import setup_logging
     from core.settings import get_settings
-    from intmon.api.app import create_app
+    from intmon.app import create_app
     from intmon.cli.database import open_database
 
     settings = get_settings()

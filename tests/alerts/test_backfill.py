@@ -141,8 +141,8 @@ def test_the_command_line_reads_a_file_or_stdin(
 def test_support_imports_over_http_clients_may_not(tmp_path: Path) -> None:
     from core import db
     from core.settings import Settings
-    from intmon.api.app import create_app
     from intmon.api.auth import create_token
+    from intmon.app import create_app
     from intmon.migrations import upgrade
 
     engine = db.make_engine(f"sqlite:///{tmp_path / 'api.db'}")

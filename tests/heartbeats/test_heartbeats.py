@@ -28,7 +28,7 @@ from integrations.loader import load_text
 from integrations.maintenance import add_window
 from integrations.registry import apply
 from integrations.results import history
-from intmon.api.app import create_app
+from intmon.app import create_app
 from tests.alerts.helpers import T0
 
 CONFIG = """version: 1

@@ -22,8 +22,8 @@ from core.settings import Settings, get_settings
 from core.vocabulary.outcomes import Outcome
 from integrations.maintenance import add_window
 from integrations.rollups import roll_up
-from intmon.api.app import create_app
 from intmon.api.auth import create_token
+from intmon.app import create_app
 from intmon.cli import app
 from intmon.migrations import upgrade
 from tests.alerts.helpers import T0, feed, setup

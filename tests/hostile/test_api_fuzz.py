@@ -38,8 +38,8 @@ from core.settings import Settings
 from core.vocabulary.outcomes import Outcome
 from integrations.loader import load_text
 from integrations.registry import apply, load_specs
-from intmon.api.app import create_app
 from intmon.api.auth import create_token
+from intmon.app import create_app
 from intmon.migrations import upgrade
 from tests.alerts.helpers import T0, config_text, feed
 

@@ -34,8 +34,8 @@ from integrations.leads.spec import LeadFlowSpec
 from integrations.loader import load_text
 from integrations.registry import apply
 from integrations.results import history
-from intmon.api.app import create_app
 from intmon.api.auth import create_token
+from intmon.app import create_app
 from intmon.cli import app
 from intmon.migrations import upgrade
 

@@ -29,7 +29,7 @@ from integrations.postbacks.models import Postback
 from integrations.postbacks.signature import signature_of
 from integrations.registry import apply
 from integrations.results import history
-from intmon.api.app import create_app
+from intmon.app import create_app
 from tests.alerts.helpers import T0
 
 SECRET = "s3cret-postback-key"

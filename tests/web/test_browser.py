@@ -20,7 +20,7 @@ from alerts.policy import Policy
 from alerts.queries import ticket_detail
 from alerts.tickets import Actor
 from core.vocabulary.outcomes import Outcome
-from intmon.web.serve import ConsoleServer
+from intmon.serve import ConsoleServer
 from tests.conftest import unavailable
 from tests.web.conftest import NOW, PASSWORD, settings
 

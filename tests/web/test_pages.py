@@ -19,8 +19,8 @@ from alerts.tickets import Actor
 from core import db
 from integrations.maintenance import add_window
 from integrations.staleness import Freshness, QuietReason
+from intmon.serve import ConsoleServer, demo_console, describe
 from intmon.web.board import integration_status
-from intmon.web.serve import ConsoleServer, demo_console, describe
 from tests.alerts.helpers import T0
 from tests.web.conftest import NOW, settings
 

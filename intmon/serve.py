@@ -1,4 +1,4 @@
-"""Serving the API and console from a background thread on a free local port.
+"""Serving the API and console (`intmon.app`) from a background thread on a free local port.
 
 `intmon demo` shows the console while its story runs, and the browser test
 drives a real Chromium against it. `intmon api` serves the same app in the
@@ -29,7 +29,7 @@ class ConsoleServer:
     ) -> None:
         import uvicorn
 
-        from intmon.api.app import create_app
+        from intmon.app import create_app
 
         self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
