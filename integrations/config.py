@@ -19,13 +19,13 @@ from pydantic import Field, PrivateAttr, field_validator, model_validator
 from core.vocabulary.assertions import compile_assertion
 from integrations.errors import ConfigProblem
 from integrations.heartbeats.spec import HEARTBEAT_CHECK_PREFIX, HeartbeatSpec
-from integrations.leads.budget import allowance, window_of
 from integrations.leads.spec import (
     LEAD_FLOW_CHECK,
     ChangeNoticeSpec,
     DeliverySpec,
     LeadFlowSpec,
 )
+from integrations.partner_budget import allowance, window_of
 from integrations.postbacks.spec import POSTBACK_CHECK, PostbackSpec
 from integrations.scenarios import E2E_CHECK_PREFIX, ScenarioSpec, iter_scenario_problems
 from integrations.secrets import SecretRef as SecretRef

@@ -13,7 +13,8 @@ Modules: `spec` (the YAML blocks), `models` (tables), `ledger` (submit and
 record), `delivery` (lead → request → outcome), `dispatch` (the queue's sending
 pass), `holding` (the leads it holds or expires instead), `queue` (what both
 share), `lease` (one dispatcher per integration at a time), `expiry` (tells
-the platform of expired leads), `budget` (per-partner request budget), `notices`
-(change notices), `liability` (the pure rule), `report` (loads the evidence the
-rule needs and judges each lead).
+the platform of expired leads), `notices` (change notices), `liability` (the
+pure rule), `report` (loads the evidence the rule needs and judges each lead).
+The per-partner request budget that deliveries share with the checks is
+`integrations.partner_budget`.
 """
