@@ -30,10 +30,10 @@ from integrations.leads.flow import (
     slot_of,
 )
 from integrations.leads.ledger import AttemptIn, record
-from integrations.leads.spec import LeadFlowSpec
 from integrations.loader import load_text
 from integrations.registry import apply
 from integrations.results import history
+from integrations.specs.leads import LeadFlowSpec
 from intmon.api.auth import create_token
 from intmon.app import create_app
 from intmon.cli import app
