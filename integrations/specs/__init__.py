@@ -7,6 +7,8 @@ config or those packages:
 
     leads        `delivery`, `change_notices`, `lead_flow`
                  (the body templates: `integrations.lead_templates`)
+    heartbeats   `heartbeats`: push monitors, and when a ping is due
+    postbacks    `postbacks`: the broker's callbacks about its leads
 
 The blocks with no package of their own are modules beside the config
 (`scenarios`, `windows`, `tiers`).

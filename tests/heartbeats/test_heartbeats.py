@@ -22,12 +22,12 @@ from alerts.policy import Policy
 from alerts.queries import list_incidents
 from core import db
 from core.settings import Settings
-from integrations.heartbeats.spec import next_due
 from integrations.heartbeats.store import list_heartbeats, rotate_key
 from integrations.loader import load_text
 from integrations.maintenance import add_window
 from integrations.registry import apply
 from integrations.results import history
+from integrations.specs.heartbeats import next_due
 from intmon.app import create_app
 from tests.alerts.helpers import T0
 
