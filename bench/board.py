@@ -40,8 +40,8 @@ from core import db
 from core.db import make_engine
 from core.settings import Settings
 from core.vocabulary.outcomes import CheckResult, Outcome
+from integrations.apply import apply
 from integrations.loader import load_text
-from integrations.registry import apply
 from integrations.results import record_results
 from intmon.api.auth import Principal
 from intmon.migrations import upgrade

@@ -40,10 +40,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.checks import database
 from core.db import make_engine
+from integrations.apply import apply
 from integrations.loader import load_text
 from integrations.models import RollupWatermark
 from integrations.monthly_report import monthly_report
-from integrations.registry import apply
 from integrations.rollup_buckets import DAY, HOUR, floor_to
 from integrations.rollups import last_complete_hour, roll_up, watermark
 from integrations.uptime import availability

@@ -48,11 +48,11 @@ from alerts.heartbeat_watch import watch_heartbeats
 from alerts.policy import Policy
 from bench.checks import database
 from core.db import make_engine
+from integrations.apply import apply
 from integrations.heartbeats.models import Heartbeat
 from integrations.heartbeats.pings import Ping, PingKind, record_pings
 from integrations.heartbeats.store import list_heartbeats
 from integrations.loader import load_text
-from integrations.registry import apply
 from intmon.migrations import upgrade
 
 ROOT = Path(__file__).resolve().parent.parent

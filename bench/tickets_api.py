@@ -43,8 +43,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.checks import database
 from core.db import make_engine
+from integrations.apply import apply
 from integrations.loader import load_text
-from integrations.registry import apply
 from intmon.api.auth import create_token
 from intmon.migrations import upgrade
 

@@ -300,8 +300,8 @@ def test_status_prints_partner_text_and_the_held_back_mark_as_text(tmp_path: Pat
 
     from core.db import make_engine
     from core.vocabulary.outcomes import CheckResult, Outcome
+    from integrations.apply import apply
     from integrations.loader import load_text
-    from integrations.registry import apply
     from integrations.results import Recorded, record_results
 
     assert runner.invoke(app, ["migrate"]).exit_code == 0

@@ -19,8 +19,8 @@ from sqlalchemy import Engine
 
 from core import db
 from core.settings import Settings
+from integrations.apply import apply
 from integrations.loader import load_text
-from integrations.registry import apply
 from intmon.app import create_app
 from intmon.migrations import upgrade
 from tests.alerts.helpers import T0

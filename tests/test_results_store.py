@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import Engine
 
 from core.vocabulary.outcomes import CheckResult, Outcome
-from integrations.registry import apply
+from integrations.apply import apply
 from integrations.results import count_results, current_states, history, record_results
 from tests.test_registry import config
 

@@ -9,7 +9,7 @@ from dramatiq import Message
 from dramatiq.brokers.stub import StubBroker
 from sqlalchemy import Engine
 
-from integrations.registry import apply
+from integrations.apply import apply
 from tests.test_registry import config
 from worker.batch import Batch
 from worker.coordination import claim_value

@@ -19,8 +19,8 @@ from typer.testing import CliRunner
 
 from core.settings import Settings
 from core.vocabulary.outcomes import CheckResult, Outcome
+from integrations.apply import apply
 from integrations.loader import load_text
-from integrations.registry import apply
 from integrations.results import record_results
 from integrations.skips import SkipLog
 from integrations.staleness import (

@@ -16,10 +16,11 @@ from alerts.policy import Policy
 from checks.engine import ProbeSettings
 from checks.loop import EngineThread
 from core.vocabulary.outcomes import CheckResult, Outcome
+from integrations.apply import apply
 from integrations.config import IntegrationSpec
 from integrations.contracts import change_evidence, learned
 from integrations.loader import load_text
-from integrations.registry import apply, load_specs
+from integrations.registry import load_specs
 from tests.conftest import Partner
 
 BEFORE = b'{"status": "ok", "id": 1}'

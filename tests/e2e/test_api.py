@@ -19,9 +19,9 @@ from sqlalchemy import Engine
 from checks.scenarios.runner import new_run_id
 from core import db
 from core.settings import Settings
+from integrations.apply import apply
 from integrations.e2e_store import create_run, list_runs, load_run
 from integrations.loader import load_text
-from integrations.registry import apply
 from intmon.api.auth import create_token
 from intmon.api.local_runs import LocalRuns
 from intmon.api.routes.e2e import dispatcher

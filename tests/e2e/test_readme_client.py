@@ -25,8 +25,8 @@ from sqlalchemy import Engine
 
 from core import db
 from core.settings import Settings
+from integrations.apply import apply
 from integrations.loader import load_text
-from integrations.registry import apply
 from intmon.api.auth import create_token
 from intmon.app import create_app
 from intmon.migrations import upgrade

@@ -14,9 +14,9 @@ from sqlalchemy import Engine
 from alerts.policy import policy_of
 from alerts.queries import list_incidents, list_tickets
 from core.settings import Settings
+from integrations.apply import apply
 from integrations.e2e_store import list_runs
 from integrations.loader import load_text
-from integrations.registry import apply
 from integrations.results import current_states
 from tests.e2e.conftest import ENVIRON, T0, Served, lead_flow
 from worker.coordination.memory import MemoryCoordinator

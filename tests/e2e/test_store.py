@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from checks.scenarios.report import ScenarioReport, StepReport, StepStatus
 from core.vocabulary.callbacks import Callback, Delivery
 from core.vocabulary.outcomes import Outcome
+from integrations.apply import apply
 from integrations.e2e_store import (
     create_run,
     deliver_callback,
@@ -23,7 +24,6 @@ from integrations.e2e_store import (
 )
 from integrations.errors import RunNotFound
 from integrations.loader import load_text
-from integrations.registry import apply
 from tests.e2e.conftest import T0, lead_flow
 from worker.e2e_record import DatabaseInbox
 

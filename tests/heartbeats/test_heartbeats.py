@@ -22,10 +22,10 @@ from alerts.policy import Policy
 from alerts.queries import list_incidents
 from core import db
 from core.settings import Settings
+from integrations.apply import apply
 from integrations.heartbeats.store import list_heartbeats, rotate_key
 from integrations.loader import load_text
 from integrations.maintenance import add_window
-from integrations.registry import apply
 from integrations.results import history
 from integrations.specs.heartbeats import next_due
 from intmon.app import create_app

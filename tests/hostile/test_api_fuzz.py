@@ -36,8 +36,9 @@ from core import db
 from core.db import Base
 from core.settings import Settings
 from core.vocabulary.outcomes import Outcome
+from integrations.apply import apply
 from integrations.loader import load_text
-from integrations.registry import apply, load_specs
+from integrations.registry import load_specs
 from intmon.api.auth import create_token
 from intmon.app import create_app
 from intmon.migrations import upgrade

@@ -20,6 +20,7 @@ from alerts.policy import Policy
 from alerts.queries import list_incidents
 from core import db, metrics
 from core.settings import Settings, get_settings
+from integrations.apply import apply
 from integrations.leads.flow import (
     EVERY_S,
     FlowStats,
@@ -31,7 +32,6 @@ from integrations.leads.flow import (
 )
 from integrations.leads.ledger import AttemptIn, record
 from integrations.loader import load_text
-from integrations.registry import apply
 from integrations.results import history
 from integrations.specs.leads import LeadFlowSpec
 from intmon.api.auth import create_token

@@ -9,12 +9,13 @@ import pytest
 from sqlalchemy import Engine
 
 from core.vocabulary.outcomes import Outcome
+from integrations.apply import apply
 from integrations.leads.delivery import LeadOutcome
 from integrations.leads.ledger import AttemptIn, record
 from integrations.loader import load_text
 from integrations.postbacks.monitor import MonitorState, WindowCounts, detect, judge
 from integrations.postbacks.store import PostbackIn, record_postback
-from integrations.registry import apply, load_specs
+from integrations.registry import load_specs
 from integrations.specs.postbacks import PostbackSpec
 from tests.alerts.helpers import T0
 from tests.postbacks.test_postbacks import CONFIG

@@ -24,8 +24,9 @@ from sqlalchemy import Engine
 from core import db
 from core.settings import Settings
 from core.vocabulary.outcomes import Outcome
+from integrations.apply import apply
 from integrations.loader import load_text
-from integrations.registry import apply, load_specs
+from integrations.registry import load_specs
 from intmon.app import create_app
 from intmon.migrations import upgrade
 from intmon.web.users import create_user

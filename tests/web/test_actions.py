@@ -17,9 +17,9 @@ from fastapi import FastAPI
 from sqlalchemy import Engine, func, select
 
 from alerts.models import Incident
+from integrations.apply import apply
 from integrations.loader import load_text
 from integrations.maintenance import add_window, list_windows
-from integrations.registry import apply
 from intmon.web.audit import recent
 from intmon.web.models import ConsoleAction
 from tests.alerts.helpers import T0

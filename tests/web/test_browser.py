@@ -201,8 +201,8 @@ def seed_a_day_of_history(engine: Engine) -> None:
     from datetime import timedelta
 
     from core.vocabulary.outcomes import CheckResult
+    from integrations.apply import apply
     from integrations.loader import load_text
-    from integrations.registry import apply
     from integrations.results import record_results
     from tests.test_api import CONFIG
 

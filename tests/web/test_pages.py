@@ -463,10 +463,10 @@ def test_the_board_shows_an_open_platform_outage(browser: Any, engine: Engine) -
 
 
 def test_the_integration_page_shows_its_heartbeats(browser: Any, engine: Engine) -> None:
+    from integrations.apply import apply
     from integrations.heartbeats.pings import Ping, PingKind, record_pings
     from integrations.heartbeats.store import list_heartbeats
     from integrations.loader import load_text
-    from integrations.registry import apply
     from tests.test_api import CONFIG
 
     beating = CONFIG.replace(
@@ -488,11 +488,11 @@ def test_the_integration_page_shows_its_heartbeats(browser: Any, engine: Engine)
 
 
 def test_the_integration_page_shows_its_postback_monitor(browser: Any, engine: Engine) -> None:
+    from integrations.apply import apply
     from integrations.leads.delivery import LeadOutcome
     from integrations.leads.ledger import AttemptIn, record
     from integrations.loader import load_text
     from integrations.postbacks.store import PostbackIn, record_postback
-    from integrations.registry import apply
     from tests.test_api import CONFIG
 
     watched = CONFIG.replace(
