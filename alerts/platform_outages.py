@@ -9,7 +9,7 @@ of `platform_outages` (a partial unique index keeps it one, whoever races).
 While an outage covers a result, `alerts.intake` marks connectivity failures
 `inhibited`: stored, but they open or resolve no incident and neither extend
 nor break a streak (`outage_spans`). Leads lost meanwhile are the platform's
-(`integrations.leads.report` reads the spans). The platform's operators (role
+(`alerts.lead_report` reads the spans). The platform's operators (role
 `operational_internal` of every integration and client, each address once) hear
 of its beginning and its end; partners and clients hear nothing.
 """

@@ -166,9 +166,9 @@ def test_no_evidence_without_a_learned_contract_or_for_other_families(
 
 def verdict_for_a_lead_lost_now(engine: Engine) -> tuple[str, str, list[str]]:
     """A lead refused with the same failure, just now, with no change notice."""
+    from alerts.lead_report import judge_lead
     from core.db import utcnow
     from integrations.leads.ledger import AttemptIn, record
-    from integrations.leads.report import judge_lead
 
     record(
         engine,

@@ -12,6 +12,7 @@ from sqlalchemy import Engine, func, select
 
 from alerts import platform_outages
 from alerts.housekeeping import housekeep
+from alerts.lead_report import judge_lead
 from alerts.models import Incident, OutboxMessage, PlatformOutage, Ticket
 from alerts.platform_verdict import Action
 from alerts.policy import Policy
@@ -21,7 +22,6 @@ from core.vocabulary.outcomes import Outcome
 from integrations.config import IntegrationSpec
 from integrations.leads.ledger import AttemptIn, record
 from integrations.leads.liability import Party
-from integrations.leads.report import judge_lead
 from integrations.models import CheckResultRow, CheckState
 from integrations.registry import load_specs
 from intmon.config_file import apply_config, load_config_text
