@@ -24,8 +24,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from core.db import Base, UTCDateTime
-from integrations.models import BigId
+from core.db import Base, BigId, UTCDateTime
 
 ACTIVE_TICKET = "status IN ('open', 'in_progress', 'waiting_for_reply')"
 

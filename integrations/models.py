@@ -7,7 +7,6 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
-    BigInteger,
     Boolean,
     Float,
     ForeignKey,
@@ -21,11 +20,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from core.db import Base, UTCDateTime
+from core.db import Base, BigId, UTCDateTime
 from core.metrics import DURATION_BUCKETS
-
-# SQLite only auto-increments INTEGER PRIMARY KEY columns.
-BigId = BigInteger().with_variant(Integer, "sqlite")
 
 
 class Integration(Base):
