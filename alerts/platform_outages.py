@@ -29,7 +29,7 @@ from pydantic import TypeAdapter
 from sqlalchemy import Connection, Engine, Row, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from alerts import documents, outbox
+from alerts import documents
 from alerts.contacts import ContactSpec
 from alerts.families import Family
 from alerts.models import PlatformOutage
@@ -47,6 +47,7 @@ from alerts.platform_verdict import (
 from alerts.routing import route
 from alerts.self_check_config import SelfCheckConfig
 from checks.canary import CanaryResult, run_canaries
+from core import outbox
 from core.db import table_of
 from core.vocabulary.outcomes import Outcome
 from integrations.models import CheckState, Integration

@@ -30,10 +30,9 @@ from fastapi.testclient import TestClient
 from pydantic import SecretStr
 from sqlalchemy import Engine, update
 
-from alerts import outbox
-from alerts.models import OutboxMessage
 from checks.metrics import observe_results
-from core import db, metrics
+from core import db, metrics, outbox
+from core.outbox import OutboxMessage
 from core.settings import Settings
 from core.vocabulary.outcomes import CheckResult, Outcome
 from intmon.app import create_app

@@ -15,8 +15,9 @@ from typer.testing import CliRunner
 
 from alerts.backfill import backfill
 from alerts.errors import BackfillError
-from alerts.models import Incident, OutboxMessage, Ticket
+from alerts.models import Incident, Ticket
 from alerts.policy import Policy
+from core.outbox import OutboxMessage
 from core.vocabulary.outcomes import Outcome
 from integrations.models import CheckResultRow
 from tests.alerts.helpers import T0, feed, setup

@@ -10,10 +10,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import Engine
 
-from alerts import outbox
 from alerts.deliver import deliver
 from alerts.housekeeping import housekeep, open_channels
 from alerts.policy import Policy
+from core import outbox
 from core.vocabulary.outcomes import Outcome
 from integrations.errors import ConfigError
 from integrations.registry import load_specs

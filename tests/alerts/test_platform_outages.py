@@ -13,11 +13,12 @@ from sqlalchemy import Engine, func, select
 from alerts import platform_outages
 from alerts.housekeeping import housekeep
 from alerts.lead_report import judge_lead
-from alerts.models import Incident, OutboxMessage, PlatformOutage, Ticket
+from alerts.models import Incident, PlatformOutage, Ticket
 from alerts.platform_verdict import Action
 from alerts.policy import Policy
 from alerts.queries import alert_counts
 from alerts.render import render
+from core.outbox import OutboxMessage
 from core.vocabulary.outcomes import Outcome
 from integrations.config import IntegrationSpec
 from integrations.leads.ledger import AttemptIn, record
