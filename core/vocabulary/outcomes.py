@@ -30,8 +30,10 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
 
-from core.vocabulary.shapes import Shape
+if TYPE_CHECKING:  # only an annotation; shapes compiles regexes a CLI command never needs
+    from core.vocabulary.shapes import Shape
 
 
 class Outcome(enum.StrEnum):
