@@ -7,7 +7,8 @@ a run through a `CallbackInbox` that the caller chooses.
       steps        render a request, judge an answer, poll conditions, extract values
       (templates: integrations.templating, the configuration's sandboxed Jinja2)
       http         StepClient: one request over the engine's clients and auth schemes
-      inbox        CallbackInbox, MemoryInbox; `Delivery` (accepted/duplicate/404/410)
+      inbox        CallbackInbox, MemoryInbox (the postback and its answers:
+                   core.vocabulary.callbacks)
       listener     a small aiohttp server filling a MemoryInbox (`intmon e2e run`)
       clock        the injected time source (tests move a fake one)
       errors       ScenarioError: LoadRefused

@@ -11,7 +11,7 @@ modules parse a request, call one function of `alerts/` or `integrations/`
 `pages_actions.py` is what support does (acknowledge, maintenance windows, run
 checks or a scenario now), each recorded by `audit.py`; `pages_runs.py` shows a
 scenario run with its report and JUnit.
-`serve.py` runs the whole app on a free local port (the demo, the browser test).
+`intmon.serve` runs the whole app on a free local port (the demo, the browser test).
 """
 
 from __future__ import annotations
