@@ -28,7 +28,7 @@ from alerts import notify
 from alerts.errors import BackfillError
 from alerts.intake import ingest
 from alerts.policy import Policy
-from checks.outcomes import CheckResult, Outcome
+from core.vocabulary.outcomes import CheckResult, Outcome
 from integrations.config import IntegrationSpec
 from integrations.models import CheckState
 from integrations.rollups import roll_up_again

@@ -33,12 +33,13 @@ from typing import Any
 from sqlalchemy import Engine, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from alerts import documents, outbox, reply_tokens
+from alerts import documents, reply_tokens
 from alerts.channels import Channel, ChannelError, Notice, Recipient
 from alerts.contacts import CHANNEL_FIELDS, NotificationsConfig
 from alerts.models import NotificationThrottle
 from alerts.notify import TARGET_PREFIX
 from alerts.render import DIGESTIBLE, render
+from core import outbox
 from core.db import table_of
 from integrations.secrets import resolve
 

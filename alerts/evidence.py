@@ -11,7 +11,7 @@ import shlex
 from typing import Any
 from urllib.parse import urlencode
 
-from checks.outcomes import CheckResult
+from core.vocabulary.outcomes import CheckResult
 from integrations.config import CheckSpec, IntegrationSpec
 from integrations.redaction import SENSITIVE_NAME
 from integrations.secrets import REDACTED, REFERENCE

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import enum
 
-from checks.outcomes import Outcome
+from core.vocabulary.outcomes import Outcome
 from integrations.scenarios import E2E_CHECK_PREFIX
 
 

@@ -18,7 +18,7 @@ from sqlalchemy import Engine
 from alerts.incidents import Transitions
 from alerts.intake import ingest
 from alerts.policy import Policy
-from checks.outcomes import CheckResult
+from core.vocabulary.outcomes import CheckResult
 from integrations.heartbeats.detector import detect_missed
 from integrations.registry import load_specs
 

@@ -19,10 +19,10 @@ from alerts.channels import Channel, ChannelsConfig, build_channels
 from alerts.deliver import deliver
 from alerts.escalation import EscalationReport, escalate
 from alerts.lead_flow_watch import watch_lead_flow
-from alerts.outbox import DispatchReport
 from alerts.policy import Policy
 from alerts.sender import close_all
 from alerts.sweep import SweepReport, sweep
+from core.outbox import DispatchReport
 from integrations.retention import Retention, RetentionReport, prune
 from integrations.rollups import RollupPass, RollupRetention, housekeep_rollups, watermark
 

@@ -23,8 +23,8 @@ from alerts.families import FAMILY_OF, Family, family_of
 from alerts.incidents import RaceLost, Transitions
 from alerts.platform_outages import covered, outage_spans
 from alerts.policy import Policy
-from checks.outcomes import CheckResult
 from core.db import utcnow
+from core.vocabulary.outcomes import CheckResult
 from integrations.config import IntegrationSpec
 from integrations.contracts import learn
 from integrations.maintenance import windows_by_integration

@@ -18,11 +18,11 @@ from sqlalchemy import Engine
 
 from alerts.intake import ingest
 from alerts.policy import Policy
-from checks.outcomes import CheckResult, Outcome
 from core import metrics
+from core.vocabulary.outcomes import CheckResult, Outcome
 from integrations.leads.flow import FlowVerdict, assess, slot_of
-from integrations.leads.spec import LEAD_FLOW_CHECK
 from integrations.registry import load_specs
+from integrations.specs.leads import LEAD_FLOW_CHECK
 
 log = logging.getLogger(__name__)
 # The slot this process last judged: the housekeeping pass runs every few seconds,

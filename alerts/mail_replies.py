@@ -39,12 +39,13 @@ from typing import Any
 from sqlalchemy import Connection, Engine, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from alerts import notify, outbox, reply_tokens, tickets
+from alerts import notify, reply_tokens, tickets
 from alerts.errors import InvalidTicketInput, UnreadableMail
 from alerts.inbound_mail import InboundMail, read
 from alerts.models import NotificationThrottle, TicketComment
 from alerts.policy import Policy
 from alerts.tickets import Actor, Status, ticket_number
+from core import outbox
 from core.db import table_of
 from integrations.errors import SecretUnavailable
 from integrations.models import Integration

@@ -18,7 +18,7 @@ from typing import Any
 from pydantic import TypeAdapter
 from sqlalchemy import Connection, Engine, insert, select, update
 
-from alerts import documents, outbox, tickets
+from alerts import documents, tickets
 from alerts.errors import AlertsError
 from alerts.models import ExternalRef, Ticket, TicketComment
 from alerts.policy import Policy
@@ -32,6 +32,7 @@ from alerts.sinks import (
     build_sink,
 )
 from alerts.tickets import Actor, ticket_number
+from core import outbox
 from core.db import table_of
 from integrations.results import storable
 

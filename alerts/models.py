@@ -24,8 +24,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from core.db import Base, UTCDateTime
-from integrations.models import BigId
+from core.db import Base, BigId, UTCDateTime
 
 ACTIVE_TICKET = "status IN ('open', 'in_progress', 'waiting_for_reply')"
 
@@ -195,35 +194,6 @@ class TicketHistory(Base):
     new: Mapped[str | None] = mapped_column(Text, nullable=True)
     # How the change came in when not through the console, CLI or API: "email".
     via: Mapped[str | None] = mapped_column(String(16), nullable=True)
-
-
-class OutboxMessage(Base):
-    """A message to send after the transaction that caused it commits.
-
-    `target` is a ticket sink's name, or `escalation` for SLA events that the
-    notifications stage consumes. Rows are leased, never deleted: a worker
-    killed mid-send leaves a lease that expires, and the receiver deduplicates
-    on `idempotency_key`.
-    """
-
-    __tablename__ = "outbox"
-    __table_args__ = (Index("ix_outbox_pending", "target", "sent_at", "dead_at", "available_at"),)
-
-    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    target: Mapped[str] = mapped_column(String(64))
-    kind: Mapped[str] = mapped_column(String(40))
-    # Messages with the same aggregate go out in id order (a comment never
-    # overtakes the ticket it belongs to).
-    aggregate: Mapped[str] = mapped_column(String(64))
-    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
-    idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    available_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
-    leased_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
-    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
-    dead_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
-    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 class ExternalRef(Base):

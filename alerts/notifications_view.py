@@ -15,10 +15,10 @@ from sqlalchemy import Engine, select
 from alerts.contacts import CHANNEL_FIELDS
 from alerts.contacts_view import shown_address
 from alerts.errors import AlertsError
-from alerts.models import OutboxMessage
 from alerts.notify import TARGET_PREFIX
 from alerts.tickets import ticket_number
 from core.db import table_of
+from core.outbox import OutboxMessage
 from integrations.windows import aware
 
 OUT = table_of(OutboxMessage)

@@ -23,7 +23,7 @@ from typing import Any
 from pydantic import TypeAdapter
 from sqlalchemy import Connection, select
 
-from alerts import documents, outbox
+from alerts import documents
 from alerts.contacts import (
     TICKET_EVENTS,
     ContactSpec,
@@ -33,6 +33,7 @@ from alerts.contacts import (
 )
 from alerts.families import is_internal
 from alerts.routing import Delivery, route
+from core import outbox
 from core.db import table_of
 from integrations.models import Integration
 

@@ -9,7 +9,7 @@ of `platform_outages` (a partial unique index keeps it one, whoever races).
 While an outage covers a result, `alerts.intake` marks connectivity failures
 `inhibited`: stored, but they open or resolve no incident and neither extend
 nor break a streak (`outage_spans`). Leads lost meanwhile are the platform's
-(`integrations.leads.report` reads the spans). The platform's operators (role
+(`alerts.lead_report` reads the spans). The platform's operators (role
 `operational_internal` of every integration and client, each address once) hear
 of its beginning and its end; partners and clients hear nothing.
 """
@@ -29,7 +29,7 @@ from pydantic import TypeAdapter
 from sqlalchemy import Connection, Engine, Row, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from alerts import documents, outbox
+from alerts import documents
 from alerts.contacts import ContactSpec
 from alerts.families import Family
 from alerts.models import PlatformOutage
@@ -47,8 +47,9 @@ from alerts.platform_verdict import (
 from alerts.routing import route
 from alerts.self_check_config import SelfCheckConfig
 from checks.canary import CanaryResult, run_canaries
-from checks.outcomes import Outcome
+from core import outbox
 from core.db import table_of
+from core.vocabulary.outcomes import Outcome
 from integrations.models import CheckState, Integration
 
 log = logging.getLogger(__name__)

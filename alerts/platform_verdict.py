@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
 
-from checks.outcomes import Outcome
+from core.vocabulary.outcomes import Outcome
 from integrations.strict import Strict
 
 if TYPE_CHECKING:

@@ -18,7 +18,7 @@ from sqlalchemy import Engine
 from alerts.incidents import Transitions
 from alerts.intake import ingest
 from alerts.policy import Policy
-from checks.outcomes import Outcome
+from core.vocabulary.outcomes import Outcome
 from integrations.postbacks.monitor import detect
 from integrations.registry import load_specs
 

@@ -27,7 +27,6 @@ from alerts.errors import InvalidTicketInput
 from alerts.escalation import IncidentNotFound
 from alerts.models import (
     Incident,
-    OutboxMessage,
     PlatformOutage,
     Ticket,
     TicketComment,
@@ -38,6 +37,7 @@ from alerts.sweep import effective_due
 from alerts.ticket_pages import TicketFilter, decode_cursor, encode_cursor, page_rows
 from alerts.tickets import ACTIVE, ticket_number
 from core.db import table_of, utcnow
+from core.outbox import OutboxMessage
 from integrations.contracts import change_evidence
 from integrations.maintenance import windows_by_integration
 from integrations.windows import MaintenanceWindow

@@ -24,7 +24,7 @@ from core.db import table_of
 
 if TYPE_CHECKING:  # the e-mail channel imports this module: no cycle at run time
     from alerts.channels.base import Notice
-    from alerts.outbox import Claimed
+    from core.outbox import Claimed
 
 T = table_of(Ticket)
 TOKEN_BYTES = 12  # 24 hex characters; "support+inc-000042.<24>" fits the 64-character local part

@@ -14,10 +14,12 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, select, update
 
-from alerts import announce, outbox, tickets
+from alerts import announce, tickets
 from alerts.models import Ticket
+from alerts.outbox_targets import ESCALATION
 from alerts.policy import Policy
 from alerts.tickets import SYSTEM, Status, ticket_number
+from core import outbox
 from core.db import table_of
 from integrations.maintenance import windows_by_integration
 from integrations.windows import shift_past_windows
@@ -81,7 +83,7 @@ def _breaches(connection: Connection, policy: Policy, now: datetime) -> list[str
         tickets.record(connection, ticket.id, now, SYSTEM, "sla_breached", None, due.isoformat())
         outbox.enqueue(
             connection,
-            target=outbox.ESCALATION,
+            target=ESCALATION,
             kind="ticket.sla_breached",
             aggregate=f"ticket:{ticket.id}",
             payload={

@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, insert, select, update
 
-from alerts import announce, outbox
+from alerts import announce, outbox_targets
 from alerts.errors import InvalidTicketInput, InvalidTransition, TicketNotFound
 from alerts.models import Ticket, TicketComment, TicketHistory
 from alerts.policy import Policy
@@ -168,7 +168,7 @@ def create(
         .returning(T.c.id)
     ).scalar_one()
     record(connection, ticket_id, now, actor, "created", None, Status.OPEN.value)
-    outbox.ticket_event(connection, ticket_id, "ticket.created", {}, now)
+    outbox_targets.ticket_event(connection, ticket_id, "ticket.created", {}, now)
     announce.ticket_event(connection, load(connection, ticket_id), "ticket.opened", now)
     return int(ticket_id)
 
@@ -232,7 +232,7 @@ def comment(
         connection, ticket.id, now, actor, f"comment_{visibility}", None, str(comment_id), via=via
     )
     # A comment that came from a sink is not echoed back to it.
-    outbox.ticket_event(
+    outbox_targets.ticket_event(
         connection,
         ticket.id,
         "ticket.commented",
@@ -322,7 +322,7 @@ def set_status(
         announce.ticket_event(
             connection, ticket, "ticket.closed", now, close_reason=changes["close_reason"]
         )
-    outbox.ticket_event(
+    outbox_targets.ticket_event(
         connection,
         ticket.id,
         "ticket.status_changed",

@@ -2,7 +2,7 @@
 
 The client reads these, never the raw terms (`auth_failure`, `no_reply`): the
 e-mails (`alerts.render`) and the web console (`intmon.web.i18n_tickets`) say
-the same thing from this one table. Keys are `checks.outcomes.Outcome` values
+the same thing from this one table. Keys are `core.vocabulary.outcomes.Outcome` values
 and the `close_reason`s the system sets; a reason typed by support is shown as
 typed.
 """

@@ -15,7 +15,7 @@ the median CPU time of this process of:
          the latency chart, the newest page of results).
 
 The process's collector is tuned once the app is built, as each `intmon api`
-process does (`intmon.api.server`); `data` is measured last, in that process.
+process does (`intmon.serve`); `data` is measured last, in that process.
 
 With `--monitors`, every integration also has two heartbeats (one pinged 30 s
 ago, a tenth of them silent for 10 min: late) and every fourth a postback
@@ -44,13 +44,13 @@ from rich.table import Table
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.checks import database
-from checks.outcomes import CheckResult, Outcome
 from core import db
 from core.db import make_engine
 from core.gc_tuning import tune_gc
 from core.settings import Settings
+from core.vocabulary.outcomes import CheckResult, Outcome
+from integrations.apply import apply
 from integrations.loader import load_text
-from integrations.registry import apply
 from integrations.results import record_results
 from intmon.api.auth import Principal
 from intmon.migrations import upgrade
@@ -179,7 +179,7 @@ def main() -> None:
 
     from fastapi.testclient import TestClient
 
-    from intmon.api.app import create_app
+    from intmon.app import create_app
 
     db.utcnow = lambda: NOW  # the board's clock: the seeded results end now
     figures: dict[str, dict[str, float]] = {}
@@ -197,7 +197,7 @@ def main() -> None:
         create_user(engine, "sup", role="support", client=None, password=PASSWORD, now=NOW)
         create_user(engine, "cli", role="client", client="c07", password=PASSWORD, now=NOW)
         app = create_app(engine, settings)
-        # As each `intmon api` process does once its app is built (intmon.api.server):
+        # As each `intmon api` process does once its app is built (intmon.serve):
         # without it a full collection every few boards was the whole of the p99.
         tune_gc()
         for who, name in (("sup", "page"), ("cli", "client")):

@@ -45,9 +45,9 @@ from sqlalchemy import Engine, create_engine, select, text
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from core.db import make_engine
+from integrations.apply import apply
 from integrations.loader import load_text
 from integrations.models import CheckResultRow
-from integrations.registry import apply
 from intmon.migrations import upgrade
 
 PG_ADMIN_URL = os.environ.get(

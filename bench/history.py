@@ -9,7 +9,7 @@ real pass, and prints medians of `--repeat` runs of:
   uptime_30d_all       `integrations.uptime.availability` over the last 30 days
                        for every integration (what `intmon uptime` and the
                        metrics scrape read)
-  monthly_report       `integrations.monthly_report` for one client (its share of
+  monthly_report       `alerts.monthly_report` for one client (its share of
                        integrations, incidents, maintenance and the lead report)
   rollup_pass          one steady-state pass: the newest complete hour plus the
                        two before it again, and their day
@@ -38,12 +38,12 @@ from sqlalchemy import Engine, text, update
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from alerts.monthly_report import monthly_report
 from bench.checks import database
 from core.db import make_engine
+from integrations.apply import apply
 from integrations.loader import load_text
 from integrations.models import RollupWatermark
-from integrations.monthly_report import monthly_report
-from integrations.registry import apply
 from integrations.rollup_buckets import DAY, HOUR, floor_to
 from integrations.rollups import last_complete_hour, roll_up, watermark
 from integrations.uptime import availability

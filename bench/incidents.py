@@ -39,10 +39,11 @@ from alerts.intake import ingest
 from alerts.models import Ticket
 from alerts.policy import Policy
 from bench.checks import database
-from checks.outcomes import CheckResult, Outcome
 from core.db import make_engine
+from core.vocabulary.outcomes import CheckResult, Outcome
+from integrations.apply import apply
 from integrations.loader import load_text
-from integrations.registry import apply, load_specs
+from integrations.registry import load_specs
 from intmon.migrations import upgrade
 
 console = Console(stderr=True)

@@ -38,11 +38,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.checks import database
 from checks.loop import EngineThread
 from core.db import make_engine, utcnow
-from integrations.leads.budget import MemoryBudget
+from integrations.apply import apply
 from integrations.leads.dispatch import drain, pending_count
 from integrations.leads.ledger import AttemptIn, LeadIn, record, submit
 from integrations.loader import load_text
-from integrations.registry import apply, load_specs
+from integrations.partner_budget import MemoryBudget
+from integrations.registry import load_specs
 from intmon.migrations import upgrade
 from tests.conftest import REDIS_URL
 from tests.leads.broker import broker

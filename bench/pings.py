@@ -4,7 +4,7 @@
            migrated; 50 integrations with 100 heartbeats each (5,000 ping keys),
            each already pinged once (state `up`), as in production.
   server   the real API as `intmon api --workers 2` builds it
-           (`intmon.api.server:app_from_environment`, one process per core, the
+           (`intmon.serve:app_from_environment`, one process per core, the
            collector tuned), under uvicorn with httptools and uvloop, the default
            per-key limit (INTMON_LIMIT_PINGS) in force, batched writes
            (`intmon.api.group_commit`).
@@ -57,13 +57,13 @@ from alerts.heartbeat_watch import watch_heartbeats
 from alerts.policy import Policy
 from bench.checks import REDIS_URL, backend_cpu, cpu_seconds, database, descendants
 from core.db import make_engine
+from integrations.apply import apply
 from integrations.heartbeats.models import Heartbeat
 from integrations.heartbeats.pings import Ping, PingKind, record_pings
 from integrations.heartbeats.store import list_heartbeats
 from integrations.loader import load_text
-from integrations.registry import apply
-from intmon.api.server import APP_FACTORY
 from intmon.migrations import upgrade
+from intmon.serve import APP_FACTORY
 
 ROOT = Path(__file__).resolve().parent.parent
 console = Console(stderr=True)

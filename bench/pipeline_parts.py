@@ -37,11 +37,11 @@ from sqlalchemy import Engine, create_engine, text
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from checks import metrics
-from checks.outcomes import CheckResult, Outcome
 from core.db import make_engine
+from core.vocabulary.outcomes import CheckResult, Outcome
+from integrations.apply import apply
 from integrations.loader import load_text
 from integrations.maintenance import windows_by_integration
-from integrations.registry import apply
 from integrations.results import Recorded, record_results
 from intmon.migrations import upgrade
 

@@ -5,7 +5,7 @@
            200 leads delivered to each (10,000 broker lead ids in the ledger), so
            every postback is linked to its lead, as in production.
   server   the real API as `intmon api --workers 2` builds it
-           (`intmon.api.server:app_from_environment`), under uvicorn with
+           (`intmon.serve:app_from_environment`), under uvicorn with
            httptools and uvloop, Redis for the limits, the default per-broker
            limit (INTMON_LIMIT_POSTBACKS) raised out of the way: this measures the
            endpoint, not the limit (each broker here sends ~40 postbacks/s).
@@ -50,11 +50,11 @@ from bench.pings import (
     run_wrk,
 )
 from core.db import make_engine
+from integrations.apply import apply
 from integrations.leads.delivery import LeadOutcome
 from integrations.leads.ledger import AttemptIn, record
 from integrations.loader import load_text
 from integrations.postbacks.models import Postback
-from integrations.registry import apply
 from intmon.migrations import upgrade
 
 BROKERS, LEADS = 50, 200

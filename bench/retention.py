@@ -34,8 +34,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.checks import database
 from core.db import make_engine
 from integrations import partitions
+from integrations.apply import apply
 from integrations.loader import load_text
-from integrations.registry import apply
 from integrations.retention import Retention, prune
 from intmon.migrations import upgrade
 

@@ -4,7 +4,7 @@
            migrated; 500 integrations of 50 clients; 100,000 tickets over a year
            (10% active: open, in progress, waiting; 90% closed or rejected),
            loaded with COPY, then ANALYZE.
-  client   the real API (`intmon.api.app.create_app`) served by uvicorn on
+  client   the real API (`intmon.app.create_app`) served by uvicorn on
            127.0.0.1, called over HTTP/1.1 keep-alive with httpx, one request at a
            time, with a support token or a client token: authentication, the keyset
            query, SLA derivation and JSON, everything a caller waits for.
@@ -43,8 +43,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.checks import database
 from core.db import make_engine
+from integrations.apply import apply
 from integrations.loader import load_text
-from integrations.registry import apply
 from intmon.api.auth import create_token
 from intmon.migrations import upgrade
 
@@ -145,7 +145,7 @@ def serve(engine: Engine) -> Iterator[str]:
     import uvicorn
 
     from core.settings import Settings
-    from intmon.api.app import create_app
+    from intmon.app import create_app
 
     app = create_app(engine, Settings(redis_url=None))
     config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", access_log=False)

@@ -7,8 +7,8 @@ Nothing here touches the database; the worker hands results on to storage.
         auth        credentials per scheme (registry `auth.SCHEMES`), OAuth2 token cache
         clients     pooled httpx clients over aiohttp or httpcore, one per TLS setting
         body        the response body, read and inflated up to a cap
-        classify    answer or exception → `Outcome` (pure; `assertions` for JSON paths)
+        classify    answer or exception → `Outcome` (pure; JSON paths: core.vocabulary.assertions)
         tls         certificate expiry from a cached side handshake
-      outcomes      `Outcome`, `CheckResult`
+      outcomes      `Outcome`, `CheckResult` (core.vocabulary.outcomes, shared with every stage)
       errors        the package's exceptions, each permanent or transient
 """

@@ -30,7 +30,7 @@ from typing import Any, Generic, TypeVar
 import httpx
 
 from checks.errors import ConfigError, ProbeFailure, TokenRequestRefused
-from checks.outcomes import Outcome
+from core.vocabulary.outcomes import Outcome
 from integrations.config import (
     Auth,
     BasicAuth,

@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable
 from typing import Protocol
 
-from integrations.leads.budget import PartnerBudget
+from integrations.partner_budget import PartnerBudget
 
 __all__ = ["RateBudget", "SharedBudget", "TokenBucket", "Unlimited"]
 

@@ -31,8 +31,8 @@ import httpx
 from checks.canary_spec import CanarySpec
 from checks.classify import classify_exception
 from checks.clients import USER_AGENT, ssl_context
-from checks.outcomes import Outcome
 from core.egress_http import guarded_async_client
+from core.vocabulary.outcomes import Outcome
 from integrations.config import TLSSettings
 
 DNS_TIMEOUT_S = 5.0

@@ -39,10 +39,10 @@ import httpcore
 import httpx
 
 from checks._identity import IdentityCache
-from checks.assertions import JsonAssertion, compile_assertion
 from checks.errors import ProbeFailure
-from checks.outcomes import Outcome
 from core.egress import ALLOW_VARIABLE, EgressDenied
+from core.vocabulary.assertions import JsonAssertion, compile_assertion
+from core.vocabulary.outcomes import Outcome
 from integrations.config import Expectation
 
 __all__ = [

@@ -35,9 +35,9 @@ import httpx
 import httpx_aiohttp
 
 from checks.errors import ProbeFailure
-from checks.outcomes import Outcome
 from checks.transport import NativeTransport
 from core.egress_http import LiteralGuard, guard_transport, guarded_connector
+from core.vocabulary.outcomes import Outcome
 from integrations.config import TLSSettings
 
 if TYPE_CHECKING:

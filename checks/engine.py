@@ -49,10 +49,10 @@ from checks.classify import (
 from checks.clients import DEFAULT_HEADERS, ClientPool
 from checks.contract import ShapeSampler
 from checks.errors import ConfigError, ProbeFailure, TransportFailure
-from checks.outcomes import CheckResult, Outcome
 from checks.redirects import Hop, describe_chain, send_following
 from checks.tls import CertificateProbe, expiry_warning
 from core.egress import EgressPolicy
+from core.vocabulary.outcomes import CheckResult, Outcome
 from integrations.config import CheckSpec, IntegrationSpec
 from integrations.errors import SecretUnavailable
 from integrations.redaction import SENSITIVE_NAME, credential_values, redactor_for

@@ -19,7 +19,7 @@ only a transient failure is attempted again, inside the probe (STYLE §5).
 
 from __future__ import annotations
 
-from checks.outcomes import Outcome
+from core.vocabulary.outcomes import Outcome
 
 
 class ChecksError(Exception):

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from checks.budget import RateBudget, Unlimited
-from checks.outcomes import CheckResult, Outcome
+from core.vocabulary.outcomes import CheckResult, Outcome
 
 __all__ = ["LoadPlan", "LoadReport", "percentile", "run_load"]
 

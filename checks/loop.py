@@ -27,7 +27,7 @@ import uvloop
 
 from checks.engine import ProbeEngine, ProbeSettings
 from checks.errors import EngineClosed
-from checks.outcomes import CheckResult
+from core.vocabulary.outcomes import CheckResult
 from integrations.config import CheckSpec, IntegrationSpec
 
 __all__ = ["EngineThread"]

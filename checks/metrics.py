@@ -13,7 +13,6 @@ from bisect import bisect_left
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any
 
-from checks.outcomes import CheckResult
 from core.metrics import (
     certificate_expiry,
     check_duration,
@@ -22,6 +21,7 @@ from core.metrics import (
     integration_up,
     schedule_lag,
 )
+from core.vocabulary.outcomes import CheckResult
 
 
 class Children:

@@ -31,8 +31,8 @@ import httpx
 
 from checks.clients import MAX_REDIRECTS
 from checks.errors import ConfigError, ProbeFailure
-from checks.outcomes import Outcome
 from core.egress import ALLOW_VARIABLE, EgressDenied, denial_in
+from core.vocabulary.outcomes import Outcome
 from integrations.redaction import reveals
 
 __all__ = ["Hop", "describe_chain", "egress_failure", "send", "send_following"]

@@ -14,11 +14,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Connection,
     DateTime,
     Dialect,
     Engine,
     Executable,
+    Integer,
     MetaData,
     Row,
     Table,
@@ -94,6 +96,11 @@ def session_scope(engine: Engine) -> Iterator[Session]:
     """A session that commits on success and rolls back on any error."""
     with Session(engine, expire_on_commit=False) as session, session.begin():
         yield session
+
+
+# SQLite only auto-increments INTEGER PRIMARY KEY columns. Every stage's tables use
+# it, so it sits beside the base model.
+BigId = BigInteger().with_variant(Integer, "sqlite")
 
 
 class UTCDateTime(TypeDecorator[datetime]):

@@ -16,20 +16,20 @@ from urllib.parse import urlsplit
 
 from pydantic import Field, PrivateAttr, field_validator, model_validator
 
-from checks.assertions import compile_assertion
+from core.vocabulary.assertions import compile_assertion
 from integrations.errors import ConfigProblem
-from integrations.heartbeats.spec import HEARTBEAT_CHECK_PREFIX, HeartbeatSpec
-from integrations.leads.budget import allowance, window_of
-from integrations.leads.spec import (
+from integrations.partner_budget import allowance, window_of
+from integrations.scenarios import E2E_CHECK_PREFIX, ScenarioSpec, iter_scenario_problems
+from integrations.secrets import SecretRef as SecretRef
+from integrations.secrets import secret_reference as secret_reference
+from integrations.specs.heartbeats import HEARTBEAT_CHECK_PREFIX, HeartbeatSpec
+from integrations.specs.leads import (
     LEAD_FLOW_CHECK,
     ChangeNoticeSpec,
     DeliverySpec,
     LeadFlowSpec,
 )
-from integrations.postbacks.spec import POSTBACK_CHECK, PostbackSpec
-from integrations.scenarios import E2E_CHECK_PREFIX, ScenarioSpec, iter_scenario_problems
-from integrations.secrets import SecretRef as SecretRef
-from integrations.secrets import secret_reference as secret_reference
+from integrations.specs.postbacks import POSTBACK_CHECK, PostbackSpec
 from integrations.strict import SLUG, Strict, compile_regex, status_patterns
 from integrations.tiers import Tier
 from integrations.windows import MaintenanceSpec

@@ -25,9 +25,9 @@ from typing import Any
 from sqlalchemy import Connection, Insert, case, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from checks.contract import Change, Shape, describe, diff
-from checks.outcomes import CheckResult, Outcome
 from core.db import table_of
+from core.vocabulary.outcomes import CheckResult, Outcome
+from core.vocabulary.shapes import Change, Shape, describe, diff
 from integrations.models import CheckContract, CheckResultRow
 
 CONTRACTS = table_of(CheckContract)

@@ -23,8 +23,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from core.db import Base, UTCDateTime
-from integrations.models import BigId
+from core.db import Base, BigId, UTCDateTime
 
 RUN_STATUSES = ("queued", "running", "passed", "failed", "error")
 TRIGGERS = ("cli", "api", "schedule")

@@ -1,9 +1,11 @@
 """Scenario run history and postbacks in the database.
 
-    create_run → (the runner runs, `DatabaseInbox` polls `e2e_callbacks`) → finish_run
+    create_run → (the runner runs, its inbox polls `take_callback`) → finish_run
     deliver_callback    what the API's `/callbacks/{run_id}/{name}` does with a postback
     list_runs/load_run  history for the CLI, the API and the console
-    run_and_record      the three steps above around one `ScenarioRunner.run`
+
+Running a scenario around these (`DatabaseInbox`, `run_and_record`) is the
+worker's: `worker.e2e_record`.
 
 The API that receives a postback and the worker (or CLI) that waits for it may be
 different processes; the table is how the callback crosses. "The first callback
@@ -13,23 +15,23 @@ of a name counts" is a unique constraint, and a run that has ended (its
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, Insert, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from checks.scenarios.inbox import Callback, CallbackInbox, Delivery
-from checks.scenarios.report import ScenarioReport
-from checks.scenarios.runner import ScenarioRunner
-from core.db import table_of, utcnow
+from core.db import table_of
+from core.vocabulary.callbacks import Callback, Delivery
 from integrations.config import IntegrationSpec
 from integrations.e2e_models import E2ECallback, E2ERun
 from integrations.errors import RunNotFound
 from integrations.results import storable
 from integrations.scenarios import ScenarioSpec
+
+if TYPE_CHECKING:  # the runner's report is stored here, not made here
+    from checks.scenarios.report import ScenarioReport
 
 RUNS = table_of(E2ERun)
 CALLBACKS = table_of(E2ECallback)
@@ -213,43 +215,3 @@ def end_callbacks(engine: Engine, run_id: str, now: datetime) -> None:
             .where(RUNS.c.id == run_id, RUNS.c.finished_at.is_(None))
             .values(finished_at=now)
         )
-
-
-class DatabaseInbox(CallbackInbox):
-    """Postbacks received by the API (`base_url` is where it is reachable), read from
-    the `e2e_callbacks` table; the run's row must exist (`create_run`) first."""
-
-    poll_interval_s = 0.25  # one indexed read per waiting run
-
-    def __init__(self, engine: Engine, base_url: str) -> None:
-        self.engine = engine
-        self.base_url = base_url.rstrip("/")
-
-    def url(self, run_id: str, name: str) -> str:
-        return f"{self.base_url}/callbacks/{run_id}/{name}"
-
-    async def open(self, run_id: str, names: Sequence[str]) -> None:
-        return None  # create_run stored the names the run waits for
-
-    async def take(self, run_id: str, name: str) -> Callback | None:
-        return await asyncio.to_thread(take_callback, self.engine, run_id, name)
-
-    async def close(self, run_id: str) -> None:
-        await asyncio.to_thread(end_callbacks, self.engine, run_id, utcnow())
-
-
-async def run_and_record(
-    engine: Engine,
-    runner: ScenarioRunner,
-    spec: IntegrationSpec,
-    scenario: ScenarioSpec,
-    *,
-    inbox: CallbackInbox,
-    run_id: str,
-    variables: Mapping[str, str] | None = None,
-) -> ScenarioReport:
-    """Run a scenario whose row exists (queued or running) and store its report."""
-    await asyncio.to_thread(start_run, engine, run_id, utcnow())
-    report = await runner.run(spec, scenario, inbox=inbox, run_id=run_id, variables=variables)
-    await asyncio.to_thread(finish_run, engine, report, utcnow())
-    return report

@@ -3,7 +3,9 @@
 IntegrationsError
 ├── ConfigError          bad configuration file (permanent; lists every problem)
 ├── RunNotFound          no end-to-end scenario run with that id (permanent; also a LookupError)
-└── SecretUnavailable    a referenced secret cannot be read (permanent until fixed)
+├── SecretUnavailable    a referenced secret cannot be read (permanent until fixed)
+└── TemplateProblem      a scenario template that does not compile or render (permanent; also
+                         a ValueError, so the config validators report it with its line)
 """
 
 from __future__ import annotations
@@ -39,6 +41,11 @@ class ConfigError(IntegrationsError):
 
 class SecretUnavailable(IntegrationsError):
     """A `${VAR}` or `${file:…}` reference cannot be resolved where it is used."""
+
+
+class TemplateProblem(IntegrationsError, ValueError):
+    """A template that cannot be compiled or rendered; the message says why
+    (`integrations.templating`)."""
 
 
 class RunNotFound(IntegrationsError, LookupError):

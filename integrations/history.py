@@ -18,7 +18,7 @@ from typing import Any, NamedTuple
 
 from sqlalchemy import DateTime, Engine, and_, func, or_, select, type_coerce
 
-from checks.outcomes import Outcome
+from core.vocabulary.outcomes import Outcome
 from integrations.models import CheckResultRow
 
 BAR_LENGTH = 50

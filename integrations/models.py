@@ -7,7 +7,6 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
-    BigInteger,
     Boolean,
     Float,
     ForeignKey,
@@ -21,11 +20,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from core.db import Base, UTCDateTime
+from core.db import Base, BigId, UTCDateTime
 from core.metrics import DURATION_BUCKETS
-
-# SQLite only auto-increments INTEGER PRIMARY KEY columns.
-BigId = BigInteger().with_variant(Integer, "sqlite")
 
 
 class Integration(Base):
@@ -122,7 +118,7 @@ class CheckState(Base):
 
 
 class CheckContract(Base):
-    """The response contract learned from a check's passing answers (checks.contract).
+    """The response contract learned from a check's passing answers (core.vocabulary.shapes).
 
     Upserted from the sampled shapes of passing results in the worker's batch
     transaction; compared with the failing answer when an auth or contract

@@ -31,8 +31,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 
-from checks.outcomes import CheckResult, Outcome
 from core.db import table_of
+from core.vocabulary.outcomes import CheckResult, Outcome
 from integrations.models import CheckResultRow, CheckState
 
 

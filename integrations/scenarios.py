@@ -22,16 +22,16 @@ from typing import Annotated, Any
 from jsonpath_ng.ext.parser import parse as parse_path
 from pydantic import Field, field_validator, model_validator
 
-from checks.assertions import compile_assertion
-from checks.scenarios.errors import TemplateProblem
-from checks.scenarios.templating import (
+from core.vocabulary.assertions import compile_assertion
+from integrations.errors import TemplateProblem
+from integrations.strict import SLUG, Strict, compile_regex, status_patterns
+from integrations.templating import (
     BUILTINS,
     compile_template,
     is_template,
     render_text,
     templates_in,
 )
-from integrations.strict import SLUG, Strict, compile_regex, status_patterns
 
 # A scenario's results are stored as the check `e2e:<name>` (64 characters at most).
 SCENARIO_NAME = r"^[a-z0-9][a-z0-9_.-]{0,59}$"

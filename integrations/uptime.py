@@ -20,8 +20,8 @@ from typing import Any, Literal
 
 from sqlalchemy import Connection, Engine, and_, case, func, select
 
-from checks.outcomes import Outcome
 from core.db import table_of
+from core.vocabulary.outcomes import Outcome
 from integrations.models import LATENCY_COLUMNS, CheckResultRow, CheckRollup, RollupWatermark
 from integrations.rollup_buckets import (
     DAY,

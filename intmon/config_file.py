@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     # this module and should not pay for SQLAlchemy and the alerts' tables.
     from sqlalchemy import Engine
 
-    from integrations.registry import ApplyReport
+    from integrations.apply import ApplyReport
 
 _contact_list: TypeAdapter[list[ContactSpec]] = TypeAdapter(list[ContactSpec])
 
@@ -122,7 +122,7 @@ def apply_config(
     from alerts import documents
     from alerts.mirror import sink_document
     from core.db import utcnow
-    from integrations.registry import apply
+    from integrations.apply import apply
 
     now = now or utcnow()
     report = apply(engine, file, now)

@@ -16,8 +16,8 @@ from prometheus_client import REGISTRY
 
 from core.db import engine_for
 from core.settings import Settings
+from integrations.apply import ApplyReport
 from integrations.config import IntegrationsFile
-from integrations.registry import ApplyReport
 from intmon.config_file import apply_config, load_config
 from intmon.metrics import AlertsCollector, QueueDepthCollector
 from intmon.metrics_server import MetricsServer

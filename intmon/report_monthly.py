@@ -1,4 +1,4 @@
-"""The monthly report (`integrations.monthly_report`) as a person receives it: CSV for
+"""The monthly report (`alerts.monthly_report`) as a person receives it: CSV for
 a spreadsheet and a printable, self-contained HTML page (inline CSS, no script, no
 CDN), shared by `intmon report monthly` and `GET /api/reports/monthly`."""
 
@@ -11,7 +11,7 @@ from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-from integrations.monthly_report import MonthlyReport
+from alerts.monthly_report import MonthlyReport
 from integrations.uptime import Availability
 
 TEMPLATES = Path(__file__).parent / "web" / "templates"

@@ -29,8 +29,8 @@ from alerts.policy import policy_of
 from alerts.tickets import ticket_number
 from checks.engine import ProbeEngine
 from checks.metrics import observe_results
-from checks.outcomes import CheckResult
 from core.settings import Settings
+from core.vocabulary.outcomes import CheckResult
 from integrations.config import CheckSpec, IntegrationSpec
 
 

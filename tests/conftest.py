@@ -18,6 +18,7 @@ from hypothesis import settings as hypothesis_settings
 from sqlalchemy import Engine, create_engine, text
 
 import alerts.models  # noqa: F401  (registers the tables to truncate)
+import core.outbox  # noqa: F401  (the outbox table)
 import integrations.e2e_models
 import integrations.heartbeats.models
 import integrations.leads.models

@@ -24,13 +24,14 @@ from alerts import documents, mirror
 from alerts.models import ExternalRef
 from alerts.sinks import SinkConfig
 from alerts.sinks.webhook import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
-from checks.outcomes import Outcome
 from core import db
 from core.settings import Settings
+from core.vocabulary.outcomes import Outcome
+from integrations.apply import apply
 from integrations.loader import load_text
-from integrations.registry import apply, load_specs
-from intmon.api.app import create_app
+from integrations.registry import load_specs
 from intmon.api.auth import create_token
+from intmon.app import create_app
 from intmon.migrations import upgrade
 from tests.alerts.helpers import T0, feed
 

@@ -31,7 +31,7 @@ from core import db
 from integrations.e2e_models import E2ERun
 from integrations.leads.delivery import LeadOutcome
 from integrations.leads.ledger import AttemptIn, record
-from intmon.api.app import create_app
+from intmon.app import create_app
 from tests.alerts.helpers import T0
 from tests.hostile.site import Site, database
 from tests.hostile.site import settings as site_settings

@@ -24,11 +24,11 @@ from core.limits import Limiter
 from core.limits.memory import MemoryLimiter
 from core.limits.redis import RedisLimiter
 from core.settings import Settings
+from integrations.apply import apply
 from integrations.loader import load_text
-from integrations.registry import apply
-from intmon.api.app import create_app
 from intmon.api.auth import Principal, create_token
 from intmon.api.throttle import Throttle
+from intmon.app import create_app
 from intmon.migrations import upgrade
 from tests.alerts.helpers import T0
 from tests.test_api_ops import PARTNER_SECRET, EchoPartner, config

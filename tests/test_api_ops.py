@@ -26,10 +26,10 @@ from sqlalchemy import Engine, insert
 from alerts.models import Ticket
 from core import db
 from core.settings import Settings
+from integrations.apply import apply
 from integrations.loader import load_text
-from integrations.registry import apply
-from intmon.api.app import create_app
 from intmon.api.auth import create_token
+from intmon.app import create_app
 from intmon.migrations import upgrade
 from tests.alerts.helpers import T0
 from tests.conftest import REDIS_URL

@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # In a child process: tune_gc() freezes the collector's view of its process.
 _BUILD_THE_APP = """
 import gc, json
-from intmon.api.server import app_from_environment
+from intmon.serve import app_from_environment
 before = gc.get_threshold()
 app = app_from_environment()
 print(json.dumps({"before": before, "after": gc.get_threshold(),

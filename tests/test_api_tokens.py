@@ -14,8 +14,8 @@ from typer.testing import CliRunner
 
 from core import db
 from core.settings import Settings, get_settings
-from intmon.api.app import create_app
 from intmon.api.auth import TokenError, create_token, list_tokens, parse_lifetime
+from intmon.app import create_app
 from intmon.cli import app as cli
 from intmon.migrations import upgrade
 from tests.alerts.helpers import T0

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from core.settings import Settings
+from integrations.apply import apply
 from integrations.loader import load_text
-from integrations.registry import apply
 from integrations.results import count_results
 from tests.conftest import Partner
 from worker.batch import Batch, BatchItem

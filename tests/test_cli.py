@@ -298,10 +298,10 @@ def test_status_prints_partner_text_and_the_held_back_mark_as_text(tmp_path: Pat
     held-back mark of a result inhibited by a platform outage is shown, not eaten."""
     from datetime import UTC, datetime
 
-    from checks.outcomes import CheckResult, Outcome
     from core.db import make_engine
+    from core.vocabulary.outcomes import CheckResult, Outcome
+    from integrations.apply import apply
     from integrations.loader import load_text
-    from integrations.registry import apply
     from integrations.results import Recorded, record_results
 
     assert runner.invoke(app, ["migrate"]).exit_code == 0
@@ -327,7 +327,7 @@ def test_the_results_table_prints_a_partners_words_as_text() -> None:
 
     from rich.console import Console
 
-    from checks.outcomes import CheckResult, Outcome
+    from core.vocabulary.outcomes import CheckResult, Outcome
     from intmon.cli.output import results_table
 
     said = '$.status == "ok" failed: got "[red]down[/red]"'

@@ -19,9 +19,9 @@ from typer.testing import CliRunner, Result
 
 from alerts import queries
 from alerts.policy import Policy
-from checks.outcomes import Outcome
 from core import db
 from core.settings import get_settings
+from core.vocabulary.outcomes import Outcome
 from intmon.cli import app
 from intmon.migrations import upgrade
 from tests.alerts.helpers import T0, feed, setup
@@ -609,7 +609,7 @@ def changed_contract_incident(engine: Engine) -> None:
     from dataclasses import replace
 
     from alerts.intake import ingest
-    from checks.contract import shape_of
+    from core.vocabulary.shapes import shape_of
     from tests.alerts.helpers import result
 
     json_type = {"Content-Type": "application/json"}
@@ -665,7 +665,7 @@ def test_a_returning_change_is_told_on_the_reopened_ticket(engine: Engine) -> No
     from dataclasses import replace
 
     from alerts.intake import ingest
-    from checks.contract import shape_of
+    from core.vocabulary.shapes import shape_of
     from tests.alerts.helpers import result
 
     changed_contract_incident(engine)  # minutes 0–3

@@ -17,14 +17,14 @@ from rich.console import Console
 from sqlalchemy import Engine
 from typer.testing import CliRunner, Result
 
-from alerts import documents, outbox
+from alerts import documents
 from alerts.contacts import ContactSpec
 from alerts.housekeeping import housekeep
 from alerts.notify import _recipient as notify_recipient
 from alerts.policy import Policy
-from checks.outcomes import Outcome
-from core import db
+from core import db, outbox
 from core.settings import get_settings
+from core.vocabulary.outcomes import Outcome
 from integrations.config import IntegrationSpec
 from integrations.registry import load_specs
 from intmon.cli import app, notify_commands

@@ -13,7 +13,7 @@ from typer.testing import CliRunner, Result
 
 from core import db
 from core.settings import get_settings
-from integrations.registry import apply
+from integrations.apply import apply
 from integrations.results import count_results, record_results
 from integrations.retention import Retention, prune
 from intmon.cli import app

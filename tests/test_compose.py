@@ -632,8 +632,8 @@ def test_dashboard_metric_names_are_what_the_app_exposes() -> None:
 
 
 def lead_metric_names() -> set[str]:
-    """The lead ledger's counter (integrations/leads/metrics.py), as exposed."""
-    from integrations.leads.metrics import leads_total
+    """The lead ledger's counter (alerts/lead_metrics.py), as exposed."""
+    from alerts.lead_metrics import leads_total
 
     return {family.name + "_total" for family in leads_total.describe()}
 

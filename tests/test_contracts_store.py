@@ -8,10 +8,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import Engine
 
-from checks.contract import Shape, shape_of
-from checks.outcomes import CheckResult, Outcome
+from core.vocabulary.outcomes import CheckResult, Outcome
+from core.vocabulary.shapes import Shape, shape_of
+from integrations.apply import apply
 from integrations.contracts import change_evidence, incident_diff, learn, learned
-from integrations.registry import apply
 from integrations.results import record_results
 from tests.test_registry import config
 

@@ -19,9 +19,9 @@ from sqlalchemy import Engine
 
 from core import db
 from core.settings import Settings
+from integrations.apply import apply
 from integrations.loader import load_text
-from integrations.registry import apply
-from intmon.api.app import create_app
+from intmon.app import create_app
 from intmon.migrations import upgrade
 from tests.alerts.helpers import T0
 from tests.egress_servers import INTERNAL_BODY, Server, internal_server, outside_partner  # noqa: F401  (fixtures)

@@ -8,10 +8,10 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import Engine, event
 
-from checks.outcomes import CheckResult, Outcome
+from core.vocabulary.outcomes import CheckResult, Outcome
+from integrations.apply import apply
 from integrations.history import ResultNotFound, latest_results, results_page
 from integrations.loader import load_text
-from integrations.registry import apply
 from integrations.results import record_results
 from tests.alerts.helpers import T0, config_text
 

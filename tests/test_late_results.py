@@ -16,12 +16,12 @@ import pytest
 from dramatiq import Message
 from prometheus_client import REGISTRY
 
-from checks.outcomes import CheckResult, Outcome
 from core.db import engine_for
 from core.settings import Settings
+from core.vocabulary.outcomes import CheckResult, Outcome
+from integrations.apply import apply
 from integrations.config import IntegrationSpec
 from integrations.loader import load_text
-from integrations.registry import apply
 from integrations.results import current_states
 from intmon.migrations import upgrade
 from tests.conftest import Partner

@@ -19,13 +19,14 @@ from sqlalchemy import Engine, func, select
 from alerts import reply_tokens, tickets
 from alerts.deliver import deliver
 from alerts.housekeeping import open_channels
-from alerts.models import OutboxMessage, TicketComment, TicketHistory
+from alerts.models import TicketComment, TicketHistory
 from alerts.policy import Policy
 from alerts.queries import ticket_detail
 from alerts.sender import close_all
 from alerts.tickets import Actor
 from core import db
 from core.db import table_of
+from core.outbox import OutboxMessage
 from intmon.config_file import apply_config, load_config_text
 from intmon.mail_server import MailInLimits, MailInServer
 from intmon.web.users import create_user

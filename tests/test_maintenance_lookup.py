@@ -14,8 +14,8 @@ from typing import Any
 
 from sqlalchemy import Engine, event
 
+from integrations.apply import apply
 from integrations.maintenance import add_window, list_windows, windows_by_integration
-from integrations.registry import apply
 from tests.test_registry import config
 
 T0 = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)

@@ -16,8 +16,8 @@ import pytest
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram, Metric
 
 from checks import metrics
-from checks.outcomes import CheckResult, Outcome
 from core import metrics as process_metrics
+from core.vocabulary.outcomes import CheckResult, Outcome
 
 T0 = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
 

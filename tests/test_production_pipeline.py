@@ -25,8 +25,8 @@ import pytest
 from sqlalchemy import text
 
 from core.db import make_engine
+from integrations.apply import apply
 from integrations.loader import load_text
-from integrations.registry import apply
 from intmon.migrations import upgrade
 from tests.conftest import REDIS_URL, Partner
 

@@ -30,13 +30,12 @@ from fastapi.testclient import TestClient
 from pydantic import SecretStr
 from sqlalchemy import Engine, update
 
-from alerts import outbox
-from alerts.models import OutboxMessage
 from checks.metrics import observe_results
-from checks.outcomes import CheckResult, Outcome
-from core import db, metrics
+from core import db, metrics, outbox
+from core.outbox import OutboxMessage
 from core.settings import Settings
-from intmon.api.app import create_app
+from core.vocabulary.outcomes import CheckResult, Outcome
+from intmon.app import create_app
 from intmon.migrations import upgrade
 from tests.alerts.helpers import T0, feed, setup
 from tests.conftest import unavailable
@@ -199,7 +198,7 @@ MULTIPROCESS_PAGE = textwrap.dedent(
     from prometheus_client import generate_latest
 
     from checks.metrics import observe_results
-    from checks.outcomes import CheckResult, Outcome
+    from core.vocabulary.outcomes import CheckResult, Outcome
     from core import metrics
     from core.db import make_engine
     from intmon.metrics import aggregate_registry

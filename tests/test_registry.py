@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from sqlalchemy import Engine
 
+from integrations.apply import apply
 from integrations.loader import load_text
-from integrations.registry import SpecCache, active_revisions, apply, load_specs
+from integrations.registry import SpecCache, active_revisions, load_specs
 
 
 def config(*ids: str, interval: int = 30):  # type: ignore[no-untyped-def]

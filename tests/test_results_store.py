@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine
 
-from checks.outcomes import CheckResult, Outcome
-from integrations.registry import apply
+from core.vocabulary.outcomes import CheckResult, Outcome
+from integrations.apply import apply
 from integrations.results import count_results, current_states, history, record_results
 from tests.test_registry import config
 

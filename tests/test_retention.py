@@ -12,12 +12,12 @@ from sqlalchemy import Engine, text
 
 from alerts.housekeeping import housekeep
 from alerts.policy import Policy
-from checks.outcomes import CheckResult, Outcome
 from core import metrics
 from core.db import utcnow
+from core.vocabulary.outcomes import CheckResult, Outcome
 from integrations import partitions, retention
+from integrations.apply import apply
 from integrations.partitions import DEFAULT, list_partitions
-from integrations.registry import apply
 from integrations.results import count_results, record_results
 from integrations.retention import Retention, oldest_result, prune
 from intmon.metrics import RetentionCollector

@@ -9,8 +9,8 @@ from sqlalchemy import Engine, text
 
 from core.db import utcnow
 from integrations import partitions
+from integrations.apply import apply
 from integrations.partitions import day_of, list_partitions
-from integrations.registry import apply
 from integrations.results import record_results
 from integrations.retention import Retention, prune
 from intmon.migrations import alembic_config, upgrade

@@ -8,10 +8,10 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 
+from alerts.lead_report import build_report, judge_lead
 from checks.engine import ProbeSettings
 from checks.loop import EngineThread
 from core.db import Base, utcnow
-from integrations.leads.report import build_report, judge_lead
 from integrations.results import count_results
 from integrations.retention import Retention, prune
 from tests.alerts.test_contract_changes import AFTER, BEFORE, register, run, the_incident

@@ -14,8 +14,8 @@ import pytest
 import yaml
 
 from checks.engine import ProbeEngine, ProbeSettings
-from checks.outcomes import Outcome
 from core.egress import EgressPolicy
+from core.vocabulary.outcomes import Outcome
 from intmon.demo.config import (
     BROKER_TOKEN_ENV,
     EGRESS_ALLOW,
@@ -296,7 +296,7 @@ def test_closed_port_refuses_connections(sandbox: Sandbox) -> None:
 
 
 def test_demo_config_parses_and_validates(sandbox: Sandbox) -> None:
-    from integrations.config import IntegrationsFile  # needs checks.assertions
+    from integrations.config import IntegrationsFile  # needs core.vocabulary.assertions
 
     config = demo_config(sandbox, interval_s=2.0)
     data = yaml.safe_load(config.yaml_text)

@@ -9,12 +9,13 @@ from dramatiq import Message
 from dramatiq.brokers.stub import StubBroker
 from sqlalchemy import Engine
 
-from integrations.registry import apply
+from integrations.apply import apply
 from tests.test_registry import config
 from worker.batch import Batch
 from worker.coordination import claim_value
 from worker.coordination.memory import MemoryCoordinator
-from worker.scheduler import Scheduler, first_due, phase
+from worker.phases import first_due, phase
+from worker.scheduler import Scheduler
 
 
 class Clock:

@@ -17,10 +17,10 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from typer.testing import CliRunner
 
-from checks.outcomes import CheckResult, Outcome
 from core.settings import Settings
+from core.vocabulary.outcomes import CheckResult, Outcome
+from integrations.apply import apply
 from integrations.loader import load_text
-from integrations.registry import apply
 from integrations.results import record_results
 from integrations.skips import SkipLog
 from integrations.staleness import (
@@ -254,8 +254,8 @@ def test_status_shows_stale_checks_and_why(quiet_world: Engine) -> None:
 
 
 def test_the_api_shows_stale_checks_and_why(quiet_world: Engine) -> None:
-    from intmon.api.app import create_app
     from intmon.api.auth import create_token
+    from intmon.app import create_app
 
     _, token = create_token(quiet_world, role="support", now=datetime.now(UTC))
     headers = {"Authorization": f"Bearer {token}"}

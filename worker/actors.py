@@ -13,11 +13,11 @@ import dramatiq
 from alerts.heartbeat_watch import watch_heartbeats
 from alerts.housekeeping import housekeep as run_housekeeping
 from alerts.housekeeping import send_pending
+from alerts.lead_metrics import publish_leads
 from alerts.policy import policy_of
 from alerts.postback_watch import watch_postbacks
 from core.db import utcnow
 from integrations.leads.dispatch import deliver_due
-from integrations.leads.metrics import publish_leads
 from integrations.retention import retention_of
 from integrations.rollups import rollup_retention_of
 from worker.batch import (

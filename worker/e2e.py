@@ -35,11 +35,13 @@ from checks.scenarios.runner import ScenarioRunner, new_run_id
 from core.db import utcnow
 from core.settings import Settings
 from integrations.config import IntegrationSpec
-from integrations.e2e_store import DatabaseInbox, create_run, fail_run, run_and_record
+from integrations.e2e_store import create_run, fail_run
 from integrations.scenarios import ScenarioSpec
 from worker.batch import E2E_QUEUE
 from worker.broker import declare_actor
 from worker.coordination import Coordinator, claim_value
+from worker.e2e_record import DatabaseInbox, run_and_record
+from worker.phases import first_due
 
 log = logging.getLogger(__name__)
 
@@ -133,8 +135,6 @@ class ScenarioSchedule:
         broker.declare_queue(E2E_QUEUE)
 
     def add(self, spec: IntegrationSpec, revision: int, now: float) -> None:
-        from worker.scheduler import first_due  # the scheduler imports this module
-
         for scenario in spec.scenarios:
             if scenario.schedule_s is None:
                 continue
@@ -154,8 +154,6 @@ class ScenarioSchedule:
 
     def restart(self, now: float) -> None:
         """On taking the lead: carry on each scenario on its phase, without catching up."""
-        from worker.scheduler import first_due
-
         for key, entry in self._entries.items():
             entry.next_due = first_due(key, entry.period_s, self.spread, now)
 

@@ -29,7 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 
-from checks.outcomes import CheckResult
+from core.vocabulary.outcomes import CheckResult
 from integrations.config import IntegrationSpec
 from worker.batch import BatchItem
 

@@ -24,9 +24,9 @@ from urllib.parse import urlsplit
 from alerts.intake import ingest
 from alerts.policy import policy_of
 from checks import metrics
-from checks.outcomes import CheckResult
+from core.vocabulary.outcomes import CheckResult
 from integrations.config import CheckSpec, IntegrationSpec
-from integrations.leads.budget import PartnerBudget
+from integrations.partner_budget import PartnerBudget
 from integrations.staleness import QuietReason
 from worker.batch import HOUSEKEEPING_QUEUE, SEND_ACTOR, Batch, BatchItem, check_key
 from worker.coordination import claim_value

@@ -20,7 +20,7 @@ from checks.loop import EngineThread
 from core.db import engine_for
 from core.logs import quiet_http_client_logs
 from core.settings import Settings, get_settings
-from integrations.leads.budget import MemoryBudget, PartnerBudget, RedisBudget
+from integrations.partner_budget import MemoryBudget, PartnerBudget, RedisBudget
 from integrations.registry import SpecCache
 from integrations.skips import SkipLog
 from worker.coordination import Coordinator

@@ -12,7 +12,6 @@ the pipeline at dramatiq's per-message cost; see issue 10 and bench/checks.py.
 
 from __future__ import annotations
 
-import hashlib
 import heapq
 import logging
 import threading
@@ -45,6 +44,7 @@ from worker.batch import (
 )
 from worker.coordination import Coordinator, claim_value
 from worker.e2e import ScenarioSchedule
+from worker.phases import first_due
 
 log = logging.getLogger(__name__)
 
@@ -62,20 +62,6 @@ class ScheduledCheck:
     # The claim value of its latest run sent: still the claim later means no worker
     # ever started that run (a started run's claim is extended to a new value).
     claim: str = ""
-
-
-def phase(key: str, interval_s: float, spread: float) -> float:
-    """Stable offset of a check inside its interval, in [0, interval × spread)."""
-    digest = hashlib.blake2b(key.encode(), digest_size=8).digest()
-    return (int.from_bytes(digest, "big") / 2**64) * interval_s * spread
-
-
-def first_due(key: str, interval_s: float, spread: float, now: float) -> float:
-    """The first time at or after `now` that falls on this check's phase."""
-    offset = phase(key, interval_s, spread)
-    cycles = (now - offset) // interval_s + 1
-    due = offset + cycles * interval_s
-    return due - interval_s if due - interval_s >= now else due
 
 
 class Scheduler:

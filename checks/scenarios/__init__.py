@@ -5,12 +5,13 @@ a run through a `CallbackInbox` that the caller chooses.
 
     runner.ScenarioRunner.run     steps in order, cleanup always, redacted report
       steps        render a request, judge an answer, poll conditions, extract values
-      templating   sandboxed Jinja2 with StrictUndefined; `${ENV}` kept out of Jinja
+      (templates: integrations.templating, the configuration's sandboxed Jinja2)
       http         StepClient: one request over the engine's clients and auth schemes
-      inbox        CallbackInbox, MemoryInbox; `Delivery` (accepted/duplicate/404/410)
+      inbox        CallbackInbox, MemoryInbox (the postback and its answers:
+                   core.vocabulary.callbacks)
       listener     a small aiohttp server filling a MemoryInbox (`intmon e2e run`)
       clock        the injected time source (tests move a fake one)
-      errors       ScenarioError: TemplateProblem, LoadRefused
+      errors       ScenarioError: LoadRefused
     report         ScenarioReport / StepReport, JSON form
     junit          JUnit XML for CI systems
 """

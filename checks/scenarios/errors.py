@@ -2,9 +2,10 @@
 
     ChecksError (checks.errors)
     └── ScenarioError          a scenario that cannot be run as written
-        ├── TemplateProblem    a template that does not compile or render (also ValueError,
-        │                      so the config validators report it with its line)
         └── LoadRefused        a step `intmon e2e load` cannot send on its own
+
+A template that does not compile or render raises `integrations.errors.TemplateProblem`:
+the template language (`integrations.templating`) is the configuration's, below checks.
 
 A partner's failure is never an exception here: the runner turns it into a step's
 status and outcome (`checks.scenarios.report`).
@@ -14,15 +15,11 @@ from __future__ import annotations
 
 from checks.errors import ChecksError
 
-__all__ = ["LoadRefused", "ScenarioError", "TemplateProblem"]
+__all__ = ["LoadRefused", "ScenarioError"]
 
 
 class ScenarioError(ChecksError):
     permanent = True
-
-
-class TemplateProblem(ScenarioError, ValueError):
-    """A template that cannot be compiled or rendered; the message says why."""
 
 
 class LoadRefused(ScenarioError, ValueError):

@@ -28,8 +28,8 @@ from checks.classify import Observation
 from checks.clients import ClientPool
 from checks.engine import ProbeSettings, bounded_attempt, collect_sensitive
 from checks.errors import ProbeFailure
-from checks.outcomes import Outcome
 from checks.redirects import send_following
+from core.vocabulary.outcomes import Outcome
 from integrations.config import IntegrationSpec
 
 __all__ = ["OutgoingRequest", "Sent", "StepClient"]

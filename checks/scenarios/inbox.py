@@ -12,58 +12,21 @@ guess, so the endpoint needs no other credential:
 `CallbackInbox` is the runner's side of it, with two implementations: the
 `MemoryInbox` here (filled by `checks.scenarios.listener`, the small HTTP
 server `intmon e2e run` starts for itself), and the database inbox of
-`integrations.e2e_store`, filled by the API's `/callbacks` route when the API
-and the runner are different processes.
+`worker.e2e_record` (over `integrations.e2e_store`), filled by the API's
+`/callbacks` route when the API and the runner are different processes. The
+postback itself and those four answers are `core.vocabulary.callbacks`.
 """
 
 from __future__ import annotations
 
-import enum
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any
 
-__all__ = ["BODY_CAP_BYTES", "Callback", "CallbackInbox", "Delivery", "MemoryInbox"]
+from core.vocabulary.callbacks import Callback, Delivery
 
-BODY_CAP_BYTES = 65_536
-
-
-class Delivery(enum.StrEnum):
-    ACCEPTED = "accepted"
-    DUPLICATE = "duplicate"
-    UNKNOWN = "unknown"
-    ENDED = "ended"
-
-    @property
-    def http_status(self) -> int:
-        return {"accepted": 200, "duplicate": 200, "unknown": 404, "ended": 410}[self.value]
-
-
-@dataclass(frozen=True, slots=True)
-class Callback:
-    """One postback as received (the body capped at `BODY_CAP_BYTES`)."""
-
-    name: str
-    method: str
-    received_at: datetime
-    body: bytes = b""
-    content_type: str = ""
-    query: dict[str, str] = field(default_factory=dict)
-    headers: dict[str, str] = field(default_factory=dict)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "method": self.method,
-            "received_at": self.received_at.isoformat(),
-            "content_type": self.content_type,
-            "query": self.query,
-            "headers": self.headers,
-            "body": self.body.decode("utf-8", errors="replace"),
-        }
+__all__ = ["CallbackInbox", "MemoryInbox"]
 
 
 class CallbackInbox(ABC):

@@ -16,7 +16,8 @@ from types import TracebackType
 from aiohttp import web
 
 from checks.scenarios.clock import Clock, SystemClock
-from checks.scenarios.inbox import BODY_CAP_BYTES, Callback, MemoryInbox
+from checks.scenarios.inbox import MemoryInbox
+from core.vocabulary.callbacks import BODY_CAP_BYTES, Callback
 from integrations.redaction import SENSITIVE_NAME
 
 __all__ = ["CallbackListener", "callback_from"]

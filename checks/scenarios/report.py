@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from checks.outcomes import CheckResult, Outcome
+from core.vocabulary.outcomes import CheckResult, Outcome
 from integrations.redaction import redact, redact_data
 
 __all__ = ["ScenarioReport", "StepReport", "StepStatus", "redact_data"]

@@ -25,18 +25,17 @@ from typing import Any
 
 from checks.classify import Observation
 from checks.errors import ProbeFailure
-from checks.outcomes import Outcome
 from checks.scenarios import steps as parts
 from checks.scenarios.clock import Clock, SystemClock
-from checks.scenarios.errors import TemplateProblem
 from checks.scenarios.http import OutgoingRequest, StepClient
 from checks.scenarios.inbox import CallbackInbox
 from checks.scenarios.report import ScenarioReport, StepReport, StepStatus
-from checks.scenarios.templating import render_value
+from core.vocabulary.outcomes import Outcome
 from integrations.config import IntegrationSpec
-from integrations.errors import SecretUnavailable
+from integrations.errors import SecretUnavailable, TemplateProblem
 from integrations.scenarios import ScenarioSpec, StepSpec
 from integrations.secrets import REDACTED
+from integrations.templating import render_value
 
 __all__ = ["ScenarioRunner", "new_run_id"]
 

@@ -15,7 +15,6 @@ from typing import Any
 from jsonpath_ng.ext.parser import parse as parse_path
 
 from checks._identity import IdentityCache
-from checks.assertions import compile_assertion
 from checks.classify import (
     CompiledExpectation,
     Observation,
@@ -23,13 +22,15 @@ from checks.classify import (
     classify,
     compile_expectation,
 )
-from checks.scenarios.errors import LoadRefused, TemplateProblem
+from checks.scenarios.errors import LoadRefused
 from checks.scenarios.http import OutgoingRequest
-from checks.scenarios.templating import is_template, render_text, render_value
+from core.vocabulary.assertions import compile_assertion
 from integrations.config import CheckSpec, Expectation, IntegrationSpec
+from integrations.errors import TemplateProblem
 from integrations.redaction import SENSITIVE_NAME
 from integrations.scenarios import Extraction, ScenarioSpec, StepExpect, StepSpec, TestMarker
 from integrations.secrets import REDACTED
+from integrations.templating import is_template, render_text, render_value
 
 __all__ = [
     "EXCERPT_CHARS",

@@ -1,6 +1,6 @@
 """Heartbeat (push) monitors: a job pings intmon, and silence past the grace is a failure.
 
-    spec.py      what the integrations file says (`heartbeats:`) and when a ping is due
+    (integrations.specs.heartbeats: what the file says (`heartbeats:`), when a ping is due)
     models.py    the `heartbeats` table: ping key digest, last pings, next due, state
     store.py     kept in step with `intmon apply`; listing and key rotation
     pings.py     recording pings a batch at a time (the ingest endpoint's writes)

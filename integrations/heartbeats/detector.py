@@ -20,10 +20,10 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, select, text, update
 
-from checks.outcomes import CheckResult, Outcome
 from core.db import table_of
+from core.vocabulary.outcomes import CheckResult, Outcome
 from integrations.heartbeats.models import Heartbeat, HeartbeatState
-from integrations.heartbeats.spec import check_name_of, next_due
+from integrations.specs.heartbeats import check_name_of, next_due
 
 HB = table_of(Heartbeat)
 MAX_PER_PASS = 5

@@ -41,12 +41,12 @@ from sqlalchemy import Connection, Engine, bindparam, select, text, update
 from sqlalchemy.exc import DBAPIError
 from tenacity import retry, retry_if_exception, stop_after_attempt, wait_random
 
-from checks.outcomes import CheckResult, Outcome
 from core.db import table_of
+from core.vocabulary.outcomes import CheckResult, Outcome
 from integrations.heartbeats.models import Heartbeat, HeartbeatState
-from integrations.heartbeats.spec import check_name_of, next_due
 from integrations.redaction import redact
 from integrations.results import storable
+from integrations.specs.heartbeats import check_name_of, next_due
 
 HB = table_of(Heartbeat)
 # Deadlock and serialisation failures: the batch can run again (see alerts.intake).

@@ -21,7 +21,7 @@ from sqlalchemy import Connection, Engine, insert, select, update
 from core.db import table_of
 from integrations.config import IntegrationSpec
 from integrations.heartbeats.models import Heartbeat, HeartbeatState
-from integrations.heartbeats.spec import HeartbeatSpec, check_name_of, next_due
+from integrations.specs.heartbeats import HeartbeatSpec, check_name_of, next_due
 
 HB = table_of(Heartbeat)
 # 18 random bytes: 144 bits, 24 URL-safe characters.

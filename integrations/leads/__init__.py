@@ -9,11 +9,15 @@
         → liability: maintenance window, change notice (48 h rule), incident
         → report (table, CSV, JSON) and `intmon_leads_total`
 
-Modules: `spec` (the YAML blocks), `models` (tables), `ledger` (submit and
-record), `delivery` (lead → request → outcome), `dispatch` (the queue's sending
-pass), `holding` (the leads it holds or expires instead), `queue` (what both
-share), `lease` (one dispatcher per integration at a time), `expiry` (tells
-the platform of expired leads), `budget` (per-partner request budget), `notices`
-(change notices), `liability` (the pure rule), `report` (loads the evidence the
-rule needs and judges each lead).
+Modules: `models` (tables), `ledger` (submit and record), `delivery` (lead →
+request → outcome), `dispatch` (the queue's sending pass), `holding` (the leads
+it holds or expires instead), `queue` (what both share), `lease` (one
+dispatcher per integration at a time), `expiry` (tells the platform of expired
+leads), `notices` (change notices), `liability` (the pure rule). The report
+that loads the evidence the rule needs (incidents, outages) and judges each lead
+is `alerts.lead_report`, the `intmon_leads_total` counter `alerts.lead_metrics`
+(they read alert tables, so they sit a layer up). The YAML blocks are
+`integrations.specs.leads`, their body templates `integrations.lead_templates`,
+and the per-partner request budget that deliveries share with the checks
+`integrations.partner_budget`.
 """

@@ -25,17 +25,12 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from jinja2 import StrictUndefined, TemplateSyntaxError, UndefinedError
-from jinja2.exceptions import SecurityError
-from jinja2.sandbox import SandboxedEnvironment
-
-from checks.assertions import compile_assertion
-from checks.outcomes import CheckResult, Outcome
+from core.vocabulary.assertions import compile_assertion
+from core.vocabulary.outcomes import CheckResult, Outcome
 from integrations.config import CheckSpec, Expectation, IntegrationSpec
-from integrations.leads.spec import DeliverySpec
+from integrations.lead_templates import LeadDataError, render_body
+from integrations.specs.leads import DeliverySpec
 
-_ENV = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
-_WHOLE_FIELD = re.compile(r"^\{\{\s*lead\.([A-Za-z_][A-Za-z0-9_]*)\s*\}\}$")
 DELIVERY_CHECK = "lead-delivery"
 
 
@@ -75,51 +70,6 @@ FAILURE_OF: dict[Outcome, LeadOutcome] = {
     Outcome.EGRESS_DENIED: LeadOutcome.FAILED_CONTRACT,
     Outcome.CONFIG_ERROR: LeadOutcome.FAILED_CONFIG,
 }
-
-
-class LeadDataError(ValueError):
-    """A lead the delivery template cannot render; the message names the field."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field = field
-
-
-def compile_body(body: Any, where: str = "body") -> None:
-    """Raise ValueError naming the template that does not parse."""
-    if isinstance(body, str):
-        try:
-            _ENV.parse(body)
-        except TemplateSyntaxError as exc:
-            raise ValueError(f"{where}: bad template {body!r}: {exc.message}") from None
-    elif isinstance(body, dict):
-        for key, value in body.items():
-            compile_body(value, f"{where}.{key}")
-    elif isinstance(body, list):
-        for index, value in enumerate(body):
-            compile_body(value, f"{where}[{index}]")
-
-
-def render_body(body: Any, lead: dict[str, Any], lead_id: str, where: str = "body") -> Any:
-    """The JSON body for one lead; LeadDataError names a missing field."""
-    if isinstance(body, str):
-        whole = _WHOLE_FIELD.match(body)
-        if whole:
-            name = whole.group(1)
-            if name not in lead:
-                raise LeadDataError(f"fields.{name}", f"missing (the delivery's {where} uses it)")
-            return lead[name]
-        try:
-            return _ENV.from_string(body).render(lead=lead, lead_id=lead_id)
-        except UndefinedError as exc:
-            raise LeadDataError("fields", f"{exc.message} (the delivery's {where})") from None
-        except SecurityError as exc:
-            raise LeadDataError("fields", f"refused by the template sandbox: {exc}") from None
-    if isinstance(body, dict):
-        return {k: render_body(v, lead, lead_id, f"{where}.{k}") for k, v in body.items()}
-    if isinstance(body, list):
-        return [render_body(v, lead, lead_id, f"{where}[{i}]") for i, v in enumerate(body)]
-    return body
 
 
 def validate_lead(spec: DeliverySpec, lead_id: str, fields: dict[str, Any]) -> Any:

@@ -29,10 +29,9 @@ from typing import Any
 
 from sqlalchemy import Engine, func, select, update
 
-from checks.outcomes import CheckResult
+from core.vocabulary.outcomes import CheckResult
 from integrations.config import CheckSpec, IntegrationSpec
 from integrations.leads import expiry
-from integrations.leads.budget import PartnerBudget
 from integrations.leads.delivery import (
     LeadOutcome,
     delivery_check,
@@ -43,6 +42,7 @@ from integrations.leads.holding import _expire, _expire_orphans, _hold, hold_rea
 from integrations.leads.lease import lease, release, renew
 from integrations.leads.ledger import LEADS
 from integrations.leads.queue import WAITING, DispatchReport, _due, _ledger, _set
+from integrations.partner_budget import PartnerBudget
 from integrations.registry import load_specs
 
 log = logging.getLogger(__name__)

@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 from sqlalchemy import Connection, Engine
 
-from alerts import outbox
+from core import outbox
 from core.egress import denial_in
 from core.egress_http import guarded_client
 from integrations.config import IntegrationSpec

@@ -10,7 +10,7 @@ sentence what drifted:
     top reason: duplicate phone
 
 Two explainable rules, both configured per integration (`lead_flow:` in the
-integrations file, `integrations.leads.spec.LeadFlowSpec`):
+integrations file, `integrations.specs.leads.LeadFlowSpec`):
 
 - acceptance (delivered / delivered + rejected) at least `acceptance_drop` below
   the baseline's;
@@ -40,8 +40,8 @@ from core.db import table_of
 from integrations.config import IntegrationSpec
 from integrations.leads.delivery import LeadOutcome
 from integrations.leads.models import LeadAttempt
-from integrations.leads.spec import LEAD_FLOW_CHECK, LeadFlowSpec
 from integrations.models import CheckState
+from integrations.specs.leads import LEAD_FLOW_CHECK, LeadFlowSpec
 
 ATTEMPTS = table_of(LeadAttempt)
 STATES = table_of(CheckState)

@@ -21,7 +21,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from core.db import table_of
 from integrations.config import IntegrationSpec
 from integrations.errors import IntegrationsError
-from integrations.leads.delivery import LeadDataError, LeadOutcome, validate_lead
+from integrations.lead_templates import LeadDataError
+from integrations.leads.delivery import LeadOutcome, validate_lead
 from integrations.leads.models import Lead, LeadAttempt
 from integrations.redaction import (
     REDACTED,

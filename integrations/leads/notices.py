@@ -14,8 +14,8 @@ from sqlalchemy import Connection, Engine, delete, insert, select, update
 from core.db import fetch_all, table_of
 from integrations.errors import IntegrationsError
 from integrations.leads.models import ChangeNotice
-from integrations.leads.spec import ChangeNoticeSpec
 from integrations.models import Integration
+from integrations.specs.leads import ChangeNoticeSpec
 
 N = table_of(ChangeNotice)
 I = table_of(Integration)  # noqa: E741  (the integrations table, as elsewhere)

@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import Connection, select, update
 
-from checks.outcomes import CheckResult
+from core.vocabulary.outcomes import CheckResult
 from integrations.leads.delivery import LeadOutcome
 from integrations.leads.ledger import LEADS, insert_attempts
 from integrations.results import storable

@@ -1,6 +1,6 @@
 """Postback monitors: a broker calls intmon back about the leads it took, and silence is a failure.
 
-    spec.py      what the integrations file says (`postbacks:`) and the synthetic check's name
+    (integrations.specs.postbacks: what the file says (`postbacks:`), the check's name)
     models.py    the `postbacks` table: one row per broker event, linked to the ledger's lead
     signature.py the shared secret: an HMAC of the raw body, or the secret as a token
     store.py     recording a postback (idempotent on the broker's event id) and linking it

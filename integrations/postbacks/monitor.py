@@ -29,11 +29,11 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, case, exists, func, select
 
-from checks.outcomes import CheckResult, Outcome
+from core.vocabulary.outcomes import CheckResult, Outcome
 from integrations.config import IntegrationSpec
 from integrations.leads.delivery import LeadOutcome
-from integrations.postbacks.spec import POSTBACK_CHECK, PostbackSpec
 from integrations.postbacks.store import ATTEMPTS, POSTBACKS
+from integrations.specs.postbacks import POSTBACK_CHECK, PostbackSpec
 
 
 class MonitorState(enum.StrEnum):

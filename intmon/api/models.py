@@ -10,8 +10,7 @@ from datetime import datetime
 from sqlalchemy import CheckConstraint, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from core.db import Base, UTCDateTime
-from integrations.models import BigId
+from core.db import Base, BigId, UTCDateTime
 
 ROLES = ("support", "client", "tester")
 

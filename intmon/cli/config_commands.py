@@ -26,7 +26,7 @@ from intmon.cli.output import (
 )
 
 if TYPE_CHECKING:
-    from checks.outcomes import CheckResult
+    from core.vocabulary.outcomes import CheckResult
     from integrations.config import IntegrationsFile
     from integrations.staleness import Freshness
 

@@ -54,9 +54,9 @@ def demo(
     incidents and their tickets open, and recover when it is healthy again."""
     from alerts.policy import policy_of
     from alerts.queries import list_incidents, list_tickets
-    from checks.outcomes import Outcome
     from core.egress import ALLOW_VARIABLE
     from core.settings import Settings
+    from core.vocabulary.outcomes import Outcome
     from integrations.results import current_states, first_seen_by_outcome
     from intmon.cli.e2e_output import report_table
     from intmon.cli.lead_commands import print_report
@@ -76,7 +76,7 @@ def demo(
     from intmon.demo.sandbox import Sandbox
     from intmon.embedded import Embedded
     from intmon.mail_server import MailInServer
-    from intmon.web.serve import demo_console, describe
+    from intmon.serve import demo_console, describe
 
     workdir = Path(tempfile.mkdtemp(prefix="intmon-demo-"))
     settings = Settings(
@@ -285,7 +285,7 @@ def _mail_table(mails: list[Mail]) -> Table:
 
 
 def _seen_table(seen: dict[str, float]) -> Table:
-    from checks.outcomes import Outcome
+    from core.vocabulary.outcomes import Outcome
 
     table = Table(title=f"outcomes seen: {len(seen)}/{len(Outcome)}")
     table.add_column("outcome")

@@ -137,8 +137,9 @@ async def _run_all(
 
 async def _recorded(runner: Any, spec: Any, scenario: Any, inbox: Any, run_id: str) -> Any:
     from core import db
-    from integrations.e2e_store import create_run, run_and_record
+    from integrations.e2e_store import create_run
     from intmon.cli.database import open_database
+    from worker.e2e_record import run_and_record
 
     engine = open_database(migrate=False)
     now = db.utcnow()

@@ -1,6 +1,6 @@
 """`intmon uptime`, `intmon rollups rebuild | status` and `intmon report monthly`:
 history read from rollups (`integrations.uptime`, `integrations.rollups`,
-`integrations.monthly_report`). This module parses options and prints."""
+`alerts.monthly_report`). This module parses options and prints."""
 
 from __future__ import annotations
 
@@ -204,8 +204,8 @@ def report_monthly(
 ) -> None:
     """A client's month: availability per integration and check, maintenance time,
     incidents with their durations, and the lead liability figures."""
+    from alerts.monthly_report import monthly_report
     from core.db import utcnow
-    from integrations.monthly_report import monthly_report
     from intmon.report_monthly import FORMATS, render_csv, render_html
 
     if format_ not in FORMATS:

@@ -184,8 +184,8 @@ def leads_report(
     format_: Annotated[str, typer.Option("--format", help="table, csv or json.")] = "table",
 ) -> None:
     """Delivered, failed, held and expired leads, and who is liable for each lost one."""
+    from alerts.lead_report import build_report
     from core.db import utcnow
-    from integrations.leads.report import build_report
     from integrations.registry import load_specs
 
     if format_ not in ("table", "csv", "json"):
@@ -329,8 +329,8 @@ def leads_show(
     """Every ledger entry of one lead, and who is liable if it was not delivered."""
     from sqlalchemy import select
 
+    from alerts.lead_report import judge_lead
     from integrations.leads.ledger import ATTEMPTS
-    from integrations.leads.report import judge_lead
 
     engine = _database()
     with engine.connect() as connection:

@@ -120,8 +120,8 @@ def api(
 
     from core.logs import setup_logging
     from core.settings import get_settings
-    from intmon.api.server import APP_FACTORY
     from intmon.cli.database import open_database
+    from intmon.serve import APP_FACTORY
 
     settings = get_settings()
     setup_logging(settings.log_level)

@@ -40,7 +40,7 @@ from typing import Any
 
 import yaml
 
-from checks.outcomes import Outcome
+from core.vocabulary.outcomes import Outcome
 from intmon.demo.e2e import SCENARIO as LEAD_JOURNEY
 from intmon.demo.sandbox import Sandbox
 

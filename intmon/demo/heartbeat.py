@@ -1,6 +1,6 @@
 """The demo's partner job: pings its heartbeat over HTTP a few times, then stops.
 
-It pings the demo's own API (the console's server, `intmon.web.serve`) at
+It pings the demo's own API (the console's server, `intmon.serve`) at
 `/ping/<key>` as a cron job would with curl, so the demo goes through the real
 endpoint; once it stops, the detector records `missed_heartbeat` after the
 period and grace, and an incident opens with its ticket.

@@ -14,10 +14,10 @@ from datetime import datetime
 
 from sqlalchemy import Engine
 
+from alerts.lead_report import LeadReport, build_report
 from core.db import utcnow
 from integrations.leads.dispatch import pending_count
 from integrations.leads.ledger import LeadIn, submit
-from integrations.leads.report import LeadReport, build_report
 from integrations.registry import load_specs
 
 INTEGRATION = "acme-broker"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from alembic import context
 
 import alerts.models  # noqa: F401  (registers the tables on the metadata)
+import core.outbox  # noqa: F401  (the outbox table)
 import integrations.e2e_models
 import integrations.heartbeats.models
 import integrations.leads.models

@@ -12,7 +12,7 @@ modules parse a request, call one function of `alerts/` or `integrations/`
 checks or a scenario now), each recorded by `audit.py`; `pages_windows.py` the
 recurring maintenance windows; `pages_runs.py` shows a scenario run with its
 report and JUnit; `pages_reports.py` a client's monthly report.
-`serve.py` runs the whole app on a free local port (the demo, the browser test).
+`intmon.serve` runs the whole app on a free local port (the demo, the browser test).
 """
 
 from __future__ import annotations

@@ -40,8 +40,8 @@ from core.settings import Settings
 from integrations.config import IntegrationSpec
 from integrations.history import BAR_LENGTH, ResultMark, ResultPage, latest_results, results_page
 from integrations.maintenance import StoredWindow, list_windows, windows_by_integration
-from integrations.postbacks.spec import POSTBACK_CHECK
 from integrations.results import StateView, current_states
+from integrations.specs.postbacks import POSTBACK_CHECK
 from integrations.staleness import CheckId, Freshness, check_freshness
 from integrations.uptime import Availability, LatencyPoint, availability, latency_by_hour
 from integrations.windows import MaintenanceWindow, active_window

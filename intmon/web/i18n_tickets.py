@@ -3,7 +3,7 @@ what we need, where the ticket stands, and the refusals of the ticket forms.
 
 Kept apart from `i18n.py` (the console's labels) because these are sentences,
 not labels, and they grow with the domain: one per check outcome
-(`checks.outcomes.Outcome`), one per failure family (`alerts.families.Family`).
+(`core.vocabulary.outcomes.Outcome`), one per failure family (`alerts.families.Family`).
 `i18n.CATALOGUE` merges them; the same test checks both languages have every key.
 The client never reads a raw term here (`auth_failure`, `duration_ms`): the
 outcome is said as what happened.

@@ -17,8 +17,7 @@ from typing import Any
 from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, Integer, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from core.db import Base, UTCDateTime
-from integrations.models import BigId
+from core.db import Base, BigId, UTCDateTime
 
 WEB_ROLES = ("support", "client")
 

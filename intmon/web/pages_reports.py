@@ -1,4 +1,4 @@
-"""`/reports/monthly`: the monthly report (`integrations.monthly_report`) in the console,
+"""`/reports/monthly`: the monthly report (`alerts.monthly_report`) in the console,
 in the viewer's language and zone, as the client reads it and support sends it.
 
 `?month=YYYY-MM` (default: the current month, so far) and, for support,
@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 
+from alerts.monthly_report import UnknownClient, monthly_report
 from core import db
-from integrations.monthly_report import UnknownClient, monthly_report
 from integrations.periods import month_span
 from intmon.api.access import visible_integrations
 from intmon.web.errors import PageError

@@ -10,10 +10,11 @@ from sqlalchemy import Engine
 from alerts.incidents import Transitions
 from alerts.intake import ingest
 from alerts.policy import Policy
-from checks.outcomes import CheckResult, Outcome
+from core.vocabulary.outcomes import CheckResult, Outcome
+from integrations.apply import apply
 from integrations.config import IntegrationSpec
 from integrations.loader import load_text
-from integrations.registry import apply, load_specs
+from integrations.registry import load_specs
 
 T0 = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 

@@ -15,9 +15,10 @@ from typer.testing import CliRunner
 
 from alerts.backfill import backfill
 from alerts.errors import BackfillError
-from alerts.models import Incident, OutboxMessage, Ticket
+from alerts.models import Incident, Ticket
 from alerts.policy import Policy
-from checks.outcomes import Outcome
+from core.outbox import OutboxMessage
+from core.vocabulary.outcomes import Outcome
 from integrations.models import CheckResultRow
 from tests.alerts.helpers import T0, feed, setup
 
@@ -141,8 +142,8 @@ def test_the_command_line_reads_a_file_or_stdin(
 def test_support_imports_over_http_clients_may_not(tmp_path: Path) -> None:
     from core import db
     from core.settings import Settings
-    from intmon.api.app import create_app
     from intmon.api.auth import create_token
+    from intmon.app import create_app
     from intmon.migrations import upgrade
 
     engine = db.make_engine(f"sqlite:///{tmp_path / 'api.db'}")

@@ -12,7 +12,7 @@ from sqlalchemy import Engine, func, select
 from alerts.intake import ingest
 from alerts.models import Incident, Ticket
 from alerts.policy import Policy
-from checks.outcomes import Outcome
+from core.vocabulary.outcomes import Outcome
 from tests.alerts.helpers import T0, result, setup
 
 WORKERS = 8

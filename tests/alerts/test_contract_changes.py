@@ -15,11 +15,12 @@ from alerts.models import Incident
 from alerts.policy import Policy
 from checks.engine import ProbeSettings
 from checks.loop import EngineThread
-from checks.outcomes import CheckResult, Outcome
+from core.vocabulary.outcomes import CheckResult, Outcome
+from integrations.apply import apply
 from integrations.config import IntegrationSpec
 from integrations.contracts import change_evidence, learned
 from integrations.loader import load_text
-from integrations.registry import apply, load_specs
+from integrations.registry import load_specs
 from tests.conftest import Partner
 
 BEFORE = b'{"status": "ok", "id": 1}'
@@ -165,9 +166,9 @@ def test_no_evidence_without_a_learned_contract_or_for_other_families(
 
 def verdict_for_a_lead_lost_now(engine: Engine) -> tuple[str, str, list[str]]:
     """A lead refused with the same failure, just now, with no change notice."""
+    from alerts.lead_report import judge_lead
     from core.db import utcnow
     from integrations.leads.ledger import AttemptIn, record
-    from integrations.leads.report import judge_lead
 
     record(
         engine,

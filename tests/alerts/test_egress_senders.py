@@ -19,7 +19,6 @@ import trustme
 from pydantic import TypeAdapter
 from sqlalchemy import Engine, select
 
-from alerts import outbox
 from alerts.channels import EmailChannel, Notice, Recipient, SmtpConfig, WebhookChannel
 from alerts.channels.base import ChannelError
 from alerts.channels.webhook import WebhookChannelConfig
@@ -27,6 +26,7 @@ from alerts.errors import DeliveryError
 from alerts.sinks import SinkConfig
 from alerts.sinks.base import SinkError, TicketSnapshot
 from alerts.sinks.webhook import WebhookSink
+from core import outbox
 from core.egress import EgressPolicy, denial_in
 from core.egress_http import guarded_client
 from integrations.leads.expiry import TARGET, send_expired

@@ -8,7 +8,7 @@ from sqlalchemy import Engine, select
 
 from alerts.models import Incident, Ticket, TicketComment
 from alerts.policy import Policy
-from checks.outcomes import Outcome
+from core.vocabulary.outcomes import Outcome
 from tests.alerts.helpers import T0, feed, setup
 
 OK, AUTH, DOWN, SLOW = Outcome.OK, Outcome.AUTH_FAILURE, Outcome.CONNECTION_REFUSED, Outcome.SLOW
@@ -174,7 +174,7 @@ def test_maintenance_results_raise_nothing(db_engine: Engine) -> None:
 def test_the_metrics_endpoint_exports_incidents_tickets_and_the_outbox(db_engine: Engine) -> None:
     from prometheus_client import generate_latest
 
-    from alerts import outbox
+    from core import outbox
     from intmon.metrics import aggregate_registry
 
     specs = setup(db_engine, "a", "b")

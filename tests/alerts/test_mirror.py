@@ -9,13 +9,15 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import Engine, func, select
 
-from alerts import documents, mirror, outbox, tickets
-from alerts.models import OutboxMessage, TicketComment
+from alerts import documents, mirror, tickets
+from alerts.models import TicketComment
 from alerts.policy import Policy
 from alerts.sender import close_all
 from alerts.sinks import TicketSink, build_sink
 from alerts.tickets import Actor
-from checks.outcomes import Outcome
+from core import outbox
+from core.outbox import OutboxMessage
+from core.vocabulary.outcomes import Outcome
 from tests.alerts.helpers import T0, feed, setup
 from tests.alerts.test_sinks import Fakes, config, fakes, server  # noqa: F401  (fixtures)
 

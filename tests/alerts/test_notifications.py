@@ -10,11 +10,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import Engine
 
-from alerts import outbox
 from alerts.deliver import deliver
 from alerts.housekeeping import housekeep, open_channels
 from alerts.policy import Policy
-from checks.outcomes import Outcome
+from core import outbox
+from core.vocabulary.outcomes import Outcome
 from integrations.errors import ConfigError
 from integrations.registry import load_specs
 from intmon.config_file import apply_config, load_config_text

@@ -12,16 +12,17 @@ from sqlalchemy import Engine, func, select
 
 from alerts import platform_outages
 from alerts.housekeeping import housekeep
-from alerts.models import Incident, OutboxMessage, PlatformOutage, Ticket
+from alerts.lead_report import judge_lead
+from alerts.models import Incident, PlatformOutage, Ticket
 from alerts.platform_verdict import Action
 from alerts.policy import Policy
 from alerts.queries import alert_counts
 from alerts.render import render
-from checks.outcomes import Outcome
+from core.outbox import OutboxMessage
+from core.vocabulary.outcomes import Outcome
 from integrations.config import IntegrationSpec
 from integrations.leads.ledger import AttemptIn, record
 from integrations.leads.liability import Party
-from integrations.leads.report import judge_lead
 from integrations.models import CheckResultRow, CheckState
 from integrations.registry import load_specs
 from intmon.config_file import apply_config, load_config_text

@@ -19,7 +19,7 @@ from alerts.platform_verdict import (
     platform_verdict,
 )
 from checks.canary import CanaryResult
-from checks.outcomes import Outcome
+from core.vocabulary.outcomes import Outcome
 from tests.alerts.helpers import T0
 
 REFUSED, TIMEOUT, DNS = Outcome.CONNECTION_REFUSED, Outcome.TIMEOUT, Outcome.DNS_FAILURE

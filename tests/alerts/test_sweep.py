@@ -10,11 +10,12 @@ import pytest
 from sqlalchemy import Engine, select
 
 from alerts import tickets
-from alerts.models import OutboxMessage, Ticket, TicketComment, TicketHistory
-from alerts.outbox import ESCALATION
+from alerts.models import Ticket, TicketComment, TicketHistory
+from alerts.outbox_targets import ESCALATION
 from alerts.policy import Policy
 from alerts.sweep import sweep
 from alerts.tickets import SYSTEM, Actor, Status, ticket_number
+from core.outbox import OutboxMessage
 from integrations.maintenance import add_window
 from tests.alerts.helpers import T0, setup
 

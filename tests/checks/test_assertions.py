@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from checks.assertions import Operator, compile_assertion
+from core.vocabulary.assertions import Operator, compile_assertion
 
 DOCUMENT: dict[str, Any] = {
     "status": "ok",

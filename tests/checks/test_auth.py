@@ -10,7 +10,7 @@ import pytest
 
 from checks.auth import SCHEMES, TokenCache, parse_token_response
 from checks.errors import AuthFailure, ProbeFailure, TokenRequestRefused
-from checks.outcomes import Outcome
+from core.vocabulary.outcomes import Outcome
 from integrations.config import Auth
 
 

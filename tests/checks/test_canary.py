@@ -14,7 +14,7 @@ import pytest
 from checks import canary
 from checks.canary import run_canaries
 from checks.canary_spec import CanarySpec
-from checks.outcomes import Outcome
+from core.vocabulary.outcomes import Outcome
 from tests.conftest import Partner
 
 

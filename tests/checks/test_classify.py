@@ -30,7 +30,7 @@ from checks.classify import (
     parse_retry_after,
 )
 from checks.errors import AuthFailure, TokenRequestRefused
-from checks.outcomes import Outcome
+from core.vocabulary.outcomes import Outcome
 from integrations.config import Expectation
 
 NOW = datetime(2030, 1, 1, 12, 0, 0, tzinfo=UTC)

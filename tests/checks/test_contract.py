@@ -8,18 +8,17 @@ from typing import Any
 import pytest
 
 from alerts.families import Family, family_of
-from checks.contract import (
-    CHANGE_OUTCOMES,
+from checks.contract import CHANGE_OUTCOMES, ShapeSampler
+from core.vocabulary.outcomes import Outcome
+from core.vocabulary.shapes import (
     MAX_DEPTH,
     MAX_PATHS,
     Change,
     Shape,
-    ShapeSampler,
     describe,
     diff,
     shape_of,
 )
-from checks.outcomes import Outcome
 
 JSON = {"Content-Type": "application/json"}
 

@@ -21,10 +21,10 @@ import trustme
 
 from checks.engine import ProbeEngine, ProbeSettings
 from checks.errors import ProbeFailure
-from checks.outcomes import Outcome
 from checks.scenarios.http import OutgoingRequest, StepClient
 from checks.tls import CertificateProbe, read_certificate_expiry
 from core.egress import EgressDenied, EgressPolicy
+from core.vocabulary.outcomes import Outcome
 from tests.checks.conftest import make_integration
 from tests.egress_servers import INTERNAL_BODY, PARTNER_ONLY, Server
 

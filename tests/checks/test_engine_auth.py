@@ -9,7 +9,7 @@ import pytest
 
 import checks.engine
 from checks.engine import ProbeEngine, ProbeSettings
-from checks.outcomes import CheckResult, Outcome
+from core.vocabulary.outcomes import CheckResult, Outcome
 from integrations.config import IntegrationSpec
 
 pytestmark = pytest.mark.anyio

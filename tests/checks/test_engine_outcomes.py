@@ -16,7 +16,7 @@ from urllib.parse import quote
 import pytest
 
 from checks.engine import ProbeEngine
-from checks.outcomes import Outcome
+from core.vocabulary.outcomes import Outcome
 from integrations.config import IntegrationSpec
 
 pytestmark = pytest.mark.anyio

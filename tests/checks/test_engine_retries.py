@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from checks.engine import ProbeEngine, ProbeSettings
-from checks.outcomes import Outcome
+from core.vocabulary.outcomes import Outcome
 from integrations.config import IntegrationSpec
 
 pytestmark = pytest.mark.anyio

@@ -11,7 +11,7 @@ import pytest
 from checks.engine import ProbeSettings
 from checks.errors import EngineClosed
 from checks.loop import EngineThread
-from checks.outcomes import CheckResult, Outcome
+from core.vocabulary.outcomes import CheckResult, Outcome
 from integrations.config import IntegrationSpec
 
 

@@ -19,13 +19,13 @@ from sqlalchemy import Engine
 from checks.scenarios.runner import new_run_id
 from core import db
 from core.settings import Settings
+from integrations.apply import apply
 from integrations.e2e_store import create_run, list_runs, load_run
 from integrations.loader import load_text
-from integrations.registry import apply
-from intmon.api.app import create_app
 from intmon.api.auth import create_token
 from intmon.api.local_runs import LocalRuns
 from intmon.api.routes.e2e import dispatcher
+from intmon.app import create_app
 from intmon.migrations import upgrade
 from tests.conftest import REDIS_URL
 from tests.e2e.conftest import ENVIRON, T0, Served, lead_flow

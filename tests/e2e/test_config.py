@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from integrations.apply import spec_document
 from integrations.config import IntegrationSpec
 from integrations.errors import ConfigError
-from integrations.registry import spec_document
 from intmon.cli import app
 from intmon.config_file import load_config_text
 from tests.e2e.conftest import lead_flow

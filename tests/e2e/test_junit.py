@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 import xmlschema
 
-from checks.outcomes import Outcome
 from checks.scenarios.junit import junit_xml
 from checks.scenarios.report import ScenarioReport, StepReport, StepStatus
+from core.vocabulary.outcomes import Outcome
 from tests.e2e.conftest import T0, FakeClock, Served, lead_flow, run_once, spec_of
 
 SCHEMA = xmlschema.XMLSchema(Path(__file__).with_name("junit.xsd"))

@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 from checks.budget import SharedBudget, TokenBucket
 from checks.engine import ProbeEngine, ProbeSettings
 from checks.load import LoadPlan, percentile, run_load
-from checks.outcomes import CheckResult, Outcome
+from core.vocabulary.outcomes import CheckResult, Outcome
 from intmon.cli import app
 from tests.e2e.conftest import ENVIRON, Served, lead_flow, spec_of
 

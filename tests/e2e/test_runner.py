@@ -7,10 +7,11 @@ import json
 
 import pytest
 
-from checks.outcomes import Outcome
-from checks.scenarios.inbox import Callback, Delivery, MemoryInbox
+from checks.scenarios.inbox import MemoryInbox
 from checks.scenarios.listener import CallbackListener
 from checks.scenarios.report import ScenarioReport, StepStatus
+from core.vocabulary.callbacks import Callback, Delivery
+from core.vocabulary.outcomes import Outcome
 from tests.e2e.conftest import ENVIRON, FakeClock, Served, lead_flow, run_once, spec_of
 from tests.e2e.partner import TOKEN
 

@@ -14,14 +14,15 @@ from sqlalchemy import Engine
 from alerts.policy import policy_of
 from alerts.queries import list_incidents, list_tickets
 from core.settings import Settings
+from integrations.apply import apply
 from integrations.e2e_store import list_runs
 from integrations.loader import load_text
-from integrations.registry import apply
 from integrations.results import current_states
 from tests.e2e.conftest import ENVIRON, T0, Served, lead_flow
 from worker.coordination.memory import MemoryCoordinator
 from worker.e2e import E2E_QUEUE, Job, Standalone, claim_key, run_job
-from worker.scheduler import Scheduler, first_due
+from worker.phases import first_due
+from worker.scheduler import Scheduler
 
 
 def scheduled(url: str, period: int = 60) -> str:
@@ -160,7 +161,7 @@ def test_an_ordinary_checks_batch_does_not_resolve_an_e2e_incident(
     from datetime import UTC, datetime
 
     from alerts.intake import ingest
-    from checks.outcomes import CheckResult, Outcome
+    from core.vocabulary.outcomes import CheckResult, Outcome
     from integrations.registry import load_specs
 
     coordinator = MemoryCoordinator()

@@ -9,11 +9,11 @@ import pytest
 from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 
-from checks.outcomes import Outcome
-from checks.scenarios.inbox import Callback, Delivery
 from checks.scenarios.report import ScenarioReport, StepReport, StepStatus
+from core.vocabulary.callbacks import Callback, Delivery
+from core.vocabulary.outcomes import Outcome
+from integrations.apply import apply
 from integrations.e2e_store import (
-    DatabaseInbox,
     create_run,
     deliver_callback,
     fail_run,
@@ -24,8 +24,8 @@ from integrations.e2e_store import (
 )
 from integrations.errors import RunNotFound
 from integrations.loader import load_text
-from integrations.registry import apply
 from tests.e2e.conftest import T0, lead_flow
+from worker.e2e_record import DatabaseInbox
 
 
 @pytest.fixture

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from checks.scenarios.errors import TemplateProblem
-from checks.scenarios.templating import compile_template, render_text, render_value
-from integrations.errors import SecretUnavailable
+from integrations.errors import SecretUnavailable, TemplateProblem
+from integrations.templating import compile_template, render_text, render_value
 
 ENV = {"TOKEN": "s3cr3t-value"}
 

@@ -38,8 +38,8 @@ from aiohttp import web
 from aiosmtpd.controller import Controller
 from sqlalchemy import Engine
 
+from integrations.apply import apply
 from integrations.loader import load_text
-from integrations.registry import apply
 from tests.alerts.servers import serving
 from tests.faults.services import die_with_parent, free_port
 from tests.faults.slots import stored_runs

@@ -1,7 +1,7 @@
 """Slot accounting: did every interval of every check run, once, around a fault?
 
 A check's slot n is its n-th interval on its own phase, the arithmetic the
-scheduler uses (`worker.scheduler.phase`). Two witnesses are read: the database
+scheduler uses (`worker.phases.phase`). Two witnesses are read: the database
 (each stored result's `scheduled_at` is the slot's due time, the schedule's own
 id for it) and the target (each request's arrival time falls in the slot it
 was made for, since a run starts within one interval of being due). A slot with
@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import Engine, text
 
-from worker.scheduler import phase
+from worker.phases import phase
 
 # PostgreSQL keeps microseconds: a due time read back may sit a hair before the slot start.
 ROUNDING_S = 1e-3

@@ -24,11 +24,11 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import Engine, text
 
-from alerts import outbox
 from alerts.deliver import _notice, _recipient, deliver
 from alerts.housekeeping import open_channels
 from alerts.sender import close_all
-from checks.outcomes import Outcome
+from core import outbox
+from core.vocabulary.outcomes import Outcome
 from integrations.registry import load_specs
 from intmon.config_file import apply_config, load_config_text
 from tests.alerts.helpers import T0, feed

@@ -22,13 +22,13 @@ from alerts.policy import Policy
 from alerts.queries import list_incidents
 from core import db
 from core.settings import Settings
-from integrations.heartbeats.spec import next_due
+from integrations.apply import apply
 from integrations.heartbeats.store import list_heartbeats, rotate_key
 from integrations.loader import load_text
 from integrations.maintenance import add_window
-from integrations.registry import apply
 from integrations.results import history
-from intmon.api.app import create_app
+from integrations.specs.heartbeats import next_due
+from intmon.app import create_app
 from tests.alerts.helpers import T0
 
 CONFIG = """version: 1

@@ -8,10 +8,10 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine, delete, insert
 
-from checks.outcomes import Outcome
+from core.vocabulary.outcomes import Outcome
+from integrations.apply import apply
 from integrations.loader import load_text
 from integrations.models import CheckResultRow, CheckRollup, RollupWatermark
-from integrations.registry import apply
 
 T0 = datetime(2026, 11, 2, tzinfo=UTC)
 INTEGRATIONS = ("acme", "orbit")

@@ -17,13 +17,13 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from typer.testing import CliRunner, Result
 
-from checks.outcomes import Outcome
 from core import db
 from core.settings import Settings, get_settings
+from core.vocabulary.outcomes import Outcome
 from integrations.maintenance import add_window
 from integrations.rollups import roll_up
-from intmon.api.app import create_app
 from intmon.api.auth import create_token
+from intmon.app import create_app
 from intmon.cli import app
 from intmon.migrations import upgrade
 from tests.alerts.helpers import T0, feed, setup

@@ -9,7 +9,7 @@ from sqlalchemy import Engine, func, select
 
 from alerts.housekeeping import housekeep, within_rollups
 from alerts.policy import Policy
-from checks.outcomes import Outcome
+from core.vocabulary.outcomes import Outcome
 from integrations.models import CheckResultRow
 from integrations.retention import Retention
 from integrations.rollups import roll_up, watermark

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, delete, select
 
-from checks.outcomes import Outcome
+from core.vocabulary.outcomes import Outcome
 from integrations import rollups
 from integrations.models import CheckResultRow, CheckRollup
 from integrations.rollup_buckets import DAY, HOUR

@@ -12,8 +12,8 @@ from sqlalchemy import Engine
 
 from alerts.housekeeping import housekeep
 from alerts.policy import Policy
-from checks.outcomes import Outcome
 from core.settings import Settings
+from core.vocabulary.outcomes import Outcome
 from integrations.loader import load_text
 from integrations.rollups import rollup_retention_of, watermark
 from integrations.slo import slo_statuses, uptime_windows

@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Engine
 
-from checks.outcomes import Outcome
+from core.vocabulary.outcomes import Outcome
 from integrations.rollups import last_complete_hour, roll_up, watermark
 from integrations.uptime import availability
 from tests.history.results_data import (

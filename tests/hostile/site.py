@@ -20,13 +20,14 @@ from fastapi.testclient import TestClient
 from pydantic import SecretStr
 from sqlalchemy import Engine, create_engine, text
 
-from checks.outcomes import Outcome
 from core import db
 from core.settings import Settings
+from core.vocabulary.outcomes import Outcome
+from integrations.apply import apply
 from integrations.loader import load_text
-from integrations.registry import apply, load_specs
-from intmon.api.app import create_app
+from integrations.registry import load_specs
 from intmon.api.auth import create_token
+from intmon.app import create_app
 from intmon.migrations import upgrade
 from intmon.web.users import create_user
 from tests.alerts.helpers import T0, config_text, feed

@@ -32,14 +32,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Engine, func, select
 
-from checks.outcomes import Outcome
 from core import db
 from core.db import Base
 from core.settings import Settings
+from core.vocabulary.outcomes import Outcome
+from integrations.apply import apply
 from integrations.loader import load_text
-from integrations.registry import apply, load_specs
-from intmon.api.app import create_app
+from integrations.registry import load_specs
 from intmon.api.auth import create_token
+from intmon.app import create_app
 from intmon.migrations import upgrade
 from tests.alerts.helpers import T0, config_text, feed
 

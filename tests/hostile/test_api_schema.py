@@ -31,7 +31,7 @@ from schemathesis.checks import (
 )
 
 from core import db
-from intmon.api.app import create_app
+from intmon.app import create_app
 from tests.hostile.site import Site, database
 from tests.hostile.site import settings as site_settings
 

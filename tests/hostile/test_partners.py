@@ -30,7 +30,7 @@ from typing import Any
 import pytest
 
 from checks.engine import ProbeEngine
-from checks.outcomes import Outcome
+from core.vocabulary.outcomes import Outcome
 from integrations.config import IntegrationSpec
 from tests.hostile.servers import HostileServers
 

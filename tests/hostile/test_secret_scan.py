@@ -65,8 +65,8 @@ from alerts.policy import Policy
 from core import db
 from core.settings import Settings, get_settings
 from integrations.redaction import REDACTED
-from intmon.api.app import create_app
 from intmon.api.auth import create_token
+from intmon.app import create_app
 from intmon.cli import app
 from intmon.config_file import apply_config, load_config_text
 from intmon.migrations import upgrade

@@ -8,8 +8,8 @@ import threading
 import pytest
 import redis
 
-from integrations.leads.budget import MemoryBudget, PartnerBudget, RedisBudget, allowance
 from integrations.loader import load_text
+from integrations.partner_budget import MemoryBudget, PartnerBudget, RedisBudget, allowance
 from tests.conftest import REDIS_URL
 from worker.batch import BatchItem
 from worker.pipeline import within_budget

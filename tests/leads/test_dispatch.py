@@ -12,17 +12,18 @@ import pytest
 from prometheus_client import REGISTRY
 from sqlalchemy import Engine, func, insert, select, update
 
+from alerts.lead_metrics import publish_leads
 from alerts.models import Incident
 from checks.loop import EngineThread
 from core.db import table_of
-from integrations.leads.budget import MemoryBudget
+from integrations.apply import apply
 from integrations.leads.dispatch import dispatch
 from integrations.leads.expiry import send_expired
 from integrations.leads.ledger import ATTEMPTS, LEADS, LeadError, LeadIn, parse, submit
-from integrations.leads.metrics import publish_leads
 from integrations.loader import load_text
 from integrations.maintenance import add_window
-from integrations.registry import apply, load_specs
+from integrations.partner_budget import MemoryBudget
+from integrations.registry import load_specs
 from tests.alerts.helpers import T0
 from tests.leads.broker import FakeBroker, broker, delivery_config
 

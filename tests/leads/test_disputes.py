@@ -11,12 +11,12 @@ from datetime import timedelta
 
 from sqlalchemy import Engine, select
 
+from alerts.lead_report import judge_lead
 from alerts.models import Incident
-from checks.outcomes import Outcome
+from core.vocabulary.outcomes import Outcome
 from integrations.leads.ledger import AttemptIn, record
 from integrations.leads.liability import Party
 from integrations.leads.notices import add_notice
-from integrations.leads.report import judge_lead
 from tests.alerts.helpers import T0, feed, setup
 
 AUTH, DOWN, FIVE_HUNDRED = Outcome.AUTH_FAILURE, Outcome.CONNECTION_REFUSED, Outcome.SERVER_ERROR

@@ -13,11 +13,12 @@ from sqlalchemy import Engine, select
 
 from checks.engine import ProbeSettings
 from checks.loop import EngineThread
-from integrations.leads.budget import MemoryBudget
+from integrations.apply import apply
 from integrations.leads.dispatch import dispatch
 from integrations.leads.ledger import ATTEMPTS, LeadIn, submit
 from integrations.loader import load_text
-from integrations.registry import apply, load_specs
+from integrations.partner_budget import MemoryBudget
+from integrations.registry import load_specs
 from tests.alerts.helpers import T0
 from tests.egress_servers import PARTNER_ONLY, Server, internal_server, outside_partner  # noqa: F401  (fixtures)
 

@@ -16,9 +16,10 @@ import pytest
 from sqlalchemy import func, select, text
 
 from core.db import make_engine, utcnow
+from integrations.apply import apply
 from integrations.leads.ledger import ATTEMPTS, LEADS, LeadIn, submit
 from integrations.loader import load_text
-from integrations.registry import apply, load_specs
+from integrations.registry import load_specs
 from intmon.migrations import upgrade
 from tests.conftest import REDIS_URL
 from tests.leads.broker import broker, delivery_config

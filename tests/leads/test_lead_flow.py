@@ -20,6 +20,7 @@ from alerts.policy import Policy
 from alerts.queries import list_incidents
 from core import db, metrics
 from core.settings import Settings, get_settings
+from integrations.apply import apply
 from integrations.leads import flow
 from integrations.leads.flow import (
     EVERY_S,
@@ -31,12 +32,11 @@ from integrations.leads.flow import (
     slot_of,
 )
 from integrations.leads.ledger import AttemptIn, record
-from integrations.leads.spec import LeadFlowSpec
 from integrations.loader import load_text
-from integrations.registry import apply
 from integrations.results import history
-from intmon.api.app import create_app
+from integrations.specs.leads import LeadFlowSpec
 from intmon.api.auth import create_token
+from intmon.app import create_app
 from intmon.cli import app
 from intmon.migrations import upgrade
 

@@ -25,12 +25,12 @@ from typer.testing import CliRunner, Result
 
 from core import db
 from core.settings import Settings, get_settings
+from integrations.apply import apply
 from integrations.leads.ledger import ATTEMPTS
 from integrations.loader import load_text
 from integrations.redaction import REDACTED, reveals
-from integrations.registry import apply
-from intmon.api.app import create_app
 from intmon.api.auth import create_token
+from intmon.app import create_app
 from intmon.cli import app
 from intmon.migrations import upgrade
 from tests.alerts.helpers import T0

@@ -8,7 +8,8 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import Engine
 
-from checks.outcomes import Outcome
+from core.vocabulary.outcomes import Outcome
+from integrations.apply import apply
 from integrations.leads.delivery import LeadOutcome
 from integrations.leads.ledger import AttemptIn, record
 from integrations.loader import load_text
@@ -20,9 +21,9 @@ from integrations.postbacks.monitor import (
     monitor_views,
     windows_counts,
 )
-from integrations.postbacks.spec import PostbackSpec
 from integrations.postbacks.store import PostbackIn, record_postback
-from integrations.registry import apply, load_specs
+from integrations.registry import load_specs
+from integrations.specs.postbacks import PostbackSpec
 from tests.alerts.helpers import T0
 from tests.postbacks.test_postbacks import CONFIG
 

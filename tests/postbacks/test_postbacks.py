@@ -22,14 +22,14 @@ from alerts.postback_watch import watch_postbacks
 from alerts.queries import list_incidents
 from core import db
 from core.settings import Settings
+from integrations.apply import apply
 from integrations.leads.delivery import LeadOutcome
 from integrations.leads.ledger import AttemptIn, record
 from integrations.loader import load_text
 from integrations.postbacks.models import Postback
 from integrations.postbacks.signature import signature_of
-from integrations.registry import apply
 from integrations.results import history
-from intmon.api.app import create_app
+from intmon.app import create_app
 from tests.alerts.helpers import T0
 
 SECRET = "s3cret-postback-key"

@@ -21,12 +21,13 @@ from fastapi.testclient import TestClient
 from pydantic import SecretStr
 from sqlalchemy import Engine
 
-from checks.outcomes import Outcome
 from core import db
 from core.settings import Settings
+from core.vocabulary.outcomes import Outcome
+from integrations.apply import apply
 from integrations.loader import load_text
-from integrations.registry import apply, load_specs
-from intmon.api.app import create_app
+from integrations.registry import load_specs
+from intmon.app import create_app
 from intmon.migrations import upgrade
 from intmon.web.users import create_user
 from tests.alerts.helpers import T0, feed

@@ -17,9 +17,9 @@ from fastapi import FastAPI
 from sqlalchemy import Engine, func, select
 
 from alerts.models import Incident
+from integrations.apply import apply
 from integrations.loader import load_text
 from integrations.maintenance import add_window, list_windows
-from integrations.registry import apply
 from intmon.web.audit import recent
 from intmon.web.models import ConsoleAction
 from tests.alerts.helpers import T0
@@ -420,7 +420,7 @@ def test_an_emergency_acknowledged_at_the_console_stops_escalating(
     browser: Any, world: Engine
 ) -> None:
     from alerts.escalation import escalate
-    from checks.outcomes import Outcome
+    from core.vocabulary.outcomes import Outcome
     from integrations.registry import load_specs
     from tests.alerts.helpers import feed
 
@@ -444,7 +444,7 @@ def test_an_emergency_acknowledged_at_the_console_stops_escalating(
 
 
 def test_a_resolved_incident_is_not_acknowledged(browser: Any, world: Engine) -> None:
-    from checks.outcomes import Outcome
+    from core.vocabulary.outcomes import Outcome
     from integrations.registry import load_specs
     from tests.alerts.helpers import feed
 

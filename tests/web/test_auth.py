@@ -17,7 +17,7 @@ from sqlalchemy import Engine
 
 from alerts.queries import ticket_detail
 from core.settings import Settings
-from intmon.api.app import create_app
+from intmon.app import create_app
 from intmon.web.errors import WebConfigError
 from intmon.web.session import SESSION_COOKIE, session_secret
 from intmon.web.users import disable_user, hash_password, verify_password

@@ -15,15 +15,16 @@ from sqlalchemy import Engine, event
 
 from alerts.policy import Policy
 from alerts.postback_watch import watch_postbacks
-from checks.outcomes import Outcome
 from core.settings import Settings
+from core.vocabulary.outcomes import Outcome
+from integrations.apply import apply
 from integrations.heartbeats.pings import Ping, PingKind, record_pings
 from integrations.heartbeats.store import list_heartbeats
 from integrations.leads.delivery import LeadOutcome
 from integrations.leads.ledger import AttemptIn, record
 from integrations.loader import load_text
 from integrations.postbacks.store import PostbackIn, record_postback
-from integrations.registry import apply, load_specs
+from integrations.registry import load_specs
 from intmon.api.auth import Principal
 from intmon.web.board import board
 from tests.alerts.helpers import feed

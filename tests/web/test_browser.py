@@ -19,8 +19,8 @@ from alerts import tickets
 from alerts.policy import Policy
 from alerts.queries import ticket_detail
 from alerts.tickets import Actor
-from checks.outcomes import Outcome
-from intmon.web.serve import ConsoleServer
+from core.vocabulary.outcomes import Outcome
+from intmon.serve import ConsoleServer
 from tests.conftest import unavailable
 from tests.web.conftest import NOW, PASSWORD, settings
 
@@ -201,9 +201,9 @@ def seed_a_day_of_history(engine: Engine, blocks: dict[str, str] | None = None) 
     import math
     from datetime import timedelta
 
-    from checks.outcomes import CheckResult
+    from core.vocabulary.outcomes import CheckResult
+    from integrations.apply import apply
     from integrations.loader import load_text
-    from integrations.registry import apply
     from integrations.results import record_results
     from tests.test_api import CONFIG
 

@@ -19,10 +19,11 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
-from checks.outcomes import CheckResult, Outcome
 from core import db
+from core.vocabulary.outcomes import CheckResult, Outcome
+from integrations.apply import apply
 from integrations.loader import load_text
-from integrations.registry import apply, load_specs
+from integrations.registry import load_specs
 from integrations.results import record_results
 from intmon.web.badges import badge_token
 from intmon.web.board import IntegrationStatus, board_order

@@ -10,7 +10,7 @@ import pytest
 
 from alerts.families import Family
 from alerts.tickets import AUTHOR_KINDS, SUBTYPES, TIERS, Section, Status
-from checks.outcomes import Outcome
+from core.vocabulary.outcomes import Outcome
 from intmon.web.board import STATES, UPTIME_WINDOWS
 from intmon.web.i18n import CATALOGUE, LANGUAGES, Translator, from_accept_language
 from intmon.web.models import WEB_ROLES

@@ -19,8 +19,8 @@ from alerts.tickets import Actor
 from core import db
 from integrations.maintenance import add_window
 from integrations.staleness import Freshness, QuietReason
+from intmon.serve import ConsoleServer, demo_console, describe
 from intmon.web.board import integration_status
-from intmon.web.serve import ConsoleServer, demo_console, describe
 from tests.alerts.helpers import T0
 from tests.web.conftest import NOW, settings
 
@@ -116,7 +116,7 @@ def test_the_integration_page_shows_its_end_to_end_runs(browser: Any, engine: En
 
 
 def test_integration_state_is_derived_from_checks_and_windows() -> None:
-    from checks.outcomes import Outcome
+    from core.vocabulary.outcomes import Outcome
     from integrations.loader import load_text
     from integrations.results import StateView
     from integrations.windows import window_from_dict
@@ -463,10 +463,10 @@ def test_the_board_shows_an_open_platform_outage(browser: Any, engine: Engine) -
 
 
 def test_the_integration_page_shows_its_heartbeats(browser: Any, engine: Engine) -> None:
+    from integrations.apply import apply
     from integrations.heartbeats.pings import Ping, PingKind, record_pings
     from integrations.heartbeats.store import list_heartbeats
     from integrations.loader import load_text
-    from integrations.registry import apply
     from tests.test_api import CONFIG
 
     beating = CONFIG.replace(
@@ -488,11 +488,11 @@ def test_the_integration_page_shows_its_heartbeats(browser: Any, engine: Engine)
 
 
 def test_the_integration_page_shows_its_postback_monitor(browser: Any, engine: Engine) -> None:
+    from integrations.apply import apply
     from integrations.leads.delivery import LeadOutcome
     from integrations.leads.ledger import AttemptIn, record
     from integrations.loader import load_text
     from integrations.postbacks.store import PostbackIn, record_postback
-    from integrations.registry import apply
     from tests.test_api import CONFIG
 
     watched = CONFIG.replace(

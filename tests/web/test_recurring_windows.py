@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine
 
+from integrations.apply import apply
 from integrations.loader import load_text
 from integrations.maintenance import add_window, list_windows
-from integrations.registry import apply
 from intmon.web.audit import recent
 from tests.alerts.helpers import T0
 from tests.web.conftest import NOW

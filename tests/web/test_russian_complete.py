@@ -18,7 +18,7 @@ from sqlalchemy import Engine
 
 from alerts.render import EVENTS, render
 from alerts.wording import CLOSE_REASONS, OUTCOME_WORDS
-from checks.outcomes import Outcome
+from core.vocabulary.outcomes import Outcome
 from integrations.registry import load_specs
 from intmon.web.i18n import CATALOGUE
 from tests.alerts.helpers import feed

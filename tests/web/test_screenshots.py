@@ -28,8 +28,8 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, insert
 
-from checks.outcomes import Outcome
 from checks.scenarios.report import ScenarioReport, StepReport, StepStatus
+from core.vocabulary.outcomes import Outcome
 from integrations.e2e_models import E2ERun
 from integrations.heartbeats.pings import Ping, PingKind, record_pings
 from integrations.heartbeats.store import list_heartbeats

@@ -13,7 +13,7 @@ from pydantic import SecretStr
 from sqlalchemy import Engine
 
 from core.settings import Settings
-from intmon.api.app import create_app
+from intmon.app import create_app
 from intmon.web.session import SESSION_COOKIE
 from tests.test_compose import COMPOSE
 from tests.web.conftest import PASSWORD, settings

@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from sqlalchemy import Engine
 
 from core.settings import Settings, parse_networks
-from intmon.web.serve import ConsoleServer
+from intmon.serve import ConsoleServer
 from intmon.web.throttle import LoginThrottle, client_address
 from tests.web.conftest import CSRF, PASSWORD, settings
 

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import Engine
 
 from alerts.queries import list_tickets, ticket_detail
-from checks.outcomes import Outcome
+from core.vocabulary.outcomes import Outcome
 from integrations.registry import load_specs
 from tests.alerts.helpers import feed
 from tests.web.conftest import PARTNER_SECRET

@@ -32,12 +32,12 @@ from sqlalchemy import Engine, select
 from starlette.concurrency import run_in_threadpool
 
 from checks.scenarios.clock import SystemClock
-from checks.scenarios.inbox import BODY_CAP_BYTES, Delivery
 from checks.scenarios.junit import junit_xml
 from checks.scenarios.listener import callback_from
 from checks.scenarios.report import ScenarioReport
 from checks.scenarios.runner import new_run_id
 from core import db
+from core.vocabulary.callbacks import BODY_CAP_BYTES, Delivery
 from integrations.config import IntegrationSpec
 from integrations.e2e_store import ENDED, create_run, deliver_callback, list_runs, load_run
 from integrations.errors import RunNotFound

@@ -14,8 +14,8 @@ from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
+from alerts.monthly_report import UnknownClient, monthly_report
 from core import db
-from integrations.monthly_report import UnknownClient, monthly_report
 from integrations.periods import period
 from integrations.slo import uptime_summary
 from intmon.api.access import Db, TicketReader, visible_integrations

@@ -13,10 +13,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Query, Response, status
 from pydantic import BaseModel, Field
 
+from alerts.lead_metrics import publish
+from alerts.lead_report import build_report
 from core import db
 from integrations.leads import ledger
 from integrations.leads.flow import verdicts
-from integrations.leads.metrics import publish
 from integrations.leads.notices import (
     NoticeError,
     add_notice,
@@ -24,7 +25,6 @@ from integrations.leads.notices import (
     remove_notice,
     replace_notice,
 )
-from integrations.leads.report import build_report
 from integrations.strict import StorableDatetime
 from intmon.api.access import (
     Caller,

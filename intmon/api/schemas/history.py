@@ -1,4 +1,4 @@
-"""What `GET /api/reports/monthly?format=json` answers (integrations.monthly_report)."""
+"""What `GET /api/reports/monthly?format=json` answers (alerts.monthly_report)."""
 
 from __future__ import annotations
 

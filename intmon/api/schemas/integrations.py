@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import Field
 
-from checks.outcomes import Outcome
+from core.vocabulary.outcomes import Outcome
 from integrations.config import Kind
 from integrations.staleness import QuietReason
 from integrations.tiers import Tier

@@ -4,6 +4,9 @@ Fixed windows of one second (longer for rates under 1/s). Deliveries may fill
 a window; checks may fill only `share` of it, so monitoring never eats the
 quota that real leads need. `RedisBudget` is shared by every process (one Lua
 call per take, atomic); `MemoryBudget` serves the embedded mode and tests.
+
+Not the leads' alone: the configuration checks a delivery's share against it
+(`integrations.config`), so it sits beside the config, not inside `leads/`.
 """
 
 from __future__ import annotations

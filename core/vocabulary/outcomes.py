@@ -32,8 +32,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from checks.contract import Shape
+if TYPE_CHECKING:  # only an annotation; shapes compiles regexes a CLI command never needs
+    from core.vocabulary.shapes import Shape
 
 
 class Outcome(enum.StrEnum):
@@ -90,6 +90,6 @@ class CheckResult:
     warnings: list[str] = field(default_factory=list)
     # Unix time the partner's TLS certificate expires, when it was read.
     certificate_expires_at: float | None = None
-    # The answer's shape (checks.contract), when the probe took it: always for an
+    # The answer's shape (core.vocabulary.shapes), when the probe took it: always for an
     # auth or contract failure, now and then for a passing answer. Redacted.
     shape: Shape | None = None

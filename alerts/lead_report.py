@@ -2,9 +2,10 @@
 
 Read from the ledger alone, so it covers leads intmon delivered and leads the
 platform recorded. A lead's state is its latest ledger row in the period;
-each failed, expired or rejected lead is judged by `liability.liable_party`
-with the evidence (maintenance windows, incidents, change notices, platform
-outages) loaded here.
+each failed, expired or rejected lead is judged by the pure rule
+`integrations.leads.liability.liable_party` with the evidence (maintenance
+windows, incidents, change notices, platform outages) loaded here: reading the
+incidents and outages is why it sits in alerts, above the lead ledger.
 """
 
 from __future__ import annotations

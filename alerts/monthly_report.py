@@ -1,10 +1,11 @@
 """The monthly report a support engineer sends a client (a broker): availability of
 each of its integrations and checks for the month, time under declared maintenance,
 the incidents of the month with how long each lasted, and the lead liability
-figures of `integrations.leads.report` for the same month (reused, not re-derived).
+figures of `alerts.lead_report` for the same month (reused, not re-derived).
 
 Surfaces render it: `intmon report monthly` (csv, html, json) and
-`GET /api/reports/monthly`.
+`GET /api/reports/monthly`. It lives in alerts, not integrations, because it
+reads the incidents.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from typing import Any
 
 from sqlalchemy import Engine, or_, select
 
-from integrations.leads.report import LeadReport, build_report
+from alerts.lead_report import LeadReport, build_report
+from alerts.models import Incident
 from integrations.models import Integration, MaintenanceWindowRow
 from integrations.periods import month_span
 from integrations.uptime import Availability, availability
@@ -162,8 +164,6 @@ def _incidents(
     engine: Engine, ids: list[str], start: datetime, end: datetime, now: datetime
 ) -> dict[str, list[IncidentOfMonth]]:
     """Incidents that were open at some time in the month, oldest first."""
-    from alerts.models import Incident
-
     query = (
         select(Incident)
         .where(

@@ -1,8 +1,18 @@
-"""Serving the API and console from a background thread on a free local port.
+"""Serving the API and console (`intmon.app`): `intmon api`'s processes, and a
+background thread on a free local port.
 
-`intmon demo` shows the console while its story runs, and the browser test
-drives a real Chromium against it. `intmon api` serves the same app in the
-foreground instead.
+`intmon api --workers N` runs N processes on one port (one per core is the
+production setting: the ping and postback endpoints take thousands of requests a
+second). uvicorn starts each worker from an import string (`APP_FACTORY`), so
+each builds its own app from the environment, with its own engine pool and
+group-commit writers, and then tunes its garbage collector (`core.gc_tuning`) as
+workers and schedulers do. The default thresholds ran a full collection every
+few requests of a large page, each walking every module, template and cached
+spec: on the board at 1,000 integrations that was a 115 ms pause in one request
+of five, the whole of its p99 (docs/benchmarks.md, issue 23).
+
+`ConsoleServer`: `intmon demo` shows the console while its story runs, and the
+browser test drives a real Chromium against it, from a thread.
 """
 
 from __future__ import annotations
@@ -14,11 +24,26 @@ import time
 from dataclasses import dataclass
 from types import TracebackType
 
+from fastapi import FastAPI
 from pydantic import SecretStr
 from sqlalchemy import Engine
 
 from core import db
 from core.settings import Settings
+
+APP_FACTORY = "intmon.serve:app_from_environment"
+
+
+def app_from_environment() -> FastAPI:
+    from core.db import engine_for
+    from core.gc_tuning import tune_gc
+    from core.settings import get_settings
+    from intmon.app import create_app
+
+    settings = get_settings()
+    app = create_app(engine_for(settings.database_url), settings)
+    tune_gc()  # after the app is built: what start-up made is frozen out of the collector's way
+    return app
 
 
 class ConsoleServer:
@@ -29,7 +54,7 @@ class ConsoleServer:
     ) -> None:
         import uvicorn
 
-        from intmon.api.app import create_app
+        from intmon.app import create_app
 
         self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

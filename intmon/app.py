@@ -1,5 +1,9 @@
 """`create_app(engine, settings)`: the FastAPI application (OpenAPI at /docs, served locally).
 
+It mounts the HTTP API (`intmon.api`) and the web console (`intmon.web`), which
+reuses the API's access rules, so it sits above both. `intmon.serve` runs it in
+a background thread (the demo, the browser tests); `intmon api` in the foreground.
+
 Every error answer has one shape (`problems.py`: RFC 9457 problem details on the
 API, the console's error page on its own paths), and domain refusals become
 HTTP answers there, in one place, with the domain's own message as `detail`:

@@ -2,12 +2,9 @@
 `change_notices` (the broker's announcements of technical changes) and `lead_flow`
 (the bounds a broker's answers must stay within, integrations.leads.flow).
 
-A delivery body is JSON whose string values are templates over the lead:
-`"{{ lead.email }}"` alone keeps the field's own type (a number stays a
-number); anything longer (`"{{ lead.first_name }} {{ lead.last_name }}"`)
-renders to a string. Templates run in Jinja2's sandbox with strict undefined
-variables, so a lead missing a field the broker needs is refused when it is
-submitted, naming the field, instead of failing at the broker.
+A delivery body is JSON whose string values are templates over the lead
+(`integrations.lead_templates`): they are compiled when the file is validated,
+rendered for each lead by the delivery adapter (`integrations.leads.delivery`).
 """
 
 from __future__ import annotations
@@ -18,7 +15,8 @@ from typing import Any
 
 from pydantic import Field, field_validator, model_validator
 
-from checks.assertions import compile_assertion
+from core.vocabulary.assertions import compile_assertion
+from integrations.lead_templates import compile_body
 from integrations.strict import SLUG, Strict, compile_regex, status_patterns
 from integrations.windows import aware
 
@@ -98,8 +96,6 @@ class DeliverySpec(Strict):
 
     @model_validator(mode="after")
     def _templates(self) -> DeliverySpec:
-        from integrations.leads.delivery import compile_body  # the template engine lives there
-
         compile_body(self.body)  # raises ValueError naming the bad template
         if self.expired_webhook is not None and not re.match(r"^https?://", self.expired_webhook):
             raise ValueError("expired_webhook must be an http:// or https:// URL")

@@ -6,6 +6,10 @@ idempotency key the receiver deduplicates on, and sinks look for their own
 earlier copy before creating). Rows are leased with a conditional UPDATE, so
 any number of dispatchers can run; a killed dispatcher's lease simply expires.
 Retries back off from the row's own attempt count (STYLE.md §5).
+
+Every stage that must not lose a message uses it (alerts' sinks, notifications and
+escalations, the lead ledger's expiry webhook), so the table and its lease sit in
+the foundation. Who a message is for is the writer's business (`target`).
 """
 
 from __future__ import annotations
@@ -16,22 +20,57 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, insert, or_, select, update
-from sqlalchemy.orm import aliased
+from sqlalchemy import (
+    JSON,
+    Connection,
+    Engine,
+    Index,
+    Integer,
+    String,
+    Text,
+    and_,
+    insert,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.orm import Mapped, aliased, mapped_column
 
-from alerts import documents
-from alerts.models import OutboxMessage
-from core.db import table_of
+from core.db import Base, BigId, UTCDateTime, table_of
 
 log = logging.getLogger(__name__)
 
+
+class OutboxMessage(Base):
+    """A message to send after the transaction that caused it commits.
+
+    `target` says who it is for: a ticket sink's name, `notify:<channel>`,
+    `escalation` (alerts.outbox_targets), `lead-expired` (integrations.leads.expiry).
+    Rows are leased, never deleted: a worker killed mid-send leaves a lease
+    that expires, and the receiver deduplicates on `idempotency_key`.
+    """
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_pending", "target", "sent_at", "dead_at", "available_at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    target: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(40))
+    # Messages with the same aggregate go out in id order (a comment never
+    # overtakes the ticket it belongs to).
+    aggregate: Mapped[str] = mapped_column(String(64))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    available_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    leased_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    dead_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
 OUT = table_of(OutboxMessage)
-ESCALATION = "escalation"
-
-
-def sink_names(connection: Connection) -> list[str]:
-    """The configured ticket sinks' names."""
-    return [str(sink["name"]) for sink in documents.read(connection, documents.SINKS) or []]
 
 
 def new_key() -> str:
@@ -61,29 +100,6 @@ def enqueue(
             attempts=0,
         )
     )
-
-
-def ticket_event(
-    connection: Connection,
-    ticket_id: int,
-    kind: str,
-    payload: dict[str, Any],
-    now: datetime,
-    *,
-    skip: str | None = None,
-) -> None:
-    """Queue `kind` for every configured ticket sink (except `skip`, the sink the
-    change came from: its own comment must not be echoed back to it)."""
-    for name in sink_names(connection):
-        if name != skip:
-            enqueue(
-                connection,
-                target=name,
-                kind=kind,
-                aggregate=f"ticket:{ticket_id}",
-                payload={"ticket_id": ticket_id, **payload},
-                now=now,
-            )
 
 
 # --- dispatching ------------------------------------------------------------------

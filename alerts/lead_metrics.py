@@ -13,9 +13,9 @@ from collections.abc import Iterable
 
 from sqlalchemy import Engine
 
+from alerts.lead_report import JUDGED, judge_leads
 from core.metrics import leads_total
 from integrations.leads.queue import DispatchReport
-from integrations.leads.report import JUDGED, judge_leads
 
 
 def publish(engine: Engine, events: Iterable[tuple[str, str, str]]) -> None:

@@ -30,7 +30,7 @@ import jinja2
 from jinja2 import StrictUndefined, meta, nodes
 from jinja2.sandbox import SandboxedEnvironment
 
-from checks.scenarios.errors import TemplateProblem
+from integrations.errors import TemplateProblem
 from integrations.secrets import REFERENCE, resolve
 
 __all__ = [
