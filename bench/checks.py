@@ -450,7 +450,7 @@ def start_profiles(
         subprocess.Popen(
             [
                 py_spy, "record", "--pid", str(pid), "--duration", str(int(seconds)),
-                "--rate", "50", "--format", "raw", "--nonblocking", "--full-filenames",
+                "--rate", "50", "--format", "raw", "--full-filenames", "--gil", "--nonblocking",
                 "--output", str(workdir / f"profile-{pid}.txt"),
             ],
             stdout=subprocess.DEVNULL,

@@ -30,8 +30,7 @@ def test_samples_go_to_the_innermost_intmon_frame_or_their_library() -> None:
     raw = [
         # The state upsert's psycopg call is the state upsert's.
         ";".join([consume, actor, intake, state, psycopg]) + " 30",
-        ";".join([consume, actor, intake, frame("process", f"{ROOT}/alerts/incidents.py")])
-        + " 10",
+        ";".join([consume, actor, intake, frame("process", f"{ROOT}/alerts/incidents.py")]) + " 10",
         ";".join([consume, actor, frame("observe_checks", f"{ROOT}/checks/metrics.py")]) + " 5",
         ";".join([consume, frame("_fetch", f"{venv}/redis/client.py")]) + " 4",
         ";".join([frame("<module>", "<frozen runpy>")]) + " 1",
