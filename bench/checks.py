@@ -43,6 +43,7 @@ from rich.table import Table
 from sqlalchemy import Engine, create_engine, select, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(1, str(Path(__file__).resolve().parent))  # also when imported (bench/peer.py)
 
 import worker_profile  # bench/worker_profile.py, beside this script
 
