@@ -26,9 +26,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Connection, Row, bindparam, select, text, update
+from sqlalchemy import Connection, Row, Select, String, any_, bindparam, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
@@ -124,16 +125,33 @@ def process(
 
 
 def _open_incidents(connection: Connection, integration_ids: list[str]) -> list[Row[Any]]:
+    return list(
+        connection.execute(_open_of(connection.dialect.name), {"ids": integration_ids}).all()
+    )
+
+
+def _of_integrations(dialect: str, integration_id: Any) -> Any:
+    """`integration_id` among the `ids` parameter. Every stored batch asks with all
+    its integrations: on PostgreSQL they go as one array parameter (`= ANY(:ids)`),
+    one statement text whatever their number, where an expanding `IN` renders and
+    sends one parameter per id (docs/benchmarks.md, issue 27)."""
+    if dialect == "postgresql":
+        return integration_id == any_(bindparam("ids", type_=postgresql.ARRAY(String())))
+    return integration_id.in_(bindparam("ids", expanding=True))
+
+
+@lru_cache(maxsize=4)
+def _open_of(dialect: str) -> Select[Any]:
     query = (
         select(INC)
-        .where(INC.c.state == OPEN, INC.c.integration_id.in_(integration_ids))
+        .where(INC.c.state == OPEN, _of_integrations(dialect, INC.c.integration_id))
         .order_by(INC.c.id)
     )
-    if connection.dialect.name == "postgresql":
+    if dialect == "postgresql":
         # Workers holding results of the same integration take turns here, in id
         # order (so two of them never wait on each other in opposite orders).
         query = query.with_for_update()
-    return list(connection.execute(query).all())
+    return query
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,18 +166,21 @@ class Streak:
 def _check_states(
     connection: Connection, integration_ids: list[str]
 ) -> dict[tuple[str, str], Streak]:
-    rows = connection.execute(
-        select(
-            S.c.integration_id,
-            S.c.check_name,
-            S.c.family,
-            S.c.family_streak,
-            S.c.up,
-            S.c.since,
-            S.c.family_since,
-        ).where(S.c.integration_id.in_(integration_ids))
-    ).all()
+    rows = connection.execute(_states_of(connection.dialect.name), {"ids": integration_ids})
     return {(row[0], row[1]): Streak(*row[2:]) for row in rows}
+
+
+@lru_cache(maxsize=4)
+def _states_of(dialect: str) -> Select[Any]:
+    return select(
+        S.c.integration_id,
+        S.c.check_name,
+        S.c.family,
+        S.c.family_streak,
+        S.c.up,
+        S.c.since,
+        S.c.family_since,
+    ).where(_of_integrations(dialect, S.c.integration_id))
 
 
 def _open(

@@ -43,6 +43,9 @@ from rich.table import Table
 from sqlalchemy import Engine, create_engine, select, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(1, str(Path(__file__).resolve().parent))  # also when imported (bench/peer.py)
+
+import worker_profile  # bench/worker_profile.py, beside this script
 
 from core.db import make_engine
 from integrations.apply import apply
@@ -83,6 +86,12 @@ class Figures:
     # per stored check (backends that exited during the window are not counted);
     # 0 without PostgreSQL. Much of the cost of a state upsert is spent there.
     db_cpu_ms_per_check: float = 0.0
+    # The other processes in the window, per stored check: the scheduler, the Redis
+    # server (shared with whatever else uses it: an upper bound on a shared machine)
+    # and the loopback target (nginx master and worker).
+    scheduler_cpu_ms_per_check: float = 0.0
+    redis_cpu_ms_per_check: float = 0.0
+    target_cpu_ms_per_check: float = 0.0
 
 
 def free_port() -> int:
@@ -299,6 +308,8 @@ def run_scenario(
         rss_peak = 0.0
         cpu_at_window: float | None = None
         db_at_window: dict[int, float] = {}
+        others_at_window: dict[str, float] = {}
+        profiles: list[subprocess.Popen[bytes]] = []
         window_start = time.time() + warmup
         try:
             console.print(
@@ -315,6 +326,10 @@ def run_scenario(
                 if cpu_at_window is None and elapsed >= warmup:
                     cpu_at_window, window_start = cpu_seconds(workers), time.time()
                     db_at_window = backend_cpu(engine)
+                    others_at_window = others_cpu(scheduler.pid, worker.pid)
+                    if args.profile:
+                        # The dramatiq worker processes (not their idle parent).
+                        profiles = start_profiles(descendants(worker.pid), workdir, duration)
                 console.print(f"  {elapsed:5.1f} s  worker RSS max {rss_peak:5.0f} MB", end="\r")
             window_end = time.time()
             worker_cpu = cpu_seconds([worker.pid, *descendants(worker.pid)])
@@ -322,7 +337,19 @@ def run_scenario(
             db_cpu = sum(
                 spent - db_at_window.get(pid, 0.0) for pid, spent in backend_cpu(engine).items()
             )
+            others = {
+                name: spent - others_at_window.get(name, 0.0)
+                for name, spent in others_cpu(scheduler.pid, worker.pid).items()
+            }
             console.print()
+            for profile in profiles:
+                # py-spy takes duration × rate samples: on a busy machine it lags behind
+                # and runs longer; interrupted, it writes what it has.
+                try:
+                    profile.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    profile.send_signal(signal.SIGINT)
+                    profile.wait(timeout=20)
         finally:
             for process in (scheduler, worker):
                 os.killpg(process.pid, signal.SIGTERM)
@@ -366,6 +393,10 @@ def run_scenario(
         for key in client.scan_iter(f"{namespace}*"):
             client.delete(key)
         client.close()
+    stored = max(1, row[0])
+    worker_cpu_us = 1e6 * worker_cpu / stored
+    if profiles:
+        print_profile(workdir, worker_cpu_us, args.profile_raw)
     shutil.rmtree(workdir, ignore_errors=True)
     measured = window_end - window_start
     return Figures(
@@ -384,7 +415,63 @@ def run_scenario(
         keepalive=args.keepalive,
         batch_size=args.batch_size,
         db_cpu_ms_per_check=round(1000 * db_cpu / max(1, row[0]), 3),
+        scheduler_cpu_ms_per_check=round(1000 * others.get("scheduler", 0.0) / stored, 3),
+        redis_cpu_ms_per_check=round(1000 * others.get("redis", 0.0) / stored, 3),
+        target_cpu_ms_per_check=round(1000 * others.get("target", 0.0) / stored, 3),
     )
+
+
+def others_cpu(scheduler_pid: int, worker_pid: int) -> dict[str, float]:
+    """CPU seconds so far of the scheduler, the Redis server and the loopback target
+    (this bench's children other than the worker and scheduler trees)."""
+    ours = {scheduler_pid, worker_pid, *descendants(scheduler_pid), *descendants(worker_pid)}
+    target_pids = [pid for pid in descendants(os.getpid()) if pid not in ours]
+    try:
+        client = redis.Redis.from_url(REDIS_URL)
+        redis_pid = int(client.info("server")["process_id"])
+        client.close()
+    except (redis.RedisError, KeyError, ValueError):
+        redis_pid = 0
+    return {
+        "scheduler": cpu_seconds([scheduler_pid, *descendants(scheduler_pid)]),
+        "redis": cpu_seconds([redis_pid]) if redis_pid else 0.0,
+        "target": cpu_seconds(target_pids),
+    }
+
+
+def start_profiles(
+    workers: list[int], workdir: Path, seconds: float
+) -> list[subprocess.Popen[bytes]]:
+    """py-spy on every worker process for the window (`--profile`)."""
+    py_spy = os.environ.get("INTMON_BENCH_PY_SPY") or shutil.which("py-spy")
+    if py_spy is None:
+        console.print("[yellow]--profile: py-spy not found (INTMON_BENCH_PY_SPY)[/yellow]")
+        return []
+    return [
+        subprocess.Popen(
+            [
+                py_spy, "record", "--pid", str(pid), "--duration", str(int(seconds)),
+                "--rate", "50", "--format", "raw", "--full-filenames", "--gil", "--nonblocking",
+                "--output", str(workdir / f"profile-{pid}.txt"),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for pid in workers
+    ]  # fmt: skip
+
+
+def print_profile(workdir: Path, worker_cpu_us: float, raw: str | None) -> None:
+    root = str(Path(__file__).resolve().parent.parent)
+    lines = [
+        line for path in workdir.glob("profile-*.txt") for line in path.read_text().splitlines()
+    ]
+    if raw:  # the stacks themselves, e.g. for flamegraph.pl
+        Path(raw).write_text("\n".join(lines) + "\n")
+    counts = worker_profile.breakdown(lines, root)
+    console.print(f"worker CPU by component (py-spy, {sum(counts.values())} samples):")
+    for name, share, us in worker_profile.table(counts, worker_cpu_us):
+        console.print(f"  {name:42} {share:5.1f} %  {us:6.0f} µs per check")
 
 
 def run_embedded(
@@ -521,6 +608,14 @@ def main() -> None:
         help="fraction of integrations whose partner never answers (each check of it "
         "times out): how the pipeline copes with dead partners",
     )
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="record the workers with py-spy in the window; print CPU by component",
+    )
+    parser.add_argument(
+        "--profile-raw", metavar="PATH", help="with --profile: write py-spy's stacks there"
+    )
     parser.add_argument("--json", action="store_true", help="print JSON on stdout")
     args = parser.parse_args()
 
@@ -610,6 +705,9 @@ def median_of(runs: list[Figures]) -> Figures:
         "worker_rss_max_mb",
         "worker_cpu_ms_per_check",
         "db_cpu_ms_per_check",
+        "scheduler_cpu_ms_per_check",
+        "redis_cpu_ms_per_check",
+        "target_cpu_ms_per_check",
     )
     return Figures(
         **{**asdict(best), **{f: statistics.median(getattr(r, f) for r in runs) for f in fields}}

@@ -8,6 +8,9 @@ steps a worker runs for every stored batch, in one process, with the same code
   state     `record_results` of a batch (COPY of the results, then the check_state
             upsert), on PostgreSQL; CPU of this process and of its backend
   windows   `windows_by_integration` for the batch's integrations, on PostgreSQL
+  incidents `alerts.incidents.process` of the batch as stored (one in seven checks
+            failing, below the threshold: the open incidents are looked up for
+            every integration, the streaks for the failing ones), on PostgreSQL
   metrics   `observe_checks` of the batch, multiprocess mode (files in a temp dir)
 
 Figures are CPU µs per check (user + system), for the Python process and, for
@@ -36,12 +39,15 @@ from sqlalchemy import Engine, create_engine, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from alerts import incidents
+from alerts.policy import Policy
 from checks import metrics
 from core.db import make_engine
 from core.vocabulary.outcomes import CheckResult, Outcome
 from integrations.apply import apply
 from integrations.loader import load_text
 from integrations.maintenance import windows_by_integration
+from integrations.registry import SpecCache
 from integrations.results import Recorded, record_results
 from intmon.migrations import upgrade
 
@@ -90,6 +96,11 @@ def batch_of(ids: list[str], round_: int) -> list[CheckResult]:
     ]
 
 
+def as_stored(results: list[CheckResult]) -> list[Recorded]:
+    """As the worker stores them (`alerts.intake`): with their failure family."""
+    return [Recorded(r, family=None if r.outcome.is_up else "connectivity") for r in results]
+
+
 def measure(step: Callable[[int], None], batches: int, backend: int | None) -> tuple[float, float]:
     """(process CPU s, backend CPU s) spent by `batches` calls of `step`."""
     before, db_before = time.process_time(), cpu_of(backend) if backend else 0.0
@@ -115,15 +126,29 @@ def run(args: argparse.Namespace) -> dict[str, float]:
             connection.commit()
 
             def state(n: int) -> None:
-                record_results(connection, [Recorded(r) for r in batch_of(ids, n)])
+                record_results(connection, as_stored(batch_of(ids, n)))
                 connection.commit()
 
             def windows(n: int) -> None:
                 windows_by_integration(connection, ids)
                 connection.commit()
 
+            specs = SpecCache(engine).get_many(dict.fromkeys(ids, 1))
+            policy = Policy()
+            # The same stored batch again and again: its failing checks have a
+            # streak of one, under the threshold, so every call decides nothing.
+            stored = as_stored(batch_of(ids, args.batches))
+            record_results(connection, stored)
+            connection.commit()
+
+            def intake(n: int) -> None:
+                incidents.process(connection, stored, specs, policy, T0)
+                connection.commit()
+
             state(-1)  # warm caches and compiled statements
-            for name, step in (("state", state), ("windows", windows)):
+            intake(0)
+            steps = (("state", state), ("windows", windows), ("incidents", intake))
+            for name, step in steps:
                 cpu, db = measure(step, args.batches, backend)
                 figures[f"{name}_us"] = round(1e6 * cpu / checks, 1)
                 figures[f"{name}_db_us"] = round(1e6 * db / checks, 1)

@@ -51,7 +51,11 @@ def process_identifier(pid: int | None = None) -> str:
     return _identifier if pid is None else f"{_HOST}-{pid}"
 
 
-if os.environ.get(MULTIPROC_ENV):
+# Chosen once, at import: prometheus-client's value class, and `checks.metrics`'s
+# per-integration series, must agree for the life of the process.
+MULTIPROCESS = bool(os.environ.get(MULTIPROC_ENV))
+
+if MULTIPROCESS:
     values.ValueClass = values.MultiProcessValue(process_identifier)
 
 from prometheus_client import (  # noqa: E402  (after choosing the value class)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import weakref
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import Engine, select
 
@@ -41,6 +42,31 @@ _VALIDATED: weakref.WeakKeyDictionary[Engine, dict[str, tuple[int, str, Integrat
 )
 
 
+# Parts that are mostly the same across a fleet (defaults, shared auth): each
+# distinct (frozen, hashable) value once per engine, bounded by the distinct
+# configurations. A worker holds every spec; one copy of each part instead of one
+# per integration took a third off a spec's memory (10,000 specs: 74 → 49 MB).
+SHARED_PARTS = ("auth", "tls", "thresholds")
+_PARTS: weakref.WeakKeyDictionary[Engine, dict[object, object]] = weakref.WeakKeyDictionary()
+
+
+def _validated(engine: Engine, document: Any) -> IntegrationSpec:
+    """A stored spec validated, its common parts shared. Done here, where specs are
+    memoized, so a process holds one copy of each spec: the worker's cache used to
+    keep a shared copy beside the memoized original, two specs per integration."""
+    spec = IntegrationSpec.model_validate(document)
+    parts = _PARTS.setdefault(engine, {})
+    shared = {}
+    for name in SHARED_PARTS:
+        value = getattr(spec, name)
+        try:
+            shared[name] = parts.setdefault(value, value)
+        except TypeError:  # a part that holds a list or dict cannot be a key: keep it
+            shared[name] = value
+    # Equal values, so the copy needs no validation; the models are frozen.
+    return spec.model_copy(update=shared)
+
+
 def load_specs(engine: Engine, ids: list[str] | None = None) -> dict[str, RegisteredIntegration]:
     """Validated specs of active integrations (all, or just `ids`)."""
     query = select(Integration.id, Integration.revision, Integration.spec_hash).where(
@@ -61,7 +87,7 @@ def load_specs(engine: Engine, ids: list[str] | None = None) -> dict[str, Regist
                 Integration.id, Integration.revision, Integration.spec_hash, Integration.spec
             ).where(Integration.id.in_(stale))
             for row in connection.execute(documents):
-                spec = IntegrationSpec.model_validate(row.spec)
+                spec = _validated(engine, row.spec)
                 known[row.id] = (row.revision, row.spec_hash, spec)
     found = {}
     for row in current:
@@ -79,7 +105,7 @@ def _read_specs(engine: Engine, ids: list[str]) -> dict[str, RegisteredIntegrati
     )
     with engine.connect() as connection:
         return {
-            row.id: RegisteredIntegration(IntegrationSpec.model_validate(row.spec), row.revision)
+            row.id: RegisteredIntegration(_validated(engine, row.spec), row.revision)
             for row in connection.execute(query)
         }
 
@@ -91,16 +117,9 @@ class SpecCache:
     costs one query for the whole batch.
     """
 
-    # Parts that are mostly the same across a fleet (defaults, shared auth). A
-    # worker caches every spec, and one copy of each distinct value instead of one
-    # per integration took a third off a spec's memory (10,000 specs: 74 → 49 MB).
-    SHARED_PARTS = ("auth", "tls", "thresholds")
-
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._cache: dict[str, RegisteredIntegration] = {}
-        # Each distinct (frozen, hashable) part once; bounded by distinct configurations.
-        self._parts: dict[object, object] = {}
 
     def get_many(self, wanted: dict[str, int]) -> dict[str, IntegrationSpec]:
         missing = [
@@ -110,12 +129,7 @@ class SpecCache:
         ]
         if missing:
             fresh = load_specs(self.engine, missing)
-            self._cache.update(
-                {
-                    key: RegisteredIntegration(self._shared(r.spec), r.revision)
-                    for key, r in fresh.items()
-                }
-            )
+            self._cache.update(fresh)
             for integration_id in missing:
                 if integration_id not in fresh:
                     self._cache.pop(integration_id, None)  # removed since it was scheduled
@@ -124,14 +138,3 @@ class SpecCache:
             for integration_id in wanted
             if integration_id in self._cache
         }
-
-    def _shared(self, spec: IntegrationSpec) -> IntegrationSpec:
-        # Equal values, so the copy needs no validation; the models are frozen.
-        shared = {}
-        for name in self.SHARED_PARTS:
-            value = getattr(spec, name)
-            try:
-                shared[name] = self._parts.setdefault(value, value)
-            except TypeError:  # a part that holds a list or dict cannot be a key: keep it
-                shared[name] = value
-        return spec.model_copy(update=shared)

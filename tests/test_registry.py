@@ -81,3 +81,14 @@ def test_spec_cache_keeps_one_copy_of_parts_integrations_share(db_engine: Engine
     # The shared parts are equal to what each spec says on its own.
     assert specs == {s.id: s for s in load_specs(db_engine).values() for s in [s.spec]}
     assert a.thresholds.failure_threshold == 5 and c.thresholds.failure_threshold == 3
+
+
+def test_a_process_holds_one_copy_of_each_spec(db_engine: Engine) -> None:
+    """The worker's cache and the memo of validated specs share the spec objects
+    (the cache used to keep a shared-parts copy beside the memo's original: two
+    specs per integration in every worker, issue 27 item 5)."""
+    apply(db_engine, config("a", "b"))
+    cached = SpecCache(db_engine).get_many({"a": 1, "b": 1})
+    loaded = load_specs(db_engine)
+    assert cached["a"] is loaded["a"].spec and cached["b"] is loaded["b"].spec
+    assert cached["a"].auth is cached["b"].auth  # and their common parts once
