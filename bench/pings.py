@@ -11,7 +11,8 @@
   load     wrk, 2 threads, `GET /ping/<key>` with a random key of the 5,000 per
            request; 10 s (5 s with --quick) after a 2 s warm-up, twice:
            paced    128 connections, each pausing between pings so that together
-                    they offer --rate pings/s (2,200 by default), as many cron
+                    they offer --rate pings/s (2,600 by default: wrk's connection waits
+                    for each answer, so it takes a little less), as many cron
                     jobs pinging on their own clocks do. The target is read here:
                     >= 2,000 pings/s taken with p99 < 50 ms.
            flat out 64 connections that ping again as soon as answered: the
@@ -78,8 +79,10 @@ request = function()
   return wrk.format("GET", "/ping/" .. keys[math.random(#keys)])
 end
 """
-# wrk calls `delay()` before each request of a connection: the pause in ms.
-PACING = "delay = function() return %d end\n"
+# wrk calls `delay()` before each request of a connection: the pause in ms. Drawn
+# at random around the mean (uniform on 0..2×mean): a fixed pause kept the 128
+# connections in step, so pings came in bursts of 128 and queued behind each other.
+PACING = "delay = function() return math.random(0, %d) end\n"
 PACED_CONNECTIONS, FLAT_OUT_CONNECTIONS = 128, 64
 
 
@@ -177,7 +180,7 @@ def load_arguments(description: str, what: str) -> argparse.Namespace:
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument(
-        "--rate", type=int, default=2200, help=f"{what}/s offered by the paced run (2,200)"
+        "--rate", type=int, default=2600, help=f"{what}/s offered by the paced run (2,600)"
     )
     parser.add_argument("--quick", action="store_true", help="5 s of load")
     parser.add_argument("--json", action="store_true")
@@ -193,7 +196,7 @@ def paced(script: Path, rate: int) -> Path:
     """`script` with each of the paced run's connections pausing so that together
     they offer `rate` requests a second."""
     out = script.with_name("paced-" + script.name)
-    out.write_text(script.read_text() + PACING % round(PACED_CONNECTIONS * 1000 / rate))
+    out.write_text(script.read_text() + PACING % round(2 * PACED_CONNECTIONS * 1000 / rate))
     return out
 
 

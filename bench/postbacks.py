@@ -12,7 +12,7 @@
   load     wrk, 2 threads, `POST /postbacks/<id>` with the shared secret as the
            `token` header (wrk cannot sign), a random broker and lead and a new
            event id per request; 10 s (5 s with --quick) after a 2 s warm-up, paced
-           (128 connections offering --rate, 2,200/s by default: the target
+           (128 connections offering --rate, 2,600/s by default: the target
            is read here, >= 2,000 postbacks/s with p99 < 50 ms) and flat out (64
            connections).
 
