@@ -21,6 +21,7 @@ shown again with each field's refusal in the viewer's language (422).
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -101,6 +102,11 @@ def _iso(moment: datetime | None) -> str:
     return moment.isoformat() if moment else ""
 
 
+def _span_of(stored: StoredWindow) -> dict[str, str]:
+    """What the audit trail keeps of a one-off window."""
+    return {"starts": _iso(stored.window.starts_at), "ends": _iso(stored.window.ends_at)}
+
+
 # --- incidents ---------------------------------------------------------------------------
 
 
@@ -148,18 +154,23 @@ def _stored(request: Request, integration_id: str, name: str) -> StoredWindow:
     return found
 
 
-def _window_form(
+def save_window(
     request: Request,
     account: WebAccount,
     spec: IntegrationSpec,
     name: str | None,
-    form: dict[str, str],
-) -> Response:
-    """Declare (`name` None) or change a one-off window from the form."""
+    form: tuple[dict[str, Any] | None, dict[str, str]],
+    done_values: Callable[[StoredWindow], dict[str, Any]],
+    back: str,
+) -> tuple[Response | None, dict[str, str]]:
+    """Store a window form's document as a new window (`name` None) or as `name`'s
+    new version, audit it and go `back`; or audit the refusal (the form's errors, or
+    the store's) and hand the errors back for the caller to show its form again.
+    `form` is (the document, None when refused; the errors by field). One-off
+    windows here and recurring ones (`pages_windows.py`) are saved alike."""
     action = "maintenance.declare" if name is None else "maintenance.edit"
-    engine, now, words = engine_of(request), db.utcnow(), _t(request)
-    typed = WindowForm.of(form)
-    document, errors = window_document(typed, ZoneInfo(zone_of(request)), now, words)
+    engine, now = engine_of(request), db.utcnow()
+    document, errors = form
     if document is not None:
         try:
             if name is None:
@@ -169,8 +180,7 @@ def _window_form(
         except MaintenanceError as error:  # the form checked all it can; shown as written
             errors = {"form": str(error)}
         else:
-            back = f"/integrations/{spec.id}"
-            return _report(
+            done = _report(
                 request,
                 account,
                 action,
@@ -180,9 +190,9 @@ def _window_form(
                 integration_id=spec.id,
                 subject=stored.name,
                 name=stored.name,
-                starts=_iso(stored.window.starts_at),
-                ends=_iso(stored.window.ends_at),
+                **done_values(stored),
             )
+            return done, {}
     audit.record(
         engine,
         account,
@@ -195,6 +205,33 @@ def _window_form(
         fields=sorted(errors),
         **({"name": name} if name else {}),
     )
+    return None, errors
+
+
+def _window_form(
+    request: Request,
+    account: WebAccount,
+    spec: IntegrationSpec,
+    name: str | None,
+    form: dict[str, str],
+) -> Response:
+    """Declare (`name` None) or change a one-off window from the form."""
+    typed = WindowForm.of(form)
+    zone, now = ZoneInfo(zone_of(request)), db.utcnow()
+    done, errors = save_window(
+        request,
+        account,
+        spec,
+        name,
+        window_document(typed, zone, now, _t(request)),
+        lambda stored: {
+            "starts": _iso(stored.window.starts_at),
+            "ends": _iso(stored.window.ends_at),
+        },
+        f"/integrations/{spec.id}",
+    )
+    if done is not None:
+        return done
     return integration_response(
         request,
         account,

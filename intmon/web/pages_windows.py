@@ -14,20 +14,14 @@ removed) is the integration page's "end" action, sent back here.
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any
-
 from fastapi import Request, Response
 from fastapi.routing import APIRouter
 
 from core import db
 from integrations.config import IntegrationSpec
 from integrations.maintenance import (
-    MaintenanceError,
     StoredWindow,
-    add_window,
     list_windows,
-    replace_window,
 )
 from intmon.web import audit
 from intmon.web.errors import PageError
@@ -39,7 +33,7 @@ from intmon.web.maintenance_recurring import (
     schedule_words,
     typed_of,
 )
-from intmon.web.pages_actions import integration_of, support_only
+from intmon.web.pages_actions import integration_of, save_window, support_only
 from intmon.web.render import page, redirect
 from intmon.web.session import Account, Form, engine_of
 from intmon.web.users import WebAccount
@@ -128,50 +122,19 @@ def _save(
     form: dict[str, str],
 ) -> Response:
     """Declare (`name` None) or change a recurring window from the form."""
-    action = "maintenance.declare" if name is None else "maintenance.edit"
-    engine, now = engine_of(request), db.utcnow()
     typed = RecurringForm.of(form)
-    document, errors = recurring_document(typed, _t(request))
-    if document is not None:
-        try:
-            stored = _store(engine, spec.id, name, document, now)
-        except MaintenanceError as error:  # the form checked all it can; shown as written
-            errors = {"form": str(error)}
-        else:
-            action_id = audit.record(
-                engine,
-                account,
-                action,
-                "done",
-                now,
-                integration_id=spec.id,
-                subject=stored.name,
-                name=stored.name,
-                **schedule_values(stored.spec),
-            )
-            audit.remember(request, action_id)
-            return redirect(path_of(spec.id))
-    audit.record(
-        engine,
+    done, errors = save_window(
+        request,
         account,
-        action,
-        "refused",
-        now,
-        integration_id=spec.id,
-        subject=name,
-        why="why.invalid",
-        fields=sorted(errors),
-        **({"name": name} if name else {}),
+        spec,
+        name,
+        recurring_document(typed, _t(request)),
+        lambda stored: schedule_values(stored.spec),
+        path_of(spec.id),
     )
+    if done is not None:
+        return done
     return _page(request, account, spec, name, typed, errors)
-
-
-def _store(
-    engine: Any, integration_id: str, name: str | None, document: dict[str, Any], now: datetime
-) -> StoredWindow:
-    if name is None:
-        return add_window(engine, integration_id, document, now)
-    return replace_window(engine, integration_id, name, document, now)
 
 
 @router.post("/integrations/{integration_id}/recurring-windows")
