@@ -8,8 +8,9 @@ The ping key is the only credential (no login, as healthchecks.io does), so the
 endpoint answers an unknown key exactly like a malformed one: 404, without
 saying which. A body (a log excerpt, say) is optional; its first `BODY_BYTES`
 are kept, redacted, and the rest is read and dropped, so a job sending its whole
-log still gets its ping recorded. Writes are batched per process
-(`intmon.api.pings`); 200 means stored.
+log still gets its ping recorded. Pings are charged to their keys' limits and
+written a batch at a time per process (`intmon.api.group_commit`); 200 means
+stored.
 """
 
 from __future__ import annotations
