@@ -166,6 +166,8 @@ def main() -> None:
                 threads=args.threads,
                 batch_size=args.batch_size,
                 keepalive=keepalive,
+                profile=False,  # bench/checks.py --profile: not in the side-by-side rounds
+                profile_raw=False,
             )
             result = bench.run_scenario(
                 options, "peer", args.integrations, 1.0, args.seconds, args.warmup
