@@ -46,6 +46,7 @@ from pydantic import (
     model_validator,
 )
 
+from integrations.cron import cron_problem
 from integrations.strict import SLUG, Strict
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -139,12 +140,11 @@ class MaintenanceSpec(Strict):
             return value
         if info.data.get("starts_at") is not None or info.data.get("weekly") is not None:
             raise ValueError(ONE_SHAPE)
-        if (not value.startswith("@") and len(value.split()) != 5) or not croniter.is_valid(value):
+        problem = cron_problem(value, aliases=True)
+        if problem == "malformed":
             raise ValueError(f"{value!r} is not a five-field cron expression like '0 2 * * sun'")
-        try:  # is_valid accepts dates that never come, like Feb 30
-            croniter(value, datetime(2000, 1, 1)).get_next(datetime)
-        except CroniterBadDateError:
-            raise ValueError(f"{value!r} never fires") from None
+        if problem == "never_fires":
+            raise ValueError(f"{value!r} never fires")
         return value
 
     @field_validator("duration_minutes")

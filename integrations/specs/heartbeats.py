@@ -14,9 +14,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from croniter import CroniterBadDateError, croniter
+from croniter import croniter
 from pydantic import Field, field_validator, model_validator
 
+from integrations.cron import cron_problem
 from integrations.strict import Strict
 from integrations.windows import zone_of
 
@@ -32,12 +33,11 @@ def check_name_of(name: str) -> str:
 
 def cron_expression(value: str) -> str:
     """A five-field cron expression that fires; ValueError says what is wrong."""
-    if len(value.split()) != 5 or not croniter.is_valid(value):
+    problem = cron_problem(value, aliases=False)
+    if problem == "malformed":
         raise ValueError(f"{value!r} is not a five-field cron expression like '5 * * * *'")
-    try:  # is_valid accepts dates that never come, like Feb 30
-        croniter(value, datetime(2000, 1, 1)).get_next(datetime)
-    except CroniterBadDateError:
-        raise ValueError(f"{value!r} never fires") from None
+    if problem == "never_fires":
+        raise ValueError(f"{value!r} never fires")
     return value
 
 

@@ -13,11 +13,9 @@ field (the viewer's by default), not taken silently from whoever edits it.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
-from croniter import CroniterBadDateError, croniter
-
+from integrations.cron import cron_problem
 from integrations.windows import DAYS, wall_time, zone_of
 from intmon.web.i18n import Translator
 
@@ -78,13 +76,9 @@ def _cron(text: str, t: Translator, errors: dict[str, str]) -> str | None:
         return None
     if not _clean_text("cron", text, CRON_MAX, t, errors):
         return None
-    if (not text.startswith("@") and len(text.split()) != 5) or not croniter.is_valid(text):
-        errors["cron"] = t("invalid.cron")
-        return None
-    try:  # is_valid accepts dates that never come, like Feb 30
-        croniter(text, datetime(2000, 1, 1)).get_next(datetime)
-    except CroniterBadDateError:
-        errors["cron"] = t("invalid.cron_never")
+    problem = cron_problem(text, aliases=True)  # as integrations.windows judges it
+    if problem is not None:
+        errors["cron"] = t("invalid.cron" if problem == "malformed" else "invalid.cron_never")
         return None
     return text
 

@@ -144,14 +144,17 @@ def incident_ack(request: Request, account: Account, incident_id: str, form: For
 # --- maintenance windows -----------------------------------------------------------------
 
 
-def _stored(request: Request, integration_id: str, name: str) -> StoredWindow:
-    found = next(
-        (s for s in list_windows(engine_of(request), [integration_id]) if s.name == name), None
-    )
+def window_named(request: Request, windows: list[StoredWindow], name: str) -> StoredWindow:
+    """The window `name` among `windows`; else the not-found page."""
+    found = next((s for s in windows if s.name == name), None)
     if found is None:
         detail = _t(request)("missing.window", reference=name)
         raise PageError(404, "error.not_found", detail=detail)
     return found
+
+
+def _stored(request: Request, integration_id: str, name: str) -> StoredWindow:
+    return window_named(request, list_windows(engine_of(request), [integration_id]), name)
 
 
 def save_window(

@@ -33,7 +33,7 @@ from intmon.web.maintenance_recurring import (
     schedule_words,
     typed_of,
 )
-from intmon.web.pages_actions import integration_of, save_window, support_only
+from intmon.web.pages_actions import integration_of, save_window, support_only, window_named
 from intmon.web.render import page, redirect
 from intmon.web.session import Account, Form, engine_of
 from intmon.web.users import WebAccount
@@ -56,11 +56,7 @@ def _recurring(request: Request, integration_id: str) -> list[StoredWindow]:
 
 def _stored(request: Request, spec: IntegrationSpec, name: str) -> StoredWindow:
     """The recurring window `name` of the integration; else the not-found page."""
-    found = next((s for s in _recurring(request, spec.id) if s.name == name), None)
-    if found is None:
-        detail = _t(request)("missing.window", reference=name)
-        raise PageError(404, "error.not_found", detail=detail)
-    return found
+    return window_named(request, _recurring(request, spec.id), name)
 
 
 def _page(
