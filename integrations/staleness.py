@@ -80,11 +80,20 @@ CheckId = tuple[str, str]  # (integration id, check name)
 
 
 def check_freshness(
-    engine: Engine, now: datetime, integration_id: str | None = None
+    engine: Engine,
+    now: datetime,
+    integration_id: str | None = None,
+    *,
+    specs: Mapping[str, IntegrationSpec] | None = None,
+    last_results: Mapping[CheckId, datetime] | None = None,
 ) -> dict[CheckId, Freshness]:
     """Every configured check of the active, enabled integrations (or of one) → its
     freshness at `now`. The specs come from the registry's cache of validated specs
-    (`load_specs`: only those changed since are read again)."""
+    (`load_specs`: only those changed since are read again).
+
+    A caller that has read them already (the board) passes `specs` (then only those
+    integrations are judged) and each check's `last_results` time, and saves reading
+    them twice."""
     integrations = select(Integration.id, Integration.updated_at).where(
         Integration.removed_at.is_(None), Integration.enabled.is_(True)
     )
@@ -96,19 +105,24 @@ def check_freshness(
         skips = skips.where(CheckSkip.integration_id == integration_id)
     with engine.connect() as connection:
         registered = connection.execute(integrations).all()
-        last = {(r.integration_id, r.check_name): r.started_at for r in connection.execute(states)}
+        if last_results is None:
+            last_results = {
+                (r.integration_id, r.check_name): r.started_at for r in connection.execute(states)
+            }
         skipped = {
             (r.integration_id, r.check_name): Skip(QuietReason(r.reason), r.skipped_at)
             for r in connection.execute(skips)
         }
-    specs = load_specs(engine, None if integration_id is None else [integration_id])
+    if specs is None:
+        ids = None if integration_id is None else [integration_id]
+        specs = {i: found.spec for i, found in load_specs(engine, ids).items()}
     out: dict[CheckId, Freshness] = {}
     for row in registered:
         spec = specs.get(row.id)
-        for name, interval_s in _checks(spec.spec) if spec is not None else ():
+        for name, interval_s in _checks(spec) if spec is not None else ():
             key = (row.id, name)
             # A check that never ran counts from when its integration last changed.
-            since = last.get(key) or row.updated_at
+            since = last_results.get(key) or row.updated_at
             out[key] = freshness(since, interval_s, now, skipped.get(key))
     return out
 

@@ -181,10 +181,16 @@ def board(
     shrinks while someone reads it)."""
     specs = {i: r.spec for i, r in visible_integrations(engine, caller).items()}
     states: dict[str, list[StateView]] = {}
-    for state in current_states(engine):
+    current = current_states(engine)
+    for state in current:
         states.setdefault(state.integration_id, []).append(state)
     windows = windows_by_integration(engine, list(specs))
-    fresh = check_freshness(engine, now)
+    fresh = check_freshness(
+        engine,
+        now,
+        specs=specs,
+        last_results={(s.integration_id, s.check_name): s.started_at for s in current},
+    )
     incidents = [
         view
         for view in list_incidents(engine, state="open", limit=MAX_ROWS)

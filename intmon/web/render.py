@@ -19,10 +19,10 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context
 from jinja2.runtime import Context
 
 from core import db
-from integrations.history import ResultMark
 from intmon.headers import SECURITY_HEADERS
 from intmon.web import audit, i18n, zones
 from intmon.web.charts import percent_text, uptime_grade
+from intmon.web.result_bar import bar_marks
 from intmon.web.session import csrf_token
 from intmon.web.users import WebAccount
 
@@ -75,30 +75,6 @@ def duration(context: Context, seconds: float) -> str:
     return t("time.seconds", n=f"{round(seconds, 1):g}")
 
 
-@pass_context
-def mark_title(context: Context, mark: ResultMark) -> str:
-    """The tooltip of a result bar's mark: when (to the second, the date only when it
-    is not today), the outcome in words, duration, HTTP status, check. Built here,
-    not in the template: the board of 1,000 integrations has 50,000 of them."""
-    t: i18n.Translator = context["t"]
-    zone = context["zone"]
-    local = mark.started_at.astimezone(zone)
-    today = context["now"].astimezone(zone).date() == local.date()
-    parts = [
-        local.strftime("%H:%M:%S %Z" if today else "%Y-%m-%d %H:%M:%S %Z"),
-        t.word("outcome", mark.outcome.value),
-        duration(context, mark.duration_s),
-    ]
-    if mark.http_status:
-        parts.append(f"HTTP {mark.http_status}")
-    parts.append(mark.check_name)
-    if mark.maintenance:
-        parts.append(t("state.maintenance"))
-    elif mark.inhibited:
-        parts.append(t("bar.inhibited"))
-    return " · ".join(parts)
-
-
 def uptime_class(ratio: float) -> str:
     """The CSS class an uptime is coloured by: the badge's grades."""
     return f"uptime-{uptime_grade(ratio)}"
@@ -107,7 +83,7 @@ def uptime_class(ratio: float) -> str:
 environment.filters["when"] = when
 environment.filters["percent"] = percent_text
 environment.filters["duration"] = duration
-environment.filters["mark_title"] = mark_title
+environment.filters["bar_marks"] = bar_marks
 environment.filters["uptime_class"] = uptime_class
 environment.filters["stamp"] = stamp
 environment.filters["clock"] = clock
