@@ -47,6 +47,7 @@ from integrations.uptime import Availability, LatencyPoint, availability, latenc
 from integrations.windows import MaintenanceWindow, active_window
 from intmon.api.access import visible_integrations
 from intmon.api.auth import Principal
+from intmon.web import side_by_side
 from intmon.web.board_monitors import MonitorSummary, late_heartbeats, summaries
 
 STATES = ("up", "down", "stale", "maintenance", "unknown")
@@ -179,6 +180,11 @@ def board(
     """The board as `caller` may see it: support sees everything, a client their own.
     `page` counts from 1; past the last page, the last page is shown (the board
     shrinks while someone reads it)."""
+    client = None if caller.sees_every_client else caller.client
+    tickets_read = side_by_side.start(
+        engine, lambda: _active_tickets(engine, client, settings, now)
+    )
+    outage_read = side_by_side.start(engine, lambda: current_outage(engine))
     specs = {i: r.spec for i, r in visible_integrations(engine, caller).items()}
     states: dict[str, list[StateView]] = {}
     current = current_states(engine)
@@ -219,13 +225,19 @@ def board(
     page = min(max(page, 1), pages)
     shown = ordered[(page - 1) * rows : page * rows]
     ids = [status.id for status in shown]
+    lookback = bar_lookback({i: specs[i] for i in ids})
+    bars_read = side_by_side.start(
+        engine, lambda: latest_results(engine, now - lookback, integration_ids=ids) if ids else {}
+    )
+    monitors_read = side_by_side.start(
+        engine, lambda: summaries(engine, [specs[i] for i in ids], now)
+    )
     uptime = {
         found.integration_id: found.ratio
         for found in availability(engine, now - UPTIME_WINDOWS["24h"], now, integration_ids=ids)
     }
-    lookback = bar_lookback({i: specs[i] for i in ids})
-    bars = latest_results(engine, now - lookback, integration_ids=ids) if ids else {}
-    monitors = summaries(engine, [specs[i] for i in ids], now)
+    acks = acknowledgements(engine, [incident.id for incident in incidents])
+    bars, monitors = bars_read.result(), monitors_read.result()
     statuses = [
         replace(
             status,
@@ -239,25 +251,11 @@ def board(
     counts = dict.fromkeys(STATES, 0)
     for status in ordered:
         counts[status.state] = counts.get(status.state, 0) + 1
-    client = None if caller.sees_every_client else caller.client
-    tickets = [
-        view
-        for status in ACTIVE
-        for view in list_tickets(
-            engine,
-            status=status.value,
-            client=client,
-            limit=MAX_ROWS,
-            policy=policy_of(settings),
-            now=now,
-        )
-    ]
-    tickets.sort(key=lambda t: (t.first_response_due_at, t.created_at, t.id))
-    outage = current_outage(engine)
+    tickets = tickets_read.result()
+    outage = outage_read.result()
     if outage is not None and not caller.sees_every_client:
         outage = {**outage, "detail": "", "evidence": {}}
     names = {i: (spec.name, spec.client) for i, spec in specs.items()}
-    acks = acknowledgements(engine, [incident.id for incident in incidents])
     return Board(
         statuses,
         incidents,
@@ -271,6 +269,26 @@ def board(
         acks,
         len(alarmed),
     )
+
+
+def _active_tickets(
+    engine: Engine, client: str | None, settings: Settings, now: datetime
+) -> list[TicketView]:
+    """The tickets still being worked on (the client's own, or all), soonest due first."""
+    tickets = [
+        view
+        for status in ACTIVE
+        for view in list_tickets(
+            engine,
+            status=status.value,
+            client=client,
+            limit=MAX_ROWS,
+            policy=policy_of(settings),
+            now=now,
+        )
+    ]
+    tickets.sort(key=lambda t: (t.first_response_due_at, t.created_at, t.id))
+    return tickets
 
 
 @dataclass(frozen=True, slots=True)
