@@ -32,7 +32,8 @@ import json
 import statistics
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -147,6 +148,18 @@ def seed(engine: Any, count: int, per_integration: int, monitors: bool = False) 
         record_results(engine, batch)
 
 
+@contextmanager
+def logged_in(app: Any, username: str, password: str = PASSWORD) -> Iterator[Any]:
+    """A test client of `app` logged in to the console as `username`."""
+    from fastapi.testclient import TestClient
+
+    with TestClient(app, base_url="https://console.test") as client:
+        page = client.get("/login").text
+        csrf = page.split('name="csrf" value="')[1].split('"')[0]
+        client.post("/login", data={"csrf": csrf, "username": username, "password": password})
+        yield client
+
+
 def timed(run: Callable[[], Any], repeat: int) -> dict[str, float]:
     run()  # warm: plans, template compilation, caches
     samples, cpu = [], []
@@ -177,8 +190,6 @@ def main() -> None:
     args = parser.parse_args()
     repeat = 5 if args.quick else args.repeat
 
-    from fastapi.testclient import TestClient
-
     from intmon.app import create_app
 
     db.utcnow = lambda: NOW  # the board's clock: the seeded results end now
@@ -201,10 +212,7 @@ def main() -> None:
         # without it a full collection every few boards was the whole of the p99.
         tune_gc()
         for who, name in (("sup", "page"), ("cli", "client")):
-            with TestClient(app, base_url="https://console.test") as client:
-                page = client.get("/login").text
-                csrf = page.split('name="csrf" value="')[1].split('"')[0]
-                client.post("/login", data={"csrf": csrf, "username": who, "password": PASSWORD})
+            with logged_in(app, who) as client:
                 response = client.get("/board")
                 assert response.status_code == 200 and 'id="bar-p' in response.text
                 figures[name] = timed(lambda client=client: client.get("/board"), repeat)
