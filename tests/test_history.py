@@ -40,7 +40,9 @@ def test_the_latest_results_of_every_integration_in_one_query(db_engine: Engine)
     statements: list[str] = []
     event.listen(db_engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
     bars = latest_results(db_engine, T0, per_integration=50)
-    assert len(statements) == 1 and "row_number() OVER" in statements[0]
+    # PostgreSQL reads each check's newest along its index; SQLite ranks with a window.
+    pattern = "LATERAL" if db_engine.dialect.name == "postgresql" else "row_number() OVER"
+    assert len(statements) == 1 and pattern in statements[0]
     assert set(bars) == {"a", "b"}  # c has no results at all
     assert [m.started_at for m in bars["a"]] == [
         T0 + timedelta(minutes=m) for m in range(20, 70)
@@ -57,6 +59,31 @@ def test_the_bars_look_back_only_as_far_as_asked_and_for_whom(db_engine: Engine)
     only_b = latest_results(db_engine, T0, integration_ids=["b"])
     assert list(only_b) == ["b"]
     assert latest_results(db_engine, T0, integration_ids=[]) == {}
+
+
+def test_a_bar_of_several_checks_is_the_newest_of_them_all(db_engine: Engine) -> None:
+    """Two checks interleaved (and one in step with the other at the same second):
+    the bar is the integration's newest results whichever check made them."""
+    apply(db_engine, load_text(config_text("a")), T0)
+    results = [
+        CheckResult(
+            integration_id="a",
+            check_name=name,
+            outcome=Outcome.OK if name == "health" else Outcome.SERVER_ERROR,
+            started_at=T0 + timedelta(seconds=seconds),
+            duration_s=0.1,
+        )
+        for name, times in (("health", range(0, 600, 10)), ("login", range(0, 600, 25)))
+        for seconds in times
+    ]
+    record_results(db_engine, results)
+    bar = latest_results(db_engine, T0, per_integration=30)["a"]
+    # Ids follow the insertion order: at the same second, the later id is newer.
+    order = sorted(range(len(results)), key=lambda i: (results[i].started_at, i))[-30:]
+    assert [(m.started_at, m.check_name) for m in bar] == [
+        (results[i].started_at, results[i].check_name) for i in order
+    ]
+    assert [m.started_at for m in bar] == sorted(m.started_at for m in bar)
 
 
 def test_pages_of_older_results_by_keyset(db_engine: Engine) -> None:

@@ -6,12 +6,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Engine, delete, insert
+from sqlalchemy import Engine, delete, insert, select
 
 from core.vocabulary.outcomes import Outcome
 from integrations.apply import apply
 from integrations.loader import load_text
-from integrations.models import CheckResultRow, CheckRollup, RollupWatermark
+from integrations.models import CheckResultRow, CheckRollup, CheckState, RollupWatermark
 
 T0 = datetime(2026, 11, 2, tzinfo=UTC)
 INTEGRATIONS = ("acme", "orbit")
@@ -69,6 +69,31 @@ def store(engine: Engine, rows: Sequence[Raw]) -> None:
                 for row in rows
             ],
         )
+        # As `record_results` leaves it: every check that has results has a state
+        # (the readers of a few integrations find their checks there).
+        stated = set(connection.execute(select(CheckState.integration_id, CheckState.check_name)))
+        newest: dict[tuple[str, str], Raw] = {}
+        for row in rows:
+            key = (row.integration_id, row.check_name)
+            if key not in stated and (key not in newest or newest[key].started_at < row.started_at):
+                newest[key] = row
+        if newest:
+            connection.execute(
+                insert(CheckState),
+                [
+                    {
+                        "integration_id": row.integration_id,
+                        "check_name": row.check_name,
+                        "outcome": row.outcome.value,
+                        "up": row.outcome.is_up,
+                        "streak": 1,
+                        "since": row.started_at,
+                        "started_at": row.started_at,
+                        "duration_s": row.duration_s,
+                    }
+                    for row in newest.values()
+                ],
+            )
 
 
 def forget_history(engine: Engine) -> None:

@@ -99,3 +99,16 @@ def test_availability_equals_a_count_over_raw_results(
             if row.total
         }
         assert got == brute_force(rows, start, end, per_check=per_check), (start, end, now)
+        # A few integrations (a board's page; per check on PostgreSQL): the same counts.
+        some = availability(db_engine, start, end, per_check=per_check, integration_ids=["acme"])
+        assert {
+            (row.integration_id, row.check_name): (
+                row.total,
+                row.up,
+                row.down,
+                row.maintenance,
+                row.inhibited,
+            )
+            for row in some
+            if row.total
+        } == {key: value for key, value in got.items() if key[0] == "acme"}
