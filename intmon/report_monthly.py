@@ -1,27 +1,14 @@
-"""The monthly report (`alerts.monthly_report`) as a person receives it: CSV for
-a spreadsheet and a printable, self-contained HTML page (inline CSS, no script, no
-CDN), shared by `intmon report monthly` and `GET /api/reports/monthly`."""
+"""The monthly report (`alerts.monthly_report`) as CSV for a spreadsheet, shared by
+`intmon report monthly` and `GET /api/reports/monthly`. Its printable page, in the
+reader's language, is the console's (`intmon.web.report_print`)."""
 
 from __future__ import annotations
 
 import csv
 import io
-from datetime import timedelta
-from pathlib import Path
-
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from alerts.monthly_report import MonthlyReport
 from integrations.uptime import Availability
-
-TEMPLATES = Path(__file__).parent / "web" / "templates"
-environment = Environment(
-    loader=FileSystemLoader(TEMPLATES),
-    autoescape=True,
-    undefined=StrictUndefined,
-    trim_blocks=True,
-    lstrip_blocks=True,
-)
 
 FORMATS = ("csv", "html", "json")
 CSV_COLUMNS = (
@@ -45,14 +32,6 @@ CSV_COLUMNS = (
 
 def percent(found: Availability) -> str:
     return "" if found.ratio is None else f"{found.ratio * 100:.3f}"
-
-
-def duration(seconds: float) -> str:
-    """`1 d 02:03:04` / `02:03:04`: readable on paper."""
-    whole = timedelta(seconds=round(seconds))
-    days, rest = whole.days, whole.seconds
-    clock = f"{rest // 3600:02d}:{rest % 3600 // 60:02d}:{rest % 60:02d}"
-    return f"{days} d {clock}" if days else clock
 
 
 def render_csv(report: MonthlyReport) -> str:
@@ -95,12 +74,3 @@ def render_csv(report: MonthlyReport) -> str:
     for outcome, count in sorted(report.leads.outcomes.items()):
         writer.writerow({"section": f"leads_{outcome}", "total_results": count})
     return out.getvalue()
-
-
-def render_html(report: MonthlyReport) -> str:
-    return environment.get_template("report_monthly.html").render(
-        report=report,
-        leads=report.leads.as_dict(),
-        percent=percent,
-        duration=duration,
-    )

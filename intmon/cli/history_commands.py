@@ -201,15 +201,19 @@ def report_monthly(
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Write to this file, not stdout.")
     ] = None,
+    lang: Annotated[str, typer.Option("--lang", help="The HTML page's language: en or ru.")] = "en",
 ) -> None:
     """A client's month: availability per integration and check, maintenance time,
     incidents with their durations, and the lead liability figures."""
     from alerts.monthly_report import monthly_report
     from core.db import utcnow
-    from intmon.report_monthly import FORMATS, render_csv, render_html
+    from intmon.languages import LANGUAGES
+    from intmon.report_monthly import FORMATS, render_csv
 
     if format_ not in FORMATS:
         fail(f"--format: one of {', '.join(FORMATS)}; not {format_!r}")
+    if lang not in LANGUAGES:
+        fail(f"--lang: one of {', '.join(LANGUAGES)}; not {lang!r}")
     try:
         report = monthly_report(_database(), client, month, utcnow())
     except ValueError as error:
@@ -218,8 +222,12 @@ def report_monthly(
         import json
 
         text = json.dumps(report.as_dict(), ensure_ascii=False, indent=2) + "\n"
+    elif format_ == "csv":
+        text = render_csv(report)
     else:
-        text = render_csv(report) if format_ == "csv" else render_html(report)
+        from intmon.web.report_print import printable_report
+
+        text = printable_report(report, lang)
     if output is None:
         sys.stdout.write(text)
         return

@@ -47,12 +47,15 @@ def install(app: FastAPI) -> None:
     from intmon.web.badges import badge_key
     from intmon.web.errors import LoginRequired, PageError
     from intmon.web.render import STATIC, STATIC_URL, page, redirect
+    from intmon.web.report_print import printable_report
     from intmon.web.session import SESSION_COOKIE, session_secret
     from intmon.web.throttle import LoginThrottle
 
     settings = app.state.settings
     secret = session_secret(settings)
     app.state.badge_key = badge_key(settings, secret)
+    # The API's printable monthly report is the console's (the API sits below it).
+    app.state.printable_report = printable_report
     app.add_middleware(
         SessionMiddleware,
         secret_key=secret,

@@ -21,10 +21,11 @@ from zoneinfo import ZoneInfo
 
 from fastapi import Request
 
+# The languages and the Accept-Language rule are the API's too; named here for the pages.
+from intmon.languages import DEFAULT as DEFAULT
+from intmon.languages import LANGUAGES as LANGUAGES
+from intmon.languages import from_accept_language as from_accept_language
 from intmon.web import i18n_actions, i18n_forms, i18n_reports, i18n_tickets, i18n_windows
-
-LANGUAGES = ("en", "ru")
-DEFAULT = "en"
 
 EN: dict[str, str] = {
     # navigation and roles
@@ -701,24 +702,6 @@ class Translator:
         else:
             parts = [self("time.seconds", n=seconds)]
         return " ".join(parts)
-
-
-def from_accept_language(header: str) -> str | None:
-    """The first of our languages the browser asks for, by its q-values."""
-    wanted: list[tuple[float, int, str]] = []
-    for position, part in enumerate(header.split(",")):
-        tag, _, params = part.strip().partition(";")
-        quality = 1.0
-        if params.strip().startswith("q="):
-            try:
-                quality = float(params.strip()[2:])
-            except ValueError:
-                continue
-        wanted.append((-quality, position, tag.strip().lower().split("-")[0]))
-    for negative_quality, _, language in sorted(wanted):
-        if negative_quality < 0 and language in LANGUAGES:
-            return language
-    return None
 
 
 def language_of(request: Request) -> str:

@@ -46,6 +46,8 @@ EN: dict[str, str] = {
     "ticket.form_topic": "Category and topic",
     "ticket.attachments": "Attachments",
     "ticket.attach": "Attach files",
+    "files.choose": "Choose files",
+    "files.none": "No file chosen",
     "ticket.bytes": "{size} bytes",
     "action.attachment_added": "file attached",
 }
@@ -87,6 +89,8 @@ RU: dict[str, str] = {
     "ticket.form_topic": "Категория и тема",
     "ticket.attachments": "Вложения",
     "ticket.attach": "Прикрепить файлы",
+    "files.choose": "Выбрать файлы",
+    "files.none": "Файл не выбран",
     "ticket.bytes": "{size} байт",
     "action.attachment_added": "прикреплён файл",
 }

@@ -2,6 +2,7 @@
 while it is queued or running (the page refreshes itself), then its steps, with
 links to the report (JSON) and the JUnit XML a CI server reads.
 
+The integration is shown by its name (its id beside it, small), as on the board.
 Read through the API's own rule (`intmon.api.routes.e2e.visible_run`): support
 sees every run, a client the runs of its own integrations; any other run is
 "not found". The report is the stored one, redacted when the run wrote it.
@@ -13,10 +14,12 @@ from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request, Response
 from fastapi.responses import JSONResponse
+from sqlalchemy import Engine, select
 
 from checks.scenarios.junit import junit_xml
 from checks.scenarios.report import ScenarioReport
 from integrations.e2e_store import ENDED
+from integrations.models import Integration
 from intmon.api.routes.e2e import visible_run
 from intmon.headers import SECURITY_HEADERS
 from intmon.web.errors import PageError
@@ -34,6 +37,15 @@ def _run(request: Request, account: WebAccount, run_id: str) -> dict[str, Any]:
     except HTTPException:
         detail = Translator(language_of(request))("missing.run", reference=run_id)
         raise PageError(404, "error.not_found", detail=detail) from None
+
+
+def _integration_name(engine: Engine, integration_id: str) -> str:
+    """The integration's name; a removed one keeps its row, so its runs keep their name."""
+    with engine.connect() as connection:
+        name = connection.execute(
+            select(Integration.name).where(Integration.id == integration_id)
+        ).scalar()
+    return name or integration_id
 
 
 def _report(request: Request, run: dict[str, Any]) -> dict[str, Any]:
@@ -54,6 +66,7 @@ def run_page(request: Request, account: Account, run_id: str) -> Response:
         account=account,
         refresh=not ended,
         run=run,
+        integration_name=_integration_name(engine_of(request), run["integration"]),
         ended=ended,
         report=run.get("report") or {},
     )

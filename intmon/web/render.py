@@ -68,11 +68,12 @@ def without_credentials(url: str) -> str:
 
 @pass_context
 def duration(context: Context, seconds: float) -> str:
-    """A duration in the viewer's language: "250 ms", "1.5 s"."""
+    """A duration in the viewer's language: "250 ms", "1.5 s" / "1,5 с"."""
     t: i18n.Translator = context["t"]
     if seconds < 1:
         return t("unit.ms", n=round(seconds * 1000))
-    return t("time.seconds", n=f"{round(seconds, 1):g}")
+    rounded = round(seconds, 1)
+    return t("time.seconds", n=t.number(rounded, 0 if rounded.is_integer() else 1))
 
 
 def uptime_class(ratio: float) -> str:

@@ -112,19 +112,25 @@ def uploads_of(engine: Engine, owner: Owner, tokens: Sequence[str], now: datetim
 def _read(
     connection: Connection, owner: Owner, tokens: Sequence[str], now: datetime
 ) -> list[Upload]:
-    if not tokens:
+    wanted = _tokens(tokens)
+    if not wanted:
         return []
-    if not all(TOKEN.match(t) for t in tokens):
-        raise InvalidTicketInput(FIELD, EXPIRED)
     rows = connection.execute(
         select(STAGED.c.token, STAGED.c.name, STAGED.c.content).where(
-            STAGED.c.token.in_(list(tokens)), _mine(owner, now)
+            STAGED.c.token.in_(wanted), _mine(owner, now)
         )
     ).all()
     found = {row.token: Upload(str(row.name), bytes(row.content)) for row in rows}
-    if len(found) != len(set(tokens)):
+    if len(found) != len(wanted):
         raise InvalidTicketInput(FIELD, EXPIRED)
-    return [found[t] for t in dict.fromkeys(tokens)]
+    return [found[token] for token in wanted]
+
+
+def _tokens(tokens: Sequence[str]) -> list[str]:
+    """The tokens once each, in order; InvalidTicketInput if one cannot be a token."""
+    if not all(TOKEN.match(t) for t in tokens):
+        raise InvalidTicketInput(FIELD, EXPIRED)
+    return list(dict.fromkeys(tokens))
 
 
 def claim(
@@ -132,12 +138,24 @@ def claim(
 ) -> list[Upload]:
     """In the caller's transaction: the files `tokens`, deleted with the others the
     form showed (`shown`, the ones left unticked). A file gone in between — expired,
-    or claimed by the same form sent twice — is InvalidTicketInput, which rolls back."""
-    uploads = _read(connection, owner, tokens, now)
-    gone = _delete(connection, owner, [*tokens, *shown])
-    if gone < len(uploads):
+    or claimed by the same form sent twice — is InvalidTicketInput, which rolls back.
+
+    Each file is taken by the delete that returns it (`DELETE … RETURNING`): of two
+    sends at once, the second waits on the first's row locks and then finds the rows
+    gone, so it gets none of them. (Reading first and counting the rows deleted was
+    not enough: a file the second send only listed could make up for one the first
+    took, and that file was attached twice; tests/web/test_staged_uploads_race.py.)"""
+    wanted = _tokens(tokens)
+    taken = connection.execute(
+        delete(STAGED)
+        .where(STAGED.c.token.in_(wanted), _mine(owner, now))
+        .returning(STAGED.c.token, STAGED.c.name, STAGED.c.content)
+    ).all()
+    found = {row.token: Upload(str(row.name), bytes(row.content)) for row in taken}
+    if len(found) != len(wanted):
         raise InvalidTicketInput(FIELD, EXPIRED)
-    return uploads
+    _delete(connection, owner, shown)
+    return [found[token] for token in wanted]
 
 
 def drop(engine: Engine, owner: Owner, tokens: Sequence[str]) -> None:

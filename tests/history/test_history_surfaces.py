@@ -148,8 +148,19 @@ def test_monthly_report_json_csv_and_printable_html(engine: Engine, tmp_path: Pa
     page = tmp_path / "report.html"
     cli("report", "monthly", "-c", "acme", "--month", "2026-11", "-o", str(page))
     html = page.read_text(encoding="utf-8")
-    assert "70.000 %" in html and "02:30:00" in html and "auth" in html
+    assert '<html lang="en">' in html and "Monthly report: acme, 2026-11" in html
+    assert (
+        "70%" in html
+        and "2 h 30 min" in html
+        and '<td data-label="Failure">Authentication<' in html
+    )
     assert "<script" not in html and "http" not in html.split("<body>")[1]  # nothing loaded
+    cli("report", "monthly", "-c", "acme", "--month", "2026-11", "--lang", "ru", "-o", str(page))
+    html = page.read_text(encoding="utf-8")
+    assert '<html lang="ru">' in html and "Отчёт за месяц: acme, 2026-11" in html
+    assert "2 ч 30 мин" in html and "Ошибка аутентификации" in html and "Monthly report" not in html
+    refused = cli("report", "monthly", "-c", "acme", "--month", "2026-11", "--lang", "de", code=2)
+    assert "--lang: one of en, ru; not 'de'" in refused.output
 
 
 # --- the API ---------------------------------------------------------------------------
@@ -216,5 +227,34 @@ def test_api_monthly_report_for_the_callers_client(api: Any) -> None:
     )
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
     assert "default-src 'none'" in page.headers["content-security-policy"]
+    assert page.headers["content-language"] == "en" and "Monthly report: acme" in page.text
     sheet = get(api, "/api/reports/monthly", "acme", month="2026-11", format="csv")
     assert sheet.headers["content-type"].startswith("text/csv") and "availability" in sheet.text
+
+
+def test_api_monthly_report_page_speaks_the_readers_language(api: Any) -> None:
+    """`?lang=`, else Accept-Language, else English; the words are the console's."""
+    client, tokens = api
+
+    def page(accept: str = "", **params: str) -> Any:
+        headers = {"Authorization": f"Bearer {tokens['acme']}", "Accept-Language": accept}
+        query = {"month": "2026-11", "format": "html", **params}
+        return client.get("/api/reports/monthly", params=query, headers=headers)
+
+    english, russian = page(), page(lang="ru")
+    assert (english.headers["content-language"], russian.headers["content-language"]) == (
+        "en",
+        "ru",
+    )
+    for text, words in (
+        (english.text, ("Availability", "Incidents", "Leads not delivered: whose side failed")),
+        (russian.text, ("Доступность", "Инциденты", "Недоставленные лиды: чья сторона")),
+    ):
+        assert all(word in text for word in words), words
+    assert '<html lang="ru">' in russian.text and "Availability" not in russian.text
+    # The browser's or caller's preference, by its q-values; ?lang= wins over it.
+    assert page("de-DE, ru;q=0.8, en;q=0.5").headers["content-language"] == "ru"
+    assert page("ru", lang="en").headers["content-language"] == "en"
+    assert page("de").headers["content-language"] == "en"
+    refused = page(lang="de")
+    assert refused.status_code == 422 and refused.json()["field"] == "lang"

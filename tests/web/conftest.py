@@ -45,6 +45,14 @@ def engine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Engine]:
     monkeypatch.setattr(db, "utcnow", lambda: NOW)
     engine = db.make_engine(f"sqlite:///{tmp_path / 'web.db'}")
     upgrade(engine)
+    a_world(engine)
+    yield engine
+    engine.dispose()
+
+
+def a_world(engine: Engine) -> None:
+    """The two clients' integrations, their two tickets and the three people, in a
+    migrated, empty database (SQLite here, PostgreSQL where a test needs it)."""
     apply(engine, load_text(CONFIG), T0)
     specs = {i: r.spec for i, r in load_specs(engine).items()}
     feed(engine, specs, [Outcome.AUTH_FAILURE] * 3, integration="a")  # INC-000001, acme
@@ -52,8 +60,6 @@ def engine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Engine]:
     for username, role, client in (("sup", "support", None), ("ann", "client", "acme")):
         create_user(engine, username, role=role, client=client, password=PASSWORD, now=T0)
     create_user(engine, "oli", role="client", client="orbit", password=PASSWORD, now=T0)
-    yield engine
-    engine.dispose()
 
 
 def settings(**changes: Any) -> Settings:

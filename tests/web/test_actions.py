@@ -353,9 +353,17 @@ def test_support_runs_a_scenario_and_opens_its_report_and_junit(
     assert junit.status_code == 200 and junit.headers["content-type"] == "application/xml"
     assert "<testsuite" in junit.text and 'name="ping"' in junit.text
 
-    # acme's client reads its own run; orbit's is told there is none.
-    assert browser("ann").get(f"/e2e/runs/{run_id}").status_code == 200
-    assert browser("oli").get(f"/e2e/runs/{run_id}").status_code == 404
+    # The integration by its name, its id beside it, linked to its page.
+    said = re.search(r'<dd id="run-integration">(.*?)</dd>', page.text, re.S)
+    assert said and text_of(said.group(1)).strip() == "S Shop s", said
+    assert 'href="/integrations/s"' in said.group(1)
+
+    # acme's client reads its own run, by the integration's name; orbit's is told there
+    # is none, and so learns no name either.
+    own = browser("ann").get(f"/e2e/runs/{run_id}")
+    assert own.status_code == 200 and "S Shop" in text_of(own.text)
+    other = browser("oli").get(f"/e2e/runs/{run_id}")
+    assert other.status_code == 404 and "S Shop" not in other.text
     assert browser("oli").get(f"/e2e/runs/{run_id}/junit").status_code == 404
     (done,) = recent(world, "s")
     assert (done.action, done.outcome, done.values["run"]) == ("scenario.run", "done", run_id)

@@ -8,6 +8,7 @@ them the test skips, and fails with INTMON_REQUIRE_SERVICES=1 (as in CI).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -29,8 +30,17 @@ CHROMEDRIVER = Path("/usr/bin/chromedriver")
 WAIT_S = 15
 
 
-@pytest.fixture
-def chrome(tmp_path: Path) -> Iterator[Any]:
+LOCALES = Path("/usr/lib/chromium/locales")
+
+
+def start_chromium(profile: Path, language: str = "en-US") -> Any:
+    """Debian's headless Chromium, its own controls (file inputs, date pickers,
+    validation bubbles) in `language`.
+
+    On Linux Chromium takes the language of its own words from the environment
+    (LANGUAGE), not from `--lang`, and reads them from /usr/lib/chromium/locales,
+    where Debian's `chromium` brings en-US only: another language needs
+    `chromium-l10n` (.ci/run installs it), or Chromium falls back to English."""
     try:
         from selenium import webdriver
         from selenium.webdriver.chrome.service import Service
@@ -39,6 +49,8 @@ def chrome(tmp_path: Path) -> Iterator[Any]:
     for program in (CHROMIUM, CHROMEDRIVER):
         if not program.exists():
             unavailable("Chromium (apt-get install chromium chromium-driver)", OSError(program))
+    if not (LOCALES / f"{language}.pak").exists():
+        unavailable(f"Chromium in {language} (apt-get install chromium-l10n)", OSError(language))
     options = webdriver.ChromeOptions()
     options.binary_location = str(CHROMIUM)
     for argument in (
@@ -47,16 +59,35 @@ def chrome(tmp_path: Path) -> Iterator[Any]:
         "--disable-gpu",
         "--disable-dev-shm-usage",
         "--window-size=1280,1000",
-        "--lang=en-US",
-        f"--user-data-dir={tmp_path / 'chromium'}",
+        f"--lang={language}",
+        f"--accept-lang={language}",
+        f"--user-data-dir={profile}",
     ):
         options.add_argument(argument)
+    options.add_experimental_option("prefs", {"intl.accept_languages": language})
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})  # to see CSP reports
+    # LANGUAGE alone: LANG stays as it is (C.UTF-8), whose locale exists, so file
+    # names that are not ASCII still reach Chromium whole.
+    env = {**os.environ, "LANGUAGE": language.replace("-", "_")}
     try:
-        driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+        driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER), env=env), options=options)
     except Exception as error:
         unavailable("Chromium", error)
     driver.set_page_load_timeout(WAIT_S)
+    return driver
+
+
+@pytest.fixture
+def chrome(tmp_path: Path) -> Iterator[Any]:
+    driver = start_chromium(tmp_path / "chromium")
+    yield driver
+    driver.quit()
+
+
+@pytest.fixture
+def chrome_ru(tmp_path: Path) -> Iterator[Any]:
+    """Chromium speaking Russian in its own controls, as a Russian-speaking client's."""
+    driver = start_chromium(tmp_path / "chromium-ru", "ru")
     yield driver
     driver.quit()
 

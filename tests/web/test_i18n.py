@@ -122,3 +122,23 @@ def test_accept_language(header: str, expected: str | None) -> None:
 def test_durations(seconds: float, english: str, russian: str) -> None:
     assert Translator("en").span(seconds) == english
     assert Translator("ru").span(seconds) == russian
+
+
+@pytest.mark.parametrize(
+    ("seconds", "english", "russian"),
+    [
+        (0.25, "250 ms", "250 мс"),
+        (1.5, "1.5 s", "1,5 с"),
+        (31.44, "31.4 s", "31,4 с"),
+        (30.0, "30 s", "30 с"),
+    ],
+)
+def test_step_durations_use_the_languages_decimal_mark(
+    seconds: float, english: str, russian: str
+) -> None:
+    """A run's step time (`|duration` in templates): 1.5 s, but 1,5 с."""
+    from intmon.web.render import environment
+
+    template = environment.from_string("{{ seconds|duration }}")
+    for language, expected in (("en", english), ("ru", russian)):
+        assert template.render(t=Translator(language), seconds=seconds) == expected

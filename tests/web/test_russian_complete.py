@@ -16,13 +16,16 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine
 
+from alerts.monthly_report import monthly_report
 from alerts.render import EVENTS, render
 from alerts.wording import CLOSE_REASONS, OUTCOME_WORDS
 from core.vocabulary.outcomes import Outcome
 from integrations.registry import load_specs
 from intmon.web.i18n import CATALOGUE
+from intmon.web.report_print import printable_report
 from tests.alerts.helpers import feed
 from tests.alerts.test_render import context
+from tests.web.conftest import NOW
 
 # Three English words in a row (identifiers such as `auth_failure` are one word).
 LATIN_RUN = re.compile(r"[A-Za-z][A-Za-z'’]+(?:[ ,:;.]+[A-Za-z][A-Za-z'’]+){2,}")
@@ -147,6 +150,15 @@ def test_every_page_in_russian_has_no_english_left(browser: Any, engine: Engine)
     assert all('lang="ru"' in page for page in pages.values())
     left = {name: english_in(page) for name, page in pages.items()}
     assert {name: found for name, found in left.items() if found} == {}
+
+
+def test_the_printable_monthly_report_in_russian_has_no_english_left(engine: Engine) -> None:
+    """The page `GET /api/reports/monthly?format=html&lang=ru` answers (and `intmon
+    report monthly --lang ru` writes); in English the same scan finds English."""
+    report = monthly_report(engine, "acme", "2026-11", NOW)
+    russian = printable_report(report, "ru")
+    assert '<html lang="ru">' in russian and english_in(russian) == []
+    assert english_in(printable_report(report, "en"))
 
 
 @pytest.mark.parametrize("event", EVENTS)

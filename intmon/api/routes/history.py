@@ -2,6 +2,11 @@
 
 A client token sees its own integrations only: asking for another client's
 integration (or report) answers 404 exactly like one that does not exist.
+
+The monthly report's printable page (`format=html`) is in English or Russian:
+`?lang=`, else the request's Accept-Language (the console's rule,
+`intmon.languages`), else English. JSON and CSV are for machines: their keys, column
+names and values (`auth`, `delivered`) are identifiers and stay as they are.
 """
 
 from __future__ import annotations
@@ -9,7 +14,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, HTTPException, Query, status
+from fastapi import APIRouter, Header, HTTPException, Query, Request, status
 from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
@@ -21,7 +26,8 @@ from integrations.slo import uptime_summary
 from intmon.api.access import Db, TicketReader, visible_integrations
 from intmon.api.problems import problem
 from intmon.api.schemas.history import MonthlyReport
-from intmon.report_monthly import render_csv, render_html
+from intmon.languages import DEFAULT, from_accept_language
+from intmon.report_monthly import render_csv
 
 router = APIRouter(prefix="/api", tags=["history"])
 
@@ -108,6 +114,7 @@ async def uptime(
     },
 )
 async def reports_monthly(
+    request: Request,
     engine: Db,
     caller: TicketReader,
     month: Annotated[str, Query(description="YYYY-MM, e.g. 2026-11.")],
@@ -115,6 +122,11 @@ async def reports_monthly(
         str | None, Query(description="The client; a client token may leave it out.")
     ] = None,
     format: Annotated[Literal["json", "csv", "html"], Query()] = "json",
+    lang: Annotated[
+        Literal["en", "ru"] | None,
+        Query(description="The printable page's language; default: Accept-Language, else en."),
+    ] = None,
+    accept_language: Annotated[str, Header(include_in_schema=False)] = "",
 ) -> Any:
     wanted = client or caller.client
     if wanted is None:
@@ -135,5 +147,7 @@ async def reports_monthly(
             headers={**REPORT_HEADERS, "Content-Disposition": f'attachment; filename="{name}"'},
         )
     if format == "html":
-        return HTMLResponse(render_html(report), headers=REPORT_HEADERS)
+        language = lang or from_accept_language(accept_language) or DEFAULT
+        page = request.app.state.printable_report(report, language)
+        return HTMLResponse(page, headers={**REPORT_HEADERS, "Content-Language": language})
     return report.as_dict()  # checked against MonthlyReport on the way out

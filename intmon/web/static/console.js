@@ -7,9 +7,14 @@
 // Times are shown in the viewer's zone: the server reads it from the intmon_tz
 // cookie written here from the browser's own zone (intmon/web/zones.py). When
 // the cookie is new or the zone has changed, the regions are read again at once.
+//
+// A file input is shown in the page's words (_macros.html file_picker): our button
+// opens the browser's input, kept in the form but hidden, and the chosen files'
+// names replace "No file chosen".
 (function () {
   "use strict";
   var zoneChanged = rememberZone();
+  Array.prototype.forEach.call(document.querySelectorAll("[data-file-picker]"), filePicker);
   var seconds = Number(document.body.getAttribute("data-refresh") || "0");
   if (!seconds || !window.fetch || !window.DOMParser) {
     return;
@@ -48,6 +53,27 @@
     refresh();
   } else {
     schedule();
+  }
+
+  function filePicker(picker) {
+    var input = picker.querySelector("input[type=file]");
+    var ours = picker.querySelector(".file-picker-ours");
+    var chosen = picker.querySelector(".file-chosen");
+    if (!input || !ours || !chosen) {
+      return;
+    }
+    input.tabIndex = -1; // our button takes the focus instead
+    picker.classList.add("enhanced");
+    ours.hidden = false;
+    picker.querySelector(".file-choose").addEventListener("click", function () {
+      input.click();
+    });
+    input.addEventListener("change", function () {
+      var names = Array.prototype.map.call(input.files || [], function (file) {
+        return file.name;
+      });
+      chosen.textContent = names.length ? names.join(", ") : chosen.getAttribute("data-none");
+    });
   }
 
   function rememberZone() {
