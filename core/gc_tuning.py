@@ -24,3 +24,10 @@ def tune_gc() -> None:
     # frozen, later full collections no longer walk them.
     gc.freeze()
     gc.set_threshold(*THRESHOLDS)
+
+
+def raise_thresholds() -> None:
+    """Only the thresholds, for a command that starts, does one thing and exits: a
+    collection while its modules load walks everything just loaded, to free nothing
+    (about a tenth of `intmon validate`'s CPU, docs/benchmarks.md, issue 26)."""
+    gc.set_threshold(*THRESHOLDS)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import typer
 
+from core.gc_tuning import raise_thresholds
 from intmon.cli import (
     config_commands,
     demo_command,
@@ -55,4 +56,7 @@ postback_commands.register(app)
 
 
 def main() -> None:
+    # The long-running commands (run, scheduler, serve) tune the collector again
+    # once booted (core.gc_tuning.tune_gc); a test that drives `app` keeps Python's.
+    raise_thresholds()
     app()
