@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import typer
 
-from core.gc_tuning import raise_thresholds
+from core.gc_tuning import raise_thresholds, spare_the_last_collection
 from intmon.cli import (
     config_commands,
     demo_command,
@@ -59,4 +59,7 @@ def main() -> None:
     # The long-running commands (run, scheduler, serve) tune the collector again
     # once booted (core.gc_tuning.tune_gc); a test that drives `app` keeps Python's.
     raise_thresholds()
-    app()
+    try:
+        app()
+    finally:
+        spare_the_last_collection()
