@@ -11,11 +11,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping
 from types import TracebackType
-from typing import ParamSpec, Self, TypeVar
-
-from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt, wait_fixed
+from typing import TYPE_CHECKING, ParamSpec, Self, TypeVar
 
 from alerts.errors import DeliveryError
+
+if TYPE_CHECKING:
+    from tenacity import RetryCallState
 
 log = logging.getLogger(__name__)
 RETRY_WAIT_S = 0.2
@@ -50,6 +51,9 @@ class Sender:
         self.close()
 
     def _retrying(self, operation: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        # Here, not at import: reading a sink's or channel's configuration never sends.
+        from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_fixed
+
         retrying = Retrying(
             stop=stop_after_attempt(2),
             wait=wait_fixed(self._retry_wait_s),

@@ -25,7 +25,6 @@ clients).
 
 from __future__ import annotations
 
-import asyncio
 import ipaddress
 import os
 import socket
@@ -242,6 +241,8 @@ async def resolve_checked_async(
     if literal is not None:
         policy.check(host, literal)
         return [(socket.AF_INET6 if literal.version == 6 else socket.AF_INET, str(literal))]
+    import asyncio  # loaded already (this runs on a loop); not at import: validate needs none
+
     loop = asyncio.get_running_loop()
     infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     return checked_infos(policy, host, infos)

@@ -24,3 +24,17 @@ def tune_gc() -> None:
     # frozen, later full collections no longer walk them.
     gc.freeze()
     gc.set_threshold(*THRESHOLDS)
+
+
+def raise_thresholds() -> None:
+    """Only the thresholds, for a command that starts, does one thing and exits: a
+    collection while its modules load walks everything just loaded, to free nothing
+    (about a tenth of `intmon validate`'s CPU, docs/benchmarks.md, issue 26)."""
+    gc.set_threshold(*THRESHOLDS)
+
+
+def spare_the_last_collection() -> None:
+    """Freeze what the process holds, just before it exits: the interpreter's final
+    full collection then skips it (the memory goes back with the process anyway).
+    About 40 ms of a short command's CPU, a tenth of `intmon validate`."""
+    gc.freeze()

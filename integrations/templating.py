@@ -24,11 +24,7 @@ import json
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
-
-import jinja2
-from jinja2 import StrictUndefined, meta, nodes
-from jinja2.sandbox import SandboxedEnvironment
+from typing import TYPE_CHECKING, Any
 
 from integrations.errors import TemplateProblem
 from integrations.secrets import REFERENCE, resolve
@@ -41,6 +37,11 @@ __all__ = [
     "render_value",
     "templates_in",
 ]
+
+if TYPE_CHECKING:
+    import jinja2
+    from jinja2 import nodes
+    from jinja2.sandbox import SandboxedEnvironment
 
 # Names every scenario may use without defining them (see README, "End-to-end scenarios").
 BUILTINS = frozenset({"run_id", "now", "uuid", "integration", "scenario", "callback_url"})
@@ -61,19 +62,30 @@ def _finalize(value: Any) -> Any:
 MAX_RENDERED = 1_000_000
 
 
-class _Sandbox(SandboxedEnvironment):
-    """Jinja's sandbox, plus bounds on the operators that can build huge values."""
+@functools.cache
+def _environment() -> SandboxedEnvironment:
+    """Jinja's sandbox, plus bounds on the operators that can build huge values.
 
-    intercepted_binops = frozenset({"*", "**"})
+    Built on first use: Jinja2 is imported only when a text is a template, so a
+    file without scenario templates is validated without loading it."""
+    from jinja2 import StrictUndefined
+    from jinja2.sandbox import SandboxedEnvironment
 
-    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
-        if operator == "**" and _number(right) and abs(right) > 64:
-            raise TemplateProblem("exponent too large in a template")
-        if operator == "*":
-            size = _sized(left, right) or _sized(right, left)
-            if size > MAX_RENDERED:
-                raise TemplateProblem("value too large in a template")
-        return super().call_binop(context, operator, left, right)
+    class _Sandbox(SandboxedEnvironment):
+        intercepted_binops = frozenset({"*", "**"})
+
+        def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+            if operator == "**" and _number(right) and abs(right) > 64:
+                raise TemplateProblem("exponent too large in a template")
+            if operator == "*":
+                size = _sized(left, right) or _sized(right, left)
+                if size > MAX_RENDERED:
+                    raise TemplateProblem("value too large in a template")
+            return super().call_binop(context, operator, left, right)
+
+    return _Sandbox(
+        undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True, finalize=_finalize
+    )
 
 
 def _number(value: Any) -> bool:
@@ -84,11 +96,6 @@ def _sized(sequence: Any, times: Any) -> int:
     if isinstance(sequence, str | list | tuple) and isinstance(times, int):
         return len(sequence) * times
     return 0
-
-
-_ENV = _Sandbox(
-    undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True, finalize=_finalize
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,10 +125,14 @@ def compile_template(source: str) -> Template:
 
     if not is_template(source):
         return Template(source, None, (), frozenset(), frozenset(), None)
+    import jinja2
+    from jinja2 import meta
+
     text = REFERENCE.sub(placeholder, source)
+    environment = _environment()
     try:
-        tree = _ENV.parse(text)
-        compiled = _ENV.from_string(tree)
+        tree = environment.parse(text)
+        compiled = environment.from_string(tree)
     except jinja2.TemplateSyntaxError as error:
         raise TemplateProblem(f"template syntax error: {error.message}") from None
     names = {n for n in meta.find_undeclared_variables(tree) if not n.startswith(_REF_PREFIX)}
@@ -137,6 +148,8 @@ def compile_template(source: str) -> Template:
 
 
 def _callback_names(tree: nodes.Template) -> Iterator[str]:
+    from jinja2 import nodes
+
     for node in tree.find_all(nodes.Getattr):
         if isinstance(node.node, nodes.Name) and node.node.name == "callback_url":
             yield node.attr
@@ -164,6 +177,8 @@ def render_text(
     template = compile_template(source)
     if template.compiled is None:
         return source
+    import jinja2  # loaded already: the template was compiled
+
     context = dict(variables)
     for index, reference in enumerate(template.references):
         value = reference if keep_references else resolve(reference, secrets, environ)

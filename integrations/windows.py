@@ -36,7 +36,6 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from croniter import CroniterBadDateError, croniter
 from pydantic import (
     BeforeValidator,
     Field,
@@ -262,6 +261,8 @@ class MaintenanceWindow:
     def _fires(self, after: datetime) -> Iterator[datetime]:
         """UTC cron firing times from about `after` on. croniter walks naive wall-clock
         time (its own DST handling would differ from ours); from_wall places each fire."""
+        from croniter import CroniterBadDateError, croniter  # only for cron windows
+
         wall = after.astimezone(self.zone).replace(tzinfo=None) - timedelta(hours=3)
         schedule = croniter(self.cron, wall)
         try:

@@ -8,7 +8,7 @@ import pytest
 
 from integrations.config import BearerAuth
 from integrations.errors import ConfigError
-from integrations.loader import load_text
+from integrations.loader import MAX_DEPTH, load_text
 from integrations.tiers import Tier
 
 VALID = textwrap.dedent(
@@ -139,6 +139,32 @@ def test_yaml_syntax_error_has_its_line() -> None:
     found = problems("version: 1\nintegrations:\n  - id: x\n    name: [unclosed\n")
     assert found[0][0] == 5 or found[0][0] == 4
     assert "YAML syntax" in found[0][2]
+
+
+def test_a_nesting_deeper_than_the_limit_is_refused_at_its_line() -> None:
+    deep = "[" * (MAX_DEPTH + 1) + "]" * (MAX_DEPTH + 1)
+    found = problems(f"version: 1\nintegrations: []\nextra: {deep}\n")
+    assert found == [(3, "", f"YAML syntax: nested more than {MAX_DEPTH} levels deep")]
+
+
+def test_a_nesting_too_deep_is_reported_before_a_parser_mistake_above_it() -> None:
+    # The depth used to be checked over the whole text before the file was parsed.
+    deep = "[" * (MAX_DEPTH + 1) + "]" * (MAX_DEPTH + 1)
+    found = problems(f"version: 1\n- not a key\nextra: {deep}\n")
+    assert found == [(3, "", f"YAML syntax: nested more than {MAX_DEPTH} levels deep")]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "version: 1\nintegrations: []\nextra:\t1\n",  # a tab after the colon
+        "version: 1\nintegrations: []\nextra: {a: 1, b ?}\n",  # '?' inside a flow mapping
+    ],
+)
+def test_yaml_that_only_some_parsers_accept_is_refused(text: str) -> None:
+    # libyaml takes both; PyYAML, whose reading intmon reports, does not.
+    [(line, field, message)] = problems(text)
+    assert line == 3 and field == "" and message.startswith("YAML syntax: ")
 
 
 def test_duplicate_ids_and_timeout_over_interval() -> None:

@@ -31,8 +31,9 @@ from worker.batch import (
     POSTBACKS_ACTOR,
     SEND_ACTOR,
 )
-from worker.broker import declare_actor, get_broker, send_now
+from worker.broker import declare_actor, get_broker
 from worker.e2e import declare_e2e
+from worker.enqueue import send_now
 from worker.pipeline import publish_outcome, run_batch
 from worker.runtime import runtime
 

@@ -105,14 +105,6 @@ def declare_actor(
     )(fn)
 
 
-def send_now(queue: str, actor: str, **kwargs: object) -> None:
-    """Enqueue a message for `actor` on the current broker (a job with no payload of
-    note, such as "send the pending notifications now")."""
-    get_broker().enqueue(
-        dramatiq.Message(queue_name=queue, actor_name=actor, args=(), kwargs=kwargs, options={})
-    )
-
-
 def queue_depths(broker: dramatiq.Broker, queues: list[str]) -> dict[str, int]:
     """Messages waiting per queue (delayed messages not included)."""
     if isinstance(broker, RedisBroker):

@@ -277,7 +277,7 @@ def run_job(rt: Any, payload: dict[str, Any]) -> tuple[ScenarioReport | None, bo
 def run_e2e(payload: dict[str, Any]) -> None:
     """The actor: run the job; when incidents moved, send their messages now."""
     from worker.batch import HOUSEKEEPING_QUEUE, SEND_ACTOR
-    from worker.broker import send_now
+    from worker.enqueue import send_now
     from worker.runtime import runtime
 
     _report, changed = run_job(runtime(), payload)

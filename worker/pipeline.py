@@ -30,6 +30,7 @@ from integrations.partner_budget import PartnerBudget
 from integrations.staleness import QuietReason
 from worker.batch import HOUSEKEEPING_QUEUE, SEND_ACTOR, Batch, BatchItem, check_key
 from worker.coordination import claim_value
+from worker.enqueue import send_now
 from worker.late import LateBatch, LateCheck, UpGroup
 
 if TYPE_CHECKING:
@@ -160,10 +161,7 @@ def store_late(rt: Runtime, late: LateBatch) -> None:
         claims = {check.item.key: check.claim for check in late.checks}
         rt.coordinator.release(claims, _not_before(late.results))
     if changed:
-        # As the check actor does after a batch; imported here because the broker
-        # module imports this one (through its middleware).
-        from worker.broker import send_now
-
+        # As the check actor does after a batch.
         send_now(HOUSEKEEPING_QUEUE, SEND_ACTOR)
 
 

@@ -12,7 +12,7 @@ The notification outbox calls `send(recipient, notice)` once per row, after aski
 
 from __future__ import annotations
 
-import httpx
+from typing import TYPE_CHECKING
 
 from alerts.channels.base import (
     Channel,
@@ -26,6 +26,9 @@ from alerts.channels.telegram import TelegramChannel, TelegramConfig
 from alerts.channels.webhook import WebhookChannel, WebhookChannelConfig
 from alerts.sinks.base import RETRY_WAIT_S
 from integrations.strict import Strict
+
+if TYPE_CHECKING:
+    import httpx
 
 __all__ = [
     "CHANNELS",

@@ -33,9 +33,8 @@ import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
-import httpx
 from pydantic import Field
 
 from alerts.errors import DeliveryError
@@ -46,6 +45,9 @@ from integrations.config import http_url
 from integrations.errors import SecretUnavailable
 from integrations.secrets import redact, resolve
 from integrations.strict import Strict
+
+if TYPE_CHECKING:
+    import httpx
 
 log = logging.getLogger(__name__)
 
@@ -222,6 +224,8 @@ class HttpChannel(Channel):
         (`secrets` lists such values to redact). The httpx exception is not chained:
         its request carries the URL.
         """
+        import httpx  # here, not at import: validating a file never sends
+
         try:
             return self._client.post(url, timeout=self._timeout_s, **kwargs)
         except httpx.TimeoutException:
@@ -266,6 +270,8 @@ class HttpChannel(Channel):
 
 def url_secrets(url: str) -> set[str]:
     """The forms of a secret URL to redact: itself, without the scheme, and its path."""
+    import httpx  # here, not at import: validating a file never sends
+
     parsed = httpx.URL(url)
     forms = {url, url.split("://", 1)[-1], parsed.raw_path.decode("ascii", "replace")}
     return {form for form in forms if len(form) > 1}

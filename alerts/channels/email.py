@@ -45,14 +45,17 @@ from datetime import UTC, datetime
 from email.errors import MessageError
 from email.headerregistry import Address
 from email.message import EmailMessage
+from typing import TYPE_CHECKING
 
-import httpx
 from pydantic import Field, field_validator, model_validator
 
 from alerts.channels.base import Channel, ChannelConfigBase, Notice, Recipient
 from alerts.sinks.base import RETRY_WAIT_S
 from core.egress import EgressDenied, EgressPolicy, connect_socket
 from integrations.config import SecretRef
+
+if TYPE_CHECKING:
+    import httpx
 
 # 7bit: non-ASCII bodies are base64/quoted-printable, headers RFC 2047; SMTP line endings.
 POLICY = email.policy.SMTP.clone(cte_type="7bit")

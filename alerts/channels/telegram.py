@@ -16,9 +16,7 @@ the URL, and the token is redacted from anything Telegram says back.
 
 from __future__ import annotations
 
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from alerts.channels.base import ChannelConfigBase, HttpChannel, Notice, Recipient
 from alerts.sinks.base import (
@@ -29,6 +27,9 @@ from alerts.sinks.base import (
     retry_after,
 )
 from integrations.config import SecretRef
+
+if TYPE_CHECKING:
+    import httpx
 
 MAX_TEXT = 4096  # Telegram counts UTF-16 code units
 ELLIPSIS = "…"

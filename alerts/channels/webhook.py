@@ -20,8 +20,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-
-import httpx
+from typing import TYPE_CHECKING
 
 from alerts.channels.base import (
     ChannelConfigBase,
@@ -35,6 +34,9 @@ from alerts.channels.base import (
 from alerts.sinks.base import RETRY_WAIT_S
 from alerts.sinks.webhook import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
 from integrations.config import SecretRef
+
+if TYPE_CHECKING:
+    import httpx
 
 
 class WebhookChannelConfig(ChannelConfigBase):
@@ -78,6 +80,8 @@ class WebhookChannel(HttpChannel):
             TIMESTAMP_HEADER: timestamp,
             SIGNATURE_HEADER: sign(self._secret(recipient, self.config.secret), timestamp, content),
         }
+        import httpx  # here, not at import: validating a file never sends
+
         where = f"POST to {httpx.URL(url).host}"
         secrets = url_secrets(url)
         response = self._post(

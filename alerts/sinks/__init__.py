@@ -11,9 +11,8 @@ the event's idempotency key; see `alerts.sinks.base` for the error contract.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import httpx
 from pydantic import Field, model_validator
 
 from alerts.sinks.base import (
@@ -30,6 +29,9 @@ from alerts.sinks.jira import JiraConfig, JiraSink
 from alerts.sinks.webhook import WebhookConfig, WebhookSink, parse_callback, verify_signature
 from alerts.sinks.zendesk import ZendeskConfig, ZendeskSink
 from integrations.strict import Strict
+
+if TYPE_CHECKING:
+    import httpx
 
 __all__ = [
     "SINKS",

@@ -37,9 +37,8 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Annotated, Any, ClassVar, Literal, get_args
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, get_args
 
-import httpx
 from pydantic import AfterValidator, Field
 
 from alerts.errors import DeliveryError
@@ -50,6 +49,9 @@ from integrations.config import http_url
 from integrations.errors import SecretUnavailable
 from integrations.secrets import redact, resolve
 from integrations.strict import SLUG, Strict
+
+if TYPE_CHECKING:
+    import httpx
 
 log = logging.getLogger(__name__)
 
@@ -293,6 +295,8 @@ class TicketSink(Sender, ABC):
             raise self._error(str(exc), permanent=True) from None
 
     def _basic_auth(self, username: str, reference: str) -> httpx.BasicAuth:
+        import httpx  # here, not at import: validating a file never sends
+
         password = self._secret(reference)
         # The encoded pair is as secret as the password: servers echo headers back.
         self._secrets.add(base64.b64encode(f"{username}:{password}".encode()).decode())
@@ -300,6 +304,8 @@ class TicketSink(Sender, ABC):
 
     def _request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
         """Send one request; a 2xx answer or a SinkError (kwargs go to httpx.Client.request)."""
+        import httpx  # here, not at import: validating a file never sends
+
         where = f"{method} {httpx.URL(url).path}"
         try:
             response = self._client.request(method, url, timeout=self._timeout_s, **kwargs)

@@ -18,10 +18,9 @@ so a create repeated within that window may still open a second issue.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import quote
 
-import httpx
 from pydantic import Field, field_validator
 
 from alerts.sinks.base import (
@@ -42,6 +41,9 @@ from alerts.sinks.base import (
     with_marker,
 )
 from integrations.config import SecretRef
+
+if TYPE_CHECKING:
+    import httpx
 
 JIRA_STATUSES = {
     "open": "To Do",

@@ -29,9 +29,8 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-import httpx
 from pydantic import AwareDatetime, BaseModel, Field, ValidationError, field_validator
 
 from alerts.sinks.base import (
@@ -48,6 +47,9 @@ from alerts.sinks.base import (
     is_ours,
 )
 from integrations.config import SecretRef
+
+if TYPE_CHECKING:
+    import httpx
 
 TIMESTAMP_HEADER = "X-Intmon-Timestamp"
 SIGNATURE_HEADER = "X-Intmon-Signature"

@@ -16,10 +16,9 @@ waiting_for_reply, closed, rejected wins: "open" reads as open, never in_progres
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import quote
 
-import httpx
 from pydantic import Field, field_validator
 
 from alerts.sinks.base import (
@@ -40,6 +39,9 @@ from alerts.sinks.base import (
     with_marker,
 )
 from integrations.config import SecretRef
+
+if TYPE_CHECKING:
+    import httpx
 
 ZENDESK_STATUSES = {
     "open": "open",
@@ -65,6 +67,8 @@ class ZendeskConfig(SinkConfigBase):
 
 
 def _origin(url: str) -> tuple[str, str]:
+    import httpx  # here, not at import: validating a file never sends
+
     parsed = httpx.URL(url)
     return parsed.scheme, parsed.netloc.decode("ascii")
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from croniter import croniter
 from pydantic import Field, field_validator, model_validator
 
 from integrations.cron import cron_problem
@@ -80,6 +79,8 @@ def next_due(
     if period_s is not None:
         return after + timedelta(seconds=period_s)
     assert schedule is not None, "a heartbeat has a period or a schedule"
+    from croniter import croniter  # only for heartbeats on a schedule
+
     zone = zone_of(timezone or "UTC")
     fire: datetime = croniter(schedule, after.astimezone(zone)).get_next(datetime)
     return fire.astimezone(UTC)

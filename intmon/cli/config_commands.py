@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -118,6 +117,8 @@ def check(
     as_json: JsonOpt = False,
 ) -> None:
     """Run the checks now, once, and exit 1 if any is not ok (for test pipelines)."""
+    import asyncio
+
     from checks.engine import ProbeEngine
     from core.settings import get_settings
     from worker.runtime import probe_settings

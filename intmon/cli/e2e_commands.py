@@ -10,7 +10,6 @@ registry and the run is kept in the history. Exit 0 when every scenario passed,
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -73,6 +72,8 @@ def run(
     as_json: JsonOpt = False,
 ) -> None:
     """Run the integration's scenarios now; exit 1 if one does not pass."""
+    import asyncio
+
     from checks.scenarios.junit import junit_xml
 
     spec = _spec(integration, file, as_json)
@@ -136,6 +137,8 @@ async def _run_all(
 
 
 async def _recorded(runner: Any, spec: Any, scenario: Any, inbox: Any, run_id: str) -> Any:
+    import asyncio
+
     from core import db
     from integrations.e2e_store import create_run
     from intmon.cli.database import open_database
@@ -239,6 +242,8 @@ def _load_target(spec: Any, check: str | None, step: str | None, scenario: str |
 
 
 def _run_load(spec: Any, target: Any, plan: Any, settings: Any, *, show_progress: bool) -> Any:
+    import asyncio
+
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
     from checks.engine import ProbeEngine
