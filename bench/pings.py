@@ -50,7 +50,7 @@ from typing import Any
 
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -166,6 +166,20 @@ class CpuMeter:
         return {"api_cpu_us": api * per, "db_cpu_us": db * per}
 
 
+def heartbeat_updates(engine: Any) -> dict[str, float]:
+    """The heartbeats table's update counters so far: all, HOT (heap-only: no index
+    entry written, the old version pruned on its page), autovacuum passes. The
+    server's statistics lag by up to a second (10 s for an idle backend)."""
+    with engine.connect() as connection:
+        row = connection.execute(
+            text(
+                "SELECT n_tup_upd, n_tup_hot_upd, autovacuum_count FROM pg_stat_user_tables "
+                "WHERE relname = 'heartbeats'"
+            )
+        ).one()
+    return {"updates": row[0], "hot_updates": row[1], "autovacuums": row[2]}
+
+
 def script_for_healthz(tmp: Path) -> Path:
     script = tmp / "healthz.lua"
     script.write_text("")
@@ -243,6 +257,7 @@ def main() -> None:
         with api_server(url, args.workers) as (base, server):
             run_wrk(base, script, 2)  # warm-up: connections, caches, plans
             started = datetime.now(UTC)
+            updates_before = heartbeat_updates(engine)
             paced_run = run_wrk(base, paced(script, args.rate), args.seconds, PACED_CONNECTIONS)
             meter = CpuMeter(server.pid, engine)
             meter.start()
@@ -250,6 +265,9 @@ def main() -> None:
             figures.update(meter.stop(figures["requests"]))
             # The same server's ceiling on this machine, now: /healthz does no work.
             ceiling = run_wrk(base + "healthz", script_for_healthz(Path(tmp)), args.seconds)
+        # Read after the /healthz run: by then every backend has flushed its counters.
+        updates = heartbeat_updates(engine)
+        figures.update({name: updates[name] - updates_before[name] for name in updates})
         table = Heartbeat.__table__
         with engine.connect() as connection:
             fresh = connection.execute(
@@ -337,6 +355,12 @@ def report(
     Console().print(
         f"CPU per ping, flat out: API processes {flat_out['api_cpu_us']:,.0f} µs, "
         f"PostgreSQL {flat_out['db_cpu_us']:,.0f} µs"
+    )
+    hot = flat_out["hot_updates"] / max(flat_out["updates"], 1.0)
+    Console().print(
+        f"heartbeats updated during both runs: {flat_out['updates']:,.0f} rows, "
+        f"{hot:.0%} of them HOT (n_tup_hot_upd / n_tup_upd); "
+        f"{flat_out['autovacuums']:.0f} autovacuum pass(es)"
     )
     Console().print(
         f"keys stored during the runs: {fresh:,}/{keys:,}; same server, GET /healthz flat out: "

@@ -67,7 +67,7 @@ class MonitorSummary:
 
 def late_heartbeats(engine: Engine, integration_ids: Iterable[str], now: datetime) -> set[str]:
     """The integrations (of `integration_ids`) with at least one late heartbeat: one
-    query on the detector's index (`alert_at`) and the state, returning late rows only."""
+    query on the detector's column (`alert_at`) and the state, returning late rows only."""
     ids = list(integration_ids)
     if not ids:
         return set()
