@@ -78,10 +78,17 @@ def serve_one(host: str, port: int) -> None:
     from core.logs import setup_logging
     from core.settings import get_settings
 
-    setup_logging(get_settings().log_level)
+    level = get_settings().log_level
+    setup_logging(level)
     # X-Forwarded-For is judged by the app (INTMON_TRUSTED_PROXIES), not by uvicorn;
     # no access log: a ping's path is its secret key.
-    config = uvicorn.Config(APP_FACTORY, factory=True, proxy_headers=False, access_log=False)
+    config = uvicorn.Config(
+        APP_FACTORY,
+        factory=True,
+        proxy_headers=False,
+        access_log=False,
+        log_level=level.lower(),
+    )
     uvicorn.Server(config).run(sockets=[listening_socket(host, port)])
 
 
