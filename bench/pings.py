@@ -305,6 +305,10 @@ def api_server(
     server = subprocess.Popen(command, cwd=ROOT, env=env)
     try:
         wait_ready(port, server)
+        # Each process listens once its app is built: wait for all of them.
+        deadline = time.monotonic() + 60
+        while len(_sockets(port, "0A")) < workers and time.monotonic() < deadline:
+            time.sleep(0.1)
         yield f"http://127.0.0.1:{port}/", server
     finally:
         server.terminate()

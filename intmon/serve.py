@@ -63,11 +63,21 @@ log = logging.getLogger(__name__)
 STARTUP_S = 10.0
 
 
-def listening_socket(host: str, port: int) -> socket.socket:
-    """A socket listening on `host`:`port` that other processes of this user may
-    share (SO_REUSEPORT: the kernel hands each new connection to one of them)."""
+def shared_socket(host: str, port: int) -> socket.socket:
+    """A socket bound to `host`:`port` that other processes of this user may bind too
+    (SO_REUSEPORT: the kernel hands each new connection to one of those listening).
+    Not listening yet: uvicorn listens once its app is built, so no connection is
+    handed to a process still starting (they queued there for seconds)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    return socket.create_server((host, port), family=family, reuse_port=True)
+    bound = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        bound.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        bound.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        bound.bind((host, port))
+    except OSError:
+        bound.close()
+        raise
+    return bound
 
 
 def serve_one(host: str, port: int) -> None:
@@ -89,13 +99,13 @@ def serve_one(host: str, port: int) -> None:
         access_log=False,
         log_level=level.lower(),
     )
-    uvicorn.Server(config).run(sockets=[listening_socket(host, port)])
+    uvicorn.Server(config).run(sockets=[shared_socket(host, port)])
 
 
 def serve_processes(host: str, port: int, workers: int) -> int:
     """`intmon api --workers N`: N processes serving one port until SIGINT or SIGTERM,
     a worker that dies restarted; the exit code (1: a worker could not start)."""
-    listening_socket(host, port).close()  # the port is free (or ours): say so now
+    shared_socket(host, port).close()  # the port is free (or ours): say so now
     spawn = multiprocessing.get_context("spawn")
     stopping = threading.Event()
 

@@ -122,7 +122,10 @@ def test_two_server_processes_answer_on_one_port(
             if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes()
         ]
         assert len(workers) == 2
-        listening = listening_sockets(port)
+        # Each listens once its app is built; the other may still be building.
+        while len(listening := listening_sockets(port)) < 2:
+            assert time.monotonic() < deadline, "the second process did not listen in 60 s"
+            time.sleep(0.2)
         held = [listening & socket_inodes(pid) for pid in workers]
         assert all(len(sockets) == 1 for sockets in held), held
         assert held[0] != held[1] and len(listening) == 2
