@@ -134,3 +134,21 @@ def test_two_server_processes_answer_on_one_port(
         server.wait(timeout=30)
     assert server.returncode == 0
     assert key not in log.read_text()  # no access log
+
+
+def test_a_taken_port_is_a_clear_refusal(pg_url: str, namespace: str) -> None:
+    env = _env(pg_url, INTMON_REDIS_URL=REDIS_URL, INTMON_NAMESPACE=namespace)
+    subprocess.run([sys.executable, "-m", "intmon", "migrate"], env=env, check=True)
+    with socket.socket() as taken:  # another program's listener, without SO_REUSEPORT
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run(
+            [sys.executable, "-m", "intmon", "api", "--workers", "2", "--port", str(port)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert done.returncode == 2
+    assert f"cannot listen on 127.0.0.1:{port}: Address already in use" in done.stderr
