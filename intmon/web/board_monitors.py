@@ -159,6 +159,16 @@ def _judged(window: MonitorView, recorded: Recorded | None) -> MonitorView:
     return replace(window, state=MonitorState.MISSED.value, detail=recorded.detail)
 
 
+def judged_views(
+    engine: Engine, specs: Iterable[IntegrationSpec], now: datetime
+) -> list[MonitorView]:
+    """`monitor_views` as the board's cells show them: each window's counts, and the
+    one judgement's state (the integration page can show the same)."""
+    windows = monitor_views(engine, specs, now)
+    recorded = recorded_postbacks(engine, [view.integration_id for view in windows])
+    return [_judged(view, recorded.get(view.integration_id)) for view in windows]
+
+
 def summaries(
     engine: Engine, specs: Sequence[IntegrationSpec], now: datetime
 ) -> dict[str, MonitorSummary]:
@@ -168,11 +178,7 @@ def summaries(
     if specs:
         for beat in list_heartbeats(engine, [spec.id for spec in specs]):
             beats.setdefault(beat.integration_id, []).append(beat)
-    windows = monitor_views(engine, specs, now)
-    recorded = recorded_postbacks(engine, [view.integration_id for view in windows])
-    postbacks = {
-        view.integration_id: _judged(view, recorded.get(view.integration_id)) for view in windows
-    }
+    postbacks = {view.integration_id: view for view in judged_views(engine, specs, now)}
     found = {}
     for spec in specs:
         mine = beats.get(spec.id, [])
