@@ -3,9 +3,9 @@
   data     a fresh PostgreSQL database on 127.0.0.1 (created and dropped here),
            migrated; 50 integrations with 100 heartbeats each (5,000 ping keys),
            each already pinged once (state `up`), as in production.
-  server   the real API as `intmon api --workers 2` builds it
-           (`intmon.serve:app_from_environment`, one process per core, the
-           collector tuned), under uvicorn with httptools and uvloop, the default
+  server   `intmon api --workers 2` (`intmon.serve`: one process per core, each
+           with its own socket on the port, the collector tuned; uvicorn with
+           httptools and uvloop), the default
            per-key limit (INTMON_LIMIT_PINGS) in force, batched writes
            (`intmon.api.group_commit`).
   load     wrk, 2 threads, `GET /ping/<key>` with a random key of the 5,000 per
@@ -33,16 +33,18 @@ the target is grace + 5 s.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
+import resource
 import shutil
 import socket
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -50,7 +52,7 @@ from typing import Any
 
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -64,7 +66,6 @@ from integrations.heartbeats.pings import Ping, PingKind, record_pings
 from integrations.heartbeats.store import list_heartbeats
 from integrations.loader import load_text
 from intmon.migrations import upgrade
-from intmon.serve import APP_FACTORY
 
 ROOT = Path(__file__).resolve().parent.parent
 console = Console(stderr=True)
@@ -120,15 +121,21 @@ def wait_ready(port: int, server: subprocess.Popen[bytes]) -> None:
 
 
 def run_wrk(
-    url: str, script: Path, seconds: int, connections: int = FLAT_OUT_CONNECTIONS
+    url: str,
+    script: Path,
+    seconds: int,
+    connections: int = FLAT_OUT_CONNECTIONS,
+    midway: Callable[[], None] | None = None,
 ) -> dict[str, float]:
-    done = subprocess.run(
-        ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(script), url],
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    out = done.stdout
+    """wrk's figures; `midway` is called half-way through the run."""
+    command = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(script)]
+    client = subprocess.Popen([*command, url], stdout=subprocess.PIPE, text=True)
+    if midway is not None:
+        time.sleep(seconds / 2)
+        midway()
+    out, _ = client.communicate()
+    if client.returncode:
+        raise RuntimeError(f"wrk exited with {client.returncode}")
     rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     requests = float(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
     non_2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
@@ -148,22 +155,99 @@ def run_wrk(
     }
 
 
-class CpuMeter:
-    """CPU the API's processes and the database's backends spent between `start` and
-    `stop`, per request: steadier than latency on a shared machine."""
+def _sockets(port: int, state: str) -> set[str]:
+    """Inodes of the TCP sockets on local `port` in `state` (0A listening, 01 established)."""
+    found = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            if int(fields[1].rsplit(":", 1)[1], 16) == port and fields[3] == state:
+                found.add(fields[9])
+    return found
 
-    def __init__(self, server_pid: int, engine: Any) -> None:
-        self.server_pid, self.engine = server_pid, engine
 
-    def start(self) -> None:
-        self._api = cpu_seconds(descendants(self.server_pid))
-        self._db = backend_cpu(self.engine)
+def _socket_inodes(pid: int) -> set[str]:
+    inodes = set()
+    with contextlib.suppress(OSError):
+        for fd in Path(f"/proc/{pid}/fd").iterdir():
+            with contextlib.suppress(OSError):
+                target = os.readlink(fd)
+                if target.startswith("socket:["):
+                    inodes.add(target[8:-1])
+    return inodes
 
-    def stop(self, requests: float) -> dict[str, float]:
-        api = cpu_seconds(descendants(self.server_pid)) - self._api
-        db = sum(cpu - self._db.get(pid, 0.0) for pid, cpu in backend_cpu(self.engine).items())
-        per = 1e6 / max(requests, 1.0)
-        return {"api_cpu_us": api * per, "db_cpu_us": db * per}
+
+def server_workers(server_pid: int, port: int) -> list[int]:
+    """uvicorn's worker processes: those of its descendants holding the listening socket."""
+    listening = _sockets(port, "0A")
+    return [pid for pid in descendants(server_pid) if listening & _socket_inodes(pid)]
+
+
+def connections_per_worker(workers: list[int], port: int) -> list[int]:
+    """How many of the clients' connections each worker holds now: the kernel hands a
+    new connection to whichever process accepts it first, so they need not be even."""
+    established = _sockets(port, "01")
+    return [len(established & _socket_inodes(pid)) for pid in workers]
+
+
+def measured_run(
+    base: str,
+    script: Path,
+    seconds: int,
+    connections: int,
+    server: subprocess.Popen[bytes],
+    engine: Any,
+) -> dict[str, float]:
+    """A wrk run, with where its CPU went per request (wrk, each API worker,
+    PostgreSQL's backends) and how the connections were spread over the workers
+    mid-run: steadier than latency on a shared machine, and it says which side is short."""
+    port = int(base.rstrip("/").rsplit(":", 1)[1])
+    workers = server_workers(server.pid, port)
+    api_before = [cpu_seconds([pid]) for pid in workers]
+    db_before = backend_cpu(engine)
+    client_before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    spread: list[int] = []
+
+    def midway() -> None:
+        spread.extend(connections_per_worker(workers, port))
+
+    figures = run_wrk(base, script, seconds, connections, midway)
+    client_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    api = [cpu_seconds([pid]) - before for pid, before in zip(workers, api_before, strict=True)]
+    db = sum(cpu - db_before.get(pid, 0.0) for pid, cpu in backend_cpu(engine).items())
+    client = (client_after.ru_utime - client_before.ru_utime) + (
+        client_after.ru_stime - client_before.ru_stime
+    )
+    per = 1e6 / max(figures["requests"], 1.0)
+    figures.update(api_cpu_us=sum(api) * per, db_cpu_us=db * per, client_cpu_us=client * per)
+    for n, cpu in enumerate(api):
+        figures[f"worker{n}_cpu_s"] = cpu
+    for n, count in enumerate(spread):
+        figures[f"worker{n}_connections"] = float(count)
+    return figures
+
+
+def spread_line(figures: dict[str, float]) -> str:
+    """Each API worker's CPU seconds and the connections it held mid-run, on one line."""
+    workers = sorted(name.removesuffix("_cpu_s") for name in figures if name.endswith("_cpu_s"))
+    return ", ".join(
+        f"{figures[f'{w}_cpu_s']:.1f} s CPU / {figures.get(f'{w}_connections', 0):.0f} connections"
+        for w in workers
+    )
+
+
+def heartbeat_updates(engine: Any) -> dict[str, float]:
+    """The heartbeats table's update counters so far: all, HOT (heap-only: no index
+    entry written, the old version pruned on its page), autovacuum passes. The
+    server's statistics lag by up to a second (10 s for an idle backend)."""
+    with engine.connect() as connection:
+        row = connection.execute(
+            text(
+                "SELECT n_tup_upd, n_tup_hot_upd, autovacuum_count FROM pg_stat_user_tables "
+                "WHERE relname = 'heartbeats'"
+            )
+        ).one()
+    return {"updates": row[0], "hot_updates": row[1], "autovacuums": row[2]}
 
 
 def script_for_healthz(tmp: Path) -> Path:
@@ -216,13 +300,15 @@ def api_server(
         "INTMON_LOG_LEVEL": "WARNING",
         **environment,
     }
-    command = [sys.executable, "-m", "uvicorn", "--factory", APP_FACTORY]
-    command += ["--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)]
-    command += ["--http", "httptools", "--loop", "uvloop", "--no-access-log"]
-    command += ["--log-level", "warning"]
+    command = [sys.executable, "-m", "intmon", "api", "--host", "127.0.0.1"]
+    command += ["--port", str(port), "--workers", str(workers)]
     server = subprocess.Popen(command, cwd=ROOT, env=env)
     try:
         wait_ready(port, server)
+        # Each process listens once its app is built: wait for all of them.
+        deadline = time.monotonic() + 60
+        while len(_sockets(port, "0A")) < workers and time.monotonic() < deadline:
+            time.sleep(0.1)
         yield f"http://127.0.0.1:{port}/", server
     finally:
         server.terminate()
@@ -243,13 +329,17 @@ def main() -> None:
         with api_server(url, args.workers) as (base, server):
             run_wrk(base, script, 2)  # warm-up: connections, caches, plans
             started = datetime.now(UTC)
-            paced_run = run_wrk(base, paced(script, args.rate), args.seconds, PACED_CONNECTIONS)
-            meter = CpuMeter(server.pid, engine)
-            meter.start()
-            figures = run_wrk(base, script, args.seconds)
-            figures.update(meter.stop(figures["requests"]))
+            updates_before = heartbeat_updates(engine)
+            paced_script = paced(script, args.rate)
+            paced_run = measured_run(
+                base, paced_script, args.seconds, PACED_CONNECTIONS, server, engine
+            )
+            figures = measured_run(base, script, args.seconds, FLAT_OUT_CONNECTIONS, server, engine)
             # The same server's ceiling on this machine, now: /healthz does no work.
             ceiling = run_wrk(base + "healthz", script_for_healthz(Path(tmp)), args.seconds)
+        # Read after the /healthz run: by then every backend has flushed its counters.
+        updates = heartbeat_updates(engine)
+        figures.update({name: updates[name] - updates_before[name] for name in updates})
         table = Heartbeat.__table__
         with engine.connect() as connection:
             fresh = connection.execute(
@@ -334,9 +424,17 @@ def report(
     )
     Console().print(table)
     load = os.getloadavg()[0]
+    for name, figures in (("paced", paced), ("flat out", flat_out)):
+        Console().print(
+            f"CPU per ping, {name}: API processes {figures['api_cpu_us']:,.0f} µs, "
+            f"PostgreSQL {figures['db_cpu_us']:,.0f} µs, wrk {figures['client_cpu_us']:,.0f} µs; "
+            f"API workers: {spread_line(figures)}"
+        )
+    hot = flat_out["hot_updates"] / max(flat_out["updates"], 1.0)
     Console().print(
-        f"CPU per ping, flat out: API processes {flat_out['api_cpu_us']:,.0f} µs, "
-        f"PostgreSQL {flat_out['db_cpu_us']:,.0f} µs"
+        f"heartbeats updated during both runs: {flat_out['updates']:,.0f} rows, "
+        f"{hot:.0%} of them HOT (n_tup_hot_upd / n_tup_upd); "
+        f"{flat_out['autovacuums']:.0f} autovacuum pass(es)"
     )
     Console().print(
         f"keys stored during the runs: {fresh:,}/{keys:,}; same server, GET /healthz flat out: "

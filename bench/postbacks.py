@@ -4,9 +4,8 @@
            migrated; 50 broker integrations with a postback monitor each, and
            200 leads delivered to each (10,000 broker lead ids in the ledger), so
            every postback is linked to its lead, as in production.
-  server   the real API as `intmon api --workers 2` builds it
-           (`intmon.serve:app_from_environment`), under uvicorn with
-           httptools and uvloop, Redis for the limits, the default per-broker
+  server   `intmon api --workers 2` (`intmon.serve`: a process per core, each with
+           its own socket on the port), Redis for the limits, the default per-broker
            limit (INTMON_LIMIT_POSTBACKS) raised out of the way: this measures the
            endpoint, not the limit (each broker here sends ~40 postbacks/s).
   load     wrk, 2 threads, `POST /postbacks/<id>` with the shared secret as the
@@ -43,11 +42,12 @@ from bench.pings import (
     PACED_CONNECTIONS,
     TARGET_P99_MS,
     TARGET_RATE,
-    CpuMeter,
     api_server,
     load_arguments,
+    measured_run,
     paced,
     run_wrk,
+    spread_line,
 )
 from core.db import make_engine
 from integrations.apply import apply
@@ -121,11 +121,13 @@ def main() -> None:
         limits = {"INTMON_LIMIT_POSTBACKS": "100000/min", "BENCH_POSTBACK_SECRET": SECRET}
         with api_server(url, args.workers, **limits) as (base, server):
             run_wrk(base, script, 2)  # warm-up: connections, caches, plans
-            paced_run = run_wrk(base, paced(script, args.rate), args.seconds, PACED_CONNECTIONS)
-            meter = CpuMeter(server.pid, engine)
-            meter.start()
-            flat_out = run_wrk(base, script, args.seconds)
-            flat_out.update(meter.stop(flat_out["requests"]))
+            paced_script = paced(script, args.rate)
+            paced_run = measured_run(
+                base, paced_script, args.seconds, PACED_CONNECTIONS, server, engine
+            )
+            flat_out = measured_run(
+                base, script, args.seconds, FLAT_OUT_CONNECTIONS, server, engine
+            )
         table = Postback.__table__
         with engine.connect() as connection:
             stored, linked = connection.execute(
@@ -168,10 +170,12 @@ def report(
         )
     Console().print(table)
     load = os.getloadavg()[0]
-    Console().print(
-        f"CPU per postback, flat out: API processes {flat_out['api_cpu_us']:,.0f} µs, "
-        f"PostgreSQL {flat_out['db_cpu_us']:,.0f} µs"
-    )
+    for name, figures in (("paced", paced), ("flat out", flat_out)):
+        Console().print(
+            f"CPU per postback, {name}: API processes {figures['api_cpu_us']:,.0f} µs, "
+            f"PostgreSQL {figures['db_cpu_us']:,.0f} µs, wrk {figures['client_cpu_us']:,.0f} µs; "
+            f"API workers: {spread_line(figures)}"
+        )
     Console().print(
         f"postbacks stored (with warm-up): {stored:,}, linked to their lead: {linked:,}; "
         f"load average {load:.1f} on {os.cpu_count()} cores"

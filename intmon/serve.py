@@ -11,13 +11,24 @@ few requests of a large page, each walking every module, template and cached
 spec: on the board at 1,000 integrations that was a 115 ms pause in one request
 of five, the whole of its p99 (docs/benchmarks.md, issue 23).
 
+Each of those processes listens on a socket of its own on the same port
+(`SO_REUSEPORT`, `serve_processes`), so the kernel spreads new connections over
+them evenly. Under uvicorn's own `--workers` they shared one listening socket and
+whichever process woke first took every connection waiting: 128 connections
+opened at once came to 82 and 46, 64 to 53 and 11 (bench/postbacks.py), and with
+clients that each send at their own pace the busier process saturated while the
+other idled (postbacks paced at 2,600/s: 1,360 taken, p99 244 ms).
+
 `ConsoleServer`: `intmon demo` shows the console while its story runs, and the
 browser test drives a real Chromium against it, from a thread.
 """
 
 from __future__ import annotations
 
+import logging
+import multiprocessing
 import secrets
+import signal
 import socket
 import threading
 import time
@@ -44,6 +55,91 @@ def app_from_environment() -> FastAPI:
     app = create_app(engine_for(settings.database_url), settings)
     tune_gc()  # after the app is built: what start-up made is frozen out of the collector's way
     return app
+
+
+log = logging.getLogger(__name__)
+# A worker that dies this soon after it started will not start on a retry either
+# (a bad setting, a port taken): the server stops rather than restarting it forever.
+STARTUP_S = 10.0
+
+
+def shared_socket(host: str, port: int) -> socket.socket:
+    """A socket bound to `host`:`port` that other processes of this user may bind too
+    (SO_REUSEPORT: the kernel hands each new connection to one of those listening).
+    Not listening yet: uvicorn listens once its app is built, so no connection is
+    handed to a process still starting (they queued there for seconds)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    bound = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        bound.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        bound.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        bound.bind((host, port))
+    except OSError:
+        bound.close()
+        raise
+    return bound
+
+
+def serve_one(host: str, port: int) -> None:
+    """One `intmon api` process: its own socket on the shared port, the app built
+    from the environment (`APP_FACTORY`), as uvicorn's own workers build it."""
+    import uvicorn
+
+    from core.logs import setup_logging
+    from core.settings import get_settings
+
+    level = get_settings().log_level
+    setup_logging(level)
+    # X-Forwarded-For is judged by the app (INTMON_TRUSTED_PROXIES), not by uvicorn;
+    # no access log: a ping's path is its secret key.
+    config = uvicorn.Config(
+        APP_FACTORY,
+        factory=True,
+        proxy_headers=False,
+        access_log=False,
+        log_level=level.lower(),
+    )
+    uvicorn.Server(config).run(sockets=[shared_socket(host, port)])
+
+
+def serve_processes(host: str, port: int, workers: int) -> int:
+    """`intmon api --workers N`: N processes serving one port until SIGINT or SIGTERM,
+    a worker that dies restarted; the exit code (1: a worker could not start)."""
+    shared_socket(host, port).close()  # the port is free (or ours): say so now
+    spawn = multiprocessing.get_context("spawn")
+    stopping = threading.Event()
+
+    def start() -> tuple[multiprocessing.process.BaseProcess, float]:
+        process = spawn.Process(target=serve_one, args=(host, port), name="intmon-api")
+        process.start()
+        return process, time.monotonic()
+
+    def stop(signum: int, _frame: object) -> None:
+        stopping.set()
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, stop)
+    running = [start() for _ in range(workers)]
+    code = 0
+    while not stopping.wait(0.5):
+        for n, (process, started) in enumerate(running):
+            if process.is_alive():
+                continue
+            if time.monotonic() - started < STARTUP_S:
+                log.error("an API process exited with %s as it started", process.exitcode)
+                code = 1
+                stopping.set()
+                break
+            log.warning("an API process exited with %s; starting another", process.exitcode)
+            running[n] = start()
+    for process, _ in running:
+        if process.is_alive():
+            process.terminate()  # SIGTERM: uvicorn finishes the requests in flight
+    for process, _ in running:
+        process.join(timeout=30)
+        if process.is_alive():
+            process.kill()
+    return code
 
 
 class ConsoleServer:

@@ -42,6 +42,17 @@ def _free_port() -> int:
         return port
 
 
+def listening_sockets(port: int) -> set[str]:
+    """Inodes of the sockets listening on `port` (IPv4)."""
+    rows = [line.split() for line in Path("/proc/net/tcp").read_text().splitlines()[1:]]
+    return {row[9] for row in rows if int(row[1].split(":")[1], 16) == port and row[3] == "0A"}
+
+
+def socket_inodes(pid: int) -> set[str]:
+    links = [os.readlink(fd) for fd in Path(f"/proc/{pid}/fd").iterdir()]
+    return {link[8:-1] for link in links if link.startswith("socket:[")}
+
+
 def test_each_server_process_builds_its_app_and_tunes_its_collector(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'api.db'}"
     subprocess.run([sys.executable, "-m", "intmon", "migrate"], env=_env(url), check=True)
@@ -99,11 +110,45 @@ def test_two_server_processes_answer_on_one_port(
                 assert time.monotonic() < deadline, "intmon api did not start in 60 s"
                 time.sleep(0.2)
         assert answer.status_code == 200
-        # uvicorn's supervisor spawns one child per worker (and multiprocessing's
-        # resource tracker beside them).
+        key = "Kx" + "7" * 30  # a ping key's shape: its path is the secret
+        assert httpx.get(f"http://127.0.0.1:{port}/ping/{key}", timeout=5).status_code == 404
+        # One child per worker, each listening on a socket of its own (SO_REUSEPORT),
+        # so the kernel spreads connections over them rather than the first awake
+        # taking all that wait.
         children = Path(f"/proc/{server.pid}/task/{server.pid}/children").read_text().split()
-        commands = [Path(f"/proc/{pid}/cmdline").read_bytes() for pid in children]
-        assert sum(b"spawn_main" in command for command in commands) == 2
+        workers = [
+            int(pid)
+            for pid in children
+            if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes()
+        ]
+        assert len(workers) == 2
+        # Each listens once its app is built; the other may still be building.
+        while len(listening := listening_sockets(port)) < 2:
+            assert time.monotonic() < deadline, "the second process did not listen in 60 s"
+            time.sleep(0.2)
+        held = [listening & socket_inodes(pid) for pid in workers]
+        assert all(len(sockets) == 1 for sockets in held), held
+        assert held[0] != held[1] and len(listening) == 2
     finally:
         server.terminate()
         server.wait(timeout=30)
+    assert server.returncode == 0
+    assert key not in log.read_text()  # no access log
+
+
+def test_a_taken_port_is_a_clear_refusal(pg_url: str, namespace: str) -> None:
+    env = _env(pg_url, INTMON_REDIS_URL=REDIS_URL, INTMON_NAMESPACE=namespace)
+    subprocess.run([sys.executable, "-m", "intmon", "migrate"], env=env, check=True)
+    with socket.socket() as taken:  # another program's listener, without SO_REUSEPORT
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run(
+            [sys.executable, "-m", "intmon", "api", "--workers", "2", "--port", str(port)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert done.returncode == 2
+    assert f"cannot listen on 127.0.0.1:{port}: Address already in use" in done.stderr

@@ -1,7 +1,8 @@
 """The leader's pass over heartbeats: which are past their next due time plus grace.
 
-One indexed range query (`alert_at <= now`, `ix_heartbeats_alert_at`) finds them,
-so a pass over 10,000 heartbeats where none is late costs one index probe. Each
+One query (`alert_at <= now`) finds them. It scans the table: `alert_at` is not
+indexed so that a ping's update stays HOT (migration 0025), and a pass over
+10,000 heartbeats where none is late costs a few milliseconds either way. Each
 late heartbeat yields one `missed_heartbeat` result per period it missed (up to
 `MAX_PER_PASS`; a longer silence, such as intmon itself being down for a day,
 is summed up in the last one's detail) and moves on to its next period, so the

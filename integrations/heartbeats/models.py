@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Float, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import Float, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.db import Base, BigId, UTCDateTime
@@ -29,17 +29,18 @@ class Heartbeat(Base):
     support and the owning client must be able to read the ping URL again
     (`intmon heartbeats list`, `GET /api/heartbeats`); 144 random bits, unique.
 
-    `alert_at` (next due + grace) is what the detector's one indexed query reads;
-    NULL while nothing is expected (never pinged, or removed from the file).
+    `alert_at` (next due + grace) is what the detector's query reads; NULL while
+    nothing is expected (never pinged, or removed from the file). It is not indexed,
+    on purpose: a ping moves it, and an update that changes no indexed column is HOT
+    on PostgreSQL (no index entries written, the old row version pruned on its page;
+    the table keeps room for that, migration 0025). The detector's pass scans the
+    table instead, a few milliseconds at 10,000 heartbeats.
     The schedule is copied from the spec on `intmon apply`, so the ping writer and
     the detector compute the next due time without reading integration specs.
     """
 
     __tablename__ = "heartbeats"
-    __table_args__ = (
-        UniqueConstraint("integration_id", "name"),
-        Index("ix_heartbeats_alert_at", "alert_at"),
-    )
+    __table_args__ = (UniqueConstraint("integration_id", "name"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     integration_id: Mapped[str] = mapped_column(String(64), ForeignKey("integrations.id"))

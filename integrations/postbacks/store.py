@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import Connection, Engine, select, tuple_
+from sqlalchemy import Connection, Engine, select, text, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 
 from core.db import table_of
@@ -103,15 +103,17 @@ def record_postbacks(engine: Engine, received: Sequence[Received]) -> list[Store
             }
             for (integration_id, event_id), item in sorted(firsts.items())
         ]
-        # Parameters as a list, not `.values(rows)`: the statement is compiled once and
-        # cached (SQLAlchemy sends the rows as multi-row VALUES itself); a statement
-        # with the batch's rows in it was compiled anew for every batch.
-        inserted = connection.execute(
-            module.insert(POSTBACKS)
-            .on_conflict_do_nothing()
-            .returning(POSTBACKS.c.integration_id, POSTBACKS.c.event_id, POSTBACKS.c.lead_id),
-            rows,
-        ).all()
+        if connection.dialect.name == "postgresql":
+            inserted = connection.execute(_PG_INSERT, _columns(rows)).all()
+        else:
+            # Parameters as a list, not `.values(rows)`: the statement is compiled once
+            # and cached (SQLAlchemy sends the rows as multi-row VALUES itself).
+            inserted = connection.execute(
+                module.insert(POSTBACKS)
+                .on_conflict_do_nothing()
+                .returning(POSTBACKS.c.integration_id, POSTBACKS.c.event_id, POSTBACKS.c.lead_id),
+                rows,
+            ).all()
         links = {(row.integration_id, row.event_id): row.lead_id for row in inserted}
         new = set(links)
         repeats = set(firsts) - new
@@ -139,9 +141,45 @@ def leads_of(connection: Connection, pairs: set[tuple[str, str]]) -> dict[tuple[
     if not pairs:
         return {}
     found: dict[tuple[str, str], str] = {}
-    query = select(ATTEMPTS.c.integration_id, ATTEMPTS.c.broker_lead_id, ATTEMPTS.c.lead_id).where(
-        tuple_(ATTEMPTS.c.integration_id, ATTEMPTS.c.broker_lead_id).in_(sorted(pairs))
-    )
-    for row in connection.execute(query):
+    if connection.dialect.name == "postgresql":
+        integrations, brokers = (list(column) for column in zip(*sorted(pairs), strict=True))
+        rows = connection.execute(_PG_LEADS, {"integrations": integrations, "brokers": brokers})
+    else:
+        rows = connection.execute(
+            select(ATTEMPTS.c.integration_id, ATTEMPTS.c.broker_lead_id, ATTEMPTS.c.lead_id).where(
+                tuple_(ATTEMPTS.c.integration_id, ATTEMPTS.c.broker_lead_id).in_(sorted(pairs))
+            )
+        )
+    for row in rows:
         found.setdefault((row.integration_id, row.broker_lead_id), row.lead_id)
     return found
+
+
+# On PostgreSQL the batch travels as one array per column, so each statement has one
+# text whatever the batch's size: an IN list or multi-row VALUES had a text per size,
+# each parsed, planned and prepared anew by the server (and psycopg) as sizes came
+# and went (about 500 of them under load).
+_PG_LEADS = text(
+    "SELECT a.integration_id, a.broker_lead_id, a.lead_id FROM lead_attempts AS a "
+    "JOIN unnest(CAST(:integrations AS text[]), CAST(:brokers AS text[])) AS v(i, b) "
+    "ON a.integration_id = v.i AND a.broker_lead_id = v.b"
+)
+_INSERTED = (
+    "integration_id",
+    "event_id",
+    "broker_lead_id",
+    "lead_id",
+    "status",
+    "at",
+    "received_at",
+)
+_PG_TYPES = {"at": "timestamptz", "received_at": "timestamptz"}
+_PG_INSERT = text(
+    f"INSERT INTO postbacks ({', '.join(_INSERTED)}) SELECT * FROM unnest("
+    + ", ".join(f"CAST(:{name} AS {_PG_TYPES.get(name, 'text')}[])" for name in _INSERTED)
+    + ") ON CONFLICT DO NOTHING RETURNING integration_id, event_id, lead_id"
+)
+
+
+def _columns(rows: list[dict[str, Any]]) -> dict[str, list[Any]]:
+    return {name: [row[name] for row in rows] for name in _INSERTED}

@@ -121,7 +121,7 @@ def api(
     from core.logs import setup_logging
     from core.settings import get_settings
     from intmon.cli.database import open_database
-    from intmon.serve import APP_FACTORY
+    from intmon.serve import APP_FACTORY, serve_processes
 
     settings = get_settings()
     setup_logging(settings.log_level)
@@ -130,8 +130,15 @@ def api(
         # each process would keep its own and N processes would allow N times the limit.
         fail("--workers above 1 needs INTMON_REDIS_URL (the processes share limits through it)")
     open_database(migrate=False)  # refuse a database without the schema before forking
+    if workers > 1:  # a socket per process, so connections are spread evenly (intmon.serve)
+        try:
+            code = serve_processes(host, port, workers)
+        except OSError as error:  # the port is taken, or the address is not ours
+            fail(f"cannot listen on {host}:{port}: {error.strerror or error}")
+        raise typer.Exit(code)
     # uvicorn would believe X-Forwarded-For from 127.0.0.1 by default; the app
-    # believes it only from INTMON_TRUSTED_PROXIES (intmon.web.throttle).
+    # believes it only from INTMON_TRUSTED_PROXIES (intmon.web.throttle). No access
+    # log: a ping's path is its secret key.
     uvicorn.run(
-        APP_FACTORY, factory=True, host=host, port=port, workers=workers, proxy_headers=False
+        APP_FACTORY, factory=True, host=host, port=port, proxy_headers=False, access_log=False
     )

@@ -21,7 +21,8 @@ one of intmon's check outcomes appear within one cycle of the timeline
                     seconds) pings intmon a few times, then stops
     drift-broker    lead_flow_anomaly and missed_postbacks: its checks pass, but the
                     ledger's last hour (seeded by intmon.demo.lead_flow) shows it
-                    refusing most leads, and not one lead it took got a postback
+                    refusing most leads, and its postbacks, which came for every
+                    lead of the weeks before, stopped: none for the hour's leads
 
 The sandbox lives on 127.0.0.1, which intmon's egress policy refuses by
 default: the demo allows `EGRESS_ALLOW` (loopback) explicitly, as an operator
@@ -377,7 +378,7 @@ def demo_config(
                 "tier": "standard",
                 **answering_host,
                 "lead_flow": {"window_s": 3600, "min_leads": 10, "acceptance_drop": 0.25},
-                # Its postbacks never come: the leads it accepted in the hour have none.
+                # Its postbacks stopped: the leads it accepted in the hour have none.
                 "postbacks": {
                     "secret": f"${{{POSTBACK_SECRET_ENV}}}",
                     "window_s": 3600,

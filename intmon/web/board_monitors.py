@@ -9,16 +9,29 @@ integration is `down` and sorted first; `late_heartbeats` also catches a
 heartbeat past its due time plus grace that the detector has not reached yet,
 so the board never shows "up" over a silent job.
 
+Postbacks the same way, with one judgement for the row's place and its cell
+(`judged_missing`): missing when the detector last recorded them missing
+(`postbacks:ratio` failing: it stands until the detector judges again, so an
+incident left open while too few leads come stays red) or when the window
+says so now and the detector has not run since. Before, the order read the
+recorded verdict and the cell the window, so for up to a detector interval
+(60 s) a broker that had just stopped showed "postbacks missing" on a row
+sorted with the healthy ones, and one that had recovered showed "enough
+postbacks" on a row sorted as down. `monitor_alarms` is that judgement for the
+order (every integration), `summaries` for the cells (the page's).
+
 Costs, whatever the number of rows: `late_heartbeats` is one query over all the
-caller's integrations (only late rows come back); `summaries` reads the page's
-heartbeats in one query and its postback monitors in two per distinct window
-(`integrations.postbacks.monitor.windows_counts`).
+caller's integrations (only late rows come back); `monitor_alarms` adds two per
+distinct postback window; `summaries` reads the page's heartbeats in one query,
+its postback monitors in two per distinct window
+(`integrations.postbacks.monitor.windows_counts`) and their recorded verdicts
+in one.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, or_, select
@@ -27,9 +40,13 @@ from core.db import table_of
 from integrations.config import IntegrationSpec
 from integrations.heartbeats.models import Heartbeat, HeartbeatState
 from integrations.heartbeats.store import HeartbeatView, list_heartbeats
+from integrations.models import CheckState
 from integrations.postbacks.monitor import MonitorState, MonitorView, monitor_views
+from integrations.results import StateView
+from integrations.specs.postbacks import POSTBACK_CHECK
 
 HB = table_of(Heartbeat)
+STATE = table_of(CheckState)
 # States a heartbeat is late in whatever the clock says: the detector found it
 # silent past its grace, or the job pinged /fail.
 LATE_STATES = (HeartbeatState.MISSED, HeartbeatState.FAILED)
@@ -67,7 +84,7 @@ class MonitorSummary:
 
 def late_heartbeats(engine: Engine, integration_ids: Iterable[str], now: datetime) -> set[str]:
     """The integrations (of `integration_ids`) with at least one late heartbeat: one
-    query on the detector's index (`alert_at`) and the state, returning late rows only."""
+    query on the detector's column (`alert_at`) and the state, returning late rows only."""
     ids = list(integration_ids)
     if not ids:
         return set()
@@ -84,6 +101,74 @@ def late_heartbeats(engine: Engine, integration_ids: Iterable[str], now: datetim
     return found & set(ids)
 
 
+@dataclass(frozen=True, slots=True)
+class Recorded:
+    """The detector's last verdict on an integration's postbacks (`postbacks:ratio`)."""
+
+    up: bool
+    detail: str
+
+
+def judged_missing(window: MonitorView | None, recorded: Recorded | None) -> bool:
+    """The one judgement the board's order and its cell read (module docstring)."""
+    if recorded is not None and not recorded.up:
+        return True
+    return window is not None and window.state == MonitorState.MISSED
+
+
+def recorded_postbacks(engine: Engine, integration_ids: Iterable[str]) -> dict[str, Recorded]:
+    """The detector's last verdict of each of `integration_ids` it has judged: one query."""
+    ids = list(integration_ids)
+    if not ids:
+        return {}
+    query = select(STATE.c.integration_id, STATE.c.up, STATE.c.detail).where(
+        STATE.c.check_name == POSTBACK_CHECK, STATE.c.integration_id.in_(ids)
+    )
+    with engine.connect() as connection:
+        return {
+            row.integration_id: Recorded(row.up, row.detail) for row in connection.execute(query)
+        }
+
+
+def monitor_alarms(
+    engine: Engine,
+    specs: Mapping[str, IntegrationSpec],
+    states: Mapping[str, Sequence[StateView]],
+    now: datetime,
+) -> set[str]:
+    """The integrations of `specs` (by id) with a late heartbeat or missing postbacks,
+    as their cells say it; `states` are the check states the board has read. Only a
+    postback monitor the cell shows counts (a watched one: declared and enabled)."""
+    recorded = {
+        integration_id: Recorded(state.up, state.detail)
+        for integration_id, found in states.items()
+        for state in found
+        if state.check_name == POSTBACK_CHECK
+    }
+    windows = {view.integration_id: view for view in monitor_views(engine, specs.values(), now)}
+    silent = {i for i, window in windows.items() if judged_missing(window, recorded.get(i))}
+    return late_heartbeats(engine, specs, now) | silent
+
+
+def _judged(window: MonitorView, recorded: Recorded | None) -> MonitorView:
+    """The window as the cell shows it: its counts, and the judgement's state. Missing
+    as recorded while the window already looks fine: the detector's words until it
+    judges again."""
+    if recorded is None or recorded.up or window.state == MonitorState.MISSED:
+        return window
+    return replace(window, state=MonitorState.MISSED.value, detail=recorded.detail)
+
+
+def judged_views(
+    engine: Engine, specs: Iterable[IntegrationSpec], now: datetime
+) -> list[MonitorView]:
+    """`monitor_views` as the board's cells show them: each window's counts, and the
+    one judgement's state (the integration page can show the same)."""
+    windows = monitor_views(engine, specs, now)
+    recorded = recorded_postbacks(engine, [view.integration_id for view in windows])
+    return [_judged(view, recorded.get(view.integration_id)) for view in windows]
+
+
 def summaries(
     engine: Engine, specs: Sequence[IntegrationSpec], now: datetime
 ) -> dict[str, MonitorSummary]:
@@ -93,7 +178,7 @@ def summaries(
     if specs:
         for beat in list_heartbeats(engine, [spec.id for spec in specs]):
             beats.setdefault(beat.integration_id, []).append(beat)
-    postbacks = {view.integration_id: view for view in monitor_views(engine, specs, now)}
+    postbacks = {view.integration_id: view for view in judged_views(engine, specs, now)}
     found = {}
     for spec in specs:
         mine = beats.get(spec.id, [])
