@@ -41,14 +41,13 @@ from integrations.config import IntegrationSpec
 from integrations.history import BAR_LENGTH, ResultMark, ResultPage, latest_results, results_page
 from integrations.maintenance import StoredWindow, list_windows, windows_by_integration
 from integrations.results import StateView, current_states
-from integrations.specs.postbacks import POSTBACK_CHECK
 from integrations.staleness import CheckId, Freshness, check_freshness
 from integrations.uptime import Availability, LatencyPoint, availability, latency_by_hour
 from integrations.windows import MaintenanceWindow, active_window
 from intmon.api.access import visible_integrations
 from intmon.api.auth import Principal
 from intmon.web import side_by_side
-from intmon.web.board_monitors import MonitorSummary, late_heartbeats, summaries
+from intmon.web.board_monitors import MonitorSummary, monitor_alarms, summaries
 
 STATES = ("up", "down", "stale", "maintenance", "unknown")
 MAX_ROWS = 500
@@ -206,11 +205,8 @@ def board(
     for incident in sorted(incidents, key=lambda view: view.opened_at):
         if incident.ticket:
             tickets_of.setdefault(incident.integration_id, incident.ticket)
-    alarmed = late_heartbeats(engine, specs, now) | {
-        i
-        for i, found in states.items()
-        if i in specs and any(s.check_name == POSTBACK_CHECK and not s.up for s in found)
-    }
+    # One judgement for a row's place and its monitors cell (board_monitors).
+    alarmed = monitor_alarms(engine, specs, states, now)
     ordered = sorted(
         (
             integration_status(

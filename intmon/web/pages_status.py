@@ -21,11 +21,10 @@ from core import db
 from integrations.e2e_store import list_runs
 from integrations.heartbeats.store import list_heartbeats
 from integrations.history import ResultNotFound
-from integrations.postbacks.monitor import monitor_views
 from intmon.web.audit import message, recent
 from intmon.web.badges import badge_token
 from intmon.web.board import CHART_WINDOWS, STATES, board, integration_page
-from intmon.web.board_monitors import is_late
+from intmon.web.board_monitors import is_late, judged_views
 from intmon.web.charts import latency_chart
 from intmon.web.errors import PageError
 from intmon.web.i18n import Translator, language_of, zone_of
@@ -157,7 +156,7 @@ def integration_response(
         heartbeats=heartbeats,
         late_heartbeats={beat.name for beat in heartbeats if is_late(beat, now)},
         # The broker's postback monitor: its window, ratio and state.
-        postbacks=monitor_views(engine, [view.spec], now),
+        postbacks=judged_views(engine, [view.spec], now),
         # The e2e history (issue 7): the latest runs of this integration's scenarios.
         runs=list_runs(engine, integration_ids=[integration_id], limit=10),
         support=support,
