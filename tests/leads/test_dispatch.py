@@ -4,13 +4,13 @@ order, retries, the duplicate answer after a lost one, expiry, the partner budge
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
 from prometheus_client import REGISTRY
-from sqlalchemy import Engine, func, select, update
+from sqlalchemy import Connection, Engine, func, select, update
 
 from alerts.lead_holds import INCIDENTS, open_incident_holds
 from alerts.lead_metrics import publish_leads
@@ -179,6 +179,35 @@ def test_an_open_auth_incident_holds_leads_until_it_resolves(world, probes) -> N
     clock.advance(seconds=6)
     assert run(engine, probes, clock).outcomes == {"delivered": 2}
     assert fake.accepted == ["A", "B"]
+
+
+def test_the_hold_rule_given_in_decides_which_integrations_wait(world, probes) -> None:  # type: ignore[no-untyped-def]
+    engine, fake, specs = world
+    clock = Clock()
+    asked: list[tuple[list[str], datetime]] = []
+
+    def paused_by_the_platform(
+        connection: Connection, integration_ids: Collection[str], now: datetime
+    ) -> dict[str, str]:
+        asked.append((list(integration_ids), now))
+        return {"bx": "paused by the platform"}
+
+    submit(engine, leads("P1"), specs, clock())
+    assert run(engine, probes, clock, hold=paused_by_the_platform).held == 1
+    assert asked == [(["bx"], T0)]
+    with engine.connect() as connection:
+        assert connection.execute(select(ATTEMPTS.c.detail)).scalar_one() == (
+            "paused by the platform"
+        )
+    assert fake.requests == []
+    # A rule that holds nothing is obeyed too: the open auth incident that intmon's
+    # own rule would hold for is not read behind the caller's back.
+    open_auth_incident(engine, "bx")
+    with engine.connect() as connection:
+        assert open_incident_holds(connection, ["bx"], clock()) != {}
+    clock.advance(seconds=6)
+    assert run(engine, probes, clock, hold=lambda *_: {}).outcomes == {"delivered": 1}
+    assert fake.accepted == ["P1"]
 
 
 def test_failures_are_retried_with_backoff_and_a_duplicate_answer_confirms_a_lost_one(
