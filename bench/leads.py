@@ -35,6 +35,7 @@ from rich.table import Table
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from alerts.lead_holds import open_incident_holds
 from bench.checks import database
 from checks.loop import EngineThread
 from core.db import make_engine, utcnow
@@ -112,7 +113,14 @@ def deliver(url: str, count: int) -> float:
     probes = EngineThread()
     try:
         started = time.perf_counter()
-        report = drain(engine, probes.run_batch, MemoryBudget(), utcnow, budget_s=600)
+        report = drain(
+            engine,
+            probes.run_batch,
+            MemoryBudget(),
+            utcnow,
+            hold=open_incident_holds,
+            budget_s=600,
+        )
         elapsed = time.perf_counter() - started
     finally:
         probes.close()

@@ -13,6 +13,7 @@ import dramatiq
 from alerts.heartbeat_watch import watch_heartbeats
 from alerts.housekeeping import housekeep as run_housekeeping
 from alerts.housekeeping import send_pending
+from alerts.lead_holds import open_incident_holds
 from alerts.lead_metrics import publish_leads
 from alerts.policy import policy_of
 from alerts.postback_watch import watch_postbacks
@@ -79,7 +80,12 @@ def watch_postbacks_actor() -> None:
 def deliver_leads() -> None:
     rt = runtime()
     report = deliver_due(
-        rt.db, rt.probes.run_batch, rt.budget, utcnow, lease_s=rt.settings.lead_lease_s
+        rt.db,
+        rt.probes.run_batch,
+        rt.budget,
+        utcnow,
+        hold=open_incident_holds,
+        lease_s=rt.settings.lead_lease_s,
     )
     publish_leads(rt.db, report)
 

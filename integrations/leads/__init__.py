@@ -15,9 +15,10 @@ it holds or expires instead), `queue` (what both share), `lease` (one
 dispatcher per integration at a time), `expiry` (tells the platform of expired
 leads), `notices` (change notices), `liability` (the pure rule). The report
 that loads the evidence the rule needs (incidents, outages) and judges each lead
-is `alerts.lead_report`, the `intmon_leads_total` counter `alerts.lead_metrics`
-(they read alert tables, so they sit a layer up). The YAML blocks are
-`integrations.specs.leads`, their body templates `integrations.lead_templates`,
-and the per-partner request budget that deliveries share with the checks
-`integrations.partner_budget`.
+is `alerts.lead_report`, the `intmon_leads_total` counter `alerts.lead_metrics`,
+and the rule that holds leads during an incident `alerts.lead_holds`, which the
+callers hand to `dispatch` (they read alert tables, so they sit a layer up). The
+YAML blocks are `integrations.specs.leads`, their body templates
+`integrations.lead_templates`, and the per-partner request budget that
+deliveries share with the checks `integrations.partner_budget`.
 """

@@ -6,8 +6,9 @@ what keeps arrival order with any number of workers. A pass over one
 integration:
 
 1. leads past their maximum hold time are expired, and while the integration
-   is under maintenance or has an open auth or connectivity incident, due
-   leads are held (both in `holding`);
+   is under maintenance or the caller's `hold` rule holds it (an open auth or
+   connectivity incident: `alerts.lead_holds`), due leads are held (both in
+   `holding`);
 2. otherwise as many as the budget grants are sent, `concurrency` at a time:
    each lead's `sends` is counted and committed *before* its request goes out,
    so after a crash the resend knows an answer may have been lost, and the
@@ -38,7 +39,7 @@ from integrations.leads.delivery import (
     delivery_integration,
     judge,
 )
-from integrations.leads.holding import _expire, _expire_orphans, _hold, hold_reason
+from integrations.leads.holding import HoldRule, _expire, _expire_orphans, _hold, hold_reason
 from integrations.leads.lease import lease, release, renew
 from integrations.leads.ledger import LEADS
 from integrations.leads.queue import WAITING, DispatchReport, _due, _ledger, _set
@@ -76,11 +77,16 @@ def dispatch(
     budget: PartnerBudget,
     clock: Callable[[], datetime],
     *,
+    hold: HoldRule,
     specs: Mapping[str, IntegrationSpec] | None = None,
     lease_s: float = 30.0,
     limit: int = 200,
 ) -> DispatchReport:
-    """One pass over every integration with due leads (`specs`: default, the registry)."""
+    """One pass over every integration with due leads (`specs`: default, the registry).
+
+    `hold` says which integrations' leads wait (besides maintenance): given in, with
+    no default, because the rule reads incidents, which live in `alerts`, a layer
+    above this one; callers pass `alerts.lead_holds.open_incident_holds`."""
     report = DispatchReport()
     due = due_integrations(engine, clock())
     if specs is None:
@@ -96,7 +102,7 @@ def dispatch(
         if owner is None:
             continue
         try:
-            report.merge(_pass(engine, spec, send, budget, clock, limit, (owner, lease_s)))
+            report.merge(_pass(engine, spec, send, budget, clock, hold, limit, (owner, lease_s)))
         finally:
             release(engine, integration_id, owner)
     return report
@@ -108,6 +114,7 @@ def _pass(
     send: Send,
     budget: PartnerBudget,
     clock: Callable[[], datetime],
+    hold: HoldRule,
     limit: int,
     held: tuple[str, float],
 ) -> DispatchReport:
@@ -117,7 +124,7 @@ def _pass(
     with engine.begin() as connection:
         leads = _due(connection, spec.id, now, limit)
         live = _expire(connection, spec, [lead for lead in leads], now, report)
-        reason = hold_reason(connection, spec.id, now)
+        reason = hold_reason(connection, spec.id, now, hold)
         if reason is not None:
             _hold(connection, spec.id, live, reason, now, report)
             return report
@@ -231,6 +238,7 @@ def drain(
     budget: PartnerBudget,
     clock: Callable[[], datetime],
     *,
+    hold: HoldRule,
     budget_s: float = 10.0,
     lease_s: float = 30.0,
 ) -> DispatchReport:
@@ -239,7 +247,7 @@ def drain(
     total = DispatchReport()
     deadline = time.monotonic() + budget_s
     while True:
-        report = dispatch(engine, send, budget, clock, lease_s=lease_s)
+        report = dispatch(engine, send, budget, clock, hold=hold, lease_s=lease_s)
         total.merge(report)
         if report.sent == 0 or time.monotonic() >= deadline:
             return total
@@ -251,11 +259,12 @@ def deliver_due(
     budget: PartnerBudget,
     clock: Callable[[], datetime],
     *,
+    hold: HoldRule,
     lease_s: float = 30.0,
 ) -> DispatchReport:
     """What a `deliver_leads` message does: drain the queues, then tell the platform
     about leads that expired (their messages were queued with the expiry)."""
-    report = drain(engine, send, budget, clock, lease_s=lease_s)
+    report = drain(engine, send, budget, clock, hold=hold, lease_s=lease_s)
     expiry.send_expired(engine, clock())
     return report
 
@@ -269,4 +278,4 @@ def pending_count(engine: Engine) -> int:
         )
 
 
-__all__ = ["Send", "deliver_due", "dispatch", "drain", "pending_count"]
+__all__ = ["HoldRule", "Send", "deliver_due", "dispatch", "drain", "pending_count"]

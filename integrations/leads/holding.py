@@ -3,9 +3,10 @@
 A pass over one integration first expires the leads past their maximum hold
 time (`max_hold_s`): one ledger row each, and the platform is told through the
 outbox in the same transaction, so the message cannot be lost. The rest wait
-while the integration is under maintenance or has an open auth or connectivity
-incident: sent into an integration known to be down, they would only fail and
-use up their retries. They are `held` instead (one ledger row per hold, not per
+while the integration is under maintenance or the caller's hold rule holds it
+(in intmon, `alerts.lead_holds`: an open auth or connectivity incident): sent
+into an integration known to be down, they would only fail and use up their
+retries. They are `held` instead (one ledger row per hold, not per
 recheck; no send is counted), looked at again in `RECHECK`, and go out in
 arrival order through `dispatch` once the integration recovers.
 
@@ -16,39 +17,42 @@ and the report says what became of them.
 
 from __future__ import annotations
 
+from collections.abc import Collection, Mapping
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
-from sqlalchemy import Connection, Engine, select
+from sqlalchemy import Connection, Engine
 
-from alerts.models import Incident
-from core.db import table_of
 from integrations.config import IntegrationSpec
 from integrations.leads import expiry
 from integrations.leads.delivery import LeadOutcome
 from integrations.leads.queue import DispatchReport, _due, _ledger, _set
 from integrations.maintenance import windows_by_integration
 
-INCIDENTS = table_of(Incident)
-HOLDING_FAMILIES = ("auth", "connectivity")
 RECHECK = timedelta(seconds=5)
 
 
-def hold_reason(connection: Connection, integration_id: str, now: datetime) -> str | None:
-    """Why leads must wait now, or None: maintenance first, then an open incident."""
+class HoldRule(Protocol):
+    """Which of `integration_ids` are held at `now`, each with the reason the ledger
+    keeps (absent: not held). It reads in the pass's own transaction (`connection`).
+
+    The caller hands it in because what holds leads in intmon is an open incident,
+    and incidents belong to `alerts`, a layer above this one (see the import-linter
+    layers in pyproject.toml): `alerts.lead_holds.open_incident_holds`."""
+
+    def __call__(
+        self, connection: Connection, integration_ids: Collection[str], now: datetime, /
+    ) -> Mapping[str, str]: ...
+
+
+def hold_reason(
+    connection: Connection, integration_id: str, now: datetime, hold: HoldRule
+) -> str | None:
+    """Why leads must wait now, or None: maintenance first, then the hold rule."""
     for window in windows_by_integration(connection, [integration_id]).get(integration_id, []):
         if window.active_at(now):
             return f"maintenance: {window.describe()}"
-    family = connection.execute(
-        select(INCIDENTS.c.family, INCIDENTS.c.id)
-        .where(
-            INCIDENTS.c.integration_id == integration_id,
-            INCIDENTS.c.state == "open",
-            INCIDENTS.c.family.in_(HOLDING_FAMILIES),
-        )
-        .order_by(INCIDENTS.c.id)
-    ).first()
-    return None if family is None else f"open {family.family} incident #{family.id}"
+    return hold(connection, [integration_id], now).get(integration_id)
 
 
 def _expire(

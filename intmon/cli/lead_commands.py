@@ -103,6 +103,7 @@ def leads_import(
 
 
 def _deliver(engine: Engine) -> dict[str, Any]:
+    from alerts.lead_holds import open_incident_holds
     from checks.loop import EngineThread
     from core.db import utcnow
     from core.settings import get_settings
@@ -114,7 +115,12 @@ def _deliver(engine: Engine) -> dict[str, Any]:
     budget = budget_for(settings.redis_url, settings.namespace)
     try:
         report = deliver_due(
-            engine, probes.run_batch, budget, utcnow, lease_s=settings.lead_lease_s
+            engine,
+            probes.run_batch,
+            budget,
+            utcnow,
+            hold=open_incident_holds,
+            lease_s=settings.lead_lease_s,
         )
     finally:
         probes.close()

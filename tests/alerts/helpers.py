@@ -5,11 +5,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, insert
 
 from alerts.incidents import Transitions
 from alerts.intake import ingest
+from alerts.models import Incident
 from alerts.policy import Policy
+from core.db import table_of
 from core.vocabulary.outcomes import CheckResult, Outcome
 from integrations.apply import apply
 from integrations.config import IntegrationSpec
@@ -108,3 +110,32 @@ def feed(
         total.resolved += done.resolved
         total.tickets_opened += done.tickets_opened
     return total
+
+
+def open_auth_incident(engine: Engine, integration_id: str) -> int:
+    """An open auth incident, as the alerts would have opened it; returns its id."""
+    incidents = table_of(Incident)
+    with engine.begin() as connection:
+        return int(
+            connection.execute(
+                insert(incidents)
+                .values(
+                    integration_id=integration_id,
+                    family="auth",
+                    state="open",
+                    opened_at=T0,
+                    first_seen=T0,
+                    last_seen=T0,
+                    failures=3,
+                    checks=[],
+                    last_outcome="auth_failure",
+                    last_detail="",
+                    evidence={},
+                    reopened=0,
+                    flapping=False,
+                    escalation_level=1,
+                    reminders=0,
+                )
+                .returning(incidents.c.id)
+            ).scalar_one()
+        )

@@ -11,6 +11,7 @@ from urllib.parse import quote
 
 from sqlalchemy import Engine, select
 
+from alerts.lead_holds import open_incident_holds
 from checks.engine import ProbeSettings
 from checks.loop import EngineThread
 from integrations.apply import apply
@@ -63,7 +64,9 @@ def test_no_delivery_reaches_an_internal_address(
     submit(sqlite_engine, leads, specs, T0)
     probes = EngineThread(ProbeSettings(egress=PARTNER_ONLY))
     try:
-        report = dispatch(sqlite_engine, probes.run_batch, MemoryBudget(), lambda: T0)
+        report = dispatch(
+            sqlite_engine, probes.run_batch, MemoryBudget(), lambda: T0, hold=open_incident_holds
+        )
     finally:
         probes.close()
     assert report.outcomes == {"failed_contract": 1, "failed_config": 1}

@@ -33,7 +33,7 @@ from intmon.api.auth import create_token
 from intmon.app import create_app
 from intmon.cli import app
 from intmon.migrations import upgrade
-from tests.alerts.helpers import T0
+from tests.alerts.helpers import T0, open_auth_incident
 from tests.leads.broker import FakeBroker, broker, delivery_config
 
 runner = CliRunner()
@@ -87,6 +87,24 @@ def attempt(lead: str, outcome: str, at: datetime, n: int = 1, **extra: Any) -> 
         "outcome": outcome,
         **extra,
     }
+
+
+def test_leads_deliver_holds_leads_while_an_auth_incident_is_open(world, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    engine, fake = world
+    open_auth_incident(engine, "bx")
+    queued = jsonl(
+        tmp_path / "queued.jsonl",
+        [
+            {
+                "id": "H1",
+                "integration": "bx",
+                "fields": {"email": "h@b", "first": "A", "last": "B", "age": 1},
+            }
+        ],
+    )
+    cli("leads", "import", queued)
+    summary = json.loads(cli("leads", "deliver", "--json").stdout)
+    assert (summary["held"], summary["sent"]) == (1, 0) and fake.requests == []
 
 
 def test_import_deliver_report_from_the_command_line(world, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
