@@ -59,7 +59,9 @@ from intmon.web.board import board
 from intmon.web.users import create_user
 
 console = Console(stderr=True)
-NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+# Now, so the results land in the day partitions the migrations made (as in production),
+# not in the default partition a fixed past date would fill.
+NOW = datetime.now(UTC).replace(second=0, microsecond=0)
 PASSWORD = "bench password of the board"
 
 
