@@ -123,7 +123,7 @@ async def test_scheduled_at_and_timestamps_are_kept(
     assert result.http_status == 200
 
 
-@pytest.mark.parametrize("transport", ["native", "aiohttp", "httpx"])
+@pytest.mark.parametrize("transport", ["native", "curl", "aiohttp", "httpx"])
 async def test_one_connection_per_check_without_keepalive(
     transport: str, partners: Any, integration: Callable[..., IntegrationSpec]
 ) -> None:
