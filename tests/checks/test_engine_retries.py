@@ -151,7 +151,7 @@ async def test_closed_engine_reports_instead_of_raising(
 
 @pytest.mark.parametrize(
     "changes",
-    [{"transport": "curl"}, {"max_connections": 0}, {"body_cap_bytes": 0}],
+    [{"transport": "requests"}, {"max_connections": 0}, {"body_cap_bytes": 0}],
 )
 def test_settings_are_validated(changes: dict[str, Any]) -> None:
     with pytest.raises(ValueError):
