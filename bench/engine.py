@@ -8,12 +8,13 @@ over the measured batches, after a warm-up; transports are interleaved round by
 round and the median of the rounds is reported.
 
     python bench/engine.py --transports native,curl --rounds 3
-    python bench/engine.py --no-keepalive
+    python bench/engine.py --bare   # the transport alone: no engine around it
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import importlib.util
 import json
 import os
@@ -36,6 +37,8 @@ def cpu_s() -> float:
 
 
 async def measure(args: argparse.Namespace) -> dict[str, float]:
+    if args.bare:
+        return await measure_bare(args)
     from checks.engine import ProbeEngine, ProbeSettings
     from integrations.config import IntegrationSpec
 
@@ -66,19 +69,63 @@ async def measure(args: argparse.Namespace) -> dict[str, float]:
         for _ in range(args.warmup_batches):
             await engine.run_batch(batch)
         started, cpu_started = time.perf_counter(), cpu_s()
-        failed = 0
+        failed, durations = 0, []
         for _ in range(args.batches):
             results = await engine.run_batch(batch)
             failed += sum(1 for r in results if r.outcome != "ok")
+            durations += [r.duration_s for r in results]
         wall, cpu = time.perf_counter() - started, cpu_s() - cpu_started
     finally:
         await engine.aclose()
     checks = args.batch * args.batches
+    durations.sort()
     return {
         "cpu_us_per_check": cpu / checks * 1e6,
         "checks_per_s": checks / wall,
         "failed": failed,
+        # A check's own duration (its wait for a connection slot excluded).
+        "duration_p50_ms": durations[len(durations) // 2] * 1000,
+        "duration_max_ms": durations[-1] * 1000,
     }
+
+
+async def measure_bare(args: argparse.Namespace) -> dict[str, float]:
+    """The transport alone: the same prebuilt request `--batch` at a time, the body read."""
+    import httpx
+
+    from checks.clients import ClientPool
+    from checks.engine import ProbeSettings
+    from integrations.config import TLSSettings
+
+    settings = ProbeSettings(transport=args.child, keepalive=args.keepalive)
+    pool = ClientPool(settings)
+    transport = pool.transport(TLSSettings())
+    request = httpx.Request("GET", args.url, extensions={"timeout": {"connect": 5, "read": 5}})
+    slots = asyncio.Semaphore(args.in_flight)
+
+    async def one() -> bool:
+        async with slots:
+            response = await transport.handle_async_request(request)
+            try:
+                async for _ in response.aiter_raw():
+                    pass
+            finally:
+                await response.aclose()
+            return response.status_code == 200
+
+    async def batch() -> int:
+        return sum(not ok for ok in await asyncio.gather(*(one() for _ in range(args.batch))))
+
+    try:
+        for _ in range(args.warmup_batches):
+            await batch()
+        started, cpu_started = time.perf_counter(), cpu_s()
+        failed = sum([await batch() for _ in range(args.batches)])
+        wall, cpu = time.perf_counter() - started, cpu_s() - cpu_started
+    finally:
+        await pool.aclose()
+    checks = args.batch * args.batches
+    return {"cpu_us_per_check": cpu / checks * 1e6, "checks_per_s": checks / wall, "failed": failed}
 
 
 def child(args: argparse.Namespace) -> None:
@@ -104,6 +151,7 @@ def run_child(args: argparse.Namespace, transport: str, url: str) -> dict[str, f
         "--in-flight",
         str(args.in_flight),
         "--keepalive" if args.keepalive else "--no-keepalive",
+        *(["--bare"] if args.bare else []),
     ]
     output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
     figures: dict[str, float] = json.loads(output.strip().splitlines()[-1])
@@ -121,6 +169,9 @@ def main() -> None:
     parser.add_argument("--warmup-batches", type=int, default=5)
     parser.add_argument("--in-flight", type=int, default=64, help="connections per host")
     parser.add_argument("--keepalive", action=argparse.BooleanOptionalAction, default=False)
+    parser.add_argument(
+        "--bare", action="store_true", help="the transport alone, without the engine"
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
     parser.add_argument("--json", action="store_true")
@@ -146,7 +197,13 @@ def main() -> None:
                 print(
                     f"round {number + 1} {transport}: {figures['cpu_us_per_check']:.0f} µs "
                     f"CPU/check, {figures['checks_per_s']:.0f} checks/s, "
-                    f"{figures['failed']:.0f} failed ({kind} target)",
+                    f"{figures['failed']:.0f} failed ({kind} target)"
+                    + (
+                        f", check duration p50 {figures['duration_p50_ms']:.1f} ms, "
+                        f"max {figures['duration_max_ms']:.0f} ms"
+                        if "duration_max_ms" in figures
+                        else ""
+                    ),
                     file=sys.stderr,
                 )
     summary = {
@@ -158,6 +215,7 @@ def main() -> None:
         for transport, results in rounds.items()
     }
     mode = "keep-alive" if args.keepalive else "new connection per check"
+    mode += ", transport alone" if args.bare else ", ProbeEngine.run_batch"
     print(f"median of {args.rounds}, {mode}, batches of {args.batch}, {args.in_flight} in flight:")
     for transport, medians in summary.items():
         print(
