@@ -23,6 +23,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -128,10 +129,23 @@ async def measure_bare(args: argparse.Namespace) -> dict[str, float]:
     return {"cpu_us_per_check": cpu / checks * 1e6, "checks_per_s": checks / wall, "failed": failed}
 
 
+def busy_python(stop: threading.Event) -> None:
+    """Python work on another thread, as a worker's pipeline threads do beside the
+    probe loop (results, state, metrics): it holds the GIL between switches."""
+    while not stop.is_set():
+        sum(i * i for i in range(2000))
+
+
 def child(args: argparse.Namespace) -> None:
     import uvloop
 
-    print(json.dumps(uvloop.run(measure(args))))
+    stop = threading.Event()
+    if args.busy_thread:
+        threading.Thread(target=busy_python, args=(stop,), daemon=True).start()
+    try:
+        print(json.dumps(uvloop.run(measure(args))))
+    finally:
+        stop.set()
 
 
 def run_child(args: argparse.Namespace, transport: str, url: str) -> dict[str, float]:
@@ -152,6 +166,7 @@ def run_child(args: argparse.Namespace, transport: str, url: str) -> dict[str, f
         str(args.in_flight),
         "--keepalive" if args.keepalive else "--no-keepalive",
         *(["--bare"] if args.bare else []),
+        *(["--busy-thread"] if args.busy_thread else []),
     ]
     output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
     figures: dict[str, float] = json.loads(output.strip().splitlines()[-1])
@@ -171,6 +186,12 @@ def main() -> None:
     parser.add_argument("--keepalive", action=argparse.BooleanOptionalAction, default=False)
     parser.add_argument(
         "--bare", action="store_true", help="the transport alone, without the engine"
+    )
+    parser.add_argument(
+        "--busy-thread",
+        action="store_true",
+        help="a thread running Python beside the probe loop, as in a worker; its CPU "
+        "counts too, so compare checks/s and durations, not CPU",
     )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
@@ -210,17 +231,20 @@ def main() -> None:
         transport: {
             "cpu_us_per_check": statistics.median(r["cpu_us_per_check"] for r in results),
             "checks_per_s": statistics.median(r["checks_per_s"] for r in results),
+            "duration_p50_ms": statistics.median(r.get("duration_p50_ms", 0) for r in results),
             "rounds_cpu_us": [round(r["cpu_us_per_check"]) for r in results],
         }
         for transport, results in rounds.items()
     }
     mode = "keep-alive" if args.keepalive else "new connection per check"
     mode += ", transport alone" if args.bare else ", ProbeEngine.run_batch"
+    mode += ", a busy Python thread beside it" if args.busy_thread else ""
     print(f"median of {args.rounds}, {mode}, batches of {args.batch}, {args.in_flight} in flight:")
     for transport, medians in summary.items():
         print(
             f"  {transport:8} {medians['cpu_us_per_check']:6.0f} µs CPU/check "
-            f"{medians['checks_per_s']:7.0f} checks/s  rounds {medians['rounds_cpu_us']}"
+            f"{medians['checks_per_s']:7.0f} checks/s, check duration p50 "
+            f"{medians['duration_p50_ms']:.1f} ms, rounds {medians['rounds_cpu_us']}"
         )
     if args.json:
         print(json.dumps(summary, indent=2))
