@@ -27,16 +27,13 @@ What is pinned, and why:
 - Nothing is logged (no CURLOPT_VERBOSE): headers carry credentials.
 
 libcurl's error codes become the httpx exceptions `checks.classify` reads,
-with the OS, DNS or TLS error as their cause (`curl_exception`).
+with the OS, DNS or TLS error as their cause (`checks.curl_errors`).
 """
 
 from __future__ import annotations
 
 import asyncio
-import errno
-import os
 import socket
-import ssl
 from collections import deque
 from collections.abc import AsyncIterator
 
@@ -44,11 +41,12 @@ import certifi
 import httpx
 import pycurl
 
+from checks.curl_errors import curl_exception
 from checks.transport import MAX_HEADER_LINE
 from core.egress import EgressDenied, EgressPolicy
 from integrations.config import TLSSettings
 
-__all__ = ["CurlTransport", "curl_exception"]
+__all__ = ["CurlTransport"]
 
 _HIGH_WATER = 256 * 1024  # unread body bytes that pause the transfer
 # The whole head: the native transport counts its 64 KiB per read, before the read
@@ -61,36 +59,6 @@ _SCHEMES = ("http", "https")
 # Request headers libcurl would add on its own unless told otherwise (an empty
 # value removes them): what goes out is what httpx built, nothing more.
 _SUPPRESSED = (b"Accept", b"Content-Type", b"Expect", b"Transfer-Encoding")
-# Codes pycurl has no name for.
-_WEIRD_SERVER_REPLY = 8
-_TOO_LARGE = 100
-_TLS_CODES = frozenset(
-    {
-        pycurl.E_SSL_CONNECT_ERROR,
-        pycurl.E_SSL_CERTPROBLEM,
-        pycurl.E_SSL_CIPHER,
-        pycurl.E_SSL_CACERT_BADFILE,
-        pycurl.E_SSL_ENGINE_NOTFOUND,
-        pycurl.E_SSL_ENGINE_SETFAILED,
-        pycurl.E_SSL_ENGINE_INITFAILED,
-        pycurl.E_SSL_CRL_BADFILE,
-        pycurl.E_SSL_ISSUER_ERROR,
-        pycurl.E_SSL_PINNEDPUBKEYNOTMATCH,
-        pycurl.E_SSL_INVALIDCERTSTATUS,
-        pycurl.E_SSL_SHUTDOWN_FAILED,
-    }
-)
-_BROKEN_ANSWER = frozenset(
-    {
-        _WEIRD_SERVER_REPLY,
-        _TOO_LARGE,
-        pycurl.E_UNSUPPORTED_PROTOCOL,  # also HTTP/0.9 and unknown versions
-        pycurl.E_BAD_CONTENT_ENCODING,
-        pycurl.E_RANGE_ERROR,
-        pycurl.E_FILESIZE_EXCEEDED,
-        pycurl.E_HTTP2,
-    }
-)
 
 
 class CurlTransport(httpx.AsyncBaseTransport):
@@ -474,60 +442,6 @@ class _Body(httpx.AsyncByteStream):
         if not transfer.complete and not transfer.abandoned:
             transfer.abandoned = True
             transfer.driver.abort(transfer)
-
-
-def curl_exception(
-    code: int, message: str, *, os_errno: int = 0, connected: bool = False, answered: bool = False
-) -> Exception:
-    """The httpx exception for a libcurl error, its cause what `checks.classify` reads.
-
-    `os_errno` is CURLINFO_OS_ERRNO, `connected` whether a connection was made,
-    `answered` whether the answer's head had arrived.
-    """
-    text = f"{message} (curl error {code})"
-    cause: BaseException | None = None
-    error: Exception
-    if code == pycurl.E_COULDNT_RESOLVE_HOST:
-        error, cause = httpx.ConnectError(text), socket.gaierror(socket.EAI_NONAME, message)
-    elif code == pycurl.E_COULDNT_CONNECT:
-        error, cause = httpx.ConnectError(text), _os_error(os_errno or errno.ECONNREFUSED)
-    elif code == pycurl.E_OPERATION_TIMEDOUT:
-        timeout = httpx.ReadTimeout if connected else httpx.ConnectTimeout
-        error = timeout(text)
-    elif code == pycurl.E_PEER_FAILED_VERIFICATION:
-        reason = message.removeprefix("SSL certificate problem: ")
-        verify = ssl.SSLCertVerificationError(1, reason)
-        verify.verify_message = reason
-        error, cause = httpx.ConnectError(text), verify
-    elif code in _TLS_CODES:
-        tls = ssl.SSLError(1, message)
-        tls.reason = message
-        error, cause = httpx.ConnectError(text), tls
-    elif code == pycurl.E_GOT_NOTHING:
-        error = httpx.RemoteProtocolError("Server disconnected without sending a response.")
-    elif code in (pycurl.E_RECV_ERROR, pycurl.E_SEND_ERROR):
-        error = httpx.ReadError(text) if code == pycurl.E_RECV_ERROR else httpx.WriteError(text)
-        if os_errno:
-            cause = _os_error(os_errno)
-        elif not answered:  # closed (e.g. a TLS close) before any answer
-            error = httpx.RemoteProtocolError("Server disconnected without sending a response.")
-    elif code == pycurl.E_PARTIAL_FILE:
-        error = httpx.RemoteProtocolError(
-            "peer closed connection without sending complete message body"
-        )
-    elif code in _BROKEN_ANSWER:
-        error = httpx.RemoteProtocolError(f"malformed HTTP answer: {message}")
-    elif code in (pycurl.E_URL_MALFORMAT, pycurl.E_UNSUPPORTED_PROTOCOL):
-        error = httpx.UnsupportedProtocol(text)
-    else:
-        error = httpx.TransportError(text)
-    error.__cause__ = cause
-    return error
-
-
-def _os_error(number: int) -> OSError:
-    """An OSError of the errno's own subclass (ConnectionRefusedError for ECONNREFUSED…)."""
-    return OSError(number, os.strerror(number))
 
 
 def _header_lines(request: httpx.Request, *, close: bool) -> list[bytes]:

@@ -18,7 +18,8 @@ import pycurl
 import pytest
 
 from checks.classify import diagnose_exception
-from checks.curl_transport import CurlTransport, curl_exception
+from checks.curl_errors import curl_exception
+from checks.curl_transport import CurlTransport
 from core.egress import EgressPolicy
 from core.vocabulary.outcomes import Outcome
 from integrations.config import TLSSettings
