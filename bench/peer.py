@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
+import os
 import re
 import shutil
 import statistics
@@ -145,6 +146,12 @@ def main() -> None:
         "integration loads its spec and creates its metric series, which a long-running "
         "worker has long done",
     )
+    parser.add_argument(
+        "--transports",
+        default=os.environ.get("INTMON_HTTP_TRANSPORT", "native"),
+        help="probe transports to compare (comma-separated, e.g. native,curl): each round "
+        "runs intmon once per transport against the same peer figure, in turn",
+    )
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     if args.quick:
@@ -152,48 +159,86 @@ def main() -> None:
 
     peers = require_peers()
     bench = load_bench_checks()
-    rounds = []
+    transports = args.transports.split(",")
+    rounds: dict[str, list[dict[str, float]]] = {transport: [] for transport in transports}
     for round_no in range(args.repeat):
         workdir = Path(tempfile.mkdtemp(prefix="intmon-peer-target-"))
         with bench.target(workdir) as (url, _kind):
             peer = blackbox_probes_per_s(bench, peers, url, args.seconds)
         console.print(f"round {round_no + 1}: blackbox_exporter {peer:.0f} probes/s")
-        figures, cpu = {}, {}
-        ran_all = False
-        for keepalive in (False, True):
-            options = argparse.Namespace(
-                processes=args.processes,
-                threads=args.threads,
-                batch_size=args.batch_size,
-                keepalive=keepalive,
-                profile=False,  # bench/checks.py --profile: not in the side-by-side rounds
-                profile_raw=False,
-            )
-            result = bench.run_scenario(
-                options, "peer", args.integrations, 1.0, args.seconds, args.warmup
-            )
-            figures[keepalive] = result.checks_per_s
-            cpu[keepalive] = result.worker_cpu_ms_per_check
-            if result.checks_per_s >= 0.95 * args.integrations:
-                # intmon ran all it was offered: its capacity is higher than measured.
-                console.print(
-                    f"[yellow]intmon ran {result.checks_per_s:.0f} of {args.integrations} "
-                    "offered checks/s: the figure is a lower bound; raise --integrations"
-                )
-                ran_all = True
-        rounds.append(
-            {
-                "blackbox_probes_per_s": peer,
-                "intmon_new_connection_per_s": figures[False],
-                "intmon_keepalive_per_s": figures[True],
-                "intmon_new_connection_worker_cpu_ms": cpu[False],
-                "intmon_keepalive_worker_cpu_ms": cpu[True],
-                "intmon_ran_all_offered": ran_all,
-            }
-        )
+        for transport in transports:
+            os.environ["INTMON_HTTP_TRANSPORT"] = transport  # the workers inherit it
+            rounds[transport].append(intmon_round(bench, args, peer))
+            console.print(f"round {round_no + 1}, {transport}: {rounds[transport][-1]}")
         shutil.rmtree(workdir, ignore_errors=True)
         time.sleep(1)
 
+    report = {transport: summarize(runs) for transport, runs in rounds.items()}
+    table = Table(title=f"intmon vs blackbox_exporter 0.23, same target, median of {args.repeat}")
+    for column in ("what", "per second", "ratio to blackbox_exporter", "worker CPU ms/check"):
+        table.add_column(column, justify="right")
+    first = report[transports[0]]
+    table.add_row(
+        "blackbox_exporter, wrk -c64, new connection per probe",
+        f"{first['blackbox_probes_per_s']:.0f}",
+        "1.00",
+        "",
+    )
+    for transport, median in report.items():
+        table.add_row(
+            f"intmon ({transport}) end to end, new connection per check",
+            f"{median['intmon_new_connection_per_s']:.0f}",
+            f"{median['ratio_new_connection']:.2f}",
+            f"{median['intmon_new_connection_worker_cpu_ms']:.2f}",
+        )
+        table.add_row(
+            f"intmon ({transport}) end to end, keep-alive",
+            f"{median['intmon_keepalive_per_s']:.0f}",
+            f"{median['ratio_keepalive']:.2f}",
+            f"{median['intmon_keepalive_worker_cpu_ms']:.2f}",
+        )
+    Console().print(table)
+    if args.json:
+        print(json.dumps({"median": report, "rounds": rounds}, indent=2))
+
+
+def intmon_round(bench, args: argparse.Namespace, peer: float) -> dict[str, float]:  # type: ignore[no-untyped-def]
+    """intmon with a new connection per check, then with keep-alive, beside `peer`."""
+    figures, cpu = {}, {}
+    ran_all = False
+    for keepalive in (False, True):
+        options = argparse.Namespace(
+            processes=args.processes,
+            threads=args.threads,
+            batch_size=args.batch_size,
+            keepalive=keepalive,
+            profile=False,  # bench/checks.py --profile: not in the side-by-side rounds
+            profile_raw=False,
+        )
+        result = bench.run_scenario(
+            options, "peer", args.integrations, 1.0, args.seconds, args.warmup
+        )
+        figures[keepalive] = result.checks_per_s
+        cpu[keepalive] = result.worker_cpu_ms_per_check
+        if result.checks_per_s >= 0.95 * args.integrations:
+            # intmon ran all it was offered: its capacity is higher than measured.
+            console.print(
+                f"[yellow]intmon ran {result.checks_per_s:.0f} of {args.integrations} "
+                "offered checks/s: the figure is a lower bound; raise --integrations"
+            )
+            ran_all = True
+    return {
+        "blackbox_probes_per_s": peer,
+        "intmon_new_connection_per_s": figures[False],
+        "intmon_keepalive_per_s": figures[True],
+        "intmon_new_connection_worker_cpu_ms": cpu[False],
+        "intmon_keepalive_worker_cpu_ms": cpu[True],
+        "intmon_ran_all_offered": ran_all,
+    }
+
+
+def summarize(rounds: list[dict[str, float]]) -> dict[str, float]:
+    """Medians of the rounds, and the ratios to the peer."""
     median = {
         key: statistics.median(r[key] for r in rounds)
         for key in rounds[0]
@@ -203,31 +248,7 @@ def main() -> None:
         median["intmon_new_connection_per_s"] / median["blackbox_probes_per_s"]
     )
     median["ratio_keepalive"] = median["intmon_keepalive_per_s"] / median["blackbox_probes_per_s"]
-
-    table = Table(title=f"intmon vs blackbox_exporter 0.23, same target, median of {len(rounds)}")
-    for column in ("what", "per second", "ratio to blackbox_exporter", "worker CPU ms/check"):
-        table.add_column(column, justify="right")
-    table.add_row(
-        "blackbox_exporter, wrk -c64, new connection per probe",
-        f"{median['blackbox_probes_per_s']:.0f}",
-        "1.00",
-        "",
-    )
-    table.add_row(
-        "intmon end to end, new connection per check",
-        f"{median['intmon_new_connection_per_s']:.0f}",
-        f"{median['ratio_new_connection']:.2f}",
-        f"{median['intmon_new_connection_worker_cpu_ms']:.2f}",
-    )
-    table.add_row(
-        "intmon end to end, keep-alive",
-        f"{median['intmon_keepalive_per_s']:.0f}",
-        f"{median['ratio_keepalive']:.2f}",
-        f"{median['intmon_keepalive_worker_cpu_ms']:.2f}",
-    )
-    Console().print(table)
-    if args.json:
-        print(json.dumps({"median": median, "rounds": rounds}, indent=2))
+    return median
 
 
 if __name__ == "__main__":

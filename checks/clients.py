@@ -2,12 +2,14 @@
 
 Checks go straight through an `httpx.AsyncBaseTransport` (`checks.redirects.send`):
 httpx's requests and responses, none of `AsyncClient.send`'s per-request work.
-Three transports, picked by `ProbeSettings.transport`:
+Four transports, picked by `ProbeSettings.transport`:
 
 - "native" (the default): `checks.transport.NativeTransport`, asyncio
   protocols parsed by httptools, with `Connection: close` and a new connection
   per check when keep-alive is off. The cheapest per check by far
   (docs/benchmarks.md).
+- "curl": `checks.curl_transport.CurlTransport`, libcurl's multi interface
+  driven by the engine's event loop; connect, TLS and parsing in C.
 - "aiohttp": httpx-aiohttp's `AiohttpTransport` over our own
   `aiohttp.ClientSession` (`TCPConnector` with the limits, `force_close` when
   keep-alive is off, our SSL context). aiohttp's own cookie jar, automatic
@@ -18,7 +20,7 @@ Three transports, picked by `ProbeSettings.transport`:
 
 Each connects only where the egress policy (`ProbeSettings.egress`) permits,
 judged on the resolved address at connect time (`core.egress_http`). The
-outcome suite runs on all three, so classification cannot drift with the
+outcome suite runs on all four, so classification cannot drift with the
 choice. Cookies are never kept between checks, proxies from the environment
 are not used, and redirects are capped at `MAX_REDIRECTS`.
 """
@@ -34,6 +36,7 @@ import certifi
 import httpx
 import httpx_aiohttp
 
+from checks.curl_transport import CurlTransport
 from checks.errors import ProbeFailure
 from checks.transport import NativeTransport
 from core.egress_http import LiteralGuard, guard_transport, guarded_connector
@@ -87,7 +90,7 @@ class ClientPool:
         key: TlsKey = (tls.verify, tls.ca_file)
         entry = self._clients.get(key)
         if entry is None:
-            transport = self._transport(ssl_context(tls))
+            transport = self._transport(tls, ssl_context(tls))
             client = httpx.AsyncClient(
                 transport=transport,
                 headers=DEFAULT_HEADERS,
@@ -99,8 +102,15 @@ class ClientPool:
             entry = self._clients[key] = (client, transport)
         return entry
 
-    def _transport(self, context: ssl.SSLContext) -> httpx.AsyncBaseTransport:
+    def _transport(self, tls: TLSSettings, context: ssl.SSLContext) -> httpx.AsyncBaseTransport:
         settings = self.settings
+        if settings.transport == "curl":  # libcurl reads the CA file itself; `context` vetted it
+            return CurlTransport(
+                tls,
+                keepalive=settings.keepalive,
+                max_idle_connections=settings.max_connections,
+                egress=settings.egress,
+            )
         if settings.transport == "native":
             return NativeTransport(
                 context,

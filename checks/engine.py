@@ -13,8 +13,9 @@
 `run_check` never raises: every failure is an outcome. The engine belongs to
 one event loop; `checks.loop.EngineThread` gives synchronous callers one.
 
-Three transports, picked by `ProbeSettings.transport`: "native" (the default,
-`checks.transport`: asyncio protocols and httptools), "aiohttp" (httpx-aiohttp
+Four transports, picked by `ProbeSettings.transport`: "native" (the default,
+`checks.transport`: asyncio protocols and httptools), "curl" (libcurl's multi
+interface on the engine's loop, `checks.curl_transport`), "aiohttp" (httpx-aiohttp
 over an aiohttp pool) and "httpx" (httpcore). Requests are httpx's and go
 straight through the transport; only its construction differs (`checks.clients`).
 """
@@ -71,7 +72,7 @@ T = TypeVar("T")
 class ProbeSettings:
     """How the engine talks to partners; one value per worker process."""
 
-    transport: Literal["native", "aiohttp", "httpx"] = "native"
+    transport: Literal["native", "curl", "aiohttp", "httpx"] = "native"
     # The event loop `checks.loop.EngineThread` runs the engine on. uvloop makes
     # connecting, reading and closing C code: about a fifth fewer instructions
     # per check with a new connection each (docs/benchmarks.md).
@@ -90,9 +91,9 @@ class ProbeSettings:
     egress: EgressPolicy = field(default_factory=EgressPolicy.from_environment)
 
     def __post_init__(self) -> None:
-        if self.transport not in ("native", "aiohttp", "httpx"):
+        if self.transport not in ("native", "curl", "aiohttp", "httpx"):
             raise ValueError(
-                f"transport must be 'native', 'aiohttp' or 'httpx', not {self.transport!r}"
+                f"transport must be 'native', 'curl', 'aiohttp' or 'httpx', not {self.transport!r}"
             )
         if self.event_loop not in ("uvloop", "asyncio"):
             raise ValueError(f"event_loop must be 'uvloop' or 'asyncio', not {self.event_loop!r}")

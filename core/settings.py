@@ -81,7 +81,7 @@ class Settings(BaseSettings):
     # offsets cover this fraction of the interval: 1.0 spreads them evenly.
     phase_spread: float = Field(default=1.0, ge=0, le=1)
 
-    http_transport: Literal["native", "aiohttp", "httpx"] = "native"
+    http_transport: Literal["native", "curl", "aiohttp", "httpx"] = "native"
     # The probe engine's event loop (checks.engine.ProbeSettings.event_loop).
     event_loop: Literal["uvloop", "asyncio"] = "uvloop"
     keepalive: bool = True

@@ -376,7 +376,7 @@ def integration() -> Callable[..., IntegrationSpec]:
     return make_integration
 
 
-@pytest.fixture(params=["native", "aiohttp", "httpx"])
+@pytest.fixture(params=["native", "curl", "aiohttp", "httpx"])
 def transport(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 

@@ -84,7 +84,7 @@ async def test_refused_credentials_are_auth_failure_and_redacted(
     assert_redacted(result, f"wrong-{SECRET_OF[scheme]}")
 
 
-@pytest.mark.parametrize("transport", ["native", "aiohttp", "httpx"])
+@pytest.mark.parametrize("transport", ["native", "curl", "aiohttp", "httpx"])
 async def test_secret_cut_by_the_excerpt_is_still_redacted(
     transport: str, partners: Any, integration: Callable[..., IntegrationSpec]
 ) -> None:

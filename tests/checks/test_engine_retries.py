@@ -123,7 +123,7 @@ async def test_scheduled_at_and_timestamps_are_kept(
     assert result.http_status == 200
 
 
-@pytest.mark.parametrize("transport", ["native", "aiohttp", "httpx"])
+@pytest.mark.parametrize("transport", ["native", "curl", "aiohttp", "httpx"])
 async def test_one_connection_per_check_without_keepalive(
     transport: str, partners: Any, integration: Callable[..., IntegrationSpec]
 ) -> None:
@@ -151,7 +151,7 @@ async def test_closed_engine_reports_instead_of_raising(
 
 @pytest.mark.parametrize(
     "changes",
-    [{"transport": "curl"}, {"max_connections": 0}, {"body_cap_bytes": 0}],
+    [{"transport": "requests"}, {"max_connections": 0}, {"body_cap_bytes": 0}],
 )
 def test_settings_are_validated(changes: dict[str, Any]) -> None:
     with pytest.raises(ValueError):

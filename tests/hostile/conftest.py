@@ -22,9 +22,10 @@ def hostile() -> Iterator[HostileServers]:
         yield servers
 
 
-@pytest.fixture
-async def engine() -> AsyncIterator[ProbeEngine]:
-    """The engine as a worker builds it: the shipped transport on uvloop, default caps."""
-    probe = ProbeEngine(ProbeSettings())
+@pytest.fixture(params=["native", "curl"])
+async def engine(request: pytest.FixtureRequest) -> AsyncIterator[ProbeEngine]:
+    """The engine as a worker builds it, on uvloop with default caps, on each transport
+    a worker may ship with: hostile partners must meet the same outcome on both."""
+    probe = ProbeEngine(ProbeSettings(transport=request.param))
     yield probe
     await probe.aclose()
