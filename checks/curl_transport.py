@@ -42,7 +42,7 @@ import httpx
 import pycurl
 
 from checks.curl_errors import curl_exception
-from checks.transport import MAX_HEADER_LINE
+from checks.transport import MAX_HEADER_LINE, arriving
 from core.egress import EgressDenied, EgressPolicy
 from integrations.config import TLSSettings
 
@@ -425,17 +425,8 @@ class _Body(httpx.AsyncByteStream):
         self._transfer = transfer
         self._timeout_s = timeout_s
 
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        transfer = self._transfer
-        while True:
-            if transfer.chunks:
-                yield transfer.take()
-            elif transfer.error is not None:
-                raise transfer.error
-            elif transfer.complete:
-                return
-            else:
-                await transfer.wait(self._timeout_s)
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        return arriving(self._transfer, self._timeout_s)
 
     async def aclose(self) -> None:
         transfer = self._transfer

@@ -38,7 +38,7 @@ import ssl
 import time
 from collections import deque
 from collections.abc import AsyncIterator
-from typing import cast
+from typing import Protocol, cast
 
 import httptools
 import httpx
@@ -415,6 +415,33 @@ class _HeadTooLarge(Exception):
     pass
 
 
+class Arrivals(Protocol):
+    """What a body is read from as it arrives: a connection here, a libcurl transfer
+    in `checks.curl_transport`."""
+
+    chunks: deque[bytes]
+    error: BaseException | None
+    complete: bool
+
+    def take(self) -> bytes: ...
+
+    async def wait(self, timeout_s: float | None) -> None: ...
+
+
+async def arriving(source: Arrivals, timeout_s: float | None) -> AsyncIterator[bytes]:
+    """The chunks of a body as they arrive, then its end or its error; each wait for
+    more bounded by `timeout_s`."""
+    while True:
+        if source.chunks:
+            yield source.take()
+        elif source.error is not None:
+            raise source.error
+        elif source.complete:
+            return
+        else:
+            await source.wait(timeout_s)
+
+
 class _Body(httpx.AsyncByteStream):
     """A response body as it arrives; closing it hands the connection back."""
 
@@ -424,17 +451,8 @@ class _Body(httpx.AsyncByteStream):
         self._timeout_s = timeout_s
         self._closed = False
 
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        connection = self._connection
-        while True:
-            if connection.chunks:
-                yield connection.take()
-            elif connection.error is not None:
-                raise connection.error
-            elif connection.complete:
-                return
-            else:
-                await connection.wait(self._timeout_s)
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        return arriving(self._connection, self._timeout_s)
 
     async def aclose(self) -> None:
         if not self._closed:

@@ -16,7 +16,7 @@ from sqlalchemy import Engine
 
 from core.vocabulary.outcomes import Outcome
 from integrations.rollups import last_complete_hour, roll_up, watermark
-from integrations.uptime import availability
+from integrations.uptime import Availability, availability
 from tests.history.results_data import (
     CHECKS,
     INTEGRATIONS,
@@ -60,6 +60,21 @@ EXAMPLES = settings(
 )
 
 
+def counted(found: list[Availability]) -> dict[tuple[str, str | None], tuple[int, ...]]:
+    """(integration, check) → (total, up, down, maintenance, inhibited), where any ran."""
+    return {
+        (row.integration_id, row.check_name): (
+            row.total,
+            row.up,
+            row.down,
+            row.maintenance,
+            row.inhibited,
+        )
+        for row in found
+        if row.total
+    }
+
+
 @EXAMPLES
 @given(
     rows=st.lists(raw_rows, max_size=60),
@@ -86,29 +101,8 @@ def test_availability_equals_a_count_over_raw_results(
             break
     for a, b in windows:
         start, end = T0 + timedelta(seconds=min(a, b)), T0 + timedelta(seconds=max(a, b))
-        found = availability(db_engine, start, end, per_check=per_check)
-        got = {
-            (row.integration_id, row.check_name): (
-                row.total,
-                row.up,
-                row.down,
-                row.maintenance,
-                row.inhibited,
-            )
-            for row in found
-            if row.total
-        }
+        got = counted(availability(db_engine, start, end, per_check=per_check))
         assert got == brute_force(rows, start, end, per_check=per_check), (start, end, now)
         # A few integrations (a board's page; per check on PostgreSQL): the same counts.
         some = availability(db_engine, start, end, per_check=per_check, integration_ids=["acme"])
-        assert {
-            (row.integration_id, row.check_name): (
-                row.total,
-                row.up,
-                row.down,
-                row.maintenance,
-                row.inhibited,
-            )
-            for row in some
-            if row.total
-        } == {key: value for key, value in got.items() if key[0] == "acme"}
+        assert counted(some) == {key: value for key, value in got.items() if key[0] == "acme"}
