@@ -4,8 +4,9 @@ the page's language, not the browser's.
 A file input's "Choose Files / No file chosen" is written by Chromium in the
 browser's language whatever the page's: the console shows its own button and the
 chosen files' names instead (`_macros.html` file_picker, `console.js`), so an
-English browser on a Russian page shows Russian. Where the words cannot be ours
-(date fields, validation bubbles), the screenshots of the Russian pages are taken by
+English browser on a Russian page shows Russian; so does the refusal of a field
+left empty (`console.js` sets it from the page's words). Where the words cannot be
+ours (date fields), the screenshots of the Russian pages are taken by
 a Chromium that speaks Russian (`start_chromium(..., "ru")`); the last test proves it
 does, or fails saying what is missing.
 """
@@ -72,6 +73,27 @@ def test_an_english_browser_shows_a_file_input_in_the_pages_language(
         assert (shown["button"], shown["chosen"]) == WORDS[lang], input_id
         shown["native"].send_keys(str(shot))
         assert picker_of(chrome, input_id)["chosen"] == "экран.png"
+
+
+@pytest.mark.parametrize(
+    ("lang", "missing"), [("ru", "Заполните это поле."), ("en", "Please fill in this field.")]
+)
+def test_an_english_browser_refuses_an_empty_field_in_the_pages_language(
+    chrome: Any,  # noqa: F811 (the fixture)
+    console: ConsoleServer,  # noqa: F811
+    lang: str,
+    missing: str,
+) -> None:
+    """The login form's required name, left empty: the browser's refusal (what its
+    bubble shows) is the page's words; typing clears it."""
+    from selenium.webdriver.common.by import By
+
+    chrome.get(f"{console.url}/login?lang={lang}")
+    field = chrome.find_element(By.NAME, "username")
+    read = "var f = arguments[0]; var ok = f.checkValidity(); return [ok, f.validationMessage];"
+    assert chrome.execute_script(read, field) == [False, missing]
+    field.send_keys("ann")
+    assert chrome.execute_script(read, field) == [True, ""]
 
 
 def test_a_russian_chromium_speaks_russian_in_its_own_controls(

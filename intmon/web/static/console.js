@@ -11,10 +11,17 @@
 // A file input is shown in the page's words (_macros.html file_picker): our button
 // opens the browser's input, kept in the form but hidden, and the chosen files'
 // names replace "No file chosen".
+//
+// A field the browser refuses before sending (required, an e-mail address) is
+// refused in the page's words (the body's data-invalid-* attributes), not in the
+// browser's language; typing again clears it. The server checks every field too.
 (function () {
   "use strict";
   var zoneChanged = rememberZone();
   Array.prototype.forEach.call(document.querySelectorAll("[data-file-picker]"), filePicker);
+  document.addEventListener("invalid", sayWhyInvalid, true);
+  document.addEventListener("input", clearInvalid, true);
+  document.addEventListener("change", clearInvalid, true);
   var seconds = Number(document.body.getAttribute("data-refresh") || "0");
   if (!seconds || !window.fetch || !window.DOMParser) {
     return;
@@ -74,6 +81,33 @@
       });
       chosen.textContent = names.length ? names.join(", ") : chosen.getAttribute("data-none");
     });
+  }
+
+  function sayWhyInvalid(event) {
+    var field = event.target;
+    if (!field || !field.validity || !field.setCustomValidity) {
+      return;
+    }
+    var said = document.body;
+    var kind = "other";
+    if (field.validity.customError) {
+      return; // already ours
+    } else if (field.validity.valueMissing) {
+      kind = "missing";
+    } else if (field.validity.typeMismatch && field.type === "email") {
+      kind = "email";
+    }
+    var words = said.getAttribute("data-invalid-" + kind);
+    if (words) {
+      field.setCustomValidity(words);
+    }
+  }
+
+  function clearInvalid(event) {
+    var field = event.target;
+    if (field && field.setCustomValidity) {
+      field.setCustomValidity("");
+    }
   }
 
   function rememberZone() {
