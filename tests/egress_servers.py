@@ -9,6 +9,7 @@ leave it at zero (nothing is sent there).
 
 from __future__ import annotations
 
+import socket
 import ssl
 import threading
 from collections.abc import Iterator
@@ -21,10 +22,25 @@ from core.egress import EgressPolicy
 
 INTERNAL_BODY = b"internal-metrics intmon_secret_gauge 42"
 PARTNER_ONLY = EgressPolicy.parse("127.0.0.2/32")
+HANDSHAKE_S = 10.0  # and each read after it: a test's client never waits that long
 
 
 class _QuietServer(ThreadingHTTPServer):
     daemon_threads = True
+    tls: ssl.SSLContext | None = None
+
+    def get_request(self) -> tuple[socket.socket, object]:
+        """A connection, its TLS handshake left to its own thread and bounded: with
+        the listening socket wrapped instead, `accept` shook hands in the serving
+        thread, so one client that connected and said nothing stopped the server
+        and, with it, the test's `close()` (a CI run hung there)."""
+        connection, address = self.socket.accept()
+        connection.settimeout(HANDSHAKE_S)
+        if self.tls is not None:
+            connection = self.tls.wrap_socket(
+                connection, server_side=True, do_handshake_on_connect=False
+            )
+        return connection, address
 
     def handle_error(self, request: object, client_address: object) -> None:
         pass  # a client closing a redirect's connection unread is expected here
@@ -71,8 +87,7 @@ class Server:
                 pass
 
         self.server = _QuietServer((host, 0), Handler)
-        if tls is not None:
-            self.server.socket = tls.wrap_socket(self.server.socket, server_side=True)
+        self.server.tls = tls
         self.scheme = "http" if tls is None else "https"
         self.server.daemon_threads = True
         self.host = host
