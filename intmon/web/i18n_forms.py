@@ -30,9 +30,9 @@ EN: dict[str, str] = {
     "form.required": "is required",
     # The browser's own refusal of a field, in the page's language (console.js): an
     # English browser would say "Please fill out this field." on a Russian page.
-    "invalid.missing": "Please fill in this field.",
-    "invalid.email": "Please enter an e-mail address, such as name@example.com.",
-    "invalid.other": "Please check this field.",
+    "refusal.missing": "Please fill in this field.",
+    "refusal.email": "Please enter an e-mail address, such as name@example.com.",
+    "refusal.other": "Please check this field.",
     "form.unknown": "is not a field of this topic",
     "form.too_long": "must have at most {max} characters",
     "form.pattern": "does not have the expected format",
@@ -76,9 +76,9 @@ RU: dict[str, str] = {
     "new.staged_hint": "Они будут прикреплены при отправке формы; снимите отметку, чтобы "
     "не прикреплять файл. Хранятся 30 минут.",
     "form.required": "обязательное поле",
-    "invalid.missing": "Заполните это поле.",
-    "invalid.email": "Введите адрес электронной почты, например name@example.com.",
-    "invalid.other": "Проверьте это поле.",
+    "refusal.missing": "Заполните это поле.",
+    "refusal.email": "Введите адрес электронной почты, например name@example.com.",
+    "refusal.other": "Проверьте это поле.",
     "form.unknown": "такого поля нет в форме этой темы",
     "form.too_long": "должно содержать не больше {max} симв.",
     "form.pattern": "не в том формате",

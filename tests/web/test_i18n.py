@@ -46,6 +46,22 @@ def used_keys() -> set[str]:
     return keys | {key for key in handed_keys if not key.endswith(".html")}
 
 
+def test_no_two_parts_of_the_catalogue_give_the_same_key() -> None:
+    """The catalogue merges its parts with `update`: a key given twice is silently the
+    last one (a browser's "Please fill in this field." once replaced the form error
+    "is required")."""
+    from intmon.web import i18n_actions, i18n_forms, i18n_reports, i18n_tickets, i18n_windows
+
+    parts = {
+        module.__name__: set(module.EN) | set(module.RU)
+        for module in (i18n_actions, i18n_forms, i18n_reports, i18n_tickets, i18n_windows)
+    }
+    names = sorted(parts)
+    for n, first in enumerate(names):
+        for second in names[n + 1 :]:
+            assert not parts[first] & parts[second], (first, second)
+
+
 def test_every_key_the_pages_use_is_in_the_catalogue() -> None:
     keys = used_keys()
     assert len(keys) > 100
