@@ -42,7 +42,7 @@ import httpx
 import pycurl
 
 from checks.curl_errors import curl_exception
-from checks.transport import MAX_HEADER_LINE, arriving
+from checks.transport import MAX_HEADER_LINE, Wakeable, arriving
 from core.egress import EgressDenied, EgressPolicy
 from integrations.config import TLSSettings
 
@@ -263,7 +263,7 @@ class _MultiDriver:
         transfer.release()
 
 
-class _Transfer:
+class _Transfer(Wakeable):
     """One request on one easy handle: its answer's head, its body as it arrives."""
 
     def __init__(self, driver: _MultiDriver, host: str, egress: EgressPolicy) -> None:
@@ -286,7 +286,6 @@ class _Transfer:
         self._head_error: httpx.RemoteProtocolError | None = None
         self._denial: EgressDenied | None = None
         self._sockets: list[socket.socket] = []
-        self._waiter: asyncio.Future[None] | None = None
         easy = self.easy = pycurl.Curl()
         easy.setopt(pycurl.HEADERFUNCTION, self._on_header)
         easy.setopt(pycurl.WRITEFUNCTION, self._on_body)
@@ -395,16 +394,6 @@ class _Transfer:
 
     # --- used by the body ------------------------------------------------------------
 
-    async def wait(self, timeout_s: float | None) -> None:
-        self._waiter = asyncio.get_running_loop().create_future()
-        try:
-            async with asyncio.timeout(timeout_s):
-                await self._waiter
-        except TimeoutError:
-            raise httpx.ReadTimeout("the body stalled past the read timeout") from None
-        finally:
-            self._waiter = None
-
     def take(self) -> bytes:
         chunk = self.chunks.popleft()
         self.buffered -= len(chunk)
@@ -412,10 +401,6 @@ class _Transfer:
             self.paused = False
             self.easy.pause(pycurl.PAUSE_CONT)
         return chunk
-
-    def _wake(self) -> None:
-        if self._waiter is not None and not self._waiter.done():
-            self._waiter.set_result(None)
 
 
 class _Body(httpx.AsyncByteStream):

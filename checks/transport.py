@@ -187,7 +187,29 @@ class NativeTransport(httpx.AsyncBaseTransport):
         idle.append(connection)
 
 
-class _Connection(asyncio.Protocol):
+class Wakeable:
+    """A reader's wait for more of a body, and the wake its producer gives (a
+    connection's data here, libcurl's callbacks in `checks.curl_transport`)."""
+
+    _waiter: asyncio.Future[None] | None = None
+
+    async def wait(self, timeout_s: float | None) -> None:
+        """Until more body arrives, the body ends or the connection fails."""
+        self._waiter = asyncio.get_running_loop().create_future()
+        try:
+            async with asyncio.timeout(timeout_s):
+                await self._waiter
+        except TimeoutError:
+            raise httpx.ReadTimeout("the body stalled past the read timeout") from None
+        finally:
+            self._waiter = None
+
+    def _wake(self) -> None:
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
+
+
+class _Connection(Wakeable, asyncio.Protocol):
     """One TCP (or TLS) connection and the exchange running on it, if any."""
 
     def __init__(self, origin: Origin, registry: set[_Connection]) -> None:
@@ -210,7 +232,6 @@ class _Connection(asyncio.Protocol):
         self.buffered = 0
         self.complete = False
         self.error: BaseException | None = None
-        self._waiter: asyncio.Future[None] | None = None
         self._paused = False
         self._keep = False
 
@@ -230,17 +251,6 @@ class _Connection(asyncio.Protocol):
                 return await self._head
         except TimeoutError:
             raise httpx.ReadTimeout("no answer within the read timeout") from None
-
-    async def wait(self, timeout_s: float | None) -> None:
-        """Until more body arrives, the body ends or the connection fails."""
-        self._waiter = asyncio.get_running_loop().create_future()
-        try:
-            async with asyncio.timeout(timeout_s):
-                await self._waiter
-        except TimeoutError:
-            raise httpx.ReadTimeout("the body stalled past the read timeout") from None
-        finally:
-            self._waiter = None
 
     def take(self) -> bytes:
         chunk = self.chunks.popleft()
@@ -405,10 +415,6 @@ class _Connection(asyncio.Protocol):
         self._keep = False
         self.close()
         self._wake()
-
-    def _wake(self) -> None:
-        if self._waiter is not None and not self._waiter.done():
-            self._waiter.set_result(None)
 
 
 class _HeadTooLarge(Exception):
