@@ -39,7 +39,10 @@ class Pending(Generic[T]):
     def result(self) -> T:
         if self._future is None:
             self._future = Future()
-            self._future.set_result(self._read())
+            try:
+                self._future.set_result(self._read())
+            except Exception as error:  # kept, so asking again raises it again
+                self._future.set_exception(error)
         return self._future.result()
 
 

@@ -91,6 +91,16 @@ def test_a_failed_read_fails_the_board(seeded: Engine, monkeypatch: pytest.Monke
         board_module.board(seeded, Principal("support", None, "sup"), SETTINGS, NOW)
 
 
+def test_a_failed_read_fails_each_time_it_is_asked(db_engine: Engine) -> None:
+    def broken() -> None:
+        raise LookupError("gone")
+
+    pending = side_by_side.start(db_engine, broken)
+    for _ in range(2):
+        with pytest.raises(LookupError, match="gone"):
+            pending.result()
+
+
 REQUEST_ID: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="none")
 
 
