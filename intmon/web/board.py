@@ -47,7 +47,12 @@ from integrations.windows import MaintenanceWindow, active_window
 from intmon.api.access import visible_integrations
 from intmon.api.auth import Principal
 from intmon.web import side_by_side
-from intmon.web.board_monitors import MonitorSummary, monitor_alarms, summaries
+from intmon.web.board_monitors import (
+    MonitorSummary,
+    judged_postbacks,
+    monitor_alarms,
+    summaries,
+)
 
 STATES = ("up", "down", "stale", "maintenance", "unknown")
 MAX_ROWS = 500
@@ -206,7 +211,8 @@ def board(
         if incident.ticket:
             tickets_of.setdefault(incident.integration_id, incident.ticket)
     # One judgement for a row's place and its monitors cell (board_monitors).
-    alarmed = monitor_alarms(engine, specs, states, now)
+    judged = judged_postbacks(engine, specs, states, now)
+    alarmed = monitor_alarms(engine, specs, states, now, judged=judged)
     ordered = sorted(
         (
             integration_status(
@@ -226,7 +232,7 @@ def board(
         engine, lambda: latest_results(engine, now - lookback, integration_ids=ids) if ids else {}
     )
     monitors_read = side_by_side.start(
-        engine, lambda: summaries(engine, [specs[i] for i in ids], now)
+        engine, lambda: summaries(engine, [specs[i] for i in ids], now, judged=judged)
     )
     uptime = {
         found.integration_id: found.ratio

@@ -10,22 +10,23 @@ heartbeat past its due time plus grace that the detector has not reached yet,
 so the board never shows "up" over a silent job.
 
 Postbacks the same way, with one judgement for the row's place and its cell
-(`judged_missing`): missing when the detector last recorded them missing
+(`_judged`): missing when the detector last recorded them missing
 (`postbacks:ratio` failing: it stands until the detector judges again, so an
 incident left open while too few leads come stays red) or when the window
 says so now and the detector has not run since. Before, the order read the
 recorded verdict and the cell the window, so for up to a detector interval
 (60 s) a broker that had just stopped showed "postbacks missing" on a row
 sorted with the healthy ones, and one that had recovered showed "enough
-postbacks" on a row sorted as down. `monitor_alarms` is that judgement for the
-order (every integration), `summaries` for the cells (the page's).
+postbacks" on a row sorted as down. `judged_postbacks` makes that judgement once
+for every integration: `monitor_alarms` reads it for the order, `summaries` for
+the page's cells.
 
 Costs, whatever the number of rows: `late_heartbeats` is one query over all the
-caller's integrations (only late rows come back); `monitor_alarms` adds two per
-distinct postback window; `summaries` reads the page's heartbeats in one query,
-its postback monitors in two per distinct window
-(`integrations.postbacks.monitor.windows_counts`) and their recorded verdicts
-in one.
+caller's integrations (only late rows come back); `judged_postbacks` two per
+distinct postback window (`integrations.postbacks.monitor.windows_counts`), the
+detector's verdicts coming from the check states the board has read;
+`summaries` reads the page's heartbeats in one query (given the judgement; the
+integration page's postback table reads its own through `judged_views`).
 """
 
 from __future__ import annotations
@@ -109,13 +110,6 @@ class Recorded:
     detail: str
 
 
-def judged_missing(window: MonitorView | None, recorded: Recorded | None) -> bool:
-    """The one judgement the board's order and its cell read (module docstring)."""
-    if recorded is not None and not recorded.up:
-        return True
-    return window is not None and window.state == MonitorState.MISSED
-
-
 def recorded_postbacks(engine: Engine, integration_ids: Iterable[str]) -> dict[str, Recorded]:
     """The detector's last verdict of each of `integration_ids` it has judged: one query."""
     ids = list(integration_ids)
@@ -130,23 +124,41 @@ def recorded_postbacks(engine: Engine, integration_ids: Iterable[str]) -> dict[s
         }
 
 
-def monitor_alarms(
+def judged_postbacks(
     engine: Engine,
     specs: Mapping[str, IntegrationSpec],
     states: Mapping[str, Sequence[StateView]],
     now: datetime,
-) -> set[str]:
-    """The integrations of `specs` (by id) with a late heartbeat or missing postbacks,
-    as their cells say it; `states` are the check states the board has read. Only a
-    postback monitor the cell shows counts (a watched one: declared and enabled)."""
+) -> dict[str, MonitorView]:
+    """Each watched postback monitor of `specs` (by id) as its cell shows it: its
+    window's counts and the one judgement, the detector's verdict read from `states`
+    (the check states the board has read)."""
     recorded = {
         integration_id: Recorded(state.up, state.detail)
         for integration_id, found in states.items()
         for state in found
         if state.check_name == POSTBACK_CHECK
     }
-    windows = {view.integration_id: view for view in monitor_views(engine, specs.values(), now)}
-    silent = {i for i, window in windows.items() if judged_missing(window, recorded.get(i))}
+    return {
+        view.integration_id: _judged(view, recorded.get(view.integration_id))
+        for view in monitor_views(engine, specs.values(), now)
+    }
+
+
+def monitor_alarms(
+    engine: Engine,
+    specs: Mapping[str, IntegrationSpec],
+    states: Mapping[str, Sequence[StateView]],
+    now: datetime,
+    *,
+    judged: Mapping[str, MonitorView] | None = None,
+) -> set[str]:
+    """The integrations of `specs` (by id) with a late heartbeat or missing postbacks,
+    as their cells say it. Only a postback monitor the cell shows counts (a watched
+    one: declared and enabled). `judged`: `judged_postbacks`, when the caller has it."""
+    if judged is None:
+        judged = judged_postbacks(engine, specs, states, now)
+    silent = {i for i, view in judged.items() if view.state == MonitorState.MISSED}
     return late_heartbeats(engine, specs, now) | silent
 
 
@@ -170,19 +182,25 @@ def judged_views(
 
 
 def summaries(
-    engine: Engine, specs: Sequence[IntegrationSpec], now: datetime
+    engine: Engine,
+    specs: Sequence[IntegrationSpec],
+    now: datetime,
+    *,
+    judged: Mapping[str, MonitorView] | None = None,
 ) -> dict[str, MonitorSummary]:
     """The monitors of `specs` (a board page's integrations), by integration id; an
-    integration with no heartbeat and no postback monitor has no entry."""
+    integration with no heartbeat and no postback monitor has no entry. `judged`:
+    the board's `judged_postbacks`, so the page's windows are not read again."""
     beats: dict[str, list[HeartbeatView]] = {}
     if specs:
         for beat in list_heartbeats(engine, [spec.id for spec in specs]):
             beats.setdefault(beat.integration_id, []).append(beat)
-    postbacks = {view.integration_id: view for view in judged_views(engine, specs, now)}
+    if judged is None:
+        judged = {view.integration_id: view for view in judged_views(engine, specs, now)}
     found = {}
     for spec in specs:
         mine = beats.get(spec.id, [])
-        if not mine and spec.id not in postbacks:
+        if not mine and spec.id not in judged:
             continue
         late = tuple(beat.name for beat in mine if is_late(beat, now))
         pinged = [beat.last_ping_at for beat in mine if beat.last_ping_at is not None]
@@ -199,6 +217,6 @@ def summaries(
             waiting=sum(1 for beat in mine if beat.state == HeartbeatState.NEW),
             last_ping_at=max(pinged, default=None),
             next_due_at=min(due, default=None),
-            postbacks=postbacks.get(spec.id),
+            postbacks=judged.get(spec.id),
         )
     return found
