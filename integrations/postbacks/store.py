@@ -18,7 +18,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Connection, Engine, select, text, tuple_
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import sqlite
 
 from core.db import table_of
 from integrations.leads.models import LeadAttempt
@@ -79,53 +79,20 @@ class Received:
 
 
 def record_postbacks(engine: Engine, received: Sequence[Received]) -> list[Stored]:
-    """Store a batch of postbacks in one transaction, each unless its event is already
-    stored (or came earlier in the batch): one query for their leads, one INSERT …
-    ON CONFLICT DO NOTHING RETURNING for all, one query for the repeats' links."""
+    """Store a batch of postbacks at once, each unless its event is already stored (or
+    came earlier in the batch): one INSERT … ON CONFLICT DO NOTHING RETURNING for all
+    (on SQLite after one query for their leads), one query for the repeats' links."""
     if not received:
         return []
-    with engine.begin() as connection:
-        leads = leads_of(connection, {(r.integration_id, r.postback.lead_id) for r in received})
-        firsts: dict[tuple[str, str], Received] = {}
-        for item in received:
-            firsts.setdefault((item.integration_id, item.postback.event_id), item)
-        module: Any = postgresql if connection.dialect.name == "postgresql" else sqlite
-        # In key order: two batches sharing an event take its unique-index lock in turn.
-        rows = [
-            {
-                "integration_id": integration_id,
-                "event_id": event_id,
-                "broker_lead_id": item.postback.lead_id,
-                "lead_id": leads.get((integration_id, item.postback.lead_id)),
-                "status": item.postback.status,
-                "at": item.postback.at,
-                "received_at": item.at,
-            }
-            for (integration_id, event_id), item in sorted(firsts.items())
-        ]
-        if connection.dialect.name == "postgresql":
-            inserted = connection.execute(_PG_INSERT, _columns(rows)).all()
-        else:
-            # Parameters as a list, not `.values(rows)`: the statement is compiled once
-            # and cached (SQLAlchemy sends the rows as multi-row VALUES itself).
-            inserted = connection.execute(
-                module.insert(POSTBACKS)
-                .on_conflict_do_nothing()
-                .returning(POSTBACKS.c.integration_id, POSTBACKS.c.event_id, POSTBACKS.c.lead_id),
-                rows,
-            ).all()
-        links = {(row.integration_id, row.event_id): row.lead_id for row in inserted}
-        new = set(links)
-        repeats = set(firsts) - new
-        if repeats:  # the first copy's link is the answer
-            links.update(
-                ((row.integration_id, row.event_id), row.lead_id)
-                for row in connection.execute(
-                    select(
-                        POSTBACKS.c.integration_id, POSTBACKS.c.event_id, POSTBACKS.c.lead_id
-                    ).where(tuple_(POSTBACKS.c.integration_id, POSTBACKS.c.event_id).in_(repeats))
-                )
-            )
+    firsts: dict[tuple[str, str], Received] = {}
+    for item in received:
+        firsts.setdefault((item.integration_id, item.postback.event_id), item)
+    # In key order: two batches sharing an event take its unique-index lock in turn.
+    ordered = sorted(firsts.items())
+    if engine.dialect.name == "postgresql":
+        links, new = _store_on_postgresql(engine, ordered)
+    else:
+        links, new = _store_on_sqlite(engine, ordered)
     answers = []
     for item in received:
         key = (item.integration_id, item.postback.event_id)
@@ -136,50 +103,108 @@ def record_postbacks(engine: Engine, received: Sequence[Received]) -> list[Store
     return answers
 
 
+Links = dict[tuple[str, str], str | None]
+
+
+def _store_on_postgresql(
+    engine: Engine, ordered: list[tuple[tuple[str, str], Received]]
+) -> tuple[Links, set[tuple[str, str]]]:
+    """One statement, committed on its own: the leads looked up and the new events
+    inserted together (`_PG_STORE`). A batch used to be BEGIN, a lead query, the
+    INSERT and COMMIT: four round trips, each a wait for the server and, in the
+    API's writer thread, for the GIL back from the event loop; paced postbacks
+    paid them every few requests (docs/benchmarks.md, issue 25)."""
+    columns: dict[str, list[Any]] = {name: [] for name in _SENT}
+    for (integration_id, event_id), item in ordered:
+        columns["integration_id"].append(integration_id)
+        columns["event_id"].append(event_id)
+        columns["broker_lead_id"].append(item.postback.lead_id)
+        columns["status"].append(item.postback.status)
+        columns["at"].append(item.postback.at)
+        columns["received_at"].append(item.at)
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        inserted = connection.execute(_PG_STORE, columns).all()
+        links: Links = {(row.integration_id, row.event_id): row.lead_id for row in inserted}
+        new = set(links)
+        repeats = [key for key, _ in ordered if key not in new]
+        if repeats:  # the first copy's link is the answer
+            links.update(_stored_links(connection, repeats))
+    return links, new
+
+
+def _store_on_sqlite(
+    engine: Engine, ordered: list[tuple[tuple[str, str], Received]]
+) -> tuple[Links, set[tuple[str, str]]]:
+    with engine.begin() as connection:
+        leads = leads_of(connection, {(i.integration_id, i.postback.lead_id) for _, i in ordered})
+        rows = [
+            {
+                "integration_id": integration_id,
+                "event_id": event_id,
+                "broker_lead_id": item.postback.lead_id,
+                "lead_id": leads.get((integration_id, item.postback.lead_id)),
+                "status": item.postback.status,
+                "at": item.postback.at,
+                "received_at": item.at,
+            }
+            for (integration_id, event_id), item in ordered
+        ]
+        # Parameters as a list, not `.values(rows)`: the statement is compiled once
+        # and cached (SQLAlchemy sends the rows as multi-row VALUES itself).
+        inserted = connection.execute(
+            sqlite.insert(POSTBACKS)
+            .on_conflict_do_nothing()
+            .returning(POSTBACKS.c.integration_id, POSTBACKS.c.event_id, POSTBACKS.c.lead_id),
+            rows,
+        ).all()
+        links: Links = {(row.integration_id, row.event_id): row.lead_id for row in inserted}
+        new = set(links)
+        repeats = [key for key, _ in ordered if key not in new]
+        if repeats:
+            links.update(_stored_links(connection, repeats))
+    return links, new
+
+
+def _stored_links(connection: Connection, keys: list[tuple[str, str]]) -> Links:
+    rows = connection.execute(
+        select(POSTBACKS.c.integration_id, POSTBACKS.c.event_id, POSTBACKS.c.lead_id).where(
+            tuple_(POSTBACKS.c.integration_id, POSTBACKS.c.event_id).in_(keys)
+        )
+    )
+    return {(row.integration_id, row.event_id): row.lead_id for row in rows}
+
+
 def leads_of(connection: Connection, pairs: set[tuple[str, str]]) -> dict[tuple[str, str], str]:
-    """The platform's id of each lead the ledger knows by (integration, the broker's id)."""
+    """The platform's id of each lead the ledger knows by (integration, the broker's id).
+    On PostgreSQL the lookup is part of the insert (`_PG_STORE`)."""
     if not pairs:
         return {}
     found: dict[tuple[str, str], str] = {}
-    if connection.dialect.name == "postgresql":
-        integrations, brokers = (list(column) for column in zip(*sorted(pairs), strict=True))
-        rows = connection.execute(_PG_LEADS, {"integrations": integrations, "brokers": brokers})
-    else:
-        rows = connection.execute(
-            select(ATTEMPTS.c.integration_id, ATTEMPTS.c.broker_lead_id, ATTEMPTS.c.lead_id).where(
-                tuple_(ATTEMPTS.c.integration_id, ATTEMPTS.c.broker_lead_id).in_(sorted(pairs))
-            )
+    rows = connection.execute(
+        select(ATTEMPTS.c.integration_id, ATTEMPTS.c.broker_lead_id, ATTEMPTS.c.lead_id).where(
+            tuple_(ATTEMPTS.c.integration_id, ATTEMPTS.c.broker_lead_id).in_(sorted(pairs))
         )
+    )
     for row in rows:
         found.setdefault((row.integration_id, row.broker_lead_id), row.lead_id)
     return found
 
 
-# On PostgreSQL the batch travels as one array per column, so each statement has one
+# On PostgreSQL the batch travels as one array per column, so the statement has one
 # text whatever the batch's size: an IN list or multi-row VALUES had a text per size,
 # each parsed, planned and prepared anew by the server (and psycopg) as sizes came
 # and went (about 500 of them under load).
-_PG_LEADS = text(
-    "SELECT a.integration_id, a.broker_lead_id, a.lead_id FROM lead_attempts AS a "
-    "JOIN unnest(CAST(:integrations AS text[]), CAST(:brokers AS text[])) AS v(i, b) "
-    "ON a.integration_id = v.i AND a.broker_lead_id = v.b"
-)
-_INSERTED = (
-    "integration_id",
-    "event_id",
-    "broker_lead_id",
-    "lead_id",
-    "status",
-    "at",
-    "received_at",
-)
+_SENT = ("integration_id", "event_id", "broker_lead_id", "status", "at", "received_at")
 _PG_TYPES = {"at": "timestamptz", "received_at": "timestamptz"}
-_PG_INSERT = text(
-    f"INSERT INTO postbacks ({', '.join(_INSERTED)}) SELECT * FROM unnest("
-    + ", ".join(f"CAST(:{name} AS {_PG_TYPES.get(name, 'text')}[])" for name in _INSERTED)
-    + ") ON CONFLICT DO NOTHING RETURNING integration_id, event_id, lead_id"
+# The lead of each postback in the same statement as its insert; a broker's lead id
+# the ledger holds twice (two attempts) links to either, as the lookup did before.
+_PG_STORE = text(
+    "INSERT INTO postbacks (integration_id, event_id, broker_lead_id, lead_id, status, at, "
+    "received_at) SELECT v.integration_id, v.event_id, v.broker_lead_id, "
+    "(SELECT a.lead_id FROM lead_attempts AS a WHERE a.integration_id = v.integration_id "
+    "AND a.broker_lead_id = v.broker_lead_id LIMIT 1), v.status, v.at, v.received_at "
+    "FROM unnest("
+    + ", ".join(f"CAST(:{name} AS {_PG_TYPES.get(name, 'text')}[])" for name in _SENT)
+    + f") WITH ORDINALITY AS v({', '.join(_SENT)}, n) ORDER BY v.n "
+    "ON CONFLICT DO NOTHING RETURNING integration_id, event_id, lead_id"
 )
-
-
-def _columns(rows: list[dict[str, Any]]) -> dict[str, list[Any]]:
-    return {name: [row[name] for row in rows] for name in _INSERTED}

@@ -506,6 +506,44 @@ def test_a_batch_stores_each_event_once_and_links_what_the_ledger_knows(engine: 
     assert record_postbacks(engine, []) == []
 
 
+def test_a_batch_on_postgresql_is_one_statement_committed_alone(pg_engine: Engine) -> None:
+    """The lead lookup and the insert travel together, outside an explicit transaction:
+    no BEGIN, lookup and COMMIT round trips for the API's writer thread to wait on."""
+    from sqlalchemy import event
+
+    from integrations.postbacks.store import PostbackIn, Received, record_postbacks
+
+    apply(pg_engine, load_text(CONFIG), T0)
+    deliver(pg_engine, 3, T0, first=0)
+    sent: list[str] = []
+
+    def count(_conn, _cursor, statement, *_args) -> None:  # type: ignore[no-untyped-def]
+        sent.append(statement)
+
+    event.listen(pg_engine, "before_cursor_execute", count)
+    commits: list[object] = []
+
+    def committed(connection) -> None:  # type: ignore[no-untyped-def]
+        commits.append(connection)
+
+    event.listen(pg_engine, "commit", committed)
+    try:
+        answers = record_postbacks(
+            pg_engine,
+            [
+                Received("broker", PostbackIn(event_id=f"E-{n}", lead_id=f"B-{n}", status="ok"), T0)
+                for n in range(3)
+            ],
+        )
+    finally:
+        event.remove(pg_engine, "before_cursor_execute", count)
+        event.remove(pg_engine, "commit", committed)
+    assert [(a.duplicate, a.lead_id) for a in answers] == [(False, f"L-{n}") for n in range(3)]
+    assert len(sent) == 1 and sent[0].startswith("INSERT INTO postbacks")
+    assert commits == []  # autocommit: the statement is its own transaction
+    assert [row.lead_id for row in stored(pg_engine)] == ["L-0", "L-1", "L-2"]
+
+
 def test_concurrent_postbacks_are_stored_once_each_over_http(engine: Engine, clock: Clock) -> None:
     """A storm of 120 postbacks at once (40 events, each sent three times) through the
     ASGI app: every event stored once, one 201 and two 200s each."""
