@@ -609,16 +609,26 @@ RU: dict[str, str] = {
     "outcome.lead_flow_anomaly": "поток лидов не как обычно",
 }
 
-EN.update(i18n_tickets.EN)
-RU.update(i18n_tickets.RU)
-EN.update(i18n_forms.EN)
-RU.update(i18n_forms.RU)
-EN.update(i18n_actions.EN)
-RU.update(i18n_actions.RU)
-EN.update(i18n_windows.EN)
-RU.update(i18n_windows.RU)
-EN.update(i18n_reports.EN)
-RU.update(i18n_reports.RU)
+
+def merged(language: str, parts: dict[str, dict[str, str]]) -> dict[str, str]:
+    """One language's catalogue from its parts (module name → words). A key given by
+    two parts is an error naming both: merged by `update`, the later part's words
+    silently replaced the earlier's (a browser's "Please fill in this field." once
+    replaced the form error "is required")."""
+    catalogue: dict[str, str] = {}
+    given_by: dict[str, str] = {}
+    for name, words in parts.items():
+        for key in words:
+            if key in given_by:
+                raise ValueError(f"{language} catalogue: {key!r} is in {given_by[key]} and {name}")
+            given_by[key] = name
+        catalogue.update(words)
+    return catalogue
+
+
+_PARTS = (i18n_tickets, i18n_forms, i18n_actions, i18n_windows, i18n_reports)
+EN = merged("en", {__name__: EN} | {part.__name__: part.EN for part in _PARTS})
+RU = merged("ru", {__name__: RU} | {part.__name__: part.RU for part in _PARTS})
 CATALOGUE: dict[str, dict[str, str]] = {"en": EN, "ru": RU}
 
 MONTHS = {
