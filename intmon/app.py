@@ -22,6 +22,9 @@ error answer.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI
 from sqlalchemy import Engine
 
@@ -45,8 +48,20 @@ from intmon.api.routes import (
 from intmon.metrics import aggregate_registry
 
 
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """At shutdown, close what the ingest writers opened on the event loop (the
+    postback writer's PostgreSQL connections, the limiter's Redis client)."""
+    yield
+    app.state.postback_connections.close()
+    loop_limiter = app.state.throttle.loop_limiter
+    if loop_limiter is not None:
+        await loop_limiter.aclose()
+
+
 def create_app(engine: Engine, settings: Settings) -> FastAPI:
     app = FastAPI(
+        lifespan=lifespan,
         title="intmon",
         summary="Integration monitoring: integrations, incidents and tickets.",
         version="0.1.0",

@@ -3,17 +3,20 @@ limiter and on the Redis one (real Redis on 127.0.0.1, a namespace per test)."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
 import redis
+import redis.asyncio
 from pydantic import ValidationError
 
 from core.limits import Limiter, Rate, parse_rate
 from core.limits.memory import MemoryLimiter
-from core.limits.redis import RedisLimiter
+from core.limits.redis import AsyncRedisLimiter, RedisLimiter
 from core.settings import Settings
+from tests.conftest import REDIS_URL
 
 T0 = 1_795_000_000.0
 
@@ -138,3 +141,28 @@ def test_a_bad_rate_setting_is_refused_naming_the_setting(text: str) -> None:
         Settings(limit_e2e_runs=text)
     assert "limit_e2e_runs" in str(refused.value)
     assert "COUNT/PERIOD" in str(refused.value) or "above zero" in str(refused.value)
+
+
+@pytest.mark.parametrize(("rate", "hits"), CASES)
+def test_the_async_redis_limiter_decides_as_the_table_says(
+    namespace: str, rate: str, hits: list[Hit]
+) -> None:
+    """`AsyncRedisLimiter` (the API's postback writer on the event loop) runs the
+    same script on the same buckets: a batch per moment gives the table's decisions."""
+    parsed = parse_rate(rate)
+    assert parsed is not None
+    loop = asyncio.new_event_loop()
+    client = redis.asyncio.Redis.from_url(REDIS_URL)
+    limiter = AsyncRedisLimiter(client, namespace)
+    try:
+        for at in sorted({hit.at for hit in hits}):
+            batch = [hit for hit in hits if hit.at == at]
+            keys = [hit.key for hit in batch]
+            decisions = loop.run_until_complete(limiter.hit_many(keys, parsed, T0 + at))
+            assert [(d.allowed, pytest.approx(d.retry_after_s, abs=1e-3)) for d in decisions] == [
+                (hit.allowed, hit.retry_after_s) for hit in batch
+            ], f"the batch at +{at}s"
+        assert loop.run_until_complete(limiter.hit_many([], parsed, T0)) == []
+    finally:
+        loop.run_until_complete(client.aclose())
+        loop.close()

@@ -9,6 +9,7 @@ The time comes from the caller (its injected clock), not from Redis.
 from __future__ import annotations
 
 import redis
+import redis.asyncio
 
 from core.limits import Decision, Rate
 
@@ -62,20 +63,38 @@ class RedisLimiter:
         self._prefix = f"{namespace}:limits:"
 
     def hit(self, key: str, rate: Rate, now: float) -> Decision:
-        allowed, wait = self._hit(
-            keys=[self._prefix + key],
-            args=[f"{now:.6f}", repr(rate.interval_s), repr(rate.period_s)],
-        )
+        allowed, wait = self._hit(keys=[self._prefix + key], args=_args(rate, now))
         return Decision(bool(int(allowed)), float(wait))
 
     def hit_many(self, keys: list[str], rate: Rate, now: float) -> list[Decision]:
         if not keys:
             return []
-        replies = self._hit_many(
-            keys=[self._prefix + key for key in keys],
-            args=[f"{now:.6f}", repr(rate.interval_s), repr(rate.period_s)],
-        )
-        return [
-            Decision(bool(int(allowed)), float(wait))
-            for allowed, wait in zip(replies[::2], replies[1::2], strict=True)
-        ]
+        replies = self._hit_many(keys=[self._prefix + key for key in keys], args=_args(rate, now))
+        return _decisions(replies)
+
+
+class AsyncRedisLimiter:
+    """`RedisLimiter.hit_many` on redis.asyncio, the same buckets and script, for a
+    caller on an event loop (the API's batched ingest writer: no thread to hand to)."""
+
+    def __init__(self, client: redis.asyncio.Redis, namespace: str) -> None:
+        self.client = client
+        self._hit_many = client.register_script(HIT_MANY)
+        self._prefix = f"{namespace}:limits:"
+
+    async def hit_many(self, keys: list[str], rate: Rate, now: float) -> list[Decision]:
+        if not keys:
+            return []
+        keyed = [self._prefix + key for key in keys]
+        return _decisions(await self._hit_many(keys=keyed, args=_args(rate, now)))
+
+
+def _args(rate: Rate, now: float) -> list[str]:
+    return [f"{now:.6f}", repr(rate.interval_s), repr(rate.period_s)]
+
+
+def _decisions(replies: list[object]) -> list[Decision]:
+    return [
+        Decision(bool(int(allowed)), float(wait))  # type: ignore[call-overload, arg-type]
+        for allowed, wait in zip(replies[::2], replies[1::2], strict=True)
+    ]

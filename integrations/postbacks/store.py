@@ -11,19 +11,22 @@ does not know (yet) is stored unlinked, and the monitor still counts it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import Connection, Engine, select, text, tuple_
+from sqlalchemy import Connection, Engine, select, tuple_
 from sqlalchemy.dialects import sqlite
 
 from core.db import table_of
 from integrations.leads.models import LeadAttempt
 from integrations.postbacks.models import Postback
 from integrations.strict import StorableAwareDatetime
+
+if TYPE_CHECKING:
+    import psycopg
 
 POSTBACKS = table_of(Postback)
 ATTEMPTS = table_of(LeadAttempt)
@@ -84,15 +87,53 @@ def record_postbacks(engine: Engine, received: Sequence[Received]) -> list[Store
     (on SQLite after one query for their leads), one query for the repeats' links."""
     if not received:
         return []
-    firsts: dict[tuple[str, str], Received] = {}
-    for item in received:
-        firsts.setdefault((item.integration_id, item.postback.event_id), item)
-    # In key order: two batches sharing an event take its unique-index lock in turn.
-    ordered = sorted(firsts.items())
+    firsts, ordered = _firsts(received)
     if engine.dialect.name == "postgresql":
-        links, new = _store_on_postgresql(engine, ordered)
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            inserted = connection.exec_driver_sql(PG_STORE, _pg_columns(ordered)).all()
+            links, new, repeats = _inserted(inserted, ordered)
+            if repeats:
+                rows = connection.exec_driver_sql(PG_LINKS, _pg_keys(repeats)).all()
+                links.update(_links(rows))
     else:
         links, new = _store_on_sqlite(engine, ordered)
+    return _answers(received, firsts, links, new)
+
+
+async def record_postbacks_async(
+    connection: psycopg.AsyncConnection[Any], received: Sequence[Received]
+) -> list[Stored]:
+    """`record_postbacks` on PostgreSQL from an event loop, on an autocommit psycopg
+    connection: the same statements, no thread (the API's postback writer)."""
+    if not received:
+        return []
+    firsts, ordered = _firsts(received)
+    async with connection.cursor() as cursor:
+        await cursor.execute(PG_STORE, _pg_columns(ordered))
+        links, new, repeats = _inserted(await cursor.fetchall(), ordered)
+        if repeats:
+            await cursor.execute(PG_LINKS, _pg_keys(repeats))
+            links.update(_links(await cursor.fetchall()))
+    return _answers(received, firsts, links, new)
+
+
+Key = tuple[str, str]  # (integration, the broker's event id)
+Links = dict[Key, str | None]
+Ordered = list[tuple[Key, "Received"]]
+
+
+def _firsts(received: Sequence[Received]) -> tuple[dict[Key, Received], Ordered]:
+    """Each event's first copy in the batch, and those in key order: two batches
+    sharing an event take its unique-index lock in turn."""
+    firsts: dict[Key, Received] = {}
+    for item in received:
+        firsts.setdefault((item.integration_id, item.postback.event_id), item)
+    return firsts, sorted(firsts.items())
+
+
+def _answers(
+    received: Sequence[Received], firsts: dict[Key, Received], links: Links, new: set[Key]
+) -> list[Stored]:
     answers = []
     for item in received:
         key = (item.integration_id, item.postback.event_id)
@@ -103,17 +144,19 @@ def record_postbacks(engine: Engine, received: Sequence[Received]) -> list[Store
     return answers
 
 
-Links = dict[tuple[str, str], str | None]
+def _links(rows: Iterable[Sequence[Any]]) -> Links:
+    return {(integration_id, event_id): lead_id for integration_id, event_id, lead_id in rows}
 
 
-def _store_on_postgresql(
-    engine: Engine, ordered: list[tuple[tuple[str, str], Received]]
-) -> tuple[Links, set[tuple[str, str]]]:
-    """One statement, committed on its own: the leads looked up and the new events
-    inserted together (`_PG_STORE`). A batch used to be BEGIN, a lead query, the
-    INSERT and COMMIT: four round trips, each a wait for the server and, in the
-    API's writer thread, for the GIL back from the event loop; paced postbacks
-    paid them every few requests (docs/benchmarks.md, issue 25)."""
+def _inserted(rows: Iterable[Sequence[Any]], ordered: Ordered) -> tuple[Links, set[Key], list[Key]]:
+    """What the INSERT returned: the new events' links, the new events, and the
+    repeats (events stored before), whose first copy's link is their answer."""
+    links = _links(rows)
+    new = set(links)
+    return links, new, [key for key, _ in ordered if key not in new]
+
+
+def _pg_columns(ordered: Ordered) -> dict[str, list[Any]]:
     columns: dict[str, list[Any]] = {name: [] for name in _SENT}
     for (integration_id, event_id), item in ordered:
         columns["integration_id"].append(integration_id)
@@ -122,19 +165,14 @@ def _store_on_postgresql(
         columns["status"].append(item.postback.status)
         columns["at"].append(item.postback.at)
         columns["received_at"].append(item.at)
-    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-        inserted = connection.execute(_PG_STORE, columns).all()
-        links: Links = {(row.integration_id, row.event_id): row.lead_id for row in inserted}
-        new = set(links)
-        repeats = [key for key, _ in ordered if key not in new]
-        if repeats:  # the first copy's link is the answer
-            links.update(_stored_links(connection, repeats))
-    return links, new
+    return columns
 
 
-def _store_on_sqlite(
-    engine: Engine, ordered: list[tuple[tuple[str, str], Received]]
-) -> tuple[Links, set[tuple[str, str]]]:
+def _pg_keys(keys: list[Key]) -> dict[str, list[str]]:
+    return {"integrations": [key[0] for key in keys], "events": [key[1] for key in keys]}
+
+
+def _store_on_sqlite(engine: Engine, ordered: Ordered) -> tuple[Links, set[Key]]:
     with engine.begin() as connection:
         leads = leads_of(connection, {(i.integration_id, i.postback.lead_id) for _, i in ordered})
         rows = [
@@ -157,21 +195,12 @@ def _store_on_sqlite(
             .returning(POSTBACKS.c.integration_id, POSTBACKS.c.event_id, POSTBACKS.c.lead_id),
             rows,
         ).all()
-        links: Links = {(row.integration_id, row.event_id): row.lead_id for row in inserted}
-        new = set(links)
-        repeats = [key for key, _ in ordered if key not in new]
+        links, new, repeats = _inserted(inserted, ordered)
         if repeats:
-            links.update(_stored_links(connection, repeats))
+            columns = (POSTBACKS.c.integration_id, POSTBACKS.c.event_id, POSTBACKS.c.lead_id)
+            stored = select(*columns).where(tuple_(*columns[:2]).in_(repeats))
+            links.update(_links(connection.execute(stored)))
     return links, new
-
-
-def _stored_links(connection: Connection, keys: list[tuple[str, str]]) -> Links:
-    rows = connection.execute(
-        select(POSTBACKS.c.integration_id, POSTBACKS.c.event_id, POSTBACKS.c.lead_id).where(
-            tuple_(POSTBACKS.c.integration_id, POSTBACKS.c.event_id).in_(keys)
-        )
-    )
-    return {(row.integration_id, row.event_id): row.lead_id for row in rows}
 
 
 def leads_of(connection: Connection, pairs: set[tuple[str, str]]) -> dict[tuple[str, str], str]:
@@ -190,21 +219,27 @@ def leads_of(connection: Connection, pairs: set[tuple[str, str]]) -> dict[tuple[
     return found
 
 
-# On PostgreSQL the batch travels as one array per column, so the statement has one
+# On PostgreSQL the batch travels as one array per column, so a statement has one
 # text whatever the batch's size: an IN list or multi-row VALUES had a text per size,
 # each parsed, planned and prepared anew by the server (and psycopg) as sizes came
-# and went (about 500 of them under load).
+# and went (about 500 of them under load). The texts are psycopg's own (`%(name)s`):
+# the same strings run through SQLAlchemy's connection and on an async psycopg one.
 _SENT = ("integration_id", "event_id", "broker_lead_id", "status", "at", "received_at")
 _PG_TYPES = {"at": "timestamptz", "received_at": "timestamptz"}
 # The lead of each postback in the same statement as its insert; a broker's lead id
 # the ledger holds twice (two attempts) links to either, as the lookup did before.
-_PG_STORE = text(
+PG_STORE = (
     "INSERT INTO postbacks (integration_id, event_id, broker_lead_id, lead_id, status, at, "
     "received_at) SELECT v.integration_id, v.event_id, v.broker_lead_id, "
     "(SELECT a.lead_id FROM lead_attempts AS a WHERE a.integration_id = v.integration_id "
     "AND a.broker_lead_id = v.broker_lead_id LIMIT 1), v.status, v.at, v.received_at "
     "FROM unnest("
-    + ", ".join(f"CAST(:{name} AS {_PG_TYPES.get(name, 'text')}[])" for name in _SENT)
+    + ", ".join(f"CAST(%({name})s AS {_PG_TYPES.get(name, 'text')}[])" for name in _SENT)
     + f") WITH ORDINALITY AS v({', '.join(_SENT)}, n) ORDER BY v.n "
     "ON CONFLICT DO NOTHING RETURNING integration_id, event_id, lead_id"
+)
+PG_LINKS = (
+    "SELECT p.integration_id, p.event_id, p.lead_id FROM postbacks AS p "
+    "JOIN unnest(CAST(%(integrations)s AS text[]), CAST(%(events)s AS text[])) AS v(i, e) "
+    "ON p.integration_id = v.i AND p.event_id = v.e"
 )

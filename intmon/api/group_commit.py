@@ -2,13 +2,15 @@
 
 Each `/ping/...` or `/postbacks/...` request appends its item to its endpoint's
 `GroupCommit` and awaits a future. One flusher task hands whatever has gathered,
-at most `max_batch` (500) items, to the endpoint's `write` in a worker thread:
-it charges the batch to its keys' limits in one step (one Redis round trip for
-all of them: a round trip per request, made from the event loop, stalled every
-request of the process behind it) and stores the items within their limits in
-one transaction. `write` returns, per item, its result or the exception to
-raise for it (a 429). The futures are resolved after the commit, so a success
-answer means the item is stored.
+at most `max_batch` (500) items, to the endpoint's `write`: it charges the batch
+to its keys' limits in one step (one Redis round trip for all of them: a blocking
+round trip per request, made from the event loop, stalled every request of the
+process behind it) and stores the items within their limits in one transaction.
+A plain function runs in a worker thread; a coroutine function (the postback
+writer on PostgreSQL, `intmon.api.loop_connections`) runs on the loop itself,
+its I/O awaited, with no hand-over to a thread and back. `write` returns, per
+item, its result or the exception to raise for it (a 429). The futures are
+resolved after the commit, so a success answer means the item is stored.
 
 Group commit without a timer: while `max_writes` (3) batches are being written
 the next one gathers, so the batch grows with the load by itself, and an idle
@@ -24,16 +26,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Generic, TypeVar
+from typing import Generic, TypeVar, cast
 
 from starlette.concurrency import run_in_threadpool
 
 log = logging.getLogger(__name__)
 Item = TypeVar("Item")
 Result = TypeVar("Result")
+Write = Callable[[list[Item]], list[Result | Exception]]
+AsyncWrite = Callable[[list[Item]], Awaitable[list[Result | Exception]]]
 
 
 @dataclass
@@ -46,7 +51,7 @@ class GroupCommit(Generic[Item, Result]):
     def __init__(
         self,
         name: str,
-        write: Callable[[list[Item]], list[Result | Exception]],
+        write: Write[Item, Result] | AsyncWrite[Item, Result],
         *,
         gather_s: float = 0.002,
         max_batch: int = 500,
@@ -54,6 +59,7 @@ class GroupCommit(Generic[Item, Result]):
     ) -> None:
         self.name = name  # in logs and the flusher task's name: "pings", "postbacks"
         self.write = write
+        self._on_loop = inspect.iscoroutinefunction(write)
         self.gather_s = gather_s
         self.max_batch = max_batch
         self.max_writes = max_writes
@@ -113,7 +119,12 @@ class GroupCommit(Generic[Item, Result]):
     async def _flush(self, batch: _Pending[Item, Result]) -> None:
         assert self._writes is not None
         try:
-            results = await run_in_threadpool(self.write, batch.items)
+            if self._on_loop:
+                results = await cast(AsyncWrite[Item, Result], self.write)(batch.items)
+            else:
+                results = await run_in_threadpool(
+                    cast(Write[Item, Result], self.write), batch.items
+                )
         except Exception as error:
             log.exception("could not store %d %s", len(batch.items), self.name)
             for waiter in batch.waiters:

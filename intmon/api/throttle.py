@@ -25,6 +25,7 @@ work it guards would not be queued either).
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import math
@@ -34,13 +35,14 @@ from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 import redis
+import redis.asyncio
 from fastapi import Depends, FastAPI, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials
 
 from core import metrics
 from core.limits import Decision, Limiter, Rate
 from core.limits.memory import MemoryLimiter
-from core.limits.redis import RedisLimiter
+from core.limits.redis import AsyncRedisLimiter, RedisLimiter
 from core.settings import Settings
 from intmon.api.access import bearer, principal
 from intmon.api.auth import Principal
@@ -68,6 +70,8 @@ class Throttle:
     limiter: Limiter
     settings: Settings
     clock: Callable[[], float] = time.time
+    # The same Redis buckets for callers on the event loop (`charge_keys_async`).
+    loop_limiter: LoopLimiter | None = None
     _key_rates: dict[str, Rate | None] = field(default_factory=dict)
 
     def charge(self, action: str, caller: Principal, token: str) -> None:
@@ -84,11 +88,7 @@ class Throttle:
         try:
             decision = self.limiter.hit(f"{action}:{key}", rate, self.clock())
         except redis.RedisError as error:
-            log.error("rate limiter unavailable: %s", type(error).__name__)
-            raise HTTPException(
-                status.HTTP_503_SERVICE_UNAVAILABLE,
-                f"cannot check the limit on {ACTIONS[action]}: Redis did not answer",
-            ) from None
+            raise self._unavailable(action, error) from None
         if not decision.allowed:
             metrics.api_requests_limited.labels(action).inc()
             wait = max(1, math.ceil(round(decision.retry_after_s, 3)))  # float noise
@@ -108,26 +108,54 @@ class Throttle:
     def charge_keys(self, action: str, keys: list[str]) -> list[HTTPException | None]:
         """Count one unauthenticated request of `action` per key, in one step (one
         Redis round trip for a batch of pings): for each, None or the 429 to answer.
-        Buckets are keyed by a digest of the key (it is a secret). The rate is parsed
-        once per action: this runs on every ping. HTTPException 503 without Redis."""
+        Buckets are keyed by a digest of the key (it is a secret). HTTPException 503
+        without Redis."""
+        rate, buckets = self._keyed(action, keys)
+        if rate is None:
+            return [None] * len(keys)
+        try:
+            decisions = self.limiter.hit_many(buckets, rate, self.clock())
+        except redis.RedisError as error:
+            raise self._unavailable(action, error) from None
+        return [None if d.allowed else self._key_refusal(action, rate, d) for d in decisions]
+
+    async def charge_keys_async(self, action: str, keys: list[str]) -> list[HTTPException | None]:
+        """`charge_keys` from an event loop: with Redis configured the buckets are
+        counted through redis.asyncio, without blocking the loop; without it, by the
+        in-process limiter, which does no I/O."""
+        if self.loop_limiter is None:
+            return self.charge_keys(action, keys)
+        hit_many = self.loop_limiter.hit_many
+        rate, buckets = self._keyed(action, keys)
+        if rate is None:
+            return [None] * len(keys)
+        try:
+            decisions = await hit_many(buckets, rate, self.clock())
+        except redis.RedisError as error:
+            raise self._unavailable(action, error) from None
+        return [None if d.allowed else self._key_refusal(action, rate, d) for d in decisions]
+
+    def _keyed(self, action: str, keys: list[str]) -> tuple[Rate | None, list[str]]:
+        """The action's rate (parsed once: this runs on every ping) and the keys' buckets."""
         if action not in self._key_rates:
             self._key_rates[action] = self.settings.limit(action)
         rate = self._key_rates[action]
         if rate is None:
-            return [None] * len(keys)
+            return None, []
+        digest = hashlib.sha256
         buckets = [
-            "{}:key:{}".format(action, hashlib.sha256(f"{action}:{key}".encode()).hexdigest()[:24])
+            "{}:key:{}".format(action, digest(f"{action}:{key}".encode()).hexdigest()[:24])
             for key in keys
         ]
-        try:
-            decisions = self.limiter.hit_many(buckets, rate, self.clock())
-        except redis.RedisError as error:
-            log.error("rate limiter unavailable: %s", type(error).__name__)
-            raise HTTPException(
-                status.HTTP_503_SERVICE_UNAVAILABLE,
-                f"cannot check the limit on {ACTIONS[action]}: Redis did not answer",
-            ) from None
-        return [None if d.allowed else self._key_refusal(action, rate, d) for d in decisions]
+        return rate, buckets
+
+    @staticmethod
+    def _unavailable(action: str, error: Exception) -> HTTPException:
+        log.error("rate limiter unavailable: %s", type(error).__name__)
+        return HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE,
+            f"cannot check the limit on {ACTIONS[action]}: Redis did not answer",
+        )
 
     def _key_refusal(self, action: str, rate: Rate, decision: Decision) -> HTTPException:
         metrics.api_requests_limited.labels(action).inc()
@@ -149,17 +177,55 @@ def payer_of(caller: Principal, token: str) -> tuple[str, str]:
     return f"this {caller.role} token", f"token:{digest}"
 
 
+# A Redis that stalls must not hold API requests: it is a 503 after two seconds.
+REDIS_TIMEOUT_S = 2
+
+
 def limiter_for(settings: Settings) -> Limiter:
     if settings.redis_url is None:
         return MemoryLimiter()
-    # A Redis that stalls must not hold API requests: it is a 503 after two seconds.
-    client = redis.Redis.from_url(settings.redis_url, socket_connect_timeout=2, socket_timeout=2)
+    client = redis.Redis.from_url(
+        settings.redis_url, socket_connect_timeout=REDIS_TIMEOUT_S, socket_timeout=REDIS_TIMEOUT_S
+    )
     return RedisLimiter(client, settings.namespace)
+
+
+class LoopLimiter:
+    """The Redis buckets through redis.asyncio, for the running event loop: a client
+    is bound to the loop it first ran on, so another loop (a test client's) gets its own."""
+
+    def __init__(self, redis_url: str, namespace: str) -> None:
+        self._url, self._namespace = redis_url, namespace
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._limiter: AsyncRedisLimiter | None = None
+
+    def _current(self) -> AsyncRedisLimiter:
+        loop = asyncio.get_running_loop()
+        if self._limiter is None or self._loop is not loop:
+            if self._limiter is not None and self._loop is not None and self._loop.is_running():
+                # Its connections can only be closed on their own loop.
+                asyncio.run_coroutine_threadsafe(self._limiter.client.aclose(), self._loop)
+            client = redis.asyncio.Redis.from_url(
+                self._url, socket_connect_timeout=REDIS_TIMEOUT_S, socket_timeout=REDIS_TIMEOUT_S
+            )
+            self._loop, self._limiter = loop, AsyncRedisLimiter(client, self._namespace)
+        return self._limiter
+
+    async def hit_many(self, keys: list[str], rate: Rate, now: float) -> list[Decision]:
+        return await self._current().hit_many(keys, rate, now)
+
+    async def aclose(self) -> None:
+        if self._limiter is not None and self._loop is asyncio.get_running_loop():
+            await self._limiter.client.aclose()
+        self._limiter = None
 
 
 def install(app: FastAPI, settings: Settings) -> None:
     """Give `app` its limiter and its way of running triggered scenarios."""
-    app.state.throttle = Throttle(limiter_for(settings), settings)
+    loop_limiter = (
+        None if settings.redis_url is None else LoopLimiter(settings.redis_url, settings.namespace)
+    )
+    app.state.throttle = Throttle(limiter_for(settings), settings, loop_limiter=loop_limiter)
     app.state.e2e_runs = runs_for(app.state.engine, settings)
 
 

@@ -9,6 +9,7 @@ tests, never slept on.
 from __future__ import annotations
 
 import json
+import socket
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
@@ -31,6 +32,7 @@ from integrations.postbacks.signature import signature_of
 from integrations.results import history
 from intmon.app import create_app
 from tests.alerts.helpers import T0
+from tests.conftest import REDIS_URL
 
 SECRET = "s3cret-postback-key"
 CONFIG = """version: 1
@@ -417,10 +419,20 @@ def test_hostile_credentials_are_refused_never_a_server_error(
     assert stored(engine) == []
 
 
+@pytest.fixture(params=["in-process", "redis"])
+def limits(request: pytest.FixtureRequest) -> dict[str, Any]:
+    """Where the limits are counted: in the process, or in Redis (the API's batched
+    writer then charges them through redis.asyncio on PostgreSQL, from its thread
+    on SQLite)."""
+    if request.param == "in-process":
+        return {"redis_url": None}
+    return {"redis_url": REDIS_URL, "namespace": request.getfixturevalue("namespace")}
+
+
 def test_a_broker_in_a_loop_gets_429_and_a_forger_cannot_spend_its_bucket(
-    engine: Engine, clock: Clock
+    engine: Engine, clock: Clock, limits: dict[str, Any]
 ) -> None:
-    settings = Settings(redis_url=None, limit_postbacks="2/min")
+    settings = Settings(limit_postbacks="2/min", **limits)
     with TestClient(create_app(engine, settings)) as client:
         forged = {"X-Intmon-Signature": signature_of("not the secret", body("F-1", "B-1"))}
         for _ in range(5):  # refused before counting: the broker's bucket is untouched
@@ -433,6 +445,22 @@ def test_a_broker_in_a_loop_gets_429_and_a_forger_cannot_spend_its_bucket(
         assert "INTMON_LIMIT_POSTBACKS=2/min" in refused.json()["detail"]
         assert "this integration" in refused.json()["detail"]
     assert [row.event_id for row in stored(engine)] == ["E-1"]  # nothing lost but refused
+
+
+def test_with_redis_not_answering_a_postback_is_503_and_not_stored(
+    engine: Engine, clock: Clock
+) -> None:
+    with socket.socket() as closed:  # a port nobody listens on
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    settings = Settings(redis_url=f"redis://127.0.0.1:{port}/0")
+    with TestClient(create_app(engine, settings)) as client:
+        answer = post(client, body("E-1", "B-1"))
+    assert answer.status_code == 503
+    assert answer.json()["detail"] == (
+        "cannot check the limit on sending postbacks for this integration: Redis did not answer"
+    )
+    assert stored(engine) == []
 
 
 def test_a_flood_of_forged_postbacks_costs_no_database_work(engine: Engine, clock: Clock) -> None:

@@ -29,10 +29,17 @@ from core import db
 from integrations.errors import SecretUnavailable
 from integrations.postbacks.monitor import monitor_views
 from integrations.postbacks.signature import has_credentials, is_authentic
-from integrations.postbacks.store import PostbackIn, Received, Stored, record_postbacks
+from integrations.postbacks.store import (
+    PostbackIn,
+    Received,
+    Stored,
+    record_postbacks,
+    record_postbacks_async,
+)
 from integrations.secrets import resolve
 from intmon.api.access import Caller, Db, visible_integrations
 from intmon.api.group_commit import GroupCommit
+from intmon.api.loop_connections import LoopConnections, conninfo_of
 from intmon.api.postback_endpoints import PostbackEndpoints
 from intmon.api.schemas import postbacks as schemas
 from intmon.api.strict_json import StrictJsonRoute, not_json, strict_loads, validated
@@ -120,17 +127,35 @@ def _parse(raw: bytes) -> PostbackIn:
 def install(app: Any) -> None:
     app.state.postback_endpoints = PostbackEndpoints(app.state.engine)
     engine = app.state.engine
+    throttle = app.state.throttle
 
-    def write(batch: list[Received]) -> list[Stored | Exception]:
+    def answers(
+        refusals: list[HTTPException | None], stored: list[Stored]
+    ) -> list[Stored | Exception]:
         """Each authentic postback: stored (or a repeat), or its refusal (429).
         Only authentic postbacks get here, so a forger cannot spend a broker's bucket."""
-        ids = [item.integration_id for item in batch]
-        refusals = app.state.throttle.charge_keys("postbacks", ids)
-        within = [item for item, refusal in zip(batch, refusals, strict=True) if refusal is None]
-        stored = iter(record_postbacks(engine, within))
-        return [refusal if refusal is not None else next(stored) for refusal in refusals]
+        kept = iter(stored)
+        return [refusal if refusal is not None else next(kept) for refusal in refusals]
 
-    app.state.postbacks = GroupCommit("postbacks", write)
+    def write(batch: list[Received]) -> list[Stored | Exception]:
+        refusals = throttle.charge_keys("postbacks", [item.integration_id for item in batch])
+        within = [item for item, refusal in zip(batch, refusals, strict=True) if refusal is None]
+        return answers(refusals, record_postbacks(engine, within))
+
+    connections = LoopConnections(conninfo_of(engine))
+
+    async def write_on_loop(batch: list[Received]) -> list[Stored | Exception]:
+        ids = [item.integration_id for item in batch]
+        refusals = await throttle.charge_keys_async("postbacks", ids)
+        within = [item for item, refusal in zip(batch, refusals, strict=True) if refusal is None]
+        if not within:
+            return answers(refusals, [])
+        async with connections.connection() as connection:
+            return answers(refusals, await record_postbacks_async(connection, within))
+
+    on_postgresql = engine.dialect.name == "postgresql"
+    app.state.postbacks = GroupCommit("postbacks", write_on_loop if on_postgresql else write)
+    app.state.postback_connections = connections
 
 
 def _secret_of(endpoints: PostbackEndpoints, integration_id: str) -> str | None:
