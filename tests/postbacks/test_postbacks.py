@@ -572,6 +572,38 @@ def test_a_batch_on_postgresql_is_one_statement_committed_alone(pg_engine: Engin
     assert [row.lead_id for row in stored(pg_engine)] == ["L-0", "L-1", "L-2"]
 
 
+def test_postgresql_unreachable_is_503_and_the_retry_is_stored(
+    pg_engine: Engine, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The writer on the event loop opens its connection when a batch comes: a
+    database that cannot be reached is a 503 (the broker retries), not a lost or
+    half-stored postback, and the next batch connects again."""
+    import psycopg
+
+    from intmon.api.loop_connections import LoopConnections
+
+    apply(pg_engine, load_text(CONFIG), T0)
+    deliver(pg_engine, 1, T0)
+    connect = LoopConnections._connect
+    failures = [psycopg.OperationalError("connection refused")]
+
+    async def flaky(self: LoopConnections) -> Any:
+        if failures:
+            raise failures.pop()
+        return await connect(self)
+
+    monkeypatch.setattr(LoopConnections, "_connect", flaky)
+    with TestClient(create_app(pg_engine, Settings(redis_url=None))) as client:
+        refused = post(client, body("E-1", "B-1"))
+        assert refused.status_code == 503, refused.text
+        assert "try again" in refused.json()["detail"]
+        assert stored(pg_engine) == []
+        again = post(client, body("E-1", "B-1"))
+        assert again.status_code == 201, again.text
+        assert again.json()["lead_id"] == "L-1"
+    assert [row.event_id for row in stored(pg_engine)] == ["E-1"]
+
+
 def test_concurrent_postbacks_are_stored_once_each_over_http(engine: Engine, clock: Clock) -> None:
     """A storm of 120 postbacks at once (40 events, each sent three times) through the
     ASGI app: every event stored once, one 201 and two 200s each."""
