@@ -31,6 +31,7 @@ from sqlalchemy import Engine
 from core.settings import Settings
 from intmon import web
 from intmon.api import problems, throttle
+from intmon.api.loop_connections import LoopConnections, conninfo_of
 from intmon.api.middleware import BodyCap, ErrorHeaders, UrlGuard
 from intmon.api.routes import (
     docs,
@@ -50,10 +51,10 @@ from intmon.metrics import aggregate_registry
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """At shutdown, close what the ingest writers opened on the event loop (the
-    postback writer's PostgreSQL connections, the limiter's Redis client)."""
+    """At shutdown, close what the ingest writers opened on the event loop (their
+    PostgreSQL connections, the limiter's Redis client)."""
     yield
-    app.state.postback_connections.close()
+    app.state.loop_connections.close()
     loop_limiter = app.state.throttle.loop_limiter
     if loop_limiter is not None:
         await loop_limiter.aclose()
@@ -72,6 +73,9 @@ def create_app(engine: Engine, settings: Settings) -> FastAPI:
     app.state.settings = settings
     app.state.registry = aggregate_registry(engine=engine)
     throttle.install(app, settings)  # request limits; where triggered scenarios run
+    # PostgreSQL connections of the ping and postback writers on the event loop
+    # (opened only on PostgreSQL: on SQLite the writers run in worker threads).
+    app.state.loop_connections = LoopConnections(conninfo_of(engine))
     heartbeats.install(app)  # the ping endpoint's batched writer
     postbacks.install(app)  # which integrations take postbacks, re-read every few seconds
     # The ping endpoint first: routes are matched in order, and pings are the

@@ -35,7 +35,7 @@ import enum
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Engine, bindparam, select, text, update
 from sqlalchemy.exc import DBAPIError
@@ -47,6 +47,9 @@ from integrations.heartbeats.models import Heartbeat, HeartbeatState
 from integrations.redaction import redact
 from integrations.results import storable
 from integrations.specs.heartbeats import check_name_of, next_due
+
+if TYPE_CHECKING:
+    import psycopg
 
 HB = table_of(Heartbeat)
 # Deadlock and serialisation failures: the batch can run again (see alerts.intake).
@@ -196,16 +199,15 @@ def _retryable(error: BaseException) -> bool:
     wait=wait_random(0.005, 0.05),
     reraise=True,
 )
-def record_pings(engine: Engine, pings: Sequence[Ping]) -> Written:
+def record_pings(engine: Engine, pings: Sequence[Ping], *, fast_done: bool = False) -> Written:
     """Apply a batch of pings in one transaction; pings of unknown (or removed) keys
-    change nothing and are left out of `found`."""
+    change nothing and are left out of `found`. `fast_done`: the caller already ran
+    the fast path (`record_fast_successes_async`) and these pings are what it left."""
     written = Written()
     if not pings:
         return written
-    by_key: dict[str, list[Ping]] = {}
-    for ping in pings:
-        by_key.setdefault(ping.key, []).append(ping)
-    if engine.dialect.name == "postgresql":
+    by_key = by_key_of(pings)
+    if engine.dialect.name == "postgresql" and not fast_done:
         fast = _fast_successes(engine, by_key)
         written.found |= fast
         by_key = {key: group for key, group in by_key.items() if key not in fast}
@@ -230,36 +232,66 @@ def record_pings(engine: Engine, pings: Sequence[Ping]) -> Written:
     return written
 
 
-# Success pings of heartbeats that are up with a period: one statement, no fold.
-_PG_FAST_SUCCESS = text(
+def by_key_of(pings: Sequence[Ping]) -> dict[str, list[Ping]]:
+    by_key: dict[str, list[Ping]] = {}
+    for ping in pings:
+        by_key.setdefault(ping.key, []).append(ping)
+    return by_key
+
+
+# Success pings of heartbeats that are up with a period: one statement, no fold. In
+# psycopg's own form (`%(name)s`): run through SQLAlchemy's connection and on an
+# async psycopg one (the API's ping writer on the event loop).
+PG_FAST_SUCCESS = (
     "UPDATE heartbeats AS h SET last_ping_at = v.at, last_body = v.body, "
     "next_due_at = v.at + make_interval(secs => h.period_s), "
     "alert_at = v.at + make_interval(secs => h.period_s + h.grace_s) "
-    "FROM unnest(CAST(:keys AS text[]), CAST(:ats AS timestamptz[]), CAST(:bodies AS text[])) "
-    "AS v(ping_key, at, body) "
+    "FROM unnest(CAST(%(keys)s AS text[]), CAST(%(ats)s AS timestamptz[]), "
+    "CAST(%(bodies)s AS text[])) AS v(ping_key, at, body) "
     "WHERE h.ping_key = v.ping_key AND h.state = 'up' AND h.period_s IS NOT NULL "
     "AND h.removed_at IS NULL "
     "RETURNING h.ping_key"
 )
 
 
-def _fast_successes(engine: Engine, by_key: dict[str, list[Ping]]) -> set[str]:
-    """Record the keys whose pings are all successes on the fast path, if their
-    heartbeat is up with a period; the keys it stored."""
+def _fast_values(by_key: dict[str, list[Ping]]) -> dict[str, list[Any]] | None:
+    """The fast path's parameters: the latest ping of each key whose pings are all
+    successes, in key order (as the fold locks them); None when there is none."""
     latest = {
         key: max(group, key=lambda ping: ping.at)
-        for key, group in sorted(by_key.items())  # in key order, as the fold locks them
+        for key, group in sorted(by_key.items())
         if all(ping.kind is PingKind.SUCCESS for ping in group)
     }
     if not latest:
-        return set()
-    values = {
+        return None
+    return {
         "keys": list(latest),
         "ats": [ping.at for ping in latest.values()],
         "bodies": [excerpt(ping.body, ping.key) for ping in latest.values()],
     }
+
+
+def _fast_successes(engine: Engine, by_key: dict[str, list[Ping]]) -> set[str]:
+    """Record the keys whose pings are all successes on the fast path, if their
+    heartbeat is up with a period; the keys it stored."""
+    values = _fast_values(by_key)
+    if values is None:
+        return set()
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-        return set(connection.execute(_PG_FAST_SUCCESS, values).scalars())
+        return {row[0] for row in connection.exec_driver_sql(PG_FAST_SUCCESS, values)}
+
+
+async def record_fast_successes_async(
+    connection: psycopg.AsyncConnection[Any], by_key: dict[str, list[Ping]]
+) -> set[str]:
+    """The fast path on an autocommit async psycopg connection; the keys it stored.
+    The pings of the other keys go to `record_pings(…, fast_done=True)`."""
+    values = _fast_values(by_key)
+    if values is None:
+        return set()
+    async with connection.cursor() as cursor:
+        await cursor.execute(PG_FAST_SUCCESS, values)
+        return {row[0] for row in await cursor.fetchall()}
 
 
 SAVED = (

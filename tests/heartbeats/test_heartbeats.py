@@ -267,7 +267,11 @@ def test_concurrent_pings_are_charged_as_a_batch_in_redis(
 
     async def storm() -> list[int]:
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://intmon") as http:
+        # The app's lifespan closes what its writers opened on this loop (Redis, PostgreSQL).
+        async with (
+            app.router.lifespan_context(app),
+            httpx.AsyncClient(transport=transport, base_url="http://intmon") as http,
+        ):
             answers = await asyncio.gather(
                 *(http.get(f"/ping/{busy}") for _ in range(30)), http.get(f"/ping/{quiet}")
             )

@@ -27,7 +27,13 @@ from starlette.concurrency import run_in_threadpool
 from alerts.heartbeat_watch import ingest_heartbeat_results
 from alerts.policy import Policy, policy_of
 from core import db
-from integrations.heartbeats.pings import Ping, PingKind, record_pings
+from integrations.heartbeats.pings import (
+    Ping,
+    PingKind,
+    by_key_of,
+    record_fast_successes_async,
+    record_pings,
+)
 from integrations.heartbeats.store import list_heartbeats
 from intmon.api.access import Caller, Db, visible_integrations
 from intmon.api.group_commit import GroupCommit
@@ -49,25 +55,47 @@ PING_RESPONSES: dict[int | str, dict[str, Any]] = {
 def install(app: Any) -> None:
     engine, policy = app.state.engine, policy_of(app.state.settings)
 
-    def write(pings: list[Ping]) -> list[bool | Exception]:
+    def answers(
+        pings: list[Ping], refusals: list[HTTPException | None], found: set[str]
+    ) -> list[bool | Exception]:
         """Each ping: stored (True), an unknown key (False), or its refusal (429)."""
-        # The throttle is looked up per batch: tests give the app one with their clock.
-        refusals = app.state.throttle.charge_keys("pings", [ping.key for ping in pings])
-        within = [ping for ping, refusal in zip(pings, refusals, strict=True) if refusal is None]
-        found = _store(engine, policy, within) if within else set()
         return [
             refusal if refusal is not None else ping.key in found
             for ping, refusal in zip(pings, refusals, strict=True)
         ]
 
-    app.state.pings = GroupCommit("pings", write)
+    def write(pings: list[Ping]) -> list[bool | Exception]:
+        # The throttle is looked up per batch: tests give the app one with their clock.
+        refusals = app.state.throttle.charge_keys("pings", [ping.key for ping in pings])
+        within = [ping for ping, refusal in zip(pings, refusals, strict=True) if refusal is None]
+        found = _store(engine, policy, within) if within else set()
+        return answers(pings, refusals, found)
+
+    async def write_on_loop(pings: list[Ping]) -> list[bool | Exception]:
+        """On PostgreSQL: the limits and the fast path (success pings of heartbeats
+        that are up, one statement) on the event loop; what the fast path leaves
+        (a start, a failure, a heartbeat coming back) is folded in a worker thread."""
+        keys = [ping.key for ping in pings]
+        refusals = await app.state.throttle.charge_keys_async("pings", keys)
+        within = [ping for ping, refusal in zip(pings, refusals, strict=True) if refusal is None]
+        if not within:
+            return answers(pings, refusals, set())
+        async with app.state.loop_connections.connection() as connection:
+            found = await record_fast_successes_async(connection, by_key_of(within))
+        rest = [ping for ping in within if ping.key not in found]
+        if rest:
+            found |= await run_in_threadpool(_store, engine, policy, rest, True)
+        return answers(pings, refusals, found)
+
+    on_postgresql = engine.dialect.name == "postgresql"
+    app.state.pings = GroupCommit("pings", write_on_loop if on_postgresql else write)
 
 
-def _store(engine: Engine, policy: Policy, pings: list[Ping]) -> set[str]:
+def _store(engine: Engine, policy: Policy, pings: list[Ping], fast_done: bool = False) -> set[str]:
     """Store `pings`; the keys found. Results they produced (a heartbeat back after a
     miss, a `/fail`) go through the alerts intake before the answers, so the
     incident has moved too."""
-    written = record_pings(engine, pings)
+    written = record_pings(engine, pings, fast_done=fast_done)
     if written.results:
         try:
             ingest_heartbeat_results(engine, written.results, policy)

@@ -39,7 +39,6 @@ from integrations.postbacks.store import (
 from integrations.secrets import resolve
 from intmon.api.access import Caller, Db, visible_integrations
 from intmon.api.group_commit import GroupCommit
-from intmon.api.loop_connections import LoopConnections, conninfo_of
 from intmon.api.postback_endpoints import PostbackEndpoints
 from intmon.api.schemas import postbacks as schemas
 from intmon.api.strict_json import StrictJsonRoute, not_json, strict_loads, validated
@@ -142,20 +141,17 @@ def install(app: Any) -> None:
         within = [item for item, refusal in zip(batch, refusals, strict=True) if refusal is None]
         return answers(refusals, record_postbacks(engine, within))
 
-    connections = LoopConnections(conninfo_of(engine))
-
     async def write_on_loop(batch: list[Received]) -> list[Stored | Exception]:
         ids = [item.integration_id for item in batch]
         refusals = await throttle.charge_keys_async("postbacks", ids)
         within = [item for item, refusal in zip(batch, refusals, strict=True) if refusal is None]
         if not within:
             return answers(refusals, [])
-        async with connections.connection() as connection:
+        async with app.state.loop_connections.connection() as connection:
             return answers(refusals, await record_postbacks_async(connection, within))
 
     on_postgresql = engine.dialect.name == "postgresql"
     app.state.postbacks = GroupCommit("postbacks", write_on_loop if on_postgresql else write)
-    app.state.postback_connections = connections
 
 
 def _secret_of(endpoints: PostbackEndpoints, integration_id: str) -> str | None:
