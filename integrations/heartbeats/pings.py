@@ -185,20 +185,24 @@ def _run_time(row: HeartbeatRow, at: datetime) -> float:
 
 
 def _retryable(error: BaseException) -> bool:
-    code = getattr(getattr(error, "orig", None), "sqlstate", None)
-    return isinstance(error, DBAPIError) and code in RETRYABLE_SQLSTATES
+    """A deadlock or serialization failure, from SQLAlchemy or from psycopg itself."""
+    cause = error.orig if isinstance(error, DBAPIError) else error
+    return getattr(cause, "sqlstate", None) in RETRYABLE_SQLSTATES
 
 
-# Rows are locked in key order on both paths, so two writers should not wait on
-# each other in a circle; PostgreSQL's join order is not a promise, though, and
-# a deadlock (40P01) costs only a rerun: nothing of the losing batch was committed
-# but fast-path successes, which write the same values again.
-@retry(
+# Rows are locked in key order on both paths, so two writers do not wait on each
+# other in a circle (tests/heartbeats/test_ping_lock_order.py); should one still
+# lose a deadlock (40P01), it costs only a rerun: nothing of the losing batch was
+# committed but fast-path successes, which write the same values again.
+rerun_on_deadlock = retry(
     retry=retry_if_exception(_retryable),
     stop=stop_after_attempt(4),
     wait=wait_random(0.005, 0.05),
     reraise=True,
 )
+
+
+@rerun_on_deadlock
 def record_pings(engine: Engine, pings: Sequence[Ping], *, fast_done: bool = False) -> Written:
     """Apply a batch of pings in one transaction; pings of unknown (or removed) keys
     change nothing and are left out of `found`. `fast_done`: the caller already ran
@@ -243,11 +247,19 @@ def by_key_of(pings: Sequence[Ping]) -> dict[str, list[Ping]]:
 # psycopg's own form (`%(name)s`): run through SQLAlchemy's connection and on an
 # async psycopg one (the API's ping writer on the event loop).
 PG_FAST_SUCCESS = (
+    "WITH v AS MATERIALIZED (SELECT * FROM unnest(CAST(%(keys)s AS text[]), "
+    "CAST(%(ats)s AS timestamptz[]), CAST(%(bodies)s AS text[])) AS v(ping_key, at, body)), "
+    # The rows locked first, in key order, as the fold locks them: the UPDATE's own
+    # join visited them in the order of its plan (its scan of the table), and two
+    # batches sharing heartbeats deadlocked (bench/pings.py, PostgreSQL's log).
+    "locked AS MATERIALIZED (SELECT h.ping_key FROM heartbeats AS h "
+    "JOIN v ON h.ping_key = v.ping_key "
+    "WHERE h.state = 'up' AND h.period_s IS NOT NULL AND h.removed_at IS NULL "
+    "ORDER BY h.ping_key FOR UPDATE OF h) "
     "UPDATE heartbeats AS h SET last_ping_at = v.at, last_body = v.body, "
     "next_due_at = v.at + make_interval(secs => h.period_s), "
     "alert_at = v.at + make_interval(secs => h.period_s + h.grace_s) "
-    "FROM unnest(CAST(%(keys)s AS text[]), CAST(%(ats)s AS timestamptz[]), "
-    "CAST(%(bodies)s AS text[])) AS v(ping_key, at, body) "
+    "FROM v JOIN locked ON locked.ping_key = v.ping_key "
     "WHERE h.ping_key = v.ping_key AND h.state = 'up' AND h.period_s IS NOT NULL "
     "AND h.removed_at IS NULL "
     "RETURNING h.ping_key"
@@ -281,6 +293,7 @@ def _fast_successes(engine: Engine, by_key: dict[str, list[Ping]]) -> set[str]:
         return {row[0] for row in connection.exec_driver_sql(PG_FAST_SUCCESS, values)}
 
 
+@rerun_on_deadlock
 async def record_fast_successes_async(
     connection: psycopg.AsyncConnection[Any], by_key: dict[str, list[Ping]]
 ) -> set[str]:
