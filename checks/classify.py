@@ -31,6 +31,7 @@ import re
 import socket
 import ssl
 import sys
+import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -40,7 +41,6 @@ from typing import Any
 import httpcore
 import httpx
 
-from checks._identity import IdentityCache
 from checks.errors import ProbeFailure
 from core.egress import ALLOW_VARIABLE, EgressDenied
 from core.vocabulary.assertions import JsonAssertion, compile_assertion
@@ -86,12 +86,14 @@ class Diagnosis:
     transient: bool = False
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, weakref_slot=True)
 class CompiledExpectation:
     """An `Expectation` with its regexes and assertions compiled, ready for the hot path."""
 
-    statuses: frozenset[int]
-    status_classes: frozenset[int]
+    # Tuples, not sets: a handful of entries at most, and a tuple is a quarter of
+    # a set's size (one of these per distinct expectation in every worker).
+    statuses: tuple[int, ...]
+    status_classes: tuple[int, ...]
     status_text: str
     assertions: tuple[JsonAssertion, ...]
     headers: tuple[tuple[str, re.Pattern[str]], ...]
@@ -103,8 +105,8 @@ class CompiledExpectation:
 
 
 def _compile(expect: Expectation) -> CompiledExpectation:
-    statuses = frozenset(s for s in expect.status if isinstance(s, int))
-    classes = frozenset(int(s[0]) for s in expect.status if isinstance(s, str))
+    statuses = tuple(dict.fromkeys(s for s in expect.status if isinstance(s, int)))
+    classes = tuple(dict.fromkeys(int(s[0]) for s in expect.status if isinstance(s, str)))
     return CompiledExpectation(
         statuses=statuses,
         status_classes=classes,
@@ -116,12 +118,27 @@ def _compile(expect: Expectation) -> CompiledExpectation:
     )
 
 
-_compiled: IdentityCache[Expectation, CompiledExpectation] = IdentityCache(_compile)
+# Compiled by value, shared while some check holds it: a fleet repeats a few
+# expectations (any 2xx, the same JSON assertion) over thousands of checks, and
+# a worker holds every check (~700 B each compiled; docs/benchmarks.md).
+_compiled: weakref.WeakValueDictionary[tuple[Any, ...], CompiledExpectation] = (
+    weakref.WeakValueDictionary()
+)
 
 
 def compile_expectation(expect: Expectation) -> CompiledExpectation:
-    """Compile once per live `Expectation` object (cached by identity)."""
-    return _compiled.get(expect)
+    """The compiled form of `expect`, one object per distinct expectation."""
+    key = (
+        tuple(expect.status),
+        tuple(expect.json_),
+        tuple(expect.headers.items()),
+        tuple(expect.auth_error_patterns),
+        expect.max_latency_ms,
+    )
+    compiled = _compiled.get(key)
+    if compiled is None:
+        compiled = _compiled[key] = _compile(expect)
+    return compiled
 
 
 # --- answers -------------------------------------------------------------------
