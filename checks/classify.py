@@ -128,13 +128,7 @@ _compiled: weakref.WeakValueDictionary[tuple[Any, ...], CompiledExpectation] = (
 
 def compile_expectation(expect: Expectation) -> CompiledExpectation:
     """The compiled form of `expect`, one object per distinct expectation."""
-    key = (
-        tuple(expect.status),
-        tuple(expect.json_),
-        tuple(expect.headers.items()),
-        tuple(expect.auth_error_patterns),
-        expect.max_latency_ms,
-    )
+    key = expect.value_key()
     compiled = _compiled.get(key)
     if compiled is None:
         compiled = _compiled[key] = _compile(expect)

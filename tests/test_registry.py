@@ -109,3 +109,27 @@ def test_loaded_specs_share_their_field_name_sets(db_engine: Engine) -> None:
     renamed = a.model_copy(update={"name": "A2"})
     assert renamed.model_fields_set is not a.model_fields_set
     assert a.model_dump(exclude_unset=True) == a.model_dump()
+
+
+def test_checks_that_expect_the_same_share_one_expectation(db_engine: Engine) -> None:
+    text = "version: 1\nintegrations:\n" + "\n".join(
+        f"""  - id: {i}
+    name: {i.title()}
+    kind: broker
+    client: acme
+    base_url: http://127.0.0.1:9
+    checks:
+      - {{name: health, path: /health, expect: {{json: ['$.status == "{status}"']}}}}
+      - {{name: ping, path: /ping}}"""
+        for i, status in (("a", "ok"), ("b", "ok"), ("c", "up"))
+    )
+    apply(db_engine, load_text(text))
+
+    specs = SpecCache(db_engine).get_many({"a": 1, "b": 1, "c": 1})
+
+    a, b, c = (specs[i].checks for i in "abc")
+    assert a[0].expect is b[0].expect and c[0].expect is not a[0].expect
+    assert a[1].expect is b[1].expect is c[1].expect  # the default: any 2xx
+    assert c[0].expect.json_ == ['$.status == "up"'] and a[0].expect.json_ == ['$.status == "ok"']
+    # Each spec is equal to the one its file gave.
+    assert specs == {spec.id: spec for spec in load_text(text).integrations}
