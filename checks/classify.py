@@ -16,7 +16,9 @@ failed request. Precedence for answers, first match wins:
 Exceptions are judged by their whole chain (`__cause__` / `__context__`,
 `aiohttp.ClientConnectorError.os_error`), innermost first: httpx-aiohttp
 re-raises every aiohttp connection error as `httpx.ConnectTimeout`, so the
-outer type says nothing and the root cause says everything.
+outer type says nothing and the root cause says everything. aiohttp's classes
+are looked up only once aiohttp is loaded (`_aiohttp`): on the other transports
+a worker never imports it.
 """
 
 from __future__ import annotations
@@ -28,17 +30,17 @@ import json
 import re
 import socket
 import ssl
+import sys
+import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
 
-import aiohttp
 import httpcore
 import httpx
 
-from checks._identity import IdentityCache
 from checks.errors import ProbeFailure
 from core.egress import ALLOW_VARIABLE, EgressDenied
 from core.vocabulary.assertions import JsonAssertion, compile_assertion
@@ -84,12 +86,14 @@ class Diagnosis:
     transient: bool = False
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, weakref_slot=True)
 class CompiledExpectation:
     """An `Expectation` with its regexes and assertions compiled, ready for the hot path."""
 
-    statuses: frozenset[int]
-    status_classes: frozenset[int]
+    # Tuples, not sets: a handful of entries at most, and a tuple is a quarter of
+    # a set's size (one of these per distinct expectation in every worker).
+    statuses: tuple[int, ...]
+    status_classes: tuple[int, ...]
     status_text: str
     assertions: tuple[JsonAssertion, ...]
     headers: tuple[tuple[str, re.Pattern[str]], ...]
@@ -101,8 +105,8 @@ class CompiledExpectation:
 
 
 def _compile(expect: Expectation) -> CompiledExpectation:
-    statuses = frozenset(s for s in expect.status if isinstance(s, int))
-    classes = frozenset(int(s[0]) for s in expect.status if isinstance(s, str))
+    statuses = tuple(dict.fromkeys(s for s in expect.status if isinstance(s, int)))
+    classes = tuple(dict.fromkeys(int(s[0]) for s in expect.status if isinstance(s, str)))
     return CompiledExpectation(
         statuses=statuses,
         status_classes=classes,
@@ -114,12 +118,21 @@ def _compile(expect: Expectation) -> CompiledExpectation:
     )
 
 
-_compiled: IdentityCache[Expectation, CompiledExpectation] = IdentityCache(_compile)
+# Compiled by value, shared while some check holds it: a fleet repeats a few
+# expectations (any 2xx, the same JSON assertion) over thousands of checks, and
+# a worker holds every check (~700 B each compiled; docs/benchmarks.md).
+_compiled: weakref.WeakValueDictionary[tuple[Any, ...], CompiledExpectation] = (
+    weakref.WeakValueDictionary()
+)
 
 
 def compile_expectation(expect: Expectation) -> CompiledExpectation:
-    """Compile once per live `Expectation` object (cached by identity)."""
-    return _compiled.get(expect)
+    """The compiled form of `expect`, one object per distinct expectation."""
+    key = expect.value_key()
+    compiled = _compiled.get(key)
+    if compiled is None:
+        compiled = _compiled[key] = _compile(expect)
+    return compiled
 
 
 # --- answers -------------------------------------------------------------------
@@ -277,8 +290,8 @@ def _chain(exc: BaseException) -> list[BaseException]:
         behind: list[BaseException] = []
         if isinstance(current, BaseExceptionGroup):
             behind.extend(current.exceptions)
-        if isinstance(current, aiohttp.ClientConnectorError):
-            behind.append(current.os_error)
+        if isinstance(current, _aiohttp().connector):
+            behind.append(current.os_error)  # type: ignore[attr-defined]
         if current.args and isinstance(current.args[0], BaseException):
             behind.append(current.args[0])  # httpcore wraps as `ConnectError(original)`
         # The context counts even when suppressed: httpcore's pool re-raises
@@ -307,10 +320,11 @@ def _diagnose_one(exc: BaseException) -> Diagnosis | None:
     if isinstance(exc, ssl.SSLCertVerificationError):
         reason = getattr(exc, "verify_message", "") or getattr(exc, "reason", "") or str(exc)
         return Diagnosis(Outcome.TLS_ERROR, f"TLS certificate verify failed: {reason}")
-    if isinstance(exc, ssl.SSLError | aiohttp.ClientSSLError):
+    aio = _aiohttp()
+    if isinstance(exc, (ssl.SSLError, *aio.ssl)):
         reason = getattr(exc, "reason", None) or str(exc)
         return Diagnosis(Outcome.TLS_ERROR, f"TLS handshake failed: {reason}")
-    if isinstance(exc, socket.gaierror | aiohttp.ClientConnectorDNSError):
+    if isinstance(exc, (socket.gaierror, *aio.dns)):
         reason = exc.strerror if isinstance(exc, socket.gaierror) and exc.strerror else exc
         return Diagnosis(Outcome.DNS_FAILURE, f"DNS lookup failed: {reason}")
     if isinstance(exc, ConnectionRefusedError) or _errno(exc) in _REFUSED:
@@ -325,7 +339,7 @@ def _diagnose_one(exc: BaseException) -> Diagnosis | None:
         _errno(exc) in _RESET
     ):
         return Diagnosis(Outcome.SERVER_ERROR, "connection reset by the server", transient=True)
-    if isinstance(exc, aiohttp.ServerDisconnectedError):
+    if isinstance(exc, aio.disconnected):
         return Diagnosis(
             Outcome.SERVER_ERROR, "server closed the connection without answering", transient=True
         )
@@ -344,15 +358,17 @@ def _diagnose_one(exc: BaseException) -> Diagnosis | None:
 
 def _diagnose_generic(exc: BaseException) -> Diagnosis | None:
     """A verdict from broad transport classes, when no link was specific."""
-    if isinstance(exc, aiohttp.ClientPayloadError | httpx.DecodingError):
+    aio = _aiohttp()
+    if isinstance(exc, (httpx.DecodingError, *aio.payload)):
         return Diagnosis(Outcome.SERVER_ERROR, f"broken response body: {exc}")
-    if isinstance(exc, aiohttp.ClientResponseError):
-        return Diagnosis(Outcome.SERVER_ERROR, f"broken HTTP response: {exc.message}")
+    if isinstance(exc, aio.response):
+        message = exc.message  # type: ignore[attr-defined]
+        return Diagnosis(Outcome.SERVER_ERROR, f"broken HTTP response: {message}")
     if isinstance(exc, httpx.UnsupportedProtocol | httpx.InvalidURL):
         return Diagnosis(Outcome.CONTRACT_VIOLATION, f"unusable URL: {exc}")
-    if isinstance(exc, httpx.ConnectError | httpcore.ConnectError | aiohttp.ClientConnectorError):
+    if isinstance(exc, (httpx.ConnectError, httpcore.ConnectError, *aio.connector)):
         return Diagnosis(Outcome.CONNECTION_REFUSED, f"cannot connect: {_describe(exc)}")
-    if isinstance(exc, httpx.TransportError | httpcore.NetworkError | aiohttp.ClientError):
+    if isinstance(exc, (httpx.TransportError, httpcore.NetworkError, *aio.client)):
         return Diagnosis(Outcome.SERVER_ERROR, f"connection failed: {_describe(exc)}")
     if isinstance(exc, OSError):
         return Diagnosis(Outcome.SERVER_ERROR, f"network error: {_describe(exc)}")
@@ -362,7 +378,52 @@ def _diagnose_generic(exc: BaseException) -> Diagnosis | None:
 def _mapped_from_aiohttp(exc: BaseException) -> bool:
     """httpx-aiohttp maps every aiohttp connection error to ConnectTimeout; see through it."""
     cause = exc.__cause__
-    return isinstance(cause, aiohttp.ClientError) and not isinstance(cause, TimeoutError)
+    return isinstance(cause, _aiohttp().client) and not isinstance(cause, TimeoutError)
+
+
+ErrorTypes = tuple[type[BaseException], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class _AiohttpErrors:
+    """aiohttp's exception classes that classification tells apart; all empty
+    while aiohttp is not loaded."""
+
+    connector: ErrorTypes = ()
+    ssl: ErrorTypes = ()
+    dns: ErrorTypes = ()
+    disconnected: ErrorTypes = ()
+    payload: ErrorTypes = ()
+    response: ErrorTypes = ()
+    client: ErrorTypes = ()
+
+
+_NO_AIOHTTP = _AiohttpErrors()
+_aiohttp_errors: _AiohttpErrors | None = None
+
+
+def _aiohttp() -> _AiohttpErrors:
+    """aiohttp's classes once something in this process has imported aiohttp (its
+    transport, the e2e listener, a test), none before: an exception of a module
+    that was never loaded cannot exist. Importing it here would put aiohttp in
+    every worker although the default transport never uses it (docs/benchmarks.md,
+    worker memory)."""
+    global _aiohttp_errors
+    if _aiohttp_errors is not None:
+        return _aiohttp_errors
+    aiohttp = sys.modules.get("aiohttp")
+    if aiohttp is None or not hasattr(aiohttp, "ClientError"):  # absent, or still importing
+        return _NO_AIOHTTP
+    _aiohttp_errors = _AiohttpErrors(
+        connector=(aiohttp.ClientConnectorError,),
+        ssl=(aiohttp.ClientSSLError,),
+        dns=(aiohttp.ClientConnectorDNSError,),
+        disconnected=(aiohttp.ServerDisconnectedError,),
+        payload=(aiohttp.ClientPayloadError,),
+        response=(aiohttp.ClientResponseError,),
+        client=(aiohttp.ClientError,),
+    )
+    return _aiohttp_errors
 
 
 def _timeout_detail(exc: BaseException) -> str:

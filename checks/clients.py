@@ -19,10 +19,14 @@ Four transports, picked by `ProbeSettings.transport`:
   limit of its own; the engine's per-host semaphore provides it).
 
 Each connects only where the egress policy (`ProbeSettings.egress`) permits,
-judged on the resolved address at connect time (`core.egress_http`). The
-outcome suite runs on all four, so classification cannot drift with the
-choice. Cookies are never kept between checks, proxies from the environment
-are not used, and redirects are capped at `MAX_REDIRECTS`.
+judged on the resolved address at connect time (`core.egress_http`,
+`core.egress_aiohttp`). The outcome suite runs on all four, so classification
+cannot drift with the choice. Cookies are never kept between checks, proxies
+from the environment are not used, and redirects are capped at `MAX_REDIRECTS`.
+
+The curl and aiohttp transports are imported when one is built: a worker holds
+only the libraries of the transport it is configured with (aiohttp alone is
+~150 modules; docs/benchmarks.md, worker memory).
 """
 
 from __future__ import annotations
@@ -31,15 +35,12 @@ import ssl
 from http.cookiejar import Cookie, CookieJar
 from typing import TYPE_CHECKING, Any
 
-import aiohttp
 import certifi
 import httpx
-import httpx_aiohttp
 
-from checks.curl_transport import CurlTransport
 from checks.errors import ProbeFailure
 from checks.transport import NativeTransport
-from core.egress_http import LiteralGuard, guard_transport, guarded_connector
+from core.egress_http import guard_transport
 from core.vocabulary.outcomes import Outcome
 from integrations.config import TLSSettings
 
@@ -105,6 +106,8 @@ class ClientPool:
     def _transport(self, tls: TLSSettings, context: ssl.SSLContext) -> httpx.AsyncBaseTransport:
         settings = self.settings
         if settings.transport == "curl":  # libcurl reads the CA file itself; `context` vetted it
+            from checks.curl_transport import CurlTransport
+
             return CurlTransport(
                 tls,
                 keepalive=settings.keepalive,
@@ -126,24 +129,36 @@ class ClientPool:
             transport = httpx.AsyncHTTPTransport(verify=context, limits=limits, trust_env=False)
             guard_transport(transport, settings.egress)
             return transport
-        session = aiohttp.ClientSession(
-            connector=guarded_connector(
-                settings.egress,
-                limit=settings.max_connections,
-                limit_per_host=settings.max_connections_per_host,
-                force_close=not settings.keepalive,
-                ssl=context,
-            ),
-            cookie_jar=aiohttp.DummyCookieJar(),
-            auto_decompress=False,
-        )
-        # aiohttp re-sends an idempotent request once when the server disconnects
-        # (3.14: `_retry_connection`); retries belong to tenacity alone (STYLE §5).
-        if "_retry_connection" in getattr(aiohttp.ClientSession, "ATTRS", ()):
-            session._retry_connection = False
-        return LiteralGuard(
-            httpx_aiohttp.AiohttpTransport(verify=context, client=session), settings.egress
-        )
+        return _aiohttp_transport(settings, context)
+
+
+def _aiohttp_transport(
+    settings: ProbeSettings, context: ssl.SSLContext
+) -> httpx.AsyncBaseTransport:
+    """httpx-aiohttp over our own session (see the module docstring)."""
+    import aiohttp
+    import httpx_aiohttp
+
+    from core.egress_aiohttp import LiteralGuard, guarded_connector
+
+    session = aiohttp.ClientSession(
+        connector=guarded_connector(
+            settings.egress,
+            limit=settings.max_connections,
+            limit_per_host=settings.max_connections_per_host,
+            force_close=not settings.keepalive,
+            ssl=context,
+        ),
+        cookie_jar=aiohttp.DummyCookieJar(),
+        auto_decompress=False,
+    )
+    # aiohttp re-sends an idempotent request once when the server disconnects
+    # (3.14: `_retry_connection`); retries belong to tenacity alone (STYLE §5).
+    if "_retry_connection" in getattr(aiohttp.ClientSession, "ATTRS", ()):
+        session._retry_connection = False
+    return LiteralGuard(
+        httpx_aiohttp.AiohttpTransport(verify=context, client=session), settings.egress
+    )
 
 
 def ssl_context(tls: TLSSettings) -> ssl.SSLContext:

@@ -27,6 +27,7 @@ import logging
 import re
 import time
 import traceback
+import weakref
 from collections.abc import Awaitable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -106,16 +107,6 @@ class ProbeSettings:
 
 
 @dataclass(frozen=True, slots=True)
-class _PreparedIntegration:
-    """Per-integration work done once: auth scheme, host, certificate target."""
-
-    auth: AuthScheme[Any]
-    host: tuple[str, int]
-    certificate_target: tuple[str, int] | None
-    base_has_reference: bool
-
-
-@dataclass(frozen=True, slots=True)
 class _PreparedCheck:
     expectation: CompiledExpectation
     headers_have_references: bool
@@ -124,16 +115,75 @@ class _PreparedCheck:
     json_has_reference: bool
 
 
-def _prepare_integration(integration: IntegrationSpec) -> _PreparedIntegration:
-    parts = urlsplit(integration.base_url)
-    host = (parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80))
-    target = host if parts.scheme == "https" and parts.hostname else None
-    return _PreparedIntegration(
-        auth=auth_scheme_for(integration.auth),
-        host=host,
-        certificate_target=target,
-        base_has_reference=has_reference(integration.base_url),
-    )
+@dataclass(frozen=True, slots=True)
+class _PreparedIntegration:
+    """Per-integration work done once: auth scheme, host, certificate target, and
+    each of its checks (in the spec's order; None for one that cannot be prepared,
+    which `_Preparations.check` prepares again to report why)."""
+
+    auth: AuthScheme[Any]
+    host: tuple[str, int]
+    certificate_target: tuple[str, int] | None
+    base_has_reference: bool
+    checks: tuple[_PreparedCheck | None, ...]
+
+
+class _Preparations:
+    """What the engine prepares once per spec, held with one small entry per
+    integration: a worker holds every integration of the fleet, and three
+    identity caches (integration, check, expectation) cost ~2.4 KB per
+    integration, 24 MB at 10,000 (docs/benchmarks.md, worker memory)."""
+
+    def __init__(self) -> None:
+        self._integrations: IdentityCache[IntegrationSpec, _PreparedIntegration] = IdentityCache(
+            self._prepare_integration
+        )
+        # Checks that are not one of their integration's (a load test's request).
+        self._other_checks: IdentityCache[CheckSpec, _PreparedCheck] = IdentityCache(_prepare_check)
+        # One scheme per distinct auth block: the registry shares equal blocks, and a
+        # scheme holds nothing of its integration (the context names it per request).
+        self._schemes: weakref.WeakValueDictionary[object, AuthScheme[Any]] = (
+            weakref.WeakValueDictionary()
+        )
+
+    def integration(self, integration: IntegrationSpec) -> _PreparedIntegration:
+        return self._integrations.get(integration)
+
+    def check(
+        self, integration: IntegrationSpec, prepared: _PreparedIntegration, check: CheckSpec
+    ) -> _PreparedCheck:
+        for candidate, ready in zip(integration.checks, prepared.checks, strict=True):
+            if candidate is check and ready is not None:
+                return ready
+        return self._other_checks.get(check)
+
+    def _prepare_integration(self, integration: IntegrationSpec) -> _PreparedIntegration:
+        parts = urlsplit(integration.base_url)
+        host = (parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80))
+        target = host if parts.scheme == "https" and parts.hostname else None
+        return _PreparedIntegration(
+            auth=self._scheme(integration.auth),
+            host=host,
+            certificate_target=target,
+            base_has_reference=has_reference(integration.base_url),
+            checks=tuple(map(_prepare_check_or_none, integration.checks)),
+        )
+
+    def _scheme(self, auth: Any) -> AuthScheme[Any]:
+        try:
+            scheme = self._schemes.get(auth)
+        except TypeError:  # not hashable (a spec built by hand): its own scheme
+            return auth_scheme_for(auth)
+        if scheme is None:
+            scheme = self._schemes[auth] = auth_scheme_for(auth)
+        return scheme
+
+
+def _prepare_check_or_none(check: CheckSpec) -> _PreparedCheck | None:
+    try:
+        return _prepare_check(check)
+    except Exception:  # only a spec that bypassed validation; reported when it runs
+        return None
 
 
 def _prepare_check(check: CheckSpec) -> _PreparedCheck:
@@ -217,10 +267,7 @@ class ProbeEngine:
         self._token_cache = token_cache or default_token_cache
         self._certificates = certificates or CertificateProbe(egress=self.settings.egress)
         self._clients = ClientPool(self.settings)
-        self._integrations: IdentityCache[IntegrationSpec, _PreparedIntegration] = IdentityCache(
-            _prepare_integration
-        )
-        self._checks: IdentityCache[CheckSpec, _PreparedCheck] = IdentityCache(_prepare_check)
+        self._prepared = _Preparations()
         self._urls = _UrlCache()
         self._shapes = ShapeSampler(self.settings.contract_sample_s)
         self._slots = asyncio.Semaphore(self.settings.max_connections)
@@ -246,8 +293,8 @@ class ProbeEngine:
         if self._closed:
             return _short_result(integration, check, scheduled_at, "probe engine is closed")
         try:
-            prepared = self._integrations.get(integration)
-            prepared_check = self._checks.get(check)
+            prepared = self._prepared.integration(integration)
+            prepared_check = self._prepared.check(integration, prepared, check)
         except Exception as exc:  # only a spec that bypassed validation gets here
             log.exception("check %s/%s cannot be prepared", integration.id, check.name)
             return _short_result(integration, check, scheduled_at, f"invalid check: {exc}")

@@ -19,8 +19,8 @@ address they lead to.
 `INTMON_EGRESS_ALLOW` (comma-separated CIDRs, e.g. `127.0.0.0/8,10.1.0.0/16`)
 allows ranges an operator monitors on purpose; unset, everything above is
 refused. The connectors live with their clients: `checks.transport` (native),
-`core.egress_http` (httpcore backends, aiohttp resolver, guarded httpx
-clients).
+`core.egress_http` (httpcore backends, guarded httpx clients),
+`core.egress_aiohttp` (aiohttp resolver).
 """
 
 from __future__ import annotations

@@ -6,8 +6,8 @@ Host and SNI carry:
 
 - httpcore (httpx's own transports, sync and async): a network backend that
   resolves, judges, and asks the real backend to connect to the address;
-- aiohttp: a resolver that drops refused answers, and a transport wrapper for
-  IP literals (aiohttp connects to those without asking its resolver);
+- aiohttp: `core.egress_aiohttp`, a module of its own so that only a process
+  that uses aiohttp imports it;
 - `guarded_client` / `guarded_async_client`: the one way intmon builds an
   `httpx.Client` for notification channels, ticket sinks and the lead-expired
   webhook.
@@ -24,30 +24,18 @@ import ssl
 from collections.abc import Iterable
 from typing import Any
 
-import aiohttp
 import anyio
 import httpcore
 import httpx
-from aiohttp.abc import AbstractResolver, ResolveResult
-from aiohttp.resolver import DefaultResolver
 
-from core.egress import (
-    EgressDenied,
-    EgressPolicy,
-    checked_infos,
-    literal_address,
-    resolve_checked,
-)
+from core.egress import EgressPolicy, checked_infos, literal_address, resolve_checked
 
 __all__ = [
     "GuardedAsyncBackend",
     "GuardedBackend",
-    "GuardedResolver",
-    "LiteralGuard",
     "guard_transport",
     "guarded_async_client",
     "guarded_client",
-    "guarded_connector",
 ]
 
 SocketOptions = Iterable[Any] | None
@@ -181,48 +169,3 @@ def guarded_async_client(
     transport = httpx.AsyncHTTPTransport(verify=verify)
     guard_transport(transport, EgressPolicy.from_environment() if policy is None else policy)
     return httpx.AsyncClient(transport=transport, **kwargs)
-
-
-class GuardedResolver(AbstractResolver):
-    """aiohttp's resolver, answering only with addresses the policy permits
-    (`EgressDenied` when none is; aiohttp reports it as a failed connect)."""
-
-    def __init__(self, policy: EgressPolicy, inner: AbstractResolver | None = None) -> None:
-        self._policy = policy
-        self._inner = inner or DefaultResolver()
-
-    async def resolve(
-        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
-    ) -> list[ResolveResult]:
-        answers = await self._inner.resolve(host, port, family)
-        allowed = set(self._policy.permitted(host, [answer["host"] for answer in answers]))
-        return [answer for answer in answers if answer["host"] in allowed]
-
-    async def close(self) -> None:
-        await self._inner.close()
-
-
-class LiteralGuard(httpx.AsyncBaseTransport):
-    """Judges a request's host when it is an IP address, then hands the request on:
-    aiohttp connects to an address without asking its resolver."""
-
-    def __init__(self, inner: httpx.AsyncBaseTransport, policy: EgressPolicy) -> None:
-        self._inner = inner
-        self._policy = policy
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        literal = literal_address(request.url.host)
-        if literal is not None:
-            try:
-                self._policy.check(request.url.host, literal)
-            except EgressDenied as denial:
-                raise httpx.ConnectError(str(denial), request=request) from denial
-        return await self._inner.handle_async_request(request)
-
-    async def aclose(self) -> None:
-        await self._inner.aclose()
-
-
-def guarded_connector(policy: EgressPolicy, **kwargs: Any) -> aiohttp.TCPConnector:
-    """An aiohttp connector resolving through `GuardedResolver`."""
-    return aiohttp.TCPConnector(resolver=GuardedResolver(policy), **kwargs)

@@ -149,6 +149,17 @@ class Expectation(Strict):
             compile_regex(pattern)
         return values
 
+    def value_key(self) -> tuple[Any, ...]:
+        """The expectation's value, hashable: equal expectations give equal keys (a
+        fleet repeats a few, and they are held and compiled once per value)."""
+        return (
+            tuple(self.status),
+            tuple(self.json_),
+            tuple(self.headers.items()),
+            tuple(self.auth_error_patterns),
+            self.max_latency_ms,
+        )
+
 
 class CheckSpec(Strict):
     name: str = Field(pattern=SLUG)

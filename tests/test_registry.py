@@ -92,3 +92,44 @@ def test_a_process_holds_one_copy_of_each_spec(db_engine: Engine) -> None:
     loaded = load_specs(db_engine)
     assert cached["a"] is loaded["a"].spec and cached["b"] is loaded["b"].spec
     assert cached["a"].auth is cached["b"].auth  # and their common parts once
+
+
+def test_loaded_specs_share_their_field_name_sets(db_engine: Engine) -> None:
+    """Each model of a spec keeps the names of the fields its input gave; a stored
+    spec gives them all, so one set per distinct list of names serves every spec
+    (three quarters of a spec's memory, issue 27 item 5)."""
+    apply(db_engine, config("a", "b"))
+    specs = SpecCache(db_engine).get_many({"a": 1, "b": 1})
+    a, b = specs["a"], specs["b"]
+    assert a.model_fields_set is b.model_fields_set
+    assert a.checks[0].model_fields_set is b.checks[0].model_fields_set
+    assert a.checks[0].expect.model_fields_set is b.checks[0].expect.model_fields_set
+    # The sets say what they said, and a copy gets a set of its own.
+    assert a.model_fields_set == set(type(a).model_fields)
+    renamed = a.model_copy(update={"name": "A2"})
+    assert renamed.model_fields_set is not a.model_fields_set
+    assert a.model_dump(exclude_unset=True) == a.model_dump()
+
+
+def test_checks_that_expect_the_same_share_one_expectation(db_engine: Engine) -> None:
+    text = "version: 1\nintegrations:\n" + "\n".join(
+        f"""  - id: {i}
+    name: {i.title()}
+    kind: broker
+    client: acme
+    base_url: http://127.0.0.1:9
+    checks:
+      - {{name: health, path: /health, expect: {{json: ['$.status == "{status}"']}}}}
+      - {{name: ping, path: /ping}}"""
+        for i, status in (("a", "ok"), ("b", "ok"), ("c", "up"))
+    )
+    apply(db_engine, load_text(text))
+
+    specs = SpecCache(db_engine).get_many({"a": 1, "b": 1, "c": 1})
+
+    a, b, c = (specs[i].checks for i in "abc")
+    assert a[0].expect is b[0].expect and c[0].expect is not a[0].expect
+    assert a[1].expect is b[1].expect is c[1].expect  # the default: any 2xx
+    assert c[0].expect.json_ == ['$.status == "up"'] and a[0].expect.json_ == ['$.status == "ok"']
+    # Each spec is equal to the one its file gave.
+    assert specs == {spec.id: spec for spec in load_text(text).integrations}

@@ -29,7 +29,6 @@ from dramatiq import Message
 
 from alerts.policy import policy_of
 from checks.scenarios.http import StepClient
-from checks.scenarios.listener import CallbackListener
 from checks.scenarios.report import ScenarioReport
 from checks.scenarios.runner import ScenarioRunner, new_run_id
 from core.db import utcnow
@@ -218,6 +217,9 @@ async def execute(
             return await run_and_record(
                 engine, runner, spec, scenario, inbox=inbox, run_id=run_id, variables=variables
             )
+        # aiohttp's server: imported by the runs that open a listener, not by every worker.
+        from checks.scenarios.listener import CallbackListener
+
         async with CallbackListener(settings.e2e_callback_host) as listening:
             return await run_and_record(
                 engine, runner, spec, scenario, inbox=listening, run_id=run_id, variables=variables
