@@ -126,7 +126,6 @@ def _parse(raw: bytes) -> PostbackIn:
 def install(app: Any) -> None:
     app.state.postback_endpoints = PostbackEndpoints(app.state.engine)
     engine = app.state.engine
-    throttle = app.state.throttle
 
     def answers(
         refusals: list[HTTPException | None], stored: list[Stored]
@@ -137,13 +136,15 @@ def install(app: Any) -> None:
         return [refusal if refusal is not None else next(kept) for refusal in refusals]
 
     def write(batch: list[Received]) -> list[Stored | Exception]:
-        refusals = throttle.charge_keys("postbacks", [item.integration_id for item in batch])
+        # The throttle is looked up per batch: tests give the app one with their clock.
+        ids = [item.integration_id for item in batch]
+        refusals = app.state.throttle.charge_keys("postbacks", ids)
         within = [item for item, refusal in zip(batch, refusals, strict=True) if refusal is None]
         return answers(refusals, record_postbacks(engine, within))
 
     async def write_on_loop(batch: list[Received]) -> list[Stored | Exception]:
         ids = [item.integration_id for item in batch]
-        refusals = await throttle.charge_keys_async("postbacks", ids)
+        refusals = await app.state.throttle.charge_keys_async("postbacks", ids)
         within = [item for item, refusal in zip(batch, refusals, strict=True) if refusal is None]
         if not within:
             return answers(refusals, [])
