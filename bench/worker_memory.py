@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import gc
-import importlib.util
 import json
 import os
 import subprocess
@@ -37,6 +36,8 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))  # run from a tree: its own packages
 os.environ.setdefault("INTMON_EGRESS_ALLOW", "127.0.0.0/8")
+
+from bench.peer import load_bench_checks  # noqa: E402 (the tree's path first)
 
 
 def rss_mb() -> float:
@@ -154,15 +155,6 @@ def run_child(args: argparse.Namespace, database_url: str, trace: bool) -> dict[
     output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
     result: dict[str, Any] = json.loads(output.strip().splitlines()[-1])
     return result
-
-
-def load_bench_checks() -> Any:
-    spec = importlib.util.spec_from_file_location("bench_checks", HERE / "checks.py")
-    assert spec is not None and spec.loader is not None
-    bench = importlib.util.module_from_spec(spec)
-    sys.modules["bench_checks"] = bench
-    spec.loader.exec_module(bench)
-    return bench
 
 
 def main() -> None:
