@@ -27,6 +27,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.table import Table
@@ -52,7 +53,7 @@ modules:
 """
 
 
-def load_bench_checks():  # type: ignore[no-untyped-def]
+def load_bench_checks() -> Any:
     """bench/checks.py, loaded under another name: its file name shadows the checks package."""
     spec = importlib.util.spec_from_file_location("bench_checks", HERE / "checks.py")
     assert spec is not None and spec.loader is not None
