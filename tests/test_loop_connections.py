@@ -76,3 +76,25 @@ def test_another_event_loop_gets_its_own_connection(pg_engine: Engine) -> None:
 def test_the_url_is_libpqs_with_its_password() -> None:
     engine = create_engine("postgresql+psycopg://intmon:s3cret@db.internal:6432/intmon")
     assert conninfo_of(engine) == "postgresql://intmon:s3cret@db.internal:6432/intmon"
+
+
+def test_a_connection_in_use_when_another_loop_came_is_not_kept(pg_engine: Engine) -> None:
+    """Two loops at once (a test client's and the app's): a connection checked out
+    on the first and returned after the keeper moved to the second is closed, so
+    the second never awaits a connection of the first."""
+    connections = LoopConnections(conninfo_of(pg_engine))
+    kept: list[Any] = []
+
+    async def on_the_other_loop() -> None:
+        await backend_of(connections)
+
+    async def run() -> None:
+        async with connections.connection() as connection:
+            kept.append(connection)
+            # Meanwhile another loop (a thread of its own) takes a connection.
+            await asyncio.to_thread(asyncio.run, on_the_other_loop())
+        assert kept[0].closed
+        assert connections.idle == 1  # the other loop's, which is the keeper's loop now
+
+    asyncio.run(run())
+    connections.close()

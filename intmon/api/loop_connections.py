@@ -54,7 +54,9 @@ class LoopConnections:
         except BaseException:
             await connection.close()
             raise
-        if connection.closed or connection.info.transaction_status != TransactionStatus.IDLE:
+        idle = connection.info.transaction_status == TransactionStatus.IDLE
+        if connection.closed or not idle or self._loop is not loop:
+            # Broken, mid-transaction, or opened on a loop this keeper has left.
             await connection.close()
         else:
             self._idle.append(connection)
