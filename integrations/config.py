@@ -152,13 +152,17 @@ class Expectation(Strict):
     def value_key(self) -> tuple[Any, ...]:
         """The expectation's value, hashable: equal expectations give equal keys (a
         fleet repeats a few, and they are held and compiled once per value)."""
-        return (
-            tuple(self.status),
-            tuple(self.json_),
-            tuple(self.headers.items()),
-            tuple(self.auth_error_patterns),
-            self.max_latency_ms,
-        )
+        # Derived from the fields, so a field added later cannot be left out (two
+        # expectations differing only in it would share one compiled form).
+        return tuple(_hashable(getattr(self, name)) for name in type(self).model_fields)
+
+
+def _hashable(value: Any) -> Any:
+    if isinstance(value, list):
+        return tuple(value)
+    if isinstance(value, dict):
+        return tuple(value.items())
+    return value
 
 
 class CheckSpec(Strict):

@@ -133,3 +133,23 @@ def test_checks_that_expect_the_same_share_one_expectation(db_engine: Engine) ->
     assert c[0].expect.json_ == ['$.status == "up"'] and a[0].expect.json_ == ['$.status == "ok"']
     # Each spec is equal to the one its file gave.
     assert specs == {spec.id: spec for spec in load_text(text).integrations}
+
+
+def test_every_field_of_an_expectation_is_part_of_its_value_key() -> None:
+    """Equal expectations share one compiled form by `value_key`: expectations that
+    differ in any one field must not."""
+    from integrations.config import Expectation
+
+    base = Expectation()
+    changed = {
+        "status": [200],
+        "json": ["$.ok == true"],
+        "headers": {"content-type": "json"},
+        "auth_error_patterns": ["expired"],
+        "max_latency_ms": 500,
+    }
+    assert len(changed) == len(Expectation.model_fields)
+    for field, value in changed.items():
+        other = Expectation.model_validate({field: value})
+        assert other.value_key() != base.value_key(), field
+    assert Expectation().value_key() == base.value_key()
